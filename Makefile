@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
+
+.PHONY: demo test lint format bench debs venv venv-test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
+
+## demo: set up and run the main job on the embedded default (virtual card)
+demo: venv
+	$(BIN)/myna-edge demo
+
+## test: set up (Debian packages when root, venv) and pass lint and the whole suite
+test: debs venv-test lint
+	$(BIN)/python -m pytest
+
+lint: venv-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: venv-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: the pytest-benchmark suites, with figures (ratios against in-run baselines)
+bench: venv-test
+	$(BIN)/python -m pytest tests/bench --benchmark-enable --benchmark-only -q
+
+debs:
+	scripts/install-debian-packages.sh
+
+clean:
+	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks

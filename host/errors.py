@@ -1,0 +1,206 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The host agent's exception tree.
+
+Every error the host raises on purpose is a ``MynaEdgeError``; callers catch a
+branch, never a foreign library's exception (those are translated once, at the
+boundary that met them, and chained with ``from``). Where a builtin means the
+same thing the class inherits it too, so ``except TimeoutError`` still works.
+Codes (status words, tries left) are attributes, never parsed from text, and
+no message or repr ever carries a PIN, password or personal data::
+
+    MynaEdgeError
+    ├── TransportError
+    │   ├── BackendUnavailableError        the backend's library/service is missing
+    │   ├── InvalidReaderUrlError (ValueError)
+    │   ├── ReaderNotFoundError
+    │   ├── NoCardError
+    │   ├── CardRemovedError               the card left mid-command
+    │   ├── TransportClosedError
+    │   └── TransportTimeoutError (TimeoutError)
+    ├── ProtocolError                      the card's answer cannot be understood
+    │   ├── MalformedResponseError         shorter than a status word, bad chaining
+    │   └── DataFormatError                a file's content does not parse (TLV, DER)
+    ├── CardError                          the card answered with an error status word
+    │   ├── FileNotFoundOnCardError        6A82
+    │   ├── SecurityStatusError            6982: a PIN must be verified first
+    │   ├── WrongPinError                  63Cx: .tries_left
+    │   ├── PinBlockedError                6984 / 63C0
+    │   ├── ConditionsNotSatisfiedError    6985
+    │   ├── WrongLengthError               6700 / 6Cxx
+    │   ├── WrongParametersError           6A86 / 6B00 / 6A80
+    │   ├── InstructionNotSupportedError   6D00 / 6E00
+    │   └── UnexpectedStatusError          anything else not 9000
+    ├── IntegrityError                     card data fails its integrity record
+    ├── PinPolicyError (ValueError)        a PIN breaks the card's rules; nothing was sent
+    ├── PeripheralError                    (serial peripherals; later issues)
+    └── ServiceError                       (verification service; later issues)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendUnavailableError",
+    "CardError",
+    "CardRemovedError",
+    "ConditionsNotSatisfiedError",
+    "DataFormatError",
+    "FileNotFoundOnCardError",
+    "InstructionNotSupportedError",
+    "IntegrityError",
+    "InvalidReaderUrlError",
+    "MalformedResponseError",
+    "MynaEdgeError",
+    "NoCardError",
+    "PeripheralError",
+    "PinBlockedError",
+    "PinPolicyError",
+    "ProtocolError",
+    "ReaderNotFoundError",
+    "SecurityStatusError",
+    "ServiceError",
+    "TransportClosedError",
+    "TransportError",
+    "TransportTimeoutError",
+    "UnexpectedStatusError",
+    "WrongLengthError",
+    "WrongParametersError",
+    "WrongPinError",
+]
+
+
+class MynaEdgeError(Exception):
+    """Root of every error the host raises on purpose."""
+
+
+# --- transport -------------------------------------------------------------
+
+
+class TransportError(MynaEdgeError):
+    """The way to the card failed (reader, driver, link)."""
+
+
+class BackendUnavailableError(TransportError):
+    """A transport backend cannot run here (library or system service missing)."""
+
+
+class InvalidReaderUrlError(TransportError, ValueError):
+    """A reader URL does not follow its scheme's grammar."""
+
+
+class ReaderNotFoundError(TransportError):
+    """No reader matches the URL."""
+
+
+class NoCardError(TransportError):
+    """The reader has no card in its field or slot."""
+
+
+class CardRemovedError(TransportError):
+    """The card left the reader while a command was under way."""
+
+
+class TransportClosedError(TransportError):
+    """The transport was used after it was closed."""
+
+
+class TransportTimeoutError(TransportError, TimeoutError):
+    """The reader or card did not answer in time."""
+
+
+# --- protocol --------------------------------------------------------------
+
+
+class ProtocolError(MynaEdgeError):
+    """The card's answer cannot be understood."""
+
+
+class MalformedResponseError(ProtocolError):
+    """A response APDU is malformed (shorter than a status word, broken chaining)."""
+
+
+class DataFormatError(ProtocolError):
+    """A file read from the card does not have the documented structure."""
+
+
+# --- card status words -----------------------------------------------------
+
+
+class CardError(MynaEdgeError):
+    """The card answered a command with an error status word.
+
+    Attributes:
+        sw: the status word as an int (``0x6A82``).
+        command: a short name of the command that failed (``"SELECT"``), never
+            its data.
+    """
+
+    def __init__(self, sw: int, command: str = "", message: str = "") -> None:
+        self.sw = sw
+        self.command = command
+        text = message or type(self).__doc__ or "card error"
+        text = text.strip().splitlines()[0]
+        where = f"{command}: " if command else ""
+        super().__init__(f"{where}{text} (SW={sw:04X})")
+
+
+class FileNotFoundOnCardError(CardError):
+    """The application or file does not exist on this card."""
+
+
+class SecurityStatusError(CardError):
+    """Security status not satisfied: a PIN must be verified first."""
+
+
+class WrongPinError(CardError):
+    """The PIN was wrong.
+
+    Attributes:
+        tries_left: tries remaining before the PIN blocks.
+    """
+
+    def __init__(self, sw: int, command: str = "", message: str = "") -> None:
+        self.tries_left = sw & 0x0F
+        super().__init__(sw, command, message or f"wrong PIN, {self.tries_left} tries left")
+
+
+class PinBlockedError(CardError):
+    """The PIN is blocked; it is never retried."""
+
+
+class ConditionsNotSatisfiedError(CardError):
+    """Conditions of use not satisfied."""
+
+
+class WrongLengthError(CardError):
+    """Wrong length (Lc or Le)."""
+
+
+class WrongParametersError(CardError):
+    """Wrong parameters (P1/P2, offset, or data)."""
+
+
+class InstructionNotSupportedError(CardError):
+    """Instruction or class not supported by the card."""
+
+
+class UnexpectedStatusError(CardError):
+    """The card answered with a status word this driver does not expect."""
+
+
+# --- above the card --------------------------------------------------------
+
+
+class IntegrityError(MynaEdgeError):
+    """Data read from the card does not match its signed integrity record."""
+
+
+class PinPolicyError(MynaEdgeError, ValueError):
+    """A PIN breaks the card's rules; it was refused before touching the card."""
+
+
+class PeripheralError(MynaEdgeError):
+    """A serial peripheral failed (controller board, printer)."""
+
+
+class ServiceError(MynaEdgeError):
+    """The central verification service failed or refused."""

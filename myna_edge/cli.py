@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Argument parsing and dispatch for ``myna-edge``.
+
+Each component registers its own subcommands; their modules are imported
+only when their subcommand runs, so ``myna-edge --help`` stays fast and a
+missing optional library only breaks the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from myna_edge import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full ``myna-edge`` parser."""
+    from host import cli as host_cli
+    from hw_sim import cli as sim_cli
+    from myna_edge import demo
+
+    parser = argparse.ArgumentParser(
+        prog="myna-edge",
+        description="Edge stack for terminals that use the My Number card.",
+    )
+    parser.add_argument("--version", action="version", version=f"myna-edge {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log more: -v info, -vv debug, -vvv APDU trace (redacted)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    demo.add_parser(sub)
+    host_cli.add_parsers(sub)
+    sim_cli.add_sim_parser(sub)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    from host.transport import TRACE
+
+    level = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}.get(verbosity, TRACE)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``myna-edge``; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        # hw_sim.cli registers run_sim as its entry point.
+        from hw_sim import cli as sim_cli
+
+        handler = sim_cli.run_sim
+    try:
+        code: int = handler(args)
+    except KeyboardInterrupt:
+        print("myna-edge: interrupted", file=sys.stderr)
+        return 130
+    return code

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Install the Debian packages the tests need, when running as root and only
+# those still missing (a warm machine pays nothing). Not root: list what is
+# missing and go on; the tests that need a package then fail under CI=true.
+set -euo pipefail
+list="$(dirname "$0")/debian-packages.txt"
+mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$list")
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-debian-packages: not root; missing: ${missing[*]}" >&2
+  exit 0
+fi
+echo "install-debian-packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
