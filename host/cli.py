@@ -23,8 +23,14 @@ from typing import Any, TextIO
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from host.card import CardInfo, CertificateSummary, KeyKind, MynaCard, PinKind
-from host.card import summarize_certificate
+from host.card import (
+    CardInfo,
+    CertificateSummary,
+    KeyKind,
+    MynaCard,
+    PinKind,
+    summarize_certificate,
+)
 from host.errors import MynaEdgeError
 from host.secret import Secret
 from host.transport import open_transport
@@ -154,7 +160,7 @@ def run_read(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(report, ensure_ascii=False, indent=2))
         else:
-            _printcard_report(report)
+            print_card_report(report)
     return code[0]
 
 
@@ -193,7 +199,7 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _printcard_report(report: dict[str, Any]) -> None:
+def print_card_report(report: dict[str, Any]) -> None:
     sex = report["sex"]
     integrity = report["integrity"]
     signature = "verified" if integrity["signature_verified"] else "not checked (no trust folder)"
@@ -244,4 +250,3 @@ def _pin_state(tries_left: int) -> str:
     if tries_left == 1:
         return "last try"
     return "ok"
-

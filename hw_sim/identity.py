@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Person", "Sex"]
 
 
-class Sex(str, Enum):
+class Sex(StrEnum):
     """Sex codes as the card-info AP stores them (DF25, one ASCII digit).
 
     Values follow ISO/IEC 5218, as the card does (jpki-card.md §3.2).

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Argument parsing and dispatch for ``myna-edge``.
 
-Each component registers its own subcommands; their modules are imported
-only when their subcommand runs, so ``myna-edge --help`` stays fast and a
-missing optional library only breaks the subcommand that needs it.
+Each component registers its own subcommands (``host.cli``, ``hw_sim.cli``,
+``myna_edge.demo``, ``myna_edge.bench``), so the command line grows with the
+components without this module knowing their options.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the full ``myna-edge`` parser."""
     from host import cli as host_cli
     from hw_sim import cli as sim_cli
-    from myna_edge import demo
+    from myna_edge import bench, demo
 
     parser = argparse.ArgumentParser(
         prog="myna-edge",
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     host_cli.add_parsers(sub)
     sim_cli.add_sim_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

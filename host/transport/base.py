@@ -17,7 +17,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from types import TracebackType
 from typing import ClassVar
 
@@ -48,7 +48,7 @@ def open_transports() -> list[CardTransport]:
     return [t for t in _OPEN if t.is_open]
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Which way an APDU travelled."""
 
     COMMAND = ">"
@@ -159,9 +159,7 @@ class CardTransport(ABC):
         response = self._transmit(bytes(command))
         elapsed = time.perf_counter() - started
         if len(response) < 2:
-            raise MalformedResponseError(
-                f"response of {len(response)} bytes has no status word"
-            )
+            raise MalformedResponseError(f"response of {len(response)} bytes has no status word")
         self._notify(ApduEvent(Direction.RESPONSE, self._redactor.response(response), elapsed))
         return response
 

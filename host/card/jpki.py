@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Operations of the JPKI application: certificates, signatures, token label.
+
+Each function starts by selecting what it needs and verifies the secret it
+is given itself, so none depends on state left by an earlier call: whether a
+re-SELECT of the same application clears a VERIFY differs between cards
+(jpki-card.md §2, UNCONFIRMED), and a card may have been reset in between.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from cryptography import x509
+
+from host.card import constants as c
+from host.card import files, pins
+from host.card.certificates import parse_certificate
+from host.card.commands import compute_signature
+from host.card.files import ReadStrategy
+from host.card.kinds import KeyKind
+from host.channel import ApduChannel
+from host.errors import DataFormatError
+
+__all__ = ["read_ca_certificate", "read_certificate", "sign", "token_label"]
+
+_log = logging.getLogger(__name__)
+
+
+def read_certificate(
+    channel: ApduChannel,
+    kind: KeyKind,
+    pin: bytes | None = None,
+    strategy: ReadStrategy = ReadStrategy.AUTO,
+) -> x509.Certificate:
+    """Read the holder certificate of ``kind``.
+
+    Args:
+        pin: the secret of ``kind.pin``, already policy-checked. Required for
+            SIGN (the card hides EF 0001 until the password is verified,
+            §3.1); for AUTH it is verified when given (smartphone JPKI needs it).
+
+    Raises:
+        ValueError: SIGN without ``pin``.
+        DataFormatError: the file is not a DER certificate.
+        CardError: a refusal (wrong or blocked PIN, missing file).
+    """
+    if pin is None and kind.cert_needs_pin:
+        raise ValueError("the signing certificate can only be read with the signing password")
+    if pin is not None:
+        pins.verify(channel, kind.pin, pin)
+    else:
+        files.select_application(channel, c.JPKI_AID)
+    files.select_file(channel, kind.cert_fid)
+    der = files.read_object(channel, strategy)
+    _log.debug("%s certificate: %d bytes", kind.value, len(der))
+    return parse_certificate(der)
+
+
+def read_ca_certificate(
+    channel: ApduChannel, kind: KeyKind, strategy: ReadStrategy = ReadStrategy.AUTO
+) -> x509.Certificate:
+    """Read the CA certificate the card carries for ``kind`` (EF 000B / 0002).
+
+    Raises:
+        DataFormatError: the file is not a DER certificate.
+        CardError: a refusal.
+    """
+    files.select_application(channel, c.JPKI_AID)
+    files.select_file(channel, kind.ca_cert_fid)
+    return parse_certificate(files.read_object(channel, strategy))
+
+
+def sign(channel: ApduChannel, kind: KeyKind, digest: bytes, pin: bytes) -> bytes:
+    """Sign a SHA-256 ``digest`` with the ``kind`` key; return the RSA signature.
+
+    The card adds PKCS#1 v1.5 type-1 padding around the DigestInfo it is
+    sent, so the result verifies as ``sha256WithRSAEncryption`` (§4.1).
+
+    Raises:
+        ValueError: ``digest`` is not 32 bytes.
+        CardError: a refusal (wrong or blocked PIN, 6985 for bad input).
+        DataFormatError: the card answered 9000 with no signature.
+    """
+    if len(digest) != c.SHA256_DIGEST_LENGTH:
+        raise ValueError("sign takes a 32-byte SHA-256 digest")
+    pins.verify(channel, kind.pin, pin)
+    files.select_file(channel, kind.key_fid)
+    signature = channel.send(compute_signature(c.DIGEST_INFO_SHA256_PREFIX + digest)).data
+    if not signature:
+        raise DataFormatError("the card returned an empty signature")
+    return signature
+
+
+def token_label(channel: ApduChannel) -> str:
+    """Return the token label of EF 0006 (``JPKIAPICCTOKEN2`` on a card, §3.1).
+
+    Raises:
+        DataFormatError: the label is not ASCII.
+        CardError: a refusal.
+    """
+    files.select_application(channel, c.JPKI_AID)
+    files.select_file(channel, c.FID_TOKEN_INFO)
+    raw = files.read_prefix(channel, c.TOKEN_LABEL_LENGTH)
+    try:
+        # MYNA trims NUL and spaces; TRET reads fewer bytes; both give the label.
+        return raw.decode("ascii").strip("\x00 ")
+    except UnicodeDecodeError:
+        raise DataFormatError("token label is not ASCII") from None

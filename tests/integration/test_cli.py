@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``myna-edge`` command end to end, as a user runs it (separate processes).
+
+Each run is a new process, so these tests also show that a virtual card
+remembers its PIN counters between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hw_sim.card import get_profile
+
+
+def myna_edge(
+    *args: str, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "MYNA_EDGE_SIM_HOME": str(home), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "myna_edge", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def home(session_sim_home: Path) -> Path:
+    return session_sim_home
+
+
+def test_sim_cards_json_lists_profiles_with_their_test_pins(home: Path) -> None:
+    result = myna_edge("sim", "cards", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    cards: list[dict[str, Any]] = json.loads(result.stdout)
+    assert cards[0]["name"] == "default"
+    names = {card["name"] for card in cards}
+    assert {"default", "sign-locked", "auth-last-try", "revoked", "expired"} <= names
+    for card in cards:
+        assert set(card) >= {"name", "state", "description", "pins"}
+        assert set(card["pins"]) == {"auth_pin", "sign_password", "text_pin"}
+    assert cards[0]["pins"]["text_pin"] == get_profile("default").text_pin
+
+
+def test_read_json_has_stable_fields_and_masks_the_my_number(home: Path) -> None:
+    pin = get_profile("default").text_pin
+    result = myna_edge(
+        "read",
+        "--reader",
+        "sim://default",
+        "--pin-env",
+        "PIN",
+        "--json",
+        home=home,
+        env={"PIN": pin},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    person = get_profile("default").person
+    assert report["name"] == person.name
+    assert report["address"] == person.address
+    assert report["birth_date"] == person.birth_date.isoformat()
+    assert report["sex"] == person.sex.value
+    assert report["my_number"] == "********" + person.my_number[-4:]
+    assert report["integrity"] == {"hashes_ok": True, "signature_verified": True}
+    assert [c["kind"] for c in report["certificates"]] == ["auth"]
+    assert person.my_number not in result.stdout + result.stderr
+
+
+def test_read_show_my_number_and_sign_cert(home: Path) -> None:
+    profile = get_profile("default")
+    result = myna_edge(
+        "read",
+        "--reader",
+        "sim://default",
+        "--pin-env",
+        "PIN",
+        "--show-my-number",
+        "--sign-cert",
+        "--sign-password-env",
+        "SIGNPW",
+        "--json",
+        home=home,
+        env={"PIN": profile.text_pin, "SIGNPW": profile.sign_password},
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["my_number"] == profile.person.my_number
+    assert [c["kind"] for c in report["certificates"]] == ["auth", "sign"]
+
+
+def test_wrong_pin_is_reported_and_remembered_between_runs(home: Path) -> None:
+    profile = get_profile("default")
+    wrong = "0000" if profile.text_pin != "0000" else "1111"
+    try:
+        before = json.loads(myna_edge("pin-status", "--json", home=home).stdout)
+        result = myna_edge("read", "--pin-env", "PIN", home=home, env={"PIN": wrong})
+        assert result.returncode == 1
+        assert "tries left" in result.stderr
+        assert wrong not in result.stderr + result.stdout
+        after = json.loads(myna_edge("pin-status", "--json", home=home).stdout)
+        text_before = next(r for r in before if r["pin"] == "text")
+        text_after = next(r for r in after if r["pin"] == "text")
+        assert text_after["tries_left"] == text_before["tries_left"] - 1
+    finally:
+        assert myna_edge("sim", "reset-card", "default", home=home).returncode == 0
+
+
+def test_pin_status_spends_no_try(home: Path) -> None:
+    first = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=home)
+    second = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=home)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    auth = next(r for r in json.loads(first.stdout) if r["pin"] == "auth")
+    assert auth["tries_left"] == 1
+    assert auth["state"] == "last try"
+
+
+def test_no_pin_source_without_a_terminal_is_a_clear_error(home: Path) -> None:
+    result = myna_edge("read", home=home)
+    assert result.returncode == 1
+    assert "--pin-env" in result.stderr
+
+
+def test_unknown_reader_is_a_clear_error(home: Path) -> None:
+    result = myna_edge("pin-status", "--reader", "sim://nobody", home=home)
+    assert result.returncode == 1
+    assert "nobody" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_reads_the_default_card(home: Path) -> None:
+    result = myna_edge("demo", home=home)
+    assert result.returncode == 0, result.stderr
+    person = get_profile("default").person
+    assert person.name in result.stdout
+    assert "issuer signature verified" in result.stdout
+    assert person.my_number not in result.stdout

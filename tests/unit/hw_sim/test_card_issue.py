@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Unit tests for ``hw_sim.card.issue`` and the card cache in ``hw_sim.card.factory``.
+
+Tests that change files get a private simulator folder with a copy of the
+shared PKI, so no RSA key is generated twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from hw_sim.card import VirtualCard, get_profile, open_card
+from hw_sim.card.filesystem import PinEf
+from hw_sim.card.issue import build_card, card_serial_number, pin_seeds
+from hw_sim.pki import CertKind, TestPki
+
+SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulator folder shared by the test_card_* modules: keys are made once."""
+    return tmp_path_factory.getbasetemp() / "card-sim-home"
+
+
+@pytest.fixture
+def private_home(home: Path, tmp_path: Path) -> Path:
+    with open_card("default", home=home, persist=False):
+        pass  # makes sure the shared PKI exists
+    shutil.copytree(home / "pki", tmp_path / "pki")
+    return tmp_path
+
+
+def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
+    response = card.transmit(bytes.fromhex(command))
+    return response[:-2], int.from_bytes(response[-2:], "big")
+
+
+def auth_certificate(profile: str, home: Path) -> x509.Certificate:
+    with open_card(profile, home=home, persist=False) as card:
+        card.power_on()
+        run(card, SELECT_JPKI)
+        run(card, "00 A4 02 0C 02 00 0A")
+        content, sw = run(card, "00 B0 00 00 00 00 00")
+        assert sw == 0x9000
+    return x509.load_der_x509_certificate(content[: int.from_bytes(content[2:4], "big") + 4])
+
+
+def test_certificates_are_cached(home: Path) -> None:
+    first = auth_certificate("default", home)
+    assert (home / "cards" / "default" / "auth-cert.der").is_file()
+    assert auth_certificate("default", home).serial_number == first.serial_number
+
+
+def test_damaged_cache_is_reissued(private_home: Path) -> None:
+    first = auth_certificate("default", private_home)
+    (private_home / "cards" / "default" / "auth-cert.der").write_bytes(b"\x30\x82broken")
+    second = auth_certificate("default", private_home)
+    assert second.serial_number != first.serial_number
+    second.verify_directly_issued_by(
+        TestPki.open(private_home / "pki").ca_certificate(CertKind.AUTH)
+    )
+
+
+def test_revoked_profile(home: Path) -> None:
+    pki = TestPki.open(home / "pki")
+    certificate = auth_certificate("revoked", home)
+    assert pki.is_revoked(certificate)
+    sign = x509.load_der_x509_certificate(
+        (home / "cards" / "revoked" / "sign-cert.der").read_bytes()
+    )
+    assert pki.is_revoked(sign)
+    assert not pki.is_revoked(auth_certificate("default", home))
+
+
+def test_expired_profile(home: Path) -> None:
+    certificate = auth_certificate("expired", home)
+    assert certificate.not_valid_after_utc < dt.datetime.now(dt.UTC)
+    assert auth_certificate("default", home).not_valid_after_utc > dt.datetime.now(dt.UTC)
+
+
+def test_minor_has_no_signing_certificate_file(home: Path) -> None:
+    auth_certificate("minor", home)
+    assert not (home / "cards" / "minor" / "sign-cert.der").exists()
+
+
+def test_pin_seeds_cover_every_pin_object(home: Path, tmp_path: Path) -> None:
+    profile = get_profile("default")
+    image, seeds = build_card(profile, TestPki.open(home / "pki"), tmp_path / "card")
+    pin_objects = {
+        (application.aid, fid)
+        for application in image.applications
+        for fid, ef in application.files.items()
+        if isinstance(ef, PinEf)
+    }
+    assert pin_objects == set(seeds) == set(pin_seeds(profile))
+    for key, seed in seeds.items():
+        assert seed.policy.max_tries >= seed.tries_left
+
+
+def test_card_serial_number() -> None:
+    serial = card_serial_number(get_profile("default"))
+    assert len(serial) == 16 and serial.isdigit()
+    assert serial == card_serial_number(get_profile("default"))
+    assert serial != card_serial_number(get_profile("minor"))
+
+
+def test_other_atr(home: Path) -> None:
+    with open_card("default", home=home, persist=False) as card:
+        assert card.atr == bytes.fromhex("3B E0 00 FF 81 31 FE 45 14")
+        assert card.power_on() == card.atr

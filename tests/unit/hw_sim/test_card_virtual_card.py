@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Unit tests for ``hw_sim.card.virtual_card``: power, errors, APDU log, logging, secrets."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hw_sim.card import ApduLog, ApduLogEntry, VirtualCard, open_card, open_cards
+from hw_sim.card.constants import TRACE
+from hw_sim.errors import CardClosedError, CardError, CardNotPoweredError
+
+SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
+SELECT_TEXT = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One simulator folder shared by the test_card_* modules: keys are made once."""
+    return tmp_path_factory.getbasetemp() / "card-sim-home"
+
+
+@pytest.fixture
+def card(home: Path) -> Iterator[VirtualCard]:
+    with open_card("default", home=home, persist=False) as card:
+        card.power_on()
+        yield card
+
+
+def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
+    response = card.transmit(bytes.fromhex(command))
+    return response[:-2], int.from_bytes(response[-2:], "big")
+
+
+def test_power_cycle(home: Path) -> None:
+    with open_card("default", home=home, persist=False) as card:
+        assert not card.powered
+        with pytest.raises(CardNotPoweredError):
+            card.transmit(bytes.fromhex(SELECT_JPKI))
+        assert card.power_on() == bytes.fromhex("3B E0 00 FF 81 31 FE 45 14")
+        assert card.powered
+        assert run(card, SELECT_JPKI)[1] == 0x9000
+        card.power_off()
+        assert not card.powered
+        assert card.state_snapshot().application is None
+        with pytest.raises(CardNotPoweredError):
+            card.warm_reset()
+
+
+def test_power_on_again_is_a_cold_reset(card: VirtualCard) -> None:
+    run(card, SELECT_JPKI)
+    card.power_on()
+    assert card.state_snapshot().application is None
+
+
+def test_close(home: Path) -> None:
+    card = open_card("default", home=home, persist=False)
+    assert card in open_cards()
+    card.power_on()
+    card.close()
+    card.close()  # twice is harmless
+    assert card.closed and not card.powered
+    assert card not in open_cards()
+    for call in (lambda: card.transmit(b"\x00\xa4\x00\x00"), card.power_on, card.power_off):
+        with pytest.raises(CardClosedError) as caught:
+            call()
+        assert isinstance(caught.value, CardError)
+    assert "closed" in repr(card)
+
+
+def test_transmit_wants_bytes(card: VirtualCard) -> None:
+    with pytest.raises(TypeError):
+        card.transmit("00 A4 00 00")  # type: ignore[arg-type]
+    assert card.transmit(bytearray(b"\x00\xa4\x00\x00")) == b"\x6a\x86"
+    assert card.transmit(memoryview(b"\x00\xa4\x00\x00")) == b"\x6a\x86"
+
+
+def test_apdu_log(card: VirtualCard) -> None:
+    card.apdu_log.clear()
+    run(card, SELECT_JPKI)
+    run(card, "00 A4 02 0C 02 00 18")
+    run(card, "00 20 00 80 04 31 32 33 34")
+    run(card, "00 B0 8A 00 04")
+    entries = card.apdu_log.entries
+    assert len(card.apdu_log) == 4 and all(isinstance(e, ApduLogEntry) for e in entries)
+    verify = entries[2]
+    assert verify.command == bytes.fromhex("00 20 00 80 04")  # PIN dropped
+    assert verify.command_length == 9
+    assert (verify.response_length, verify.sw) == (2, 0x9000)
+    read = entries[3]
+    assert (read.command_length, read.response_length, read.sw) == (5, 6, 0x9000)
+    assert all(e.duration_s >= 0 for e in entries)
+    assert [e.started for e in entries] == sorted(e.started for e in entries)
+    entries.clear()  # a snapshot: the log is unaffected
+    assert len(card.apdu_log) == 4
+    card.apdu_log.clear()
+    assert len(card.apdu_log) == 0 and repr(card.apdu_log) == "ApduLog(0 entries)"
+
+
+def test_apdu_log_is_bounded() -> None:
+    log = ApduLog(capacity=2)
+    for sw in (1, 2, 3):
+        log.append(ApduLogEntry(b"", 0, 2, sw, 0.0, 0.0))
+    assert [entry.sw for entry in log.entries] == [2, 3]
+    with pytest.raises(ValueError, match="positive"):
+        ApduLog(capacity=0)
+
+
+def test_trace_logging(card: VirtualCard, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(TRACE, logger="hw_sim.card"):
+        run(card, SELECT_TEXT)
+        run(card, "00 20 00 91 04 31 32 33 34")
+        run(card, "00 A4 02 0C 02 00 02")
+        run(card, "00 B0 00 00 07")  # behind the PIN: personal data
+        run(card, "00 A4 02 0C 02 00 05")
+        run(card, "00 B0 00 00 05")  # public
+    messages = [r.getMessage() for r in caplog.records if r.levelno == TRACE]
+    assert messages[0] == "→ 00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
+    assert messages[1] == "← 90 00"
+    assert messages[2] == "→ 00 20 00 91 04 <4 bytes redacted>"
+    assert messages[7] == "← <7 bytes redacted> 90 00"
+    assert messages[11] == "← FF 40 82 00 9F 90 00"
+    assert all(r.name == "hw_sim.card.virtual_card" for r in caplog.records)
+
+
+def test_repr(card: VirtualCard) -> None:
+    assert repr(card) == "VirtualCard(profile='default', on)"
+    assert card.profile_name == "default"
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+NEW_AUTH_PIN = "7391"
+NEW_PASSWORD = "KX7Q2M9Z"
+NEW_TEXT_PIN = "5820"
+
+
+def forms(secret: str) -> list[str]:
+    """The ways a secret could leak: as text, as hex, as spaced hex, in either case."""
+    raw = secret.encode("ascii")
+    hexes = [raw.hex(), raw.hex(" "), raw.hex().upper(), raw.hex(" ").upper()]
+    return [secret, *hexes]
+
+
+def test_no_pin_in_logs_reprs_or_apdu_log(
+    home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drive VERIFY and CHANGE with known PINs; no trace of them may remain (STYLE §7)."""
+    shutil.copytree(home / "pki", tmp_path / "pki")
+    caplog.set_level(1)
+    secrets_used = [NEW_AUTH_PIN, NEW_PASSWORD, NEW_TEXT_PIN]
+    old = {"auth": "1234", "sign": "ABCD1234", "text": "1234"}
+    texts: list[str] = []
+    with open_card("default", home=tmp_path) as card:
+        card.power_on()
+        script = [
+            SELECT_JPKI,
+            "00 A4 02 0C 02 00 18",
+            "00 20 00 80 04 " + old["auth"].encode().hex(" "),
+            "00 24 01 80 04 " + NEW_AUTH_PIN.encode().hex(" "),
+            "00 20 00 80 04 " + NEW_AUTH_PIN.encode().hex(" "),
+            "00 20 00 80 04 " + "0000".encode().hex(" "),  # wrong, spends a try
+            "00 20 00 9B 08 " + old["sign"].encode().hex(" "),
+            "00 24 01 9B 08 " + NEW_PASSWORD.encode().hex(" "),
+            "00 24 01 9B 05 " + NEW_PASSWORD[:5].encode().hex(" "),  # refused: 6A80
+            SELECT_TEXT,
+            "00 20 00 91 04 " + old["text"].encode().hex(" "),
+            "00 24 01 91 04 " + NEW_TEXT_PIN.encode().hex(" "),
+            "00 20 00 91 04 " + NEW_TEXT_PIN.encode().hex(" "),
+        ]
+        for command in script:
+            run(card, command)
+        texts += [repr(card), repr(card.state_snapshot()), repr(card.apdu_log)]
+        texts += [repr(entry) for entry in card.apdu_log.entries]
+        texts += [entry.command.hex() for entry in card.apdu_log.entries]
+        logged_commands = b"".join(entry.command for entry in card.apdu_log.entries)
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [repr(record.args) for record in caplog.records]
+    texts.append((tmp_path / "cards" / "default" / "state.json").read_text(encoding="utf-8"))
+    assert caplog.records, "the test must see the wire trace"
+    everything = "\n".join(texts)
+    for secret in secrets_used:
+        for form in forms(secret):
+            assert form not in everything, f"a PIN leaked as {form!r}"
+        assert secret.encode() not in logged_commands
+    for secret in ("ABCD1234",):  # old values too (1234 is too common to search for)
+        for form in forms(secret):
+            assert form not in everything
+    for form in forms("1234")[1:]:
+        assert form not in everything
