@@ -10,7 +10,9 @@ Behaviour follows jpki-card.md §2, §3, §4 and §10:
 * SELECT EF (``P1=02``) by 2-byte FID in the current application; an
   unknown FID is ``6A82``.
 * SELECT MF (``00 A4 00 00``): ``6A86`` straight after power-up, ``9000``
-  without effect once a DF is current; ``3F00`` by FID is ``6A82`` (§2).
+  without effect once a DF is current; ``3F00`` by FID is ``6A82`` (§2);
+  ``P1=00`` with another FID selects an EF of the current application, as
+  ``P1=02`` does (ISO/IEC 7816-4: "select by file identifier").
 * READ BINARY: 15-bit offset in P1-P2, or ``P1=80|SFI`` with an 8-bit offset
   in P2 (the EF then becomes current); short or extended Le; Le past the end
   returns what is left with ``9000``; an offset at or past the end is

@@ -102,4 +102,3 @@ def test_read_basic_four_chunked(benchmark: Any, short_only: SimTransport) -> No
     benchmark.extra_info.update(apdus=cost.apdus, bytes=cost.total_bytes)
     info = benchmark(read_basic_four(card, PIN))
     assert info.integrity.hashes_ok  # type: ignore[attr-defined]
-

@@ -86,7 +86,8 @@ def verified_auth(card: VirtualCard) -> rsa.RSAPublicKey:
 def test_auth_signature_verifies_with_the_auth_certificate(card: VirtualCard) -> None:
     public = verified_auth(card)
     signature, sw = run(card, sign_apdu(SHA256_PREFIX + DIGEST))
-    assert sw == 0x9000 and len(signature) == 256
+    assert sw == 0x9000
+    assert len(signature) == 256
     public.verify(signature, DIGEST, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
 
 
@@ -203,7 +204,8 @@ def test_kenmen_self_signature(card: VirtualCard, select: str, cv_fid: int) -> N
 @pytest.mark.parametrize(("le", "size"), [("01", 1), ("08", 8), ("FF", 255), ("00", 256)])
 def test_get_challenge(card: VirtualCard, le: str, size: int) -> None:
     data, sw = run(card, f"00 84 00 00 {le}")  # works at MF level too (SOL)
-    assert sw == 0x9000 and len(data) == size
+    assert sw == 0x9000
+    assert len(data) == size
 
 
 def test_get_challenge_is_random(card: VirtualCard) -> None:

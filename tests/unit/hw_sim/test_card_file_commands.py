@@ -174,7 +174,9 @@ def test_read_binary_by_sfi_makes_the_ef_current(card: VirtualCard) -> None:
     assert run(card, "00 B0 00 02 02") == (data[2:4], 0x9000)
     # AOKI's whole-EF read: SFI form with an extended Le.
     whole, sw = run(card, "00 B0 8A 00 00 00 00")
-    assert sw == 0x9000 and whole[:4] == data and len(whole) >= 2048
+    assert sw == 0x9000
+    assert whole[:4] == data
+    assert len(whole) >= 2048
 
 
 def test_internal_efs_cannot_be_read(card: VirtualCard) -> None:

@@ -99,13 +99,14 @@ def test_pin_seeds_cover_every_pin_object(home: Path, tmp_path: Path) -> None:
         if isinstance(ef, PinEf)
     }
     assert pin_objects == set(seeds) == set(pin_seeds(profile))
-    for key, seed in seeds.items():
+    for seed in seeds.values():
         assert seed.policy.max_tries >= seed.tries_left
 
 
 def test_card_serial_number() -> None:
     serial = card_serial_number(get_profile("default"))
-    assert len(serial) == 16 and serial.isdigit()
+    assert len(serial) == 16
+    assert serial.isdigit()
     assert serial == card_serial_number(get_profile("default"))
     assert serial != card_serial_number(get_profile("minor"))
 

@@ -65,7 +65,8 @@ def test_token_info_layout() -> None:
 def test_token_info_and_availability_on_the_card(card: VirtualCard) -> None:
     run(card, SELECT_JPKI)
     info = read_ef(card, 0x06)
-    assert info.rstrip(b" ")[:15] == b"JPKIAPICCTOKEN2" and len(info) == 160
+    assert info.rstrip(b" ")[:15] == b"JPKIAPICCTOKEN2"
+    assert len(info) == 160
     assert read_ef(card, 0x08) == bytes.fromhex("8F 8F 00")
 
 
@@ -78,7 +79,8 @@ def test_public_certificates(
 ) -> None:
     run(card, SELECT_JPKI)
     certificate, filler = split_certificate(read_ef(card, fid))
-    assert filler and set(filler) == {0xFF}
+    assert filler
+    assert set(filler) == {0xFF}
     ca = TestPki.open(home / "pki").ca_certificate(kind)
     if is_ca:
         assert certificate == ca

@@ -313,7 +313,7 @@ def test_change_refusals(card: VirtualCard, command: str, expected: int) -> None
 
 def test_verification_codes_cannot_change(card: VirtualCard) -> None:
     run(card, SELECT_TEXT)
-    code_a = "0C " + bytes(b"123456789018").hex(" ")
+    code_a = "0C " + b"123456789018".hex(" ")
     assert sw(card, f"00 20 00 94 {code_a}") == 0x9000
     assert sw(card, f"00 24 01 94 {code_a}") == 0x6985
 

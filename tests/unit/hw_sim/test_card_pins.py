@@ -63,8 +63,12 @@ def test_policy_formats(policy: PinPolicy, value: bytes, ok: bool) -> None:
 
 def test_limits_follow_the_reference() -> None:
     assert (AUTH_PIN.max_tries, SIGN_PASSWORD.max_tries, TEXT_PIN.max_tries) == (3, 5, 3)
-    assert AUTH_PIN.changeable and SIGN_PASSWORD.changeable and TEXT_PIN.changeable
-    assert not (CODE_A.changeable or CODE_B.changeable or BIRTH_DATE_KEY.changeable)
+    assert AUTH_PIN.changeable
+    assert SIGN_PASSWORD.changeable
+    assert TEXT_PIN.changeable
+    assert not CODE_A.changeable
+    assert not CODE_B.changeable
+    assert not BIRTH_DATE_KEY.changeable
 
 
 def test_match_mismatch_and_reset(store: PinStore) -> None:
@@ -90,7 +94,9 @@ def test_blocking(store: PinStore) -> None:
 
 def test_blocked_at_issue(store: PinStore) -> None:
     record = store.record(BLOCKED)
-    assert record.blocked and record.tries_left == 0 and record.verifier is None
+    assert record.blocked
+    assert record.tries_left == 0
+    assert record.verifier is None
     assert store.verify(BLOCKED, b"1234") is VerifyResult.BLOCKED
 
 

@@ -77,7 +77,8 @@ def test_catalogue() -> None:
     states = {profile.name: profile.state for profile in catalogue}
     assert states["sign-locked"] == "sign-password-locked"
     assert states["auth-last-try"] == "auth-pin-one-try-left"
-    assert states["revoked"] == "revoked" and states["expired"] == "expired"
+    assert states["revoked"] == "revoked"
+    assert states["expired"] == "expired"
     for profile in catalogue:
         body = profile.person.my_number[:11]
         assert profile.person.my_number == my_number(body)

@@ -88,7 +88,8 @@ def test_changed_pin_survives(private_home: Path) -> None:
     ) == [0x9000, 0x9000, 0x9000]
     assert session(private_home, SELECT_JPKI, "00 20 00 98 04 38 36 34 32")[1] == 0x9000
     text = state_file(private_home).read_text(encoding="utf-8")
-    assert "8642" not in text and b"8642".hex() not in text
+    assert "8642" not in text
+    assert b"8642".hex() not in text
     document = json.loads(text)
     assert document["pins"][AUTH_PIN_NAME]["version"] == 1
 

@@ -124,7 +124,7 @@ def test_age_record(card: VirtualCard, home: Path) -> None:
 def test_card_face(card: VirtualCard, home: Path) -> None:
     run(card, f"00 20 00 92 {CODE_B}")
     content = read_ef(card, 0x02)
-    value, header = outer(content, b"\xff\x20")
+    value, _header = outer(content, b"\xff\x20")
     items = parse_tlvs(value)
     tags = [tag.hex().upper() for tag, _, _ in items]
     assert tags == ["DF21", "DF22", "DF23", "DF24", "DF25", "DF26", "DF27", "DF28", "DF29", "DF2A"]
@@ -159,7 +159,8 @@ def test_basic_info_and_cv_certificate(card: VirtualCard) -> None:
     assert items[b"\xdf\x34"] == b"13101"
     assert len(items[b"\xdf\x35"]) == 0x110
     cv = read_ef(card, 0x04)
-    assert len(cv) == 568 and cv[26:42] == items[b"\xdf\x32"]
+    assert len(cv) == 568
+    assert cv[26:42] == items[b"\xdf\x32"]
 
 
 def test_rendered_my_number(card: VirtualCard, home: Path) -> None:

@@ -18,7 +18,7 @@ def test_ber_length_is_minimal(length: int, encoded: str) -> None:
 
 @pytest.mark.parametrize("length", [-1, 0x10000])
 def test_ber_length_range(length: int) -> None:
-    with pytest.raises(ValueError, match="0..65535"):
+    with pytest.raises(ValueError, match=r"0\.\.65535"):
         ber_length(length)
 
 

@@ -23,7 +23,7 @@ from hw_sim.card import VirtualCard, open_card
 SELECT_JPKI = "00 A4 04 0C  0A  D3 92 F0 00 26 01 00 00 00 01"
 SELECT_TEXT = "00 A4 04 0C  0A  D3 92 10 00 31 00 01 01 04 08"
 HELLO_SHA256 = bytes.fromhex(
-    "2C F2 4D BA 5F B0 A3 0E 26 E8 3B 2A C5 B9 E2 9E 1B 16 1E 5C 1F A7 42 5E 73 04 33 62 93 8B 98 24"
+    "2C F2 4D BA 5F B0 A3 0E 26 E8 3B 2A C5 B9 E2 9E1B 16 1E 5C 1F A7 42 5E 73 04 33 62 93 8B 98 24"
 )
 
 
@@ -67,7 +67,8 @@ def test_9_1_read_the_auth_certificate_opensc_style(card: VirtualCard) -> None:
     x509.load_der_x509_certificate(certificate)
     # NFCPY's single extended READ BINARY gives the same bytes plus filler.
     whole = exchange(card, "00 B0 00 00  00 00 00")
-    assert whole[:size] == certificate and set(whole[size:]) == {0xFF}
+    assert whole[:size] == certificate
+    assert set(whole[size:]) == {0xFF}
 
 
 def test_9_1_myna_and_gebo_and_pyj_strategies(card: VirtualCard) -> None:
@@ -99,9 +100,7 @@ def test_9_2_verify_and_sign_with_the_auth_key(card: VirtualCard) -> None:
     exchange(card, SELECT_JPKI)
     exchange(card, "00 A4 02 0C  02  00 0A")
     content = exchange(card, "00 B0 00 00  00 00 00")
-    certificate = x509.load_der_x509_certificate(
-        content[: int.from_bytes(content[2:4], "big") + 4]
-    )
+    certificate = x509.load_der_x509_certificate(content[: int.from_bytes(content[2:4], "big") + 4])
     exchange(card, "00 A4 02 0C  02  00 18")
     exchange(card, "00 20 00 80", "63 C3")
     exchange(card, "00 20 00 80  04  31 32 33 34")

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,7 +62,8 @@ def test_close(home: Path) -> None:
     card.power_on()
     card.close()
     card.close()  # twice is harmless
-    assert card.closed and not card.powered
+    assert card.closed
+    assert not card.powered
     assert card not in open_cards()
     for call in (lambda: card.transmit(b"\x00\xa4\x00\x00"), card.power_on, card.power_off):
         with pytest.raises(CardClosedError) as caught:
@@ -86,7 +86,8 @@ def test_apdu_log(card: VirtualCard) -> None:
     run(card, "00 20 00 80 04 31 32 33 34")
     run(card, "00 B0 8A 00 04")
     entries = card.apdu_log.entries
-    assert len(card.apdu_log) == 4 and all(isinstance(e, ApduLogEntry) for e in entries)
+    assert len(card.apdu_log) == 4
+    assert all(isinstance(e, ApduLogEntry) for e in entries)
     verify = entries[2]
     assert verify.command == bytes.fromhex("00 20 00 80 04")  # PIN dropped
     assert verify.command_length == 9
@@ -98,7 +99,8 @@ def test_apdu_log(card: VirtualCard) -> None:
     entries.clear()  # a snapshot: the log is unaffected
     assert len(card.apdu_log) == 4
     card.apdu_log.clear()
-    assert len(card.apdu_log) == 0 and repr(card.apdu_log) == "ApduLog(0 entries)"
+    assert len(card.apdu_log) == 0
+    assert repr(card.apdu_log) == "ApduLog(0 entries)"
 
 
 def test_apdu_log_is_bounded() -> None:
@@ -150,6 +152,8 @@ def test_no_pin_in_logs_reprs_or_apdu_log(
     home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Drive VERIFY and CHANGE with known PINs; no trace of them may remain (STYLE §7)."""
+    with open_card("default", home=home, persist=False):
+        pass  # makes sure the shared PKI exists
     shutil.copytree(home / "pki", tmp_path / "pki")
     caplog.set_level(1)
     secrets_used = [NEW_AUTH_PIN, NEW_PASSWORD, NEW_TEXT_PIN]
@@ -163,7 +167,7 @@ def test_no_pin_in_logs_reprs_or_apdu_log(
             "00 20 00 80 04 " + old["auth"].encode().hex(" "),
             "00 24 01 80 04 " + NEW_AUTH_PIN.encode().hex(" "),
             "00 20 00 80 04 " + NEW_AUTH_PIN.encode().hex(" "),
-            "00 20 00 80 04 " + "0000".encode().hex(" "),  # wrong, spends a try
+            "00 20 00 80 04 " + b"0000".hex(" "),  # wrong, spends a try
             "00 20 00 9B 08 " + old["sign"].encode().hex(" "),
             "00 24 01 9B 08 " + NEW_PASSWORD.encode().hex(" "),
             "00 24 01 9B 05 " + NEW_PASSWORD[:5].encode().hex(" "),  # refused: 6A80
