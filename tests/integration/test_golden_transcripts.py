@@ -7,8 +7,15 @@ simulator is held to the reference rather than to our own driver.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+
 import pytest
 
+from host.card import KeyKind, MynaCard, ReadStrategy
+from host.secret import Secret
+from host.transport import open_transport
+from host.transport.sim import SimTransport
 from hw_sim.card import get_profile, open_card
 from tests.vectors.transcripts import load_transcripts
 
@@ -22,7 +29,8 @@ def _pins(profile: str) -> dict[str, str]:
     }
 
 
-TRANSCRIPTS = load_transcripts(_pins("default"))
+PINS = _pins("default")
+TRANSCRIPTS = load_transcripts(PINS)
 
 
 @pytest.mark.parametrize("name", sorted(TRANSCRIPTS))
@@ -42,3 +50,28 @@ def test_transcripts_file_parses_into_every_named_case() -> None:
         TRANSCRIPTS
     )
     assert all(TRANSCRIPTS.values())
+
+
+DRIVER_RUNS: dict[str, Callable[[MynaCard], object]] = {
+    "driver-read-auth-cert": lambda card: card.read_certificate(KeyKind.AUTH),
+    "driver-sign-auth": lambda card: card.sign(
+        KeyKind.AUTH, hashlib.sha256(b"hello").digest(), Secret.from_text(PINS["auth_pin"])
+    ),
+    "driver-read-card-info": lambda card: card.read_card_info(
+        Secret.from_text(PINS["text_pin"])
+    ),
+}
+
+
+def _without_pin_data(command: bytes) -> bytes:
+    """The card's APDU log keeps VERIFY/CHANGE headers and Lc only (no PIN)."""
+    return command[:5] if command[1] in (0x20, 0x24) and len(command) > 5 else command
+
+
+@pytest.mark.parametrize("name", sorted(DRIVER_RUNS))
+def test_driver_sends_exactly_the_transcript(name: str) -> None:
+    with open_transport("sim://default?persist=0") as transport:
+        assert isinstance(transport, SimTransport)
+        DRIVER_RUNS[name](MynaCard(transport, read_strategy=ReadStrategy.EXTENDED))
+        sent = [entry.command for entry in transport.virtual_card.apdu_log.entries]
+    assert sent == [_without_pin_data(exchange.command) for exchange in TRANSCRIPTS[name]]
