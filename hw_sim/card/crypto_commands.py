@@ -36,7 +36,6 @@ from hw_sim.card.signing import SCHEMES, sign_with_scheme
 __all__ = ["compute_digital_signature", "get_challenge", "get_data"]
 
 _P2_SELF_KEY: Final = 0x00
-_P2_CURRENT_EF: Final = 0x80
 _SIGNATURE_SIZE: Final = 256
 
 
@@ -67,19 +66,9 @@ def _key(ctx: CardContext, p2: int) -> tuple[rsa.RSAPrivateKey | None, frozenset
         if application is None or application.self_sign_key is None:
             return Sw.WRONG_P1P2
         return application.self_sign_key, frozenset()
-    if p2 == _P2_CURRENT_EF:
-        fid = ctx.security.current_ef
-        if fid is None or application is None:
-            return Sw.NO_CURRENT_EF
-        ef = application.file(fid)
-    elif p2 & 0xE0 == _P2_CURRENT_EF and 1 <= p2 & 0x1F <= 30:
-        ef = application.file_by_sfi(p2 & 0x1F) if application is not None else None
-        if ef is None:
-            return Sw.NOT_FOUND
-    else:
-        return Sw.WRONG_P1P2
-    if not isinstance(ef, KeyEf):
-        return Sw.INCOMPATIBLE_FILE
+    ef = ctx.referenced_ef(p2, KeyEf)
+    if isinstance(ef, Sw):
+        return ef
     return ef.key, ef.use_condition
 
 

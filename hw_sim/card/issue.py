@@ -47,9 +47,9 @@ from hw_sim.card.pins import (
     PinSeed,
 )
 from hw_sim.card.profiles import CardProfile, CertStatus
-from hw_sim.card.storage import atomic_write
 from hw_sim.card.surface_ap import SurfaceContent, build_surface_application
 from hw_sim.card.text_ap import TextContent, build_text_application
+from hw_sim.files import atomic_write
 from hw_sim.pki import CertKind, TestPki
 
 __all__ = ["build_card", "card_serial_number", "pin_seeds"]
@@ -169,7 +169,7 @@ def _certificate(
             certificate = pki.issue_expired(kind, profile.person, key.public_key())
         else:
             certificate = pki.issue(kind, profile.person, key.public_key())
-        atomic_write(path, _der(certificate))
+        atomic_write(path, _der(certificate), parents=True)
         _log.debug("issued a %s certificate for profile %s", kind.value, profile.name)
     if profile.certificates is CertStatus.REVOKED and not pki.is_revoked(certificate):
         pki.revoke(certificate)

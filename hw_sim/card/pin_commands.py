@@ -33,8 +33,6 @@ from hw_sim.card.session import CardContext
 
 __all__ = ["change_reference_data", "verify"]
 
-_P2_CURRENT_EF = 0x80
-
 
 def verify(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
     """Handle VERIFY (``00 20``)."""
@@ -82,20 +80,9 @@ def change_reference_data(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
 
 def _resolve(ctx: CardContext, p2: int) -> tuple[int, PinKey] | Sw:
     """Find the PIN object P2 names: (file id, PIN-store key) or the SW to answer."""
-    application = ctx.security.application
-    if p2 == _P2_CURRENT_EF:
-        fid = ctx.security.current_ef
-        if fid is None or application is None:
-            return Sw.NO_CURRENT_EF
-        ef = application.file(fid)
-    elif p2 & 0xE0 == _P2_CURRENT_EF and 1 <= p2 & 0x1F <= 30:
-        ef = application.file_by_sfi(p2 & 0x1F) if application is not None else None
-        if ef is None:
-            return Sw.NOT_FOUND
-    else:
-        return Sw.WRONG_P1P2
-    if not isinstance(ef, PinEf):
-        return Sw.INCOMPATIBLE_FILE
+    ef = ctx.referenced_ef(p2, PinEf)
+    if isinstance(ef, Sw):
+        return ef
     key = ctx.pin_key(ef.fid)
     if key is None:  # a PIN EF without a record: an image/store mismatch
         return Sw.NOT_FOUND

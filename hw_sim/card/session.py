@@ -12,17 +12,29 @@ OpenSC's ``logout`` re-selects the JPKI AP on the assumption that it clears
 it. The card keeps it unless ``reselect_clears_security`` is set, so a host
 that needs a real logout must power-cycle (or select another AP); tests run
 both ways.
+
+VERIFY, CHANGE REFERENCE DATA and COMPUTE DIGITAL SIGNATURE name their
+object the same way in P2 (jpki-card.md §4.1): ``80`` is the current EF and
+``80|SFI`` (``81``-``9E``) the EF with that short id; ``referenced_ef``
+resolves both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Final, TypeVar
 
-from hw_sim.card.filesystem import Application, CardImage
+from hw_sim.card.constants import Sw
+from hw_sim.card.filesystem import Application, CardImage, Ef
 from hw_sim.card.pins import PinKey, PinStore
 
 __all__ = ["CardContext", "SecurityState"]
+
+#: P2 naming the current EF; ``_P2_CURRENT_EF | sfi`` names an EF by short id.
+_P2_CURRENT_EF: Final = 0x80
+
+_EfT = TypeVar("_EfT", bound=Ef)
 
 
 @dataclass
@@ -75,3 +87,25 @@ class CardContext:
     def satisfied(self, condition: frozenset[int]) -> bool:
         """Return whether any PIN object of ``condition`` is verified (empty = always)."""
         return not condition or bool(condition & self.security.verified)
+
+    def referenced_ef(self, p2: int, kind: type[_EfT]) -> _EfT | Sw:
+        """Return the EF of type ``kind`` that P2 names, or the SW to answer.
+
+        ``NO_CURRENT_EF`` for ``80`` with no current EF, ``NOT_FOUND`` for an
+        SFI with no EF, ``WRONG_P1P2`` for any other P2, and
+        ``INCOMPATIBLE_FILE`` when the EF is not a ``kind``.
+        """
+        application = self.security.application
+        ef: Ef | None
+        if p2 == _P2_CURRENT_EF:
+            fid = self.security.current_ef
+            if fid is None or application is None:
+                return Sw.NO_CURRENT_EF
+            ef = application.file(fid)
+        elif p2 & 0xE0 == _P2_CURRENT_EF and 1 <= p2 & 0x1F <= 30:
+            ef = application.file_by_sfi(p2 & 0x1F) if application is not None else None
+            if ef is None:
+                return Sw.NOT_FOUND
+        else:
+            return Sw.WRONG_P1P2
+        return ef if isinstance(ef, kind) else Sw.INCOMPATIBLE_FILE

@@ -20,43 +20,21 @@ problem, not a card's.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
 from hw_sim.card.pins import PinKey, PinRecord, PinSeed, PinStore, pin_key_name
 from hw_sim.errors import CardStateError
+from hw_sim.files import atomic_write
 
-__all__ = ["STATE_FILE", "atomic_write", "forget_state", "load_pins", "save_pins"]
+__all__ = ["STATE_FILE", "forget_state", "load_pins", "save_pins"]
 
 STATE_FILE: Final = "state.json"
 _FORMAT: Final = 1
 _SALT_BYTES: Final = 16
 _VERIFIER_BYTES: Final = 32
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename.
-
-    Raises:
-        OSError: the folder cannot be written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
 
 
 def save_pins(path: Path, profile: str, pins: PinStore) -> None:
@@ -74,7 +52,8 @@ def save_pins(path: Path, profile: str, pins: PinStore) -> None:
             "version": record.version,
         }
     document = {"format": _FORMAT, "profile": profile, "salt": pins.salt.hex(), "pins": records}
-    atomic_write(path, json.dumps(document, indent=1, sort_keys=True).encode("utf-8") + b"\n")
+    text = json.dumps(document, indent=1, sort_keys=True) + "\n"
+    atomic_write(path, text.encode("utf-8"), parents=True)
 
 
 def load_pins(path: Path, profile: str, seeds: Mapping[PinKey, PinSeed]) -> PinStore:

@@ -52,7 +52,7 @@ from hw_sim.card.cv_cert import cv_certificate, key_id, public_key_blob
 from hw_sim.card.filesystem import Application, Ef, PinEf, TransparentEf
 from hw_sim.card.pins import BIRTH_DATE_KEY, CODE_A, CODE_B
 from hw_sim.card.signing import pkcs1_v15_raw
-from hw_sim.card.tlv import ber_length, padded_file, tlv
+from hw_sim.card.tlv import offset_indexed, padded_file, tlv
 from hw_sim.identity import Person
 
 __all__ = [
@@ -142,14 +142,7 @@ def card_face(content: SurfaceContent, blob: bytes) -> bytes:
         tlv(b"\xdf\x29", _yyyymmdd(content.card_expiry)),
         tlv(b"\xdf\x2a", images.number_image(content.security_code)),
     ]
-    offsets_tlv_size = 2 + 1 + 2 * len(items)
-    total = offsets_tlv_size + sum(len(item) for item in items)
-    position = 2 + len(ber_length(total)) + offsets_tlv_size
-    offsets = b""
-    for item in items:
-        offsets += position.to_bytes(2, "big")
-        position += len(item)
-    return b"\xff\x20" + ber_length(total) + tlv(b"\xdf\x21", offsets) + b"".join(items)
+    return offset_indexed(b"\xff\x20", items)
 
 
 def _basic_info(content: SurfaceContent) -> bytes:

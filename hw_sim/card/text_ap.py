@@ -59,7 +59,7 @@ from hw_sim.card.constants import AID_TEXT
 from hw_sim.card.cv_cert import cv_certificate, key_id
 from hw_sim.card.filesystem import Application, Ef, PinEf, TransparentEf
 from hw_sim.card.pins import BLOCKED_KEY, CODE_A, CODE_B, TEXT_PIN
-from hw_sim.card.tlv import ber_length, pad, padded_file, tlv, tlv_wide
+from hw_sim.card.tlv import offset_indexed, pad, padded_file, tlv, tlv_wide
 from hw_sim.identity import Person
 
 __all__ = [
@@ -129,14 +129,7 @@ def basic_four(person: Person) -> bytes:
         tlv(b"\xdf\x24", person.birth_date.strftime("%Y%m%d").encode("ascii")),
         tlv(b"\xdf\x25", person.sex.value.encode("ascii")),
     ]
-    offsets_tlv_size = 2 + 1 + 8  # DF 21 08 <4 × u16>
-    total = offsets_tlv_size + sum(len(item) for item in items)
-    position = 2 + len(ber_length(total)) + offsets_tlv_size
-    offsets = b""
-    for item in items:
-        offsets += position.to_bytes(2, "big")
-        position += len(item)
-    return b"\xff\x20" + ber_length(total) + tlv(b"\xdf\x21", offsets) + b"".join(items)
+    return offset_indexed(b"\xff\x20", items)  # DF 21 08 <4 × u16>, then DF22-DF25
 
 
 def basic_four_signed_part(obj: bytes) -> bytes:

@@ -10,7 +10,9 @@ the card never parses a TLV a host sends.
 
 from __future__ import annotations
 
-__all__ = ["ber_length", "pad", "padded_file", "tlv", "tlv_wide"]
+from collections.abc import Sequence
+
+__all__ = ["ber_length", "offset_indexed", "pad", "padded_file", "tlv", "tlv_wide"]
 
 
 def ber_length(length: int) -> bytes:
@@ -42,6 +44,23 @@ def tlv_wide(tag: bytes, value: bytes) -> bytes:
     if len(value) > 0xFFFF:
         raise ValueError("a card TLV length is 0..65535")
     return tag + b"\x82" + len(value).to_bytes(2, "big") + value
+
+
+def offset_indexed(tag: bytes, items: Sequence[bytes]) -> bytes:
+    """Return ``tag`` wrapping a ``DF21`` index and then ``items`` (whole TLVs), in order.
+
+    ``DF21`` holds one big-endian u16 per item: where the item starts,
+    counted from byte 0 of the returned object. Both 券面 APs lay out their
+    ``FF 20`` object so (jpki-card.md §3.2, §3.3).
+    """
+    index_size = len(tlv(b"\xdf\x21", bytes(2 * len(items))))
+    total = index_size + sum(len(item) for item in items)
+    position = len(tag) + len(ber_length(total)) + index_size
+    offsets = b""
+    for item in items:
+        offsets += position.to_bytes(2, "big")
+        position += len(item)
+    return tag + ber_length(total) + tlv(b"\xdf\x21", offsets) + b"".join(items)
 
 
 def pad(data: bytes, size: int, *, filler: int = 0xFF) -> bytes:

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 __all__ = [
     "AUTH_POLICY_OID",
     "CA_DN_COMMON",
+    "CA_KEY_USAGE",
     "CA_VALIDITY",
     "CRL_URL_TEMPLATE",
     "ERA_STARTS",
@@ -115,33 +116,38 @@ SAN_OIDS: Final = MappingProxyType(
 # new certificates to use.
 SAN_VALUE_TAG: Final = 0x0C
 
+
+def _key_usage(
+    *,
+    digital_signature: bool = False,
+    content_commitment: bool = False,  # nonRepudiation
+    key_cert_sign: bool = False,
+    crl_sign: bool = False,
+) -> x509.KeyUsage:
+    """A KeyUsage with only the named bits set; no encipherment or key agreement."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=content_commitment,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+#: The roots' KeyUsage: certificate and CRL signing only.
+CA_KEY_USAGE: Final = _key_usage(key_cert_sign=True, crl_sign=True)
+
 # UNCONFIRMED: the holder certificates' KeyUsage (§6, §10). OpenSC gives the
 # auth key usage SIGN and the signing key SIGN|NONREPUDIATION (OSC-p15), so we
 # mirror that, critical as RFC 5280 recommends.
 HOLDER_KEY_USAGE: Final = MappingProxyType(
     {
-        CertKind.AUTH: x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=False,
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
-        ),
-        CertKind.SIGN: x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=True,  # nonRepudiation
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=False,
-            crl_sign=False,
-            encipher_only=False,
-            decipher_only=False,
-        ),
+        CertKind.AUTH: _key_usage(digital_signature=True),
+        CertKind.SIGN: _key_usage(digital_signature=True, content_commitment=True),
     }
 )
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from hw_sim import files
 
 __all__ = [
     "LOCK_NAME",
@@ -52,25 +52,15 @@ class PkiCacheError(ValueError):
 
 
 def atomic_write(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
+    """Write ``data`` to ``path`` atomically (``hw_sim.files.atomic_write``).
 
     Args:
         path: the target file; its folder must exist.
         data: the whole new content.
-        private: make the file readable by its owner only (private keys).
+        private: make the file readable by its owner only (private keys);
+            otherwise it is world-readable, as public material may be.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), 0o600 if private else 0o644)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+    files.atomic_write(path, data, mode=0o600 if private else 0o644)
 
 
 @contextlib.contextmanager

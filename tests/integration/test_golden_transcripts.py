@@ -57,9 +57,7 @@ DRIVER_RUNS: dict[str, Callable[[MynaCard], object]] = {
     "driver-sign-auth": lambda card: card.sign(
         KeyKind.AUTH, hashlib.sha256(b"hello").digest(), Secret.from_text(PINS["auth_pin"])
     ),
-    "driver-read-card-info": lambda card: card.read_card_info(
-        Secret.from_text(PINS["text_pin"])
-    ),
+    "driver-read-card-info": lambda card: card.read_card_info(Secret.from_text(PINS["text_pin"])),
 }
 
 

@@ -5,19 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from hw_sim.card import open_card, profiles
 from hw_sim.cli import add_sim_parser, run_sim
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
+from tests.unit.hw_sim.card_helpers import with_shared_pki
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -45,9 +39,7 @@ def test_cards_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_reset_card(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with open_card("default", home=home, persist=False):
-        pass  # makes sure the shared PKI exists
-    shutil.copytree(home / "pki", tmp_path / "pki")
+    with_shared_pki(home, tmp_path)
     with open_card("default", home=tmp_path) as card:
         card.power_on()
         card.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))

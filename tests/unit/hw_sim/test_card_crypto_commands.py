@@ -8,7 +8,6 @@ from the card, so the card's key, its certificate and its padding agree.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,44 +16,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from hw_sim.card import VirtualCard, open_card
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, SELECT_SURFACE, SELECT_TEXT, read_ef, run
 
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-SELECT_TEXT = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
-SELECT_SURFACE = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 02"
 SHA256_PREFIX = bytes.fromhex("30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20")
 MESSAGE = b"transfer 120000 JPY to 0001-123-4567890; nonce 8c1f"
 DIGEST = hashlib.sha256(MESSAGE).digest()
 
 
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
-@pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        yield card
-
-
-def run(card: VirtualCard, command: str | bytes) -> tuple[bytes, int]:
-    raw = bytes.fromhex(command) if isinstance(command, str) else command
-    response = card.transmit(raw)
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
 def sign_apdu(data: bytes, *, p1: int = 0, p2: int = 0x80, le: bytes = b"\x00") -> bytes:
     return bytes([0x80, 0x2A, p1, p2, len(data)]) + data + le
-
-
-def read_ef(card: VirtualCard, fid: int) -> bytes:
-    data, sw = run(card, f"00 A4 02 0C 02 {fid:04X}")
-    assert sw == 0x9000
-    data, sw = run(card, "00 B0 00 00 00 00 00")
-    assert sw == 0x9000
-    return data
 
 
 def certificate(card: VirtualCard, fid: int) -> rsa.RSAPublicKey:

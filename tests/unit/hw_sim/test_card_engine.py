@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,27 +11,15 @@ from hw_sim.card import VirtualCard, open_card
 from hw_sim.card.engine import CardEngine
 from hw_sim.card.filesystem import CardImage
 from hw_sim.card.pins import PinStore
-
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, sw
 
 
 @pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        card.transmit(bytes.fromhex(SELECT_JPKI))
-        card.transmit(bytes.fromhex("00 A4 02 0C 02 00 0A"))
-        yield card
-
-
-def sw(card: VirtualCard, command: str) -> int:
-    return int.from_bytes(card.transmit(bytes.fromhex(command))[-2:], "big")
+def card(card: VirtualCard) -> VirtualCard:
+    """The powered default card in the JPKI AP, EF 000A current."""
+    card.transmit(bytes.fromhex(SELECT_JPKI))
+    card.transmit(bytes.fromhex("00 A4 02 0C 02 00 0A"))
+    return card
 
 
 @pytest.mark.parametrize(

@@ -6,34 +6,10 @@ Every expectation is a status word from jpki-card.md (§2, §3, §4, §10).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from hw_sim.card import VirtualCard, open_card
-
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-SELECT_TEXT = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
-@pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        yield card
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
+from hw_sim.card import VirtualCard
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, run
 
 # --- SELECT ----------------------------------------------------------------------------------
 

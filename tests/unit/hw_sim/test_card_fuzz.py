@@ -73,12 +73,6 @@ SETUPS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
 @pytest.fixture(scope="module")
 def warm(home: Path) -> Path:
     with open_card("default", home=home, persist=False):

@@ -8,37 +8,21 @@ shared PKI, so no RSA key is generated twice.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 
-from hw_sim.card import VirtualCard, get_profile, open_card
+from hw_sim.card import get_profile, open_card
 from hw_sim.card.filesystem import PinEf
 from hw_sim.card.issue import build_card, card_serial_number, pin_seeds
 from hw_sim.pki import CertKind, TestPki
-
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, run, with_shared_pki
 
 
 @pytest.fixture
 def private_home(home: Path, tmp_path: Path) -> Path:
-    with open_card("default", home=home, persist=False):
-        pass  # makes sure the shared PKI exists
-    shutil.copytree(home / "pki", tmp_path / "pki")
-    return tmp_path
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
+    return with_shared_pki(home, tmp_path)
 
 
 def auth_certificate(profile: str, home: Path) -> x509.Certificate:

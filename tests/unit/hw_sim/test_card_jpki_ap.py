@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,33 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from hw_sim.card import VirtualCard, open_card
 from hw_sim.card.jpki_ap import TOKEN_LABEL, token_info
 from hw_sim.pki import CertKind, TestPki
-
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
-@pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        yield card
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
-def read_ef(card: VirtualCard, fid: int) -> bytes:
-    assert run(card, f"00 A4 02 0C 02 {fid:04X}")[1] == 0x9000
-    data, sw = run(card, "00 B0 00 00 00 00 00")
-    assert sw == 0x9000
-    return data
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, read_ef, run
 
 
 def split_certificate(content: bytes) -> tuple[x509.Certificate, bytes]:

@@ -6,41 +6,17 @@ Status words and counter rules from jpki-card.md §4.1, §4.3, §5, §9.2.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hw_sim.card import VirtualCard, open_card
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, SELECT_TEXT, run, sw
 
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
-SELECT_TEXT = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
 AUTH_PIN = "04 31 32 33 34"  # "1234", the default card's test PIN
 SIGN_PASSWORD = "08 41 42 43 44 31 32 33 34"  # "ABCD1234"
 WRONG_PIN = "04 39 39 39 39"
 DIGEST_INFO = "33 30 31 30 0D 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20" + " 11" * 32
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
-@pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        yield card
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
-def sw(card: VirtualCard, command: str) -> int:
-    return run(card, command)[1]
 
 
 def select_auth_pin(card: VirtualCard) -> None:

@@ -9,33 +9,22 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hw_sim.card import VirtualCard, open_card, reset_card
+from hw_sim.card import open_card, reset_card
 from hw_sim.errors import CardStateError, UnknownProfileError
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, sw, with_shared_pki
 
-SELECT_JPKI = "00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01"
 AUTH_PIN_NAME = "D392F000260100000001/0018"
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
 
 
 @pytest.fixture(scope="module")
 def module_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of this module's own, with a copy of the shared PKI (no new keys)."""
-    with open_card("default", home=home, persist=False):
-        pass  # makes sure the shared PKI exists
-    folder = tmp_path_factory.mktemp("storage-home")
-    shutil.copytree(home / "pki", folder / "pki")
-    return folder
+    return with_shared_pki(home, tmp_path_factory.mktemp("storage-home"))
 
 
 @pytest.fixture
@@ -50,17 +39,12 @@ def private_home(module_home: Path) -> Iterator[Path]:
             target.unlink(missing_ok=True)
 
 
-def run(card: VirtualCard, command: str) -> int:
-    response = card.transmit(bytes.fromhex(command))
-    return int.from_bytes(response[-2:], "big")
-
-
 def session(
     home: Path, *commands: str, persist: bool = True, profile: str = "default"
 ) -> list[int]:
     with open_card(profile, home=home, persist=persist) as card:
         card.power_on()
-        return [run(card, command) for command in commands]
+        return [sw(card, command) for command in commands]
 
 
 def state_file(home: Path, profile: str = "default") -> Path:
@@ -180,7 +164,7 @@ def test_save_failure_keeps_the_session_going(
         path = state_file(private_home)
         path.mkdir(parents=True)  # a folder where the file should go: saving fails
         with caplog.at_level(logging.WARNING, logger="hw_sim.card.virtual_card"):
-            assert run(card, SELECT_JPKI) == 0x9000
-            assert run(card, "00 20 00 98 04 39 39 39 39") == 0x63C2
-            assert run(card, "00 20 00 98") == 0x63C2  # the in-memory card is right
+            assert sw(card, SELECT_JPKI) == 0x9000
+            assert sw(card, "00 20 00 98 04 39 39 39 39") == 0x63C2
+            assert sw(card, "00 20 00 98") == 0x63C2  # the in-memory card is right
         assert any("cannot save" in record.getMessage() for record in caplog.records)

@@ -5,62 +5,32 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from hw_sim.card import VirtualCard, open_card
+from hw_sim.card import VirtualCard
 from hw_sim.pki import TestPki
+from tests.unit.hw_sim.card_helpers import (
+    SELECT_SURFACE,
+    check_read_access,
+    parse_tlvs,
+    read_ef,
+    run,
+)
 
-SELECT_SURFACE = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 02"
 BIRTH_KEY = "06 " + b"550101".hex(" ")
 CODE_A = "0C " + b"123456789018".hex(" ")
 CODE_B = "0E " + b"55010120352285".hex(" ")
 
 
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
 @pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        card.transmit(bytes.fromhex(SELECT_SURFACE))
-        yield card
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
-def read_ef(card: VirtualCard, fid: int) -> bytes:
-    assert run(card, f"00 A4 02 0C 02 {fid:04X}")[1] == 0x9000
-    data, sw = run(card, "00 B0 00 00 00 00 00")
-    assert sw == 0x9000, hex(sw)
-    return data
-
-
-def parse_tlvs(value: bytes) -> list[tuple[bytes, bytes, bytes]]:
-    """Return (tag, value, whole TLV) for the two-byte-tag TLVs in ``value``."""
-    items, position = [], 0
-    while position < len(value):
-        start = position
-        tag, first = value[position : position + 2], value[position + 2]
-        position += 3
-        if first & 0x80:
-            count = first & 0x7F
-            first = int.from_bytes(value[position : position + count], "big")
-            position += count
-        items.append((tag, value[position : position + first], value[start : position + first]))
-        position += first
-    return items
+def card(card: VirtualCard) -> VirtualCard:
+    """The powered default card with the card-surface AP selected."""
+    card.transmit(bytes.fromhex(SELECT_SURFACE))
+    return card
 
 
 def outer(content: bytes, tag: bytes) -> tuple[bytes, int]:
@@ -98,13 +68,7 @@ def issuer(home: Path) -> rsa.RSAPublicKey:
 def test_access_conditions(card: VirtualCard, credential: str | None, readable: set[int]) -> None:
     if credential:
         assert run(card, credential)[1] == 0x9000
-    for fid in (0x01, 0x02, 0x05):
-        run(card, f"00 A4 02 0C 02 {fid:04X}")
-        expected = 0x9000 if fid in readable else 0x6982
-        assert run(card, "00 B0 00 00 01")[1] == expected, fid
-    for fid in (0x03, 0x04):
-        run(card, f"00 A4 02 0C 02 {fid:04X}")
-        assert run(card, "00 B0 00 00 01")[1] == 0x9000
+    check_read_access(card, (0x01, 0x02, 0x05), readable, free=(0x03, 0x04))
 
 
 def test_age_record(card: VirtualCard, home: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from hw_sim.card import VirtualCard, get_profile, open_card
 from hw_sim.card.text_ap import basic_four, basic_four_signed_part, my_number_file
 from hw_sim.pki import TestPki
+from tests.unit.hw_sim.card_helpers import SELECT_TEXT, check_read_access, parse_tlvs, read_ef, run
 
-SELECT_TEXT = "00 A4 04 0C 0A D3 92 10 00 31 00 01 01 04 08"
 TEXT_PIN = "04 31 32 33 34"
 CODE_A = "0C " + b"123456789018".hex(" ")
 CODE_B = "0E " + b"55010120352285".hex(" ")
@@ -32,45 +31,16 @@ SECTION_9_3 = bytes.fromhex(
 )
 
 
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
 @pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        card.transmit(bytes.fromhex(SELECT_TEXT))
-        yield card
-
-
-def run(card: VirtualCard, command: str) -> tuple[bytes, int]:
-    response = card.transmit(bytes.fromhex(command))
-    return response[:-2], int.from_bytes(response[-2:], "big")
-
-
-def read_ef(card: VirtualCard, fid: int) -> bytes:
-    assert run(card, f"00 A4 02 0C 02 {fid:04X}")[1] == 0x9000
-    data, sw = run(card, "00 B0 00 00 00 00 00")
-    assert sw == 0x9000, hex(sw)
-    return data
+def card(card: VirtualCard) -> VirtualCard:
+    """The powered default card with the card-info AP selected."""
+    card.transmit(bytes.fromhex(SELECT_TEXT))
+    return card
 
 
 def tlv_items(value: bytes) -> dict[bytes, bytes]:
     """Split two-byte-tag BER TLVs (lengths short, 81 xx or 82 xx xx)."""
-    items, position = {}, 0
-    while position < len(value):
-        tag, first = value[position : position + 2], value[position + 2]
-        position += 3
-        if first & 0x80:
-            count = first & 0x7F
-            first = int.from_bytes(value[position : position + count], "big")
-            position += count
-        items[tag] = value[position : position + first]
-        position += first
-    return items
+    return {tag: item for tag, item, _ in parse_tlvs(value)}
 
 
 def test_basic_four_matches_section_9_3() -> None:
@@ -167,13 +137,7 @@ def test_basic_info(card: VirtualCard) -> None:
 def test_access_conditions(card: VirtualCard, credential: str | None, readable: set[int]) -> None:
     if credential:
         assert run(card, credential)[1] == 0x9000
-    for fid in (0x01, 0x02, 0x03):
-        run(card, f"00 A4 02 0C 02 {fid:04X}")
-        expected = 0x9000 if fid in readable else 0x6982
-        assert run(card, "00 B0 00 00 01")[1] == expected, fid
-    for fid in (0x04, 0x05):
-        run(card, f"00 A4 02 0C 02 {fid:04X}")
-        assert run(card, "00 B0 00 00 01")[1] == 0x9000
+    check_read_access(card, (0x01, 0x02, 0x03), readable, free=(0x04, 0x05))
 
 
 def test_counters_of_the_codes(card: VirtualCard) -> None:

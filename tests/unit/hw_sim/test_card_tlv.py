@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw_sim.card.tlv import ber_length, pad, padded_file, tlv, tlv_wide
+from hw_sim.card.tlv import ber_length, offset_indexed, pad, padded_file, tlv, tlv_wide
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,10 @@ def test_pad_and_padded_file() -> None:
     assert len(padded_file(b"\x00" * 10, minimum=256)) == 256
     assert len(padded_file(b"\x00" * 256, minimum=256)) == 512  # always some filler
     assert padded_file(b"", minimum=4, block=4) == b"\xff" * 4
+
+
+def test_offset_indexed_counts_from_byte_0() -> None:
+    items = [tlv(b"\xdf\x22", b"ab"), tlv(b"\xdf\x23", b"c")]
+    assert offset_indexed(b"\xff\x20", items) == bytes.fromhex(
+        "FF 20 10  DF 21 04 00 0A 00 0F  DF 22 02 61 62  DF 23 01 63"
+    )

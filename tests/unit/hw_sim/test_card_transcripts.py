@@ -10,34 +10,18 @@ reassemble the same certificate bytes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
-from hw_sim.card import VirtualCard, open_card
+from hw_sim.card import VirtualCard
 
 SELECT_JPKI = "00 A4 04 0C  0A  D3 92 F0 00 26 01 00 00 00 01"
 SELECT_TEXT = "00 A4 04 0C  0A  D3 92 10 00 31 00 01 01 04 08"
 HELLO_SHA256 = bytes.fromhex(
     "2C F2 4D BA 5F B0 A3 0E 26 E8 3B 2A C5 B9 E2 9E1B 16 1E 5C 1F A7 42 5E 73 04 33 62 93 8B 98 24"
 )
-
-
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
-@pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
-    with open_card("default", home=home, persist=False) as card:
-        card.power_on()
-        yield card
 
 
 def exchange(card: VirtualCard, command: str, expected_sw: str = "90 00") -> bytes:
