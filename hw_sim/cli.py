@@ -11,6 +11,7 @@ card's saved PIN state. The main ``myna-edge`` command wires this in with
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -19,7 +20,12 @@ from typing import Any
 from hw_sim.card import profiles, reset_card
 from hw_sim.errors import UnknownProfileError
 
-__all__ = ["add_sim_parser", "run_sim"]
+__all__ = ["SIM_COMMAND_MODULES", "add_sim_parser", "run_sim"]
+
+#: Simulator parts that add their own ``sim`` subcommands (reader bridges,
+#: devices). Each module has ``add_sim_commands(commands)``, which registers
+#: its parsers on the ``sim`` group and sets ``handler`` on each of them.
+SIM_COMMAND_MODULES: tuple[str, ...] = ()
 
 
 def add_sim_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +37,8 @@ def add_sim_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     reset = commands.add_parser("reset-card", help="forget a card's saved PIN state")
     reset.add_argument("profile", metavar="PROFILE", help="a profile name from 'sim cards'")
     reset.add_argument("--home", type=Path, default=None, help="simulator folder")
+    for module_name in SIM_COMMAND_MODULES:
+        importlib.import_module(module_name).add_sim_commands(commands)
 
 
 def run_sim(args: argparse.Namespace) -> int:

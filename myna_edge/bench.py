@@ -13,8 +13,10 @@ protocol's minimum.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,10 +31,13 @@ from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile
 
 __all__ = [
+    "MINIMUM_APDUS_PER_FILE",
     "SELECT_JPKI",
+    "SUITES",
     "ApduCost",
     "add_parser",
     "card_session",
+    "card_suite",
     "measure_apdu_cost",
     "median_seconds",
     "run_bench",
@@ -125,7 +130,8 @@ def read_basic_four(card: MynaCard, pin: str) -> Callable[[], object]:
     return work
 
 
-def _report(rounds: int) -> dict[str, object]:
+def card_suite(rounds: int) -> dict[str, object]:
+    """The card-layer figures: per-APDU overhead and APDUs/bytes per read."""
     pin = get_profile("default").text_pin
     with card_session() as transport:
         card = transport.virtual_card
@@ -157,39 +163,55 @@ def _report(rounds: int) -> dict[str, object]:
     }
 
 
+#: Benchmark suites: name -> ``module:function``; each function takes the
+#: number of timing rounds and returns a JSON-able report of figures (ratios
+#: against a baseline of the same run, and exact counts).
+SUITES: dict[str, str] = {
+    "card": "myna_edge.bench:card_suite",
+}
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``bench``."""
-    bench = sub.add_parser("bench", help="measure the card layer (ratios against baselines)")
+    bench = sub.add_parser("bench", help="measure the stack (ratios against same-run baselines)")
+    bench.add_argument(
+        "suites",
+        nargs="*",
+        metavar="SUITE",
+        help=f"suites to run (default: all): {', '.join(SUITES)}",
+    )
     bench.add_argument("--rounds", type=int, default=30, help="timing rounds (default 30)")
     bench.add_argument("--json", action="store_true", help="print JSON")
     bench.set_defaults(handler=run_bench)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """Print the card-layer figures."""
+    """Run the chosen suites and print their figures."""
     if args.rounds < 1:
-        raise SystemExit("myna-edge bench: --rounds must be at least 1")
-    report = _report(args.rounds)
+        print("myna-edge bench: --rounds must be at least 1", file=sys.stderr)
+        return 2
+    unknown = [name for name in args.suites if name not in SUITES]
+    if unknown:
+        print(f"myna-edge bench: unknown suite(s) {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    report: dict[str, object] = {}
+    for name in args.suites or list(SUITES):
+        module_name, _, function = SUITES[name].partition(":")
+        suite = getattr(importlib.import_module(module_name), function)
+        report[name] = suite(args.rounds)
     if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    per = report["per_apdu"]
-    assert isinstance(per, dict)
-    print("Per APDU (SELECT JPKI AP), median; baseline = virtual card called directly")
-    print(f"  baseline                    {per['baseline_raw_card_us']} us")
-    print(f"  transport / baseline        {per['transport_over_raw']}x")
-    print(f"  host APDU stack / baseline  {per['host_stack_over_raw']}x")
-    for name in ("auth_certificate", "basic_four"):
-        section = report[name]
-        assert isinstance(section, dict)
-        print(f"{name.replace('_', ' ')}:")
-        for strategy in ("extended", "chunked_256"):
-            cost = section[strategy]
-            print(
-                f"  {strategy:<12} {cost['apdus']:>3} APDUs, {cost['command_bytes']:>5} bytes out, "
-                f"{cost['response_bytes']:>5} bytes in"
-            )
-        for key, value in section.items():
-            if key not in ("extended", "chunked_256"):
-                print(f"  {key.replace('_', ' ')}: {value}x")
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _print_tree(report, indent=0)
     return 0
+
+
+def _print_tree(node: object, indent: int) -> None:
+    assert isinstance(node, dict)
+    for key, value in node.items():
+        label = " " * indent + str(key).replace("_", " ")
+        if isinstance(value, dict):
+            print(f"{label}:")
+            _print_tree(value, indent + 2)
+        else:
+            print(f"{label}: {value}")

@@ -9,21 +9,27 @@ components without this module knowing their options.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from myna_edge import __version__
 
-__all__ = ["build_parser", "main"]
+__all__ = ["COMMAND_REGISTRARS", "build_parser", "main"]
+
+#: ``module:function`` pairs; each function registers its subcommands on the
+#: top-level subparsers and sets ``handler`` on them.
+COMMAND_REGISTRARS: tuple[str, ...] = (
+    "myna_edge.demo:add_parser",
+    "host.cli:add_parsers",
+    "hw_sim.cli:add_sim_parser",
+    "myna_edge.bench:add_parser",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the full ``myna-edge`` parser."""
-    from host import cli as host_cli
-    from hw_sim import cli as sim_cli
-    from myna_edge import bench, demo
-
     parser = argparse.ArgumentParser(
         prog="myna-edge",
         description="Edge stack for terminals that use the My Number card.",
@@ -37,10 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="log more: -v info, -vv debug, -vvv APDU trace (redacted)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    demo.add_parser(sub)
-    host_cli.add_parsers(sub)
-    sim_cli.add_sim_parser(sub)
-    bench.add_parser(sub)
+    for registrar in COMMAND_REGISTRARS:
+        module_name, _, function = registrar.partition(":")
+        getattr(importlib.import_module(module_name), function)(sub)
     return parser
 
 

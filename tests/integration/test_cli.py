@@ -146,3 +146,18 @@ def test_demo_reads_the_default_card(home: Path) -> None:
     assert person.name in result.stdout
     assert "issuer signature verified" in result.stdout
     assert person.my_number not in result.stdout
+
+
+def test_bench_card_suite_reports_ratios_and_the_protocol_minimum(home: Path) -> None:
+    result = myna_edge("bench", "card", "--rounds", "1", "--json", home=home)
+    assert result.returncode == 0, result.stderr
+    card = json.loads(result.stdout)["card"]
+    assert card["per_apdu"]["host_stack_over_raw"] > 0
+    assert card["auth_certificate"]["extended"]["apdus"] == 3
+    assert card["auth_certificate"]["extended_apdus_over_minimum"] == 1.0
+
+
+def test_bench_rejects_unknown_suites(home: Path) -> None:
+    result = myna_edge("bench", "nonsense", home=home)
+    assert result.returncode == 2
+    assert "nonsense" in result.stderr
