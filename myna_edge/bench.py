@@ -29,6 +29,7 @@ from host.secret import Secret
 from host.transport import CardTransport, open_transport
 from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile
+from hw_sim.card.timing import modelled_seconds
 
 __all__ = [
     "MINIMUM_APDUS_PER_FILE",
@@ -53,11 +54,17 @@ MINIMUM_APDUS_PER_FILE = 3
 
 @dataclass(frozen=True)
 class ApduCost:
-    """What one read cost on the wire, counted from the virtual card's log."""
+    """What one read cost on the wire, counted from the virtual card's log.
+
+    ``card_ms_106k`` prices the same exchanges with ``hw_sim.card.timing``'s
+    model of a 106 kbit/s contactless link and a typical chip (UNCONFIRMED
+    constants): a comparison between strategies, not a prediction.
+    """
 
     apdus: int
     command_bytes: int
     response_bytes: int
+    card_ms_106k: float
 
     @property
     def total_bytes(self) -> int:
@@ -84,6 +91,7 @@ def measure_apdu_cost(transport: SimTransport, work: Callable[[], object]) -> Ap
         apdus=len(entries),
         command_bytes=sum(e.command_length for e in entries),
         response_bytes=sum(e.response_length for e in entries),
+        card_ms_106k=round(modelled_seconds(entries) * 1000, 1),
     )
 
 
@@ -142,6 +150,8 @@ def card_suite(rounds: int) -> dict[str, object]:
         cert_ext = measure_apdu_cost(transport, read_auth_certificate(driver))
         four_ext = measure_apdu_cost(transport, read_basic_four(driver, pin))
         cert_ext_s = median_seconds(read_auth_certificate(driver), rounds=rounds)
+        sized = MynaCard(transport, read_strategy=ReadStrategy.SIZED)
+        cert_sized = measure_apdu_cost(transport, read_auth_certificate(sized))
     with card_session(extended=False) as transport:
         driver = MynaCard(transport, read_strategy=ReadStrategy.CHUNKED)
         cert_chunk = measure_apdu_cost(transport, read_auth_certificate(driver))
@@ -155,9 +165,16 @@ def card_suite(rounds: int) -> dict[str, object]:
         },
         "auth_certificate": {
             "extended": asdict(cert_ext),
+            "sized": asdict(cert_sized),
             "chunked_256": asdict(cert_chunk),
             "extended_apdus_over_minimum": round(cert_ext.apdus / MINIMUM_APDUS_PER_FILE, 2),
             "chunked_time_over_extended": round(cert_chunk_s / cert_ext_s, 2),
+            "chunked_card_time_over_extended_106k": round(
+                cert_chunk.card_ms_106k / cert_ext.card_ms_106k, 2
+            ),
+            "sized_card_time_over_extended_106k": round(
+                cert_sized.card_ms_106k / cert_ext.card_ms_106k, 2
+            ),
         },
         "basic_four": {"extended": asdict(four_ext), "chunked_256": asdict(four_chunk)},
     }

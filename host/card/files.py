@@ -11,8 +11,14 @@ against 1 for a certificate):
   returned less than the object.
 * ``CHUNKED``: read a 7-byte header, then the rest in 256-byte chunks from
   offset 7, as MYNA does; works on every reader.
+* ``SIZED``: read a 7-byte header, then the rest in one extended READ
+  BINARY with the exact Le: one APDU more than ``EXTENDED``, but none of
+  the filler (a 2048-byte certificate EF holds ~1 kB of it), which on a
+  106 kbit/s contactless link costs more than the extra APDU (see
+  ``hw_sim.card.timing`` and the README's figures).
 
-``AUTO`` picks ``EXTENDED`` when the transport has extended length.
+``AUTO`` picks ``EXTENDED`` (the protocol minimum of APDUs) when the
+transport has extended length, else ``CHUNKED``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class ReadStrategy(StrEnum):
     AUTO = "auto"
     EXTENDED = "extended"
     CHUNKED = "chunked"
+    SIZED = "sized"
 
 
 def resolve_strategy(channel: ApduChannel, strategy: ReadStrategy) -> ReadStrategy:
@@ -65,7 +72,7 @@ def _chunk_size(channel: ApduChannel, strategy: ReadStrategy) -> int:
     caps = channel.capabilities
     # Leave room for the status word: libnfc caps responses at 263 bytes.
     limit = max(1, caps.max_response_bytes - 2)
-    if strategy is ReadStrategy.EXTENDED and caps.extended_length:
+    if strategy in (ReadStrategy.EXTENDED, ReadStrategy.SIZED) and caps.extended_length:
         return min(MAX_EXTENDED_LE, limit)
     return min(MAX_SHORT_LE, limit)
 

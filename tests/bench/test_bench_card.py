@@ -86,6 +86,18 @@ def test_read_auth_cert_chunked(benchmark: Any, short_only: SimTransport) -> Non
     benchmark(read_auth_certificate(card))
 
 
+@pytest.mark.benchmark(group="read-auth-cert")
+def test_read_auth_cert_sized(benchmark: Any, extended: SimTransport) -> None:
+    card = MynaCard(extended, read_strategy=ReadStrategy.SIZED)
+    cost = measure_apdu_cost(extended, read_auth_certificate(card))
+    benchmark.extra_info.update(apdus=cost.apdus, bytes=cost.total_bytes)
+    # Header probe + one exact extended read: no filler crosses the link.
+    assert cost.apdus == MINIMUM_APDUS_PER_FILE + 1
+    size = len(card.read_certificate(KeyKind.AUTH).public_bytes(Encoding.DER))
+    assert cost.response_bytes == size + 2 * cost.apdus
+    benchmark(read_auth_certificate(card))
+
+
 @pytest.mark.benchmark(group="read-basic-four")
 def test_read_basic_four_extended(benchmark: Any, extended: SimTransport) -> None:
     card = MynaCard(extended, read_strategy=ReadStrategy.EXTENDED)

@@ -57,6 +57,13 @@ def test_chunked_reads_header_then_256_byte_chunks() -> None:
     assert reads(transport) == [(0, 7)] + [(7 + 256 * i, 256) for i in range(6)] + [(1543, 40)]
 
 
+def test_sized_reads_header_then_the_exact_rest_in_one_extended_read() -> None:
+    ch, transport = make(CERT + b"\xff" * 465)
+    with transport:
+        assert files.read_object(ch, ReadStrategy.SIZED) == CERT
+    assert reads(transport) == [(0, 7), (7, 1583 - 7)]
+
+
 def test_auto_is_chunked_without_extended_length() -> None:
     ch, transport = make(CERT, extended=False)
     with transport:
