@@ -185,6 +185,7 @@ def card_suite(rounds: int) -> dict[str, object]:
 #: against a baseline of the same run, and exact counts).
 SUITES: dict[str, str] = {
     "card": "myna_edge.bench:card_suite",
+    "verifier": "myna_edge.bench_verifier:verifier_suite",
 }
 
 

@@ -25,6 +25,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "host.cli:add_parsers",
     "hw_sim.cli:add_sim_parser",
     "myna_edge.bench:add_parser",
+    "verifier.cli:add_parser",
 )
 
 

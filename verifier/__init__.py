@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The central verification service (grpc.aio server).
 
-Empty until the verifier issue lands: the package exists now so that the
-folder layout shows the architecture of DESIGN.md, and so that the
-dependency rule (``verifier`` never imports ``hw_sim``) is checked by ruff
-from the first commit.
+Decides what terminals may not decide alone: is this card genuine and not
+revoked, may this PIN be reset, may this transfer go ahead. Layers:
+``service`` (gRPC glue: identity, validation, idempotency) over ``core``,
+``transfers`` and ``resets`` (the flows) over ``pki``, ``revocation`` and
+``storage``. The rules are written down in ``verifier/README.md``. The
+package never imports ``hw_sim`` (ruff TID251).
 """
 
 __all__: list[str] = []

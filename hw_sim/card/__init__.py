@@ -11,7 +11,9 @@ reference leaves UNCONFIRMED where they are decided.
 Layers, each in its own module:
 
 * ``apdu`` (framing), ``engine`` (dispatch), ``file_commands``,
-  ``pin_commands``, ``crypto_commands`` (the commands), ``session``
+  ``pin_commands``, ``crypto_commands``, ``issuer_commands`` (the commands;
+  the last is our documented model of the issuer-protected PIN reset, since
+  the real issuer protocol is not public), ``session``
   (selection and security status), ``filesystem`` and ``pins`` (what the
   card holds) — all sans-I/O;
 * ``jpki_ap``, ``text_ap``, ``surface_ap`` (the three applications' files),

@@ -53,7 +53,9 @@ class Ins(IntEnum):
 
     VERIFY = 0x20
     CHANGE_REFERENCE_DATA = 0x24
+    RESET_RETRY_COUNTER = 0x2C  # our issuer-protected reset model (issuer_commands)
     COMPUTE_DIGITAL_SIGNATURE = 0x2A  # with CLA 80: JPKI's proprietary form
+    EXTERNAL_AUTHENTICATE = 0x82  # our issuer-protected reset model (issuer_commands)
     GET_CHALLENGE = 0x84
     SELECT = 0xA4
     READ_BINARY = 0xB0
@@ -65,6 +67,7 @@ class Sw(IntEnum):
     """Status words the card answers with (§4.3, ISO/IEC 7816-4 §5.6)."""
 
     OK = 0x9000
+    AUTHENTICATION_FAILED = 0x6300  # EXTERNAL AUTHENTICATE with a wrong MAC
     WRONG_PIN = 0x63C0  # low nibble = tries left; 63C0 alone = now blocked
     WRONG_LENGTH = 0x6700
     CHANNEL_NOT_SUPPORTED = 0x6881

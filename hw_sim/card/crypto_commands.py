@@ -80,7 +80,10 @@ def get_challenge(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
         return status(Sw.WRONG_LENGTH)
     if cmd.extended:
         return status(Sw.CONDITIONS_NOT_SATISFIED)  # SOL: extended form refused
-    return ResponseApdu(ctx.random_bytes(cmd.le), Sw.OK)
+    value = ctx.random_bytes(cmd.le)
+    # An 8-byte challenge is what EXTERNAL AUTHENTICATE checks (issuer_commands).
+    ctx.security.challenge = value if cmd.le == 8 else None
+    return ResponseApdu(value, Sw.OK)
 
 
 def get_data(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from hw_sim.card import crypto_commands, file_commands, pin_commands
+from hw_sim.card import crypto_commands, file_commands, issuer_commands, pin_commands
 from hw_sim.card.apdu import CommandApdu, ResponseApdu, parse_command, status
 from hw_sim.card.constants import Ins, Sw
 from hw_sim.card.filesystem import CardImage
@@ -48,6 +48,8 @@ _HANDLERS: Final[dict[tuple[int, int], _Handler]] = {
     (_INTERINDUSTRY, Ins.CHANGE_REFERENCE_DATA): pin_commands.change_reference_data,
     (_INTERINDUSTRY, Ins.GET_CHALLENGE): crypto_commands.get_challenge,
     (_INTERINDUSTRY, Ins.GET_DATA): crypto_commands.get_data,
+    (_INTERINDUSTRY, Ins.EXTERNAL_AUTHENTICATE): issuer_commands.external_authenticate,
+    (_INTERINDUSTRY, Ins.RESET_RETRY_COUNTER): issuer_commands.reset_retry_counter,
     # JPKI's signature command uses the proprietary class (§4.1: 80 2A).
     (_PROPRIETARY, Ins.COMPUTE_DIGITAL_SIGNATURE): crypto_commands.compute_digital_signature,
 }

@@ -116,11 +116,15 @@ class CardImage:
         applications: in the card's DF order, which decides prefix matches.
         atr: the answer to reset.
         data_objects: GET DATA tag (``P1 P2``) to value, at any level.
+        card_id: the issuer-facing card id (``issuer_commands``), or None.
+        issuer_key: the card's AES-128 issuer key, or None (no issuer reset).
     """
 
     applications: tuple[Application, ...]
     atr: bytes
     data_objects: Mapping[int, bytes] = field(default_factory=dict)
+    card_id: bytes | None = None
+    issuer_key: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_objects", MappingProxyType(dict(self.data_objects)))

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hw_sim.card import jpki_ap, surface_ap, text_ap
+from hw_sim.card import issuer_commands, jpki_ap, surface_ap, text_ap
 from hw_sim.card.constants import AID_JPKI, AID_SURFACE, AID_TEXT
 from hw_sim.card.filesystem import CardImage
 from hw_sim.card.jpki_ap import JpkiContent, build_jpki_application
@@ -151,7 +151,16 @@ def build_card(
         0x00F0: profile.person.municipality_code[:5].encode("ascii"),
         0x00F2: profile.card_expiry.strftime("%Y%m%d").encode("ascii"),
     }
-    image = CardImage((jpki, text, surface), profile.atr, data_objects)
+    card_id = issuer_commands.card_id(_der(auth_cert))
+    image = CardImage(
+        (jpki, text, surface),
+        profile.atr,
+        data_objects,
+        card_id=card_id,
+        issuer_key=issuer_commands.diversify(
+            issuer_commands.issuer_master_key(pki.directory), card_id
+        ),
+    )
     return image, pin_seeds(profile)
 
 

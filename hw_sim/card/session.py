@@ -50,12 +50,18 @@ class SecurityState:
     application: Application | None = None
     current_ef: int | None = None
     verified: set[int] = field(default_factory=set)
+    #: The last 8-byte GET CHALLENGE answer, for EXTERNAL AUTHENTICATE.
+    challenge: bytes | None = field(default=None, repr=False)
+    #: The reset operation the issuer authorised (issuer_commands), or None.
+    issuer_authorized: int | None = None
 
     def clear(self) -> None:
         """Forget selection and security status (power-off)."""
         self.application = None
         self.current_ef = None
         self.verified.clear()
+        self.challenge = None
+        self.issuer_authorized = None
 
 
 @dataclass

@@ -146,6 +146,15 @@ class TestPki:
         """Return the self-signed root certificate of ``kind``."""
         return self._ca_certificates[CertKind(kind)]
 
+    def ocsp_signer(self, kind: CertKind) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
+        """Return the ``kind`` CA's certificate and key, for the test OCSP responder.
+
+        The responder (``hw_sim.pki.ocsp``) signs with the CA key itself, as
+        RFC 6960 §2.6 allows; nothing outside the simulator should call this.
+        """
+        kind = CertKind(kind)
+        return self._ca_certificates[kind], self._ca_keys[kind]
+
     def card_data_key(self) -> rsa.RSAPrivateKey:
         """Return the key that signs the card-info AP's integrity record (EF 0003).
 

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The virtual card's issuer-protected reset (EXTERNAL AUTHENTICATE + RESET RETRY COUNTER).
+
+The MACs come from ``verifier.issuer``, an independent implementation of the
+same written rules, so these tests also prove the card and the service agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hw_sim.card import VirtualCard, open_card
+from hw_sim.card.issuer_commands import MASTER_KEY_FILE, card_id
+from hw_sim.card.jpki_ap import EF_AUTH_CERT
+from tests.unit.hw_sim.card_helpers import SELECT_JPKI, read_ef, run, sw
+from verifier.issuer import issuer_authorization
+
+SIGN_PASSWORD_SFI = "9B"  # EF 001B by short id
+AUTH_PIN_SFI = "98"  # EF 0018
+
+
+@pytest.fixture
+def jpki(card: VirtualCard) -> VirtualCard:
+    assert sw(card, SELECT_JPKI) == 0x9000
+    return card
+
+
+def _card_id(card: VirtualCard) -> bytes:
+    # The EF is padded after the certificate (jpki-card.md §6): hash the DER only.
+    raw = read_ef(card, EF_AUTH_CERT)
+    assert raw[:2] == b"\x30\x82"
+    return card_id(raw[: 4 + int.from_bytes(raw[2:4], "big")])
+
+
+def _master(home: Path) -> bytes:
+    return bytes.fromhex((home / "pki" / MASTER_KEY_FILE).read_text())
+
+
+def _authorize(card: VirtualCard, home: Path, operation: int, *, tamper: bool = False) -> int:
+    challenge, status = run(card, "00 84 00 00 08")
+    assert status == 0x9000
+    assert len(challenge) == 8
+    cid = _card_id(card)
+    mac = bytearray(issuer_authorization(_master(home), cid, challenge, operation))
+    if tamper:
+        mac[0] ^= 1
+    return sw(card, bytes([0x00, 0x82, 0x00, operation, 0x10, *mac]))
+
+
+def _reset(card: VirtualCard, sfi: str, value: str) -> int:
+    data = value.encode("ascii")
+    return sw(card, bytes.fromhex(f"00 2C 02 {sfi}") + bytes([len(data)]) + data)
+
+
+def _verify(card: VirtualCard, sfi: str, value: str) -> int:
+    data = value.encode("ascii")
+    return sw(card, bytes.fromhex(f"00 20 00 {sfi}") + bytes([len(data)]) + data)
+
+
+def test_authorised_reset_sets_the_new_password(jpki: VirtualCard, home: Path) -> None:
+    assert _authorize(jpki, home, 0x01) == 0x9000
+    assert _reset(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x9000
+    assert _verify(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x9000
+    # The authorisation was single use.
+    assert _reset(jpki, SIGN_PASSWORD_SFI, "OTHER123") == 0x6982
+
+
+def test_auth_pin_reset_needs_its_own_operation(jpki: VirtualCard, home: Path) -> None:
+    assert _authorize(jpki, home, 0x01) == 0x9000
+    assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x6982
+    assert _authorize(jpki, home, 0x02) == 0x9000
+    assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x9000
+    assert _verify(jpki, AUTH_PIN_SFI, "9876") == 0x9000
+
+
+def test_wrong_mac_is_refused_and_authorises_nothing(jpki: VirtualCard, home: Path) -> None:
+    before = jpki.state_snapshot().pins
+    assert _authorize(jpki, home, 0x01, tamper=True) == 0x6300
+    assert _reset(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x6982
+    assert jpki.state_snapshot().pins == before
+
+
+def test_without_a_challenge_or_twice_with_one(jpki: VirtualCard, home: Path) -> None:
+    mac = "00" * 16
+    assert sw(jpki, "00 82 00 01 10 " + mac) == 0x6985
+    challenge, _ = run(jpki, "00 84 00 00 08")
+    good = issuer_authorization(_master(home), _card_id(jpki), challenge, 1)
+    assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x9000
+    assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x6985  # challenge consumed
+
+
+def test_new_value_must_follow_the_pin_rules(jpki: VirtualCard, home: Path) -> None:
+    before = jpki.state_snapshot().pins
+    assert _authorize(jpki, home, 0x02) == 0x9000
+    assert _reset(jpki, AUTH_PIN_SFI, "12AB") == 0x6A80
+    assert jpki.state_snapshot().pins == before
+
+
+def test_malformed_commands(jpki: VirtualCard) -> None:
+    assert sw(jpki, "00 82 00 03 10 " + "00" * 16) == 0x6A86  # unknown operation
+    assert sw(jpki, "00 82 00 01 04 00000000") == 0x6700
+    assert sw(jpki, "00 2C 01 9B 04 31323334") == 0x6A86  # P1 must be 02
+    assert sw(jpki, "00 2C 02 9B") == 0x6700
+
+
+def test_outside_the_jpki_application(card: VirtualCard) -> None:
+    assert sw(card, "00 82 00 01 10 " + "00" * 16) == 0x6985
+
+
+def test_reset_unblocks_a_locked_password(home: Path) -> None:
+    with open_card("sign-locked", home=home, persist=False) as locked:
+        locked.power_on()
+        assert sw(locked, SELECT_JPKI) == 0x9000
+        assert _verify(locked, SIGN_PASSWORD_SFI, "ABCD1234") == 0x6984
+        assert _authorize(locked, home, 0x01) == 0x9000
+        assert _reset(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000
+        assert _verify(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Core checks without a server: nonce rules, proof checks, audit entries, transfer states."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hw_sim.home import sim_home
+from hw_sim.pki import CertKind, TestPki
+from myna.edge.v1 import verifier_pb2 as pb
+from tests.verifier_support import MutableClock
+from verifier import transfers
+from verifier.config import VerifierConfig
+from verifier.core import Core, to_us
+from verifier.errors import NotFoundError, PermissionDeniedError, PreconditionError
+from verifier.pki import TrustStore
+from verifier.revocation import CrlStore, OcspClient, RevocationChecker
+from verifier.storage import Session, Transfer, open_storage
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[Core]:
+    pki = TestPki.open(sim_home() / "pki")
+    trust = TrustStore({k.value: [pki.ca_certificate(k)] for k in CertKind})
+    checker = RevocationChecker(
+        CrlStore(trust, {}, refresh_seconds=300), OcspClient(trust, {}, timeout=1)
+    )
+    storage = open_storage(f"sqlite:///{tmp_path / 'core.sqlite'}")
+    yield Core(VerifierConfig(), trust, checker, storage, clock=MutableClock())
+    storage.close()
+
+
+def _session(core: Core, **changes: object) -> Session:
+    values: dict[str, object] = {
+        "session_id": "ses_x", "terminal_id": "atm-01", "purpose": 1, "nonce": b"n" * 32,
+        "expires_us": to_us(core.now()) + 60_000_000, "used_us": None,
+    }  # fmt: skip
+    values.update(changes)
+    return Session(**values)  # type: ignore[arg-type]
+
+
+def test_nonce_rules(core: Core) -> None:
+    now = core.now()
+    assert core.nonce_reason(_session(core), "atm-01", 1, now) == "OK"
+    assert core.nonce_reason(None, "atm-01", 1, now) == "NONCE_UNKNOWN"
+    assert core.nonce_reason(_session(core), "atm-02", 1, now) == "NONCE_OTHER_TERMINAL"
+    assert core.nonce_reason(_session(core), "atm-01", 3, now) == "NONCE_WRONG_PURPOSE"
+    assert core.nonce_reason(_session(core, used_us=1), "atm-01", 1, now) == "NONCE_REPLAYED"
+    later = now + dt.timedelta(seconds=61)
+    assert core.nonce_reason(_session(core), "atm-01", 1, later) == "NONCE_EXPIRED"
+
+
+def test_without_any_revocation_source_a_card_is_not_accepted(core: Core) -> None:
+    pki = TestPki.open(sim_home() / "pki")
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from hw_sim.card import get_profile
+
+    cert = pki.issue(
+        CertKind.AUTH, get_profile("default").person, pki.holder_key("core").public_key()
+    )
+    result = core.check_proof(
+        "auth", cert.public_bytes(Encoding.DER), b"s" * 256, b"d" * 32, core.now()
+    )
+    assert result.reason == "REVOCATION_UNKNOWN"
+    assert not result.accepted
+
+
+def _authorised(core: Core, aid: str = "aut_" + "a" * 22) -> str:
+    now_us = to_us(core.now())
+    with core.storage.transaction() as tx:
+        tx.insert_transfer(
+            Transfer(aid, "atm-01", 10, b"d" * 32, 1, False, "", 0, now_us, now_us + 10**8)
+        )
+    return aid
+
+
+def test_commit_then_repeat_then_reverse(core: Core) -> None:
+    aid = _authorised(core)
+    with core.storage.transaction() as tx:
+        state, when = transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_COMMITTED)
+    assert state == pb.TRANSFER_STATE_COMMITTED
+    core.clock.advance(5)  # type: ignore[attr-defined]
+    with core.storage.transaction() as tx:
+        assert transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_COMMITTED) == (
+            state,
+            when,
+        )
+    with pytest.raises(PreconditionError), core.storage.transaction() as tx:
+        transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_REVERSED)
+
+
+def test_unknown_and_foreign(core: Core) -> None:
+    aid = _authorised(core)
+    with pytest.raises(NotFoundError), core.storage.transaction() as tx:
+        transfers.change(core, tx, "atm-01", "aut_" + "z" * 22, pb.TRANSFER_STATE_COMMITTED)
+    with pytest.raises(PermissionDeniedError), core.storage.transaction() as tx:
+        transfers.change(core, tx, "atm-02", aid, pb.TRANSFER_STATE_COMMITTED)
+
+
+def test_expiry_sweep_reverses_and_audits(core: Core) -> None:
+    aid = _authorised(core)
+    core.clock.advance(1000)  # type: ignore[attr-defined]
+    with core.storage.transaction() as tx:
+        assert transfers.expire(core, tx) == 1
+        assert transfers.expire(core, tx) == 0
+        stored = tx.get_transfer(aid)
+        audit = tx.audit_entries()
+    assert stored is not None
+    assert stored.state == pb.TRANSFER_STATE_REVERSED
+    assert [(e.action, e.subject_id) for e in audit] == [("EXPIRE_TRANSFER", aid)]

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The storage contract, run on SQLite and on a real PostgreSQL cluster.
+
+One suite, parametrised over backends (STYLE §8 contract suites): what the
+service's exactly-once guarantees rest on (atomic key claims, single-use
+nonces, conditional state changes, an append-only audit log, migrations
+applied once) must hold the same on both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.postgres_support import PostgresCluster, postgres_cluster
+from verifier.errors import ConfigError, StorageError
+from verifier.storage import AuditEntry, Session, Storage, Transfer, open_storage
+from verifier.storage.migrations import SCHEMA_VERSION
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[PostgresCluster]:
+    with postgres_cluster() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
+    else:
+        url = request.getfixturevalue("cluster").new_database()
+    with open_storage(url) as opened:
+        yield opened
+
+
+def _session(sid: str = "ses_" + "a" * 22, expires: int = 10**15) -> Session:
+    return Session(sid, "atm-01", 1, sid.encode().ljust(32, b"\0")[:32], expires)
+
+
+def _transfer(aid: str = "aut_" + "b" * 22) -> Transfer:
+    return Transfer(aid, "atm-01", 100, b"d" * 32, 1, False, "", 0, 1, 10**15)
+
+
+def test_migrations_are_applied_once(storage: Storage) -> None:
+    assert storage.migrate() == SCHEMA_VERSION
+    assert storage.migrate() == SCHEMA_VERSION
+
+
+def test_idempotency_key_claim_and_replay(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        assert tx.claim_key("atm-01", "M", "k", b"h1", 1) is None
+        tx.finish_key("atm-01", "M", "k", 0, "", "", b"answer")
+    with storage.transaction() as tx:
+        record = tx.claim_key("atm-01", "M", "k", b"h2", 2)
+        assert record is not None
+        assert (record.request_hash, record.status_code, record.response) == (b"h1", 0, b"answer")
+        # Keys are scoped per terminal and per method.
+        assert tx.claim_key("atm-02", "M", "k", b"h1", 2) is None
+        assert tx.claim_key("atm-01", "N", "k", b"h1", 2) is None
+
+
+def test_a_failed_transaction_leaves_nothing(storage: Storage) -> None:
+    def fail_midway() -> None:
+        with storage.transaction() as tx:
+            tx.insert_session(_session())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
+    with storage.transaction() as tx:
+        assert tx.get_session(_session().session_id) is None
+
+
+def test_nonce_is_consumed_once(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_session(_session())
+    with storage.transaction() as tx:
+        assert tx.consume_session(_session().session_id, 5)
+        assert not tx.consume_session(_session().session_id, 6)
+        stored = tx.get_session(_session().session_id)
+    assert stored is not None
+    assert stored.used_us == 5
+
+
+def test_duplicate_session_is_a_storage_error(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_session(_session())
+    with pytest.raises(StorageError), storage.transaction() as tx:
+        tx.insert_session(_session())
+
+
+def test_transfer_state_changes_are_conditional(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_transfer(_transfer())
+    with storage.transaction() as tx:
+        assert tx.change_transfer_state(_transfer().authorization_id, 1, 2, 7)
+        assert not tx.change_transfer_state(_transfer().authorization_id, 1, 3, 8)
+        stored = tx.get_transfer(_transfer().authorization_id)
+    assert stored is not None
+    assert (stored.state, stored.changed_us) == (2, 7)
+
+
+def test_expired_transfers_are_listed(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_transfer(_transfer())
+        assert tx.expired_transfers(1, 10**15 + 1) == [_transfer().authorization_id]
+        assert tx.expired_transfers(1, 10**15 - 1) == []
+
+
+def test_concurrent_claims_have_one_winner(storage: Storage) -> None:
+    winners: list[bool] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def claim() -> None:
+        barrier.wait(timeout=10)
+        with storage.transaction() as tx:
+            won = tx.claim_key("atm-01", "M", "race", b"h", 1) is None
+            if won:
+                tx.finish_key("atm-01", "M", "race", 0, "", "", b"r")
+        with lock:
+            winners.append(won)
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(winners) == [False] * 5 + [True]
+
+
+def test_audit_is_append_only(storage: Storage) -> None:
+    entry = AuditEntry(1, "atm-01", "VERIFY_CARD", "ACCEPTED", "OK", "1A", "")
+    with storage.transaction() as tx:
+        tx.append_audit(entry)
+    with storage.transaction() as tx:
+        assert tx.audit_entries() == [entry]
+    for statement in ("UPDATE audit SET reason = 'X'", "DELETE FROM audit"):
+        with pytest.raises(StorageError), storage.transaction() as tx:
+            tx._x(statement)
+    with storage.transaction() as tx:
+        assert tx.audit_entries() == [entry]
+
+
+def test_closed_storage_refuses_work(storage: Storage) -> None:
+    storage.close()
+    storage.close()
+    with pytest.raises(StorageError), storage.transaction():
+        pass
+
+
+def test_unknown_url_scheme() -> None:
+    with pytest.raises(ConfigError):
+        open_storage("mysql://x")

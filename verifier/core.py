@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What every RPC shares: the clock, the trust store, card proofs and nonces.
+
+Why separate from the gRPC glue: the checks here are plain functions of
+(request fields, stored session, time), so the transfer and reset modules
+and the unit tests use them without a server. Reasons are the ``Reason``
+enum names without the ``REASON_`` prefix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from myna.edge.v1 import verifier_pb2 as pb
+from verifier.config import VerifierConfig
+from verifier.pki import TrustStore, verify_signature
+from verifier.revocation import RevocationChecker
+from verifier.storage import AuditEntry, Session, Storage, Transaction
+
+__all__ = [
+    "PURPOSE_NAMES",
+    "Core",
+    "ProofResult",
+    "fingerprint",
+    "from_us",
+    "new_id",
+    "to_us",
+]
+
+_log = logging.getLogger(__name__)
+
+PURPOSE_NAMES: Final = {v: k for k, v in pb.SessionPurpose.items()}
+_SOURCES: Final = {"OCSP": pb.REVOCATION_SOURCE_OCSP, "CRL": pb.REVOCATION_SOURCE_CRL}
+
+
+def to_us(moment: dt.datetime) -> int:
+    """Microseconds since the epoch (how storage keeps time)."""
+    return int(moment.timestamp() * 1_000_000)
+
+
+def from_us(value: int) -> dt.datetime:
+    """The inverse of ``to_us``, UTC."""
+    return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
+
+
+def new_id(prefix: str) -> str:
+    """A fresh unguessable id such as ``aut_3q...``: 128 bits, URL-safe."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """A checked card proof: ``reason`` OK or why not, plus what was learned."""
+
+    reason: str
+    serial_hex: str = ""
+    source: int = pb.REVOCATION_SOURCE_UNSPECIFIED
+    certificate: x509.Certificate | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the proof passed every check."""
+        return self.reason == "OK"
+
+
+@dataclass
+class Core:
+    """The service's shared dependencies and checks."""
+
+    config: VerifierConfig
+    trust: TrustStore
+    revocation: RevocationChecker
+    storage: Storage
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    issuer_master_key: bytes | None = None
+    face_provider_key: rsa.RSAPublicKey | None = None
+
+    def now(self) -> dt.datetime:
+        """The current time (injectable for tests)."""
+        return self.clock()
+
+    def check_proof(
+        self, kind: str, certificate_der: bytes, signature: bytes, digest: bytes, now: dt.datetime
+    ) -> ProofResult:
+        """Chain, validity, revocation, then the signature over ``digest``."""
+        check = self.trust.check(kind, certificate_der, now)
+        if check.reason != "OK" or check.certificate is None:
+            return ProofResult(check.reason, check.serial_hex, certificate=check.certificate)
+        answer = self.revocation.status(kind, check.certificate.serial_number, now)
+        source = _SOURCES.get(answer.source, pb.REVOCATION_SOURCE_UNSPECIFIED)
+        if answer.status == "REVOKED":
+            return ProofResult("CERTIFICATE_REVOKED", check.serial_hex, source, check.certificate)
+        if answer.status != "GOOD":
+            return ProofResult("REVOCATION_UNKNOWN", check.serial_hex, source, check.certificate)
+        if not verify_signature(check.certificate, digest, signature):
+            return ProofResult("SIGNATURE_INVALID", check.serial_hex, source, check.certificate)
+        return ProofResult("OK", check.serial_hex, source, check.certificate)
+
+    def open_session(self, tx: Transaction, terminal_id: str, purpose: int) -> Session:
+        """Create a session with a fresh 32-byte nonce."""
+        now_us = to_us(self.now())
+        ttl_us = int(self.config.policy.nonce_ttl_seconds * 1_000_000)
+        session = Session(
+            new_id("ses"), terminal_id, purpose, secrets.token_bytes(32), now_us + ttl_us
+        )
+        tx.insert_session(session)
+        return session
+
+    def nonce_reason(
+        self, session: Session | None, terminal_id: str, purpose: int, now: dt.datetime
+    ) -> str:
+        """Whether ``session`` may serve this terminal and purpose now (OK or a reason)."""
+        if session is None:
+            return "NONCE_UNKNOWN"
+        if session.terminal_id != terminal_id:
+            return "NONCE_OTHER_TERMINAL"
+        if session.purpose != purpose:
+            return "NONCE_WRONG_PURPOSE"
+        if session.used_us is not None:
+            return "NONCE_REPLAYED"
+        if session.expires_us <= to_us(now):
+            return "NONCE_EXPIRED"
+        return "OK"
+
+    def audit(
+        self,
+        tx: Transaction,
+        terminal_id: str,
+        action: str,
+        reason: str,
+        serial: str = "",
+        subject_id: str = "",
+    ) -> None:
+        """Append a decision to the audit log (never secrets, never personal data)."""
+        verdict = "ACCEPTED" if reason == "OK" else "REJECTED"
+        entry = AuditEntry(
+            to_us(self.now()), terminal_id, action, verdict, reason, serial, subject_id
+        )
+        tx.append_audit(entry)
+        _log.info("%s %s by %s: %s %s", action, verdict, terminal_id, reason, serial)
+
+
+def fingerprint(certificate_der: bytes) -> bytes:
+    """SHA-256 of a DER certificate: how a reservation names its card."""
+    return hashlib.sha256(certificate_der).digest()

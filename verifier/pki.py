@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Certificate checks for JPKI holder certificates, and the basic four items.
+
+Why not a general path builder: JPKI chains are one level deep (holder
+certificate directly under a self-signed root, jpki-card.md §6), and every
+root generation shares one DN, so the issuer is found by trying each
+configured root's signature, not by name. Revocation is a separate step
+(``verifier.revocation``) so its source can be recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+from verifier.errors import ConfigError
+
+__all__ = [
+    "KINDS",
+    "MAX_CERTIFICATE_BYTES",
+    "BasicFour",
+    "CertificateCheck",
+    "TrustStore",
+    "basic_four",
+    "verify_signature",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The two JPKI certificate kinds, as named in files and configuration.
+KINDS: Final = ("auth", "sign")
+#: Real holder certificates are about 1.6-2 KiB (§6); anything past this is refused.
+MAX_CERTIFICATE_BYTES: Final = 8192
+
+# subjectAltName otherName ids of the basic four items (jpki-card.md §6).
+_OID_NAME: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
+_OID_GENDER: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.3")
+_OID_BIRTH: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.4")
+_OID_ADDRESS: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.5")
+
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    """Result of checking a holder certificate (without revocation).
+
+    ``reason`` is a ``Reason`` enum name suffix (``OK``, ``CERTIFICATE_...``).
+    """
+
+    reason: str
+    certificate: x509.Certificate | None = None
+    issuer: x509.Certificate | None = None
+
+    @property
+    def serial_hex(self) -> str:
+        """Uppercase hex serial, or empty when the certificate did not parse."""
+        return "" if self.certificate is None else format(self.certificate.serial_number, "X")
+
+
+@dataclass(frozen=True)
+class BasicFour:
+    """Name, address, birth date and gender from a signing certificate."""
+
+    name: str
+    address: str
+    birth_date: str
+    gender: str
+
+    def __repr__(self) -> str:
+        # Personal data stays out of reprs and logs (STYLE §7).
+        return "BasicFour(<redacted>)"
+
+
+class TrustStore:
+    """The configured root certificates per kind (all generations)."""
+
+    def __init__(self, roots: Mapping[str, Sequence[x509.Certificate]]) -> None:
+        self._roots = {kind: tuple(roots.get(kind, ())) for kind in KINDS}
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> TrustStore:
+        """Load ``auth-ca*.pem`` and ``sign-ca*.pem`` (one or more certificates each).
+
+        Raises:
+            ConfigError: a kind has no readable root certificate.
+        """
+        roots: dict[str, list[x509.Certificate]] = {}
+        for kind in KINDS:
+            found: list[x509.Certificate] = []
+            for path in sorted(folder.glob(f"{kind}-ca*.pem")):
+                try:
+                    found.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(f"cannot load CA certificate {path}: {exc}") from exc
+            if not found:
+                raise ConfigError(f"no {kind}-ca*.pem in trust folder {folder}")
+            roots[kind] = found
+        return cls(roots)
+
+    def roots(self, kind: str) -> tuple[x509.Certificate, ...]:
+        """The roots of ``kind``."""
+        return self._roots[kind]
+
+    def check(self, kind: str, der: bytes, now: dt.datetime) -> CertificateCheck:
+        """Parse ``der`` and check issuer signature and validity at ``now``."""
+        if not der or len(der) > MAX_CERTIFICATE_BYTES:
+            return CertificateCheck("CERTIFICATE_MALFORMED")
+        try:
+            certificate = x509.load_der_x509_certificate(der)
+            certificate.public_key()
+        except (ValueError, TypeError):
+            return CertificateCheck("CERTIFICATE_MALFORMED")
+        if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+            return CertificateCheck("CERTIFICATE_MALFORMED", certificate)
+        issuer = self._issuer(kind, certificate)
+        if issuer is None:
+            return CertificateCheck("CERTIFICATE_UNTRUSTED", certificate)
+        if now < certificate.not_valid_before_utc or now < issuer.not_valid_before_utc:
+            return CertificateCheck("CERTIFICATE_NOT_YET_VALID", certificate, issuer)
+        if now > certificate.not_valid_after_utc or now > issuer.not_valid_after_utc:
+            return CertificateCheck("CERTIFICATE_EXPIRED", certificate, issuer)
+        return CertificateCheck("OK", certificate, issuer)
+
+    def _issuer(self, kind: str, certificate: x509.Certificate) -> x509.Certificate | None:
+        for root in self._roots[kind]:
+            if certificate.issuer != root.subject:
+                continue
+            try:
+                certificate.verify_directly_issued_by(root)
+            except (InvalidSignature, ValueError, TypeError):
+                continue
+            return root
+        return None
+
+
+def verify_signature(certificate: x509.Certificate, digest: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is RSASSA-PKCS1-v1_5 over the SHA-256 ``digest``."""
+    key = certificate.public_key()
+    if not isinstance(key, rsa.RSAPublicKey) or len(signature) != key.key_size // 8:
+        return False
+    try:
+        key.verify(signature, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _other_name_text(value: bytes) -> str | None:
+    # otherName value is [0] EXPLICIT { UTF8String } in DER; cryptography hands
+    # us the inner encoding. Accept short and long definite lengths only.
+    if len(value) < 2 or value[0] != 0x0C:
+        return None
+    length, offset = value[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 2 or len(value) < 2 + count:
+            return None
+        length, offset = int.from_bytes(value[2 : 2 + count], "big"), 2 + count
+    body = value[offset:]
+    if len(body) != length:
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def basic_four(certificate: x509.Certificate) -> BasicFour | None:
+    """The basic four items from a signing certificate's SAN, or None if absent."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return None
+    values: dict[x509.ObjectIdentifier, str] = {}
+    for name in san.value.get_values_for_type(x509.OtherName):
+        text = _other_name_text(name.value)
+        if text is not None:
+            values.setdefault(name.type_id, text)
+    wanted = (_OID_NAME, _OID_ADDRESS, _OID_BIRTH, _OID_GENDER)
+    if not all(oid in values for oid in wanted):
+        return None
+    return BasicFour(
+        name=values[_OID_NAME],
+        address=values[_OID_ADDRESS],
+        birth_date=values[_OID_BIRTH],
+        gender=values[_OID_GENDER],
+    )

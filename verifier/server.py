@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Building and running the grpc.aio server: mTLS, health, reflection, sweeper.
+
+Why these defaults: terminals are authenticated by client certificates from
+the terminal CA (mTLS required) unless ``--insecure-dev`` is given, which
+logs a loud warning; the standard ``grpc.health.v1`` service reports
+SERVING and flips to NOT_SERVING when shutdown starts, so load balancers
+drain us; server reflection is always on so grpcurl works; ``stop`` waits
+for in-flight RPCs up to a grace period. A background task reverses expired
+authorisations and forgets old idempotency keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from myna.edge.v1 import verifier_pb2 as pb
+from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from verifier import transfers
+from verifier.config import VerifierConfig
+from verifier.core import Core, to_us
+from verifier.errors import ConfigError
+from verifier.interceptors import AccessLogInterceptor
+from verifier.pki import KINDS, TrustStore
+from verifier.revocation import CrlStore, OcspClient, RevocationChecker
+from verifier.service import VerifierServicer
+from verifier.storage import open_storage
+from verifier.tls import ensure_tls_material
+
+__all__ = ["SERVICE_NAME", "VerifierServer", "build_core"]
+
+_log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VerifierService"].full_name
+
+
+def _read_key_file(path: Path | None, what: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
+    try:
+        key = bytes.fromhex(data.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{what} {path} must hold hex") from exc
+    if len(key) < 16:
+        raise ConfigError(f"{what} must be at least 16 bytes")
+    return key
+
+
+def _face_key(path: Path | None) -> rsa.RSAPublicKey | None:
+    if path is None:
+        return None
+    try:
+        key = serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load face provider key {path}: {exc}") from exc
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ConfigError("the face provider key must be RSA")
+    return key
+
+
+def build_core(config: VerifierConfig, *, clock: Callable[[], dt.datetime] | None = None) -> Core:
+    """Load trust, revocation sources and storage as ``config`` says.
+
+    Raises:
+        ConfigError: missing or unreadable trust material.
+        StorageError: the database cannot be opened or migrated.
+    """
+    folder = config.trust_folder()
+    trust = TrustStore.from_folder(folder)
+    crls = CrlStore(
+        trust,
+        {kind: config.crl_sources(kind) for kind in KINDS},
+        refresh_seconds=config.revocation.crl_refresh_seconds,
+    )
+    ocsp = OcspClient(
+        trust, config.revocation.ocsp_urls, timeout=config.revocation.ocsp_timeout_seconds
+    )
+    master_path = config.issuer_master_key
+    if master_path is None and (folder / "issuer-master.key").exists():
+        master_path = folder / "issuer-master.key"
+    face_path = config.face_provider_key
+    if face_path is None and (folder / "face-provider.pub.pem").exists():
+        face_path = folder / "face-provider.pub.pem"
+    core = Core(
+        config,
+        trust,
+        RevocationChecker(crls, ocsp),
+        open_storage(config.database),
+        issuer_master_key=_read_key_file(master_path, "issuer master key"),
+        face_provider_key=_face_key(face_path),
+    )
+    if clock is not None:
+        core.clock = clock
+    return core
+
+
+class VerifierServer:
+    """One verifier process: ``await start()``, then ``await stop()``."""
+
+    def __init__(self, config: VerifierConfig, core: Core | None = None) -> None:
+        self.config = config
+        self.core = core if core is not None else build_core(config)
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def _credentials(self) -> grpc.ServerCredentials:
+        tls = self.config.tls
+        ensure_tls_material(tls)
+        try:
+            return grpc.ssl_server_credentials(
+                [(tls.path("server_key").read_bytes(), tls.path("server_cert").read_bytes())],
+                root_certificates=tls.path("terminal_ca").read_bytes(),
+                require_client_auth=True,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot read TLS material: {exc}") from exc
+
+    async def start(self) -> int:
+        """Bind, register services and start serving; returns the bound port.
+
+        Raises:
+            ConfigError: TLS material unreadable, or the address cannot be bound.
+        """
+        server = grpc.aio.server(interceptors=(AccessLogInterceptor(),))
+        servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
+        pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        names = (
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, server)
+        if self.config.insecure_dev:
+            _log.warning(
+                "INSECURE DEVELOPMENT MODE: plaintext gRPC on %s, terminals are not "
+                "authenticated, the test PKI is trusted. Never use this in production.",
+                self.config.listen,
+            )
+            port = server.add_insecure_port(self.config.listen)
+        else:
+            port = server.add_secure_port(self.config.listen, self._credentials())
+        if port == 0:
+            raise ConfigError(f"cannot listen on {self.config.listen}")
+        await server.start()
+        self._server, self.port = server, port
+        await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
+        await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        self._sweeper = asyncio.create_task(self._sweep())
+        _log.info("verifier listening on port %d", port)
+        return port
+
+    async def _sweep(self, interval: float = 5.0) -> None:
+        policy = self.config.policy
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.sweep_once, policy.idempotency_ttl_seconds)
+            except Exception:  # noqa: BLE001 - keep sweeping; the error is logged
+                _log.exception("sweeper failed")
+
+    def sweep_once(self, idempotency_ttl_seconds: float) -> int:
+        """Reverse expired authorisations and purge old keys; returns reversals."""
+        with self.core.storage.transaction() as tx:
+            done = transfers.expire(self.core, tx)
+            cutoff = to_us(self.core.now()) - int(idempotency_ttl_seconds * 1_000_000)
+            tx.purge_keys(cutoff)
+        return done
+
+    async def wait(self) -> None:
+        """Block until the server stops."""
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Report NOT_SERVING, drain in-flight RPCs for ``grace`` seconds, close storage."""
+        await self._health.enter_graceful_shutdown()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._server is not None:
+            await self._server.stop(grace)
+        self.core.storage.close()

@@ -1,0 +1,401 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The storage interface: one transaction object, the same SQL on both databases.
+
+Why one ``Transaction`` class and not one per backend: the queries are plain
+SQL both SQLite and PostgreSQL accept (``?`` placeholders are rewritten for
+psycopg), so the behaviour that matters (atomic claims, conditional state
+changes) is written and tested once. A backend supplies only a connection
+and its transaction boundaries (``Storage._begin``).
+
+Exactly-once rests on three patterns, each one statement:
+
+* idempotency keys are claimed with ``INSERT ... ON CONFLICT DO NOTHING`` in
+  the same transaction as the work, so a concurrent duplicate waits for the
+  first and then sees its stored answer;
+* a nonce is consumed with ``UPDATE ... WHERE used_us IS NULL``;
+* a transfer changes state with ``UPDATE ... WHERE state = <expected>``.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import astuple, dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "AuditEntry",
+    "IdempotencyRecord",
+    "Reservation",
+    "Session",
+    "Storage",
+    "Transaction",
+    "Transfer",
+]
+
+_log = logging.getLogger(__name__)
+
+
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class _Executor(Protocol):
+    def __call__(self, sql: str, params: Sequence[Any] = ()) -> _Cursor: ...
+
+
+@dataclass(frozen=True)
+class Session:
+    """An open session and its nonce."""
+
+    session_id: str
+    terminal_id: str
+    purpose: int
+    nonce: bytes
+    expires_us: int
+    used_us: int | None = None
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """A claimed key; ``status_code`` 0 means the stored response is a success."""
+
+    request_hash: bytes
+    status_code: int | None
+    reason: str | None
+    message: str | None
+    response: bytes | None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """An authorised transfer and its state (TransferState numbers)."""
+
+    authorization_id: str
+    terminal_id: str
+    amount_yen: int
+    statement_digest: bytes
+    state: int
+    identity_verified: bool
+    certificate_serial: str
+    revocation_source: int
+    created_us: int
+    expires_us: int
+    changed_us: int | None = None
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """A booked PIN reset; ``state`` is BOOKED, REDEEMED, CONFIRMED, FAILED or EXPIRED."""
+
+    reservation_id: str
+    terminal_id: str
+    operation: int
+    policy: int
+    certificate_fingerprint: bytes
+    certificate_serial: str
+    otp_hash: bytes | None
+    attempts_left: int
+    state: str
+    created_us: int
+    expires_us: int
+    changed_us: int | None = None
+    redeemed_by: str | None = None
+
+    def __repr__(self) -> str:
+        # The OTP hash is still OTP-derived: keep it out of reprs.
+        return f"Reservation(id={self.reservation_id!r}, state={self.state!r})"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One decision: who, what, verdict, reason and the certificate serial."""
+
+    at_us: int
+    terminal_id: str
+    action: str
+    verdict: str
+    reason: str
+    certificate_serial: str = ""
+    subject_id: str = ""
+
+
+class Transaction:
+    """The operations of one database transaction (see the module doc)."""
+
+    def __init__(self, execute: _Executor) -> None:
+        self._x = execute
+
+    # -- idempotency -----------------------------------------------------
+    def claim_key(
+        self, terminal_id: str, method: str, key: str, request_hash: bytes, now_us: int
+    ) -> IdempotencyRecord | None:
+        """Claim ``key``; None when newly claimed, else the earlier record."""
+        cursor = self._x(
+            "INSERT INTO idempotency (terminal_id, method, idem_key, request_hash, created_us)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (terminal_id, method, key, request_hash, now_us),
+        )
+        if cursor.rowcount == 1:
+            return None
+        row = self._x(
+            "SELECT request_hash, status_code, reason, message, response FROM idempotency"
+            " WHERE terminal_id = ? AND method = ? AND idem_key = ?",
+            (terminal_id, method, key),
+        ).fetchone()
+        return IdempotencyRecord(bytes(row[0]), row[1], row[2], row[3], _bytes(row[4]))
+
+    def finish_key(
+        self,
+        terminal_id: str,
+        method: str,
+        key: str,
+        status_code: int,
+        reason: str,
+        message: str,
+        response: bytes | None,
+    ) -> None:
+        """Store the answer for a claimed key."""
+        self._x(
+            "UPDATE idempotency SET status_code = ?, reason = ?, message = ?, response = ?"
+            " WHERE terminal_id = ? AND method = ? AND idem_key = ?",
+            (status_code, reason, message, response, terminal_id, method, key),
+        )
+
+    def purge_keys(self, before_us: int) -> int:
+        """Forget keys created before ``before_us``; returns how many."""
+        return self._x("DELETE FROM idempotency WHERE created_us < ?", (before_us,)).rowcount
+
+    # -- sessions ----------------------------------------------------------
+    def insert_session(self, session: Session) -> None:
+        """Store a new session."""
+        self._x(
+            "INSERT INTO sessions (session_id, terminal_id, purpose, nonce, expires_us, used_us)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            astuple(session),
+        )
+
+    def get_session(self, session_id: str) -> Session | None:
+        """The session, or None."""
+        row = self._x(
+            "SELECT session_id, terminal_id, purpose, nonce, expires_us, used_us FROM sessions"
+            " WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        return None if row is None else Session(row[0], row[1], row[2], bytes(row[3]), *row[4:])
+
+    def consume_session(self, session_id: str, now_us: int) -> bool:
+        """Mark the nonce used; False when it was used already."""
+        return (
+            self._x(
+                "UPDATE sessions SET used_us = ? WHERE session_id = ? AND used_us IS NULL",
+                (now_us, session_id),
+            ).rowcount
+            == 1
+        )
+
+    # -- transfers ---------------------------------------------------------
+    def insert_transfer(self, transfer: Transfer) -> None:
+        """Store a new authorisation."""
+        values = list(astuple(transfer))
+        values[5] = int(transfer.identity_verified)
+        self._x(
+            "INSERT INTO transfers (authorization_id, terminal_id, amount_yen, statement_digest,"
+            " state, identity_verified, certificate_serial, revocation_source, created_us,"
+            " expires_us, changed_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+
+    def get_transfer(self, authorization_id: str) -> Transfer | None:
+        """The authorisation, or None."""
+        row = self._x(
+            "SELECT authorization_id, terminal_id, amount_yen, statement_digest, state,"
+            " identity_verified, certificate_serial, revocation_source, created_us, expires_us,"
+            " changed_us FROM transfers WHERE authorization_id = ?",
+            (authorization_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Transfer(
+            row[0], row[1], row[2], bytes(row[3]), row[4], bool(row[5]), row[6], *row[7:]
+        )
+
+    def change_transfer_state(
+        self, authorization_id: str, expected: int, new: int, now_us: int
+    ) -> bool:
+        """Move from ``expected`` to ``new``; False when the state was not ``expected``."""
+        return (
+            self._x(
+                "UPDATE transfers SET state = ?, changed_us = ?"
+                " WHERE authorization_id = ? AND state = ?",
+                (new, now_us, authorization_id, expected),
+            ).rowcount
+            == 1
+        )
+
+    def expired_transfers(self, state: int, now_us: int, limit: int = 100) -> list[str]:
+        """Ids in ``state`` whose expiry is past."""
+        rows = self._x(
+            "SELECT authorization_id FROM transfers WHERE state = ? AND expires_us < ?"
+            " ORDER BY expires_us LIMIT ?",
+            (state, now_us, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def insert_identity(
+        self,
+        authorization_id: str,
+        serial: str,
+        four: tuple[str, str, str, str],
+        source: int,
+        now_us: int,
+    ) -> None:
+        """Record an identity verification (the basic four items) for a transfer."""
+        self._x(
+            "INSERT INTO identity_verifications (authorization_id, certificate_serial, name,"
+            " address, birth_date, gender, revocation_source, verified_us)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (authorization_id, serial, *four, source, now_us),
+        )
+
+    def count_identities(self) -> int:
+        """How many identity verifications are recorded."""
+        return int(self._x("SELECT COUNT(*) FROM identity_verifications").fetchone()[0])
+
+    # -- reservations --------------------------------------------------------
+    def insert_reservation(self, reservation: Reservation) -> None:
+        """Store a new reservation."""
+        self._x(
+            "INSERT INTO reservations (reservation_id, terminal_id, operation, policy,"
+            " certificate_fingerprint, certificate_serial, otp_hash, attempts_left, state,"
+            " created_us, expires_us, changed_us, redeemed_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            astuple(reservation),
+        )
+
+    def find_reservation(self, fingerprint: bytes, operation: int) -> Reservation | None:
+        """The newest reservation (in any state) for this certificate and operation."""
+        row = self._x(
+            f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE certificate_fingerprint = ?"  # noqa: S608
+            " AND operation = ? ORDER BY created_us DESC LIMIT 1",
+            (fingerprint, operation),
+        ).fetchone()
+        return None if row is None else _reservation(row)
+
+    def get_reservation(self, reservation_id: str) -> Reservation | None:
+        """The reservation, or None."""
+        row = self._x(
+            f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE reservation_id = ?",  # noqa: S608
+            (reservation_id,),
+        ).fetchone()
+        return None if row is None else _reservation(row)
+
+    def update_reservation(
+        self,
+        reservation_id: str,
+        expected_state: str,
+        state: str,
+        attempts_left: int,
+        now_us: int,
+        redeemed_by: str | None = None,
+    ) -> bool:
+        """Set state and attempts (and the redeeming terminal), only from ``expected_state``."""
+        return (
+            self._x(
+                "UPDATE reservations SET state = ?, attempts_left = ?, changed_us = ?,"
+                " redeemed_by = COALESCE(?, redeemed_by)"
+                " WHERE reservation_id = ? AND state = ?",
+                (state, attempts_left, now_us, redeemed_by, reservation_id, expected_state),
+            ).rowcount
+            == 1
+        )
+
+    # -- audit -----------------------------------------------------------------
+    def append_audit(self, entry: AuditEntry) -> None:
+        """Append one decision to the audit log."""
+        self._x(
+            "INSERT INTO audit (at_us, terminal_id, action, verdict, reason, certificate_serial,"
+            " subject_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            astuple(entry),
+        )
+
+    def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
+        """The newest ``limit`` entries, oldest first."""
+        rows = self._x(
+            "SELECT at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id"
+            " FROM audit ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [AuditEntry(*row) for row in reversed(rows)]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the service's tables (for tests and health figures)."""
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table!r}")
+        return int(self._x(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+_TABLES = frozenset(
+    {"sessions", "idempotency", "transfers", "identity_verifications", "reservations", "audit"}
+)
+_RESERVATION_COLUMNS = (
+    "reservation_id, terminal_id, operation, policy, certificate_fingerprint,"
+    " certificate_serial, otp_hash, attempts_left, state, created_us, expires_us, changed_us,"
+    " redeemed_by"
+)
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+def _reservation(row: Sequence[Any]) -> Reservation:
+    return Reservation(
+        row[0], row[1], row[2], row[3], bytes(row[4]), row[5], _bytes(row[6]), *row[7:]
+    )
+
+
+class Storage(abc.ABC):
+    """A database the service keeps its state in; ``open_storage`` picks the backend."""
+
+    dialect: str = ""
+
+    @abc.abstractmethod
+    def migrate(self) -> int:
+        """Apply pending migrations; returns the schema version.
+
+        Raises:
+            MigrationError: the database is newer than this code.
+            StorageError: the database failed.
+        """
+
+    @abc.abstractmethod
+    def _begin(self) -> AbstractContextManager[_Executor]:
+        """Open a write transaction; commit on clean exit, roll back on error."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Run a block in one transaction: ``with storage.transaction() as tx: ...``.
+
+        Raises:
+            StorageError: the database failed; nothing was committed.
+        """
+        with self._begin() as execute:
+            yield Transaction(execute)
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close every connection; closing twice is harmless."""
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

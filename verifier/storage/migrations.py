@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Schema migrations for both databases, numbered and applied once each.
+
+Why hand-written per dialect: the schema is small, and the few differences
+(BLOB vs BYTEA, identity columns, trigger syntax) are clearer side by side
+than behind an ORM. Times are integer microseconds since the epoch (UTC) in
+both, so comparisons are exact and portable. The audit table is append-only:
+a trigger refuses UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+
+_COMMON: Final = [
+    """CREATE TABLE sessions (
+        session_id TEXT PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        purpose INTEGER NOT NULL,
+        nonce {blob} NOT NULL UNIQUE,
+        expires_us BIGINT NOT NULL,
+        used_us BIGINT
+    )""",
+    """CREATE TABLE idempotency (
+        terminal_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        request_hash {blob} NOT NULL,
+        created_us BIGINT NOT NULL,
+        status_code INTEGER,
+        reason TEXT,
+        message TEXT,
+        response {blob},
+        PRIMARY KEY (terminal_id, method, idem_key)
+    )""",
+    """CREATE TABLE transfers (
+        authorization_id TEXT PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        amount_yen BIGINT NOT NULL,
+        statement_digest {blob} NOT NULL,
+        state INTEGER NOT NULL,
+        identity_verified INTEGER NOT NULL,
+        certificate_serial TEXT NOT NULL,
+        revocation_source INTEGER NOT NULL,
+        created_us BIGINT NOT NULL,
+        expires_us BIGINT NOT NULL,
+        changed_us BIGINT
+    )""",
+    "CREATE INDEX transfers_expiry ON transfers (state, expires_us)",
+    """CREATE TABLE identity_verifications (
+        authorization_id TEXT PRIMARY KEY,
+        certificate_serial TEXT NOT NULL,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        gender TEXT NOT NULL,
+        revocation_source INTEGER NOT NULL,
+        verified_us BIGINT NOT NULL
+    )""",
+    """CREATE TABLE reservations (
+        reservation_id TEXT PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        operation INTEGER NOT NULL,
+        policy INTEGER NOT NULL,
+        certificate_fingerprint {blob} NOT NULL,
+        certificate_serial TEXT NOT NULL,
+        otp_hash {blob},
+        attempts_left INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        created_us BIGINT NOT NULL,
+        expires_us BIGINT NOT NULL,
+        changed_us BIGINT,
+        redeemed_by TEXT
+    )""",
+    "CREATE INDEX reservations_card ON reservations (certificate_fingerprint, state)",
+]
+
+_SQLITE: Final = [
+    *(s.format(blob="BLOB") for s in _COMMON),
+    """CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at_us BIGINT NOT NULL,
+        terminal_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        certificate_serial TEXT NOT NULL,
+        subject_id TEXT NOT NULL
+    )""",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+       BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+]
+
+_POSTGRES: Final = [
+    *(s.format(blob="BYTEA") for s in _COMMON),
+    """CREATE TABLE audit (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at_us BIGINT NOT NULL,
+        terminal_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        certificate_serial TEXT NOT NULL,
+        subject_id TEXT NOT NULL
+    )""",
+    """CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+       $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$""",
+    """CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit
+       FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
+]
+
+#: version -> dialect -> statements. Append new versions; never edit old ones.
+MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
+    1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
+}
+SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Input validation for every request, before anything reaches storage.
+
+Why a module of its own: the rules (sizes, formats, enum values, required
+fields) are the contract's fine print, and the fuzz tests drive them
+directly. Each check raises ``InvalidRequestError`` naming the field; a
+message never echoes the offending value (it may be a secret typed in the
+wrong box).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from google.protobuf.message import Message
+
+from myna.edge.v1 import verifier_pb2 as pb
+from verifier.errors import InvalidRequestError
+from verifier.pki import MAX_CERTIFICATE_BYTES
+
+__all__ = [
+    "MAX_AMOUNT_YEN",
+    "NONCE_BYTES",
+    "SIGNATURE_BYTES",
+    "check_enum",
+    "check_id",
+    "check_idempotency_key",
+    "check_proof",
+    "check_statement",
+    "check_terminal_id",
+    "require_size",
+]
+
+#: RSA-2048 signatures are exactly 256 bytes (jpki-card.md §6).
+SIGNATURE_BYTES: Final = 256
+NONCE_BYTES: Final = 32
+#: Zengin transfers are far below this; it keeps amounts inside BIGINT and JSON.
+MAX_AMOUNT_YEN: Final = 999_999_999_999
+
+_KEY: Final = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_TERMINAL: Final = re.compile(r"[A-Za-z0-9._\-]{1,64}")
+_ID: Final = re.compile(r"[a-z]{3}_[A-Za-z0-9_\-]{16,64}")
+_PHONE: Final = re.compile(r"[0-9\-]{10,13}")
+_DIGITS: Final = {"payee_bank_code": 4, "payee_branch_code": 3, "payee_account_number": 7}
+
+
+def check_idempotency_key(key: str) -> None:
+    """1-128 characters of ``[A-Za-z0-9._:-]``."""
+    if not _KEY.fullmatch(key):
+        raise InvalidRequestError("idempotency_key", "1-128 characters of [A-Za-z0-9._:-]")
+
+
+def check_terminal_id(terminal_id: str, field: str = "terminal_id") -> None:
+    """1-64 characters of ``[A-Za-z0-9._-]`` (the terminal certificate's CN)."""
+    if not _TERMINAL.fullmatch(terminal_id):
+        raise InvalidRequestError(field, "1-64 characters of [A-Za-z0-9._-]")
+
+
+def check_id(value: str, field: str, prefix: str) -> None:
+    """A service-issued id like ``ses_...``, ``aut_...``, ``res_...``."""
+    if not _ID.fullmatch(value) or not value.startswith(prefix + "_"):
+        raise InvalidRequestError(field, f"not a {prefix}_ identifier")
+
+
+def check_enum(value: int, enum: object, field: str, allowed: frozenset[int] | None = None) -> None:
+    """A known, non-UNSPECIFIED value of the proto enum."""
+    values = getattr(enum, "values")()  # noqa: B009 - protobuf enum wrapper
+    if value == 0 or value not in values or (allowed is not None and value not in allowed):
+        raise InvalidRequestError(field, "unknown or unspecified enum value")
+
+
+def check_proof(proof: pb.CardProof, field: str, *, required: bool = True) -> bool:
+    """Certificate 1-8192 bytes and a 256-byte signature; returns whether present."""
+    if not proof.certificate_der and not proof.signature:
+        if required:
+            raise InvalidRequestError(field, "a card proof is required")
+        return False
+    if not 0 < len(proof.certificate_der) <= MAX_CERTIFICATE_BYTES:
+        raise InvalidRequestError(f"{field}.certificate_der", "1-8192 bytes of DER")
+    if len(proof.signature) != SIGNATURE_BYTES:
+        raise InvalidRequestError(f"{field}.signature", "exactly 256 bytes")
+    return True
+
+
+def _text(value: str, field: str, limit: int, *, required: bool = True) -> None:
+    if (required and not value) or len(value) > limit:
+        raise InvalidRequestError(field, f"1-{limit} characters")
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
+        raise InvalidRequestError(field, "control characters are not allowed")
+
+
+def check_statement(statement: pb.TransferStatement) -> None:
+    """Every field of a transfer statement (formats in the proto comments)."""
+    if len(statement.nonce) != NONCE_BYTES:
+        raise InvalidRequestError("statement.nonce", "exactly 32 bytes")
+    check_terminal_id(statement.terminal_id, "statement.terminal_id")
+    if not 0 < statement.amount_yen <= MAX_AMOUNT_YEN:
+        raise InvalidRequestError("statement.amount_yen", f"1-{MAX_AMOUNT_YEN} yen")
+    for name, width in _DIGITS.items():
+        value = getattr(statement, name)
+        if len(value) != width or not value.isascii() or not value.isdigit():
+            raise InvalidRequestError(f"statement.{name}", f"exactly {width} ASCII digits")
+    check_enum(statement.payee_account_type, pb.AccountType, "statement.payee_account_type")
+    _text(statement.payee_name, "statement.payee_name", 48)
+    _text(statement.remitter_name, "statement.remitter_name", 48)
+    if not _PHONE.fullmatch(statement.remitter_phone):
+        raise InvalidRequestError("statement.remitter_phone", "10-13 digits or hyphens")
+
+
+def require_size(message: Message, limit: int = 64 * 1024) -> None:
+    """Refuse oversized messages outright (gRPC's own cap is 4 MiB)."""
+    if message.ByteSize() > limit:
+        raise InvalidRequestError("request", f"larger than {limit} bytes")
