@@ -34,6 +34,7 @@ lint: venv-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	MYPY_MP_TYPINGS=$$($(BIN)/python firmware/tools/stub_path.py) $(BIN)/mypy --config-file firmware/mypy.ini firmware
 
 format: venv-test
 	$(BIN)/ruff format .

@@ -15,6 +15,7 @@ no message or repr ever carries a PIN, password or personal data::
     │   ├── ReaderNotFoundError
     │   ├── NoCardError
     │   ├── CardRemovedError               the card left mid-command
+    │   ├── ReaderBusyError                another process holds the card (sharing violation)
     │   ├── TransportClosedError
     │   └── TransportTimeoutError (TimeoutError)
     ├── ProtocolError                      the card's answer cannot be understood
@@ -32,7 +33,19 @@ no message or repr ever carries a PIN, password or personal data::
     │   └── UnexpectedStatusError          anything else not 9000
     ├── IntegrityError                     card data fails its integrity record
     ├── PinPolicyError (ValueError)        a PIN breaks the card's rules; nothing was sent
-    ├── PeripheralError                    (serial peripherals; later issues)
+    ├── PeripheralError                    a serial peripheral (controller, printer) failed
+    │   ├── BoardAbsentError               the serial port cannot be opened
+    │   ├── BoardSilentError (TimeoutError) no handshake, no answer, link retries spent
+    │   ├── IncompatibleBoardError         the board speaks another protocol version
+    │   ├── BoardRefusedError              the board refused a command: .status
+    │   │   ├── BoardTamperedError         tamper opened: keys erased until re-commissioned
+    │   │   └── BoardNotCommissionedError  no key injected yet
+    │   ├── PinBlockError                  a PIN block fails its MAC, binding or counter
+    │   ├── EntryCancelledError            the user or the host cancelled secure entry
+    │   ├── EntryTimeoutError (TimeoutError) the user did not finish in time
+    │   └── PrinterError                   the receipt printer cannot print
+    │       ├── PaperOutError
+    │       └── CoverOpenError
     └── ServiceError                       (verification service; later issues)
 """
 
@@ -40,21 +53,34 @@ from __future__ import annotations
 
 __all__ = [
     "BackendUnavailableError",
+    "BoardAbsentError",
+    "BoardNotCommissionedError",
+    "BoardRefusedError",
+    "BoardSilentError",
+    "BoardTamperedError",
     "CardError",
     "CardRemovedError",
     "ConditionsNotSatisfiedError",
+    "CoverOpenError",
     "DataFormatError",
+    "EntryCancelledError",
+    "EntryTimeoutError",
     "FileNotFoundOnCardError",
+    "IncompatibleBoardError",
     "InstructionNotSupportedError",
     "IntegrityError",
     "InvalidReaderUrlError",
     "MalformedResponseError",
     "MynaEdgeError",
     "NoCardError",
+    "PaperOutError",
     "PeripheralError",
+    "PinBlockError",
     "PinBlockedError",
     "PinPolicyError",
+    "PrinterError",
     "ProtocolError",
+    "ReaderBusyError",
     "ReaderNotFoundError",
     "SecurityStatusError",
     "ServiceError",
@@ -97,6 +123,10 @@ class NoCardError(TransportError):
 
 class CardRemovedError(TransportError):
     """The card left the reader while a command was under way."""
+
+
+class ReaderBusyError(TransportError):
+    """Another process holds the card exclusively (PC/SC sharing violation)."""
 
 
 class TransportClosedError(TransportError):
@@ -200,6 +230,63 @@ class PinPolicyError(MynaEdgeError, ValueError):
 
 class PeripheralError(MynaEdgeError):
     """A serial peripheral failed (controller board, printer)."""
+
+
+class BoardAbsentError(PeripheralError):
+    """The serial port cannot be opened (unplugged, wrong path, no permission)."""
+
+
+class BoardSilentError(PeripheralError, TimeoutError):
+    """The board does not answer: no handshake, no result, link retries spent."""
+
+
+class IncompatibleBoardError(PeripheralError):
+    """The board speaks a protocol version this driver does not."""
+
+
+class BoardRefusedError(PeripheralError):
+    """The board refused a command.
+
+    Attributes:
+        status: the board's RESULT status code (firmware/PROTOCOL.md §4).
+    """
+
+    def __init__(self, status: int, message: str = "") -> None:
+        self.status = status
+        text = message or (type(self).__doc__ or "refused").strip().splitlines()[0]
+        super().__init__(f"{text} (status {status})")
+
+
+class BoardTamperedError(BoardRefusedError):
+    """The tamper switch was opened: keys are erased until re-commissioning."""
+
+
+class BoardNotCommissionedError(BoardRefusedError):
+    """The board has no injected key yet: secure entry is refused."""
+
+
+class PinBlockError(PeripheralError):
+    """A PIN block fails its MAC, its request binding or its replay counter."""
+
+
+class EntryCancelledError(PeripheralError):
+    """Secure entry was cancelled by the user or the host."""
+
+
+class EntryTimeoutError(PeripheralError, TimeoutError):
+    """The user did not finish secure entry in time."""
+
+
+class PrinterError(PeripheralError):
+    """The receipt printer cannot print."""
+
+
+class PaperOutError(PrinterError):
+    """The printer is out of paper."""
+
+
+class CoverOpenError(PrinterError):
+    """The printer's cover is open."""
 
 
 class ServiceError(MynaEdgeError):

@@ -186,6 +186,7 @@ def card_suite(rounds: int) -> dict[str, object]:
 SUITES: dict[str, str] = {
     "card": "myna_edge.bench:card_suite",
     "verifier": "myna_edge.bench_verifier:verifier_suite",
+    "link": "hw_sim.devices.bench:link_suite",
 }
 
 
