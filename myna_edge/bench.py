@@ -187,6 +187,7 @@ SUITES: dict[str, str] = {
     "card": "myna_edge.bench:card_suite",
     "verifier": "myna_edge.bench_verifier:verifier_suite",
     "link": "hw_sim.devices.bench:link_suite",
+    "readers": "hw_sim.readers.bench:readers_suite",
 }
 
 

@@ -26,6 +26,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "hw_sim.cli:add_sim_parser",
     "myna_edge.bench:add_parser",
     "verifier.cli:add_parser",
+    "host.readers:add_parser",
 )
 
 

@@ -6,10 +6,13 @@ URL                                    backend
 =====================================  ==========================================
 ``sim://PROFILE[?home=DIR&persist=0]``  in-process virtual card (the embedded
                                        default; :mod:`host.transport.sim`)
+``pcsc://[READER][?wait=S&share=...]``  a PC/SC reader through pcscd, pyscard
+                                       (:mod:`host.transport.pcsc`)
+``libnfc://pn532_uart:/dev/ttyX``      a PN532 through libnfc, pynfc
+                                       (:mod:`host.transport.libnfc`)
 =====================================  ==========================================
 
-Later issues add ``pcsc://READER`` (pyscard) and
-``libnfc://pn532_uart:/dev/ttyX`` (pynfc). Backends are imported only when
+Backends are imported only when
 opened, so a missing optional library raises ``BackendUnavailableError`` on
 open and never at import (python-can's registry).
 """
@@ -46,6 +49,8 @@ __all__ = [
 #: scheme -> "module:class", imported lazily.
 BACKENDS: dict[str, str] = {
     "sim": "host.transport.sim:SimTransport",
+    "pcsc": "host.transport.pcsc:PcscTransport",
+    "libnfc": "host.transport.libnfc:LibnfcTransport",
 }
 
 
@@ -56,7 +61,10 @@ def transport_for_url(url: str) -> CardTransport:
         InvalidReaderUrlError: the URL has no known scheme.
         BackendUnavailableError: the backend's module cannot be imported here.
     """
-    scheme = urlsplit(url).scheme
+    try:
+        scheme = urlsplit(url).scheme
+    except ValueError as exc:  # e.g. an unbalanced "[" in the host part
+        raise InvalidReaderUrlError(f"malformed reader URL {url!r}") from exc
     if not scheme or scheme not in BACKENDS:
         known = ", ".join(f"{s}://" for s in sorted(BACKENDS))
         raise InvalidReaderUrlError(f"unknown reader URL scheme in {url!r}; known: {known}")

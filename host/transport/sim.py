@@ -106,7 +106,10 @@ def parse_sim_url(url: str) -> SimUrl:
         InvalidReaderUrlError: another scheme, a path, a bad profile name, or
             an unknown, repeated or malformed query parameter.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise InvalidReaderUrlError(f"malformed sim:// URL {url!r}") from exc
     if parts.scheme != "sim":
         raise InvalidReaderUrlError(f"not a sim:// URL: {url!r}")
     if parts.path not in ("", "/") or parts.fragment:

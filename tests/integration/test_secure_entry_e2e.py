@@ -50,7 +50,7 @@ def typing_after_prompt(
     sim: SimController, prompt: str, typed: str, mark: int, *, password: bool = False
 ) -> None:
     """A user waits for the board's prompt (shown after ``mark``), then types."""
-    sim.wait_display(0, prompt, timeout=5.0, since=mark)
+    sim.wait_display(0, prompt, timeout=15.0, since=mark)
     if password:
         sim.enter_password(typed)
     else:
@@ -58,7 +58,7 @@ def typing_after_prompt(
 
 
 def _after_prompt(sim: SimController, mark: int, *keys: str) -> None:
-    sim.wait_display(0, "ENTER PIN", timeout=5.0, since=mark)
+    sim.wait_display(0, "ENTER PIN", timeout=15.0, since=mark)
     sim.press(*keys)
 
 
@@ -186,7 +186,7 @@ def test_clear_and_timeout(board: tuple[SimController, Controller]) -> None:
         pytest.raises(EntryTimeoutError),
         in_background(lambda: _after_prompt(sim, mark, "1", "2", "CLEAR")),
     ):
-        controller.secure_entry(EntryKind.NUMERIC, entry_timeout=1.0, on_key=events.append)
+        controller.secure_entry(EntryKind.NUMERIC, entry_timeout=4.0, on_key=events.append)
     assert [e.action for e in events] == [
         EntryAction.PRESSED,
         EntryAction.PRESSED,

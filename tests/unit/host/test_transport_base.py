@@ -112,3 +112,9 @@ def test_repr_shows_url_and_state_only() -> None:
     assert "open" in repr(transport)
     transport.close()
     assert "closed" in repr(transport)
+
+
+@pytest.mark.parametrize("url", ["sim://[", "pcsc://[", "://", "[::1"])
+def test_malformed_urls_are_typed_errors(url: str) -> None:
+    with pytest.raises(InvalidReaderUrlError):
+        transport_for_url(url).open()

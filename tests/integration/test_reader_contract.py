@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The driver's key cases, run over every reader path (the transport contract).
+
+The same virtual card answers through ``sim://`` (in-process), ``pcsc://``
+(pyscard → pcscd → vpcd → bridge) and ``libnfc://`` (pynfc → libnfc
+pn532_uart → pty → PN532 emulator). Each case checks what the driver
+returns *and* what the card saw in its own APDU log, so a path that drops,
+repeats or reorders APDUs fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+from host import errors
+from host.card import KeyKind, MynaCard, PinKind, ReadStrategy, summarize_certificate
+from host.secret import Secret
+from host.transport import open_transport
+from host.transport.sim import SimTransport
+from hw_sim.card import VirtualCard, get_profile
+from hw_sim.readers.stack import PcscRig, Pn532Rig
+from tests.integration.reader_stack import PCSC_URL, pcsc_stack, pn532_stack
+
+__all__ = ["pcsc_stack", "pn532_stack"]  # fixtures used by name
+
+DIGEST = hashlib.sha256(b"transfer 150000 JPY to 0123456").digest()
+PREHASHED = utils.Prehashed(hashes.SHA256())
+Opened = Callable[..., AbstractContextManager[tuple[MynaCard, VirtualCard]]]
+BACKENDS = ["sim", "pcsc", "libnfc"]
+
+
+@pytest.fixture(params=BACKENDS)
+def reader(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Opened:
+    backend: str = request.param
+    if backend == "sim":
+        home: Path = tmp_path_factory.getbasetemp() / "contract-sim-home"
+
+        @contextmanager
+        def sim(
+            profile: str = "default", strategy: ReadStrategy = ReadStrategy.AUTO
+        ) -> Iterator[tuple[MynaCard, VirtualCard]]:
+            with open_transport(f"sim://{profile}?home={home}&persist=0") as transport:
+                assert isinstance(transport, SimTransport)
+                yield MynaCard(transport, read_strategy=strategy), transport.virtual_card
+
+        return sim
+    if backend == "pcsc":
+        stack: PcscRig = request.getfixturevalue("pcsc_stack")
+
+        @contextmanager
+        def pcsc(
+            profile: str = "default", strategy: ReadStrategy = ReadStrategy.AUTO
+        ) -> Iterator[tuple[MynaCard, VirtualCard]]:
+            with stack.card(profile) as card, open_transport(PCSC_URL) as transport:
+                card.apdu_log.clear()
+                yield MynaCard(transport, read_strategy=strategy), card
+
+        return pcsc
+    nfc: Pn532Rig = request.getfixturevalue("pn532_stack")
+
+    @contextmanager
+    def libnfc(
+        profile: str = "default", strategy: ReadStrategy = ReadStrategy.AUTO
+    ) -> Iterator[tuple[MynaCard, VirtualCard]]:
+        with nfc.card(profile) as card, open_transport(nfc.url) as transport:
+            card.apdu_log.clear()
+            yield MynaCard(transport, read_strategy=strategy), card
+
+    return libnfc
+
+
+def verifies_with_data(card: VirtualCard) -> int:
+    return sum(
+        1 for e in card.apdu_log.entries if e.command[1:2] == b"\x20" and e.command_length > 4
+    )
+
+
+def secret(text: str) -> Secret:
+    return Secret.from_text(text)
+
+
+def test_tries_left_spends_nothing(reader: Opened) -> None:
+    with reader() as (card, sim):
+        for kind in PinKind:
+            assert card.tries_left(kind) == kind.max_tries
+            assert card.tries_left(kind) == kind.max_tries
+        assert verifies_with_data(sim) == 0
+
+
+def test_read_card_info(reader: Opened) -> None:
+    profile = get_profile("default")
+    with reader() as (card, sim):
+        info = card.read_card_info(secret(profile.text_pin), include_my_number=True)
+        assert info.basic_four.name == profile.person.name
+        assert info.address == profile.person.address
+        assert info.birth_date == profile.person.birth_date
+        assert info.my_number == profile.person.my_number
+        assert info.integrity.hashes_ok
+        assert verifies_with_data(sim) == 1
+
+
+def test_auth_certificate_and_signature(reader: Opened) -> None:
+    profile = get_profile("default")
+    with reader() as (card, sim):
+        cert = card.read_certificate(KeyKind.AUTH)
+        assert summarize_certificate(cert, KeyKind.AUTH).basic_four is None
+        assert verifies_with_data(sim) == 0
+        signature = card.sign(KeyKind.AUTH, DIGEST, secret(profile.auth_pin))
+        public = cert.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(signature, DIGEST, padding.PKCS1v15(), PREHASHED)
+
+
+def test_signing_certificate_and_signature(reader: Opened) -> None:
+    profile = get_profile("default")
+    with reader() as (card, _sim):
+        password = secret(profile.sign_password)
+        cert = card.read_certificate(KeyKind.SIGN, password)
+        summary = summarize_certificate(cert, KeyKind.SIGN)
+        assert summary.basic_four is not None
+        assert summary.basic_four.name == profile.person.name
+        signature = card.sign(KeyKind.SIGN, DIGEST, secret(profile.sign_password))
+        public = cert.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(signature, DIGEST, padding.PKCS1v15(), PREHASHED)
+
+
+@pytest.mark.parametrize("kind", list(PinKind))
+def test_wrong_pin_decrements_and_reports(reader: Opened, kind: PinKind) -> None:
+    profile = get_profile("default")
+    right = {PinKind.AUTH: profile.auth_pin, PinKind.SIGN: profile.sign_password}
+    with reader() as (card, sim):
+        with pytest.raises(errors.WrongPinError) as info:
+            card.verify(kind, secret("ZZZZ9999" if kind is PinKind.SIGN else "0001"))
+        assert info.value.tries_left == kind.max_tries - 1
+        assert card.tries_left(kind) == kind.max_tries - 1
+        assert verifies_with_data(sim) == 1
+        card.verify(kind, secret(right.get(kind, profile.text_pin)))
+        assert card.tries_left(kind) == kind.max_tries
+
+
+def test_change_pin_then_verify(reader: Opened) -> None:
+    profile = get_profile("default")
+    with reader() as (card, _sim):
+        card.change_pin(PinKind.AUTH, secret(profile.auth_pin), secret("8642"))
+        card.verify(PinKind.AUTH, secret("8642"))
+        with pytest.raises(errors.WrongPinError):
+            card.verify(PinKind.AUTH, secret(profile.auth_pin))
+
+
+def test_locked_pin_is_never_sent(reader: Opened) -> None:
+    profile = get_profile("sign-locked")
+    with reader(profile.name) as (card, sim):
+        with pytest.raises(errors.PinBlockedError):
+            card.sign(KeyKind.SIGN, DIGEST, secret(profile.sign_password))
+        assert verifies_with_data(sim) == 0
+
+
+def test_token_label_and_ca(reader: Opened) -> None:
+    with reader() as (card, _sim):
+        assert card.token_label() == "JPKIAPICCTOKEN2"
+        ca = card.read_ca_certificate(KeyKind.AUTH)
+        card.read_certificate(KeyKind.AUTH).verify_directly_issued_by(ca)
+
+
+@pytest.mark.parametrize("strategy", [ReadStrategy.AUTO, ReadStrategy.CHUNKED])
+def test_read_strategies_agree(reader: Opened, strategy: ReadStrategy) -> None:
+    with reader("default", strategy) as (card, sim):
+        cert = card.read_certificate(KeyKind.AUTH)
+        reads = [e for e in sim.apdu_log.entries if e.command[1:2] == b"\xb0"]
+        extended = card.channel.capabilities.extended_length
+    size = len(cert.public_bytes(serialization.Encoding.DER))
+    if strategy is ReadStrategy.AUTO and extended:
+        assert len(reads) == 1
+    else:
+        assert len(reads) == 1 + -(-(size - 7) // 256)
+
+
+def test_pins_never_reach_the_logs(reader: Opened, caplog: pytest.LogCaptureFixture) -> None:
+    pin = get_profile("default").auth_pin
+    caplog.set_level(5)  # TRACE: every APDU, redacted
+    with reader() as (card, _sim):
+        card.verify(PinKind.AUTH, secret(pin))
+        with pytest.raises(errors.WrongPinError) as info:
+            card.verify(PinKind.AUTH, secret("9876"))
+    text = caplog.text.upper().replace(" ", "")
+    assert any("20" in r.getMessage() for r in caplog.records)  # the VERIFYs were traced
+    for candidate in (pin, "9876"):
+        assert candidate.encode().hex().upper() not in text
+    assert "9876" not in str(info.value) + repr(info.value)
