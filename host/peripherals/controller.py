@@ -26,7 +26,6 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 
 import serial
 
@@ -58,6 +57,7 @@ from host.peripherals.messages import (
     parse_info,
 )
 from host.peripherals.pinblock import BoardKey, EncryptedPin, ReplayGuard
+from host.peripherals.serial_port import SerialPeripheralABC
 from host.transport.base import TRACE
 
 __all__ = ["Controller"]
@@ -86,7 +86,7 @@ _REFUSALS: dict[int, type[BoardRefusedError]] = {
 }
 
 
-class Controller:
+class Controller(SerialPeripheralABC):
     """The controller board behind a pyserial URL; a context manager.
 
     Args:
@@ -107,12 +107,10 @@ class Controller:
         baudrate: int = 115200,
         retransmit_timeout: float = 0.2,
     ) -> None:
-        self.url = url
+        super().__init__(url, baudrate=baudrate)
         self.key = key
         self.timeout = timeout
         self.guard = guard if guard is not None else ReplayGuard()
-        self._baudrate = baudrate
-        self._port: serial.SerialBase | None = None
         self._link = Link(retransmit_timeout=retransmit_timeout)
         self._events: deque[Event] = deque()
         self._results: dict[int, tuple[int, bytes]] = {}
@@ -130,35 +128,13 @@ class Controller:
             BoardSilentError: no INFO within ``timeout``.
             IncompatibleBoardError: the board speaks another protocol version.
         """
-        try:
-            self._port = serial.serial_for_url(self.url, baudrate=self._baudrate, timeout=0)
-        except (serial.SerialException, ValueError) as exc:
-            raise BoardAbsentError(f"cannot open the controller at {self.url!r}: {exc}") from exc
+        self._open_port("controller", timeout=0)
         try:
             self.info = self._handshake()
         except BaseException:
             self.close()
             raise
         return self.info
-
-    def close(self) -> None:
-        """Close the port; closing twice is harmless."""
-        port, self._port = self._port, None
-        if port is not None:
-            port.close()
-
-    def __enter__(self) -> Controller:
-        if self._port is None:
-            self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def link(self) -> Link:

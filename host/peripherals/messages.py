@@ -119,8 +119,24 @@ class Key(IntEnum):
     F1 = 0x81
 
 
+class _StateFlags:
+    """Reads the ``Flag`` bits that INFO and STATUS both carry."""
+
+    flags: int
+
+    @property
+    def commissioned(self) -> bool:
+        """A key is injected."""
+        return bool(self.flags & Flag.COMMISSIONED)
+
+    @property
+    def tampered(self) -> bool:
+        """The tamper switch has opened (erasing the keys) since the last commissioning."""
+        return bool(self.flags & Flag.TAMPERED)
+
+
 @dataclass(frozen=True)
-class BoardInfo:
+class BoardInfo(_StateFlags):
     """The board's answer to the handshake."""
 
     protocol_version: int
@@ -129,34 +145,14 @@ class BoardInfo:
     flags: int
     serial: str
 
-    @property
-    def commissioned(self) -> bool:
-        """A key is injected."""
-        return bool(self.flags & Flag.COMMISSIONED)
-
-    @property
-    def tampered(self) -> bool:
-        """The tamper switch has been opened since the last commissioning."""
-        return bool(self.flags & Flag.TAMPERED)
-
 
 @dataclass(frozen=True)
-class BoardStatus:
+class BoardStatus(_StateFlags):
     """STATUS result: state flags, key check value and PIN-block counter."""
 
     flags: int
     kcv: bytes
     counter: int
-
-    @property
-    def commissioned(self) -> bool:
-        """A key is injected."""
-        return bool(self.flags & Flag.COMMISSIONED)
-
-    @property
-    def tampered(self) -> bool:
-        """Keys were erased by tamper."""
-        return bool(self.flags & Flag.TAMPERED)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ receipt that would be lost; a printer that does not answer is
 from __future__ import annotations
 
 import logging
-from types import TracebackType
 
 import serial
 
@@ -30,6 +29,7 @@ from host.peripherals.escpos import (
     parse_status,
     status_request,
 )
+from host.peripherals.serial_port import SerialPeripheralABC
 from host.transport.base import TRACE
 
 __all__ = ["ReceiptPrinter"]
@@ -37,7 +37,7 @@ __all__ = ["ReceiptPrinter"]
 _log = logging.getLogger(__name__)
 
 
-class ReceiptPrinter:
+class ReceiptPrinter(SerialPeripheralABC):
     """An ESC/POS printer behind a pyserial URL; a context manager.
 
     Args:
@@ -46,10 +46,8 @@ class ReceiptPrinter:
     """
 
     def __init__(self, url: str, *, timeout: float = 1.0, baudrate: int = 115200) -> None:
-        self.url = url
+        super().__init__(url, baudrate=baudrate)
         self.timeout = timeout
-        self._baudrate = baudrate
-        self._port: serial.SerialBase | None = None
 
     def open(self) -> None:
         """Open the port.
@@ -57,31 +55,7 @@ class ReceiptPrinter:
         Raises:
             BoardAbsentError: the port cannot be opened.
         """
-        try:
-            self._port = serial.serial_for_url(
-                self.url, baudrate=self._baudrate, timeout=self.timeout
-            )
-        except (serial.SerialException, ValueError) as exc:
-            raise BoardAbsentError(f"cannot open the printer at {self.url!r}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the port; closing twice is harmless."""
-        port, self._port = self._port, None
-        if port is not None:
-            port.close()
-
-    def __enter__(self) -> ReceiptPrinter:
-        if self._port is None:
-            self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self._open_port("printer", timeout=self.timeout)
 
     def _io(self) -> serial.SerialBase:
         if self._port is None:

@@ -4,7 +4,8 @@
 ``controller`` runs the real firmware under the MicroPython unix port on a
 pty; ``printer`` emulates an ESC/POS receipt printer on a pty and renders
 receipts; ``faults`` is the wire between device and host, with fault
-injection. ``cli`` adds ``myna-edge sim controller`` and ``sim printer``.
+injection, and ``base`` the relayed pty pair and lifecycle both share.
+``cli`` adds ``myna-edge sim controller`` and ``sim printer``.
 """
 
 from __future__ import annotations

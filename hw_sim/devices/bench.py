@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from host.peripherals import Controller
 from host.peripherals.link import ACK, encode_frame
 from hw_sim.devices.controller import SimController
-from hw_sim.devices.faults import open_pty
+from hw_sim.pty import open_pty
 
 __all__ = [
     "BAUD",

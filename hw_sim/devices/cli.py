@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.controller import SimController
 from hw_sim.devices.errors import DeviceError
 from hw_sim.devices.faults import LinkFaults
 from hw_sim.devices.printer import SimPrinter
 
 __all__ = ["add_sim_commands"]
+
+_Device = TypeVar("_Device", bound=SimDeviceABC)
 
 
 def _fault_options(parser: argparse.ArgumentParser) -> None:
@@ -56,58 +60,21 @@ def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
     prn.set_defaults(handler=_run_printer)
 
 
-def _run_controller(args: argparse.Namespace) -> int:
+def _serve(
+    command: str,
+    make: Callable[[], _Device],
+    banner: Callable[[_Device], str],
+    handle: Callable[[_Device, list[str], str], None],
+) -> int:
+    """Start the device, then handle one standard-input command per line until ``quit``/EOF."""
     try:
-        sim = SimController(
-            flash=args.flash, serial=args.serial, faults=_faults(args), link_path=args.link
-        )
+        sim = make()
         sim.start()
     except (DeviceError, ValueError, OSError) as error:
-        print(f"myna-edge sim controller: {error}", file=sys.stderr)
+        print(f"myna-edge sim {command}: {error}", file=sys.stderr)
         return 1
     with sim:
-        print(
-            f"controller on {args.link} (pid {sim.pid}); "
-            "commands: pin, password, press, tamper, display, quit"
-        )
-        sys.stdout.flush()
-        for line in sys.stdin:
-            words = line.split()
-            if not words:
-                continue
-            try:
-                if words[0] == "quit":
-                    break
-                if words[0] == "pin":
-                    sim.enter_pin(words[1])
-                elif words[0] == "password":
-                    sim.enter_password(words[1])
-                elif words[0] == "press":
-                    sim.press(*words[1:])
-                elif words[0] == "tamper":
-                    sim.set_tamper(words[1] == "open")
-                elif words[0] == "display":
-                    print(" | ".join(sim.display()))
-                else:
-                    print(f"unknown command {words[0]!r}")
-            except (IndexError, ValueError, DeviceError) as error:
-                print(f"error: {error}")
-            sys.stdout.flush()
-    return 0
-
-
-def _run_printer(args: argparse.Namespace) -> int:
-    try:
-        sim = SimPrinter(args.out, faults=_faults(args), link_path=args.link)
-        sim.start()
-    except (DeviceError, ValueError, OSError) as error:
-        print(f"myna-edge sim printer: {error}", file=sys.stderr)
-        return 1
-    with sim:
-        print(
-            f"printer on {args.link}; receipts to {args.out}; "
-            "commands: paper out|in, cover open|close, quit"
-        )
+        print(banner(sim))
         sys.stdout.flush()
         for line in sys.stdin:
             words = line.split()
@@ -115,11 +82,59 @@ def _run_printer(args: argparse.Namespace) -> int:
                 continue
             if words[0] == "quit":
                 break
-            if words[0] == "paper" and len(words) > 1:
-                sim.set_paper_out(words[1] == "out")
-            elif words[0] == "cover" and len(words) > 1:
-                sim.set_cover_open(words[1] == "open")
-            else:
-                print(f"unknown command {line.strip()!r}")
+            handle(sim, words, line)
             sys.stdout.flush()
     return 0
+
+
+def _run_controller(args: argparse.Namespace) -> int:
+    return _serve(
+        "controller",
+        lambda: SimController(
+            flash=args.flash, serial=args.serial, faults=_faults(args), link_path=args.link
+        ),
+        lambda sim: (
+            f"controller on {args.link} (pid {sim.pid}); "
+            "commands: pin, password, press, tamper, display, quit"
+        ),
+        _controller_command,
+    )
+
+
+def _controller_command(sim: SimController, words: list[str], line: str) -> None:
+    try:
+        if words[0] == "pin":
+            sim.enter_pin(words[1])
+        elif words[0] == "password":
+            sim.enter_password(words[1])
+        elif words[0] == "press":
+            sim.press(*words[1:])
+        elif words[0] == "tamper":
+            sim.set_tamper(words[1] == "open")
+        elif words[0] == "display":
+            print(" | ".join(sim.display()))
+        else:
+            print(f"unknown command {words[0]!r}")
+    except (IndexError, ValueError, DeviceError) as error:
+        print(f"error: {error}")
+
+
+def _run_printer(args: argparse.Namespace) -> int:
+    return _serve(
+        "printer",
+        lambda: SimPrinter(args.out, faults=_faults(args), link_path=args.link),
+        lambda sim: (
+            f"printer on {args.link}; receipts to {args.out}; "
+            "commands: paper out|in, cover open|close, quit"
+        ),
+        _printer_command,
+    )
+
+
+def _printer_command(sim: SimPrinter, words: list[str], line: str) -> None:
+    if words[0] == "paper" and len(words) > 1:
+        sim.set_paper_out(words[1] == "out")
+    elif words[0] == "cover" and len(words) > 1:
+        sim.set_cover_open(words[1] == "open")
+    else:
+        print(f"unknown command {line.strip()!r}")

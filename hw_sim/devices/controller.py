@@ -12,7 +12,6 @@ exactly as it would open ``/dev/ttyACM0``.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -22,10 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
+from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.errors import DeviceError, DeviceTimeoutError, MicroPythonMissingError
-from hw_sim.devices.faults import LinkFaults, PtyRelay, open_pty
+from hw_sim.devices.faults import LinkFaults, PtyRelay
 
 __all__ = ["FIRMWARE_DIR", "KEY_CODES", "SimController", "find_micropython", "password_taps"]
 
@@ -72,7 +71,7 @@ def password_taps(text: str) -> list[str]:
     return taps
 
 
-class SimController:
+class SimController(SimDeviceABC):
     """A running simulated controller; a context manager.
 
     Args:
@@ -95,13 +94,10 @@ class SimController:
     ) -> None:
         self._flash = flash
         self._serial = serial
-        self._faults = faults
-        self._link_path = link_path
+        super().__init__(faults, link_path)
         self._multitap_ms = multitap_ms
         self._retransmit_ms = retransmit_ms
         self._proc: subprocess.Popen[bytes] | None = None
-        self._relay: PtyRelay | None = None
-        self._fds: list[int] = []
         self._lock = threading.Condition()
         self._lines = ["", ""]
         self._shown: list[tuple[int, str]] = []  # every display update, in order
@@ -109,7 +105,6 @@ class SimController:
         self._buzzes = 0
         self._idle = True
         self._reader: threading.Thread | None = None
-        self.url = ""
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -121,11 +116,7 @@ class SimController:
             DeviceError: the firmware did not start.
         """
         binary = find_micropython()
-        dev_master, dev_slave, dev_path = open_pty()
-        host_master, host_slave, host_path = open_pty()
-        self._fds = [dev_master, dev_slave, host_master, host_slave]
-        self._relay = PtyRelay(dev_master, host_master, self._faults)
-        self._relay.start()
+        _, dev_path = self._pty.open()
         args = [binary, "main.py", "--link", dev_path, "--serial", self._serial]
         args += ["--multitap-ms", str(self._multitap_ms)]
         args += ["--retransmit-ms", str(self._retransmit_ms)]
@@ -138,11 +129,6 @@ class SimController:
             target=self._read_control, name="sim-controller", daemon=True
         )
         self._reader.start()
-        self.url = host_path
-        if self._link_path is not None:
-            self._link_path.unlink(missing_ok=True)
-            self._link_path.symlink_to(host_path)
-            self.url = str(self._link_path)
         self._wait(lambda: self._ready, 5.0, "the firmware did not start")
         return self
 
@@ -168,33 +154,17 @@ class SimController:
         if self._reader is not None:
             self._reader.join(timeout=2)
             self._reader = None
-        if self._relay is not None:
-            self._relay.stop()
-            self._relay = None
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._fds = []
-        if self._link_path is not None:
-            self._link_path.unlink(missing_ok=True)
+        self._pty.close()
 
-    def __enter__(self) -> SimController:
-        return self.start() if self._proc is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _running(self) -> bool:
+        return self._proc is not None
 
     @property
     def relay(self) -> PtyRelay:
         """The relay (fault statistics)."""
-        if self._relay is None:
+        if self._pty.relay is None:
             raise DeviceError("the simulated controller is not running")
-        return self._relay
+        return self._pty.relay
 
     @property
     def pid(self) -> int | None:

@@ -19,11 +19,10 @@ import random
 import select
 import threading
 import time
-import tty
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["FaultStats", "LinkFaults", "PtyRelay", "open_pty"]
+__all__ = ["FaultStats", "LinkFaults", "PtyRelay"]
 
 _log = logging.getLogger(__name__)
 _MAX_CHUNK = 64
@@ -63,14 +62,6 @@ class FaultStats:
     delayed: int = 0
     bytes: int = 0
     by_direction: dict[str, int] = field(default_factory=dict)
-
-
-def open_pty() -> tuple[int, int, str]:
-    """A raw pty pair: ``(master_fd, slave_fd, slave_path)``."""
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    return master, slave, os.ttyname(slave)
 
 
 class _Direction:

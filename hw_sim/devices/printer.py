@@ -11,26 +11,25 @@ cover-open are switches on the object.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import select
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 
+from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.errors import DeviceTimeoutError
 from hw_sim.devices.escpos_parse import EscPosPrinter, Receipt
 from hw_sim.devices.escpos_render import render_png
-from hw_sim.devices.faults import LinkFaults, PtyRelay, open_pty
+from hw_sim.devices.faults import LinkFaults
 
 __all__ = ["SimPrinter"]
 
 _log = logging.getLogger(__name__)
 
 
-class SimPrinter:
+class SimPrinter(SimDeviceABC):
     """A running printer emulator; a context manager.
 
     Args:
@@ -48,31 +47,18 @@ class SimPrinter:
     ) -> None:
         self.out_dir = out_dir
         self.printer = EscPosPrinter()
-        self._faults = faults
-        self._link_path = link_path
-        self._fds: list[int] = []
-        self._relay: PtyRelay | None = None
+        super().__init__(faults, link_path)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Condition()
         self.files: list[Path] = []
         self._done = 0  # receipts cut and written out
-        self.url = ""
 
     def start(self) -> SimPrinter:
         """Open the ptys and start emulating."""
-        dev_master, dev_slave, _ = open_pty()
-        host_master, host_slave, host_path = open_pty()
-        self._fds = [dev_master, dev_slave, host_master, host_slave]
-        self._relay = PtyRelay(dev_master, host_master, self._faults)
-        self._relay.start()
+        dev_slave, _ = self._pty.open()
         self._thread = threading.Thread(target=self._run, args=(dev_slave,), daemon=True)
         self._thread.start()
-        self.url = host_path
-        if self._link_path is not None:
-            self._link_path.unlink(missing_ok=True)
-            self._link_path.symlink_to(host_path)
-            self.url = str(self._link_path)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         return self
@@ -83,26 +69,10 @@ class SimPrinter:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        if self._relay is not None:
-            self._relay.stop()
-            self._relay = None
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self._fds = []
-        if self._link_path is not None:
-            self._link_path.unlink(missing_ok=True)
+        self._pty.close()
 
-    def __enter__(self) -> SimPrinter:
-        return self.start() if self._thread is None else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+    def _running(self) -> bool:
+        return self._thread is not None
 
     def set_paper_out(self, value: bool) -> None:
         """Run out of paper (or load it again)."""

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from hw_sim.card import open_card
+from hw_sim.card import VirtualCard, open_card
 from hw_sim.errors import UnknownProfileError
 from hw_sim.readers.pn532_pty import Pn532Pty
 from hw_sim.readers.vpcd import DEFAULT_PORT, VpcdBridge
@@ -39,7 +39,17 @@ def add_sim_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
     pn532.set_defaults(handler=run_pn532)
 
 
+def _open_card(args: argparse.Namespace, command: str) -> VirtualCard | None:
+    """The ``--profile`` card, or None after telling the user the profile is unknown."""
+    try:
+        return open_card(args.profile, home=args.home)
+    except UnknownProfileError as error:
+        print(f"myna-edge sim {command}: {error}", file=sys.stderr)
+        return None
+
+
 def _wait_for_stop(on_remove: Callable[[], None], on_insert: Callable[[], None]) -> None:
+    print("SIGUSR1 removes the card, SIGUSR2 inserts it; Ctrl-C stops", flush=True)
     stop = threading.Event()
 
     def handle(signum: int, _frame: FrameType | None) -> None:
@@ -60,27 +70,21 @@ def _wait_for_stop(on_remove: Callable[[], None], on_insert: Callable[[], None])
 
 def run_pcsc(args: argparse.Namespace) -> int:
     """Run the vpcd bridge until SIGINT/SIGTERM."""
-    try:
-        card = open_card(args.profile, home=args.home)
-    except UnknownProfileError as error:
-        print(f"myna-edge sim pcsc: {error}", file=sys.stderr)
+    card = _open_card(args, "pcsc")
+    if card is None:
         return 2
     with card, VpcdBridge(card, port=args.port) as bridge:
         print(f"card {args.profile!r} dialling vpcd at 127.0.0.1:{args.port}", flush=True)
-        print("SIGUSR1 removes the card, SIGUSR2 inserts it; Ctrl-C stops", flush=True)
         _wait_for_stop(bridge.remove, bridge.insert)
     return 0
 
 
 def run_pn532(args: argparse.Namespace) -> int:
     """Run the PN532 emulator until SIGINT/SIGTERM."""
-    try:
-        card = open_card(args.profile, home=args.home)
-    except UnknownProfileError as error:
-        print(f"myna-edge sim pn532: {error}", file=sys.stderr)
+    card = _open_card(args, "pn532")
+    if card is None:
         return 2
     with card, Pn532Pty(card, link=args.link) as pn532:
         print(f"PN532 on {pn532.path}; connstring {pn532.connstring}", flush=True)
-        print("SIGUSR1 removes the card, SIGUSR2 inserts it; Ctrl-C stops", flush=True)
         _wait_for_stop(lambda: pn532.place(None), lambda: pn532.place(card))
     return 0

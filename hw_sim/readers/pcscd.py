@@ -31,10 +31,10 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from hw_sim.errors import SimError
+from hw_sim.lifecycle import StartStopABC
 
 __all__ = [
     "PCSCD_PID_FILE",
@@ -99,7 +99,7 @@ def write_reader_conf(folder: Path, port: int, name: str = "Virtual PCD") -> Pat
     return folder
 
 
-class PcscdProcess:
+class PcscdProcess(StartStopABC):
     """``pcscd -f`` with a private reader.conf.d; a context manager.
 
     Args:
@@ -132,17 +132,6 @@ class PcscdProcess:
     def pid(self) -> int | None:
         """The daemon's PID while it runs."""
         return None if self._process is None else self._process.pid
-
-    def __enter__(self) -> PcscdProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self, ready_timeout: float = 10.0, busy_wait: float = 0.0) -> PcscdProcess:
         """Start pcscd and wait until its socket answers.

@@ -21,11 +21,11 @@ import logging
 import os
 import select
 import threading
-import tty
 from pathlib import Path
-from types import TracebackType
 
 from hw_sim.card import VirtualCard
+from hw_sim.lifecycle import StartStopABC
+from hw_sim.pty import close_fds, open_pty, replace_symlink
 from hw_sim.readers.pn532 import Pn532
 from hw_sim.readers.pn532_frames import (
     ACK,
@@ -42,7 +42,7 @@ __all__ = ["Pn532Pty"]
 _log = logging.getLogger(__name__)
 
 
-class Pn532Pty:
+class Pn532Pty(StartStopABC):
     """A PN532 on a pty; a context manager (``stop()`` twice is harmless).
 
     Args:
@@ -73,29 +73,13 @@ class Pn532Pty:
         """libnfc's connection string for this device."""
         return f"pn532_uart:{self._link or self._path}"
 
-    def __enter__(self) -> Pn532Pty:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self) -> Pn532Pty:
         """Create the pty (and symlink) and start answering."""
         if self._thread is not None:
             return self
-        self._master, self._slave = os.openpty()
-        tty.setraw(self._master)
-        tty.setraw(self._slave)
-        self._path = os.ttyname(self._slave)
+        self._master, self._slave, self._path = open_pty()
         if self._link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._link.unlink()
-            self._link.symlink_to(self._path)
+            replace_symlink(self._link, self._path)
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="pn532-pty", daemon=True)
         self._thread.start()
@@ -108,9 +92,7 @@ class Pn532Pty:
             return
         os.write(self._stop_w, b"x")
         thread.join(timeout=5)
-        for fd in (self._master, self._slave, self._stop_r, self._stop_w):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        close_fds((self._master, self._slave, self._stop_r, self._stop_w))
         if self._link is not None:
             with contextlib.suppress(OSError):
                 self._link.unlink()

@@ -17,11 +17,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from host.transport.pcsc import list_readers
 from hw_sim.card import VirtualCard, open_card
+from hw_sim.lifecycle import StartStopABC
 from hw_sim.readers.pcscd import PRIVATE_CONF_MARK, PcscdProcess, write_reader_conf
 from hw_sim.readers.pn532_pty import Pn532Pty
 from hw_sim.readers.vpcd import DEFAULT_PORT, VpcdBridge
@@ -34,7 +34,7 @@ PCSC_READER: Final = "Virtual PCD 00 00"
 PCSC_URL: Final = "pcsc://Virtual%20PCD%2000%2000?wait=5"
 
 
-class PcscRig:
+class PcscRig(StartStopABC):
     """A private pcscd with the vpcd bridge; ``card()`` inserts a virtual card.
 
     Raises ``PcscdBusyError`` on ``start()`` when pcscd cannot run here.
@@ -49,17 +49,6 @@ class PcscRig:
             self.folder / "pcscd.log",
         )
         self.bridge: VpcdBridge | None = None
-
-    def __enter__(self) -> PcscRig:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> PcscRig:
         """Start pcscd, then the bridge (with an empty reader)."""
@@ -113,7 +102,7 @@ class PcscRig:
             self.wait_present(False)
 
 
-class Pn532Rig:
+class Pn532Rig(StartStopABC):
     """The PN532 emulator on a pty; ``card()`` places a virtual card in its field."""
 
     def __init__(self, home: Path | None = None) -> None:
@@ -126,17 +115,10 @@ class Pn532Rig:
         """The host URL of the emulated reader."""
         return f"libnfc://{self.pty.connstring}"
 
-    def __enter__(self) -> Pn532Rig:
+    def start(self) -> Pn532Rig:
+        """Start the emulator."""
         self.pty.start()
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def stop(self) -> None:
         """Stop the emulator and delete the rig's folder."""

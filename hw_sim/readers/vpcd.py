@@ -42,11 +42,11 @@ import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
 from hw_sim.card import VirtualCard
 from hw_sim.errors import CardClosedError, CardNotPoweredError
+from hw_sim.lifecycle import StartStopABC
 
 __all__ = [
     "DEFAULT_PORT",
@@ -136,7 +136,7 @@ class VpcdProtocol:
         return None
 
 
-class VpcdBridge:
+class VpcdBridge(StartStopABC):
     """The virtual card as vpcd's ICC, served from a background thread.
 
     A context manager; ``stop()`` twice is harmless. The bridge does not
@@ -187,17 +187,6 @@ class VpcdBridge:
     def __repr__(self) -> str:
         state = "inserted" if self._inserted.is_set() else "removed"
         return f"VpcdBridge({self._host}:{self._port}, {state})"
-
-    def __enter__(self) -> VpcdBridge:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def card(self) -> VirtualCard | None:

@@ -14,7 +14,7 @@ from host.errors import BoardAbsentError, BoardSilentError, CoverOpenError, Pape
 from host.peripherals.escpos import Receipt
 from host.peripherals.printer import ReceiptPrinter
 from hw_sim.devices import LinkFaults, SimPrinter
-from hw_sim.devices.faults import open_pty
+from hw_sim.pty import open_pty
 from tests.vectors.receipts import GOLDEN_PNG, transfer_receipt
 
 

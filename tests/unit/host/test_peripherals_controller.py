@@ -27,7 +27,7 @@ from host.errors import (
 )
 from host.peripherals import Controller
 from host.peripherals.link import HELLO, INFO, Link
-from hw_sim.devices.faults import open_pty
+from hw_sim.pty import open_pty
 
 Handler = Callable[[int, bytes], tuple[int, bytes] | None]
 

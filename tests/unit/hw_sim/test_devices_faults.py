@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from hw_sim.devices.faults import LinkFaults, PtyRelay, open_pty
+from hw_sim.devices.faults import LinkFaults, PtyRelay
+from hw_sim.pty import open_pty
 
 FRAMES = [bytes([i + 1]) * 5 + b"\x00" for i in range(20)]
 
