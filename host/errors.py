@@ -46,12 +46,27 @@ no message or repr ever carries a PIN, password or personal data::
     │   └── PrinterError                   the receipt printer cannot print
     │       ├── PaperOutError
     │       └── CoverOpenError
-    └── ServiceError                       (verification service; later issues)
+    ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
+    ├── FlowError                          a terminal flow could not finish: .code
+    │   ├── FlowCancelledError             the user or the application cancelled
+    │   ├── StepTimeoutError (TimeoutError) a step (prompt, card, service) ran out of time
+    │   └── FlowRefusedError               the verifier refused: .reason
+    ├── JournalError                       the agent's journal cannot be written or read
+    │   └── JournalSecretError (ValueError) a write carried a secret; nothing was written
+    └── ServiceError                       the verifier failed or refused: .code, .reason
+        ├── ServiceUnavailableError        unreachable after the allowed retries
+        ├── ServiceTimeoutError (TimeoutError) deadline passed: the outcome is unknown
+        ├── ServiceAuthenticationError     UNAUTHENTICATED, PERMISSION_DENIED
+        ├── InvalidServiceRequestError     INVALID_ARGUMENT: a malformed request
+        ├── ServiceStateError              FAILED_PRECONDITION, NOT_FOUND: wrong state
+        ├── IdempotencyConflictError       a key reused with another request (ALREADY_EXISTS)
+        └── ServiceInternalError           anything else the service or the channel reported
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AgentConfigError",
     "BackendUnavailableError",
     "BoardAbsentError",
     "BoardNotCommissionedError",
@@ -66,10 +81,17 @@ __all__ = [
     "EntryCancelledError",
     "EntryTimeoutError",
     "FileNotFoundOnCardError",
+    "FlowCancelledError",
+    "FlowError",
+    "FlowRefusedError",
+    "IdempotencyConflictError",
     "IncompatibleBoardError",
     "InstructionNotSupportedError",
     "IntegrityError",
     "InvalidReaderUrlError",
+    "InvalidServiceRequestError",
+    "JournalError",
+    "JournalSecretError",
     "MalformedResponseError",
     "MynaEdgeError",
     "NoCardError",
@@ -83,7 +105,13 @@ __all__ = [
     "ReaderBusyError",
     "ReaderNotFoundError",
     "SecurityStatusError",
+    "ServiceAuthenticationError",
     "ServiceError",
+    "ServiceInternalError",
+    "ServiceStateError",
+    "ServiceTimeoutError",
+    "ServiceUnavailableError",
+    "StepTimeoutError",
     "TransportClosedError",
     "TransportError",
     "TransportTimeoutError",
@@ -289,5 +317,106 @@ class CoverOpenError(PrinterError):
     """The printer's cover is open."""
 
 
+class AgentConfigError(MynaEdgeError, ValueError):
+    """``terminal.toml`` is unreadable or wrong; the message names the key."""
+
+
+class FlowError(MynaEdgeError):
+    """A terminal flow could not finish.
+
+    Attributes:
+        code: a stable machine-readable name (``"cancelled"``, ``"timeout"``).
+    """
+
+    code = "flow_error"
+
+
+class FlowCancelledError(FlowError):
+    """The user or the application cancelled the flow."""
+
+    code = "cancelled"
+
+
+class StepTimeoutError(FlowError, TimeoutError):
+    """A flow step (prompt, card, service call) did not finish in its time."""
+
+    code = "timeout"
+
+
+class FlowRefusedError(FlowError):
+    """The verifier refused the request.
+
+    Attributes:
+        reason: the verifier's reason name (``"CERTIFICATE_REVOKED"``).
+    """
+
+    code = "refused"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the verifier refused: {reason}")
+
+
+class JournalError(MynaEdgeError):
+    """The agent's journal cannot be written or read."""
+
+
+class JournalSecretError(JournalError, ValueError):
+    """A journal write named or carried a secret (PIN, password, OTP); nothing was written."""
+
+
 class ServiceError(MynaEdgeError):
-    """The central verification service failed or refused."""
+    """The central verification service failed or refused.
+
+    Attributes:
+        code: the gRPC status code name (``"UNAVAILABLE"``), or ``""``.
+        reason: the service's machine-readable reason from its ErrorInfo
+            (``"IDEMPOTENCY_KEY_REUSED"``), or ``""``.
+        metadata: the ErrorInfo's extra facts (``{"field": "amount_yen"}``).
+
+    The message is built from these codes only: the service's free-text
+    details are not copied, so nothing a request carried can leak into logs.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str = "",
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        self.code = code
+        self.reason = reason
+        self.metadata = dict(metadata or {})
+        text = message or (type(self).__doc__ or "service error").strip().splitlines()[0]
+        tags = ", ".join(t for t in (code, reason) if t)
+        super().__init__(f"{text} ({tags})" if tags else text)
+
+
+class ServiceUnavailableError(ServiceError):
+    """The verification service is unreachable (the allowed retries are spent)."""
+
+
+class ServiceTimeoutError(ServiceError, TimeoutError):
+    """The call's deadline passed: the service may or may not have acted."""
+
+
+class ServiceAuthenticationError(ServiceError):
+    """The service refused this terminal's identity or permissions."""
+
+
+class InvalidServiceRequestError(ServiceError):
+    """The service cannot act on the request as sent (malformed field)."""
+
+
+class ServiceStateError(ServiceError):
+    """The request does not fit the object's state, or the object is unknown."""
+
+
+class IdempotencyConflictError(ServiceError):
+    """An idempotency key was reused with a different request."""
+
+
+class ServiceInternalError(ServiceError):
+    """The service or the channel failed in a way the caller cannot fix."""

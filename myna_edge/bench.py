@@ -188,6 +188,7 @@ SUITES: dict[str, str] = {
     "verifier": "myna_edge.bench_verifier:verifier_suite",
     "link": "hw_sim.devices.bench:link_suite",
     "readers": "hw_sim.readers.bench:readers_suite",
+    "flows": "myna_edge.bench_flows:flows_suite",
 }
 
 

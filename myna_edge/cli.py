@@ -27,6 +27,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "myna_edge.bench:add_parser",
     "verifier.cli:add_parser",
     "host.readers:add_parser",
+    "host.agent.cli:add_parser",
 )
 
 

@@ -19,6 +19,7 @@ from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import sim_trust_dir
 from hw_sim.card import get_profile
+from myna_edge.demo_transfer import add_flow_arguments, run_flow_demo
 
 __all__ = ["add_parser", "run_demo"]
 
@@ -26,17 +27,22 @@ __all__ = ["add_parser", "run_demo"]
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``demo``."""
     demo = sub.add_parser("demo", help="read the default virtual card end to end")
-    demo.add_argument("--profile", default="default", help="virtual card profile")
+    add_flow_arguments(demo)
     demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Read a virtual card with its documented test PINs and print what was read."""
+    """Read a virtual card with its documented test PINs and print what was read.
+
+    ``--flow transfer`` runs the ATM transfer flow instead (``demo_transfer``).
+    """
+    if args.flow == "transfer":
+        return run_flow_demo(args)
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    url = f"sim://{args.profile}"
-    profile = get_profile(args.profile)
+    url = f"sim://{args.card}"
+    profile = get_profile(args.card)
     trust = sim_trust_dir(url)
     issuer_key = serialization.load_pem_public_key(
         (trust / "card-data-issuer.pub.pem").read_bytes()

@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``Agent``: one terminal's agent process — recovery first, then the local API.
+
+Start-up order matters for exactly-once: the journal is opened and every
+unresolved transfer and unknown reset is resolved with the verifier
+*before* the API accepts a new command. When the verifier is unreachable
+at start-up the agent still serves (reporting the verifier offline) and
+retries recovery in the background with back-off; while idle it keeps
+resolving leftovers of flows that failed mid-way, until the agent stops.
+An authorised transfer whose cash movement nobody confirmed is resolved
+by ``money_moved``; the default answers "no" (reverse), the safe choice
+for a terminal that had not yet been told to dispense.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from host.agent.config import AgentConfig
+from host.api import AgentRuntime, SecureEntry, TerminalServer
+from host.client import VerifierClient
+from host.errors import PeripheralError, ServiceError
+from host.flows import ControllerSecureEntry, ThreadedPrinter, recover_resets, recover_transfers
+from host.journal import ElectronicJournal, Journal, TransferRecovery
+from host.peripherals import BoardKey, Controller
+from myna.edge.v1 import terminal_pb2 as tpb
+
+__all__ = ["Agent", "reverse_unconfirmed"]
+
+# Paper out and cover open stop printing until someone acts: hardware error
+# in XFS terms (the device cannot do its job), not offline.
+_PRINTER_STATES: Final = {
+    "online": tpb.DEVICE_STATE_ONLINE,
+    "offline": tpb.DEVICE_STATE_OFFLINE,
+    "paper_out": tpb.DEVICE_STATE_HARDWARE_ERROR,
+    "cover_open": tpb.DEVICE_STATE_HARDWARE_ERROR,
+}
+
+_log = logging.getLogger(__name__)
+
+
+async def reverse_unconfirmed(plan: TransferRecovery) -> bool:
+    """The default start-up answer: no cash moved for an undecided authorisation."""
+    _log.warning("transfer %s: no cash confirmation on record; reversing", plan.op_id)
+    return False
+
+
+class Agent:
+    """The agent process's parts, started and stopped in order.
+
+    Args:
+        config: the parsed ``terminal.toml``.
+        secure_entry: the PIN pad's secret source (ATM profile).
+        money_moved: start-up recovery's question to the ATM application.
+        retry_interval: first back-off of the background recovery, seconds.
+        recovery_interval: how often an idle agent resolves journal leftovers.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        *,
+        secure_entry: SecureEntry | None = None,
+        money_moved: Callable[[TransferRecovery], Awaitable[bool]] = reverse_unconfirmed,
+        retry_interval: float = 1.0,
+        recovery_interval: float = 30.0,
+    ) -> None:
+        self.config = config
+        self._secure_entry = secure_entry
+        self._money_moved = money_moved
+        self._retry = retry_interval
+        self._interval = recovery_interval
+        self.journal: Journal | None = None
+        self.client: VerifierClient | None = None
+        self.server: TerminalServer | None = None
+        self._printer: ThreadedPrinter | None = None
+        self._controller: Controller | None = None
+        self._pad: ControllerSecureEntry | None = None
+        self._ej: ElectronicJournal | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+        self.address = ""
+
+    async def recover(self) -> bool:
+        """Resolve journaled transfers and resets; False when the verifier is unreachable."""
+        if self.journal is None or self.client is None:
+            raise RuntimeError("the agent is not started")
+        try:
+            transfers = await recover_transfers(
+                self.journal, self.client, self._money_moved, ejournal=self._ej
+            )
+            resets = await recover_resets(self.journal, self.client, ejournal=self._ej)
+        except ServiceError as exc:
+            _log.warning("recovery postponed: %s", exc)
+            return False
+        if transfers or resets:
+            _log.info("recovered %d transfer(s) and %d reset(s)", len(transfers), len(resets))
+        return True
+
+    async def _recovery_loop(self, recovered: bool) -> None:
+        # Journal entries left by a flow that failed while the verifier was
+        # down are resolved here, only while no command runs (a running
+        # flow's own operation must never be touched).
+        delay = self._interval if recovered else self._retry
+        while True:
+            await asyncio.sleep(delay)
+            if self.server is None or self.server.servicer.busy:
+                continue
+            ok = await self.recover()
+            state = tpb.DEVICE_STATE_ONLINE if ok else tpb.DEVICE_STATE_OFFLINE
+            await self.server.servicer.set_status("verifier", state)
+            delay = self._interval if ok else min(delay * 2, 60.0)
+
+    async def _printer_status(self, state: str) -> None:
+        if self.server is not None:
+            mapped = _PRINTER_STATES.get(state, tpb.DEVICE_STATE_HARDWARE_ERROR)
+            await self.server.servicer.set_status("printer", mapped)
+
+    async def _open_controller(self) -> tpb.DeviceState.ValueType:
+        c = self.config
+        if c.controller is None or c.controller_key is None:
+            return tpb.DEVICE_STATE_NO_DEVICE
+        controller = Controller(c.controller, key=BoardKey(c.controller_key))
+        try:
+            await asyncio.to_thread(controller.open)
+        except PeripheralError as exc:
+            # The agent keeps running and reports the device; ATM secrets are
+            # refused until the pad is back (no touchscreen fallback).
+            _log.error("secure PIN pad unavailable: %s", exc)
+            return tpb.DEVICE_STATE_NO_DEVICE
+        self._controller = controller
+        self._pad = ControllerSecureEntry(controller)
+        return tpb.DEVICE_STATE_ONLINE
+
+    async def start(self) -> str:
+        """Open the journal, recover, and serve the API; returns the API address.
+
+        Raises:
+            JournalError: the journal cannot be opened.
+            ValueError: the listen address is not local.
+        """
+        c = self.config
+        self.journal = Journal(c.journal)
+        if c.electronic_journal is not None:
+            self._ej = ElectronicJournal(c.electronic_journal, c.terminal_id)
+            self._ej.append("", "AGENT-START", profile=c.profile.value)
+        self.client = VerifierClient(c.verifier)
+        recovered = await self.recover()
+        self._printer = (
+            ThreadedPrinter(c.printer, on_status=self._printer_status) if c.printer else None
+        )
+        controller_state = await self._open_controller()
+        runtime = AgentRuntime.for_reader(
+            c.reader, profile=c.profile, terminal_id=c.terminal_id, verifier=self.client,
+            journal=self.journal, ejournal=self._ej, printer=self._printer,
+            secure_entry=self._secure_entry or self._pad, threshold_yen=c.transfer_threshold_yen,
+            reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours,
+        )  # fmt: skip
+        self.server = TerminalServer(runtime, c.listen)
+        self.address = await self.server.start()
+        servicer = self.server.servicer
+        await servicer.set_status("reader", tpb.DEVICE_STATE_ONLINE)
+        printer_state = tpb.DEVICE_STATE_ONLINE if c.printer else tpb.DEVICE_STATE_NO_DEVICE
+        await servicer.set_status("printer", printer_state)
+        await servicer.set_status("controller", controller_state)
+        verifier_state = tpb.DEVICE_STATE_ONLINE if recovered else tpb.DEVICE_STATE_OFFLINE
+        await servicer.set_status("verifier", verifier_state)
+        self._recovery = asyncio.ensure_future(self._recovery_loop(recovered))
+        _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
+        return self.address
+
+    def request_stop(self) -> None:
+        """Ask ``run`` to return (signal handlers call this)."""
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        """Stop serving and close everything; harmless twice."""
+        if self._recovery is not None:
+            self._recovery.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recovery
+            self._recovery = None
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self._printer is not None:
+            await self._printer.aclose()
+            self._printer = None
+        if self._pad is not None:
+            await self._pad.aclose()
+            self._pad = None
+        if self._controller is not None:
+            await asyncio.to_thread(self._controller.close)
+            self._controller = None
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
+        if self.journal is not None:
+            if self._ej is not None:
+                self._ej.append("", "AGENT-STOP")
+            self.journal.close()
+            self.journal = None
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT or ``request_stop``, then stop."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await self.start()
+            await self._stopped.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()

@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The user port of an API command: prompts go out as events, answers come back by id.
+
+A flow awaits ``confirm``/``secret``; this port sends a ``PromptEvent`` with
+a fresh prompt id on the command's stream and waits for AnswerPrompt. Under
+the ATM profile a secret may not come from the touchscreen (PCI PIN: only
+the secure PIN pad's encrypted entry): ``secret`` then asks the injected
+``secure_entry`` source, and a touch entry for it is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
+
+from host.api.translate import prompt_message
+from host.errors import FlowCancelledError
+from host.flows import Prompt
+from host.secret import Secret
+from myna.edge.v1 import terminal_pb2 as tpb
+
+__all__ = ["ApiUser", "SecureEntry"]
+
+#: Collects a secret on the secure PIN pad for a prompt (ATM profile).
+SecureEntry = Callable[[Prompt], Awaitable[Secret]]
+
+
+class ApiUser:
+    """Answers flow prompts through the API.
+
+    Args:
+        send: puts one ``FlowEvent`` on the command's stream.
+        touch_secrets: the kiosk profile: secrets may come from the touchscreen.
+        secure_entry: where secrets come from otherwise (the PIN pad).
+    """
+
+    def __init__(
+        self,
+        send: Callable[[tpb.FlowEvent], None],
+        *,
+        touch_secrets: bool,
+        secure_entry: SecureEntry | None = None,
+    ) -> None:
+        self._send = send
+        self._touch = touch_secrets
+        self._secure = secure_entry
+        self._ids = itertools.count(1)
+        self._waiting: dict[str, tuple[asyncio.Future[bool | Secret], bool]] = {}
+
+    def answer(self, prompt_id: str, answer: tpb.AnswerPromptRequest) -> bool:
+        """Deliver an answer; False when no such prompt waits or the answer does not fit."""
+        entry = self._waiting.get(prompt_id)
+        if entry is None or entry[0].done():
+            return False
+        future, wants_secret = entry
+        which = answer.WhichOneof("answer")
+        if wants_secret and which == "touch_entry" and self._touch:
+            future.set_result(Secret(answer.touch_entry.value))
+            answer.ClearField("touch_entry")  # the only other copy we can drop
+            return True
+        if not wants_secret and which == "confirmed":
+            future.set_result(answer.confirmed)
+            return True
+        return False
+
+    async def _ask(self, prompt: Prompt, wants_secret: bool) -> bool | Secret:
+        prompt_id = f"p{next(self._ids)}"
+        future: asyncio.Future[bool | Secret] = asyncio.get_running_loop().create_future()
+        self._waiting[prompt_id] = (future, wants_secret)
+        self._send(tpb.FlowEvent(prompt=prompt_message(prompt, prompt_id)))
+        try:
+            return await future
+        finally:
+            del self._waiting[prompt_id]
+
+    async def confirm(self, prompt: Prompt) -> bool:
+        """Ask a yes/no question on the stream."""
+        value = await self._ask(prompt, False)
+        if not isinstance(value, bool):  # pragma: no cover - answer() keeps kinds apart
+            raise TypeError("a confirmation must be a bool")
+        return value
+
+    async def secret(self, prompt: Prompt) -> Secret:
+        """A secret from the touchscreen (kiosk) or the secure PIN pad (ATM).
+
+        Raises:
+            FlowCancelledError: the ATM profile has no secure entry configured.
+        """
+        if not self._touch:
+            if self._secure is None:
+                raise FlowCancelledError("no secure PIN entry is configured")
+            self._send(tpb.FlowEvent(prompt=prompt_message(prompt)))
+            return await self._secure(prompt)
+        value = await self._ask(prompt, True)
+        if not isinstance(value, Secret):  # pragma: no cover
+            raise TypeError("a secret must be a Secret")
+        return value

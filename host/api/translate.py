@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Flow values <-> TerminalService messages, in one place.
+
+The flows know nothing of protobuf (STYLE §1); the API turns their events
+into ``FlowEvent`` messages, their outcomes into one ``Completion`` with an
+XFS4IoT-style completion code, and API commands into flow requests.
+Personal data leaves the agent only in a ``ReadCardResult`` the caller
+asked for; no secret is ever put into a message here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from host.client import AccountType, ResetOperation
+from host.flows import (
+    Event,
+    FlowFailed,
+    LastTryWarning,
+    Outcome,
+    Prompt,
+    PromptKind,
+    ReadOutcome,
+    RemoveCard,
+    ResetOutcome,
+    TransferOutcome,
+    TransferRequest,
+    Working,
+)
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
+
+__all__ = [
+    "completion_for",
+    "event_message",
+    "prompt_message",
+    "reset_operation",
+    "transfer_request",
+]
+
+_FAILURE_CODES: Final = {
+    "timeout": tpb.COMPLETION_CODE_TIME_OUT,
+    "cancelled": tpb.COMPLETION_CODE_CANCELED,
+    "card_removed": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
+    "service_unavailable": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
+    "pin_blocked": tpb.COMPLETION_CODE_USER_ERROR,
+    "device_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
+}
+_ACCOUNT_TYPES: Final = {
+    vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
+    vpb.ACCOUNT_TYPE_CURRENT: AccountType.CURRENT,
+    vpb.ACCOUNT_TYPE_SAVINGS: AccountType.SAVINGS,
+}
+
+
+def prompt_message(prompt: Prompt, prompt_id: str = "") -> tpb.PromptEvent:
+    """A ``PromptEvent`` for ``prompt`` (``prompt_id`` empty when no answer is expected)."""
+    return tpb.PromptEvent(
+        prompt_id=prompt_id,
+        type=tpb.PromptType.Value(f"PROMPT_TYPE_{prompt.kind.value.upper()}"),
+        text=prompt.text,
+        tries_left=prompt.tries_left or 0,
+        last_try=prompt.last_try,
+    )
+
+
+def event_message(event: Event) -> tpb.FlowEvent | None:
+    """The ``FlowEvent`` for a flow event; None for events sent otherwise.
+
+    Answerable prompts are sent by the API's user port with their id and
+    the result goes into the completion, so only the insert-card prompt,
+    warnings, working, remove-card and failures map here.
+    """
+    if isinstance(event, Prompt):
+        if event.kind is PromptKind.INSERT_CARD:
+            return tpb.FlowEvent(prompt=prompt_message(event))
+        return None
+    if isinstance(event, LastTryWarning):
+        kind = tpb.PromptType.Value(f"PROMPT_TYPE_{event.kind.value.upper()}")
+        return tpb.FlowEvent(last_try_warning=tpb.LastTryWarningEvent(type=kind))
+    if isinstance(event, Working):
+        return tpb.FlowEvent(working=tpb.WorkingEvent(step=event.step))
+    if isinstance(event, RemoveCard):
+        return tpb.FlowEvent(remove_card=tpb.RemoveCardEvent())
+    if isinstance(event, FlowFailed):
+        return tpb.FlowEvent(failure=tpb.FailureEvent(code=event.code, message=event.message))
+    return None
+
+
+def _code(outcome: Outcome, reason: str, timed_out: bool) -> tpb.CompletionCode.ValueType:
+    if outcome is Outcome.COMPLETED:
+        return tpb.COMPLETION_CODE_SUCCESS
+    if outcome is Outcome.REFUSED:
+        return tpb.COMPLETION_CODE_COMMAND_ERROR
+    if timed_out:
+        return tpb.COMPLETION_CODE_TIME_OUT
+    if outcome is Outcome.CANCELLED:
+        return tpb.COMPLETION_CODE_CANCELED
+    return _FAILURE_CODES.get(reason, tpb.COMPLETION_CODE_INTERNAL_ERROR)
+
+
+def completion_for(
+    outcome: ReadOutcome | ResetOutcome | TransferOutcome, *, timed_out: bool = False
+) -> tpb.Completion:
+    """The one ``Completion`` of a command from its flow's outcome."""
+    done = tpb.Completion(
+        code=_code(outcome.outcome, outcome.reason, timed_out),
+        error_code="timeout" if timed_out else outcome.reason,
+    )
+    if isinstance(outcome, TransferOutcome):
+        done.transfer.CopyFrom(
+            tpb.TransferResult(
+                authorization_id=outcome.authorization_id,
+                state=vpb.TransferState.Value(f"TRANSFER_STATE_{outcome.state.value}"),
+                identity_verified=outcome.identity_verified,
+                receipt_printed=outcome.receipt_printed,
+            )
+        )
+    elif isinstance(outcome, ResetOutcome):
+        done.pin_reset.CopyFrom(tpb.PinResetResult(reservation_id=outcome.reservation_id))
+    elif outcome.outcome is Outcome.COMPLETED:
+        result = tpb.ReadCardResult()
+        if outcome.basic_four is not None:
+            four = outcome.basic_four
+            result.name, result.address = four.name, four.address
+            result.birth_date, result.sex = four.birth_date.isoformat(), four.sex
+        if outcome.verdict is not None:
+            result.card_verified = outcome.verdict.accepted
+            result.certificate_serial = outcome.verdict.certificate_serial
+        done.read_card.CopyFrom(result)
+    return done
+
+
+def transfer_request(command: tpb.TransferCommand) -> TransferRequest:
+    """The flow's request from the API command.
+
+    Raises:
+        ValueError: an unknown account type.
+    """
+    if command.payee_account_type not in _ACCOUNT_TYPES:
+        raise ValueError("unknown payee account type")
+    return TransferRequest(
+        command.amount_yen, command.payee_bank_code, command.payee_branch_code,
+        _ACCOUNT_TYPES[command.payee_account_type], command.payee_account_number,
+        command.payee_name, command.remitter_name, command.remitter_phone,
+    )  # fmt: skip
+
+
+def reset_operation(command: tpb.PinResetCommand) -> ResetOperation:
+    """The flow's operation from the API command.
+
+    Raises:
+        ValueError: an unspecified operation.
+    """
+    name = vpb.ResetOperation.Name(command.operation).removeprefix("RESET_OPERATION_")
+    if name == "UNSPECIFIED":
+        raise ValueError("the reset operation is unspecified")
+    return ResetOperation(name)

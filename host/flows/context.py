@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Per-step timeouts and cancellation shared by every flow.
+
+Every await a flow makes goes through ``FlowContext.step``: it races the
+step against the flow's cancel signal and the step's time budget, so a
+prompt can always be cancelled and nothing waits forever. Verifier calls
+are run with ``cancellable=False``: once sent, their outcome must be learnt
+(their own deadline bounds them), never abandoned half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from host.errors import (
+    CardRemovedError,
+    FlowCancelledError,
+    FlowError,
+    PeripheralError,
+    PinBlockedError,
+    ServiceError,
+    StepTimeoutError,
+)
+from host.flows.events import Event
+
+__all__ = ["FlowContext", "StepTimeouts", "error_code"]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class StepTimeouts:
+    """Time budgets per kind of step, float seconds."""
+
+    prompt: float = 60.0
+    insert_card: float = 60.0
+    card: float = 30.0
+    service: float = 15.0
+    printer: float = 15.0
+
+
+class FlowContext:
+    """Emits events and runs steps with a timeout and the cancel signal."""
+
+    def __init__(self, emit: Callable[[Event], None], timeouts: StepTimeouts) -> None:
+        self._emit = emit
+        self.timeouts = timeouts
+        self._cancelled = asyncio.Event()
+
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to the listener; a failing listener never breaks the flow."""
+        try:
+            self._emit(event)
+        except Exception:  # noqa: BLE001 - a UI bug must not strand a transfer
+            _log.exception("event listener failed on %s", type(event).__name__)
+
+    def cancel(self) -> None:
+        """Ask the flow to stop at its next cancellable step."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancel was asked."""
+        return self._cancelled.is_set()
+
+    async def step(
+        self, name: str, awaitable: Awaitable[_T], timeout: float, *, cancellable: bool = True
+    ) -> _T:
+        """Await ``awaitable`` within ``timeout`` seconds, or until cancelled.
+
+        Raises:
+            FlowCancelledError: cancelled before or during the step.
+            StepTimeoutError: the step ran out of time.
+        """
+        task = asyncio.ensure_future(awaitable)
+        if cancellable and self.cancelled:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise FlowCancelledError(f"cancelled before {name}")
+        waiter = asyncio.ensure_future(self._cancelled.wait()) if cancellable else None
+        pending = {task} if waiter is None else {task, waiter}
+        done, _ = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if waiter is not None:
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+        if task in done:
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if waiter is not None and waiter in done:
+            raise FlowCancelledError(f"cancelled during {name}")
+        raise StepTimeoutError(f"{name} did not finish within {timeout:g} s")
+
+
+def error_code(exc: BaseException) -> str:
+    """A stable event code for an exception that ended a flow."""
+    if isinstance(exc, FlowError):
+        return exc.code
+    table: list[tuple[type[BaseException], str]] = [
+        (CardRemovedError, "card_removed"),
+        (PinBlockedError, "pin_blocked"),
+        (ServiceError, "service_unavailable"),
+        (PeripheralError, "device_error"),
+    ]
+    return next((code for cls, code in table if isinstance(exc, cls)), "failed")

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The typed events a flow emits, for the touchscreen, the ATM application and the API.
+
+Shaped after XFS4IoT's event stream (terminal-conventions §1): prompts say
+what the user must do and how many tries are left; a warning comes before
+the last try; "working" marks a long step; the card must be removed; and
+every flow ends with exactly one ``FlowResult`` (preceded by ``FlowFailed``
+when it did not complete). Events carry no secret and no personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "Event",
+    "FlowFailed",
+    "FlowResult",
+    "LastTryWarning",
+    "Outcome",
+    "Prompt",
+    "PromptKind",
+    "RemoveCard",
+    "Working",
+]
+
+
+class PromptKind(StrEnum):
+    """What a prompt asks for."""
+
+    INSERT_CARD = "insert_card"
+    CONFIRM_STATEMENT = "confirm_statement"
+    SIGNING_PASSWORD = "signing_password"  # noqa: S105 - a prompt name, not a secret
+    AUTH_PIN = "auth_pin"
+    CARD_INFO_PIN = "card_info_pin"
+    ONE_TIME_PASSWORD = "one_time_password"  # noqa: S105 - a prompt name
+    NEW_SECRET = "new_secret"  # noqa: S105 - a prompt name
+    CONFIRM_MONEY_MOVED = "confirm_money_moved"
+
+
+class Outcome(StrEnum):
+    """How a flow ended."""
+
+    COMPLETED = "completed"
+    REFUSED = "refused"  # the verifier said no (revoked card, ...)
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # timeout, card removed, verifier unreachable, device error
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """The user must act; ``tries_left`` is set for secrets the card counts."""
+
+    kind: PromptKind
+    text: str = ""
+    tries_left: int | None = None
+    last_try: bool = False
+
+
+@dataclass(frozen=True)
+class LastTryWarning:
+    """Emitted before prompting for a secret that has one try left."""
+
+    kind: PromptKind
+    tries_left: int = 1
+
+
+@dataclass(frozen=True)
+class Working:
+    """A step is under way (card command, verifier call, printing)."""
+
+    step: str
+
+
+@dataclass(frozen=True)
+class RemoveCard:
+    """The user should take the card now."""
+
+
+@dataclass(frozen=True)
+class FlowFailed:
+    """The flow stops short; ``code`` is stable (``card_removed``, ``timeout``...)."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FlowResult:
+    """The one final event of a flow run."""
+
+    flow: str
+    outcome: Outcome
+    reference: str = ""
+    reason: str = ""
+
+
+Event = Prompt | LastTryWarning | Working | RemoveCard | FlowFailed | FlowResult

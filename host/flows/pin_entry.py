@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Asking for a card secret the safe way, shared by every flow.
+
+DESIGN invariant: the agent never spends a try it was not asked to spend,
+reads the remaining tries first, and warns before the last one. So each
+round reads the counter (no try spent), refuses a blocked secret without
+prompting, emits ``LastTryWarning`` before a last-try prompt, hands the
+secret to one card action and wipes it whatever happens. A wrong secret
+loops (the counter is read again); a badly formed one costs no try and is
+re-asked a bounded number of times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from host.card import PinKind
+from host.errors import PinBlockedError, PinPolicyError, WrongPinError
+from host.flows.context import FlowContext
+from host.flows.events import LastTryWarning, Prompt, PromptKind, Working
+from host.flows.ports import CardPort, UserPort
+from host.secret import Secret
+
+__all__ = ["MAX_POLICY_RETRIES", "use_secret"]
+
+_T = TypeVar("_T")
+
+MAX_POLICY_RETRIES = 3
+
+
+async def use_secret(
+    ctx: FlowContext,
+    card: CardPort,
+    user: UserPort,
+    pin: PinKind,
+    prompt_kind: PromptKind,
+    text: str,
+    action: Callable[[Secret], Awaitable[_T]],
+    *,
+    working: str = "the card is working",
+    on_prompt: Callable[[], None] | None = None,
+) -> _T:
+    """Prompt for ``pin`` until ``action(secret)`` succeeds; returns its result.
+
+    Raises:
+        PinBlockedError: blocked before asking, or by the last wrong try.
+        PinPolicyError: badly formed ``MAX_POLICY_RETRIES`` times in a row.
+        FlowCancelledError, StepTimeoutError: at a prompt or card step.
+        CardError, TransportError: the card failed or left.
+    """
+    policy_errors = 0
+    while True:
+        tries = await ctx.step("PIN status", card.tries_left(pin), ctx.timeouts.card)
+        if tries == 0:
+            raise PinBlockedError(0x6984, "VERIFY", "the secret is blocked")
+        if tries == 1:
+            ctx.emit(LastTryWarning(prompt_kind))
+        if on_prompt is not None:
+            on_prompt()
+        prompt = Prompt(prompt_kind, text, tries, tries == 1)
+        ctx.emit(prompt)
+        secret = await ctx.step(prompt_kind.value, user.secret(prompt), ctx.timeouts.prompt)
+        with secret:
+            ctx.emit(Working(working))
+            try:
+                return await ctx.step(working, action(secret), ctx.timeouts.card)
+            except WrongPinError:
+                continue
+            except PinPolicyError:
+                policy_errors += 1
+                if policy_errors >= MAX_POLICY_RETRIES:
+                    raise

@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The small async interfaces flows talk through, and the card's threaded shell.
+
+Flows never see pyscard, pynfc, pyserial or gRPC (STYLE §1): they await
+``CardPort``, ``UserPort``, ``PrinterPort`` and ``TransferVerifier``. Blocking
+device libraries run in one worker thread per device (DESIGN "Concurrency"):
+``ThreadedCard`` owns a single-thread executor, so every APDU of a card is
+sent from the same thread, in order, and the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from host.card import CardInfo, KeyKind, MynaCard, PinKind, issuer_reset
+from host.card.pin_policy import normalize_pin
+from host.client import (
+    Authorization,
+    CardProof,
+    CardVerdict,
+    SessionPurpose,
+    TransferStatement,
+    TransferStatus,
+    VerifierSession,
+)
+from host.errors import NoCardError, StepTimeoutError
+from host.flows.events import Prompt
+from host.secret import Secret
+from host.transport import open_transport
+from host.transport.base import CardTransport
+
+__all__ = [
+    "CardPort",
+    "CardVerifier",
+    "PrinterPort",
+    "ThreadedCard",
+    "TransferVerifier",
+    "UserPort",
+]
+
+_log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+class CardPort(Protocol):
+    """The card as a flow needs it."""
+
+    async def wait_card(self, timeout: float) -> None:
+        """Return when a card is present (raises ``StepTimeoutError``)."""
+
+    async def tries_left(self, kind: PinKind) -> int:
+        """Tries left for ``kind``, without spending one."""
+
+    async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
+        """The ``kind`` certificate and the card's signature over ``digest``."""
+
+    async def read_card_info(self, pin: Secret) -> CardInfo:
+        """The basic four items, unlocked with the card-info PIN."""
+
+    async def card_id(self) -> bytes:
+        """The card's issuer id (from its user-authentication certificate)."""
+
+    async def get_challenge(self) -> bytes:
+        """Arm and return the card's 8-byte challenge."""
+
+    async def issuer_reset(self, operation: int, authorization: bytes, new: Secret) -> None:
+        """EXTERNAL AUTHENTICATE + RESET RETRY COUNTER with the new secret."""
+
+    async def release(self) -> None:
+        """End the card session (harmless when none is open)."""
+
+
+class UserPort(Protocol):
+    """The person at the terminal, through the touchscreen/ATM application."""
+
+    async def confirm(self, prompt: Prompt) -> bool:
+        """Yes or no to ``prompt``."""
+
+    async def secret(self, prompt: Prompt) -> Secret:
+        """A secret typed for ``prompt``; the flow wipes it after use."""
+
+
+class PrinterPort(Protocol):
+    """The receipt printer."""
+
+    async def print_lines(self, lines: Sequence[str]) -> None:
+        """Print one receipt."""
+
+
+class CardVerifier(Protocol):
+    """The verifier calls the card-reading flow makes (``VerifierClient`` has them)."""
+
+    @property
+    def terminal_id(self) -> str: ...
+
+    async def open_session(
+        self, purpose: SessionPurpose, idempotency_key: str, *, timeout: float | None = None
+    ) -> VerifierSession: ...
+
+    async def verify_card(
+        self,
+        session_id: str,
+        proof: CardProof,
+        idempotency_key: str,
+        *,
+        timeout: float | None = None,
+    ) -> CardVerdict: ...
+
+
+class TransferVerifier(Protocol):
+    """The verifier calls the transfer flow makes (``VerifierClient`` has them)."""
+
+    async def open_session(
+        self, purpose: SessionPurpose, idempotency_key: str, *, timeout: float | None = None
+    ) -> VerifierSession: ...
+
+    async def authorize_transfer(
+        self,
+        session_id: str,
+        statement: TransferStatement,
+        proof: CardProof | None,
+        idempotency_key: str,
+        *,
+        timeout: float | None = None,
+    ) -> Authorization: ...
+
+    async def commit_transfer(
+        self, authorization_id: str, idempotency_key: str, *, timeout: float | None = None
+    ) -> TransferStatus: ...
+
+    async def reverse_transfer(
+        self, authorization_id: str, idempotency_key: str, *, timeout: float | None = None
+    ) -> TransferStatus: ...
+
+
+class ThreadedCard:
+    """A ``CardPort`` over a reader URL, every call in the card's own thread.
+
+    Args:
+        url: the reader URL (``sim://``, ``pcsc://READER``, ``libnfc://...``).
+        poll_interval: how often ``wait_card`` retries an empty reader, seconds.
+    """
+
+    def __init__(self, url: str, *, poll_interval: float = 0.1) -> None:
+        self.url = url
+        self._poll = poll_interval
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="card")
+        self._transport: CardTransport | None = None
+        self._card: MynaCard | None = None
+
+    async def _run(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _require(self) -> MynaCard:
+        if self._card is None:
+            raise NoCardError("no card session: call wait_card first")
+        return self._card
+
+    async def wait_card(self, timeout: float) -> None:
+        """Open the card session, retrying an empty reader until ``timeout``.
+
+        Raises:
+            StepTimeoutError: no card in time.
+            TransportError: the reader itself failed.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self._run(self._open)
+                return
+            except NoCardError:
+                if time.monotonic() + self._poll > deadline:
+                    raise StepTimeoutError("no card was presented in time") from None
+                await asyncio.sleep(self._poll)
+
+    def _open(self) -> None:
+        if self._card is None:
+            self._transport = open_transport(self.url)
+            self._card = MynaCard(self._transport)
+
+    async def tries_left(self, kind: PinKind) -> int:
+        """Tries left for ``kind``; never spends one.
+
+        Raises:
+            NoCardError: no session; CardError, TransportError from the card.
+        """
+        card = self._require()
+        return await self._run(lambda: card.tries_left(kind))
+
+    async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
+        """Read the ``kind`` certificate and sign ``digest``, unlocking with ``secret``.
+
+        Raises:
+            PinPolicyError, WrongPinError, PinBlockedError: the secret was refused.
+            CardError, TransportError: the card failed or left.
+        """
+        card = self._require()
+
+        def work() -> CardProof:
+            certificate = card.read_certificate(kind, secret if kind is KeyKind.SIGN else None)
+            signature = card.sign(kind, digest, secret)
+            return CardProof(certificate.public_bytes(Encoding.DER), signature)
+
+        return await self._run(work)
+
+    async def read_card_info(self, pin: Secret) -> CardInfo:
+        """The basic four items (integrity-checked), unlocked with the card-info PIN.
+
+        Raises:
+            PinPolicyError, WrongPinError, PinBlockedError: the PIN was refused.
+            IntegrityError, DataFormatError, CardError, TransportError: the card failed.
+        """
+        card = self._require()
+        return await self._run(lambda: card.read_card_info(pin))
+
+    async def card_id(self) -> bytes:
+        """The issuer id: SHA-256 of the DER authentication certificate, 16 bytes.
+
+        Raises:
+            DataFormatError, CardError, TransportError: the card failed.
+        """
+        card = self._require()
+
+        def work() -> bytes:
+            der = card.read_certificate(KeyKind.AUTH).public_bytes(Encoding.DER)
+            return issuer_reset.card_id(der)
+
+        return await self._run(work)
+
+    async def get_challenge(self) -> bytes:
+        """Arm and return the card's 8-byte challenge.
+
+        Raises:
+            MalformedResponseError, CardError, TransportError: the card failed.
+        """
+        card = self._require()
+        return await self._run(lambda: issuer_reset.get_challenge(card.channel))
+
+    async def issuer_reset(self, operation: int, authorization: bytes, new: Secret) -> None:
+        """Relay the issuer authorisation, then set ``new`` (policy-checked first).
+
+        Raises:
+            PinPolicyError: ``new`` breaks the rule; nothing was sent.
+            CardError, TransportError: the card refused or left.
+        """
+        card = self._require()
+        kind, _ = issuer_reset.RESET_TARGETS[operation]
+        value = normalize_pin(kind, new, new=True)
+        await self._run(
+            lambda: issuer_reset.apply_issuer_reset(card.channel, operation, authorization, value)
+        )
+
+    async def release(self) -> None:
+        """Close the card session; harmless twice."""
+        await self._run(self._close)
+
+    def _close(self) -> None:
+        transport, self._transport, self._card = self._transport, None, None
+        if transport is not None:
+            transport.close()
+
+    async def aclose(self) -> None:
+        """Release the card and stop the worker thread."""
+        await self.release()
+        self._executor.shutdown(wait=True)

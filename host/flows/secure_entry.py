@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Secrets from the controller's secure PIN pad, for the ATM profile.
+
+PCI PIN practice (terminal-conventions §2): at an ATM the PIN is typed on
+the secure entry device and reaches the host only as an encrypted,
+authenticated PIN block; the touchscreen never sees it. ``ControllerSecureEntry``
+is the ``SecureEntry`` the terminal API's user port calls: it runs the
+controller driver's blocking ``secure_entry`` in the controller's own worker
+thread (DESIGN "Concurrency"), chooses numeric or multi-tap alphanumeric
+entry from the prompt, and opens the block only to hand the flow a
+``Secret`` it wipes after the one card command. Cancelling the awaiting
+task cancels the entry on the board.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Final
+
+from host.flows.events import Prompt, PromptKind
+from host.peripherals import Controller, EntryKind
+from host.secret import Secret
+
+__all__ = ["ENTRY_LIMITS", "ControllerSecureEntry"]
+
+#: prompt -> (entry kind, minimum length, maximum length)
+ENTRY_LIMITS: Final = {
+    PromptKind.SIGNING_PASSWORD: (EntryKind.ALNUM, 6, 16),
+    PromptKind.AUTH_PIN: (EntryKind.NUMERIC, 4, 4),
+    PromptKind.CARD_INFO_PIN: (EntryKind.NUMERIC, 4, 4),
+    PromptKind.ONE_TIME_PASSWORD: (EntryKind.NUMERIC, 8, 8),
+}
+
+
+class ControllerSecureEntry:
+    """A ``SecureEntry`` over an open, commissioned ``Controller``.
+
+    Args:
+        controller: the board driver (opened, with its key); used only from
+            this object's worker thread from now on.
+        entry_timeout: seconds the user has to finish one entry.
+    """
+
+    def __init__(self, controller: Controller, *, entry_timeout: float = 30.0) -> None:
+        self._controller = controller
+        self._timeout = entry_timeout
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="controller")
+
+    def _collect(self, prompt: Prompt, cancelled: threading.Event) -> Secret:
+        kind, low, high = ENTRY_LIMITS.get(prompt.kind, (EntryKind.NUMERIC, 4, 4))
+        block = self._controller.secure_entry(
+            kind, min_length=low, max_length=high, entry_timeout=self._timeout,
+            cancel=cancelled.is_set,
+        )  # fmt: skip
+        with block.decrypted() as inner:
+            # The flow owns (and wipes) this copy; the block's own is wiped here.
+            return Secret(inner.reveal())
+
+    async def __call__(self, prompt: Prompt) -> Secret:
+        """Collect the secret ``prompt`` asks for on the board.
+
+        Raises:
+            EntryCancelledError, EntryTimeoutError: the entry did not finish.
+            BoardTamperedError, BoardNotCommissionedError: the board refused.
+            PinBlockError: the block failed its MAC, binding or counter.
+        """
+        cancelled = threading.Event()
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._collect, prompt, cancelled)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            cancelled.set()  # the board cancels the entry; the thread then returns
+            try:
+                secret = await future
+            except Exception:  # noqa: BLE001 - the entry's own end is no news now
+                raise asyncio.CancelledError from None
+            secret.wipe()
+            raise
+
+    async def aclose(self) -> None:
+        """Stop the worker thread (the controller itself is the caller's to close)."""
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Commit or reverse an authorised transfer exactly once, journaled; and start-up recovery.
+
+Exactly once comes from three rules (terminal-conventions §3): the decision
+(commit or reverse) is journaled before it is acted on, so a restart never
+changes its mind; the commit/reverse call's idempotency key is derived from
+the operation id (``<op>.commit`` / ``<op>.reverse``) and journaled as the
+intent, so a repeat is answered once by the verifier; and an
+authorisation whose outcome is unknown is learnt by repeating the very same
+AuthorizeTransfer (same key, same request) before it is reversed — the ATM
+was never asked to move money for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from host.client import CardProof, TransferState, TransferStatement
+from host.errors import ServiceStateError
+from host.flows.ports import TransferVerifier
+from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
+
+__all__ = ["RecoveryResult", "authorize_request_data", "recover_transfers", "settle_transfer"]
+
+_log = logging.getLogger(__name__)
+
+FLOW = "transfer"
+
+
+def authorize_request_data(
+    session_id: str, statement: TransferStatement, proof: CardProof | None
+) -> dict[str, str | int | float | bool | None]:
+    """What the journal keeps to repeat an AuthorizeTransfer byte for byte (no secrets)."""
+    data: dict[str, str | int | float | bool | None] = {"session_id": session_id}
+    data.update({f"st_{k}": v for k, v in statement.to_dict().items()})  # type: ignore[misc]
+    data["proof_certificate_hex"] = proof.certificate_der.hex() if proof else None
+    data["proof_signature_hex"] = proof.signature.hex() if proof else None
+    return data
+
+
+def _request_from_data(
+    data: dict[str, object],
+) -> tuple[str, TransferStatement, CardProof | None]:
+    fields = {k.removeprefix("st_"): v for k, v in data.items() if k.startswith("st_")}
+    statement = TransferStatement.from_dict(fields)
+    cert, sig = data.get("proof_certificate_hex"), data.get("proof_signature_hex")
+    proof = CardProof(bytes.fromhex(str(cert)), bytes.fromhex(str(sig))) if cert and sig else None
+    return str(data["session_id"]), statement, proof
+
+
+async def settle_transfer(
+    journal: Journal,
+    client: TransferVerifier,
+    op_id: str,
+    authorization_id: str,
+    *,
+    commit: bool,
+    ejournal: ElectronicJournal | None = None,
+    decided: bool = False,
+) -> TransferState:
+    """Journal the decision (unless ``decided``), then commit or reverse, journaled.
+
+    A ``ServiceStateError`` (already settled the other way, e.g. reversed by
+    the verifier's expiry sweeper) is journaled as the outcome too: the
+    transfer is then resolved, and it was never settled twice.
+
+    Raises:
+        ServiceError: the verifier could not be reached; the journal keeps
+            the intent and recovery repeats it with the same key.
+    """
+    action = "commit" if commit else "reverse"
+    key = f"{op_id}.{action}"
+    effect = Effect.TRANSFER_COMMIT if commit else Effect.TRANSFER_REVERSE
+    if not decided:
+        journal.record(
+            op_id, FLOW, Effect.TRANSFER_DECISION, Phase.DECISION,
+            idempotency_key=key, data={"action": action},
+        )  # fmt: skip
+    journal.record(
+        op_id, FLOW, effect, Phase.INTENT, idempotency_key=key,
+        data={"authorization_id": authorization_id},
+    )  # fmt: skip
+    call = client.commit_transfer if commit else client.reverse_transfer
+    try:
+        status = await call(authorization_id, key)
+        state, error = status.state, ""
+    except ServiceStateError as exc:
+        state, error = TransferState.UNSPECIFIED, exc.reason or exc.code
+    journal.record(
+        op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key,
+        data={"authorization_id": authorization_id, "state": state.value, "error": error},
+    )  # fmt: skip
+    if ejournal is not None:
+        ejournal.append(
+            op_id, f"TRANSFER-{action.upper()}", authorization=authorization_id,
+            state=state.value, error=error or None,
+        )  # fmt: skip
+    _log.info("transfer %s %s: %s %s", op_id, action, state.value, error)
+    return state
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """What recovery did for one journaled transfer."""
+
+    op_id: str
+    authorization_id: str
+    action: str  # "commit", "reverse" or "none" (nothing was authorised)
+    state: TransferState
+
+
+async def recover_transfers(
+    journal: Journal,
+    client: TransferVerifier,
+    money_moved: Callable[[TransferRecovery], Awaitable[bool]],
+    *,
+    ejournal: ElectronicJournal | None = None,
+    only: str | None = None,
+) -> list[RecoveryResult]:
+    """Resolve every unresolved transfer in ``journal`` (run at agent start-up).
+
+    ``money_moved`` asks the ATM application whether the cash movement of an
+    authorised, undecided transfer happened (commit) or not (reverse).
+    ``only`` limits recovery to one operation id (a flow cleaning up after
+    itself). Never run it on an operation a flow is still running.
+
+    Raises:
+        ServiceError: the verifier is unreachable; the rest stays journaled.
+    """
+    results = []
+    for plan in journal.unresolved_transfers():
+        if only is not None and plan.op_id != only:
+            continue
+        auth_id = plan.authorization_id
+        if not auth_id:
+            session_id, statement, proof = _request_from_data(dict(plan.authorize_request))
+            answer = await client.authorize_transfer(
+                session_id, statement, proof, plan.authorize_key
+            )
+            journal.record(
+                plan.op_id, FLOW, Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME,
+                idempotency_key=plan.authorize_key,
+                data={"accepted": answer.accepted, "reason": answer.reason,
+                      "authorization_id": answer.authorization_id, "recovered": True},
+            )  # fmt: skip
+            if not answer.accepted:
+                results.append(RecoveryResult(plan.op_id, "", "none", TransferState.UNSPECIFIED))
+                continue
+            auth_id = answer.authorization_id
+            commit = False  # the ATM was never asked to move money for it
+        elif plan.decision is not None:
+            commit = plan.decision == "commit"
+        else:
+            commit = await money_moved(plan)
+        state = await settle_transfer(
+            journal, client, plan.op_id, auth_id, commit=commit, ejournal=ejournal,
+            decided=plan.decision is not None,
+        )  # fmt: skip
+        results.append(
+            RecoveryResult(plan.op_id, auth_id, "commit" if commit else "reverse", state)
+        )
+    return results

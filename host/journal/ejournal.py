@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The operator's electronic journal: an append-only, human-readable text file.
+
+ATM operators settle disputes from this record (terminal-conventions §3):
+one line per transaction event, in order, with time, terminal, operation
+and plain ``key=value`` facts. The file is opened with ``O_APPEND`` for each
+line and fsynced, so lines are never rewritten and survive a crash; the same
+secret guard as the write-ahead journal refuses PIN, password and OTP fields.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from host.journal.records import JsonValue, check_no_secrets
+
+__all__ = ["ElectronicJournal"]
+
+_log = logging.getLogger(__name__)
+
+
+def _quote(value: JsonValue) -> str:
+    text = "" if value is None else str(value)
+    # One event per line: newlines in values (names, payees) are escaped.
+    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{text}"' if (" " in text or not text) else text
+
+
+class ElectronicJournal:
+    """Appends operator-readable lines to ``path``.
+
+    Args:
+        path: the text file (created with its folder when missing).
+        terminal_id: printed on every line.
+        clock: current UTC time (tests inject one).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        terminal_id: str,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.terminal_id = terminal_id
+        self._clock = clock
+
+    def append(self, op_id: str, event: str, **facts: JsonValue) -> str:
+        """Append one line ``TIME TERMINAL OP EVENT key=value...``; returns it.
+
+        Raises:
+            JournalSecretError: a fact names or holds a secret; nothing written.
+            TypeError: a fact is not a JSON scalar.
+        """
+        check_no_secrets(facts)
+        stamp = self._clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        parts = [stamp, self.terminal_id, op_id or "-", event]
+        parts += [f"{key}={_quote(value)}" for key, value in facts.items()]
+        line = " ".join(parts) + "\n"
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return line.rstrip("\n")
+
+    def lines(self) -> list[str]:
+        """Every line written so far."""
+        if not self.path.exists():
+            return []
+        return self.path.read_text(encoding="utf-8").splitlines()
