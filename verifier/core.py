@@ -9,6 +9,7 @@ enum names without the ``REASON_`` prefix.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import logging
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from myna.edge.v1 import verifier_pb2 as pb
 from verifier.config import VerifierConfig
 from verifier.pki import TrustStore, verify_signature
-from verifier.revocation import RevocationChecker
+from verifier.revocation import RevocationAnswer, RevocationChecker
 from verifier.storage import AuditEntry, Session, Storage, Transaction
 
 __all__ = [
@@ -92,18 +93,56 @@ class Core:
         self, kind: str, certificate_der: bytes, signature: bytes, digest: bytes, now: dt.datetime
     ) -> ProofResult:
         """Chain, validity, revocation, then the signature over ``digest``."""
+        return self.finish_proof(
+            self.check_certificate(kind, certificate_der, now), digest, signature
+        )
+
+    def check_certificate(self, kind: str, certificate_der: bytes, now: dt.datetime) -> ProofResult:
+        """Chain, validity and revocation (may go to the network for revocation)."""
+        result = self._check_certificate(kind, certificate_der, now, allow_io=True)
+        assert result is not None  # with I/O allowed there is always an answer
+        return result
+
+    def check_certificate_cached(
+        self, kind: str, certificate_der: bytes, now: dt.datetime
+    ) -> ProofResult | None:
+        """``check_certificate`` if it needs no I/O (cheap: fit for the event loop), else None."""
+        return self._check_certificate(kind, certificate_der, now, allow_io=False)
+
+    def _check_certificate(
+        self, kind: str, certificate_der: bytes, now: dt.datetime, *, allow_io: bool
+    ) -> ProofResult | None:
         check = self.trust.check(kind, certificate_der, now)
         if check.reason != "OK" or check.certificate is None:
             return ProofResult(check.reason, check.serial_hex, certificate=check.certificate)
-        answer = self.revocation.status(kind, check.certificate.serial_number, now)
+        serial = check.certificate.serial_number
+        answer = self.revocation.peek(kind, serial, now)
+        if answer is None:
+            if not allow_io:
+                return None
+            answer = self.revocation.status(kind, serial, now)
+        return self._with_revocation(check.serial_hex, check.certificate, answer)
+
+    @staticmethod
+    def _with_revocation(
+        serial_hex: str, certificate: x509.Certificate, answer: RevocationAnswer
+    ) -> ProofResult:
         source = _SOURCES.get(answer.source, pb.REVOCATION_SOURCE_UNSPECIFIED)
         if answer.status == "REVOKED":
-            return ProofResult("CERTIFICATE_REVOKED", check.serial_hex, source, check.certificate)
+            return ProofResult("CERTIFICATE_REVOKED", serial_hex, source, certificate)
         if answer.status != "GOOD":
-            return ProofResult("REVOCATION_UNKNOWN", check.serial_hex, source, check.certificate)
-        if not verify_signature(check.certificate, digest, signature):
-            return ProofResult("SIGNATURE_INVALID", check.serial_hex, source, check.certificate)
-        return ProofResult("OK", check.serial_hex, source, check.certificate)
+            return ProofResult("REVOCATION_UNKNOWN", serial_hex, source, certificate)
+        # Not yet proven: the signature is still to be checked (finish_proof).
+        return ProofResult("OK", serial_hex, source, certificate)
+
+    @staticmethod
+    def finish_proof(checked: ProofResult, digest: bytes, signature: bytes) -> ProofResult:
+        """A checked certificate plus its signature over ``digest``: the proof's verdict."""
+        if not checked.accepted or checked.certificate is None:
+            return checked
+        if not verify_signature(checked.certificate, digest, signature):
+            return dataclasses.replace(checked, reason="SIGNATURE_INVALID")
+        return checked
 
     def open_session(self, tx: Transaction, terminal_id: str, purpose: int) -> Session:
         """Create a session with a fresh 32-byte nonce."""

@@ -6,6 +6,10 @@ after gRPC's Python interceptor examples). The request id is the caller's
 ``x-request-id`` header when it is sane, else a fresh one; the log line has
 method, id, status and duration, never request or response bodies (they may
 hold personal data).
+
+Why it is cheap: the wrapped handler is built once per method (the
+servicer's handlers do not change) and the request id is only looked up when
+the line will actually be logged.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 
 
-def _request_id(details: grpc.HandlerCallDetails) -> str:
-    for key, value in details.invocation_metadata or ():
+def _request_id(metadata: Any) -> str:
+    for key, value in metadata or ():
         if key == REQUEST_ID_HEADER and isinstance(value, str) and _SANE_ID.fullmatch(value):
             return value
     return secrets.token_hex(8)
@@ -38,6 +42,10 @@ def _request_id(details: grpc.HandlerCallDetails) -> str:
 
 class AccessLogInterceptor(grpc.aio.ServerInterceptor):
     """Logs one line per unary-unary call at INFO (DEBUG for health checks)."""
+
+    def __init__(self) -> None:
+        # method -> (the inner handler, its logging wrapper)
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
     async def intercept_service(
         self,
@@ -51,7 +59,16 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         method: str = handler_call_details.method
-        request_id = _request_id(handler_call_details)
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            wrapper: Any = cached[1]
+            return wrapper  # type: ignore[no-any-return]
+        wrapper = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapper)
+        return wrapper  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _wrap(method: str, handler: grpc.RpcMethodHandler[_Req, _Resp]) -> Any:
         inner: Any = handler.unary_unary  # async under grpc.aio, whatever the stubs say
         level = logging.DEBUG if method.startswith("/grpc.health") else logging.INFO
 
@@ -61,10 +78,12 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                 response: _Resp = await inner(request, context)
                 return response
             finally:
-                elapsed_ms = (time.perf_counter() - start) * 1000
-                code: Any = context.code()
-                name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                _log.log(level, "%s %s %s %.2f ms", request_id, method, name, elapsed_ms)
+                if _log.isEnabledFor(level):
+                    elapsed_ms = (time.perf_counter() - start) * 1000
+                    code: Any = context.code()
+                    name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+                    request_id = _request_id(context.invocation_metadata())
+                    _log.log(level, "%s %s %s %.2f ms", request_id, method, name, elapsed_ms)
 
         wrapped: Any = logged  # grpc.aio accepts coroutine functions here
         return grpc.unary_unary_rpc_method_handler(

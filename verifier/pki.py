@@ -6,12 +6,21 @@ certificate directly under a self-signed root, jpki-card.md §6), and every
 root generation shares one DN, so the issuer is found by trying each
 configured root's signature, not by name. Revocation is a separate step
 (``verifier.revocation``) so its source can be recorded.
+
+Why a cache: a terminal population presents the same few thousand
+certificates again and again, and the issuer signature check is an RSA
+verification per call. What depends only on the DER bytes and the fixed
+roots (parse, key type, which root signed it) is remembered per DER for
+certificates that chain to a root (junk is not remembered, so it cannot evict
+them); validity is checked against ``now`` on every call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 from verifier.errors import ConfigError
 
 __all__ = [
+    "CACHE_ENTRIES",
     "KINDS",
     "MAX_CERTIFICATE_BYTES",
     "BasicFour",
@@ -40,6 +50,8 @@ _log = logging.getLogger(__name__)
 KINDS: Final = ("auth", "sign")
 #: Real holder certificates are about 1.6-2 KiB (§6); anything past this is refused.
 MAX_CERTIFICATE_BYTES: Final = 8192
+#: How many checked certificates ``TrustStore`` remembers (least recently used goes).
+CACHE_ENTRIES: Final = 4096
 
 # subjectAltName otherName ids of the basic four items (jpki-card.md §6).
 _OID_NAME: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.1")
@@ -84,6 +96,9 @@ class TrustStore:
 
     def __init__(self, roots: Mapping[str, Sequence[x509.Certificate]]) -> None:
         self._roots = {kind: tuple(roots.get(kind, ())) for kind in KINDS}
+        # (kind, DER) -> the time-independent part of ``check``.
+        self._cache: OrderedDict[tuple[str, bytes], CertificateCheck] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_folder(cls, folder: Path) -> TrustStore:
@@ -113,6 +128,29 @@ class TrustStore:
         """Parse ``der`` and check issuer signature and validity at ``now``."""
         if not der or len(der) > MAX_CERTIFICATE_BYTES:
             return CertificateCheck("CERTIFICATE_MALFORMED")
+        key = (kind, der)
+        with self._cache_lock:
+            static = self._cache.get(key)
+            if static is not None:
+                self._cache.move_to_end(key)
+        if static is None:
+            static = self._check_static(kind, der)
+            if static.reason == "OK":  # junk must not evict real certificates
+                with self._cache_lock:
+                    self._cache[key] = static
+                    if len(self._cache) > CACHE_ENTRIES:
+                        self._cache.popitem(last=False)
+        certificate, issuer = static.certificate, static.issuer
+        if static.reason != "OK" or certificate is None or issuer is None:
+            return static
+        if now < certificate.not_valid_before_utc or now < issuer.not_valid_before_utc:
+            return CertificateCheck("CERTIFICATE_NOT_YET_VALID", certificate, issuer)
+        if now > certificate.not_valid_after_utc or now > issuer.not_valid_after_utc:
+            return CertificateCheck("CERTIFICATE_EXPIRED", certificate, issuer)
+        return static
+
+    def _check_static(self, kind: str, der: bytes) -> CertificateCheck:
+        """What does not depend on the time: parse, key type, issuing root."""
         try:
             certificate = x509.load_der_x509_certificate(der)
             certificate.public_key()
@@ -123,10 +161,6 @@ class TrustStore:
         issuer = self._issuer(kind, certificate)
         if issuer is None:
             return CertificateCheck("CERTIFICATE_UNTRUSTED", certificate)
-        if now < certificate.not_valid_before_utc or now < issuer.not_valid_before_utc:
-            return CertificateCheck("CERTIFICATE_NOT_YET_VALID", certificate, issuer)
-        if now > certificate.not_valid_after_utc or now > issuer.not_valid_after_utc:
-            return CertificateCheck("CERTIFICATE_EXPIRED", certificate, issuer)
         return CertificateCheck("OK", certificate, issuer)
 
     def _issuer(self, kind: str, certificate: x509.Certificate) -> x509.Certificate | None:

@@ -110,7 +110,9 @@ def _master(servicer: VerifierServicer) -> bytes:
 
 def _check_terminal(terminal: str, claimed: str) -> None:
     if claimed != terminal:
-        raise InvalidRequestError("terminal_id", "does not match the client certificate")
+        raise PermissionDeniedError(
+            "TERMINAL_MISMATCH", "terminal_id does not match the client certificate"
+        )
 
 
 def reserve(

@@ -15,6 +15,13 @@ revoked when the holder moves and disputes ask "what did you know, when".
 * OCSP responses are verified (signed by the root itself or by a responder
   certificate the root issued with the OCSP-signing EKU, for our serial) and
   cached until their nextUpdate.
+* ``RevocationChecker.peek`` answers without I/O and without scanning a CRL
+  when the answer is already known (an OCSP answer cached until its
+  nextUpdate, or the answer ``lookup`` gave for the serial from CRLs that are
+  still current: remembered until a refresh is due or nextUpdate passes), so
+  the service decides on its event loop and goes to a worker thread only
+  when a download or a CRL scan may be needed. It returns exactly what
+  ``status`` would return at that moment, or None.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ _log = logging.getLogger(__name__)
 #: Largest CRL or OCSP response accepted (a national CRL is large, but bounded).
 _MAX_DOWNLOAD: Final = 64 * 1024 * 1024
 _CLOCK_SKEW: Final = dt.timedelta(minutes=5)
+#: Per-serial CRL answers remembered per kind before the memo starts over.
+_MAX_REMEMBERED: Final = 65536
 
 
 @dataclass(frozen=True)
@@ -107,6 +116,11 @@ class CrlStore:
         self._fetch = fetch
         self._crls: dict[str, list[x509.CertificateRevocationList]] = {k: [] for k in KINDS}
         self._loaded_at: dict[str, dt.datetime] = {}
+        # Per kind: until when the current CRLs answer without a refresh, and
+        # the answers given so far (cleared whenever the CRLs change).
+        self._valid_until: dict[str, dt.datetime] = {}
+        self._answers: dict[str, dict[int, RevocationAnswer]] = {k: {} for k in KINDS}
+        self._generation: dict[str, int] = dict.fromkeys(KINDS, 0)
         self._lock = threading.Lock()
 
     def refresh(self, kind: str, now: dt.datetime) -> None:
@@ -136,27 +150,70 @@ class CrlStore:
                     merged[key] = crl
             self._crls[kind] = list(merged.values())
             self._loaded_at[kind] = now
+            self._answers[kind] = {}
+            self._generation[kind] += 1
+            updates = [c.next_update_utc for c in self._crls[kind]]
+            until = now + self._refresh
+            if all(u is not None for u in updates) and updates:
+                until = min(until, *(u for u in updates if u is not None))
+            else:
+                until = now  # something is stale or missing: nothing may be remembered
+            self._valid_until[kind] = until
+
+    def _current(self, kind: str, now: dt.datetime) -> bool:
+        # Under the lock: the CRLs answer at ``now`` without a refresh.
+        until = self._valid_until.get(kind)
+        loaded = self._loaded_at.get(kind)
+        return until is not None and loaded is not None and loaded <= now < until
+
+    def peek(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
+        """The answer ``lookup`` gave for ``serial`` from the current CRLs, if still current.
+
+        No I/O and no scan of the CRL (which may be large): fit for the event
+        loop. None when nothing is remembered or a refresh is due.
+        """
+        with self._lock:
+            if not self._current(kind, now):
+                return None
+            return self._answers[kind].get(serial)
 
     def lookup(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
         """Status of ``serial`` from the current CRLs of ``kind``; UNKNOWN if none is fresh."""
+        known = self.peek(kind, serial, now)
+        if known is not None:
+            return known
         with self._lock:
             loaded = self._loaded_at.get(kind)
-            crls = list(self._crls[kind])
+            crls, generation = list(self._crls[kind]), self._generation[kind]
         due = loaded is None or now - loaded >= self._refresh
         if due or any(crl.next_update_utc is None or crl.next_update_utc < now for crl in crls):
             self.refresh(kind, now)
             with self._lock:
-                crls = list(self._crls[kind])
-        fresh = [c for c in crls if c.next_update_utc is not None and c.next_update_utc >= now]
-        if not fresh:
-            return UNKNOWN
-        for crl in fresh:
-            entry = crl.get_revoked_certificate_by_serial_number(serial)
-            if entry is not None:
-                return RevocationAnswer(
-                    "REVOKED", "CRL", entry.revocation_date_utc, crl.last_update_utc
-                )
-        return RevocationAnswer("GOOD", "CRL", None, max(c.last_update_utc for c in fresh))
+                crls, generation = list(self._crls[kind]), self._generation[kind]
+        answer = _crl_answer(crls, serial, now)
+        with self._lock:
+            # Remember it only for the CRLs it was computed from, while they are current.
+            if self._generation[kind] == generation and self._current(kind, now):
+                answers = self._answers[kind]
+                if len(answers) >= _MAX_REMEMBERED:
+                    answers.clear()
+                answers[serial] = answer
+        return answer
+
+
+def _crl_answer(
+    crls: list[x509.CertificateRevocationList], serial: int, now: dt.datetime
+) -> RevocationAnswer:
+    fresh = [c for c in crls if c.next_update_utc is not None and c.next_update_utc >= now]
+    if not fresh:
+        return UNKNOWN
+    for crl in fresh:
+        entry = crl.get_revoked_certificate_by_serial_number(serial)
+        if entry is not None:
+            return RevocationAnswer(
+                "REVOKED", "CRL", entry.revocation_date_utc, crl.last_update_utc
+            )
+    return RevocationAnswer("GOOD", "CRL", None, max(c.last_update_utc for c in fresh))
 
 
 class OcspClient:
@@ -181,12 +238,19 @@ class OcspClient:
         """Whether ``kind`` has a responder."""
         return kind in self._urls
 
-    def lookup(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
-        """Status of ``serial``; UNKNOWN when the responder fails or cannot be trusted."""
+    def cached(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
+        """The answer cached for ``serial`` if still before its nextUpdate (no I/O)."""
         with self._lock:
             cached = self._cache.get((kind, serial))
         if cached is not None and cached[0] >= now:
             return cached[1]
+        return None
+
+    def lookup(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
+        """Status of ``serial``; UNKNOWN when the responder fails or cannot be trusted."""
+        cached = self.cached(kind, serial, now)
+        if cached is not None:
+            return cached
         url = self._urls.get(kind)
         if url is None:
             return UNKNOWN
@@ -295,6 +359,14 @@ class RevocationChecker:
     def __init__(self, crls: CrlStore, ocsp_client: OcspClient) -> None:
         self.crls = crls
         self.ocsp = ocsp_client
+
+    def peek(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
+        """What ``status`` would answer now when that needs no I/O, else None."""
+        if self.ocsp.configured(kind):
+            # Only a cached OCSP answer is known without asking; a responder
+            # that does not answer means a round trip and then the CRL.
+            return self.ocsp.cached(kind, serial, now)
+        return self.crls.peek(kind, serial, now)
 
     def status(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
         """The revocation status of ``serial`` under the ``kind`` CA."""

@@ -7,16 +7,24 @@ certificate (never a request field); input is validated before anything
 touches storage; a state-changing RPC claims its idempotency key in the same
 transaction as its work and stores the answer, errors included, so a retry
 gets the same answer and the same key with another body is refused
-(terminal-conventions §3). Blocking work (crypto, SQL, OCSP) runs in worker
-threads so the event loop only moves bytes.
+(terminal-conventions §3).
+
+Where work runs: cheap checks run on the event loop (no thread hop):
+identity, validation, and the certificate check when its revocation answer
+is known without I/O (``Core.check_certificate_cached``); otherwise that
+check runs in a worker thread, because it may download. The transactional
+part (``verifier.idempotency``) is handed to ``Storage.submit`` and awaited:
+on SQLite concurrent calls share one group commit, and nothing is answered
+before its transaction is durable. VerifyCard checks the card's signature
+inside its unit, where the session nonce is read. The PIN-reset RPCs keep
+their thread (``_call`` with ``run``) and block on the same commit.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final, NoReturn, TypeVar
 
 import grpc
@@ -31,11 +39,12 @@ from verifier.canonical import card_challenge_digest
 from verifier.core import PURPOSE_NAMES, Core, ProofResult, to_us
 from verifier.errors import (
     DeadlineError,
-    IdempotencyConflictError,
     InvalidRequestError,
+    PermissionDeniedError,
     RequestError,
     UnauthenticatedError,
 )
+from verifier.idempotency import idempotent_unit, raise_refusal
 from verifier.storage import Transaction
 
 __all__ = ["DEV_TERMINAL_HEADER", "ERROR_METADATA_KEY", "VerifierServicer"]
@@ -47,7 +56,6 @@ ERROR_METADATA_KEY: Final = "myna-error-bin"
 #: Under --insecure-dev only: the header naming the terminal (no certificate).
 DEV_TERMINAL_HEADER: Final = "x-myna-dev-terminal-id"
 _DOMAIN: Final = "verifier.myna-edge"
-_CODES: Final = {code.value[0]: code for code in grpc.StatusCode}
 _KINDS: Final = {pb.CERTIFICATE_KIND_AUTHENTICATION: "auth", pb.CERTIFICATE_KIND_SIGNING: "sign"}
 
 R = TypeVar("R", bound=Message)
@@ -93,8 +101,11 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         context: grpc.aio.ServicerContext[object, object],
         request: Message,
         validate: Callable[[], object],
-        run: Callable[[str], R],
+        run: Callable[[str], R] | None = None,
+        *,
+        run_async: Callable[[str], Awaitable[R]] | None = None,
     ) -> R:
+        """Identity, size, validation and deadline, then ``run`` (in a thread) or ``run_async``."""
         try:
             terminal = self._terminal(context)
             v.require_size(request)
@@ -103,6 +114,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             if remaining is not None and remaining <= 0:
                 # The caller gave up already: doing the work could only surprise it.
                 raise DeadlineError("DEADLINE_EXCEEDED", "the deadline passed before work began")
+            if run_async is not None:
+                return await run_async(terminal)
+            assert run is not None
             return await asyncio.to_thread(run, terminal)
         except RequestError as exc:
             await self._abort(context, exc)
@@ -115,34 +129,33 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         response_type: type[R],
         work: Callable[[Transaction], R],
     ) -> R:
-        key: str = getattr(request, "idempotency_key")  # noqa: B009
-        digest = hashlib.sha256(request.SerializeToString(deterministic=True)).digest()
-        error: RequestError
-        with self.core.storage.transaction() as tx:
-            record = tx.claim_key(terminal, method, key, digest, to_us(self.core.now()))
-            if record is not None:
-                if record.request_hash != digest:
-                    raise IdempotencyConflictError(
-                        "IDEMPOTENCY_KEY_REUSED", "the key was used with a different request"
-                    )
-                if record.status_code == 0 and record.response is not None:
-                    return response_type.FromString(record.response)
-                error = RequestError(record.reason or "UNKNOWN", record.message or "")
-                error.code = _CODES.get(record.status_code or 9, grpc.StatusCode.UNKNOWN)
-            else:
-                try:
-                    response = work(tx)
-                except RequestError as exc:
-                    # Stored and committed: a retry sees the same refusal.
-                    tx.finish_key(
-                        terminal, method, key, exc.code.value[0], exc.reason, str(exc), None
-                    )
-                    error = exc
-                else:
-                    body = response.SerializeToString(deterministic=True)
-                    tx.finish_key(terminal, method, key, 0, "", "", body)
-                    return response
-        raise error
+        """The idempotent unit committed, from a worker thread (blocks until durable)."""
+        unit = self._unit(terminal, method, request, response_type, work)
+        return raise_refusal(self.core.storage.submit(unit).result())
+
+    async def _idempotent_async(
+        self,
+        terminal: str,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[Transaction], R],
+    ) -> R:
+        """The idempotent unit committed, awaited on the event loop."""
+        unit = self._unit(terminal, method, request, response_type, work)
+        return raise_refusal(await asyncio.wrap_future(self.core.storage.submit(unit)))
+
+    def _unit(
+        self,
+        terminal: str,
+        method: str,
+        request: Message,
+        response_type: type[R],
+        work: Callable[[Transaction], R],
+    ) -> Callable[[Transaction], R | RequestError]:
+        return idempotent_unit(
+            terminal, method, request, response_type, work, lambda: to_us(self.core.now())
+        )
 
     # -- sessions and cards ----------------------------------------------------
     async def OpenSession(  # noqa: N802 - gRPC method names
@@ -154,7 +167,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             v.check_idempotency_key(request.idempotency_key)
             v.check_enum(request.purpose, pb.SessionPurpose, "purpose")
 
-        def run(terminal: str) -> pb.OpenSessionResponse:
+        async def run(terminal: str) -> pb.OpenSessionResponse:
             def work(tx: Transaction) -> pb.OpenSessionResponse:
                 session = self.core.open_session(tx, terminal, request.purpose)
                 return pb.OpenSessionResponse(
@@ -163,15 +176,17 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                     expire_time=_stamp(session.expires_us),
                 )
 
-            return self._idempotent(terminal, "OpenSession", request, pb.OpenSessionResponse, work)
+            return await self._idempotent_async(
+                terminal, "OpenSession", request, pb.OpenSessionResponse, work
+            )
 
-        return await self._call(context, request, validate, run)
+        return await self._call(context, request, validate, run_async=run)
 
     def _session_proof(
         self, terminal: str, session_id: str, purpose: int, kind: str, proof: pb.CardProof
     ) -> ProofResult | None:
         """Check a proof over the session's challenge; None when the session is not usable."""
-        with self.core.storage.transaction() as tx:
+        with self.core.storage.reading() as tx:
             session = tx.get_session(session_id)
         if session is None or session.terminal_id != terminal:
             return None
@@ -192,17 +207,29 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             v.check_terminal_id(request.terminal_id)
             v.check_proof(request.proof, "proof")
 
-        def run(terminal: str) -> pb.VerifyCardResponse:
+        async def run(terminal: str) -> pb.VerifyCardResponse:
             if request.terminal_id != terminal:
-                raise InvalidRequestError("terminal_id", "does not match the client certificate")
+                raise PermissionDeniedError(
+                    "TERMINAL_MISMATCH", "terminal_id does not match the client certificate"
+                )
             purpose = pb.SESSION_PURPOSE_CARD_VERIFICATION
-            proof = self._session_proof(
-                terminal, request.session_id, purpose, "auth", request.proof
-            )
+            der, signature = request.proof.certificate_der, request.proof.signature
+            # Chain, validity, revocation: on the loop when known without I/O.
+            checked = self.core.check_certificate_cached("auth", der, self.core.now())
+            if checked is None:
+                checked = await asyncio.to_thread(
+                    self.core.check_certificate, "auth", der, self.core.now()
+                )
+            challenge = PURPOSE_NAMES[purpose]
 
             def work(tx: Transaction) -> pb.VerifyCardResponse:
                 now = self.core.now()
                 session = tx.get_session(request.session_id)
+                proof = None
+                if session is not None and session.terminal_id == terminal:
+                    # The signature covers the session's nonce, read in this transaction.
+                    digest = card_challenge_digest(challenge, terminal, session.nonce)
+                    proof = self.core.finish_proof(checked, digest, signature)
                 reason = self.core.nonce_reason(session, terminal, purpose, now)
                 if reason == "OK":
                     tx.consume_session(request.session_id, to_us(now))
@@ -216,9 +243,11 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                     revocation_source=proof.source if proof is not None else 0,  # type: ignore[arg-type]
                 )
 
-            return self._idempotent(terminal, "VerifyCard", request, pb.VerifyCardResponse, work)
+            return await self._idempotent_async(
+                terminal, "VerifyCard", request, pb.VerifyCardResponse, work
+            )
 
-        return await self._call(context, request, validate, run)
+        return await self._call(context, request, validate, run_async=run)
 
     async def CheckRevocation(  # noqa: N802
         self, request: pb.CheckRevocationRequest, context: grpc.aio.ServicerContext[object, object]
@@ -265,10 +294,15 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             if request.HasField("identity_proof"):
                 v.check_proof(request.identity_proof, "identity_proof")
 
-        def run(terminal: str) -> pb.AuthorizeTransferResponse:
+        async def run(terminal: str) -> pb.AuthorizeTransferResponse:
             now = self.core.now()
-            pre = transfers.precheck_authorize(self.core, terminal, request, now)
-            return self._idempotent(
+            pre = transfers.precheck_authorize(self.core, terminal, request, now, allow_io=False)
+            if pre is None:  # a revocation download may be needed: not on the event loop
+                pre = await asyncio.to_thread(
+                    transfers.precheck_authorize, self.core, terminal, request, now
+                )
+            assert pre is not None
+            return await self._idempotent_async(
                 terminal,
                 "AuthorizeTransfer",
                 request,
@@ -276,7 +310,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 lambda tx: transfers.authorize(self.core, tx, terminal, request, pre, now),
             )
 
-        return await self._call(context, request, validate, run)
+        return await self._call(context, request, validate, run_async=run)
 
     async def CommitTransfer(  # noqa: N802
         self, request: pb.CommitTransferRequest, context: grpc.aio.ServicerContext[object, object]
@@ -287,18 +321,18 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             v.check_idempotency_key(request.idempotency_key)
             v.check_id(request.authorization_id, "authorization_id", "aut")
 
-        def run(terminal: str) -> pb.CommitTransferResponse:
+        async def run(terminal: str) -> pb.CommitTransferResponse:
             def work(tx: Transaction) -> pb.CommitTransferResponse:
                 state, when = transfers.change(
                     self.core, tx, terminal, request.authorization_id, pb.TRANSFER_STATE_COMMITTED
                 )
                 return pb.CommitTransferResponse(state=state, commit_time=_stamp(when))  # type: ignore[arg-type]
 
-            return self._idempotent(
+            return await self._idempotent_async(
                 terminal, "CommitTransfer", request, pb.CommitTransferResponse, work
             )
 
-        return await self._call(context, request, validate, run)
+        return await self._call(context, request, validate, run_async=run)
 
     async def ReverseTransfer(  # noqa: N802
         self, request: pb.ReverseTransferRequest, context: grpc.aio.ServicerContext[object, object]
@@ -309,18 +343,18 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             v.check_idempotency_key(request.idempotency_key)
             v.check_id(request.authorization_id, "authorization_id", "aut")
 
-        def run(terminal: str) -> pb.ReverseTransferResponse:
+        async def run(terminal: str) -> pb.ReverseTransferResponse:
             def work(tx: Transaction) -> pb.ReverseTransferResponse:
                 state, when = transfers.change(
                     self.core, tx, terminal, request.authorization_id, pb.TRANSFER_STATE_REVERSED
                 )
                 return pb.ReverseTransferResponse(state=state, reverse_time=_stamp(when))  # type: ignore[arg-type]
 
-            return self._idempotent(
+            return await self._idempotent_async(
                 terminal, "ReverseTransfer", request, pb.ReverseTransferResponse, work
             )
 
-        return await self._call(context, request, validate, run)
+        return await self._call(context, request, validate, run_async=run)
 
     # -- PIN reset ---------------------------------------------------------------
     async def ReserveReset(  # noqa: N802

@@ -57,9 +57,18 @@ def _fields(statement: pb.TransferStatement) -> TransferFields:
 
 
 def precheck_authorize(
-    core: Core, terminal_id: str, request: pb.AuthorizeTransferRequest, now: dt.datetime
-) -> AuthorizePrecheck:
+    core: Core,
+    terminal_id: str,
+    request: pb.AuthorizeTransferRequest,
+    now: dt.datetime,
+    *,
+    allow_io: bool = True,
+) -> AuthorizePrecheck | None:
     """Check the terminal binding and, over the threshold, the identity proof.
+
+    With ``allow_io`` False this never blocks: it returns None when the
+    revocation answer is not known without a download (call again in a
+    worker thread with ``allow_io`` True, which always answers).
 
     Raises:
         PermissionDeniedError: the statement names another terminal.
@@ -74,7 +83,13 @@ def precheck_authorize(
     proof = None
     if needs_proof and request.HasField("identity_proof"):
         p = request.identity_proof
-        proof = core.check_proof("sign", p.certificate_der, p.signature, digest, now)
+        if allow_io:
+            checked: ProofResult | None = core.check_certificate("sign", p.certificate_der, now)
+        else:
+            checked = core.check_certificate_cached("sign", p.certificate_der, now)
+        if checked is None:
+            return None
+        proof = core.finish_proof(checked, digest, p.signature)
     return AuthorizePrecheck(digest, needs_proof, proof)
 
 

@@ -4,8 +4,9 @@
 The ``verifier`` group holds the bare echo call (the framework's ceiling on
 the same mTLS transport), VerifyCard, AuthorizeTransfer (durable) and the raw
 ``cryptography`` checks, so the table reads as ratios. The concurrent
-figures (1/8/32 in flight, p50/p99) come from ``myna-edge bench verifier``,
-whose suite is smoke-run here with tiny sizes so it cannot rot.
+figures (1/8/32 in flight, p50/p99, server CPU per call, driven from a
+separate client process) come from ``myna-edge bench verifier``, whose suite
+is smoke-run here with tiny sizes so it cannot rot.
 """
 
 from __future__ import annotations
@@ -140,7 +141,20 @@ def test_suite_reports_ratios() -> None:
         f"{kind}_{n}" for kind in ("echo", "verify_card", "authorize_transfer") for n in (1, 8, 32)
     }
     assert all(run["calls"] >= 2 * int(name.rsplit("_", 1)[1]) for name, run in runs.items())
-    for ratio in ("verify_vs_echo_throughput_at_32", "authorize_vs_verify_throughput_at_32"):
+    assert all(run["server_cpu_us_per_call"] > 0 for run in runs.values())
+    # SQLite group commit: every durable run reports how many calls shared an fsync.
+    assert all(
+        runs[f"{kind}_{n}"]["units_per_commit"] >= 1
+        for kind in ("verify_card", "authorize_transfer")
+        for n in (1, 8, 32)
+    )
+    assert report["clients_in_separate_process"] is True
+    for ratio in (
+        "verify_vs_echo_throughput_at_32",
+        "authorize_vs_verify_throughput_at_32",
+        "verify_vs_echo_p99_at_32",
+        "verify_server_cpu_vs_echo_at_32",
+    ):
         assert isinstance(report[ratio], float)
         assert report[ratio] > 0
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from host.client import ClientConfig, SessionPurpose, TransferState, VerifierClient
-from host.errors import InvalidServiceRequestError, ServiceStateError, ServiceUnavailableError
+from host.errors import ServiceAuthenticationError, ServiceStateError, ServiceUnavailableError
 from tests.flows_support import client_config, transfer_request
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.tls import TlsConfig, ensure_tls_material, issue_terminal_certificate
@@ -79,11 +79,11 @@ def test_terminal_id_must_match_the_certificate(env: VerifierEnv, server: Server
                 session.nonce,
             )
             proof = CardProof(p.certificate_der, p.signature)
-            # the verifier treats the mismatch as a malformed field (not as
-            # PERMISSION_DENIED); either way the request is refused, typed
-            with pytest.raises(InvalidServiceRequestError) as info:
+            # acting for another terminal is PERMISSION_DENIED (the proto's
+            # convention), which the client types as an authentication error
+            with pytest.raises(ServiceAuthenticationError) as info:
                 await client.verify_card(session.session_id, proof, "c2.verify")
-            assert info.value.metadata.get("field") == "terminal_id"
+            assert info.value.reason == "TERMINAL_MISMATCH"
 
     asyncio.run(scenario())
 

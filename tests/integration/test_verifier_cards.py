@@ -218,7 +218,8 @@ def test_terminal_id_field_must_match_the_certificate(
         session = _open(stub)
         with pytest.raises(grpc.RpcError) as caught:
             _verify_with(stub, session, "atm-02", "spoof", signer="atm-02")
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # The proto's convention: acting for another terminal is PERMISSION_DENIED.
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_terminal_without_client_certificate_cannot_call(

@@ -7,6 +7,11 @@ psycopg), so the behaviour that matters (atomic claims, conditional state
 changes) is written and tested once. A backend supplies only a connection
 and its transaction boundaries (``Storage._begin``).
 
+``Storage.submit`` runs a unit of work in a transaction off the caller's
+thread and resolves a future only after the commit is durable; the SQLite
+backend batches concurrent submissions into one transaction (group commit,
+each unit in its own SAVEPOINT), the default runs each in its own.
+
 Exactly-once rests on three patterns, each one statement:
 
 * idempotency keys are claimed with ``INSERT ... ON CONFLICT DO NOTHING`` in
@@ -20,10 +25,12 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 __all__ = [
     "AuditEntry",
@@ -36,6 +43,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class _Cursor(Protocol):
@@ -389,6 +397,37 @@ class Storage(abc.ABC):
         """
         with self._begin() as execute:
             yield Transaction(execute)
+
+    def reading(self) -> AbstractContextManager[Transaction]:
+        """A transaction for reads only (a backend may serve it without the write lock)."""
+        return self.transaction()
+
+    _executor: ThreadPoolExecutor | None = None
+    _executor_lock = threading.Lock()
+
+    def submit(self, work: Callable[[Transaction], _T]) -> Future[_T]:
+        """Run ``work`` in a transaction on a storage thread.
+
+        The future holds ``work``'s result once the transaction has
+        committed, or its exception (then nothing of ``work`` was committed;
+        database failures are ``StorageError``). This default runs each unit
+        in its own transaction on a small pool.
+        """
+        with self._executor_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(8, thread_name_prefix="storage")
+            executor = self._executor
+        return executor.submit(self._run_unit, work)
+
+    def _run_unit(self, work: Callable[[Transaction], _T]) -> _T:
+        with self.transaction() as tx:
+            return work(tx)
+
+    def _stop_executor(self) -> None:
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     @abc.abstractmethod
     def close(self) -> None:

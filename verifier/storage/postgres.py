@@ -112,6 +112,7 @@ class PostgresStorage(Storage):
 
     def close(self) -> None:
         """Close every pooled connection; harmless twice."""
+        self._stop_executor()
         self._closed = True
         with self._lock:
             connections, self._all = self._all, []

@@ -113,3 +113,37 @@ def test_expiry_sweep_reverses_and_audits(core: Core) -> None:
     assert stored is not None
     assert stored.state == pb.TRANSFER_STATE_REVERSED
     assert [(e.action, e.subject_id) for e in audit] == [("EXPIRE_TRANSFER", aid)]
+
+
+def test_the_cached_certificate_check_never_goes_to_the_network(core: Core, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, utils
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from hw_sim.card import get_profile
+
+    pki = TestPki.open(sim_home() / "pki")
+    key = pki.holder_key("core-cached")
+    der = pki.issue(CertKind.AUTH, get_profile("default").person, key.public_key()).public_bytes(
+        Encoding.DER
+    )
+    now = core.now()
+    # Decided without revocation: answered; revocation unknown without a lookup: None.
+    malformed = core.check_certificate_cached("auth", b"\x30\x03bad", now)
+    assert malformed is not None
+    assert malformed.reason == "CERTIFICATE_MALFORMED"
+    assert core.check_certificate_cached("auth", der, now) is None
+    # With a CRL loaded, the cached path answers exactly what the full one does.
+    pki.export_public(tmp_path / "trust")
+    crls = CrlStore(
+        core.trust, {"auth": (str(tmp_path / "trust" / "auth.crl.der"),)}, refresh_seconds=300
+    )
+    core.revocation = RevocationChecker(crls, OcspClient(core.trust, {}, timeout=1))
+    full = core.check_certificate("auth", der, now)
+    assert core.check_certificate_cached("auth", der, now) == full
+    assert full.reason == "OK"
+    digest = b"d" * 32
+    signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    assert core.finish_proof(full, digest, signature).reason == "OK"
+    assert core.finish_proof(full, b"e" * 32, signature).reason == "SIGNATURE_INVALID"
+    assert core.check_proof("auth", der, signature, digest, now).reason == "OK"

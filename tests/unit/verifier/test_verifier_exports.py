@@ -21,6 +21,7 @@ MODULES = [
     "verifier.config",
     "verifier.core",
     "verifier.errors",
+    "verifier.idempotency",
     "verifier.interceptors",
     "verifier.issuer",
     "verifier.pki",

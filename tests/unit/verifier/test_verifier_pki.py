@@ -65,3 +65,42 @@ def test_trust_folder(pki: TestPki, tmp_path: Path) -> None:
     (tmp_path / "sign-ca.pem").unlink()
     with pytest.raises(ConfigError):
         TrustStore.from_folder(tmp_path)
+
+
+def test_the_issuer_check_is_cached_per_certificate_but_validity_is_not(
+    pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TrustStore({k.value: [pki.ca_certificate(k)] for k in CertKind})
+    person = get_profile("default").person
+    good = pki.issue(CertKind.SIGN, person, pki.holder_key("pki-cache").public_key())
+    der = good.public_bytes(Encoding.DER)
+    calls: list[object] = []
+    real = TrustStore._issuer
+
+    def counting(self: TrustStore, kind: str, certificate: object) -> object:
+        calls.append(certificate)
+        return real(self, kind, certificate)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(TrustStore, "_issuer", counting)
+    assert store.check("sign", der, NOW).reason == "OK"
+    assert store.check("sign", bytes(der), NOW).reason == "OK"
+    assert len(calls) == 1
+    assert store.check("sign", der, NOW + dt.timedelta(days=4000)).reason == "CERTIFICATE_EXPIRED"
+    assert store.check("auth", der, NOW).reason == "CERTIFICATE_UNTRUSTED"  # kinds stay apart
+    assert len(calls) == 2
+
+
+def test_the_certificate_cache_is_bounded_and_keeps_no_junk(
+    pki: TestPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import verifier.pki
+
+    monkeypatch.setattr(verifier.pki, "CACHE_ENTRIES", 2)
+    store = TrustStore({k.value: [pki.ca_certificate(k)] for k in CertKind})
+    person = get_profile("default").person
+    for n in range(3):
+        cert = pki.issue(CertKind.SIGN, person, pki.holder_key(f"pki-bound-{n}").public_key())
+        assert store.check("sign", cert.public_bytes(Encoding.DER), NOW).reason == "OK"
+    assert len(store._cache) == 2
+    store.check("sign", b"\x30\x03bad", NOW)
+    assert all(entry.reason == "OK" for entry in store._cache.values())

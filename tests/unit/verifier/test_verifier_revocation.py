@@ -176,3 +176,47 @@ def test_crl_from_an_http_url(pki: TestPki, trust: TrustStore) -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_crl_peek_answers_without_io_only_while_nothing_is_due(
+    pki: TestPki, trust: TrustStore, tmp_path: Path
+) -> None:
+    from hw_sim.card import get_profile
+
+    path = tmp_path / "auth.crl"
+    fresh = pki.issue(
+        CertKind.AUTH, get_profile("default").person, pki.holder_key("peek").public_key()
+    )
+    crl = _write_crl(pki, path)
+    store = CrlStore(trust, {"auth": (str(path),)}, refresh_seconds=300)
+    assert store.peek("auth", fresh.serial_number, NOW) is None  # nothing loaded yet
+    assert store.lookup("auth", fresh.serial_number, NOW).status == "GOOD"
+    assert store.peek("auth", fresh.serial_number, NOW) == store.lookup(
+        "auth", fresh.serial_number, NOW
+    )
+    # Due for a refresh, or past nextUpdate: only lookup (which may download) answers.
+    assert store.peek("auth", fresh.serial_number, NOW + dt.timedelta(seconds=300)) is None
+    assert crl.next_update_utc is not None
+    assert store.peek("auth", fresh.serial_number, crl.next_update_utc) is None
+    # A newer CRL revokes it: the remembered answer goes with the old CRL.
+    pki.revoke(fresh)
+    _write_crl(pki, path)
+    store.refresh("auth", NOW)
+    assert store.peek("auth", fresh.serial_number, NOW) is None  # forgotten with the old CRL
+    revoked = store.lookup("auth", fresh.serial_number, NOW)
+    assert (revoked.status, revoked.source) == ("REVOKED", "CRL")
+    assert store.peek("auth", fresh.serial_number, NOW) == revoked
+
+
+def test_ocsp_peek_is_the_cached_answer_only(trust: TrustStore, responder: OcspResponder) -> None:
+    checker = RevocationChecker(
+        CrlStore(trust, {}, refresh_seconds=300),
+        OcspClient(trust, {"auth": responder.url}, timeout=5),
+    )
+    assert checker.peek("auth", _serial("default"), NOW) is None
+    asked = responder.requests
+    answer = checker.status("auth", _serial("default"), NOW)
+    assert responder.requests == asked + 1
+    assert checker.peek("auth", _serial("default"), NOW) == answer
+    assert answer.status == "GOOD"
+    assert responder.requests == asked + 1  # peeking never asks

@@ -17,7 +17,7 @@ import pytest
 
 from tests.postgres_support import PostgresCluster, postgres_cluster
 from verifier.errors import ConfigError, StorageError
-from verifier.storage import AuditEntry, Session, Storage, Transfer, open_storage
+from verifier.storage import AuditEntry, Session, Storage, Transaction, Transfer, open_storage
 from verifier.storage.migrations import SCHEMA_VERSION
 
 
@@ -156,3 +156,42 @@ def test_closed_storage_refuses_work(storage: Storage) -> None:
 def test_unknown_url_scheme() -> None:
     with pytest.raises(ConfigError):
         open_storage("mysql://x")
+
+
+def test_submitted_work_is_committed_before_its_future_resolves(storage: Storage) -> None:
+    def work(tx: Transaction) -> str:
+        tx.insert_session(_session())
+        return "done"
+
+    assert storage.submit(work).result(timeout=30) == "done"
+    # A fresh transaction (another connection on PostgreSQL) sees it: committed.
+    with storage.transaction() as tx:
+        assert tx.get_session(_session().session_id) is not None
+
+
+def test_submitted_work_that_raises_leaves_nothing(storage: Storage) -> None:
+    def work(tx: Transaction) -> None:
+        tx.insert_session(_session())
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        storage.submit(work).result(timeout=30)
+    with storage.transaction() as tx:
+        assert tx.get_session(_session().session_id) is None
+
+
+def test_a_database_error_in_submitted_work_is_a_storage_error(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_session(_session())
+    future = storage.submit(lambda tx: tx.insert_session(_session()))  # duplicate key
+    with pytest.raises(StorageError):
+        future.result(timeout=30)
+
+
+def test_reading_sees_committed_state(storage: Storage) -> None:
+    with storage.transaction() as tx:
+        tx.insert_session(_session())
+    with storage.reading() as tx:
+        stored = tx.get_session(_session().session_id)
+    assert stored is not None
+    assert stored.nonce == _session().nonce
