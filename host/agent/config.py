@@ -17,6 +17,7 @@ Production defaults are safe: the verifier is reached over mTLS unless
     listen = "unix:/run/myna-edge/agent.sock"
     journal = "/var/lib/myna-edge/journal.sqlite"
     electronic_journal = "/var/lib/myna-edge/electronic-journal.txt"
+    recovery_answer_seconds = 30         # ask the ATM app "did the cash move?" (0 = reverse)
 
     [verifier]
     target = "verifier.bank.example:50051"
@@ -43,7 +44,7 @@ __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
 _TOP = {
     "profile", "terminal_id", "reader", "printer", "listen", "journal", "electronic_journal",
     "verifier", "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
-    "kiosk_hours",
+    "kiosk_hours", "recovery_answer_seconds",
 }  # fmt: skip
 _VERIFIER = {"target", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name"}
 
@@ -65,6 +66,7 @@ class AgentConfig:
     reset_otp_first: bool = False
     transfer_threshold_yen: int = 100_000
     kiosk_hours: tuple[dt.time, dt.time] | None = None
+    recovery_answer_seconds: float = 0.0
 
 
 def _get(
@@ -149,6 +151,9 @@ def load_agent_config(path: Path) -> AgentConfig:
         except ValueError:
             raise AgentConfigError('kiosk_hours must look like "06:00-23:00"') from None
     ej = _get(data, "electronic_journal", str, "", None)
+    answer_seconds = float(_get(data, "recovery_answer_seconds", (int, float), "", 0.0))
+    if not 0 <= answer_seconds <= 600:
+        raise AgentConfigError("recovery_answer_seconds must be 0 .. 600")
     controller = _get(data, "controller", str, "", None)
     key_file = _get(data, "controller_key", str, "", None if controller is None else ...)
     controller_key = None
@@ -173,4 +178,5 @@ def load_agent_config(path: Path) -> AgentConfig:
         reset_otp_first=_get(data, "reset_otp_first", bool, "", False),
         transfer_threshold_yen=_get(data, "transfer_threshold_yen", int, "", 100_000),
         kiosk_hours=hours,
+        recovery_answer_seconds=answer_seconds,
     )

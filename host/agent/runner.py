@@ -8,8 +8,11 @@ at start-up the agent still serves (reporting the verifier offline) and
 retries recovery in the background with back-off; while idle it keeps
 resolving leftovers of flows that failed mid-way, until the agent stops.
 An authorised transfer whose cash movement nobody confirmed is resolved
-by ``money_moved``; the default answers "no" (reverse), the safe choice
-for a terminal that had not yet been told to dispense.
+by ``money_moved``; by default the ATM application is asked through the
+API (``RecoveryDesk``: the API serves with new commands held BUSY while
+recovery runs) and an unanswered question, or
+``recovery_answer_seconds = 0``, means "no" (reverse), the safe choice for
+a terminal that had not yet been told to dispense.
 """
 
 from __future__ import annotations
@@ -22,12 +25,23 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from host.agent.config import AgentConfig
+from host.agent.crash_hook import open_journal
+from host.agent.monitor import (
+    DeviceMonitor,
+    controller_probe,
+    pcsc_reader_probe,
+    printer_probe,
+    serial_reader_probe,
+)
 from host.api import AgentRuntime, SecureEntry, TerminalServer
+from host.api.recovery import RecoveryDesk
 from host.client import VerifierClient
 from host.errors import PeripheralError, ServiceError
 from host.flows import ControllerSecureEntry, ThreadedPrinter, recover_resets, recover_transfers
 from host.journal import ElectronicJournal, Journal, TransferRecovery
 from host.peripherals import BoardKey, Controller
+from host.transport.libnfc import parse_libnfc_url
+from host.transport.pcsc.url import parse_pcsc_url
 from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = ["Agent", "reverse_unconfirmed"]
@@ -56,9 +70,11 @@ class Agent:
     Args:
         config: the parsed ``terminal.toml``.
         secure_entry: the PIN pad's secret source (ATM profile).
-        money_moved: start-up recovery's question to the ATM application.
+        money_moved: start-up recovery's question to the ATM application
+            (default: a ``RecoveryDesk`` on the API, ``recovery_answer_seconds``).
         retry_interval: first back-off of the background recovery, seconds.
         recovery_interval: how often an idle agent resolves journal leftovers.
+        status_interval: how often devices are asked for live status events.
     """
 
     def __init__(
@@ -66,13 +82,15 @@ class Agent:
         config: AgentConfig,
         *,
         secure_entry: SecureEntry | None = None,
-        money_moved: Callable[[TransferRecovery], Awaitable[bool]] = reverse_unconfirmed,
+        money_moved: Callable[[TransferRecovery], Awaitable[bool]] | None = None,
         retry_interval: float = 1.0,
         recovery_interval: float = 30.0,
+        status_interval: float = 1.0,
     ) -> None:
         self.config = config
         self._secure_entry = secure_entry
-        self._money_moved = money_moved
+        self.desk = RecoveryDesk(config.recovery_answer_seconds)
+        self._money_moved = money_moved or self.desk.money_moved
         self._retry = retry_interval
         self._interval = recovery_interval
         self.journal: Journal | None = None
@@ -83,6 +101,8 @@ class Agent:
         self._pad: ControllerSecureEntry | None = None
         self._ej: ElectronicJournal | None = None
         self._recovery: asyncio.Task[None] | None = None
+        self._status_interval = status_interval
+        self._monitor: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self.address = ""
 
@@ -90,6 +110,8 @@ class Agent:
         """Resolve journaled transfers and resets; False when the verifier is unreachable."""
         if self.journal is None or self.client is None:
             raise RuntimeError("the agent is not started")
+        if self.server is not None:
+            self.server.servicer.hold = True  # no new command until recovery is done
         try:
             transfers = await recover_transfers(
                 self.journal, self.client, self._money_moved, ejournal=self._ej
@@ -98,6 +120,9 @@ class Agent:
         except ServiceError as exc:
             _log.warning("recovery postponed: %s", exc)
             return False
+        finally:
+            if self.server is not None:
+                self.server.servicer.hold = False
         if transfers or resets:
             _log.info("recovered %d transfer(s) and %d reset(s)", len(transfers), len(resets))
         return True
@@ -112,7 +137,8 @@ class Agent:
             if self.server is None or self.server.servicer.busy:
                 continue
             ok = await self.recover()
-            state = tpb.DEVICE_STATE_ONLINE if ok else tpb.DEVICE_STATE_OFFLINE
+            reached = ok and self.client is not None and await self.client.reachable()
+            state = tpb.DEVICE_STATE_ONLINE if reached else tpb.DEVICE_STATE_OFFLINE
             await self.server.servicer.set_status("verifier", state)
             delay = self._interval if ok else min(delay * 2, 60.0)
 
@@ -138,19 +164,18 @@ class Agent:
         return tpb.DEVICE_STATE_ONLINE
 
     async def start(self) -> str:
-        """Open the journal, recover, and serve the API; returns the API address.
+        """Open the journal, serve the API (commands held), recover; returns the address.
 
         Raises:
             JournalError: the journal cannot be opened.
             ValueError: the listen address is not local.
         """
         c = self.config
-        self.journal = Journal(c.journal)
+        self.journal = open_journal(c.journal)  # plain Journal unless a test arms the hook
         if c.electronic_journal is not None:
             self._ej = ElectronicJournal(c.electronic_journal, c.terminal_id)
             self._ej.append("", "AGENT-START", profile=c.profile.value)
         self.client = VerifierClient(c.verifier)
-        recovered = await self.recover()
         self._printer = (
             ThreadedPrinter(c.printer, on_status=self._printer_status) if c.printer else None
         )
@@ -159,20 +184,43 @@ class Agent:
             c.reader, profile=c.profile, terminal_id=c.terminal_id, verifier=self.client,
             journal=self.journal, ejournal=self._ej, printer=self._printer,
             secure_entry=self._secure_entry or self._pad, threshold_yen=c.transfer_threshold_yen,
-            reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours,
+            reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours, recovery=self.desk,
         )  # fmt: skip
         self.server = TerminalServer(runtime, c.listen)
+        self.server.servicer.hold = True  # recovery first: the API answers, commands wait
         self.address = await self.server.start()
         servicer = self.server.servicer
         await servicer.set_status("reader", tpb.DEVICE_STATE_ONLINE)
         printer_state = tpb.DEVICE_STATE_ONLINE if c.printer else tpb.DEVICE_STATE_NO_DEVICE
         await servicer.set_status("printer", printer_state)
         await servicer.set_status("controller", controller_state)
-        verifier_state = tpb.DEVICE_STATE_ONLINE if recovered else tpb.DEVICE_STATE_OFFLINE
+        recovered = await self.recover()  # may ask the ATM application (WatchRecovery)
+        # An empty journal needs no verifier call: ask the channel itself.
+        reached = recovered and await self.client.reachable()
+        verifier_state = tpb.DEVICE_STATE_ONLINE if reached else tpb.DEVICE_STATE_OFFLINE
         await servicer.set_status("verifier", verifier_state)
         self._recovery = asyncio.ensure_future(self._recovery_loop(recovered))
+        self._monitor = asyncio.ensure_future(self._device_monitor().run())
         _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
         return self.address
+
+    def _device_monitor(self) -> DeviceMonitor:
+        assert self.server is not None
+        servicer = self.server.servicer
+        probes = []
+        if self.config.reader.startswith("pcsc://"):
+            wanted = parse_pcsc_url(self.config.reader)
+            probes.append(pcsc_reader_probe(wanted.name, wanted.index))
+        elif self.config.reader.startswith("libnfc://"):
+            uart = serial_reader_probe(parse_libnfc_url(self.config.reader).connstring)
+            probes += [uart] if uart is not None else []
+        if self._printer is not None:
+            probes.append(printer_probe(self._printer.check))
+        if self._pad is not None:
+            probes.append(controller_probe(self._pad.tampered))
+        return DeviceMonitor(
+            servicer.set_status, probes, lambda: servicer.busy, interval=self._status_interval
+        )
 
     def request_stop(self) -> None:
         """Ask ``run`` to return (signal handlers call this)."""
@@ -185,6 +233,11 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._recovery
             self._recovery = None
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
         if self.server is not None:
             await self.server.stop()
             self.server = None

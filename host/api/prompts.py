@@ -5,7 +5,9 @@ A flow awaits ``confirm``/``secret``; this port sends a ``PromptEvent`` with
 a fresh prompt id on the command's stream and waits for AnswerPrompt. Under
 the ATM profile a secret may not come from the touchscreen (PCI PIN: only
 the secure PIN pad's encrypted entry): ``secret`` then asks the injected
-``secure_entry`` source, and a touch entry for it is refused.
+``secure_entry`` source, and a touch entry for it is refused. Under the
+kiosk profile a secret prompt carries a fresh X25519 key and the touch
+entry arrives sealed to it (``touch_entry``): no PIN in clear on the API.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 
+from host.api.touch_entry import EntryKey
 from host.api.translate import prompt_message
 from host.errors import FlowCancelledError
 from host.flows import Prompt
@@ -33,6 +36,7 @@ class ApiUser:
         send: puts one ``FlowEvent`` on the command's stream.
         touch_secrets: the kiosk profile: secrets may come from the touchscreen.
         secure_entry: where secrets come from otherwise (the PIN pad).
+        request_id: the command's id (sealed touch entries are bound to it).
     """
 
     def __init__(
@@ -41,25 +45,31 @@ class ApiUser:
         *,
         touch_secrets: bool,
         secure_entry: SecureEntry | None = None,
+        request_id: str = "",
     ) -> None:
         self._send = send
         self._touch = touch_secrets
         self._secure = secure_entry
+        self._rid = request_id
         self._ids = itertools.count(1)
-        self._waiting: dict[str, tuple[asyncio.Future[bool | Secret], bool]] = {}
+        self._waiting: dict[str, tuple[asyncio.Future[bool | Secret], EntryKey | None]] = {}
 
     def answer(self, prompt_id: str, answer: tpb.AnswerPromptRequest) -> bool:
-        """Deliver an answer; False when no such prompt waits or the answer does not fit."""
+        """Deliver an answer; False when no such prompt waits or the answer does not fit.
+
+        Raises:
+            TouchEntryError: a sealed touch entry does not open with this
+                prompt's key; the prompt keeps waiting.
+        """
         entry = self._waiting.get(prompt_id)
         if entry is None or entry[0].done():
             return False
-        future, wants_secret = entry
+        future, key = entry
         which = answer.WhichOneof("answer")
-        if wants_secret and which == "touch_entry" and self._touch:
-            future.set_result(Secret(answer.touch_entry.value))
-            answer.ClearField("touch_entry")  # the only other copy we can drop
+        if key is not None and which == "touch_entry":
+            future.set_result(key.open(answer.touch_entry))
             return True
-        if not wants_secret and which == "confirmed":
+        if key is None and which == "confirmed":
             future.set_result(answer.confirmed)
             return True
         return False
@@ -67,8 +77,12 @@ class ApiUser:
     async def _ask(self, prompt: Prompt, wants_secret: bool) -> bool | Secret:
         prompt_id = f"p{next(self._ids)}"
         future: asyncio.Future[bool | Secret] = asyncio.get_running_loop().create_future()
-        self._waiting[prompt_id] = (future, wants_secret)
-        self._send(tpb.FlowEvent(prompt=prompt_message(prompt, prompt_id)))
+        key = EntryKey(self._rid, prompt_id) if wants_secret else None
+        self._waiting[prompt_id] = (future, key)
+        message = prompt_message(prompt, prompt_id)
+        if key is not None:
+            message.entry_public_key = key.public_bytes
+        self._send(tpb.FlowEvent(prompt=message))
         try:
             return await future
         finally:

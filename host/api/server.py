@@ -8,7 +8,7 @@ Completion. ``timeout_ms`` bounds the whole command (0 = none); when it
 expires the flow is cancelled and completes TIME_OUT. A client that drops
 the stream cancels its command. Cancel racing completion is not an error.
 The listen address must be ``unix:PATH`` or on 127.0.0.1 (never a public
-interface: the API carries touchscreen PINs under the kiosk profile).
+interface: the API carries sealed touchscreen PINs under the kiosk profile).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ import grpc
 import grpc.aio
 
 from host.api.prompts import ApiUser, SecureEntry
+from host.api.recovery import RecoveryDesk
 from host.api.translate import completion_for, event_message, reset_operation, transfer_request
 from host.client import VerifierClient
+from host.errors import TouchEntryError
 from host.flows import (
     CardPort,
     CardReadingFlow,
@@ -81,6 +83,7 @@ class AgentRuntime:
     threshold_yen: int = 100_000
     reset_otp_first: bool = False
     reset_hours: tuple[dt.time, dt.time] | None = None
+    recovery: RecoveryDesk | None = None
 
     @classmethod
     def for_reader(cls, reader_url: str, **kw: object) -> AgentRuntime:
@@ -120,6 +123,8 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         self._running: dict[str, _Command] = {}
         self._status: dict[str, tpb.DeviceState.ValueType] = {}
         self._status_changed = asyncio.Condition()
+        #: Set while recovery runs: new commands are refused BUSY meanwhile.
+        self.hold = False
 
     @property
     def busy(self) -> bool:
@@ -172,7 +177,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             return tpb.REFUSAL_REASON_INVALID_MESSAGE
         if not self.runtime.offers(command):
             return tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND
-        if self._running:
+        if self._running or self.hold:
             return tpb.REFUSAL_REASON_BUSY
         return None
 
@@ -187,6 +192,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             queue.put_nowait,
             touch_secrets=self.runtime.profile is Profile.KIOSK,
             secure_entry=self.runtime.secure_entry,
+            request_id=rid,
         )
         card = self.runtime.card_factory() if refusal is None else None
 
@@ -228,9 +234,9 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
                 else:
                     getter.cancel()
             outcome = task.result()
-            yield tpb.ExecuteResponse(
-                request_id=rid, completion=completion_for(outcome, timed_out=timed_out)
-            )
+            done = completion_for(outcome, timed_out=timed_out)
+            await self._verifier_seen(request, done)
+            yield tpb.ExecuteResponse(request_id=rid, completion=done)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -239,6 +245,17 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
                 await asyncio.gather(task, return_exceptions=True)
             self._running.pop(rid, None)
             await _close_card(card)
+
+    async def _verifier_seen(self, request: tpb.ExecuteRequest, done: tpb.Completion) -> None:
+        # What a command learnt about the verifier is live status: unreachable
+        # now, or answered (every transfer and reset, and a verifying read,
+        # opens a verifier session first).
+        if done.error_code == "service_unavailable":
+            await self.set_status("verifier", tpb.DEVICE_STATE_OFFLINE)
+        elif done.code in (tpb.COMPLETION_CODE_SUCCESS, tpb.COMPLETION_CODE_COMMAND_ERROR) and (
+            request.WhichOneof("command") != "read_card" or request.read_card.verify_card
+        ):
+            await self.set_status("verifier", tpb.DEVICE_STATE_ONLINE)
 
     def _flow(
         self,
@@ -255,7 +272,8 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             treq = transfer_request(request.transfer)
             tflow = TransferFlow(
                 terminal_id=rt.terminal_id, verifier=rt.verifier, printer=rt.printer,
-                threshold_yen=rt.threshold_yen, **common,  # type: ignore[arg-type]
+                threshold_yen=rt.threshold_yen, request_id=request.request_id,
+                **common,  # type: ignore[arg-type]
             )  # fmt: skip
             return tflow, lambda: tflow.run(treq)
         if which == "pin_reset":
@@ -273,7 +291,10 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         self, request: tpb.AnswerPromptRequest, context: _Ctx
     ) -> tpb.AnswerPromptResponse:
         command = self._running.get(request.request_id)
-        accepted = command is not None and command.user.answer(request.prompt_id, request)
+        try:
+            accepted = command is not None and command.user.answer(request.prompt_id, request)
+        except TouchEntryError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return tpb.AnswerPromptResponse(accepted=accepted)
 
     async def Cancel(  # noqa: N802
@@ -284,6 +305,21 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         for rid in cancelled:
             self._running[rid].cancel()
         return tpb.CancelResponse(cancelled=cancelled)
+
+    async def WatchRecovery(  # noqa: N802
+        self, request: tpb.WatchRecoveryRequest, context: _Ctx
+    ) -> AsyncIterator[tpb.RecoveryPrompt]:
+        if self.runtime.recovery is None:
+            return
+        async for prompt in self.runtime.recovery.watch():
+            yield prompt
+
+    async def AnswerRecovery(  # noqa: N802
+        self, request: tpb.AnswerRecoveryRequest, context: _Ctx
+    ) -> tpb.AnswerRecoveryResponse:
+        desk = self.runtime.recovery
+        accepted = desk is not None and desk.answer(request.recovery_id, request.cash_moved)
+        return tpb.AnswerRecoveryResponse(accepted=accepted)
 
     async def GetCapabilities(  # noqa: N802
         self, request: tpb.GetCapabilitiesRequest, context: _Ctx

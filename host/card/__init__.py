@@ -203,6 +203,28 @@ class MynaCard:
         pin = normalize_pin(kind.pin, secret)
         return _jpki.sign(self._channel, kind, digest, pin)
 
+    def prove(
+        self, kind: KeyKind, digest: bytes, secret: Secret, *, counter_read: bool = False
+    ) -> tuple[x509.Certificate, bytes]:
+        """The ``kind`` certificate and a signature over ``digest``, one VERIFY for both.
+
+        ``counter_read``: the caller's promise that its last call was
+        ``tries_left(kind.pin)`` with a non-zero answer (see ``jpki.prove``).
+
+        Raises:
+            ValueError: ``digest`` is not 32 bytes (checked before the PIN).
+            PinPolicyError: ``secret`` breaks the rule; nothing was sent.
+            PinBlockedError, WrongPinError: the secret was refused.
+            DataFormatError: a malformed certificate or an empty signature.
+            CardError: another refusal.
+        """
+        if len(digest) != SHA256_DIGEST_LENGTH:
+            raise ValueError("sign takes a 32-byte SHA-256 digest")
+        pin = normalize_pin(kind.pin, secret)
+        return _jpki.prove(
+            self._channel, kind, digest, pin, counter_read=counter_read, strategy=self._strategy
+        )
+
     def token_label(self) -> str:
         """Return the JPKI token label (``JPKIAPICCTOKEN2`` for a card, §3.1).
 

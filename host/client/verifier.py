@@ -13,6 +13,7 @@ OTP travels only inside the RedeemReset message the contract defines.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -127,6 +128,18 @@ class VerifierClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def reachable(self, timeout: float = 1.0) -> bool:
+        """Whether the channel connects (TLS handshake included) within ``timeout`` s.
+
+        Makes no call and changes nothing: the agent's live verifier status,
+        which must not say "online" only because there was nothing to recover.
+        """
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+        except (TimeoutError, grpc.RpcError):
+            return False
+        return True
 
     def __repr__(self) -> str:
         mode = "plaintext-dev" if self._config.insecure_dev else "mTLS"

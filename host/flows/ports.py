@@ -154,8 +154,12 @@ class ThreadedCard:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="card")
         self._transport: CardTransport | None = None
         self._card: MynaCard | None = None
+        # The PIN whose counter the last card call read (non-zero): its EF is
+        # still selected, so ``prove`` verifies at once (one VERIFY per flow).
+        self._counter_read: PinKind | None = None
 
     async def _run(self, fn: Callable[[], _T]) -> _T:
+        self._counter_read = None  # any card call may change what is selected
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def _require(self) -> MynaCard:
@@ -192,7 +196,9 @@ class ThreadedCard:
             NoCardError: no session; CardError, TransportError from the card.
         """
         card = self._require()
-        return await self._run(lambda: card.tries_left(kind))
+        tries = await self._run(lambda: card.tries_left(kind))
+        self._counter_read = kind if tries > 0 else None
+        return tries
 
     async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
         """Read the ``kind`` certificate and sign ``digest``, unlocking with ``secret``.
@@ -202,10 +208,10 @@ class ThreadedCard:
             CardError, TransportError: the card failed or left.
         """
         card = self._require()
+        counter_read = self._counter_read is kind.pin
 
         def work() -> CardProof:
-            certificate = card.read_certificate(kind, secret if kind is KeyKind.SIGN else None)
-            signature = card.sign(kind, digest, secret)
+            certificate, signature = card.prove(kind, digest, secret, counter_read=counter_read)
             return CardProof(certificate.public_bytes(Encoding.DER), signature)
 
         return await self._run(work)

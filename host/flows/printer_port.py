@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from host.errors import CoverOpenError, PaperOutError, PeripheralError
-from host.peripherals.escpos import Receipt
+from host.peripherals.escpos import PrinterStatus, Receipt
 from host.peripherals.printer import ReceiptPrinter
 
 __all__ = ["PrinterState", "ThreadedPrinter", "build_receipt"]
@@ -67,16 +67,34 @@ class ThreadedPrinter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer")
         self._printer: ReceiptPrinter | None = None
 
-    def _print(self, receipt: Receipt) -> None:
+    def _port(self) -> ReceiptPrinter:
         if self._printer is None:
             printer = ReceiptPrinter(self.url, timeout=self._timeout)
             printer.open()
             self._printer = printer
+        return self._printer
+
+    def _print(self, receipt: Receipt) -> None:
         try:
-            self._printer.print_receipt(receipt)
+            self._port().print_receipt(receipt)
         except PeripheralError:
             self._close()
             raise
+
+    def _status(self) -> PrinterStatus:
+        try:
+            return self._port().status()
+        except PeripheralError:
+            self._close()
+            raise
+
+    async def check(self) -> PrinterStatus:
+        """Ask the printer for its paper and cover state (the agent's status monitor).
+
+        Raises:
+            BoardAbsentError, BoardSilentError, PrinterError: the printer is gone.
+        """
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._status)
 
     def _close(self) -> None:
         printer, self._printer = self._printer, None

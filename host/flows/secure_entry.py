@@ -80,6 +80,18 @@ class ControllerSecureEntry:
             secret.wipe()
             raise
 
+    async def tampered(self) -> bool:
+        """Whether the board's tamper flag is set (the agent's status monitor).
+
+        Runs on this object's worker thread, after any entry in progress.
+
+        Raises:
+            PeripheralError: the board is silent or gone.
+        """
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(self._executor, self._controller.status)
+        return status.tampered
+
     async def aclose(self) -> None:
         """Stop the worker thread (the controller itself is the caller's to close)."""
         self._executor.shutdown(wait=True)

@@ -151,6 +151,8 @@ class TransferFlow:
         emit: receives every ``Event``.
         timeouts: per-step time budgets.
         threshold_yen: amounts over this need the card's signature.
+        request_id: the API command's id, journaled so that recovery can ask
+            the ATM application about this very transfer.
     """
 
     def __init__(
@@ -166,12 +168,14 @@ class TransferFlow:
         printer: PrinterPort | None = None,
         timeouts: StepTimeouts | None = None,
         threshold_yen: int = 100_000,
+        request_id: str = "",
     ) -> None:
         self.terminal_id = terminal_id
         self._verifier, self._card, self._user = verifier, card, user
         self._printer, self._journal, self._ej = printer, journal, ejournal
         self._ctx = FlowContext(emit, timeouts or StepTimeouts())
         self._threshold = threshold_yen
+        self._request_id = request_id
         self._auth_id = ""  # set once the verifier authorised this run's transfer
         self._authorize_sent = False  # set once AuthorizeTransfer's intent is journaled
         self._decided = False  # set once commit/reverse is journaled as decided
@@ -290,7 +294,8 @@ class TransferFlow:
         key = f"{op_id}.authorize"
         self._journal.record(
             op_id, FLOW, Effect.TRANSFER_AUTHORIZE, Phase.INTENT, idempotency_key=key,
-            data=authorize_request_data(session.session_id, statement, proof),
+            data=authorize_request_data(session.session_id, statement, proof)
+            | {"request_id": self._request_id},
         )  # fmt: skip
         self._authorize_sent = True
         auth = await ctx.step(

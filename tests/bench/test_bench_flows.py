@@ -3,11 +3,19 @@
 
 from __future__ import annotations
 
-from myna_edge.bench_flows import MINIMUM_COMMANDS, flows_suite
+import os
+
+import pytest
+
+from myna_edge.bench_flows import FOOTPRINT_TARGETS, MINIMUM_COMMANDS, flows_suite
 
 
-def test_suite_reports_shares_and_exact_counts() -> None:
-    report = flows_suite(1)
+@pytest.fixture(scope="module")
+def report() -> dict[str, object]:
+    return flows_suite(1, idle_seconds=0.3)
+
+
+def test_suite_reports_shares_and_exact_counts(report: dict[str, object]) -> None:
     for kind in ("transfer", "reading"):
         figures = report[kind]
         assert isinstance(figures, dict)
@@ -15,6 +23,21 @@ def test_suite_reports_shares_and_exact_counts() -> None:
         assert figures["modelled_card_ms"] > 0
         assert figures["minimum_commands"] == MINIMUM_COMMANDS[kind]
     # exact counts: a driver change that adds or saves a command shows here
-    assert report["transfer"]["card_commands"] == 15  # type: ignore[index]
-    assert report["reading"]["card_commands"] == 23  # type: ignore[index]
+    assert report["transfer"]["card_commands"] == 8  # type: ignore[index]
+    assert report["reading"]["card_commands"] == 19  # type: ignore[index]
     assert isinstance(report["agent_start_ms"], float)
+
+
+def test_agent_process_footprint_is_measured_from_proc(report: dict[str, object]) -> None:
+    agent = report["agent_process"]
+    assert isinstance(agent, dict)
+    assert agent["exit_code_on_sigterm"] == 0  # it answered, then stopped cleanly on SIGTERM
+    assert agent["ready_ms"] > 0
+    assert agent["start_cpu_s"] > 0  # the interpreter's start-up shows in /proc
+    assert 0 <= agent["idle_cpu_percent"] <= 100
+    assert agent["idle_cpu_resolution_percent"] > 0
+    assert 10 < agent["rss_mb"] <= agent["peak_rss_mb"]
+    assert abs(agent["rss_over_target"] * FOOTPRINT_TARGETS["rss_mb"] - agent["rss_mb"]) < 0.2
+    assert agent["targets"] == FOOTPRINT_TARGETS
+    if os.environ.get("CI") == "true":
+        assert "controller firmware" in agent["devices"]

@@ -19,6 +19,7 @@ import grpc.aio
 import pytest
 
 from host.api import AgentRuntime, Profile, TerminalServer
+from host.api.touch_entry import seal
 from host.client import VerifierClient
 from host.flows import Prompt, StepTimeouts
 from host.journal import Journal
@@ -139,7 +140,8 @@ def test_kiosk_reads_with_touchscreen_pins(
         value = (
             profile.text_pin if prompt.type == tpb.PROMPT_TYPE_CARD_INFO_PIN else profile.auth_pin
         )
-        return tpb.AnswerPromptRequest(touch_entry=tpb.TouchEntry(value=value.encode()))
+        entry = seal(prompt.entry_public_key, "r-1", prompt.prompt_id, value.encode())
+        return tpb.AnswerPromptRequest(touch_entry=entry)
 
     async def scenario() -> None:
         async with terminal(env, verifier, tmp_path, Profile.KIOSK) as (stub, _):
@@ -219,7 +221,8 @@ def test_kiosk_pin_reset_through_the_api(
 
     def touch(prompt: tpb.PromptEvent) -> tpb.AnswerPromptRequest:
         value = answers[prompt.type].encode()  # type: ignore[index]
-        return tpb.AnswerPromptRequest(touch_entry=tpb.TouchEntry(value=value))
+        entry = seal(prompt.entry_public_key, "reset-1", prompt.prompt_id, value)
+        return tpb.AnswerPromptRequest(touch_entry=entry)
 
     async def scenario() -> None:
         async with terminal(env, verifier, tmp_path, Profile.KIOSK) as (stub, _):

@@ -11,7 +11,7 @@ from myna_edge.demo_transfer import main
 
 
 def test_transfer_story_with_receipt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--amount", "250000", "--out", str(tmp_path)]) == 0
+    assert main(["--flow", "transfer", "--amount", "250000", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Transfer JPY 250,000" in out
     assert "verifier state: COMMITTED" in out
@@ -22,8 +22,8 @@ def test_transfer_story_with_receipt(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_revoked_card_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--card", "revoked", "--out", str(tmp_path)]) == 0
+    assert main(["--flow", "transfer", "--card", "revoked", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "CERTIFICATE_REVOKED" in out
-    assert "outcome: refused" in out
+    assert "transfer: refused" in out
     assert not (tmp_path / "receipt-0001.txt").exists()

@@ -23,7 +23,9 @@ Conventions, modelled on CEN/XFS and XFS4IoT (terminal-conventions.md §1):
 * Secrets: a PIN typed on the touchscreen reaches the agent only in
   AnswerPromptRequest.touch_entry, and only under the kiosk profile; the
   ATM profile takes PINs only from the controller's secure entry. The
-  agent never logs, journals or echoes it.
+  agent never logs, journals or echoes it. It is never in clear in a
+  message: the secret prompt carries a fresh X25519 key of the agent and
+  the touch entry is sealed to it (host/api/touch-entry.md).
 """
 
 from collections import abc as _abc
@@ -348,6 +350,7 @@ class PromptEvent(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     TRIES_LEFT_FIELD_NUMBER: _builtins.int
     LAST_TRY_FIELD_NUMBER: _builtins.int
+    ENTRY_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     prompt_id: _builtins.str
     """Answer with this id."""
     type: Global___PromptType.ValueType
@@ -356,6 +359,11 @@ class PromptEvent(_message.Message):
     tries_left: _builtins.int
     """Tries left for a secret the card counts; 0 when not applicable."""
     last_try: _builtins.bool
+    entry_public_key: _builtins.bytes
+    """Secret prompts answerable by touch (kiosk profile): the agent's fresh
+    X25519 public key (32 bytes) for this prompt only; seal the entry to it
+    (TouchEntry). Empty for every other prompt.
+    """
     def __init__(
         self,
         *,
@@ -364,10 +372,11 @@ class PromptEvent(_message.Message):
         text: _builtins.str = ...,
         tries_left: _builtins.int = ...,
         last_try: _builtins.bool = ...,
+        entry_public_key: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["last_try", b"last_try", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_public_key", b"entry_public_key", "last_try", b"last_try", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -646,20 +655,36 @@ Global___ExecuteResponse: _TypeAlias = ExecuteResponse  # noqa: Y015
 
 @_typing.final
 class TouchEntry(_message.Message):
-    """A value typed on the kiosk touchscreen (kiosk profile only)."""
+    """A value typed on the kiosk touchscreen (kiosk profile only), sealed to
+    the prompt's entry_public_key (host/api/touch-entry.md): X25519 with an
+    ephemeral key, HKDF-SHA256 (salt = ephemeral_public_key ||
+    entry_public_key, info = "myna-edge/touch-entry/v1" 0x00 request_id 0x00
+    prompt_id), AES-256-GCM with AAD = prompt_id. A ciphertext that does not
+    open (wrong key, another prompt, altered) fails AnswerPrompt with
+    INVALID_ARGUMENT and the prompt keeps waiting.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    VALUE_FIELD_NUMBER: _builtins.int
-    value: _builtins.bytes
+    EPHEMERAL_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    NONCE_FIELD_NUMBER: _builtins.int
+    CIPHERTEXT_FIELD_NUMBER: _builtins.int
+    ephemeral_public_key: _builtins.bytes
+    """The client's ephemeral X25519 public key (32 bytes), one per entry."""
+    nonce: _builtins.bytes
+    """The AES-GCM nonce (12 random bytes)."""
+    ciphertext: _builtins.bytes
+    """AES-256-GCM ciphertext of the ASCII value, with its 16-byte tag."""
     def __init__(
         self,
         *,
-        value: _builtins.bytes = ...,
+        ephemeral_public_key: _builtins.bytes = ...,
+        nonce: _builtins.bytes = ...,
+        ciphertext: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ciphertext", b"ciphertext", "ephemeral_public_key", b"ephemeral_public_key", "nonce", b"nonce"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -904,3 +929,96 @@ class WatchStatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchStatusResponse: _TypeAlias = WatchStatusResponse  # noqa: Y015
+
+@_typing.final
+class WatchRecoveryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchRecoveryRequest: _TypeAlias = WatchRecoveryRequest  # noqa: Y015
+
+@_typing.final
+class RecoveryPrompt(_message.Message):
+    """Did the cash of this transfer move? (sent once per watcher and question)"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECOVERY_ID_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    AUTHORIZATION_ID_FIELD_NUMBER: _builtins.int
+    AMOUNT_YEN_FIELD_NUMBER: _builtins.int
+    PAYEE_NAME_FIELD_NUMBER: _builtins.int
+    recovery_id: _builtins.str
+    """Answer with this id."""
+    request_id: _builtins.str
+    """The request_id of the Execute that ran the transfer (empty when unknown)."""
+    authorization_id: _builtins.str
+    amount_yen: _builtins.int
+    payee_name: _builtins.str
+    def __init__(
+        self,
+        *,
+        recovery_id: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+        authorization_id: _builtins.str = ...,
+        amount_yen: _builtins.int = ...,
+        payee_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_yen", b"amount_yen", "authorization_id", b"authorization_id", "payee_name", b"payee_name", "recovery_id", b"recovery_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecoveryPrompt: _TypeAlias = RecoveryPrompt  # noqa: Y015
+
+@_typing.final
+class AnswerRecoveryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECOVERY_ID_FIELD_NUMBER: _builtins.int
+    CASH_MOVED_FIELD_NUMBER: _builtins.int
+    recovery_id: _builtins.str
+    cash_moved: _builtins.bool
+    """True: the cash moved (commit). False: it did not (reverse)."""
+    def __init__(
+        self,
+        *,
+        recovery_id: _builtins.str = ...,
+        cash_moved: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cash_moved", b"cash_moved", "recovery_id", b"recovery_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerRecoveryRequest: _TypeAlias = AnswerRecoveryRequest  # noqa: Y015
+
+@_typing.final
+class AnswerRecoveryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.bool
+    """False when no such question waits (answered, timed out, unknown)."""
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnswerRecoveryResponse: _TypeAlias = AnswerRecoveryResponse  # noqa: Y015

@@ -67,6 +67,16 @@ class TerminalServiceStub:
                 request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusRequest.SerializeToString,
                 response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusResponse.FromString,
                 _registered_method=True)
+        self.WatchRecovery = channel.unary_stream(
+                '/myna.edge.v1.TerminalService/WatchRecovery',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchRecoveryRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.RecoveryPrompt.FromString,
+                _registered_method=True)
+        self.AnswerRecovery = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/AnswerRecovery',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.FromString,
+                _registered_method=True)
 
 
 class TerminalServiceServicer:
@@ -115,6 +125,25 @@ class TerminalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRecovery(self, request, context):
+        """Unsolicited recovery questions: after a restart (or a transfer that
+        could not settle), one per authorised transfer whose cash movement the
+        agent never heard about. The ATM application answers from its own
+        record with AnswerRecovery; unanswered within the agent's configured
+        recovery_answer_seconds, the transfer is reversed. New commands are
+        refused BUSY while a question waits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerRecovery(self, request, context):
+        """Answer a recovery question: did the cash move?
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TerminalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +176,16 @@ def add_TerminalServiceServicer_to_server(servicer, server):
                     servicer.WatchStatus,
                     request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusRequest.FromString,
                     response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusResponse.SerializeToString,
+            ),
+            'WatchRecovery': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRecovery,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.WatchRecoveryRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.RecoveryPrompt.SerializeToString,
+            ),
+            'AnswerRecovery': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerRecovery,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -312,6 +351,60 @@ class TerminalService:
             '/myna.edge.v1.TerminalService/WatchStatus',
             myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusRequest.SerializeToString,
             myna_dot_edge_dot_v1_dot_terminal__pb2.WatchStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRecovery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/WatchRecovery',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.WatchRecoveryRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.RecoveryPrompt.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerRecovery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/AnswerRecovery',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,7 +23,9 @@ Conventions, modelled on CEN/XFS and XFS4IoT (terminal-conventions.md §1):
 * Secrets: a PIN typed on the touchscreen reaches the agent only in
   AnswerPromptRequest.touch_entry, and only under the kiosk profile; the
   ATM profile takes PINs only from the controller's secure entry. The
-  agent never logs, journals or echoes it.
+  agent never logs, journals or echoes it. It is never in clear in a
+  message: the secret prompt carries a fresh X25519 key of the agent and
+  the touch entry is sealed to it (host/api/touch-entry.md).
 """
 
 from collections import abc as _abc
@@ -68,6 +70,16 @@ class TerminalServiceStub:
     """Device status now."""
     WatchStatus: _grpc.UnaryStreamMultiCallable[_terminal_pb2.WatchStatusRequest, _terminal_pb2.WatchStatusResponse]
     """Unsolicited device status changes: the current status first, then changes."""
+    WatchRecovery: _grpc.UnaryStreamMultiCallable[_terminal_pb2.WatchRecoveryRequest, _terminal_pb2.RecoveryPrompt]
+    """Unsolicited recovery questions: after a restart (or a transfer that
+    could not settle), one per authorised transfer whose cash movement the
+    agent never heard about. The ATM application answers from its own
+    record with AnswerRecovery; unanswered within the agent's configured
+    recovery_answer_seconds, the transfer is reversed. New commands are
+    refused BUSY while a question waits.
+    """
+    AnswerRecovery: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.AnswerRecoveryRequest, _terminal_pb2.AnswerRecoveryResponse]
+    """Answer a recovery question: did the cash move?"""
 
 @_typing.type_check_only
 class TerminalServiceAsyncStub(TerminalServiceStub):
@@ -86,6 +98,16 @@ class TerminalServiceAsyncStub(TerminalServiceStub):
     """Device status now."""
     WatchStatus: _aio.UnaryStreamMultiCallable[_terminal_pb2.WatchStatusRequest, _terminal_pb2.WatchStatusResponse]  # type: ignore[assignment]
     """Unsolicited device status changes: the current status first, then changes."""
+    WatchRecovery: _aio.UnaryStreamMultiCallable[_terminal_pb2.WatchRecoveryRequest, _terminal_pb2.RecoveryPrompt]  # type: ignore[assignment]
+    """Unsolicited recovery questions: after a restart (or a transfer that
+    could not settle), one per authorised transfer whose cash movement the
+    agent never heard about. The ATM application answers from its own
+    record with AnswerRecovery; unanswered within the agent's configured
+    recovery_answer_seconds, the transfer is reversed. New commands are
+    refused BUSY while a question waits.
+    """
+    AnswerRecovery: _aio.UnaryUnaryMultiCallable[_terminal_pb2.AnswerRecoveryRequest, _terminal_pb2.AnswerRecoveryResponse]  # type: ignore[assignment]
+    """Answer a recovery question: did the cash move?"""
 
 class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The terminal agent: flows, prompts, cancellation, devices."""
@@ -137,5 +159,27 @@ class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_terminal_pb2.WatchStatusResponse], _abc.AsyncIterator[_terminal_pb2.WatchStatusResponse]]:
         """Unsolicited device status changes: the current status first, then changes."""
+
+    @_abc_1.abstractmethod
+    def WatchRecovery(
+        self,
+        request: _terminal_pb2.WatchRecoveryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_terminal_pb2.RecoveryPrompt], _abc.AsyncIterator[_terminal_pb2.RecoveryPrompt]]:
+        """Unsolicited recovery questions: after a restart (or a transfer that
+        could not settle), one per authorised transfer whose cash movement the
+        agent never heard about. The ATM application answers from its own
+        record with AnswerRecovery; unanswered within the agent's configured
+        recovery_answer_seconds, the transfer is reversed. New commands are
+        refused BUSY while a question waits.
+        """
+
+    @_abc_1.abstractmethod
+    def AnswerRecovery(
+        self,
+        request: _terminal_pb2.AnswerRecoveryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.AnswerRecoveryResponse, _abc.Awaitable[_terminal_pb2.AnswerRecoveryResponse]]:
+        """Answer a recovery question: did the cash move?"""
 
 def add_TerminalServiceServicer_to_server(servicer: TerminalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -44,6 +44,12 @@ def test_good_config(tmp_path: Path) -> None:
     assert config.verifier.timeout == 3.0
     assert not config.verifier.insecure_dev
     assert config.printer is None
+    assert config.recovery_answer_seconds == 0.0  # default: reverse, as before
+
+
+def test_recovery_answer_seconds(tmp_path: Path) -> None:
+    config = load_agent_config(write(tmp_path, "recovery_answer_seconds = 30\n" + GOOD))
+    assert config.recovery_answer_seconds == 30.0
 
 
 @pytest.mark.parametrize(
@@ -62,6 +68,8 @@ def test_good_config(tmp_path: Path) -> None:
         (lambda t: t + "\n[[", "cannot read"),
         (lambda t: 'kiosk_hours = "6-23"\n' + t, "kiosk_hours"),
         (lambda t: 'kiosk_hours = "25:00-26:00"\n' + t, "kiosk_hours"),
+        (lambda t: "recovery_answer_seconds = -1\n" + t, "recovery_answer_seconds"),
+        (lambda t: 'recovery_answer_seconds = "30"\n' + t, "recovery_answer_seconds"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, edit: object, message: str) -> None:

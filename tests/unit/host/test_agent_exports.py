@@ -39,6 +39,7 @@ MODULES = [
     "host.agent",
     "host.agent.cli",
     "host.agent.config",
+    "host.agent.monitor",
     "host.agent.runner",
     "host.api.prompts",
     "host.api.server",

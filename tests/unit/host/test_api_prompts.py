@@ -8,6 +8,7 @@ import asyncio
 import pytest
 
 from host.api import ApiUser
+from host.api.touch_entry import seal
 from host.errors import FlowCancelledError
 from host.flows import Prompt, PromptKind
 from host.secret import Secret
@@ -24,9 +25,11 @@ def test_kiosk_secret_by_touch_and_wrong_kinds_refused() -> None:
         assert sent[0].prompt.tries_left == 3
         assert not user.answer(prompt_id, tpb.AnswerPromptRequest(confirmed=True))
         assert not user.answer("p99", tpb.AnswerPromptRequest(confirmed=True))
-        touch = tpb.AnswerPromptRequest(touch_entry=tpb.TouchEntry(value=b"1234"))
+        key = sent[0].prompt.entry_public_key
+        assert len(key) == 32  # a fresh X25519 key for this prompt
+        touch = tpb.AnswerPromptRequest(touch_entry=seal(key, "", prompt_id, b"1234"))
+        assert b"1234" not in touch.SerializeToString()
         assert user.answer(prompt_id, touch)
-        assert not touch.HasField("touch_entry")  # the request copy was dropped
         with await task as secret:
             assert secret.reveal() == b"1234"
         assert not user.answer(prompt_id, touch)  # answered already
@@ -47,5 +50,6 @@ def test_atm_takes_secrets_only_from_secure_entry() -> None:
         with await user.secret(Prompt(PromptKind.AUTH_PIN)) as secret:
             assert secret.reveal() == b"5678"
         assert sent[-1].prompt.prompt_id == ""  # shown, but not answerable by touch
+        assert sent[-1].prompt.entry_public_key == b""
 
     asyncio.run(scenario())

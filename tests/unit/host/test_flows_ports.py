@@ -29,9 +29,14 @@ def test_proof_verifies_and_runs_in_one_card_thread(sim_url: Callable[[str], str
         try:
             await card.wait_card(5)
             threads.add(await card._run(lambda: threading.current_thread().name))
+            transport = card._transport
+            transport.virtual_card.apdu_log.clear()  # type: ignore[union-attr]
             assert await card.tries_left(PinKind.SIGN) == 5
             with Secret.from_text(get_profile("default").sign_password) as secret:
                 proof = await card.prove(KeyKind.SIGN, digest, secret)
+            # one password verification and one counter read: the protocol minimum
+            log = transport.virtual_card.apdu_log.entries  # type: ignore[union-attr]
+            assert len(log) == 8, [e.command[:4].hex() for e in log]
             threads.add(await card._run(lambda: threading.current_thread().name))
         finally:
             await card.aclose()
