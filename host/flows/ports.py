@@ -90,8 +90,8 @@ class UserPort(Protocol):
 class PrinterPort(Protocol):
     """The receipt printer."""
 
-    async def print_lines(self, lines: Sequence[str]) -> None:
-        """Print one receipt."""
+    async def print_lines(self, lines: Sequence[str], *, qr: str | None = None) -> None:
+        """Print one receipt, with a QR code of ``qr`` (the reference) after the lines."""
 
 
 class CardVerifier(Protocol):

@@ -29,8 +29,11 @@ PrinterState = str
 _log = logging.getLogger(__name__)
 
 
-def build_receipt(lines: Sequence[str]) -> Receipt:
-    """A receipt of ``lines``, cut at the end.
+def build_receipt(lines: Sequence[str], *, qr: str | None = None) -> Receipt:
+    """A receipt of ``lines``, then a QR code of ``qr`` if given, cut at the end.
+
+    The transfer flow passes its transaction reference as ``qr`` so a
+    person or a scanner can read it back off the paper.
 
     Raises:
         ValueError: a line Shift_JIS cannot encode.
@@ -41,6 +44,8 @@ def build_receipt(lines: Sequence[str]) -> Receipt:
             receipt.text(line)
         else:
             receipt.japanese(line)
+    if qr:
+        receipt.qr(qr, module=4, ecc="M")
     return receipt.feed(2).cut()
 
 
@@ -101,15 +106,15 @@ class ThreadedPrinter:
         if printer is not None:
             printer.close()
 
-    async def print_lines(self, lines: Sequence[str]) -> None:
-        """Print one receipt of ``lines``.
+    async def print_lines(self, lines: Sequence[str], *, qr: str | None = None) -> None:
+        """Print one receipt of ``lines``, with a QR code of ``qr`` if given.
 
         Raises:
             ValueError: a line cannot be encoded for the printer.
             PaperOutError, CoverOpenError: the printer cannot print now.
             BoardAbsentError, BoardSilentError: the printer is gone.
         """
-        receipt = build_receipt(lines)
+        receipt = build_receipt(lines, qr=qr)
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._print, receipt)
         except PaperOutError:

@@ -397,8 +397,8 @@ class TransferFlow:
         self._journal.record(op_id, FLOW, Effect.RECEIPT_PRINT, Phase.INTENT, data={"ref": auth_id})
         try:
             await self._ctx.step(
-                "printing", self._printer.print_lines(lines), self._ctx.timeouts.printer,
-                cancellable=False,
+                "printing", self._printer.print_lines(lines, qr=auth_id),
+                self._ctx.timeouts.printer, cancellable=False,
             )  # fmt: skip
         except (PeripheralError, FlowError) as exc:
             # The money moved; a missing receipt is reported, not rolled back.

@@ -5,23 +5,35 @@ The paper is 384 dots wide (58 mm at 203 dpi). Text uses Pillow's built-in
 bitmap font, drawn at twice its size for a 12x22-dot cell (four times for
 double size), because a bitmap font renders the same pixels on every
 machine, which the golden-image test needs. The built-in font has no kana or
-kanji: Japanese characters are drawn as outlined full-width cells, and the
-receipt's text file carries the real characters.
+kanji, so every non-ASCII character (the payee's katakana name) is drawn
+with GNU Unifont's Japanese face (Debian ``fonts-unifont``), a pixel font
+whose 16-dot em sits on the dot grid of the scaled cell: one fixed file at
+one fixed size, so the pixels are again the same everywhere (Pillow is
+pinned). Without that file the characters become outlined cells and a
+warning is logged; the receipt's text file always carries the real text.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 from typing import Any
 
 from hw_sim.devices.errors import DeviceError
 from hw_sim.devices.escpos_parse import Line, QrBlock, RasterBlock, Receipt
 
-__all__ = ["PAPER_DOTS", "render_png", "render_receipt"]
+__all__ = ["CJK_FONT", "PAPER_DOTS", "render_png", "render_receipt"]
 
 PAPER_DOTS = 384
 _CELL_W, _CELL_H = 6, 11  # the bitmap font's cell
 _SCALE = 2
 _MARGIN = 8
+
+#: The font for non-ASCII characters (Debian package ``fonts-unifont``).
+CJK_FONT = "/usr/share/fonts/opentype/unifont/unifont_jp.otf"
+_CJK_SIZE = 16  # Unifont's native em: every outline edge lands on a dot
+
+_log = logging.getLogger(__name__)
 
 
 def _pil() -> Any:
@@ -45,25 +57,52 @@ def _qr_matrix(data: str, ecc: str) -> list[list[bool]]:
     return [list(row) for row in code.get_matrix()]
 
 
+@functools.cache
+def _cjk_font(path: str) -> Any:
+    """Unifont at its native size, or None (outlined cells) when ``path`` is missing."""
+    _, _, font_mod = _pil()
+    try:
+        return font_mod.truetype(path, _CJK_SIZE)
+    except OSError:
+        _log.warning(
+            "font %s not found (install fonts-unifont): Japanese text renders as boxes", path
+        )
+        return None
+
+
 def _line_image(line: Line) -> Any:
     image_mod, draw_mod, font_mod = _pil()
     from PIL import ImageChops  # optional dependency, imported when rendering
 
     font = font_mod.load_default_imagefont()
+    cjk = _cjk_font(CJK_FONT)
     pieces = []
     for seg in line.segments:
         cell_w = _CELL_W * (2 if seg.kanji else 1)
         small = image_mod.new("1", (max(1, cell_w * len(seg.text) + 1), _CELL_H), 1)
         draw = draw_mod.Draw(small)
+        wide: list[tuple[int, str]] = []  # drawn after scaling, at Unifont's own size
         x = 0
         for char in seg.text:
-            if seg.kanji or ord(char) > 0x7E:
-                draw.rectangle((x + 1, 1, x + cell_w - 2, _CELL_H - 2), outline=0)
-            else:
+            if not (seg.kanji or ord(char) > 0x7E):
                 draw.text((x, 0), char, font=font, fill=0)
+            elif cjk is not None:
+                wide.append((x, char))
+            else:
+                draw.rectangle((x + 1, 1, x + cell_w - 2, _CELL_H - 2), outline=0)
             x += cell_w
-        size = (small.width * _SCALE * seg.width, _CELL_H * _SCALE * seg.height)
-        big = small.resize(size, image_mod.Resampling.NEAREST)
+        scaled = small.resize(
+            (small.width * _SCALE, _CELL_H * _SCALE), image_mod.Resampling.NEAREST
+        )
+        if wide:
+            glyphs = draw_mod.Draw(scaled)
+            top = (_CELL_H * _SCALE - _CJK_SIZE) // 2
+            for x, char in wide:
+                # Centred in the cell; a half-width cell (12 dots) fits Unifont's 8.
+                left = x * _SCALE + max(0, (cell_w * _SCALE - cjk.getlength(char)) // 2)
+                glyphs.text((int(left), top), char, font=cjk, fill=0)
+        size = (scaled.width * seg.width, scaled.height * seg.height)
+        big = scaled.resize(size, image_mod.Resampling.NEAREST)
         if seg.bold:
             # Emphasis as printers do it: the dots again, one dot to the right.
             shifted = image_mod.new("1", big.size, 1)

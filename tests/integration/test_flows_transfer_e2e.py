@@ -31,6 +31,7 @@ from host.flows import (
 )
 from host.journal import ElectronicJournal, Journal
 from hw_sim.card import get_profile
+from hw_sim.devices.escpos_parse import QrBlock
 from myna.edge.v1 import verifier_pb2 as pb
 from tests.flows_support import (
     ScriptedUser,
@@ -223,6 +224,10 @@ def test_receipt_on_the_simulated_printer_and_paper_out(
         unprinted = asyncio.run(scenario(sim.url))
     assert printed.receipt_printed
     assert f"REF {printed.authorization_id}" in receipt.text()
+    # The reference is also on the paper as a QR code the emulator parsed.
+    qrs = [b for b in receipt.blocks if isinstance(b, QrBlock)]
+    assert [q.data for q in qrs] == [printed.authorization_id]
+    assert f"[QR {printed.authorization_id}]" in receipt.text()
     assert "AMOUNT JPY 250,000" in receipt.text()
     assert unprinted.outcome is Outcome.COMPLETED
     assert unprinted.state is TransferState.COMMITTED

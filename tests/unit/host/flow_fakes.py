@@ -152,11 +152,13 @@ class FakeUser:
 class FakePrinter:
     fail: Exception | None = None
     printed: list[Sequence[str]] = field(default_factory=list)
+    qrs: list[str | None] = field(default_factory=list)
 
-    async def print_lines(self, lines: Sequence[str]) -> None:
+    async def print_lines(self, lines: Sequence[str], *, qr: str | None = None) -> None:
         if self.fail is not None:
             raise self.fail
         self.printed.append(list(lines))
+        self.qrs.append(qr)
 
 
 @dataclass

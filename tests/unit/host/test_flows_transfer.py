@@ -99,6 +99,7 @@ def test_happy_path_events_steps_journal_and_receipt(tmp_path: Path) -> None:
     assert Working in kinds
     assert run.printer is not None
     assert f"REF {outcome.authorization_id}" in run.printer.printed[0]
+    assert run.printer.qrs == [outcome.authorization_id]
     with Journal(tmp_path / "journal.db") as journal:
         pairs = [(e.effect, e.phase) for e in journal.entries()]
     assert pairs == [
