@@ -127,7 +127,7 @@ def load_agent_config(path: Path) -> AgentConfig:
         value = _get(section, name, str, "verifier.", None if dev else ...)
         try:
             material[field_name] = None if value is None else _path(base, value).read_bytes()
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
             raise AgentConfigError(f"verifier.{name}: cannot read {value}: {exc}") from None
     timeout = float(_get(section, "timeout", (int, float), "verifier.", 5.0))
     server_name = _get(section, "server_name", str, "verifier.", None)

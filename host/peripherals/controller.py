@@ -271,6 +271,8 @@ class Controller(SerialPeripheralABC):
     def status(self) -> BoardStatus:
         """Flags, key check value and PIN-block counter."""
         data = self.request(Command.STATUS)
+        if len(data) < 8:
+            raise PeripheralError(f"malformed STATUS result of {len(data)} bytes")
         return BoardStatus(data[0], data[1:4], struct.unpack(">I", data[4:8])[0])
 
     def display(self, line: int, text: str) -> None:
