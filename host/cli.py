@@ -38,6 +38,7 @@ from host.transport import open_transport
 __all__ = [
     "add_parsers",
     "card_report",
+    "load_issuer_key",
     "mask_my_number",
     "print_card_report",
     "read_secret",
@@ -126,6 +127,16 @@ def _issuer_key(args: argparse.Namespace) -> rsa.RSAPublicKey | None:
         trust_dir = sim_trust_dir(args.reader)
     if trust_dir is None:
         return None
+    return load_issuer_key(trust_dir)
+
+
+def load_issuer_key(trust_dir: Path) -> rsa.RSAPublicKey:
+    """The card-data issuer's public key from a trust folder.
+
+    Raises:
+        OSError: the file cannot be read.
+        ValueError: it is not an RSA public key in PEM.
+    """
     key = serialization.load_pem_public_key((trust_dir / ISSUER_KEY_FILE).read_bytes())
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError(f"{ISSUER_KEY_FILE} is not an RSA public key")

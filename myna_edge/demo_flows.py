@@ -16,18 +16,18 @@ import asyncio
 import logging
 
 import grpc
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.card import KeyKind, MynaCard, PinKind, summarize_certificate
-from host.cli import card_report, print_card_report
+from host.cli import card_report, load_issuer_key, print_card_report
 from host.client import ResetOperation, SessionPurpose, VerifierClient, card_challenge_digest
 from host.flows import CardReadingFlow, PinResetFlow, PromptKind, ReadRequest
 from host.journal import ElectronicJournal, Journal
 from host.secret import Secret
 from host.transport import open_transport
-from host.transport.sim import sim_trust_dir
+from host.transport.sim import SimTransport, sim_trust_dir
 from hw_sim.card import get_profile
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
@@ -55,13 +55,10 @@ def print_card_check(card: str) -> int:
     """Read ``card`` with its test PINs, check the issuer's signed record; APDUs sent."""
     url = f"sim://{card}?persist=0"
     profile = get_profile(card)
-    trust = sim_trust_dir(f"sim://{card}")
-    issuer_key = serialization.load_pem_public_key(
-        (trust / "card-data-issuer.pub.pem").read_bytes()
-    )
-    assert isinstance(issuer_key, rsa.RSAPublicKey)
+    issuer_key = load_issuer_key(sim_trust_dir(f"sim://{card}"))
     print(f"  card check: reading {card!r} ({profile.description}) as `myna-edge read` does")
     with open_transport(url) as transport:
+        assert isinstance(transport, SimTransport)
         mcard = MynaCard(transport)
         for kind in PinKind:
             print(f"    {kind.description}: {mcard.tries_left(kind)} tries left")
@@ -71,7 +68,7 @@ def print_card_check(card: str) -> int:
         with Secret.from_text(profile.sign_password) as password:
             sign_cert = mcard.read_certificate(KeyKind.SIGN, password=password)
         certs.append(summarize_certificate(sign_cert, KeyKind.SIGN))
-        count = len(transport.virtual_card.apdu_log)  # type: ignore[attr-defined]
+        count = len(transport.virtual_card.apdu_log)
     print()
     print_card_report(card_report(info, certs, show_my_number=False))
     print()
