@@ -23,7 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
+
+from tests.prerequisites import missing_prerequisite
 
 __all__ = ["PG_BIN", "PostgresCluster", "postgres_cluster"]
 
@@ -80,10 +81,7 @@ def _user() -> dict[str, object]:
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """Start a cluster; fail under CI=true (skip otherwise) when PostgreSQL is missing."""
     if not (PG_BIN / "initdb").exists():
-        message = f"PostgreSQL binaries not found in {PG_BIN}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_prerequisite(f"PostgreSQL binaries not found in {PG_BIN}")
     folder = Path(tempfile.mkdtemp(prefix="myna-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")

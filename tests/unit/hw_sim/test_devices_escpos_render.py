@@ -22,6 +22,7 @@ from host.peripherals.escpos import Receipt as Builder
 from hw_sim.devices import escpos_render
 from hw_sim.devices.escpos_parse import EscPosPrinter
 from hw_sim.devices.escpos_render import CJK_FONT, PAPER_DOTS, render_receipt
+from tests.prerequisites import missing_prerequisite
 from tests.vectors.receipts import GOLDEN_PNG, transfer_receipt
 
 
@@ -35,9 +36,7 @@ def _rendered() -> Image.Image:
 def _need_font() -> None:
     if Path(CJK_FONT).is_file():
         return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{CJK_FONT} missing: apt-get install fonts-unifont")
-    pytest.skip(f"{CJK_FONT} missing (install fonts-unifont)")
+    missing_prerequisite(f"{CJK_FONT} missing (install fonts-unifont)")
 
 
 def _japanese_line(text: str) -> Image.Image:
