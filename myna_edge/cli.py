@@ -28,6 +28,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "verifier.cli:add_parser",
     "host.readers:add_parser",
     "host.agent.cli:add_parser",
+    "myna_edge.chaos.cli:add_parser",
 )
 
 
