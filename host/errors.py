@@ -47,6 +47,7 @@ no message or repr ever carries a PIN, password or personal data::
     │       ├── PaperOutError
     │       └── CoverOpenError
     ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
+    ├── GatewayRequestError (ValueError)   the kiosk gateway refuses a browser request: .status
     ├── FlowError                          a terminal flow could not finish: .code
     │   ├── FlowCancelledError             the user or the application cancelled
     │   ├── StepTimeoutError (TimeoutError) a step (prompt, card, service) ran out of time
@@ -84,6 +85,7 @@ __all__ = [
     "FlowCancelledError",
     "FlowError",
     "FlowRefusedError",
+    "GatewayRequestError",
     "IdempotencyConflictError",
     "IncompatibleBoardError",
     "InstructionNotSupportedError",
@@ -320,6 +322,18 @@ class CoverOpenError(PrinterError):
 
 class AgentConfigError(MynaEdgeError, ValueError):
     """``terminal.toml`` is unreadable or wrong; the message names the key."""
+
+
+class GatewayRequestError(MynaEdgeError, ValueError):
+    """The kiosk gateway refuses a browser request (not local, bad origin, malformed).
+
+    Attributes:
+        status: the HTTP status code the gateway answers with (400, 403, 413...).
+    """
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class TouchEntryError(MynaEdgeError, ValueError):

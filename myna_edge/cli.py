@@ -29,6 +29,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "host.readers:add_parser",
     "host.agent.cli:add_parser",
     "myna_edge.chaos.cli:add_parser",
+    "host.gateway.cli:add_parser",
 )
 
 

@@ -7,7 +7,8 @@ integrity check), the identity-verified transfer at an ATM with the
 password on the controller's secure PIN pad, and the PIN reset at a kiosk
 after a booking from the phone. Everything runs in this process or in
 simulators it starts (``myna_edge.demo_transfer``); ``--flow`` picks one
-flow, ``--card revoked`` / ``--amount`` / ``--decline`` show failure paths.
+flow, ``--card revoked`` / ``--amount`` / ``--decline`` show failure paths;
+``--ui`` serves the kiosk touchscreen app instead (``myna_edge.demo_ui``).
 The demo knows the test card's PINs because it is a test card; a real
 card's PINs come from its holder.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from myna_edge.demo_transfer import add_flow_arguments, run_flow_demo
+from myna_edge.demo_ui import add_ui_arguments, run_ui_demo
 
 __all__ = ["add_parser", "run_demo"]
 
@@ -27,9 +29,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "demo", help="run the terminal flows end to end on simulated devices (no hardware)"
     )
     add_flow_arguments(demo)
+    add_ui_arguments(demo)
     demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the flows ``args.flow`` names (default: all three); 0 when they ran."""
+    if getattr(args, "ui", False):
+        return run_ui_demo(args)
     return run_flow_demo(args)

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// The demo's simulator panel: posts actions to /sim/action and shows the simulated devices.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+
+  function render(s) {
+    if (!s || s.error) return;
+    $("kiosk-state").textContent = s.kiosk_card ? "(card on the reader)" : "(empty)";
+    $("atm-state").textContent = s.atm_card ? "(card on the reader)" : "(empty)";
+    $("pad-display").textContent = s.pad ? s.pad.join("\n") : "(no PIN pad: MicroPython missing)";
+    $("kiosk-link").textContent = `kiosk app: ${s.kiosk_url}`;
+    $("atm-link").textContent = `ATM app: ${s.atm_url}`;
+  }
+
+  async function act(action, value) {
+    const response = await fetch("/sim/action", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({action, value}),
+    });
+    const data = await response.json();
+    $("panel-log").textContent = `${action} ${action === "pad" ? "" : value}: ` +
+      (response.ok ? (data.reservation_id ? `booked ${data.reservation_id}` : "done") : data.error);
+    render(data);
+  }
+
+  async function refresh() {
+    const response = await fetch("/sim/state");
+    render(await response.json());
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const b of document.querySelectorAll("button[data-action]")) {
+      b.addEventListener("click", () => act(b.dataset.action, b.dataset.value));
+    }
+    $("pad-type").addEventListener("click", () => {
+      const text = $("pad-text").value;
+      $("pad-text").value = "";
+      act("pad", text);
+    });
+    refresh();
+    setInterval(refresh, 1000);
+  });
+})();

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The touchscreen app on the ATM agent in headless Chromium: the identity-verified transfer.
+
+Over ¥100,000 the app shows the statement exactly as the agent sends it for
+signing, asks for the card, and sends the user to the controller's secure
+PIN pad (the real firmware under MicroPython): the ATM profile never takes
+a password on the screen, and a wrong try on the pad shows the tries left.
+Below the threshold no card is asked for.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+from host.client import AccountType
+from host.flows.transfer import statement_text
+from tests.browser.browser_support import WorldThread, secret_free, shot, tap_keys, wait_screen
+
+PASSWORD = "ABCD1234"
+
+
+def _signed_statement(amount: int) -> str:
+    """The agent's statement text for the app's demo payee (what the card signs over)."""
+    return statement_text(
+        SimpleNamespace(  # type: ignore[arg-type]
+            amount_yen=amount, payee_name="ヤマダ　ハナコ", payee_bank_code="0001",
+            payee_branch_code="123", payee_account_type=AccountType.ORDINARY,
+            payee_account_number="1234567", remitter_name="ヤマダ　タロウ",
+            remitter_phone="03-1234-5678",
+        )
+    )  # fmt: skip
+
+
+def _start_transfer(page: Any, world: WorldThread, amount: str) -> None:
+    w = world.world
+    assert w.atm is not None
+    page.goto(w.atm.url)
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.is_visible("#go-transfer")
+    assert not page.is_visible("#go-reset")  # the ATM profile offers no reset
+    page.click("#go-transfer")
+    wait_screen(page, "transfer-form")
+    tap_keys(page, amount, "#amount-keys")
+    assert page.inner_text("#amount") == f"¥{int(amount):,}"
+
+
+def test_ui_transfer_over_threshold(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.pad is not None
+    _start_transfer(page, world, "250000")
+    shot(page, "11-transfer-form")
+    page.click("#transfer-next")
+    wait_screen(page, "statement")
+    # The screen shows exactly the statement the agent has the card sign.
+    assert page.inner_text("#statement") == _signed_statement(250_000)
+    shot(page, "12-transfer-statement")
+    page.click("#statement-yes")
+    wait_screen(page, "insert")
+    w.atm_reader.place()
+    wait_screen(page, "pad")
+    assert page.inner_text("#pad-tries") == "残り 5 回"
+    shot(page, "13-transfer-pin-pad")
+    assert page.locator("#screen-entry").is_hidden()  # never a password on screen
+    w.pad.enter_password("WRONG9")  # a wrong try on the pad: the app shows what is left
+    page.wait_for_function("() => document.getElementById('pad-tries').textContent === '残り 4 回'")
+    assert page.evaluate("document.body.dataset.screen") == "pad"
+    typist = threading.Thread(target=w.pad.enter_password, args=(PASSWORD,))
+    typist.start()
+    try:
+        wait_screen(page, "cash", timeout=30)
+    finally:
+        typist.join(30)
+    shot(page, "19-transfer-cash")
+    page.click("#cash-yes")
+    wait_screen(page, "result", timeout=30)
+    result = page.inner_text("#result")
+    assert "COMMITTED" in result
+    assert "本人確認\n済" in result or "本人確認\t済" in result
+    shot(page, "14-transfer-result")
+    secret_free(page, [PASSWORD])
+
+
+def test_ui_transfer_below_threshold_needs_no_card(world: WorldThread, page: Any) -> None:
+    _start_transfer(page, world, "50000")
+    page.click("#transfer-next")
+    wait_screen(page, "cash", timeout=30)
+    page.click("#cash-yes")
+    wait_screen(page, "result", timeout=30)
+    result = page.inner_text("#result")
+    assert "COMMITTED" in result
+    assert "本人確認\nなし" in result or "本人確認\tなし" in result

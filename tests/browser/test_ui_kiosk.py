@@ -1,0 +1,244 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The kiosk touchscreen app in headless Chromium, against the real kiosk agent and verifier.
+
+Card reading and both PIN-reset directions end to end, a wrong PIN with
+tries left and the last-try warning, cancel, the card removed mid-flow,
+the verifier down, the agent down, and the idle timeout. Every PIN goes
+through the page's keypad, is sealed in the page (WebCrypto) and must
+appear nowhere afterwards: not in the DOM, not in web storage, not in any
+request the page sent, not in the gateway's logs.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+from host.gateway import Gateway, GatewayConfig
+from tests.browser.browser_support import (
+    LogTrap,
+    WorldThread,
+    secret_free,
+    shot,
+    tap_keys,
+    wait_screen,
+)
+
+PIN = "1234"  # the test card's card-info and authentication PIN
+PASSWORD = "ABCD1234"
+NEW_PASSWORD = "KIOSK2026"
+
+
+def _open(page: Any, url: str, query: str = "") -> list[str]:
+    """Open the app; returns the list that collects every request body the page sends."""
+    bodies: list[str] = []
+    page.on("request", lambda r: bodies.append(r.post_data or ""))
+    page.goto(url + query)
+    page.wait_for_selector("body[data-ready='1']")
+    return bodies
+
+
+def _enter(page: Any, secret: str) -> None:
+    wait_screen(page, "entry")
+    tap_keys(page, secret)
+    assert page.inner_text("#entry-mask") == "●" * len(secret)
+    page.click("#entry-ok")
+
+
+def test_ui_read_card_happy_path(world: WorldThread, page: Any, trap: LogTrap) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    bodies = _open(page, w.kiosk.url)
+    assert page.is_visible("#go-read")
+    assert page.is_visible("#go-reset")
+    assert not page.is_visible("#go-transfer")  # the kiosk profile offers no transfer
+    shot(page, "01-start")
+    page.click("#go-read")
+    wait_screen(page, "consent")
+    assert "氏名" in page.inner_text("#screen-consent")
+    shot(page, "02-consent")
+    page.click("#consent-ok")
+    wait_screen(page, "insert")
+    shot(page, "03-insert-card")
+    w.kiosk_reader.place()
+    wait_screen(page, "entry")
+    assert "残り 3 回" in page.inner_text("#entry-tries")
+    tap_keys(page, PIN)
+    shot(page, "04-pin-entry")
+    page.click("#entry-ok")
+    _enter(page, PIN)  # the authentication PIN proves the card to the verifier
+    wait_screen(page, "result")
+    result = page.inner_text("#result")
+    for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", "1980-01-01", "男性", "確認済み"):
+        assert item in result
+    shot(page, "05-read-result")
+    secret_free(page, [PIN])
+    assert not any(PIN in body for body in bodies)
+    assert any("touch_entry" in body for body in bodies)  # sealed, not absent
+    assert not any(PIN in line for line in trap.lines)
+    assert any("/api/answer -> 200" in line for line in trap.lines)
+    page.click("#result-done")
+    wait_screen(page, "start")
+    assert "山田" not in page.content()  # personal data cleared with the screen
+
+
+def test_ui_wrong_pin_tries_left_and_last_try_warning(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    w.kiosk_reader.place()
+    _open(page, w.kiosk.url)
+    page.click("#go-read")
+    page.click("#consent-ok")
+    _enter(page, "9999")
+    wait_screen(page, "entry")
+    page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('2')")
+    assert page.inner_text("#entry-tries") == "残り 2 回"
+    assert not page.is_visible("#entry-warning")
+    _enter(page, "9998")
+    page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('1')")
+    assert page.is_visible("#entry-warning")
+    assert "ロック" in page.inner_text("#entry-warning")
+    shot(page, "06-last-try-warning")
+    secret_free(page, ["9999", "9998"])
+    page.click("#cancel")
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.error") == "cancelled"
+
+
+def test_ui_english_toggle_and_cancel(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    _open(page, w.kiosk.url)
+    page.click("#lang")
+    assert page.inner_text("#go-read") == "Read my card"
+    page.click("#go-read")
+    page.click("#consent-ok")
+    wait_screen(page, "insert")
+    assert page.inner_text("#screen-insert h2") == "Place your card on the reader"
+    shot(page, "20-english-insert-card")
+    page.click("#cancel")
+    wait_screen(page, "error")
+    assert page.inner_text("#error-title") == "The procedure was cancelled."
+    shot(page, "21-cancelled")
+    world.idle()
+    page.click("#error-done")
+    wait_screen(page, "start")
+
+
+def test_ui_card_removed_mid_flow(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    w.kiosk_reader.place()
+    _open(page, w.kiosk.url)
+    page.click("#go-read")
+    page.click("#consent-ok")
+    wait_screen(page, "entry")
+    w.kiosk_reader.remove()
+    _enter(page, PIN)
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.error") == "card_removed"
+    assert "カードが取り外されました" in page.inner_text("#error-text")
+    shot(page, "07-card-removed")
+
+
+def _reset(page: Any, world: WorldThread, button: str, old: str, new: str, name: str) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    w.kiosk_reader.place()
+    _open(page, w.kiosk.url)
+    page.click("#go-reset")
+    wait_screen(page, "reset-choice")
+    shot(page, "18-reset-choice")
+    page.click(button)
+    _enter(page, old)
+    page.wait_for_function(
+        "() => document.getElementById('entry-title').textContent.startsWith('新しい')"
+    )
+    tap_keys(page, new)
+    shot(page, name)
+    page.click("#entry-ok")
+    page.wait_for_function(
+        "() => document.getElementById('entry-title').textContent.includes('確認')"
+    )
+    _enter(page, new)
+    wait_screen(page, "result")
+
+
+def test_ui_reset_signing_password(world: WorldThread, page: Any, trap: LogTrap) -> None:
+    world.call(world.world.book("sign"))
+    _reset(page, world, "#reset-sign", PIN, NEW_PASSWORD, "08-new-password-keyboard")
+    assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
+    shot(page, "10-reset-done")
+    secret_free(page, [PIN, NEW_PASSWORD])
+    assert not any(NEW_PASSWORD in line or PIN in line for line in trap.lines)
+
+
+def test_ui_reset_authentication_pin(world: WorldThread, page: Any, trap: LogTrap) -> None:
+    world.call(world.world.book("auth"))
+    _reset(page, world, "#reset-auth", PASSWORD, "2468", "09-new-pin-keypad")
+    assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
+    secret_free(page, [PASSWORD, "2468"])
+    assert not any(PASSWORD in line or "2468" in line for line in trap.lines)
+
+
+def test_ui_idle_timeout_clears_and_cancels(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    assert w.kiosk_agent is not None
+    assert w.kiosk_agent.server is not None
+    w.kiosk_reader.place()
+    _open(page, w.kiosk.url, "?idle=2")
+    page.click("#go-read")
+    page.click("#consent-ok")
+    wait_screen(page, "entry")
+    tap_keys(page, "12")
+    assert w.kiosk_agent.server.servicer.busy
+    wait_screen(page, "start", timeout=10)
+    assert page.inner_text("#entry-mask") == ""
+    world.idle()  # the running command was cancelled, the card released
+
+
+def test_ui_service_down(world: WorldThread, page: Any) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    world.call(w.stop_verifier())
+    try:
+        w.kiosk_reader.place()
+        _open(page, w.kiosk.url)
+        page.click("#go-read")
+        page.click("#consent-ok")
+        _enter(page, PIN)
+        wait_screen(page, "error", timeout=40)
+        assert page.evaluate("document.body.dataset.error") == "service_unavailable"
+        assert page.is_visible("#banner")
+        shot(page, "15-service-down")
+    finally:
+        world.call(w.start_verifier())
+
+
+def test_ui_agent_down(world: WorldThread, page: Any) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+
+    async def dead_gateway() -> Gateway:
+        gateway = Gateway(GatewayConfig(agent=f"127.0.0.1:{dead}"))
+        await gateway.start()
+        return gateway
+
+    gateway = world.call(dead_gateway())
+    try:
+        _open(page, gateway.url)
+        page.wait_for_selector("#banner:not([hidden])")
+        assert "サービス停止中" in page.inner_text("#banner")
+        assert page.is_disabled("#go-read")
+        shot(page, "16-agent-down")
+        reply = page.request.post(
+            gateway.url + "api/execute",
+            data=json.dumps({"request_id": "x1", "read_card": {"read_basic_four": True}}),
+            headers={"Content-Type": "application/json", "Origin": gateway.url.rstrip("/")},
+        )
+        assert "agent_unavailable" in reply.text()
+    finally:
+        world.call(gateway.stop())
