@@ -8,6 +8,7 @@ codes ad hoc. Messages never carry a PIN, password, OTP or personal data::
     VerifierError
     ├── ConfigError (ValueError)           the configuration cannot be used
     ├── StorageError                       the database failed or is foreign
+    │   ├── StorageUnavailableError        transient (restart, lost connection): UNAVAILABLE
     │   └── MigrationError                 the schema is newer than this code
     ├── RevocationError                    no revocation source could answer
     └── RequestError                       a request the service refuses
@@ -36,6 +37,7 @@ __all__ = [
     "RequestError",
     "RevocationError",
     "StorageError",
+    "StorageUnavailableError",
     "UnauthenticatedError",
     "VerifierError",
 ]
@@ -51,6 +53,15 @@ class ConfigError(VerifierError, ValueError):
 
 class StorageError(VerifierError):
     """The database failed, or holds something this code does not understand."""
+
+
+class StorageUnavailableError(StorageError):
+    """The database cannot be reached now (a restart, a lost connection); worth a retry.
+
+    Nothing of the failed transaction was committed, or it was committed
+    together with its idempotency answer (COMMIT in doubt), so the caller
+    may safely repeat the same request with the same key.
+    """
 
 
 class MigrationError(StorageError):

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Server interceptors: a request id and an access log line for every unary call.
 
+A request body that does not decode is refused here with INVALID_ARGUMENT
+(grpc.aio alone answers UNKNOWN with the parser's text; found by fuzzing).
+
 Why an interceptor: cross-cutting concerns stay out of the servicer (STYLE §6,
 after gRPC's Python interceptor examples). The request id is the caller's
 ``x-request-id`` header when it is sane, else a fresh one; the log line has
 method, id, status and duration, never request or response bodies (they may
-hold personal data).
+hold personal data), and ``retry=N`` when the client's gRPC says this is a
+retry (``grpc-previous-rpc-attempts``, gRFC A6) — how retries are counted.
 
 Why it is cheap: the wrapped handler is built once per method (the
 servicer's handlers do not change) and the request id is only looked up when
@@ -22,13 +26,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeVar
 
 import grpc
+from google.protobuf.message import DecodeError
 
-__all__ = ["REQUEST_ID_HEADER", "AccessLogInterceptor"]
+__all__ = ["REQUEST_ID_HEADER", "UNDECODABLE_DETAILS", "AccessLogInterceptor"]
 
 _log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER: Final = "x-request-id"
+_ATTEMPTS_HEADER: Final = "grpc-previous-rpc-attempts"
 _SANE_ID: Final = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+#: A request body that does not decode is refused with this, as INVALID_ARGUMENT.
+UNDECODABLE_DETAILS: Final = "the request body does not decode as the method's request message"
+_UNDECODABLE: Final = object()
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 
@@ -38,6 +47,27 @@ def _request_id(metadata: Any) -> str:
         if key == REQUEST_ID_HEADER and isinstance(value, str) and _SANE_ID.fullmatch(value):
             return value
     return secrets.token_hex(8)
+
+
+def _retry_suffix(metadata: Any) -> str:
+    for key, value in metadata or ():
+        if key == _ATTEMPTS_HEADER and isinstance(value, str) and value.isdigit():
+            return f" retry={int(value)}"
+    return ""
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    """A deserializer that turns a body that does not parse into ``_UNDECODABLE``."""
+
+    def tolerant(data: bytes) -> Any:
+        if deserialize is None:
+            return data
+        try:
+            return deserialize(data)
+        except DecodeError:
+            return _UNDECODABLE
+
+    return tolerant
 
 
 class AccessLogInterceptor(grpc.aio.ServerInterceptor):
@@ -75,6 +105,8 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         async def logged(request: _Req, context: grpc.aio.ServicerContext[Any, Any]) -> _Resp:
             start = time.perf_counter()
             try:
+                if request is _UNDECODABLE:  # found by fuzzing: was UNKNOWN + parser text
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, UNDECODABLE_DETAILS)
                 response: _Resp = await inner(request, context)
                 return response
             finally:
@@ -82,12 +114,15 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                     elapsed_ms = (time.perf_counter() - start) * 1000
                     code: Any = context.code()
                     name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                    request_id = _request_id(context.invocation_metadata())
-                    _log.log(level, "%s %s %s %.2f ms", request_id, method, name, elapsed_ms)
+                    metadata = context.invocation_metadata()
+                    _log.log(
+                        level, "%s %s %s %.2f ms%s", _request_id(metadata), method, name,
+                        elapsed_ms, _retry_suffix(metadata),
+                    )  # fmt: skip
 
         wrapped: Any = logged  # grpc.aio accepts coroutine functions here
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

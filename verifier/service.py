@@ -42,6 +42,7 @@ from verifier.errors import (
     InvalidRequestError,
     PermissionDeniedError,
     RequestError,
+    StorageUnavailableError,
     UnauthenticatedError,
 )
 from verifier.idempotency import idempotent_unit, raise_refusal
@@ -120,6 +121,14 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             return await asyncio.to_thread(run, terminal)
         except RequestError as exc:
             await self._abort(context, exc)
+        except StorageUnavailableError:
+            # A database restart or a lost connection: nothing was committed, or
+            # it was with its idempotency answer, so the client's gRPC may retry
+            # (UNAVAILABLE) the same request with the same key. No DB text leaks.
+            _log.warning("the database is unavailable; answering UNAVAILABLE")
+            unavailable = RequestError("STORAGE_UNAVAILABLE", "the database is unavailable")
+            unavailable.code = grpc.StatusCode.UNAVAILABLE
+            await self._abort(context, unavailable)
 
     def _idempotent(
         self,

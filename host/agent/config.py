@@ -20,7 +20,9 @@ Production defaults are safe: the verifier is reached over mTLS unless
     recovery_answer_seconds = 30         # ask the ATM app "did the cash move?" (0 = reverse)
 
     [verifier]
-    target = "verifier.bank.example:50051"
+    target = "verifier.bank.example:50051"   # or replicas, balanced round robin:
+    # targets = ["10.0.0.11:50051", "10.0.0.12:50051"]  (IP:PORT; needs server_name)
+    # server_name = "verifier.bank.example"  # the TLS name the replicas' certificate has
     ca = "/etc/myna-edge/verifier-ca.pem"
     certificate = "/etc/myna-edge/terminal.pem"
     key = "/etc/myna-edge/terminal.key"
@@ -37,6 +39,7 @@ from typing import Any
 
 from host.api import Profile, check_listen
 from host.client import ClientConfig
+from host.client.channel import replica_target
 from host.errors import AgentConfigError
 
 __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
@@ -46,7 +49,9 @@ _TOP = {
     "verifier", "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
     "kiosk_hours", "recovery_answer_seconds",
 }  # fmt: skip
-_VERIFIER = {"target", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name"}
+_VERIFIER = {
+    "target", "targets", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,21 @@ def _get(
 def _path(base: Path, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else base / path
+
+
+def _target(section: dict[str, Any]) -> str:
+    """``target``, or the round-robin target of several ``targets`` (not both)."""
+    if "targets" not in section:
+        return str(_get(section, "target", str, "verifier."))
+    if "target" in section:
+        raise AgentConfigError("verifier.target and verifier.targets: give only one")
+    targets = _get(section, "targets", list, "verifier.")
+    if not targets or not all(isinstance(t, str) for t in targets):
+        raise AgentConfigError("verifier.targets must be a non-empty list of str")
+    try:
+        return replica_target(targets)
+    except ValueError as exc:
+        raise AgentConfigError(f"verifier.targets: {exc}") from None
 
 
 def load_agent_config(path: Path) -> AgentConfig:
@@ -133,7 +153,7 @@ def load_agent_config(path: Path) -> AgentConfig:
     server_name = _get(section, "server_name", str, "verifier.", None)
     try:
         client = ClientConfig(
-            _get(section, "target", str, "verifier."), terminal_id, timeout=timeout,
+            _target(section), terminal_id, timeout=timeout,
             insecure_dev=dev, server_name_override=server_name,
             ca_pem=material["ca_pem"], certificate_pem=material["certificate_pem"],
             key_pem=material["key_pem"],

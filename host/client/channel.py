@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""How the agent connects to the verifier: mTLS credentials, deadlines, retry policy.
+"""How the agent connects to the verifier: mTLS credentials, deadlines, balancing, retries.
 
 Safe by default (DESIGN invariants): a ``ClientConfig`` without the terminal's
 key, certificate and CA refuses to build a channel unless ``insecure_dev`` is
@@ -10,11 +10,21 @@ read-only or carrying an idempotency key that the service deduplicates, so a
 repeated attempt (the same request bytes, hence the same key) cannot act
 twice. DEADLINE_EXCEEDED is never retried: the service may have acted
 (terminal-conventions §3).
+
+Several verifier replicas: the channel balances calls with gRPC's own
+``round_robin`` policy (named in the same service config), over every
+address its target resolves to: a DNS name with several records, or the
+literal addresses of ``replica_target`` (``ipv4:a:p,b:p``). A retry goes
+through the balancer again, so an attempt lost with a killed replica is
+repeated, with the same request bytes, on a live one. The TLS name checked
+is then ``server_name_override`` (one certificate name for every replica).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -27,6 +37,7 @@ __all__ = [
     "SERVICE_NAME",
     "ClientConfig",
     "open_channel",
+    "replica_target",
     "service_config",
 ]
 
@@ -34,7 +45,12 @@ SERVICE_NAME: Final = "myna.edge.v1.VerifierService"
 
 # Every VerifierService method is idempotent: the state-changing ones carry a
 # client-chosen idempotency key (verifier.proto header), CheckRevocation is a
-# read. A method added to the service is NOT retried until it is listed here.
+# read. Checked against verifier/idempotency.py: each state-changing method
+# claims its key in the same database transaction as its work and stores its
+# answer (refusals too) there, so a retry on any replica sharing the database
+# gets that answer, even when the first attempt's COMMIT was in doubt; the
+# checks done before the transaction only read. A method added to the service
+# is NOT retried until it is listed here.
 RETRYABLE_METHODS: Final = (
     "OpenSession",
     "VerifyCard",
@@ -52,7 +68,8 @@ class ClientConfig:
     """Where the verifier is and how this terminal proves itself to it.
 
     Args:
-        target: ``host:port`` of the verifier.
+        target: ``host:port`` of the verifier, or any gRPC target such as the
+            several replicas of ``replica_target``.
         terminal_id: this terminal's id (the CN of its client certificate).
         ca_pem: the CA that signed the verifier's server certificate.
         certificate_pem, key_pem: this terminal's client certificate and key.
@@ -87,6 +104,9 @@ class ClientConfig:
                 "mTLS needs ca_pem, certificate_pem and key_pem; "
                 "plaintext only with insecure_dev=True"
             )
+        if "," in self.target and not self.insecure_dev and not self.server_name_override:
+            # The channel's authority would be the address list: no certificate names it.
+            raise ValueError("several replicas need server_name_override (their TLS name)")
 
     @classmethod
     def from_files(
@@ -114,10 +134,51 @@ class ClientConfig:
         )
 
 
+def _address(text: str) -> tuple[int, str]:
+    """(IP version, ``host:port`` as a gRPC ``ipv4:``/``ipv6:`` URI wants it)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"replica {text!r} must be IP:PORT")
+    try:
+        ip = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        raise ValueError(
+            f"replica {text!r}: several replicas must be IP addresses "
+            "(for host names, use one DNS name that lists them all)"
+        ) from None
+    return ip.version, f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def replica_target(addresses: Sequence[str]) -> str:
+    """The gRPC target for one verifier address or several replicas.
+
+    One address is returned as it is (a DNS name may resolve to several
+    replicas). Several must be ``IP:PORT`` of one IP version; they become one
+    ``ipv4:``/``ipv6:`` target that ``round_robin`` balances over.
+
+    Raises:
+        ValueError: no address, a malformed or host-name replica, mixed versions.
+    """
+    if not addresses:
+        raise ValueError("at least one verifier address is needed")
+    if len(addresses) == 1:
+        return addresses[0]
+    parsed = [_address(a) for a in addresses]
+    versions = {version for version, _ in parsed}
+    if len(versions) != 1:
+        raise ValueError("replicas must all be IPv4 or all be IPv6")
+    return f"ipv{versions.pop()}:" + ",".join(address for _, address in parsed)
+
+
 def service_config(config: ClientConfig) -> str:
-    """The gRPC service config JSON: retry UNAVAILABLE for idempotent methods only."""
+    """The gRPC service config JSON: round robin; retry UNAVAILABLE for idempotent methods only."""
+    balancing: list[dict[str, object]] = [{"round_robin": {}}]
+    if config.max_attempts == 1:
+        # gRPC refuses a retryPolicy of one attempt (the whole channel would fail).
+        return json.dumps({"loadBalancingConfig": balancing})
     return json.dumps(
         {
+            "loadBalancingConfig": balancing,
             "methodConfig": [
                 {
                     "name": [{"service": SERVICE_NAME, "method": m} for m in RETRYABLE_METHODS],
@@ -129,7 +190,7 @@ def service_config(config: ClientConfig) -> str:
                         "retryableStatusCodes": ["UNAVAILABLE"],
                     },
                 }
-            ]
+            ],
         }
     )
 

@@ -7,12 +7,21 @@ CONFLICT and conditional UPDATE, which READ COMMITTED already serialises
 across replicas. Migrations take a transaction-scoped advisory lock so two
 replicas starting together do not race. A small pool keeps connections open
 (a new PostgreSQL connection costs milliseconds).
+
+Why it survives a database restart: a pooled connection the server has
+closed (a restart's fast shutdown says goodbye on every idle session) has
+bytes waiting while it should be silent, so it is dropped when taken from
+the pool instead of failing a call (a health check without a round trip).
+A connection lost during a transaction, or a refused reconnect while the
+server is down, is a ``StorageUnavailableError``: the service answers
+UNAVAILABLE and the client's gRPC retries the same request, same key.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import select
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +29,7 @@ from typing import Any, Final
 
 import psycopg
 
-from verifier.errors import MigrationError, StorageError
+from verifier.errors import MigrationError, StorageError, StorageUnavailableError
 from verifier.storage.base import Storage, _Cursor, _Executor
 from verifier.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -29,6 +38,18 @@ __all__ = ["PostgresStorage"]
 _log = logging.getLogger(__name__)
 #: Advisory lock id for migrations ("myna" in ASCII).
 _MIGRATION_LOCK: Final = 0x6D796E61
+
+
+def _stale(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection was closed by the server (it has unread bytes, or EOF)."""
+    if conn.closed or conn.broken:
+        return True
+    try:
+        poller = select.poll()  # not select(): a busy server's descriptors pass 1024
+        poller.register(conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))  # readable, hung up or in error
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 class PostgresStorage(Storage):
@@ -60,11 +81,12 @@ class PostgresStorage(Storage):
             raise StorageError("the storage is closed")
         self._slots.acquire()
         try:
-            try:
-                conn = self._pool.get_nowait()
-            except queue.Empty:
+            conn = self._pooled()
+            if conn is None:
                 try:
                     conn = psycopg.connect(self._url, autocommit=True)
+                except psycopg.OperationalError as exc:
+                    raise StorageUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
                 except psycopg.Error as exc:
                     raise StorageError(f"cannot connect to PostgreSQL: {exc}") from exc
                 with self._lock:
@@ -80,6 +102,20 @@ class PostgresStorage(Storage):
         finally:
             self._slots.release()
 
+    def _pooled(self) -> psycopg.Connection[Any] | None:
+        """An idle pooled connection that is still alive, or None (closing the dead ones)."""
+        while True:  # bounded by the pool's size
+            try:
+                conn = self._pool.get_nowait()
+            except queue.Empty:
+                return None
+            if not _stale(conn):
+                return conn
+            _log.info("dropping a PostgreSQL connection the server closed")
+            with self._lock:
+                self._all.remove(conn)
+            conn.close()
+
     @contextmanager
     def _begin(self) -> Iterator[_Executor]:
         with self._connection() as conn:
@@ -91,6 +127,8 @@ class PostgresStorage(Storage):
                         return conn.execute(query, tuple(params))
 
                     yield execute
+            except psycopg.OperationalError as exc:  # connection lost, shutdown, deadlock
+                raise StorageUnavailableError(f"PostgreSQL: {exc}") from exc
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL: {exc}") from exc
 

@@ -23,7 +23,9 @@ _KEYS = [
     "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
     "kiosk_hours", "recovery_answer_seconds",
 ]  # fmt: skip
-_VERIFIER_KEYS = ["target", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name"]
+_VERIFIER_KEYS = [
+    "target", "targets", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name",
+]  # fmt: skip
 
 _GOOD: dict[str, Any] = {
     "profile": "atm",
@@ -99,7 +101,8 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
         if where == "top":
             data[draw(st.sampled_from(_KEYS))] = draw(_VALUES)
         elif where == "verifier":
-            data["verifier"][draw(st.sampled_from(_VERIFIER_KEYS))] = draw(_VALUES)
+            section = data.setdefault("verifier", {})  # it may have been dropped
+            section[draw(st.sampled_from(_VERIFIER_KEYS))] = draw(_VALUES)
         elif where == "drop":
             data.pop(draw(st.sampled_from([*_KEYS, "verifier"])), None)
         else:

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Chaos "replicas" in CI: two verifier processes on one PostgreSQL, a kill, a database restart.
+
+The bounded run is the same code as ``myna-edge chaos replicas``: 120
+identity-verified transfers from two terminals, two replica kills (each
+replica restarted later) and two PostgreSQL restarts; it raises when any
+transfer is lost, doubled, stuck or disagrees between the ledger, the
+journals and the ATM applications, or when the load was not balanced.
+The invariant checker itself is shown to catch each kind of violation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.pgcluster import PG_BIN
+from myna_edge.chaos.replicas import Attempt, check_outcomes, run_scenario
+from tests.prerequisites import missing_prerequisite
+
+SEED = 20261127
+COUNT = 120
+COMMITTED, REVERSED = vpb.TRANSFER_STATE_COMMITTED, vpb.TRANSFER_STATE_REVERSED
+SUCCESS = tpb.COMPLETION_CODE_SUCCESS
+
+
+def test_transfers_end_exactly_once_across_replica_kills_and_database_restarts(
+    tmp_path: Path,
+) -> None:
+    if not (PG_BIN / "initdb").exists():
+        missing_prerequisite(f"PostgreSQL binaries not found in {PG_BIN}")
+    figures = run_scenario(SEED, COUNT, tmp_path)
+    assert figures["transfers"] == COUNT
+    outcomes = [figures[k] for k in ("committed", "reversed", "not_authorised")]
+    assert sum(outcomes) == COUNT  # type: ignore[arg-type]
+    assert figures["committed"] > 0  # type: ignore[operator]
+    assert figures["reversed"] > 0  # type: ignore[operator]
+    assert figures["replica_kills"] == 2
+    assert figures["postgres_restarts"] == 2
+    # the faults met traffic: calls answered UNAVAILABLE, retried by gRPC on a replica
+    assert figures["unavailable_answers"] > 0  # type: ignore[operator]
+    assert figures["grpc_retries_served"] > 0  # type: ignore[operator]
+    served: dict[str, int] = figures["rpcs_per_replica"]  # type: ignore[assignment]
+    assert set(served) == {"A", "B"}
+    assert min(served.values()) > 0
+
+
+# -- the checker catches what it must --------------------------------------------------
+
+
+def _world() -> tuple[list[Attempt], list[tuple[str, str, int, int, bool]], Counter[str], dict]:
+    attempts = [
+        Attempt(0, "atm-01", 100_001, True, "r0", SUCCESS, True),
+        Attempt(1, "atm-02", 100_002, False, "r1", tpb.COMPLETION_CODE_CANCELED, False),
+        Attempt(2, "atm-01", 100_003, True, "r2", tpb.COMPLETION_CODE_HARDWARE_ERROR, None),
+    ]
+    ledger = [
+        ("aut-0", "atm-01", 100_001, COMMITTED, True),
+        ("aut-1", "atm-02", 100_002, REVERSED, True),
+    ]
+    audit = Counter({"aut-0": 1, "aut-1": 1})
+    settled = {"atm-01": {"aut-0": "COMMITTED"}, "atm-02": {"aut-1": "REVERSED"}}
+    return attempts, ledger, audit, settled
+
+
+def test_the_checker_accepts_a_consistent_world() -> None:
+    counts = check_outcomes(*_world())
+    assert counts == {"committed": 1, "reversed": 1, "not_authorised": 1}
+
+
+@pytest.mark.parametrize(
+    ("spoil", "message"),
+    [
+        (lambda a, rows, u, s: rows.append(("aut-9", "atm-01", 100_001, REVERSED, True)), "twice"),
+        (lambda a, rows, u, s: rows.__setitem__(1, ("aut-1", "atm-02", 100_002, 1, True)), "stuck"),
+        (lambda a, rows, u, s: u.update({"aut-0": 1}), "not exactly one"),
+        (lambda a, rows, u, s: rows.__setitem__(0, ("aut-0", "atm-01", 100_001, REVERSED, True)),
+         "dispensed"),
+        (lambda a, rows, u, s: rows.pop(0), "lost"),
+        (lambda a, rows, u, s: s["atm-02"].clear(), "journal"),
+        (lambda a, rows, u, s: rows.__setitem__(0, ("aut-0", "atm-01", 100_001, COMMITTED, False)),
+         "identity"),
+        (lambda a, rows, u, s: (rows.append(("aut-7", "atm-02", 5, REVERSED, True)),
+                                u.update({"aut-7": 1})), "nobody asked"),
+    ],
+)  # fmt: skip
+def test_the_checker_refuses_each_violation(spoil: object, message: str) -> None:
+    attempts, ledger, audit, settled = _world()
+    spoil(attempts, ledger, audit, settled)  # type: ignore[operator]
+    with pytest.raises(ChaosInvariantError, match=message):
+        check_outcomes(attempts, ledger, audit, settled)
+
+
+# -- the small parts ---------------------------------------------------------------------
+
+
+def test_ports_are_picked_below_the_ephemeral_range() -> None:
+    from myna_edge.chaos.pgcluster import free_port
+
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(10_000 <= port < low for port in ports)  # a restarted server gets its port back
+
+
+def test_the_agent_process_refuses_a_bad_config(tmp_path: Path) -> None:
+    from myna_edge.chaos.replica_agent import main
+
+    bad = tmp_path / "terminal.toml"
+    bad.write_text('profile = "bank"\n', encoding="utf-8")
+    assert main(["--config", str(bad)]) == 2
