@@ -95,8 +95,8 @@ class ClientConfig:
     server_name_override: str | None = None
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise ValueError("timeout must be positive seconds")
+        if not 0 < self.timeout <= 600:  # written so that NaN fails too
+            raise ValueError("timeout must be more than 0 and at most 600 seconds")
         if not 1 <= self.max_attempts <= 5:
             raise ValueError("max_attempts must be 1..5 (gRPC's cap)")
         if not self.insecure_dev and None in (self.ca_pem, self.certificate_pem, self.key_pem):

@@ -61,6 +61,9 @@ def test_recovery_answer_seconds(tmp_path: Path) -> None:
         (lambda t: t.replace('key = "key.pem"', 'key = "missing.pem"'), "verifier.key"),
         (lambda t: t + "\n[extra]\n", "unknown key"),
         (lambda t: t.replace("timeout = 3", 'timeout = "3"'), "verifier.timeout must be"),
+        (lambda t: t.replace("timeout = 3", "timeout = nan"), "timeout must be more than 0"),
+        (lambda t: t.replace("timeout = 3", "timeout = inf"), "timeout must be more than 0"),
+        (lambda t: t.replace("timeout = 3", "timeout = 0"), "timeout must be more than 0"),
         (
             lambda t: t.replace('terminal_id = "atm-01"', "terminal_id = 1"),
             "terminal_id must be str",
