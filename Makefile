@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
 
-.PHONY: demo test lint format bench debs venv venv-test clean
+.PHONY: demo test lint format bench bench-report debs venv venv-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ format: venv-test
 ## bench: the pytest-benchmark suites, with figures (ratios against in-run baselines)
 bench: venv-test
 	$(BIN)/python -m pytest tests/bench --benchmark-enable --benchmark-only -q
+
+## bench-report: every suite, written to bench-report/ (Markdown table + PNG plots)
+bench-report: venv-test
+	$(BIN)/myna-edge bench
 
 debs:
 	scripts/install-debian-packages.sh

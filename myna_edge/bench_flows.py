@@ -14,6 +14,14 @@ flow sent against the protocol minimum, and the agent's footprint: the
 the controller firmware under MicroPython when installed), timed from spawn
 until its API answers GetStatus, then its idle CPU and resident memory read
 from ``/proc`` (targets: ready within 2 s, idle CPU < 1 %, RSS < 100 MB).
+
+Each run's wall time is also split where it went (``time_split_ms``, the
+mean over the runs): ``card`` is time inside the transport's ``transmit``
+(the simulator's engine, RSA included), ``link`` time inside the receipt
+printer's serial I/O (status requests, the ESC/POS bytes; only the
+``transfer_with_receipt`` run prints), ``verifier`` time awaiting the
+verifier's RPCs (mTLS round trip and the in-process server's work), and
+``host`` the rest: the flow machine, journal fsyncs, thread hand-offs.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 import grpc
 import grpc.aio
@@ -38,10 +46,10 @@ from host.api import Profile
 from host.client import AccountType, ClientConfig, VerifierClient
 from host.flows import (
     CardReadingFlow,
+    PrinterPort,
     Prompt,
     ReadOutcome,
     ReadRequest,
-    ThreadedCard,
     TransferFlow,
     TransferOutcome,
     TransferRequest,
@@ -49,43 +57,43 @@ from host.flows import (
 from host.journal import Journal
 from host.peripherals import BoardKey, Controller
 from host.secret import Secret
-from host.transport.sim import SimTransport, sim_trust_dir
+from host.transport.sim import sim_trust_dir
 from hw_sim.card import get_profile
-from hw_sim.card.apdu_log import ApduLogEntry
 from hw_sim.card.timing import modelled_seconds
 from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
+from myna_edge.bench_flow_split import (
+    SPLIT_PARTS,
+    RecordingCard,
+    Run,
+    Spent,
+    TimedClient,
+    TimedPrinter,
+    split,
+)
 from verifier.config import TlsConfig, VerifierConfig
 from verifier.server import VerifierServer, build_core
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
-__all__ = ["FOOTPRINT_TARGETS", "MINIMUM_COMMANDS", "agent_footprint", "flows_suite"]
+__all__ = [
+    "FOOTPRINT_TARGETS",
+    "MINIMUM_COMMANDS",
+    "SPLIT_PARTS",
+    "agent_footprint",
+    "flows_suite",
+]
 
 #: Protocol minimum per flow. Transfer: SELECT AP, SELECT PIN EF, VERIFY (empty,
 #: tries), VERIFY, SELECT cert EF, READ BINARY, SELECT key EF, COMPUTE SIGNATURE.
 #: Reading with proof: SELECT text AP, SELECT PIN, VERIFY empty, VERIFY, and
 #: SELECT + READ of 2 files; then the same 8 as above for the auth key (its
 #: certificate needs no PIN).
-MINIMUM_COMMANDS: Final = {"transfer": 8, "reading": 6 + 8}
+MINIMUM_COMMANDS: Final = {"transfer": 8, "transfer_with_receipt": 8, "reading": 6 + 8}
 #: The agent's footprint targets (issue 6).
 FOOTPRINT_TARGETS: Final = {"ready_ms": 2000.0, "idle_cpu_percent": 1.0, "rss_mb": 100.0}
 _READY_DEADLINE: Final = 30.0  # seconds; a process not answering by then is a failure
-
-
-class _RecordingCard(ThreadedCard):
-    """Keeps the virtual card's APDU log of the session before closing it."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
-        self.entries: list[ApduLogEntry] = []
-
-    def _close(self) -> None:
-        transport = self._transport
-        if isinstance(transport, SimTransport):
-            self.entries.extend(transport.virtual_card.apdu_log.entries)
-        super()._close()
 
 
 class _User:
@@ -103,16 +111,18 @@ class _User:
 
 
 async def _one(
-    kind: str, client: VerifierClient, journal: Journal
-) -> tuple[float, list[ApduLogEntry]]:
+    kind: str, client: VerifierClient, journal: Journal, spent: Spent, printer: PrinterPort | None
+) -> Run:
     profile = get_profile("default")
-    card = _RecordingCard("sim://default?persist=0")
+    spent.reset()
+    card = RecordingCard("sim://default?persist=0", spent)
+    verifier = cast(VerifierClient, TimedClient(client, spent))
     started = time.perf_counter()
     try:
-        if kind == "transfer":
+        if kind.startswith("transfer"):
             transfer = TransferFlow(
-                terminal_id="atm-01", verifier=client, card=card, journal=journal,
-                user=_User([profile.sign_password]), emit=lambda e: None,
+                terminal_id="atm-01", verifier=verifier, card=card, journal=journal,
+                user=_User([profile.sign_password]), emit=lambda e: None, printer=printer,
             )  # fmt: skip
             request = TransferRequest(
                 250_000, "0001", "123", AccountType.ORDINARY, "1234567",
@@ -122,7 +132,7 @@ async def _one(
         else:
             reading = CardReadingFlow(
                 card=card, user=_User([profile.text_pin, profile.auth_pin]), journal=journal,
-                emit=lambda e: None, verifier=client,
+                emit=lambda e: None, verifier=verifier,
             )  # fmt: skip
             outcome = await reading.run(ReadRequest(read_basic_four=True, verify_card=True))
         elapsed = time.perf_counter() - started
@@ -130,7 +140,11 @@ async def _one(
         await card.aclose()
     if outcome.outcome.value != "completed":
         raise RuntimeError(f"{kind} did not complete: {outcome.reason}")
-    return elapsed, card.entries
+    if printer is not None and isinstance(outcome, TransferOutcome) and not outcome.receipt_printed:
+        raise RuntimeError(f"{kind} did not print its receipt")
+    parts = dict(spent.seconds)
+    parts["host"] = elapsed - sum(parts.values())
+    return elapsed, card.entries, parts
 
 
 async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, object]:
@@ -143,17 +157,36 @@ async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, obje
     server = VerifierServer(config, build_core(config))
     port = await server.start()
     report: dict[str, object] = {"rounds": rounds}
+    spent = Spent()
     try:
-        for kind, terminal in (("transfer", "atm-01"), ("reading", "kiosk-01")):
+        kinds = (
+            ("transfer", "atm-01"),
+            ("reading", "kiosk-01"),
+            ("transfer_with_receipt", "atm-01"),
+        )
+        for kind, terminal in kinds:
             issued = issue_terminal_certificate(tls, terminal)
             client_config = ClientConfig(
                 f"127.0.0.1:{port}", terminal, ca_pem=issued.ca_pem,
                 certificate_pem=issued.certificate_pem, key_pem=issued.key_pem,
             )  # fmt: skip
-            async with VerifierClient(client_config) as client:
-                with Journal(root / f"{kind}.sqlite") as journal:
-                    await _one(kind, client, journal)  # warm-up: keys, channel, caches
-                    runs = [await _one(kind, client, journal) for _ in range(rounds)]
+            with contextlib.ExitStack() as stack:
+                printer: TimedPrinter | None = None
+                if kind == "transfer_with_receipt":
+                    sim_printer = stack.enter_context(SimPrinter())
+                    printer = TimedPrinter(sim_printer.url, spent)
+                try:
+                    async with VerifierClient(client_config) as client:
+                        with Journal(root / f"{kind}.sqlite") as journal:
+                            # warm-up: keys, channel, caches
+                            await _one(kind, client, journal, spent, printer)
+                            runs = [
+                                await _one(kind, client, journal, spent, printer)
+                                for _ in range(rounds)
+                            ]
+                finally:
+                    if printer is not None:
+                        await printer.aclose()
             software = statistics.median(r[0] for r in runs)
             entries = runs[-1][1]
             card = modelled_seconds(entries)
@@ -164,6 +197,7 @@ async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, obje
                 "card_commands": len(entries),
                 "minimum_commands": MINIMUM_COMMANDS[kind],
                 "commands_vs_minimum": round(len(entries) / MINIMUM_COMMANDS[kind], 2),
+                **split(runs),
             }
         report["agent_start_ms"] = round(await _agent_start(root, port, tls) * 1000, 2)
         report["agent_process"] = await agent_footprint(root, port, tls, idle_seconds)

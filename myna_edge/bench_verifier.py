@@ -6,8 +6,8 @@ a ratio. The framework ceiling is a bare gRPC echo service on the same
 transport and settings (grpc.aio, mTLS, 127.0.0.1, same client); the crypto
 ceiling is the same certificate and signature checks done directly with
 ``cryptography``. VerifyCard and AuthorizeTransfer (durable: a transfer and
-an identity row per call, SQLite with fsync) are driven by 1, 8 and 32
-concurrent callers; p50/p99 are per call. Card signatures are made with the
+an identity row per call, SQLite with fsync) are driven by 1 to 32
+concurrent callers (``CONCURRENCY``); p50/p99 are per call. Card signatures are made with the
 virtual card's own holder keys ahead of time, so the card's RSA time is not
 counted against the service. Lives in ``myna_edge`` because it needs the
 simulator's PKI, which ``verifier`` must never import.
@@ -194,7 +194,7 @@ def _run_rig(database: str | None, rounds: int) -> tuple[dict[str, Any], tuple[f
 
 
 def verifier_suite(rounds: int) -> dict[str, object]:
-    """The verifier figures: throughput and latency at 1/8/32 in flight, as ratios.
+    """The verifier figures: throughput and latency at 1 to 32 in flight, as ratios.
 
     Set ``MYNA_EDGE_BENCH_POSTGRES`` to a ``postgresql://`` URL (an empty
     database) to add the PostgreSQL runs.

@@ -44,7 +44,8 @@ __all__ = [
     "summarise",
 ]
 
-CONCURRENCY: Final = (1, 8, 32)
+#: Callers in flight; the report plots throughput against these.
+CONCURRENCY: Final = (1, 2, 4, 8, 16, 32)
 TERMINAL: Final = "bench-atm"
 ECHO_METHOD: Final = "/myna.bench.Echo/Echo"
 
@@ -191,7 +192,7 @@ class _Client(RequestFactory):
 
 
 async def _measure(client: _Client, calls: int, mark: Callable[[str], None]) -> dict[str, Any]:
-    """Each target at 1/8/32 in flight: a warm-up, then ``calls`` measured calls.
+    """Each target at every ``CONCURRENCY`` level: a warm-up, then ``calls`` measured calls.
 
     The targets take turns in blocks (echo, VerifyCard, AuthorizeTransfer,
     echo, ...), so a burst of noise from elsewhere on the machine hits the

@@ -4,7 +4,7 @@
 The ``verifier`` group holds the bare echo call (the framework's ceiling on
 the same mTLS transport), VerifyCard, AuthorizeTransfer (durable) and the raw
 ``cryptography`` checks, so the table reads as ratios. The concurrent
-figures (1/8/32 in flight, p50/p99, server CPU per call, driven from a
+figures (1 to 32 in flight, p50/p99, server CPU per call, driven from a
 separate client process) come from ``myna-edge bench verifier``, whose suite
 is smoke-run here with tiny sizes so it cannot rot.
 """
@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench_verifier import POSTGRES_ENV, BenchRig, verifier_suite
+from myna_edge.bench_verifier import CONCURRENCY, POSTGRES_ENV, BenchRig, verifier_suite
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 
 TERMINAL = "bench-atm"
@@ -138,7 +138,7 @@ def test_suite_reports_ratios() -> None:
     runs = report["runs"]
     assert isinstance(runs, dict)
     assert set(runs) == {
-        f"{kind}_{n}" for kind in ("echo", "verify_card", "authorize_transfer") for n in (1, 8, 32)
+        f"{kind}_{n}" for kind in ("echo", "verify_card", "authorize_transfer") for n in CONCURRENCY
     }
     assert all(run["calls"] >= 2 * int(name.rsplit("_", 1)[1]) for name, run in runs.items())
     assert all(run["server_cpu_us_per_call"] > 0 for run in runs.values())
@@ -146,7 +146,7 @@ def test_suite_reports_ratios() -> None:
     assert all(
         runs[f"{kind}_{n}"]["units_per_commit"] >= 1
         for kind in ("verify_card", "authorize_transfer")
-        for n in (1, 8, 32)
+        for n in CONCURRENCY
     )
     assert report["clients_in_separate_process"] is True
     for ratio in (

