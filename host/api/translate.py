@@ -45,6 +45,7 @@ _FAILURE_CODES: Final = {
     "service_unavailable": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
     "pin_blocked": tpb.COMPLETION_CODE_USER_ERROR,
     "device_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
+    "storage_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
 }
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,

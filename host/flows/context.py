@@ -20,6 +20,7 @@ from host.errors import (
     CardRemovedError,
     FlowCancelledError,
     FlowError,
+    JournalError,
     PeripheralError,
     PinBlockedError,
     ServiceError,
@@ -106,5 +107,9 @@ def error_code(exc: BaseException) -> str:
         (PinBlockedError, "pin_blocked"),
         (ServiceError, "service_unavailable"),
         (PeripheralError, "device_error"),
+        # The terminal's own storage failed (disk full, read-only): out of
+        # service until someone acts, not an agent bug.
+        (JournalError, "storage_error"),
+        (OSError, "storage_error"),
     ]
     return next((code for cls, code in table if isinstance(exc, cls)), "failed")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,6 +158,12 @@ class ThreadedCard:
         # The PIN whose counter the last card call read (non-zero): its EF is
         # still selected, so ``prove`` verifies at once (one VERIFY per flow).
         self._counter_read: PinKind | None = None
+        # Opens queued or running in the worker, and whether a release asked
+        # them to close what they open: a reader URL's ``?wait=N`` blocks the
+        # open, and a cancel at the insert-card prompt must not wait it out.
+        self._opening = 0
+        self._abandon = False
+        self._open_lock = threading.Lock()
 
     async def _run(self, fn: Callable[[], _T]) -> _T:
         self._counter_read = None  # any card call may change what is selected
@@ -177,12 +184,27 @@ class ThreadedCard:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                await self._run(self._open)
+                with self._open_lock:
+                    self._opening += 1
+                await self._run(self._open_unless_released)
                 return
             except NoCardError:
                 if time.monotonic() + self._poll > deadline:
                     raise StepTimeoutError("no card was presented in time") from None
                 await asyncio.sleep(self._poll)
+
+    def _open_unless_released(self) -> None:
+        try:
+            if not self._abandon:
+                self._open()
+        finally:
+            with self._open_lock:
+                self._opening -= 1
+                abandoned = self._abandon
+                if self._opening == 0:
+                    self._abandon = False
+            if abandoned:  # released while the reader waited: nobody wants the card
+                self._close()
 
     def _open(self) -> None:
         if self._card is None:
@@ -264,7 +286,15 @@ class ThreadedCard:
         )
 
     async def release(self) -> None:
-        """Close the card session; harmless twice."""
+        """Close the card session; harmless twice.
+
+        While an open still blocks in the worker (a reader waiting for a
+        card), it returns at once: the worker closes what that open brings.
+        """
+        with self._open_lock:
+            if self._opening:
+                self._abandon = True
+                return
         await self._run(self._close)
 
     def _close(self) -> None:
@@ -275,4 +305,6 @@ class ThreadedCard:
     async def aclose(self) -> None:
         """Release the card and stop the worker thread."""
         await self.release()
-        self._executor.shutdown(wait=True)
+        # A blocked open finishes (and closes its session) on its own; the
+        # event loop must not wait for it.
+        self._executor.shutdown(wait=not self._opening)

@@ -45,6 +45,8 @@ from host.errors import (
     FlowRefusedError,
     MynaEdgeError,
     PinPolicyError,
+    ServiceError,
+    StepTimeoutError,
 )
 from host.flows.context import FlowContext, StepTimeouts, error_code
 from host.flows.events import (
@@ -374,15 +376,23 @@ class PinResetFlow:
         self._to(ResetStep.CONFIRMING)
         key = f"{op_id}.reset.confirm"
         self._journal.record(op_id, FLOW, Effect.RESET_CONFIRM, Phase.INTENT, idempotency_key=key)
-        recorded = await ctx.step(
-            "confirm",
-            self._verifier.confirm_reset(reservation, succeeded, key),
-            t.service, cancellable=False,
-        )  # fmt: skip
-        self._journal.record(
-            op_id, FLOW, Effect.RESET_CONFIRM, Phase.OUTCOME, idempotency_key=key,
-            data={"recorded": recorded, "succeeded": succeeded},
-        )  # fmt: skip
+        try:
+            recorded = await ctx.step(
+                "confirm",
+                self._verifier.confirm_reset(reservation, succeeded, key),
+                t.service, cancellable=False,
+            )  # fmt: skip
+        except (ServiceError, StepTimeoutError) as exc:
+            # The card has answered and that answer is journaled: recovery
+            # confirms it later with the same key. The user must hear what
+            # the card did (a new secret in force), not that the network failed.
+            _log.warning("reset %s: confirmation left to recovery: %s", op_id, exc)
+            recorded = False
+        else:
+            self._journal.record(
+                op_id, FLOW, Effect.RESET_CONFIRM, Phase.OUTCOME, idempotency_key=key,
+                data={"recorded": recorded, "succeeded": succeeded},
+            )  # fmt: skip
         if failure is not None:
             raise failure
         self._to(ResetStep.REMOVE_CARD)

@@ -10,6 +10,7 @@ secret guard as the write-ahead journal refuses PIN, password and OTP fields.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -57,6 +58,8 @@ class ElectronicJournal:
         Raises:
             JournalSecretError: a fact names or holds a secret; nothing written.
             TypeError: a fact is not a JSON scalar.
+            OSError: the line could not be written whole (disk full); no part
+                of it stays in the file.
         """
         check_no_secrets(facts)
         stamp = self._clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -65,8 +68,17 @@ class ElectronicJournal:
         line = " ".join(parts) + "\n"
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
+            start = os.fstat(fd).st_size
+            data = memoryview(line.encode("utf-8"))
+            try:
+                while data:  # a full disk takes part of a line, then refuses the rest
+                    data = data[os.write(fd, data) :]
+                os.fsync(fd)
+            except OSError:
+                # Never leave a torn line the operator would misread.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)
         return line.rstrip("\n")

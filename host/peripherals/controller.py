@@ -117,6 +117,7 @@ class Controller(SerialPeripheralABC):
         self._entries: dict[int, bytes] = {}
         self._next_id = int.from_bytes(os.urandom(2), "big") + 1
         self.info: BoardInfo | None = None
+        self._stale = False  # the board went silent: new session before the next command
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -182,6 +183,7 @@ class Controller(SerialPeripheralABC):
         now = time.monotonic()
         self._link.poll(now)
         if self._link.failed:
+            self._stale = True
             raise BoardSilentError("the controller stopped acknowledging frames")
         try:
             out = self._link.take_output()
@@ -246,7 +248,19 @@ class Controller(SerialPeripheralABC):
         return self.wait_result(request_id, timeout=timeout)
 
     def submit(self, command: Command, request_id: int, args: bytes = b"") -> None:
-        """Queue a command without waiting (benchmarks, pipelining)."""
+        """Queue a command without waiting (benchmarks, pipelining).
+
+        After the board went silent, a new session (HELLO) comes first: an
+        end whose link gave up on a frame stays mute until one.
+
+        Raises:
+            BoardSilentError: that new session got no answer.
+        """
+        if self._stale:
+            _log.warning("controller was silent: starting a new link session")
+            self._link.reset()
+            self.info = self._handshake()
+            self._stale = False
         payload = struct.pack(">I", request_id) + args
         _trace("->", command, payload)
         self._link.send(command, payload, time.monotonic())
@@ -257,6 +271,7 @@ class Controller(SerialPeripheralABC):
         while request_id not in self._results:
             left = deadline - time.monotonic()
             if left <= 0:
+                self._stale = True
                 raise BoardSilentError("the controller did not answer in time")
             self.pump(min(left, 0.05))
         status, data = self._results.pop(request_id)
@@ -351,6 +366,7 @@ class Controller(SerialPeripheralABC):
         cancelled = False
         while request_id not in self._entries:
             if time.monotonic() > deadline:
+                self._stale = True
                 raise BoardSilentError("the controller did not end the entry")
             self.pump(0.05)
             self._drain_entry_events(request_id, on_key)

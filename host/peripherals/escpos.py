@@ -18,6 +18,7 @@ GS v 0 m xL xH yL yH   1D 76 30 00 ...              raster image, 1 bit per dot
 GS ( k ... 31 41..51   1D 28 6B pL pH 31 fn ...     QR: model, size, ECC, store, print
 GS V m                 1D 56 00 / 01                full / partial cut
 DLE EOT n              10 04 02 / 04                real-time status (1 byte back)
+DLE DC4 8 1 3 20 1 6 2 8  10 14 08 01 03 14 01 06 02 08  real-time: clear the buffers
 =====================  ===========================  ==========================
 
 Japanese text goes in Kanji mode as Shift_JIS (JIS X 0208 characters), or
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = [
+    "CLEAR_BUFFERS",
     "STATUS_OFFLINE",
     "STATUS_PAPER",
     "Align",
@@ -69,6 +71,12 @@ class PrinterStatus:
     def ready(self) -> bool:
         """Paper in and cover closed."""
         return not (self.cover_open or self.paper_out)
+
+
+#: DLE DC4 fn=8 (Epson "clear buffers"): real-time, so it reaches a printer
+#: stuck collecting a command whose length byte line noise garbled, which
+#: would otherwise swallow every later byte, status requests included.
+CLEAR_BUFFERS = bytes((DLE, 0x14, 0x08, 0x01, 0x03, 0x14, 0x01, 0x06, 0x02, 0x08))
 
 
 def status_request(n: int) -> bytes:

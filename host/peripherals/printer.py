@@ -22,6 +22,7 @@ from host.errors import (
     PrinterError,
 )
 from host.peripherals.escpos import (
+    CLEAR_BUFFERS,
     STATUS_OFFLINE,
     STATUS_PAPER,
     PrinterStatus,
@@ -62,6 +63,13 @@ class ReceiptPrinter(SerialPeripheralABC):
             raise PrinterError("the printer is closed")
         return self._port
 
+    def _write(self, data: bytes) -> None:
+        try:
+            self._io().write(data)
+            self._io().flush()
+        except (serial.SerialException, OSError) as exc:
+            raise BoardAbsentError(f"the printer link failed: {exc}") from exc
+
     def _ask(self, n: int) -> int:
         port = self._io()
         try:
@@ -84,7 +92,15 @@ class ReceiptPrinter(SerialPeripheralABC):
             PrinterError: an answer that is not a status byte.
         """
         try:
-            return parse_status(self._ask(STATUS_OFFLINE), self._ask(STATUS_PAPER))
+            try:
+                offline = self._ask(STATUS_OFFLINE)
+            except BoardSilentError:
+                # Line noise may have left the printer collecting a garbled
+                # command that swallows everything: clear it, ask once more.
+                _log.warning("printer silent: clearing its buffers")
+                self._write(CLEAR_BUFFERS)
+                offline = self._ask(STATUS_OFFLINE)
+            return parse_status(offline, self._ask(STATUS_PAPER))
         except ValueError as exc:
             raise PrinterError(str(exc)) from exc
 

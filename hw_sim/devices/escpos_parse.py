@@ -4,7 +4,8 @@
 Parses the subset in host/peripherals/escpos.py (the table there is the
 contract) incrementally, so a command split across reads is handled. A cut
 closes the current receipt. Real-time status (DLE EOT n) is answered even
-when the printer is offline; while the cover is open or the paper is out,
+when the printer is offline, and the real-time "clear buffers" (DLE DC4 8)
+drops a command still waiting for its data; while the cover is open or the paper is out,
 print data is discarded, as an offline printer would.
 """
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 __all__ = ["EscPosPrinter", "Line", "QrBlock", "RasterBlock", "Receipt", "Segment"]
 
 _log = logging.getLogger(__name__)
+#: DLE DC4 fn=8: clear the receive and print buffers (real-time).
+_CLEAR_BUFFERS = bytes((0x10, 0x14, 0x08, 0x01, 0x03, 0x14, 0x01, 0x06, 0x02, 0x08))
 ESC, GS, FS, DLE, LF = 0x1B, 0x1D, 0x1C, 0x10, 0x0A
 _ECC = {48: "L", 49: "M", 50: "Q", 51: "H"}
 
@@ -110,7 +113,17 @@ class EscPosPrinter:
         while self._buf:
             used = self._step(answers)
             if used == 0:
-                break
+                # Waiting for the rest of a command: a real-time "clear
+                # buffers" still gets through (as on Epson printers), so a
+                # command with a garbled length cannot swallow the line forever.
+                clear = self._buf.find(_CLEAR_BUFFERS, 1)
+                if clear < 0:
+                    break
+                _log.debug("buffers cleared (%d bytes dropped)", clear)
+                self._text.clear()
+                used = clear + len(_CLEAR_BUFFERS)
+            elif self._buf.startswith(_CLEAR_BUFFERS):
+                used = len(_CLEAR_BUFFERS)
             del self._buf[:used]
         return bytes(answers)
 

@@ -22,7 +22,7 @@ from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.errors import DeviceTimeoutError
 from hw_sim.devices.escpos_parse import EscPosPrinter, Receipt
 from hw_sim.devices.escpos_render import render_png
-from hw_sim.devices.faults import LinkFaults
+from hw_sim.devices.faults import LinkFaults, PtyRelay
 
 __all__ = ["SimPrinter"]
 
@@ -73,6 +73,11 @@ class SimPrinter(SimDeviceABC):
 
     def _running(self) -> bool:
         return self._thread is not None
+
+    @property
+    def relay(self) -> PtyRelay | None:
+        """The link's fault relay (its statistics; its ``faults`` may be changed), once started."""
+        return self._pty.relay
 
     def set_paper_out(self, value: bool) -> None:
         """Run out of paper (or load it again)."""
