@@ -127,11 +127,11 @@ class Agent:
             _log.info("recovered %d transfer(s) and %d reset(s)", len(transfers), len(resets))
         return True
 
-    async def _recovery_loop(self, recovered: bool) -> None:
+    async def _recovery_loop(self, online: bool) -> None:
         # Journal entries left by a flow that failed while the verifier was
         # down are resolved here, only while no command runs (a running
         # flow's own operation must never be touched).
-        delay = self._interval if recovered else self._retry
+        delay = self._interval if online else self._retry
         while True:
             await asyncio.sleep(delay)
             if self.server is None or self.server.servicer.busy:
@@ -140,7 +140,15 @@ class Agent:
             reached = ok and self.client is not None and await self.client.reachable()
             state = tpb.DEVICE_STATE_ONLINE if reached else tpb.DEVICE_STATE_OFFLINE
             await self.server.servicer.set_status("verifier", state)
-            delay = self._interval if ok else min(delay * 2, 60.0)
+            # Back off from ``retry`` while the verifier is unreachable, even
+            # with nothing to recover: otherwise an agent restarted during an
+            # outage reports it offline for a whole interval after it is back.
+            if reached:
+                delay = self._interval
+            elif delay >= self._interval:
+                delay = self._retry
+            else:
+                delay = min(delay * 2, 60.0)
 
     async def _printer_status(self, state: str) -> None:
         if self.server is not None:
@@ -199,7 +207,7 @@ class Agent:
         reached = recovered and await self.client.reachable()
         verifier_state = tpb.DEVICE_STATE_ONLINE if reached else tpb.DEVICE_STATE_OFFLINE
         await servicer.set_status("verifier", verifier_state)
-        self._recovery = asyncio.ensure_future(self._recovery_loop(recovered))
+        self._recovery = asyncio.ensure_future(self._recovery_loop(reached))
         self._monitor = asyncio.ensure_future(self._device_monitor().run())
         _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
         return self.address

@@ -25,6 +25,7 @@ from typing import Any, Final
 import grpc
 import grpc.aio
 
+from host.api.decoding import DecodeGuardInterceptor
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
 from host.api.translate import completion_for, event_message, reset_operation, transfer_request
@@ -355,7 +356,7 @@ class TerminalServer:
     def __init__(self, runtime: AgentRuntime, listen: str) -> None:
         self.listen = check_listen(listen)
         self.servicer = TerminalServicer(runtime)
-        self._server = grpc.aio.server()
+        self._server = grpc.aio.server(interceptors=(DecodeGuardInterceptor(),))
         tpb_grpc.add_TerminalServiceServicer_to_server(self.servicer, self._server)
         self.port = 0
 

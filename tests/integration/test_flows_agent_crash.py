@@ -23,7 +23,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +35,7 @@ from hw_sim.devices import SimPrinter
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos.atm import AtmApplication, RecoveryAnswerer
 from tests.flows_support import audit_actions
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.tls import issue_terminal_certificate
@@ -130,82 +130,6 @@ def wait_ready(stub: tpb_grpc.TerminalServiceStub, proc: subprocess.Popen[bytes]
     raise AssertionError("the agent never became ready")
 
 
-def run_transfer(
-    stub: tpb_grpc.TerminalServiceStub,
-    rid: str,
-    amount: int,
-    moved: bool,
-    dispensed: dict[str, bool],
-) -> bool:
-    """The ATM application: one transfer; True when it completed, False when the agent died."""
-    request = tpb.ExecuteRequest(
-        request_id=rid,
-        transfer=tpb.TransferCommand(
-            amount_yen=amount, payee_bank_code="0001", payee_branch_code="123",
-            payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="1234567",
-            payee_name="ヤマダ　ハナコ", remitter_name="ヤマダ　タロウ",
-            remitter_phone="03-1234-5678",
-        ),
-    )  # fmt: skip
-    try:
-        for message in stub.Execute(request, timeout=20):
-            prompt = message.event.prompt
-            if not prompt.prompt_id:
-                continue
-            answer = True
-            if prompt.type == tpb.PROMPT_TYPE_CONFIRM_MONEY_MOVED:
-                dispensed[rid] = moved  # the application's own record, before it answers
-                answer = moved
-            stub.AnswerPrompt(
-                tpb.AnswerPromptRequest(request_id=rid, prompt_id=prompt.prompt_id,
-                                        confirmed=answer),
-                timeout=5,
-            )  # fmt: skip
-    except grpc.RpcError as exc:
-        code = exc.code()
-    else:
-        return True
-    assert code == grpc.StatusCode.UNAVAILABLE, code
-    return False
-
-
-class RecoveryAnswerer:
-    """The ATM application's recovery side: answers "did the cash move?" from its record."""
-
-    def __init__(self, stub: tpb_grpc.TerminalServiceStub, record: dict[str, bool]) -> None:
-        self._stub, self._record = stub, record
-        self.asked: list[tpb.RecoveryPrompt] = []
-        self._stop = threading.Event()
-        self._call: object = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():  # bounded by stop(): reconnects while the agent restarts
-            try:
-                self._call = call = self._stub.WatchRecovery(tpb.WatchRecoveryRequest())
-                for prompt in call:
-                    self.asked.append(prompt)
-                    moved = self._record.get(prompt.request_id, False)
-                    answer = tpb.AnswerRecoveryRequest(
-                        recovery_id=prompt.recovery_id, cash_moved=moved
-                    )
-                    self._stub.AnswerRecovery(answer, timeout=5)
-            except grpc.RpcError:
-                self._stop.wait(0.05)
-
-    def __enter__(self) -> RecoveryAnswerer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        cancel = getattr(self._call, "cancel", None)
-        if cancel is not None:
-            cancel()
-        self._thread.join(timeout=10)
-        assert not self._thread.is_alive()
-
-
 def verifier_rows(server: ServerThread) -> dict[str, tuple[int, int]]:
     """authorization_id -> (amount, state) at the verifier."""
     path = Path(server.config.database.removeprefix("sqlite:///"))
@@ -217,22 +141,25 @@ def verifier_rows(server: ServerThread) -> dict[str, tuple[int, int]]:
 def test_agent_killed_at_every_journaled_step_settles_each_transfer_once(
     env: VerifierEnv, server: ServerThread, tmp_path: Path, agents: list[subprocess.Popen[bytes]]
 ) -> None:
-    dispensed: dict[str, bool] = {}  # request id -> the ATM application dispensed cash
     with SimPrinter(tmp_path / "paper") as printer:
         config = write_config(env, server, tmp_path, printer.url)
         with grpc.insecure_channel(f"unix:{tmp_path}/agent.sock") as channel:
             stub = tpb_grpc.TerminalServiceStub(channel)
-            answerer = RecoveryAnswerer(stub, dispensed).__enter__()
+            atm = AtmApplication(stub, None, "")  # keeps the record of dispensed cash
+            dispensed = atm.dispensed  # request id -> the ATM application dispensed cash
+            answerer = RecoveryAnswerer(stub, atm).__enter__()
             for i, (effect, phase, moved, _) in enumerate(STEPS):
                 proc = start_agent(agents, config, f"{effect.value}:{phase.value}")
                 wait_ready(stub, proc)
                 amount = 10_000 + i  # under the signature threshold; tells transfers apart
-                completed = run_transfer(stub, f"t-{i}", amount, moved, dispensed)
-                assert not completed, f"the agent was not killed at {effect.value}/{phase.value}"
+                attempt = atm.transfer(f"t-{i}", amount, moved, timeout=20)
+                # the stream broke off: the agent was killed at the step
+                assert attempt.interrupted == "UNAVAILABLE", (effect.value, phase.value, attempt)
                 assert proc.wait(timeout=10) == -signal.SIGKILL
             final = start_agent(agents, config)  # unarmed: recovers the last one
             wait_ready(stub, final)
-            assert run_transfer(stub, "t-last", 20_000, True, dispensed)  # still serves
+            last = atm.transfer("t-last", 20_000, True, timeout=20)
+            assert last.completion == tpb.COMPLETION_CODE_SUCCESS  # still serves
             answerer.__exit__()
             os.kill(final.pid, signal.SIGTERM)
             assert final.wait(timeout=10) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +135,41 @@ def test_verifier_down_at_start_is_reported_and_retried(
             await agent.stop()
 
     asyncio.run(scenario())
+
+
+def test_verifier_back_after_an_empty_start_is_reported_online(
+    env: VerifierEnv, server: ServerThread, tmp_path: Path
+) -> None:
+    # Regression (crash campaign): an agent started during a verifier outage
+    # with nothing to recover said "offline" for a whole recovery interval.
+    config = load_agent_config(terminal_toml(env, server, tmp_path))
+    port = server.port
+    server.stop()
+    back = ServerThread(dataclasses.replace(server.config, listen=f"127.0.0.1:{port}"))
+
+    async def scenario() -> list[int]:
+        agent = Agent(config, retry_interval=0.05, recovery_interval=300.0)
+        address = await agent.start()
+        seen = []
+        try:
+            async with grpc.aio.insecure_channel(address) as channel:
+                stub = tpb_grpc.TerminalServiceStub(channel)
+                for step in range(101):  # bounded: 5 s after the verifier is back
+                    status = await stub.GetStatus(tpb.GetStatusRequest(), timeout=5)
+                    state = {d.device: d.state for d in status.devices}["verifier"]
+                    if step == 0:
+                        seen.append(state)
+                        await asyncio.to_thread(back.start)
+                    elif state == tpb.DEVICE_STATE_ONLINE:
+                        break
+                    await asyncio.sleep(0.05)
+                seen.append(state)
+        finally:
+            await agent.stop()
+            await asyncio.to_thread(back.stop)
+        return seen
+
+    assert asyncio.run(scenario()) == [tpb.DEVICE_STATE_OFFLINE, tpb.DEVICE_STATE_ONLINE]
 
 
 def test_cli_refuses_a_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

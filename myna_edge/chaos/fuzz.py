@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Hostile input: coverage-guided fuzzing of every parser at a boundary.
+
+Why: every byte that crosses a boundary (card, reader, serial line, network,
+config file) is written by someone we do not control. The campaign runs each
+target of the harness table (``fuzz_targets`` for the parsers, ``fuzz_grpc``
+for every RPC of both gRPC services) under libFuzzer through atheris, a
+forked process per target, ``count`` executions each, seeded. Each run
+first replays the committed corpus (``tests/chaos/corpus/<target>/``: seeds
+recorded from the real stack plus every crasher ever found), then mutates,
+guided by the branches of ``host``, ``hw_sim`` and ``verifier`` (one worker
+process imports them once, instrumented, and forks a child per target). New
+interesting inputs are kept in ``<workdir>/corpus/<target>/`` (CI stores that
+folder), crashes in ``<workdir>/crashes/``. A crash is any exception other
+than the target's documented typed errors, a gRPC status outside the
+documented refusals, or a refusal that changed state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Final
+
+from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.fuzz_targets import PARSER_TARGETS, Target
+from myna_edge.chaos.fuzz_worker import HARNESS_FAILED
+
+__all__ = ["CORPUS_DIR", "all_targets", "replay_corpus", "run_scenario", "run_targets"]
+
+_log = logging.getLogger(__name__)
+
+#: The committed corpus (seeds and crashers), one folder per target.
+CORPUS_DIR: Final = Path(__file__).resolve().parents[2] / "tests" / "chaos" / "corpus"
+#: The longest input libFuzzer makes (a certificate transcript is ~4 KiB).
+MAX_LEN: Final = 8192
+#: Wall-clock cap of one worker, whatever ``count`` says (the loop is bounded).
+MAX_SECONDS_PER_TARGET: Final = 300
+_STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.MULTILINE)
+_COVERAGE = re.compile(r"cov: (\d+) ft: (\d+)")
+
+
+def all_targets() -> dict[str, Target]:
+    """Every target: the parsers and every RPC of both gRPC services."""
+    from myna_edge.chaos.fuzz_grpc import GRPC_TARGETS
+
+    return {**PARSER_TARGETS, **GRPC_TARGETS}
+
+
+def replay_corpus(target: Target, folder: Path, workdir: Path) -> int:
+    """Run every file of ``folder`` through ``target`` in this process; return how many.
+
+    Raises:
+        ChaosInvariantError: an input broke the contract (names the file).
+    """
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+    with ExitStack() as stack:
+        harness = target.build(stack, workdir)
+        for path in files:
+            try:
+                harness(path.read_bytes())
+            except ChaosInvariantError as exc:
+                raise ChaosInvariantError(f"{target.name}: {path.name}: {exc}") from exc
+            except Exception as exc:
+                raise ChaosInvariantError(
+                    f"{target.name}: {path.name} raised {type(exc).__name__}: {exc}"
+                ) from exc
+    return len(files)
+
+
+def _plan_item(name: str, seed: int, count: int, workdir: Path) -> dict[str, object]:
+    corpus = workdir / "corpus" / name
+    corpus.mkdir(parents=True, exist_ok=True)
+    (workdir / "crashes").mkdir(parents=True, exist_ok=True)
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    committed = CORPUS_DIR / name
+    args = [
+        f"-runs={count}", f"-seed={seed}", f"-max_len={MAX_LEN}", "-timeout=30",
+        f"-max_total_time={MAX_SECONDS_PER_TARGET}", "-print_final_stats=1",
+        f"-artifact_prefix={workdir / 'crashes'}/{name}-", str(corpus),
+        *([str(committed)] if committed.is_dir() else []),
+    ]  # fmt: skip
+    return {
+        "target": name, "workdir": str(workdir / "work"), "args": args,
+        "log": str(workdir / "logs" / f"{name}.log"), "seconds": MAX_SECONDS_PER_TARGET + 30,
+    }  # fmt: skip
+
+
+def _figures(name: str, result: list[float], workdir: Path, before: set[Path]) -> dict[str, object]:
+    code, seconds = int(result[0]), result[1]
+    log = workdir / "logs" / f"{name}.log"
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    stats = {key: int(value) for key, value in _STAT.findall(text)}
+    coverage = _COVERAGE.findall(text)
+    found = sorted(str(p) for p in set((workdir / "crashes").iterdir()) - before)
+    if code == HARNESS_FAILED:
+        raise ChaosInvariantError(f"the harness of {name} could not be built; see {log}")
+    if code != 0 and not found:
+        raise ChaosInvariantError(f"fuzz worker for {name} failed ({code}); see {log}")
+    committed = CORPUS_DIR / name
+    corpus = workdir / "corpus" / name
+    return {
+        "executions": stats.get("number_of_executed_units", 0),
+        "new_inputs": stats.get("new_units_added", 0),
+        "corpus_files": sum(1 for p in corpus.iterdir() if p.is_file()),
+        "committed_corpus": sum(1 for p in committed.iterdir()) if committed.is_dir() else 0,
+        "coverage": int(coverage[-1][0]) if coverage else 0,
+        "features": int(coverage[-1][1]) if coverage else 0,
+        "seconds": seconds,
+        "crashes": found,
+    }
+
+
+def run_targets(
+    names: list[str], seed: int, count: int, workdir: Path
+) -> dict[str, dict[str, object]]:
+    """Fuzz ``names`` for ``count`` executions each in one worker; their figures by name."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    # libFuzzer takes seed 0 as "random": derive a non-zero seed per target.
+    plan = [
+        _plan_item(n, (seed + i) % (2**31 - 1) + 1, count, workdir) for i, n in enumerate(names)
+    ]
+    crashes = workdir / "crashes"
+    crashes.mkdir(parents=True, exist_ok=True)
+    before = set(crashes.iterdir())
+    plan_path = workdir / "plan.json"
+    plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    root = str(CORPUS_DIR.parents[2])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
+    started = time.monotonic()
+    with (workdir / "logs" / "worker.log").open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own worker module
+            [sys.executable, "-m", "myna_edge.chaos.fuzz_worker", str(plan_path)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            process.wait(timeout=len(plan) * (MAX_SECONDS_PER_TARGET + 60))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise ChaosInvariantError("the fuzz worker did not stop") from None
+    results_path = Path(f"{plan_path}.results")
+    if process.returncode != 0 or not results_path.exists():
+        raise ChaosInvariantError(f"the fuzz worker failed; see {workdir / 'logs' / 'worker.log'}")
+    codes: dict[str, list[float]] = json.loads(results_path.read_text(encoding="utf-8"))
+    figures = {name: _figures(name, codes[name], workdir, before) for name in names}
+    _log.info("fuzzed %d targets in %.1f s", len(names), time.monotonic() - started)
+    return figures
+
+
+def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
+    """Fuzz every target for ``count`` executions; raise when any crashed."""
+    started = time.monotonic()
+    targets = run_targets(list(all_targets()), seed, count, workdir)
+    crashes = [c for t in targets.values() for c in t["crashes"]]  # type: ignore[attr-defined]
+    figures: dict[str, object] = {
+        "seed": seed,
+        "targets": len(targets),
+        "executions_per_target": count,
+        "executions": sum(int(t["executions"]) for t in targets.values()),  # type: ignore[call-overload]
+        "crashes": len(crashes),
+        "seconds": round(time.monotonic() - started, 1),
+        "corpus": str(workdir / "corpus"),
+        "per_target": targets,
+    }
+    if crashes:
+        raise ChaosInvariantError(f"fuzzing found {len(crashes)} crash(es): {crashes}")
+    return figures

@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: Apache-2.0
+# The request tables below read best one request per line.
+# ruff: noqa: E501
+"""Seed inputs for every fuzz target, recorded from the real stack.
+
+Why recorded: a mutation fuzzer reaches deep branches only from inputs that
+already get far. The host-card seeds are the virtual card's real answers to
+each driver operation (so the fuzzer starts from a full certificate read or
+an integrity-checked basic-four read), the virtual-card and PN532 seeds are
+the host's real commands, and the gRPC seeds are well-formed requests.
+``python -m myna_edge.chaos.fuzz_seeds FOLDER`` writes them as
+``FOLDER/<target>/seed-<sha1>``; the committed corpus was made this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from host.card import MynaCard
+from host.errors import MynaEdgeError
+from host.peripherals.link import encode_frame
+from host.transport.base import TransportCapabilities
+from host.transport.sim import SimTransport
+from hw_sim.readers.pn532_frames import build_frame
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos.fuzz_targets import CARD_OPERATIONS, run_card_operation
+
+__all__ = ["main", "seeds", "write_seeds"]
+
+_AGENT_TOML = b"""profile = "atm"
+terminal_id = "atm-01"
+reader = "sim://default"
+listen = "127.0.0.1:0"
+journal = "state/journal.sqlite"
+transfer_threshold_yen = 100000
+kiosk_hours = "06:00-23:00"
+[verifier]
+target = "127.0.0.1:50051"
+ca = "ca.pem"
+certificate = "cert.pem"
+key = "key.pem"
+timeout = 5.0
+"""
+_VERIFIER_TOML = b"""listen = "127.0.0.1:50051"
+database = "sqlite:///verifier.sqlite"
+trust_dir = "trust"
+[tls]
+directory = "tls"
+[revocation]
+crl_refresh_seconds = 300
+[policy]
+transfer_threshold_yen = 100000
+reset_policy = "otp"
+otp_max_attempts = 3
+"""
+
+
+def _frames(items: list[bytes]) -> bytes:
+    return b"".join(struct.pack(">H", len(i)) + i for i in items)
+
+
+class _RecordingSim(SimTransport):
+    """The virtual card over ``sim://``, keeping the raw (unredacted) exchange."""
+
+    def __init__(self, url: str, *, extended: bool) -> None:
+        super().__init__(url)
+        self.exchanges: list[tuple[bytes, bytes]] = []
+        self._extended = extended
+
+    @property
+    def capabilities(self) -> TransportCapabilities:
+        if self._extended:
+            return super().capabilities
+        return TransportCapabilities(extended_length=False, max_response_bytes=263)
+
+    def _transmit(self, command: bytes) -> bytes:
+        response = super()._transmit(command)
+        self.exchanges.append((command, response))
+        return response
+
+
+def _card_transcripts() -> dict[str, list[bytes]]:
+    """Per target: the virtual card's answers and the host's commands, one file each."""
+    host, sim, files = [], [], []
+    for extended in (True, False):
+        for index, operation in enumerate(CARD_OPERATIONS):
+            transport = _RecordingSim("sim://default?persist=0", extended=extended)
+            with transport.open(), suppress(MynaEdgeError):  # a seed may end in a refusal
+                run_card_operation(MynaCard(transport), operation)
+            commands = [c for c, _ in transport.exchanges]
+            answers = [r for _, r in transport.exchanges]
+            host.append(bytes([index | (0 if extended else 0x80)]) + _frames(answers))
+            if extended:
+                sim.append(_frames(commands))
+                files += [bytes([k]) + a[:-2] for a in answers if len(a) > 40 for k in range(3)]
+    tlv = sorted({f[1:] for f in files})[:8]
+    return {
+        "host_card": host,
+        "sim_card_apdu": sim,
+        "host_card_files": files,
+        "host_apdu_tlv": [*tlv, b"\x90\x00", b"\x63\xc2", b"\x6a\x82", b"\x61\x10"],
+    }
+
+
+def _pn532() -> list[bytes]:
+    select = bytes.fromhex("00A4040C0AD392F000260100000001")
+    steps = [
+        bytes.fromhex("D41401"), bytes.fromhex("D400006C69626E6663"), bytes.fromhex("D402"),
+        bytes.fromhex("D412 14".replace(" ", "")), bytes.fromhex("D406 6302".replace(" ", "")),
+        bytes.fromhex("D43201 01"), bytes.fromhex("D44A010300"), b"\xd4\x40\x01" + select,
+        bytes.fromhex("D44201B2"), bytes.fromhex("D44401"), bytes.fromhex("D45201"),
+    ]  # fmt: skip
+    wake = b"\x55\x55" + b"\x00" * 14
+    ack = bytes.fromhex("0000FF00FF00")
+    return [
+        wake + b"".join(build_frame(s, tfi=0xD4)[:] for s in steps),
+        ack + build_frame(steps[6], 0xD4),
+    ]
+
+
+def _link() -> dict[str, list[bytes]]:
+    events = [(0x80, b"\x00\x00\x00\x01\x00" + b"\x01abc\x00\x00\x00\x00"), (0x90, b"\x05"),
+              (0x91, b"\x01\x02"), (0x92, b"\x00"), (0x93, b"\x01"), (0x94, b"\x00\x01")]  # fmt: skip
+    wire = b"".join(encode_frame(t, seq, p) for seq, (t, p) in enumerate(events))
+    info = b"\x01\x02\x03\x04" + b"\x01\x00\x01\x00\x00\x00\x00\x00"
+    return {
+        "host_link_frames": [encode_frame(t, 3, p) for t, p in events] + [wire],
+        "host_controller_wire": [wire, encode_frame(0x01, 0, info)],
+        "host_controller_messages": [bytes([t]) + p for t, p in events] + [b"\x00" + info],
+    }
+
+
+def _grpc() -> dict[str, list[bytes]]:
+    proof = vpb.CardProof(
+        certificate_der=b"\x30\x82\x01\x00" + b"\x00" * 60, signature=b"\x01" * 256
+    )
+    statement = vpb.TransferStatement(
+        nonce=b"n" * 32, terminal_id="atm-01", amount_yen=250_000, payee_bank_code="0001",
+        payee_branch_code="001", payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY,
+        payee_account_number="0000001", payee_name="ヤマダ", remitter_name="タナカ",
+        remitter_phone="0312345678",
+    )  # fmt: skip
+    ses, aut, res = "ses_" + "A" * 22, "aut_" + "B" * 22, "res_" + "C" * 22
+    verifier: dict[str, list[Any]] = {
+        "OpenSession": [vpb.OpenSessionRequest(purpose=p, idempotency_key="k-1") for p in (vpb.SESSION_PURPOSE_CARD_VERIFICATION, vpb.SESSION_PURPOSE_PIN_RESET, vpb.SESSION_PURPOSE_TRANSFER)],
+        "VerifyCard": [vpb.VerifyCardRequest(session_id=ses, terminal_id="atm-01", proof=proof, idempotency_key="k-2")],
+        "ReserveReset": [vpb.ReserveResetRequest(session_id=ses, terminal_id="atm-01", operation=vpb.RESET_OPERATION_SIGNING_PASSWORD, proof=proof, face_match=vpb.FaceMatchAttestation(signature=b"\x01" * 256), idempotency_key="k-3")],
+        "RedeemReset": [vpb.RedeemResetRequest(session_id=ses, terminal_id="atm-01", operation=vpb.RESET_OPERATION_SIGNING_PASSWORD, proof=proof, one_time_password="12345678", card_challenge=b"c" * 8, card_id=b"i" * 16, idempotency_key="k-4")],  # noqa: S106
+        "ConfirmReset": [vpb.ConfirmResetRequest(reservation_id=res, terminal_id="atm-01", succeeded=True, idempotency_key="k-5")],
+        "AuthorizeTransfer": [vpb.AuthorizeTransferRequest(session_id=ses, statement=statement, identity_proof=proof, idempotency_key="k-6")],
+        "CommitTransfer": [vpb.CommitTransferRequest(authorization_id=aut, idempotency_key="k-7")],
+        "ReverseTransfer": [vpb.ReverseTransferRequest(authorization_id=aut, idempotency_key="k-8")],
+        "CheckRevocation": [vpb.CheckRevocationRequest(kind=vpb.CERTIFICATE_KIND_AUTHENTICATION, serial_hex="1A2B")],
+    }  # fmt: skip
+    transfer = tpb.TransferCommand(
+        amount_yen=250_000, payee_bank_code="0001", payee_branch_code="001",
+        payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="0000001", payee_name="ヤマダ",
+        remitter_name="タナカ", remitter_phone="0312345678",
+    )  # fmt: skip
+    execute = [
+        tpb.ExecuteRequest(request_id="r-1", read_card=tpb.ReadCardCommand(read_basic_four=True, verify_card=True)),
+        tpb.ExecuteRequest(request_id="r-2", pin_reset=tpb.PinResetCommand(operation=vpb.RESET_OPERATION_SIGNING_PASSWORD)),
+        tpb.ExecuteRequest(request_id="r-3", transfer=transfer),
+    ]  # fmt: skip
+    terminal: dict[str, list[Any]] = {
+        "Execute": execute,
+        "AnswerPrompt": [tpb.AnswerPromptRequest(request_id="r-1", prompt_id="p1", confirmed=True),
+                         tpb.AnswerPromptRequest(request_id="r-1", prompt_id="p1", touch_entry=tpb.TouchEntry(ephemeral_public_key=b"\x04" * 65, nonce=b"n" * 12, ciphertext=b"c" * 20))],
+        "Cancel": [tpb.CancelRequest(request_ids=["r-1", "r-2"])],
+        "AnswerRecovery": [tpb.AnswerRecoveryRequest(recovery_id="rec-1", cash_moved=True)],
+    }  # fmt: skip
+    out = {f"verifier_{m}": [r.SerializeToString() for r in rs] for m, rs in verifier.items()}
+    for method in tpb.DESCRIPTOR.services_by_name["TerminalService"].methods_by_name:
+        requests = [r.SerializeToString() for r in terminal.get(method, [])] or [b""]
+        out[f"terminal_{method}_atm"] = requests
+    out["terminal_Execute_kiosk"] = out["terminal_Execute_atm"]
+    return out
+
+
+def seeds() -> dict[str, list[bytes]]:
+    """Target name -> seed inputs."""
+    out = {**_card_transcripts(), **_link(), **_grpc()}
+    out["sim_pn532_frames"] = _pn532()
+    out["host_printer_status"] = [b"\x12\x12", b"\x1a\x72", b"\x16\x12", b"\x12\x1e", b"\xff"]
+    out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
+    out["verifier_config_toml"] = [_VERIFIER_TOML]
+    return out
+
+
+def write_seeds(folder: Path) -> int:
+    """Write every seed as ``folder/<target>/seed-<sha1>``; return how many files."""
+    written = 0
+    for target, inputs in seeds().items():
+        (folder / target).mkdir(parents=True, exist_ok=True)
+        for data in inputs:
+            (folder / target / f"seed-{hashlib.sha1(data).hexdigest()}").write_bytes(data)  # noqa: S324 - a name
+            written += 1
+    return written
+
+
+def main(argv: list[str]) -> int:
+    """``python -m myna_edge.chaos.fuzz_seeds FOLDER``."""
+    print(write_seeds(Path(argv[1])), "seed files written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

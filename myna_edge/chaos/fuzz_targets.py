@@ -1,0 +1,375 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The fuzz harness table: one entry per parser that meets hostile bytes at a boundary.
+
+Why one table: the campaign (``myna_edge.chaos.fuzz``), the libFuzzer worker
+(``fuzz_worker``) and the corpus replay test all run exactly the same
+harnesses, so a crasher found by a long local run replays in CI as it was
+found. A harness takes the fuzzer's bytes and may raise only the parser's
+documented typed errors (which it swallows: a clean refusal); anything else
+escapes and is a crash. Where a parser owns state, the harness also checks
+that a refusal changed nothing and raises ``ChaosInvariantError`` when it did.
+
+The gRPC targets of both services live in ``fuzz_grpc`` (they need servers);
+this module holds the sans-I/O parsers: APDU responses at the host (channel,
+TLV and the JPKI driver's certificate, basic-four and integrity parsing),
+command APDUs at the virtual card, PN532 frames at the emulator, controller
+link frames and messages, ESC/POS printer status, and both config files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from host.agent.config import load_agent_config
+from host.apdu import ResponseApdu, check
+from host.card import KeyKind, MynaCard, PinKind
+from host.card.basic_four import parse_basic_four, parse_my_number
+from host.card.integrity import parse_integrity_record
+from host.errors import (
+    AgentConfigError,
+    CardError,
+    IntegrityError,
+    PeripheralError,
+    ProtocolError,
+)
+from host.peripherals import Controller
+from host.peripherals.escpos import parse_status
+from host.peripherals.link import Frame, FrameDecoder, Link, decode_body
+from host.peripherals.messages import parse_event, parse_info
+from host.peripherals.printer import ReceiptPrinter
+from host.secret import Secret
+from host.tlv import parse_all
+from host.transport.base import CardTransport, TransportCapabilities
+from hw_sim.card import open_card
+from hw_sim.card.constants import KNOWN_SWS
+from hw_sim.readers.pn532 import Pn532
+from hw_sim.readers.pn532_frames import Command, FrameParser
+from myna_edge.chaos import ChaosInvariantError
+from verifier.config import load_config
+from verifier.errors import ConfigError
+
+__all__ = [
+    "CARD_OPERATIONS",
+    "PARSER_TARGETS",
+    "Harness",
+    "ScriptedCardTransport",
+    "Target",
+    "run_card_operation",
+    "split_frames",
+]
+
+#: A harness: the fuzzer's bytes in; returns on a clean refusal or success.
+Harness = Callable[[bytes], None]
+
+_CARD_PIN: Final = "1234"
+_CARD_PASSWORD: Final = "ABCD1234"  # noqa: S105 - the default test card's test password
+_DIGEST: Final = hashlib.sha256(b"fuzz").digest()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A fuzz target: ``build`` makes its harness, owning its resources in ``stack``."""
+
+    name: str
+    boundary: str
+    build: Callable[[ExitStack, Path], Harness]
+
+
+def split_frames(data: bytes) -> Iterator[bytes]:
+    """Cut ``data`` into items, each a 2-byte big-endian length then that many bytes."""
+    offset = 0
+    while offset + 2 <= len(data):
+        (size,) = struct.unpack_from(">H", data, offset)
+        yield data[offset + 2 : offset + 2 + size]
+        offset += 2 + size
+
+
+# --- APDU responses at the host ---------------------------------------------------
+
+
+class ScriptedCardTransport(CardTransport):
+    """A hostile card: answers each command with the next scripted response."""
+
+    scheme = "fuzz"
+
+    def __init__(self, responses: list[bytes], *, extended: bool) -> None:
+        super().__init__("fuzz://card")
+        self._responses = responses
+        self._extended = extended
+
+    @property
+    def atr(self) -> bytes:
+        return bytes.fromhex("3BE000FF8131FE4514")
+
+    @property
+    def capabilities(self) -> TransportCapabilities:
+        if self._extended:
+            return TransportCapabilities()
+        return TransportCapabilities(extended_length=False, max_response_bytes=263)
+
+    def _open(self) -> None:
+        pass
+
+    def _transmit(self, command: bytes) -> bytes:
+        # A card that has nothing more to say answers "file not found".
+        return self._responses.pop(0) if self._responses else b"\x6a\x82"
+
+    def _close(self) -> None:
+        pass
+
+
+#: Driver operations a fuzzed card is asked for (first input byte, low 3 bits).
+CARD_OPERATIONS: Final[tuple[str, ...]] = (
+    "card_info", "auth_certificate", "sign_ca_certificate", "token_label",
+    "tries_left", "prove", "sign_certificate", "change_pin",
+)  # fmt: skip
+
+
+def run_card_operation(card: MynaCard, operation: str) -> None:
+    """Run one driver operation (the seeds record the virtual card doing the same)."""
+    pin, password = Secret.from_text(_CARD_PIN), Secret.from_text(_CARD_PASSWORD)
+    if operation == "card_info":
+        card.read_card_info(pin, include_my_number=True)
+    elif operation == "auth_certificate":
+        card.read_certificate(KeyKind.AUTH)
+    elif operation == "sign_ca_certificate":
+        card.read_ca_certificate(KeyKind.SIGN)
+    elif operation == "token_label":
+        card.token_label()
+    elif operation == "tries_left":
+        for kind in PinKind:
+            card.tries_left(kind)
+    elif operation == "prove":
+        card.prove(KeyKind.SIGN, _DIGEST, password)
+    elif operation == "sign_certificate":
+        card.read_certificate(KeyKind.SIGN, password)
+    else:
+        card.change_pin(PinKind.AUTH, pin, Secret.from_text("4321"))
+
+
+def _host_card(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        if not data:
+            return
+        operation = CARD_OPERATIONS[data[0] & 0x07]
+        transport = ScriptedCardTransport(list(split_frames(data[1:])), extended=data[0] < 0x80)
+        with transport.open():
+            try:
+                run_card_operation(MynaCard(transport), operation)
+            except (ProtocolError, CardError, IntegrityError):
+                return
+
+    return harness
+
+
+def _host_apdu(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        with suppress(ProtocolError, CardError):
+            check(ResponseApdu.parse(data), "FUZZ")
+        try:
+            items = parse_all(data)
+        except ProtocolError:
+            return
+        pending = list(items)
+        while pending:  # walk every constructed item, as the driver does
+            item = pending.pop()
+            if item.constructed:
+                with suppress(ProtocolError):
+                    pending.extend(item.children())
+
+    return harness
+
+
+def _host_card_files(stack: ExitStack, workdir: Path) -> Harness:
+    parsers = (parse_basic_four, parse_my_number, parse_integrity_record)
+
+    def harness(data: bytes) -> None:
+        if not data:
+            return
+        parser = parsers[data[0] % len(parsers)]
+        try:
+            parser(data[1:])
+        except ProtocolError:
+            return
+
+    return harness
+
+
+# --- command APDUs at the virtual card and PN532 frames at the emulator -----------
+
+
+def _sim_card(stack: ExitStack, workdir: Path) -> Harness:
+    with open_card("default", persist=False):
+        pass  # build the card image once, outside the executions
+
+    def harness(data: bytes) -> None:
+        with open_card("default", persist=False) as card:
+            card.power_on()
+            for command in split_frames(data):
+                before = card.state_snapshot()
+                response = card.transmit(command)
+                sw = int.from_bytes(response[-2:], "big") if len(response) >= 2 else -1
+                if sw not in KNOWN_SWS:
+                    raise ChaosInvariantError(f"card answered {command.hex()} with {sw:04X}")
+                refused = sw != 0x9000 and sw & 0xFFF0 != 0x63C0
+                if refused and (len(response) != 2 or card.state_snapshot() != before):
+                    raise ChaosInvariantError(f"refusal {sw:04X} of {command.hex()} changed state")
+
+    return harness
+
+
+def _sim_pn532(stack: ExitStack, workdir: Path) -> Harness:
+    with open_card("default", persist=False):
+        pass
+
+    def harness(data: bytes) -> None:
+        with open_card("default", persist=False) as card:
+            card.power_on()
+            chip, parser = Pn532(card), FrameParser()
+            for event in parser.feed(data):
+                if isinstance(event, Command):
+                    answer = chip.handle(event.payload)
+                    if answer is not None and not isinstance(answer, bytes):
+                        raise ChaosInvariantError("PN532 answered with a non-bytes payload")
+
+    return harness
+
+
+# --- serial peripherals ---------------------------------------------------------
+
+
+class _MemoryPort:
+    """Just enough of a pyserial port: reads come from ``incoming``."""
+
+    def __init__(self, incoming: bytes, replies: tuple[bytes, ...] = ()) -> None:
+        self.incoming, self.replies = bytearray(incoming), list(replies)
+        self.timeout: float | None = 0
+
+    def write(self, data: bytes) -> int:
+        if self.replies:
+            self.incoming += self.replies.pop(0)
+        return len(data)
+
+    def read(self, n: int = 1) -> bytes:
+        out = bytes(self.incoming[:n])
+        del self.incoming[:n]
+        return out
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _host_link(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        with suppress(ValueError):
+            decode_body(data)
+        frames = FrameDecoder().feed(data)
+        link = Link()
+        link.receive(data, 0.0)
+        link.poll(1.0)
+        if any(f is not None and not isinstance(f, Frame) for f in frames):
+            raise ChaosInvariantError("FrameDecoder returned something that is not a frame")
+
+    return harness
+
+
+def _host_messages(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        if not data:
+            return
+        with suppress(ValueError):
+            parse_info(data[1:])
+        try:
+            parse_event(data[0], data[1:])
+        except ValueError:
+            return
+
+    return harness
+
+
+def _host_controller(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        controller = Controller("loop://", timeout=0.05)
+        controller._port = _MemoryPort(data)  # type: ignore[assignment]  # the wire is fuzzed
+        try:
+            controller.pump(0)
+        except PeripheralError:
+            return
+
+    return harness
+
+
+def _host_printer_status(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        if len(data) >= 2:
+            with suppress(ValueError):
+                parse_status(data[0], data[1])
+        printer = ReceiptPrinter("loop://", timeout=0.001)
+        printer._port = _MemoryPort(data[2:], (data[:1], data[1:2]))  # type: ignore[assignment]
+        try:
+            printer.status()
+        except PeripheralError:
+            return
+
+    return harness
+
+
+# --- configuration files --------------------------------------------------------
+
+
+def _config(
+    name: str, load: Callable[[Path], object], errors: type[Exception]
+) -> Callable[[ExitStack, Path], Harness]:
+    def build(stack: ExitStack, workdir: Path) -> Harness:
+        folder = workdir / f"config-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for material in ("ca.pem", "cert.pem", "key.pem"):
+            (folder / material).write_bytes(b"PEM " + material.encode())
+        path = folder / name
+
+        def harness(data: bytes) -> None:
+            path.write_bytes(data)
+            before = sorted(p.name for p in folder.iterdir())
+            with suppress(errors):
+                load(path)
+            if sorted(p.name for p in folder.iterdir()) != before:
+                raise ChaosInvariantError(f"loading {name} changed the files beside it")
+
+        return harness
+
+    return build
+
+
+PARSER_TARGETS: Final[dict[str, Target]] = {
+    t.name: t
+    for t in (
+        Target("host_apdu_tlv", "R-APDU and TLV at the host", _host_apdu),
+        Target("host_card", "JPKI driver over a hostile card", _host_card),
+        Target("host_card_files", "basic four, My Number, integrity record", _host_card_files),
+        Target("sim_card_apdu", "command APDUs at the virtual card", _sim_card),
+        Target("sim_pn532_frames", "host frames at the PN532 emulator", _sim_pn532),
+        Target("host_link_frames", "controller link frames at the host", _host_link),
+        Target("host_controller_messages", "controller messages at the host", _host_messages),
+        Target("host_controller_wire", "controller serial bytes at the driver", _host_controller),
+        Target("host_printer_status", "ESC/POS status bytes at the host", _host_printer_status),
+        Target(
+            "agent_config_toml",
+            "terminal.toml",
+            _config("terminal.toml", load_agent_config, AgentConfigError),
+        ),
+        Target(
+            "verifier_config_toml",
+            "verifier.toml",
+            _config("verifier.toml", load_config, ConfigError),
+        ),
+    )
+}

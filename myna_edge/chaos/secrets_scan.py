@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The secrets scan: every encoding of every test secret, in every file, and a recording relay.
+
+Why every encoding: a leak rarely looks like the secret typed. A PIN that
+slips into an APDU trace shows as hex, into a JSON blob or a header as
+base64, into a Windows-minded library's buffer as UTF-16. ``variants``
+gives, for one secret, its plain ASCII, lower and upper hex, base64 at the
+three alignments it can take inside a longer blob, and UTF-16 (LE and BE);
+``scan`` looks for all of them in every file under a folder, text or
+binary. A short all-digit secret (a 4-digit PIN, an OTP) in plain ASCII
+only counts when it does not continue a word, a number, a hex dump or a
+timestamp on its left (so ``12:30:07.729413`` is not the PIN 7294); what
+follows it is free, because in protobuf the next field's tag byte may be a
+digit. Every longer form counts anywhere.
+
+``RecordingRelay`` is a TCP relay on 127.0.0.1 that writes what it carries
+in each direction to a file: put between two processes, it captures their
+gRPC traffic (plaintext only for the capture run, so the scan sees bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Hit", "RecordingRelay", "scan", "variants"]
+
+_log = logging.getLogger(__name__)
+_SHORT = 8  # all-digit secrets up to this length need a boundary in plain ASCII
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One secret found in one file: which secret (by label, never the value), how, where."""
+
+    path: str
+    label: str
+    encoding: str
+    offset: int
+
+
+def _base64_alignments(raw: bytes) -> list[bytes]:
+    """The base64 text ``raw`` always produces inside a longer blob, for each alignment."""
+    out = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\x00" * shift + raw + b"\x00" * 2)
+        # Drop the characters that mix in neighbouring bytes at both ends.
+        start = (shift * 8 + 5) // 6
+        end = ((shift + len(raw)) * 8) // 6
+        if end - start >= 4:
+            out.append(encoded[start:end])
+    return out
+
+
+def variants(secret: str) -> dict[str, re.Pattern[bytes]]:
+    """Encoding name -> a bytes pattern for ``secret`` in that encoding."""
+    raw = secret.encode("ascii")
+    plain = re.escape(raw)
+    if raw.isdigit() and len(raw) <= _SHORT:
+        plain = rb"(?<![0-9A-Za-z.:+\-])" + plain
+    forms = {
+        "ascii": plain,
+        "hex": re.escape(raw.hex().encode()),
+        "HEX": re.escape(raw.hex().upper().encode()),
+        "utf-16-le": re.escape(secret.encode("utf-16-le")),
+        "utf-16-be": re.escape(secret.encode("utf-16-be")),
+    }
+    for index, form in enumerate(_base64_alignments(raw)):
+        forms[f"base64/{index}"] = re.escape(form)
+    return {name: re.compile(pattern) for name, pattern in forms.items()}
+
+
+def scan(folder: Path, secrets: dict[str, str]) -> tuple[list[Hit], int, int]:
+    """Look for every variant of every secret in every file under ``folder``.
+
+    Args:
+        secrets: label -> value; hits name the label only.
+
+    Returns:
+        (hits, files scanned, bytes scanned)
+    """
+    patterns = {label: variants(value) for label, value in secrets.items()}
+    hits: list[Hit] = []
+    files = scanned = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        files, scanned = files + 1, scanned + len(data)
+        for label, forms in patterns.items():
+            for encoding, pattern in forms.items():
+                for match in pattern.finditer(data):
+                    hits.append(Hit(str(path.relative_to(folder)), label, encoding, match.start()))
+    return hits, files, scanned
+
+
+class RecordingRelay:
+    """127.0.0.1:ephemeral -> ``target_port``, appending each direction to a file."""
+
+    def __init__(self, target_port: int, capture: Path) -> None:
+        self._target = ("127.0.0.1", target_port)
+        self._capture = capture
+        capture.mkdir(parents=True, exist_ok=True)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self._closed = False
+        self._start(self._accept)
+
+    def _start(self, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self._lock:
+                self._sockets += [client, server]
+            self._start(self._pump, client, server, self._capture / "client-to-server.bin")
+            self._start(self._pump, server, client, self._capture / "server-to-client.bin")
+
+    def _pump(self, source: socket.socket, sink: socket.socket, record: Path) -> None:
+        with record.open("ab") as out:
+            while True:
+                try:
+                    chunk = source.recv(65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out.write(chunk)
+                with self._lock:
+                    self.bytes += len(chunk)
+                try:
+                    sink.sendall(chunk)
+                except OSError:
+                    break
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Stop accepting, close every connection and join the threads; harmless twice."""
+        self._closed = True
+        self._listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)

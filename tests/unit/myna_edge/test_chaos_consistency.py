@@ -1,0 +1,211 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The crash campaign's verdict: each way the three records can disagree is caught.
+
+The ledger is a small SQLite file with the verifier's column names, the
+journal the real ``host.journal.Journal`` written as the transfer flow
+writes it, and the ATM record the application's own.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from host.journal import Effect, Journal, Phase
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.atm import AtmApplication, TransferAttempt
+from myna_edge.chaos.consistency import check_consistency, check_receipts, ledger
+
+COMMITTED, REVERSED = vpb.TRANSFER_STATE_COMMITTED, vpb.TRANSFER_STATE_REVERSED
+AUTHORIZED = vpb.TRANSFER_STATE_AUTHORIZED
+
+
+class World:
+    """Three records under construction."""
+
+    def __init__(self, root: Path) -> None:
+        self.db_path, self.journal_path = root / "v.sqlite", root / "j.sqlite"
+        with sqlite3.connect(self.db_path) as db:
+            db.execute("CREATE TABLE transfers (authorization_id TEXT, amount_yen INT, state INT)")
+            db.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, subject_id TEXT, action TEXT)")
+        self.atm = AtmApplication(cast(Any, None), None, "")
+        self.attempts: list[TransferAttempt] = []
+
+    def ledger_row(self, auth: str, amount: int, state: int, *actions: str) -> None:
+        with sqlite3.connect(self.db_path) as db:
+            db.execute("INSERT INTO transfers VALUES (?, ?, ?)", (auth, amount, state))
+            for action in ("AUTHORIZE_TRANSFER", *actions):
+                db.execute("INSERT INTO audit (subject_id, action) VALUES (?, ?)", (auth, action))
+
+    def journal(self, op: str, rid: str, auth: str | None, *settle: Effect) -> None:
+        with Journal(self.journal_path) as j:
+            j.record(op, "transfer", Effect.TRANSFER_AUTHORIZE, Phase.INTENT,
+                     idempotency_key=f"{op}.authorize", data={"request_id": rid})  # fmt: skip
+            if auth is not None:
+                data = {"accepted": bool(auth), "authorization_id": auth}
+                j.record(op, "transfer", Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME, data=data)
+            for effect in settle:
+                data = {"authorization_id": auth, "state": "x", "error": ""}
+                j.record(op, "transfer", effect, Phase.INTENT, data=data)
+                j.record(op, "transfer", effect, Phase.OUTCOME, data=data)
+
+    def attempt(self, rid: str, amount: int, dispensed: bool | None, **kw: Any) -> None:
+        self.attempts.append(TransferAttempt(rid, amount, **kw))
+        if dispensed is not None:
+            self.atm.record(rid, dispensed)
+
+    def check(self) -> dict[str, object]:
+        return check_consistency(self.db_path, self.journal_path, self.atm, self.attempts)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(tmp_path)
+    w.ledger_row("aut-1", 150_000, COMMITTED, "COMMIT_TRANSFER")
+    w.journal("op-1", "r-1", "aut-1", Effect.TRANSFER_COMMIT)
+    w.attempt("r-1", 150_000, True, completion=tpb.COMPLETION_CODE_SUCCESS,
+              authorization_id="aut-1")  # fmt: skip
+    w.ledger_row("aut-2", 5_000, REVERSED, "REVERSE_TRANSFER")
+    w.journal("op-2", "r-2", "aut-2", Effect.TRANSFER_REVERSE)
+    w.attempt("r-2", 5_000, False, interrupted="UNAVAILABLE")
+    w.journal("op-3", "r-3", "")  # refused: nothing at the verifier
+    w.attempt("r-3", 7_000, None)
+    w.attempt("r-4", 8_000, None, interrupted="UNAVAILABLE")  # killed before anything
+    return w
+
+
+def test_agreeing_records_give_the_figures(world: World) -> None:
+    figures = world.check()
+    assert figures["committed"] == 1
+    assert figures["reversed"] == 1
+    assert figures["not_authorised"] == 2
+    assert figures["ledger_rows"] == 2
+    assert set(ledger(world.db_path)) == {"aut-1", "aut-2"}
+
+
+def test_cash_dispensed_for_a_reversed_transfer(world: World) -> None:
+    world.atm.record("r-2", True)
+    with pytest.raises(
+        ChaosInvariantError, match="r-2: the ATM dispensed but the ledger says reversed"
+    ):
+        world.check()
+
+
+def test_cash_kept_for_a_committed_transfer(world: World) -> None:
+    world.atm.record("r-1", False)
+    with pytest.raises(ChaosInvariantError, match="r-1: the ATM did not dispense"):
+        world.check()
+
+
+def test_an_authorisation_left_open(world: World) -> None:
+    world.ledger_row("aut-5", 200_000, AUTHORIZED)
+    world.journal("op-5", "r-5", "aut-5", Effect.TRANSFER_REVERSE)
+    world.attempt("r-5", 200_000, False)
+    with pytest.raises(ChaosInvariantError, match="aut-5 left in state"):
+        world.check()
+
+
+def test_a_ledger_row_no_journal_knows(world: World) -> None:
+    world.ledger_row("aut-9", 1_000, REVERSED, "REVERSE_TRANSFER")
+    with pytest.raises(ChaosInvariantError, match=r"no journaled operation knows.*aut-9"):
+        world.check()
+
+
+def test_a_journaled_authorisation_missing_from_the_ledger(world: World) -> None:
+    world.journal("op-6", "r-6", "aut-6", Effect.TRANSFER_REVERSE)
+    world.attempt("r-6", 1_000, False)
+    with pytest.raises(ChaosInvariantError, match=r"aut-6 .* is missing"):
+        world.check()
+
+
+def test_settled_both_ways_in_the_journal(world: World) -> None:
+    world.ledger_row("aut-7", 300_000, COMMITTED, "COMMIT_TRANSFER")
+    world.journal("op-7", "r-7", "aut-7", Effect.TRANSFER_COMMIT, Effect.TRANSFER_REVERSE)
+    world.attempt("r-7", 300_000, True)
+    with pytest.raises(ChaosInvariantError, match=r"aut-7 .* has 2 settlements"):
+        world.check()
+
+
+def test_committed_twice_in_the_audit(world: World) -> None:
+    world.ledger_row("aut-8", 300_000, COMMITTED, "COMMIT_TRANSFER", "COMMIT_TRANSFER")
+    world.journal("op-8", "r-8", "aut-8", Effect.TRANSFER_COMMIT)
+    world.attempt("r-8", 300_000, True)
+    with pytest.raises(ChaosInvariantError, match="aut-8 is committed but audited"):
+        world.check()
+
+
+def test_settled_by_the_expiry_sweep(world: World) -> None:
+    world.ledger_row("aut-10", 300_000, REVERSED, "EXPIRE_TRANSFER")
+    world.journal("op-10", "r-10", "aut-10", Effect.TRANSFER_REVERSE)
+    world.attempt("r-10", 300_000, False)
+    with pytest.raises(ChaosInvariantError, match="aut-10 was settled by the expiry sweep"):
+        world.check()
+
+
+def test_unresolved_in_the_journal(world: World) -> None:
+    world.journal("op-11", "r-11", "aut-11")  # authorised, never settled
+    world.attempt("r-11", 300_000, None)
+    with pytest.raises(ChaosInvariantError, match="unresolved after recovery: op-11"):
+        world.check()
+
+
+def test_one_request_authorised_by_two_operations(world: World) -> None:
+    world.ledger_row("aut-12", 150_000, REVERSED, "REVERSE_TRANSFER")
+    world.journal("op-12", "r-1", "aut-12", Effect.TRANSFER_REVERSE)
+    with pytest.raises(ChaosInvariantError, match="request r-1 authorised by two operations"):
+        world.check()
+
+
+def test_one_operation_authorised_twice(world: World) -> None:
+    world.journal("op-1", "r-1", "aut-13")  # a second accepted outcome, another id
+    with pytest.raises(ChaosInvariantError, match="op-1 was authorised twice"):
+        world.check()
+
+
+def test_a_success_reported_for_a_reversed_transfer(world: World) -> None:
+    world.attempts[1].completion = tpb.COMPLETION_CODE_SUCCESS
+    with pytest.raises(ChaosInvariantError, match="r-2: reported a success"):
+        world.check()
+
+
+def test_an_amount_that_changed(world: World) -> None:
+    world.attempts[0].amount_yen = 150_001
+    with pytest.raises(ChaosInvariantError, match="aut-1: ledger amount 150000"):
+        world.check()
+
+
+def test_an_operation_for_a_request_never_sent(world: World) -> None:
+    world.journal("op-14", "r-ghost", "")
+    with pytest.raises(ChaosInvariantError, match="r-ghost"):
+        world.check()
+
+
+def _receipt(folder: Path, name: str, ref: str) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(f"MYNA-EDGE TRANSFER\nREF {ref}\nSTATE COMMITTED\n")
+
+
+def test_receipts_for_committed_transfers_once(world: World, tmp_path: Path) -> None:
+    _receipt(tmp_path / "paper", "receipt-0001.txt", "aut-1")
+    figures = check_consistency(
+        world.db_path, world.journal_path, world.atm, world.attempts, tmp_path / "paper"
+    )
+    assert figures["receipts_printed"] == 1
+
+
+def test_a_receipt_printed_twice(tmp_path: Path) -> None:
+    _receipt(tmp_path, "receipt-0001.txt", "aut-1")
+    _receipt(tmp_path, "receipt-0002.txt", "aut-1")
+    with pytest.raises(ChaosInvariantError, match="printed twice for \\['aut-1'\\]"):
+        check_receipts(tmp_path, {"aut-1"})
+
+
+def test_a_receipt_for_a_reversed_transfer(tmp_path: Path) -> None:
+    _receipt(tmp_path, "receipt-0001.txt", "aut-2")
+    with pytest.raises(ChaosInvariantError, match="not committed: \\['aut-2'\\]"):
+        check_receipts(tmp_path, {"aut-1"})
