@@ -28,12 +28,17 @@ from verifier.revocation import CrlStore, OcspClient, RevocationChecker
 NOW = dt.datetime.now(dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def pki() -> TestPki:
-    # The clock of this module's tests is when they run, not when the (long)
-    # session collected them: CRLs made below carry the real time.
+@pytest.fixture(autouse=True)
+def _clock_of_this_test() -> None:
+    # Each test's clock is when it runs, not when the (long, loaded) session
+    # collected the module: CRLs made in it carry the real time, and one more
+    # than five minutes younger than NOW would be "issued in the future".
     global NOW
     NOW = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def pki() -> TestPki:
     for profile in ("default", "revoked"):
         with open_card(profile, persist=False):
             pass
