@@ -32,6 +32,7 @@ from myna_edge.chaos.fuzz import (
 )
 from myna_edge.chaos.fuzz_grpc import REFUSALS, _judge, _unchanged
 from myna_edge.chaos.fuzz_seeds import write_seeds
+from tests.prerequisites import missing_prerequisite
 
 #: Executions per target in CI (29 targets: about 70 s on two cores).
 CI_COUNT = 1000
@@ -41,9 +42,7 @@ TARGETS = all_targets()
 
 def _need_atheris() -> None:
     if importlib.util.find_spec("atheris") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("atheris is not installed (pip install atheris)")
-        pytest.skip("atheris is not installed; the corpus replay still runs")
+        missing_prerequisite("atheris is not installed (pip install atheris)")
 
 
 def test_every_target_has_a_committed_corpus() -> None:
