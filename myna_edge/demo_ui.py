@@ -10,8 +10,10 @@ controller's secure PIN pad) and one kiosk gateway (``host.gateway``) for
 each, and prints their URLs. The simulator panel (``/sim`` on either
 gateway, this module's routes only, never part of the host gateway) plays
 the world: place or remove the card on each reader, type on the PIN pad,
-book a reset from the phone. Each card session starts from the test
-card's saved state (``persist=0``), so a demo never locks the test card.
+book a reset from the phone (under the OTP policy, ``--reset-otp``, the
+phone shows the one-time password the kiosk then asks for). Each card
+session starts from the test card's saved state (``persist=0``), so a demo
+never locks the test card.
 """
 
 from __future__ import annotations
@@ -38,19 +40,18 @@ from host.agent.config import AgentConfig
 from host.api import Profile
 from host.card import KeyKind, MynaCard
 from host.client import SessionPurpose, card_challenge_digest
-from host.errors import GatewayRequestError, NoCardError
-from host.flows import ThreadedCard
+from host.errors import GatewayRequestError
 from host.gateway import Gateway, GatewayConfig, Handler
 from host.gateway.http import Request, Response, json_response
 from host.peripherals import BoardKey, Controller
 from host.secret import Secret
 from host.transport import open_transport
-from host.transport.sim import SimTransport
 from hw_sim.card import get_profile
 from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from myna_edge.demo_readers import ReaderSlot
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
 from verifier.resets import face_match_bytes
 from verifier.server import VerifierServer, build_core
@@ -68,53 +69,6 @@ _OPERATIONS: Final = {
 }
 
 
-class ReaderSlot:
-    """One simulated reader's field: is the card on it? Removal powers the card off."""
-
-    def __init__(self, card: str) -> None:
-        self.card = card
-        self.present = False
-        self._open: list[ThreadedCard] = []
-
-    def place(self) -> None:
-        """Put the card on the reader."""
-        self.present = True
-
-    def remove(self) -> None:
-        """Take the card away, mid-command if one runs (the card loses power)."""
-        self.present = False
-        for card in self._open:
-            transport = card._transport
-            if isinstance(transport, SimTransport) and transport.is_open:
-                transport.virtual_card.power_off()
-
-    def card_factory(self) -> ThreadedCard:
-        """A ``CardPort`` for one command on this reader (the agent's ``card_factory``)."""
-        return _SlotCard(self)
-
-    def _track(self, card: ThreadedCard, opened: bool) -> None:
-        if opened:
-            self._open.append(card)
-        elif card in self._open:
-            self._open.remove(card)
-
-
-class _SlotCard(ThreadedCard):
-    def __init__(self, slot: ReaderSlot) -> None:
-        super().__init__(f"sim://{slot.card}?persist=0")
-        self._slot = slot
-
-    def _open(self) -> None:
-        if not self._slot.present:
-            raise NoCardError("no card on the reader")
-        super()._open()
-        self._slot._track(self, True)
-
-    def _close(self) -> None:
-        self._slot._track(self, False)
-        super()._close()
-
-
 @dataclasses.dataclass
 class UiWorld:
     """The verifier, the kiosk and ATM agents, their gateways and the simulated devices.
@@ -124,12 +78,15 @@ class UiWorld:
         card: the virtual card profile.
         idle_seconds: the touchscreen app's idle timeout.
         controller: run the ATM's PIN pad (firmware under MicroPython).
+        reset_otp: the verifier's reset policy asks for a one-time password
+            (the 2020 plan) and the kiosk asks for it first.
     """
 
     root: Path
     card: str = "default"
     idle_seconds: float = 60.0
     controller: bool = True
+    reset_otp: bool = False
     kiosk_reader: ReaderSlot = dataclasses.field(init=False)
     atm_reader: ReaderSlot = dataclasses.field(init=False)
     verifier: DemoVerifier | None = None
@@ -191,6 +148,7 @@ class UiWorld:
             printer=self.printer.url if atm and self.printer is not None else None,
             controller=self.pad.url if atm and self.pad is not None else None,
             controller_key=key.material() if atm and key is not None else None,
+            reset_otp_first=self.reset_otp and not atm,
         )  # fmt: skip
         agent = Agent(config)
         await agent.start()
@@ -202,6 +160,9 @@ class UiWorld:
         """Start (or restart, on the same port) the in-process verifier."""
         assert self.verifier is not None
         config = self.verifier.config
+        if self.reset_otp:
+            policy = dataclasses.replace(config.policy, reset_policy="otp")
+            config = dataclasses.replace(config, policy=policy)
         if self.verifier_port:
             config = dataclasses.replace(config, listen=f"127.0.0.1:{self.verifier_port}")
         self._server = VerifierServer(config, build_core(config))
@@ -226,7 +187,17 @@ class UiWorld:
         await asyncio.to_thread(self._stack.close)
 
     async def book(self, operation: str) -> str:
-        """The holder's phone books a reset (card proof with the other key, face match)."""
+        """The holder's phone books a reset; returns the reservation id."""
+        reservation_id, _ = await self.book_reset(operation)
+        return reservation_id
+
+    async def book_reset(self, operation: str) -> tuple[str, str]:
+        """The holder's phone books a reset (card proof with the other key, face match).
+
+        Returns:
+            The reservation id and the one-time password the phone shows
+            (empty unless the policy asks for one).
+        """
         assert self.verifier is not None
         n = next(self._bookings)
         issued = self.verifier.client(self.verifier_port, PHONE_ID)
@@ -260,7 +231,7 @@ class UiWorld:
                 ),
                 timeout=10,
             )  # fmt: skip
-        return str(answer.reservation_id)
+        return str(answer.reservation_id), str(answer.one_time_password)
 
     def _phone_proof(self, operation: str, nonce: bytes) -> pb.CardProof:
         # A signing-password reset is booked with the authentication key and
@@ -327,7 +298,9 @@ class UiWorld:
             slots[action](readers[value])
             return await self._state(request)
         if action == "book" and value in _OPERATIONS:
-            return json_response(200, {"reservation_id": await self.book(value)})
+            reservation_id, otp = await self.book_reset(value)
+            # The phone's screen: the one-time password is shown to its holder by design.
+            return json_response(200, {"reservation_id": reservation_id, "one_time_password": otp})
         if action == "pad" and self.pad is not None and isinstance(value, str):
             text = value or get_profile(self.card).sign_password
             if not (text.isascii() and text.isalnum() and len(text) <= 16):
@@ -338,13 +311,17 @@ class UiWorld:
 
 
 def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--ui`` and ``--idle`` to ``demo``."""
+    """Add ``--ui``, ``--idle`` and ``--reset-otp`` to ``demo``."""
     parser.add_argument(
         "--ui", action="store_true", help="serve the kiosk touchscreen app and wait (Ctrl-C stops)"
     )
     parser.add_argument(
         "--idle", type=float, default=60.0, help="touchscreen idle timeout in seconds (--ui)"
     )
+    parser.add_argument(
+        "--reset-otp", action="store_true",
+        help="PIN resets need the one-time password the phone shows (--ui)",
+    )  # fmt: skip
 
 
 async def _serve(world: UiWorld) -> None:
@@ -356,6 +333,8 @@ async def _serve(world: UiWorld) -> None:
     print(f"  kiosk (card reading, PIN reset):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
     print(f"  simulator panel (card, PIN pad):  {sim}")
+    if world.reset_otp:
+        print("  PIN reset policy: one-time password (book on the panel, it shows the OTP)")
     if world.pad is None:
         print("  (no MicroPython unix port: the ATM's PIN pad is missing, transfers need it)")
     print("Ctrl-C stops.")
@@ -371,7 +350,10 @@ def run_ui_demo(args: argparse.Namespace) -> int:
         print("--idle must be positive")
         return 2
     with tempfile.TemporaryDirectory(prefix="myna-edge-ui-") as tmp:
-        world = UiWorld(Path(tmp), card=args.card, idle_seconds=args.idle)
+        world = UiWorld(
+            Path(tmp), card=args.card, idle_seconds=args.idle,
+            reset_otp=getattr(args, "reset_otp", False),
+        )  # fmt: skip
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_serve(world))
     return 0

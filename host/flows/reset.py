@@ -228,9 +228,14 @@ class PinResetFlow:
         self._ctx.emit(FlowFailed(error_code(exc), str(exc)))
         return ResetOutcome(kind, op_id, reason=reason)
 
-    async def _ask_otp(self) -> Secret:
+    async def _ask_otp(self, attempts_left: int | None = None) -> Secret:
+        # After a wrong OTP the prompt carries the verifier's attempts left,
+        # so the screen can say the code was refused and how many tries remain.
         self._to(ResetStep.ENTER_OTP)
-        prompt = Prompt(PromptKind.ONE_TIME_PASSWORD, "Enter the one-time password from the app")
+        prompt = Prompt(
+            PromptKind.ONE_TIME_PASSWORD, "Enter the one-time password from the app",
+            tries_left=attempts_left,
+        )  # fmt: skip
         self._ctx.emit(prompt)
         return await self._ctx.step("OTP", self._user.secret(prompt), self._ctx.timeouts.prompt)
 
@@ -307,7 +312,8 @@ class PinResetFlow:
                 if self._otp is not None:
                     self._otp.wipe()
                     self._otp = None
-                self._otp = await self._ask_otp()
+                wrong = answer.reason == "OTP_WRONG"
+                self._otp = await self._ask_otp(answer.attempts_left if wrong else None)
                 continue
             raise FlowRefusedError(answer.reason)
         raise FlowRefusedError("TOO_MANY_ATTEMPTS")

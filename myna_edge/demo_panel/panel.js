@@ -14,6 +14,12 @@
     $("atm-link").textContent = `ATM app: ${s.atm_url}`;
   }
 
+  // The phone's screen after booking: under the OTP policy it shows the one-time password.
+  function booked(data) {
+    const otp = data.one_time_password ? `, one-time password ${data.one_time_password}` : "";
+    return `booked ${data.reservation_id}${otp}`;
+  }
+
   async function act(action, value) {
     const response = await fetch("/sim/action", {
       method: "POST", headers: {"Content-Type": "application/json"},
@@ -21,8 +27,8 @@
     });
     const data = await response.json();
     $("panel-log").textContent = `${action} ${action === "pad" ? "" : value}: ` +
-      (response.ok ? (data.reservation_id ? `booked ${data.reservation_id}` : "done") : data.error);
-    render(data);
+      (response.ok ? (data.reservation_id ? booked(data) : "done") : data.error);
+    if ("kiosk_card" in data) render(data);  // a booking answers with no device state
   }
 
   async function refresh() {

@@ -51,11 +51,11 @@ _ARGS = [
 class WorldThread:
     """A ``UiWorld`` served from an asyncio loop in a background thread."""
 
-    def __init__(self, root: Path, *, controller: bool = True) -> None:
+    def __init__(self, root: Path, *, controller: bool = True, reset_otp: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="ui-world", daemon=True)
         self._thread.start()
-        self.world = UiWorld(root, controller=controller, idle_seconds=60.0)
+        self.world = UiWorld(root, controller=controller, idle_seconds=60.0, reset_otp=reset_otp)
         try:
             self.call(self.world.start(), 90.0)
         except BaseException:

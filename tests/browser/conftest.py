@@ -7,7 +7,9 @@ thread and loop). Playwright's sync API keeps an event loop in the main
 thread while it runs, so the browser lives only as long as a test module:
 tests after it may call ``asyncio.run`` again. Each test gets a new page,
 both card readers empty, and ends only when no command runs, so the
-suite's leak check sees every card session closed.
+suite's leak check sees every card session closed. The world whose
+verifier asks for a one-time password on PIN resets (``otp_world``, no PIN
+pad) lives only as long as the module that needs it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorldThread]:
 
 
 @pytest.fixture(scope="module")
+def otp_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorldThread]:
+    """A world whose verifier's reset policy asks for a one-time password (no PIN pad)."""
+    running = WorldThread(tmp_path_factory.mktemp("ui-otp-world"), controller=False, reset_otp=True)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless system Chromium with a fresh profile."""
     with launch_browser(tmp_path_factory.mktemp("chromium-profile")) as context:
@@ -47,6 +59,16 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.fixture
 def page(world: WorldThread, browser: Any) -> Iterator[Any]:
     """A new page; readers emptied before, the agents idle after."""
+    yield from _page(world, browser)
+
+
+@pytest.fixture
+def otp_page(otp_world: WorldThread, browser: Any) -> Iterator[Any]:
+    """A new page on the OTP-policy world."""
+    yield from _page(otp_world, browser)
+
+
+def _page(world: WorldThread, browser: Any) -> Iterator[Any]:
     world.world.kiosk_reader.remove()
     world.world.atm_reader.remove()
     page = browser.new_page()

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge demo --ui`` as a person runs it, and its simulator panel in the browser.
 
-The command must print the kiosk, ATM and panel URLs, serve them, and stop
-cleanly on Ctrl-C (SIGINT) with its simulated devices gone. The panel's
+The command must print the kiosk, ATM and panel URLs, serve them (with
+``--reset-otp`` the panel's booking shows the reset's one-time password),
+and stop cleanly on Ctrl-C (SIGINT) with its simulated devices gone. The panel's
 buttons move the card on and off the readers; a bad action changes nothing.
 """
 
@@ -27,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_ui_demo_command_prints_urls_serves_and_stops() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "myna_edge", "demo", "--ui", "--idle", "5"],
+        [sys.executable, "-m", "myna_edge", "demo", "--ui", "--idle", "5", "--reset-otp"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -54,6 +55,14 @@ def test_ui_demo_command_prints_urls_serves_and_stops() -> None:
             assert json.loads(reply.read())["capabilities"]["transfer"] is True
         with urllib.request.urlopen(panel + "/state", timeout=10) as reply:
             assert json.loads(reply.read())["kiosk_card"] is False
+        assert "PIN reset policy: one-time password" in text
+        book = urllib.request.Request(
+            panel + "/action", data=json.dumps({"action": "book", "value": "sign"}).encode(),
+            headers={"Content-Type": "application/json", "Origin": kiosk.rstrip("/")},
+        )  # fmt: skip
+        with urllib.request.urlopen(book, timeout=20) as reply:
+            booked = json.loads(reply.read())
+        assert re.fullmatch(r"\d{8}", booked["one_time_password"])  # the phone shows the OTP
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -3,7 +3,8 @@
 
 Card reading and both PIN-reset directions end to end, a wrong PIN with
 tries left and the last-try warning, cancel, the card removed mid-flow,
-the verifier down, the agent down, and the idle timeout. Every PIN goes
+the verifier down, the agent down, the idle timeout, and a sealed entry
+the agent cannot open (the app asks again, no try spent). Every PIN goes
 through the page's keypad, is sealed in the page (WebCrypto) and must
 appear nowhere afterwards: not in the DOM, not in web storage, not in any
 request the page sent, not in the gateway's logs.
@@ -11,6 +12,7 @@ request the page sent, not in the gateway's logs.
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 from typing import Any
@@ -104,6 +106,54 @@ def test_ui_wrong_pin_tries_left_and_last_try_warning(world: WorldThread, page: 
     page.click("#cancel")
     wait_screen(page, "error")
     assert page.evaluate("document.body.dataset.error") == "cancelled"
+
+
+def test_ui_sealed_entry_refused_then_entered_again(
+    world: WorldThread, page: Any, trap: LogTrap
+) -> None:
+    """The agent cannot open one sealed entry: the app asks again, no PIN try is spent."""
+    w = world.world
+    assert w.kiosk is not None
+    w.kiosk_reader.place()
+    _open(page, w.kiosk.url)
+    armed: list[bool] = []
+
+    def corrupt_once(route: Any) -> None:
+        body = json.loads(route.request.post_data or "{}")
+        if armed and "touch_entry" in body:
+            armed.clear()
+            sealed = bytearray(base64.b64decode(body["touch_entry"]["ciphertext"]))
+            sealed[0] ^= 0x01  # one bit of ciphertext: AES-GCM's tag no longer matches
+            body["touch_entry"]["ciphertext"] = base64.b64encode(sealed).decode()
+            route.continue_(post_data=json.dumps(body))
+        else:
+            route.continue_()
+
+    page.route("**/api/answer", corrupt_once)
+    page.click("#go-read")
+    page.click("#consent-ok")
+    _enter(page, "9999")
+    page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('2')")
+    _enter(page, "9998")
+    page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('1')")
+    before = w.kiosk_reader.pin_tries()
+    assert list(before.values()).count(1) == 1  # the card-info PIN, one try left
+    armed.append(True)
+    _enter(page, PIN)  # the right PIN, but the agent receives an altered ciphertext
+    page.wait_for_selector("#entry-error:not([hidden])")
+    assert not armed  # the one corrupted request was sent
+    assert "もう一度入力してください" in page.inner_text("#entry-error")
+    assert page.inner_text("#entry-tries") == "残り 1 回"
+    assert page.is_visible("#entry-warning")  # the last-try warning survives the refusal
+    assert page.inner_text("#entry-mask") == "○" * 4  # an empty entry to type again
+    assert w.kiosk_reader.pin_tries() == before  # the card never saw the refused entry
+    assert any("/api/answer -> 422" in line for line in trap.lines)
+    shot(page, "26-entry-rejected")
+    _enter(page, PIN)
+    _enter(page, PIN)  # the authentication PIN proves the card
+    wait_screen(page, "result")
+    assert "山田　太郎" in page.inner_text("#result")
+    secret_free(page, [PIN, "9999", "9998"])
 
 
 def test_ui_english_toggle_and_cancel(world: WorldThread, page: Any) -> None:

@@ -169,7 +169,11 @@ const App = (() => {
     else if (type === "PROMPT_TYPE_CONFIRM_STATEMENT") {
       show("statement", () => { $("statement").textContent = prompt.text; });
     } else if (type === "PROMPT_TYPE_CONFIRM_MONEY_MOVED") show("cash");
-    else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) showEntry(prompt, "");
+    else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) {
+      // An OTP prompt with attempts left follows a refused OTP: say so.
+      const otpWrong = type === "PROMPT_TYPE_ONE_TIME_PASSWORD" && prompt.tries_left;
+      showEntry(prompt, otpWrong ? "otp_wrong" : "");
+    }
     else if (SECRET_TYPES.includes(type)) showPad(prompt);
   }
 

@@ -126,7 +126,9 @@ def test_otp_required_then_wrong_then_right(tmp_path: Path) -> None:
     outcome, _, _, _ = run(tmp_path, user, verifier)
     assert outcome.outcome is Outcome.COMPLETED
     assert verifier.otps_seen == ["", "11111111", "87654321"]
-    assert [p.kind for p in user.prompts].count(PromptKind.ONE_TIME_PASSWORD) == 2
+    otp_prompts = [p for p in user.prompts if p.kind is PromptKind.ONE_TIME_PASSWORD]
+    # Asked after OTP_REQUIRED with no count; after OTP_WRONG with the attempts left.
+    assert [p.tries_left for p in otp_prompts] == [None, verifier.attempts]
 
 
 def test_otp_first_saves_a_round(tmp_path: Path) -> None:

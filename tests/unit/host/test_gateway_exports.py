@@ -16,6 +16,7 @@ MODULES = [
     "host.gateway.guard",
     "host.gateway.http",
     "host.gateway.server",
+    "myna_edge.demo_readers",
     "myna_edge.demo_ui",
 ]
 

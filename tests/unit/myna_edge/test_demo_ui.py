@@ -60,3 +60,5 @@ def test_ui_options_and_a_bad_idle_value(capsys: pytest.CaptureFixture[str]) -> 
     assert run_ui_demo(args) == 2
     assert "--idle must be positive" in capsys.readouterr().out
     assert parser.parse_args([]).idle == 60.0
+    assert parser.parse_args([]).reset_otp is False
+    assert parser.parse_args(["--ui", "--reset-otp"]).reset_otp is True
