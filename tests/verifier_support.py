@@ -9,7 +9,6 @@ proofs come from the virtual card through the host driver over ``sim://``.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime as dt
 import secrets
@@ -31,10 +30,10 @@ from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from myna_edge.loop_thread import VerifierThread
 from verifier.canonical import card_challenge_digest
 from verifier.config import PolicyConfig, RevocationConfig, TlsConfig, VerifierConfig
-from verifier.core import Core
-from verifier.server import VerifierServer, build_core
+from verifier.server import build_core
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
 __all__ = [
@@ -129,34 +128,12 @@ def make_env(root: Path) -> VerifierEnv:
     return VerifierEnv(root, trust, tls, face, master)
 
 
-class ServerThread:
-    """A real ``VerifierServer`` on its own event loop thread."""
+class ServerThread(VerifierThread):
+    """A real ``VerifierServer`` on its own event loop thread, on a clock the test moves."""
 
     def __init__(self, config: VerifierConfig, clock: MutableClock | None = None) -> None:
-        self.config = config
         self.clock = clock or MutableClock()
-        self.core: Core = build_core(config, clock=self.clock)
-        self.server = VerifierServer(config, self.core)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
-
-    def start(self) -> ServerThread:
-        """Start serving; returns self."""
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self.server.start(), self._loop)
-        self.port = future.result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        """Drain and stop; harmless twice."""
-        if not self._thread.is_alive():
-            return
-        future = asyncio.run_coroutine_threadsafe(self.server.stop(1.0), self._loop)
-        future.result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        super().__init__(config, build_core(config, clock=self.clock))
 
     @contextmanager
     def channel(self, credentials: grpc.ChannelCredentials | None) -> Iterator[grpc.Channel]:

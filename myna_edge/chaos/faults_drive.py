@@ -33,6 +33,7 @@ from hw_sim.home import sim_home
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.atm import transfer_command
 from myna_edge.chaos.faults_world import CARD, Terminal
 
 __all__ = [
@@ -284,12 +285,4 @@ def reset(rid: str, operation: int) -> tpb.ExecuteRequest:
 
 def transfer(rid: str, amount: int = 250_000) -> tpb.ExecuteRequest:
     """An identity-verified transfer (above the ¥100,000 threshold)."""
-    return tpb.ExecuteRequest(
-        request_id=rid,
-        transfer=tpb.TransferCommand(
-            amount_yen=amount, payee_bank_code="0001", payee_branch_code="123",
-            payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="1234567",
-            payee_name="ヤマダ　ハナコ", remitter_name="ヤマダ　タロウ",
-            remitter_phone="03-1234-5678",
-        ),
-    )  # fmt: skip
+    return tpb.ExecuteRequest(request_id=rid, transfer=transfer_command(amount))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
-import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -43,42 +42,14 @@ from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna.edge.v1 import verifier_pb2_grpc as vpb_grpc
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
+from myna_edge.loop_thread import VerifierThread
 from verifier.resets import face_match_bytes
-from verifier.server import VerifierServer, build_core
 
 __all__ = ["CARD", "Pad", "Terminal", "VerifierThread", "World", "terminal"]
 
 #: The card profile every run uses (fresh per open: ``persist=0``).
 CARD = "default"
 _PHONE = "phone-app"
-
-
-class VerifierThread:
-    """A real ``VerifierServer`` on its own event-loop thread (stopped by ``stop``)."""
-
-    def __init__(self, verifier: DemoVerifier) -> None:
-        self.config = verifier.config
-        self.server = VerifierServer(self.config, build_core(self.config))
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self.port = 0
-
-    def start(self) -> VerifierThread:
-        """Start serving on 127.0.0.1; returns self."""
-        self._thread.start()
-        future = asyncio.run_coroutine_threadsafe(self.server.start(), self._loop)
-        self.port = future.result(timeout=30)
-        return self
-
-    def stop(self) -> None:
-        """Drain and stop; harmless twice."""
-        if not self._thread.is_alive():
-            return
-        future = asyncio.run_coroutine_threadsafe(self.server.stop(1.0), self._loop)
-        future.result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
 
 
 @dataclass
@@ -98,7 +69,7 @@ class World:
         """Build the verifier's trust and TLS under ``root`` and start it."""
         root.mkdir(parents=True, exist_ok=True)
         verifier = prepare_verifier(root, CARD)
-        return cls(root, verifier, VerifierThread(verifier).start())
+        return cls(root, verifier, VerifierThread(verifier.config).start())
 
     def close(self) -> None:
         """Stop the verifier."""

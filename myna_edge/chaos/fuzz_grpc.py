@@ -21,11 +21,8 @@ ends at once, TIMED_OUT).
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import tempfile
-import threading
-from collections.abc import Coroutine
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -41,10 +38,11 @@ from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.fuzz_targets import Harness, Target
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
+from myna_edge.loop_thread import LoopThread
 from verifier.server import VerifierServer, build_core
 from verifier.tls import issue_terminal_certificate
 
-__all__ = ["GRPC_TARGETS", "REFUSALS", "VERIFIER_TABLES", "LoopThread"]
+__all__ = ["GRPC_TARGETS", "REFUSALS", "VERIFIER_TABLES"]
 
 _T = TypeVar("_T")
 #: The documented refusals (everything else from a valid request is a crash).
@@ -59,25 +57,6 @@ VERIFIER_TABLES: Final = (
 )  # fmt: skip
 _VERIFIER_METHODS: Final = tuple(vpb.DESCRIPTOR.services_by_name["VerifierService"].methods)
 _TERMINAL_METHODS: Final = tuple(tpb.DESCRIPTOR.services_by_name["TerminalService"].methods)
-
-
-class LoopThread:
-    """An asyncio loop on a daemon thread, for servers driven from sync code."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coroutine: Coroutine[Any, Any, _T], timeout: float = 60.0) -> _T:
-        """Run ``coroutine`` on the loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
-
-    def close(self) -> None:
-        """Stop the loop and join the thread."""
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
 
 
 class _World:

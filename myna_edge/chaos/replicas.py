@@ -46,6 +46,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.atm import transfer_command
 from myna_edge.chaos.pgcluster import PostgresCluster, postgres_cluster
 from myna_edge.chaos.replica_stack import (
     AgentProcess,
@@ -115,12 +116,7 @@ def _schedule(rng: random.Random, count: int) -> list[Event]:
 
 async def _transfer(stub: tpb_grpc.TerminalServiceAsyncStub, attempt: Attempt) -> None:
     """Run one transfer to its completion; a BUSY refusal is asked again (bounded)."""
-    command = tpb.TransferCommand(
-        amount_yen=attempt.amount, payee_bank_code="0001", payee_branch_code="123",
-        payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="1234567",
-        payee_name="ヤマダ　ハナコ", remitter_name="ヤマダ　タロウ",
-        remitter_phone="03-1234-5678",
-    )  # fmt: skip
+    command = transfer_command(attempt.amount)
     for n in range(400):  # bounded: the agent holds commands only while it recovers
         rid = f"{attempt.terminal}-{attempt.index:05d}-{n}"
         try:

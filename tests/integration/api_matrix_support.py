@@ -39,6 +39,7 @@ from hw_sim.home import sim_home
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos.atm import transfer_command
 from tests.flows_support import client_config
 from tests.verifier_support import ServerThread, VerifierEnv, prove
 
@@ -291,15 +292,7 @@ def reset(rid: str, operation: int = vpb.RESET_OPERATION_SIGNING_PASSWORD) -> tp
 
 def transfer(rid: str, amount: int = 250_000) -> tpb.ExecuteRequest:
     """The README's golden transfer (above the identity threshold by default)."""
-    return tpb.ExecuteRequest(
-        request_id=rid,
-        transfer=tpb.TransferCommand(
-            amount_yen=amount, payee_bank_code="0001", payee_branch_code="123",
-            payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="1234567",
-            payee_name="ヤマダ　ハナコ", remitter_name="ヤマダ　タロウ",
-            remitter_phone="03-1234-5678",
-        ),
-    )  # fmt: skip
+    return tpb.ExecuteRequest(request_id=rid, transfer=transfer_command(amount))
 
 
 def fresh_pins(profile: str) -> dict[str, int]:

@@ -28,6 +28,7 @@ from hw_sim.card import get_profile
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos.atm import transfer_command
 from tests.flows_support import client_config
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 
@@ -89,14 +90,8 @@ def yes(prompt: tpb.PromptEvent) -> tpb.AnswerPromptRequest:
 
 def transfer(request_id: str, amount: int = 250_000, timeout_ms: int = 0) -> tpb.ExecuteRequest:
     return tpb.ExecuteRequest(
-        request_id=request_id, timeout_ms=timeout_ms,
-        transfer=tpb.TransferCommand(
-            amount_yen=amount, payee_bank_code="0001", payee_branch_code="123",
-            payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY, payee_account_number="1234567",
-            payee_name="ヤマダ　ハナコ", remitter_name="ヤマダ　タロウ",
-            remitter_phone="03-1234-5678",
-        ),
-    )  # fmt: skip
+        request_id=request_id, timeout_ms=timeout_ms, transfer=transfer_command(amount)
+    )
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
