@@ -29,9 +29,9 @@ import grpc
 
 from host.transport.sim import sim_trust_dir
 from hw_sim.card import open_card
-from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna_edge.chaos.pgcluster import free_port
+from myna_edge.chaos.stack import wait_verifier_online
 from verifier.config import TlsConfig
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
@@ -199,21 +199,17 @@ class AgentProcess:
                  str(self.config)],
                 cwd=ROOT, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
-        deadline = time.monotonic() + _START_DEADLINE
+        process = self.process
         with grpc.insecure_channel(f"unix:{self.socket}") as channel:
-            stub = tpb_grpc.TerminalServiceStub(channel)
-            while time.monotonic() < deadline:  # bounded
-                if self.process.poll() is not None:
-                    raise ReplicaError(f"agent exited; see {self.log_path}")
-                try:
-                    status = stub.GetStatus(tpb.GetStatusRequest(), timeout=1)
-                except grpc.RpcError:
-                    time.sleep(0.05)
-                    continue
-                states = {d.device: d.state for d in status.devices}
-                if states.get("verifier") == tpb.DEVICE_STATE_ONLINE:
-                    return
-                time.sleep(0.05)
+            outcome = wait_verifier_online(
+                tpb_grpc.TerminalServiceStub(channel),
+                time.monotonic() + _START_DEADLINE,
+                lambda: process.poll() is None,
+            )
+        if outcome == "exited":
+            raise ReplicaError(f"agent exited; see {self.log_path}")
+        if outcome == "ready":
+            return
         raise ReplicaError(f"agent not ready within {_START_DEADLINE:.0f} s; see {self.log_path}")
 
     def stop(self) -> int | None:

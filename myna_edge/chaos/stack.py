@@ -25,8 +25,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import grpc
 
@@ -38,13 +39,36 @@ from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from verifier.config import TlsConfig
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
-__all__ = ["ROOT", "ChaosStack", "StackError", "free_port"]
+__all__ = ["ROOT", "ChaosStack", "StackError", "free_port", "wait_verifier_online"]
 
 _log = logging.getLogger(__name__)
 
 #: The repository root (the children run ``python -m myna_edge`` from here).
 ROOT: Final = Path(__file__).resolve().parents[2]
 _START_DEADLINE: Final = 30.0  # seconds for a process to start serving
+
+
+def wait_verifier_online(
+    stub: tpb_grpc.TerminalServiceStub, deadline: float, alive: Callable[[], bool]
+) -> Literal["ready", "exited", "timeout"]:
+    """Poll an agent's GetStatus until it reports the verifier online (its recovery ran).
+
+    Bounded by ``deadline`` (``time.monotonic()``); "exited" as soon as ``alive()``
+    says the agent process is gone.
+    """
+    while time.monotonic() < deadline:
+        if not alive():
+            return "exited"
+        try:
+            status = stub.GetStatus(tpb.GetStatusRequest(), timeout=1)
+        except grpc.RpcError:
+            time.sleep(0.05)
+            continue
+        states = {d.device: d.state for d in status.devices}
+        if states.get("verifier") == tpb.DEVICE_STATE_ONLINE:
+            return "ready"
+        time.sleep(0.05)
+    return "timeout"
 
 
 class StackError(RuntimeError):
@@ -273,21 +297,12 @@ class ChaosStack:
         Raises:
             StackError: the agent exited, or was not ready within ``timeout``.
         """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.agent_alive():
-                raise StackError(f"the agent exited during start-up: {self._agent_tail()}")
-            try:
-                status = stub.GetStatus(tpb.GetStatusRequest(), timeout=1)
-            except grpc.RpcError:
-                time.sleep(0.05)
-                continue
-            states = {d.device: d.state for d in status.devices}
-            if states.get("verifier") == tpb.DEVICE_STATE_ONLINE:
-                self.agent_fresh = False
-                return
-            time.sleep(0.05)
-        raise StackError(f"the agent was not ready in time: {self._agent_tail()}")
+        outcome = wait_verifier_online(stub, time.monotonic() + timeout, self.agent_alive)
+        if outcome == "exited":
+            raise StackError(f"the agent exited during start-up: {self._agent_tail()}")
+        if outcome == "timeout":
+            raise StackError(f"the agent was not ready in time: {self._agent_tail()}")
+        self.agent_fresh = False
 
     def _agent_tail(self) -> str:
         return _tail(self.workdir / "agent.log")
