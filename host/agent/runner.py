@@ -18,7 +18,6 @@ a terminal that had not yet been told to dispense.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -236,16 +235,10 @@ class Agent:
 
     async def stop(self) -> None:
         """Stop serving and close everything; harmless twice."""
-        if self._recovery is not None:
-            self._recovery.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recovery
-            self._recovery = None
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-            self._monitor = None
+        for task in (self._recovery, self._monitor):
+            if task is not None:
+                await _cancel(task)
+        self._recovery = self._monitor = None
         if self.server is not None:
             await self.server.stop()
             self.server = None
@@ -279,3 +272,18 @@ class Agent:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await self.stop()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it has ended.
+
+    Cancelled again until it ends: on Python 3.11, ``asyncio.wait_for``
+    (``VerifierClient.reachable``) drops a cancellation that arrives as its
+    inner future completes, and one cancel could leave the loop running for
+    ever (a stop that never returned, seen once in CI).
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.cancelled():
+        task.result()  # a task that failed on its own raises here, as before
