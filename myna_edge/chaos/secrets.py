@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Final
 
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos.secrets_scan import scan
+from myna_edge.chaos.secrets_scan import scan, variants
 from myna_edge.chaos.secrets_stack import SecretsStack
 
 __all__ = ["SECRETS", "run_scenario"]
@@ -76,7 +76,7 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
         "seed": seed,
         "flows": flows,
         "secrets": len(SECRETS) + len(otps),
-        "encodings_per_secret": 8,
+        "encodings_per_secret": len(variants(SECRETS["auth_pin"])),
         "files_scanned": files,
         "bytes_scanned": scanned,
         "captured_grpc_bytes": world.captured,

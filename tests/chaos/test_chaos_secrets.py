@@ -137,6 +137,7 @@ def test_every_flow_leaves_no_secret_anywhere(tmp_path: Path) -> None:
     figures = run_scenario(20261127, 1, tmp_path)
     assert figures["flows"] == {"readings": 1, "transfers": 1, "resets": 2}
     assert figures["hits"] == 0
+    assert figures["encodings_per_secret"] == len(variants(PIN)) == 10
     assert int(figures["protocol_otp_hits"]) >= 2  # type: ignore[call-overload]  # RedeemReset
     assert int(figures["files_scanned"]) >= 15  # type: ignore[call-overload]
     assert int(figures["captured_grpc_bytes"]) > 10_000  # type: ignore[call-overload]
