@@ -31,8 +31,7 @@ from host.agent.config import AgentConfig
 from host.api import Profile
 from host.api.touch_entry import seal
 from host.card import KeyKind
-from host.flows import Prompt, ThreadedCard
-from host.secret import Secret
+from host.flows import ThreadedCard
 from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile, open_card
 from hw_sim.home import sim_home
@@ -40,6 +39,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.atm import transfer_command
+from myna_edge.chaos.faults_world import Pad
 from tests.flows_support import client_config
 from tests.verifier_support import ServerThread, VerifierEnv, prove
 
@@ -106,16 +106,6 @@ class ProbedCard(ThreadedCard):
             self.pins = {name: tries for name, tries, _ in snap.pins}
             self.versions = {name: version for name, _, version in snap.pins}
         super()._close()
-
-
-class Pad:
-    """The ATM's secure PIN pad stand-in: the script types into it when the prompt shows."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[str] = asyncio.Queue()
-
-    async def __call__(self, prompt: Prompt) -> Secret:
-        return Secret.from_text(await self.queue.get())
 
 
 @dataclass
