@@ -16,13 +16,10 @@ import asyncio
 import logging
 
 import grpc
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.card import KeyKind, MynaCard, PinKind, summarize_certificate
 from host.cli import card_report, load_issuer_key, print_card_report
-from host.client import ResetOperation, SessionPurpose, VerifierClient, card_challenge_digest
+from host.client import ResetOperation, VerifierClient
 from host.flows import CardReadingFlow, PinResetFlow, PromptKind, ReadRequest
 from host.journal import ElectronicJournal, Journal
 from host.secret import Secret
@@ -32,7 +29,7 @@ from hw_sim.card import get_profile
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from myna_edge.demo_world import CountingCard, DemoRun, StoryUser, tell
-from verifier.resets import face_match_bytes
+from myna_edge.phone import profile_secret, reserve_request
 
 __all__ = [
     "NEW_PASSWORD",
@@ -108,19 +105,6 @@ async def read_story(run: DemoRun) -> str:
     return f"reading: {outcome.outcome.value}; card accepted by the verifier: {accepted}"
 
 
-def _phone_proof(card: str, nonce: bytes) -> pb.CardProof:
-    """The phone app: the card proves itself with the authentication key."""
-    digest = card_challenge_digest(SessionPurpose.PIN_RESET, PHONE_ID, nonce)
-    with (
-        open_transport(f"sim://{card}?persist=0") as transport,
-        Secret.from_text(get_profile(card).auth_pin) as pin,
-    ):
-        mcard = MynaCard(transport)
-        certificate = mcard.read_certificate(KeyKind.AUTH).public_bytes(Encoding.DER)
-        signature = mcard.sign(KeyKind.AUTH, digest, pin)
-    return pb.CardProof(certificate_der=certificate, signature=signature)
-
-
 async def book_reset(run: DemoRun) -> pb.ReserveResetResponse:
     """Book a new signing password from the phone, with the provider's face match."""
     issued = run.verifier.client(run.port, PHONE_ID)
@@ -141,21 +125,14 @@ async def book_reset(run: DemoRun) -> pb.ReserveResetResponse:
             ),
             timeout=10,
         )
-        proof = await asyncio.to_thread(_phone_proof, run.card, session.nonce)
-        face = run.verifier.face_key.sign(
-            face_match_bytes(proof.certificate_der, session.nonce),
-            padding.PKCS1v15(),
-            hashes.SHA256(),
-        )
-        answer: pb.ReserveResetResponse = await stub.ReserveReset(
-            pb.ReserveResetRequest(
-                session_id=session.session_id, terminal_id=PHONE_ID,
-                operation=pb.RESET_OPERATION_SIGNING_PASSWORD, proof=proof,
-                face_match=pb.FaceMatchAttestation(signature=face),
-                idempotency_key="demo-reserve",
-            ),
-            timeout=10,
+        request = await asyncio.to_thread(
+            reserve_request,
+            session=session, operation=pb.RESET_OPERATION_SIGNING_PASSWORD,
+            card_url=f"sim://{run.card}?persist=0",
+            secret=profile_secret(run.card, KeyKind.AUTH), phone_id=PHONE_ID,
+            face_key=run.verifier.face_key, idempotency_key="demo-reserve",
         )  # fmt: skip
+        answer: pb.ReserveResetResponse = await stub.ReserveReset(request, timeout=10)
     return answer
 
 

@@ -31,21 +31,14 @@ from typing import Final
 
 import grpc
 import grpc.aio
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.agent import Agent
 from host.agent.config import AgentConfig
 from host.api import Profile
-from host.card import KeyKind, MynaCard
-from host.client import SessionPurpose, card_challenge_digest
 from host.errors import GatewayRequestError
 from host.gateway import Gateway, GatewayConfig, Handler
 from host.gateway.http import Request, Response, json_response
 from host.peripherals import BoardKey, Controller
-from host.secret import Secret
-from host.transport import open_transport
 from hw_sim.card import get_profile
 from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
@@ -53,7 +46,7 @@ from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from myna_edge.demo_readers import ReaderSlot
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
-from verifier.resets import face_match_bytes
+from myna_edge.phone import profile_secret, proving_key, reserve_request
 from verifier.server import VerifierServer, build_core
 
 __all__ = ["PANEL_DIR", "ReaderSlot", "UiWorld", "add_ui_arguments", "run_ui_demo"]
@@ -216,41 +209,15 @@ class UiWorld:
                 ),
                 timeout=10,
             )
-            proof = await asyncio.to_thread(self._phone_proof, operation, session.nonce)
-            face = self.verifier.face_key.sign(
-                face_match_bytes(proof.certificate_der, session.nonce),
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
-            answer = await stub.ReserveReset(
-                pb.ReserveResetRequest(
-                    session_id=session.session_id, terminal_id=PHONE_ID,
-                    operation=_OPERATIONS[operation], proof=proof,
-                    face_match=pb.FaceMatchAttestation(signature=face),
-                    idempotency_key=f"ui-reserve-{n}",
-                ),
-                timeout=10,
+            code = _OPERATIONS[operation]
+            request = await asyncio.to_thread(
+                reserve_request,
+                session=session, operation=code, card_url=f"sim://{self.card}?persist=0",
+                secret=profile_secret(self.card, proving_key(code)), phone_id=PHONE_ID,
+                face_key=self.verifier.face_key, idempotency_key=f"ui-reserve-{n}",
             )  # fmt: skip
+            answer = await stub.ReserveReset(request, timeout=10)
         return str(answer.reservation_id), str(answer.one_time_password)
-
-    def _phone_proof(self, operation: str, nonce: bytes) -> pb.CardProof:
-        # A signing-password reset is booked with the authentication key and
-        # its PIN; an authentication-PIN reset with the signing key.
-        profile = get_profile(self.card)
-        kind = KeyKind.AUTH if operation == "sign" else KeyKind.SIGN
-        text = profile.auth_pin if kind is KeyKind.AUTH else profile.sign_password
-        digest = card_challenge_digest(SessionPurpose.PIN_RESET, PHONE_ID, nonce)
-        with (
-            open_transport(f"sim://{self.card}?persist=0") as transport,
-            Secret.from_text(text) as secret,
-        ):
-            card = MynaCard(transport)
-            password = secret if kind is KeyKind.SIGN else None
-            certificate = card.read_certificate(kind, password=password)
-            signature = card.sign(kind, digest, secret)
-        return pb.CardProof(
-            certificate_der=certificate.public_bytes(Encoding.DER), signature=signature
-        )
 
     # --- the simulator panel (demo only) ----------------------------------------------
     def panel_routes(self) -> dict[str, Handler]:

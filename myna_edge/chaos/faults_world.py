@@ -24,26 +24,20 @@ from pathlib import Path
 
 import grpc
 import grpc.aio
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.agent import Agent
 from host.agent.config import AgentConfig
 from host.api import Profile
-from host.card import KeyKind, MynaCard
-from host.client import ClientConfig, SessionPurpose, card_challenge_digest
+from host.client import ClientConfig
 from host.flows import Prompt, ThreadedCard
 from host.secret import Secret
-from host.transport import open_transport
-from hw_sim.card import get_profile
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna.edge.v1 import verifier_pb2_grpc as vpb_grpc
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
 from myna_edge.loop_thread import VerifierThread
-from verifier.resets import face_match_bytes
+from myna_edge.phone import profile_secret, proving_key, reserve_request
 
 __all__ = ["CARD", "Pad", "Terminal", "VerifierThread", "World", "terminal"]
 
@@ -105,7 +99,6 @@ class World:
         """The phone books a reset for the card (proof with the other key, face match)."""
         self._bookings += 1
         n = self._bookings
-        kind = KeyKind.AUTH if operation == vpb.RESET_OPERATION_SIGNING_PASSWORD else KeyKind.SIGN
         issued = self.client(_PHONE)
         assert issued.ca_pem is not None
         assert issued.key_pem is not None
@@ -122,37 +115,14 @@ class World:
                 ),
                 timeout=10,
             )
-            proof = _phone_proof(kind, session.nonce)
-            face = self.verifier.face_key.sign(
-                face_match_bytes(proof.certificate_der, session.nonce),
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
-            answer = stub.ReserveReset(
-                vpb.ReserveResetRequest(
-                    session_id=session.session_id, terminal_id=_PHONE,
-                    operation=operation,  # type: ignore[arg-type]
-                    proof=proof, face_match=vpb.FaceMatchAttestation(signature=face),
-                    idempotency_key=f"chaos-r{n}",
-                ),
-                timeout=10,
+            request = reserve_request(
+                session=session, operation=operation, card_url=f"sim://{CARD}?persist=0",
+                secret=profile_secret(CARD, proving_key(operation)),
+                phone_id=_PHONE, face_key=self.verifier.face_key,
+                idempotency_key=f"chaos-r{n}",
             )  # fmt: skip
+            answer = stub.ReserveReset(request, timeout=10)
         return str(answer.reservation_id)
-
-
-def _phone_proof(kind: KeyKind, nonce: bytes) -> vpb.CardProof:
-    profile = get_profile(CARD)
-    value = profile.auth_pin if kind is KeyKind.AUTH else profile.sign_password
-    digest = card_challenge_digest(SessionPurpose.PIN_RESET, _PHONE, nonce)
-    with (
-        open_transport(f"sim://{CARD}?persist=0") as transport,
-        Secret.from_text(value) as secret,
-    ):
-        card = MynaCard(transport)
-        password = secret if kind is KeyKind.SIGN else None
-        certificate = card.read_certificate(kind, password).public_bytes(Encoding.DER)
-        signature = card.sign(kind, digest, secret)
-    return vpb.CardProof(certificate_der=certificate, signature=signature)
 
 
 class Pad:

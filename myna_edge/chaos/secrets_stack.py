@@ -27,14 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import grpc
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.api.touch_entry import seal
 from host.card import KeyKind, MynaCard, PinKind
-from host.client import SessionPurpose
-from host.client.canonical import card_challenge_digest
 from host.peripherals import BoardKey, Controller
 from host.secret import Secret
 from host.transport import open_transport
@@ -48,7 +43,7 @@ from myna_edge.chaos.atm import AtmApplication
 from myna_edge.chaos.secrets_scan import RecordingRelay
 from myna_edge.chaos.stack import ROOT, free_port
 from myna_edge.demo_world import prepare_verifier
-from verifier.resets import face_match_bytes
+from myna_edge.phone import proving_key, reserve_request
 
 __all__ = ["SecretsStack"]
 
@@ -236,21 +231,12 @@ class SecretsStack:
                 raise ChaosInvariantError(f"transfer {index} ended {attempt}")
             done["transfers"] += 1
         operations = (
-            (
-                vpb.RESET_OPERATION_SIGNING_PASSWORD,
-                KeyKind.AUTH,
-                "auth_pin",
-                "new_signing_password",
-            ),
-            (
-                vpb.RESET_OPERATION_AUTHENTICATION_PIN,
-                KeyKind.SIGN,
-                "new_signing_password",
-                "new_auth_pin",
-            ),
+            (vpb.RESET_OPERATION_SIGNING_PASSWORD, "auth_pin", "new_signing_password"),
+            (vpb.RESET_OPERATION_AUTHENTICATION_PIN, "new_signing_password", "new_auth_pin"),
         )
-        for operation, kind, proven_with, new in operations:
-            otp = self._book(operation, kind, self.secrets[proven_with])
+        for operation, proven_with, new in operations:
+            kind = proving_key(operation)
+            otp = self._book(operation, self.secrets[proven_with])
             self.otps[f"otp_{len(self.otps) + 1}"] = otp
             prompt = (
                 tpb.PROMPT_TYPE_AUTH_PIN
@@ -300,8 +286,8 @@ class SecretsStack:
         if last is None or last.completion.code != tpb.COMPLETION_CODE_SUCCESS:
             raise ChaosInvariantError(f"{rid} did not succeed: {last}")
 
-    def _book(self, operation: int, kind: KeyKind, secret: str) -> str:
-        """The phone: open a session, prove the card with ``kind``, face match; the OTP."""
+    def _book(self, operation: int, secret: str) -> str:
+        """The phone: open a session, prove the card with ``secret``, face match; the OTP."""
         metadata = ((_DEV_HEADER, _PHONE),)
         with grpc.insecure_channel(f"127.0.0.1:{self.verifier_port}") as channel:
             stub = vpb_grpc.VerifierServiceStub(channel)
@@ -310,23 +296,11 @@ class SecretsStack:
                 purpose=vpb.SESSION_PURPOSE_PIN_RESET, idempotency_key=f"s-{key}"
             )
             session = stub.OpenSession(opening, metadata=metadata, timeout=10)
-            digest = card_challenge_digest(SessionPurpose.PIN_RESET, _PHONE, session.nonce)
-            with open_transport("sim://default") as transport, Secret.from_text(secret) as pin:
-                card = MynaCard(transport)
-                password = pin if kind is KeyKind.SIGN else None
-                der = card.read_certificate(kind, password).public_bytes(Encoding.DER)
-                signature = card.sign(kind, digest, pin)
-            face = self._face.sign(
-                face_match_bytes(der, session.nonce), padding.PKCS1v15(), hashes.SHA256()
-            )
-            answer = stub.ReserveReset(
-                vpb.ReserveResetRequest(
-                    session_id=session.session_id, terminal_id=_PHONE, operation=operation,  # type: ignore[arg-type]
-                    proof=vpb.CardProof(certificate_der=der, signature=signature),
-                    face_match=vpb.FaceMatchAttestation(signature=face), idempotency_key=f"r-{key}",
-                ),
-                metadata=metadata, timeout=10,
+            request = reserve_request(
+                session=session, operation=operation, card_url="sim://default",
+                secret=secret, phone_id=_PHONE, face_key=self._face, idempotency_key=f"r-{key}",
             )  # fmt: skip
+            answer = stub.ReserveReset(request, metadata=metadata, timeout=10)
         if answer.verdict != vpb.VERDICT_ACCEPTED or not answer.one_time_password:
             raise ChaosInvariantError(f"the phone's booking was refused: {answer.reason}")
         return str(answer.one_time_password)
