@@ -4,7 +4,9 @@
 ``controller`` runs the real firmware under the MicroPython unix port on a
 pty; ``printer`` emulates an ESC/POS receipt printer on a pty and renders
 receipts; ``faults`` is the wire between device and host, with fault
-injection, and ``base`` the relayed pty pair and lifecycle both share.
+injection, and ``base`` the relayed pty pair and lifecycle both share;
+``memory_port`` is a scripted port in memory for driving host serial code
+without a pty (fuzzing, unit tests).
 ``cli`` adds ``myna-edge sim controller`` and ``sim printer``.
 """
 

@@ -48,6 +48,7 @@ from host.tlv import parse_all
 from host.transport.base import CardTransport, TransportCapabilities
 from hw_sim.card import open_card
 from hw_sim.card.constants import KNOWN_SWS
+from hw_sim.devices.memory_port import MemoryPort
 from hw_sim.readers.pn532 import Pn532
 from hw_sim.readers.pn532_frames import Command, FrameParser
 from myna_edge.chaos import ChaosInvariantError
@@ -244,30 +245,6 @@ def _sim_pn532(stack: ExitStack, workdir: Path) -> Harness:
 # --- serial peripherals ---------------------------------------------------------
 
 
-class _MemoryPort:
-    """Just enough of a pyserial port: reads come from ``incoming``."""
-
-    def __init__(self, incoming: bytes, replies: tuple[bytes, ...] = ()) -> None:
-        self.incoming, self.replies = bytearray(incoming), list(replies)
-        self.timeout: float | None = 0
-
-    def write(self, data: bytes) -> int:
-        if self.replies:
-            self.incoming += self.replies.pop(0)
-        return len(data)
-
-    def read(self, n: int = 1) -> bytes:
-        out = bytes(self.incoming[:n])
-        del self.incoming[:n]
-        return out
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _host_link(stack: ExitStack, workdir: Path) -> Harness:
     def harness(data: bytes) -> None:
         with suppress(ValueError):
@@ -299,7 +276,7 @@ def _host_messages(stack: ExitStack, workdir: Path) -> Harness:
 def _host_controller(stack: ExitStack, workdir: Path) -> Harness:
     def harness(data: bytes) -> None:
         controller = Controller("loop://", timeout=0.05)
-        controller._port = _MemoryPort(data)  # type: ignore[assignment]  # the wire is fuzzed
+        controller._port = MemoryPort(data)  # type: ignore[assignment]  # the wire is fuzzed
         try:
             controller.pump(0)
         except PeripheralError:
@@ -314,7 +291,7 @@ def _host_printer_status(stack: ExitStack, workdir: Path) -> Harness:
             with suppress(ValueError):
                 parse_status(data[0], data[1])
         printer = ReceiptPrinter("loop://", timeout=0.001)
-        printer._port = _MemoryPort(data[2:], (data[:1], data[1:2]))  # type: ignore[assignment]
+        printer._port = MemoryPort(data[2:], (data[:1], data[1:2]))  # type: ignore[assignment]
         try:
             printer.status()
         except PeripheralError:

@@ -33,41 +33,15 @@ from host.peripherals.messages import (
     parse_info,
 )
 from host.peripherals.printer import ReceiptPrinter
+from hw_sim.devices.memory_port import MemoryPort
 
 _SETTINGS = settings(max_examples=100, deadline=None)
 _BYTE = st.integers(0, 255)
 
 
-class FakePort:
-    """Just enough of ``serial.SerialBase``: reads come from ``incoming``."""
-
-    def __init__(self, incoming: bytes = b"", replies: tuple[bytes, ...] = ()) -> None:
-        self.incoming = bytearray(incoming)
-        self.replies = list(replies)
-        self.written = bytearray()
-        self.timeout: float | None = 0
-
-    def write(self, data: bytes) -> int:
-        self.written += data
-        if self.replies:
-            self.incoming += self.replies.pop(0)
-        return len(data)
-
-    def read(self, n: int = 1) -> bytes:
-        out = bytes(self.incoming[:n])
-        del self.incoming[:n]
-        return out
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _controller(incoming: bytes) -> Controller:
     controller = Controller("loop://", timeout=0.3)
-    controller._port = FakePort(incoming)  # type: ignore[assignment]
+    controller._port = MemoryPort(incoming)  # type: ignore[assignment]
     return controller
 
 
@@ -123,7 +97,7 @@ def test_parse_status_raises_only_value_error(offline: int, paper: int) -> None:
 def test_printer_status_bytes_give_only_printer_errors(answer: bytes) -> None:
     printer = ReceiptPrinter("loop://", timeout=0.01)
     replies = (answer[:1], answer[1:2])
-    printer._port = FakePort(b"stale", replies)  # type: ignore[assignment]
+    printer._port = MemoryPort(b"stale", replies)  # type: ignore[assignment]
     try:
         status = printer.status()
     except PeripheralError:
@@ -184,6 +158,6 @@ def test_a_short_status_result_is_a_peripheral_error(data: bytes) -> None:
 
 def test_a_printer_answering_garbage_is_a_printer_error() -> None:
     printer = ReceiptPrinter("loop://", timeout=0.01)
-    printer._port = FakePort(b"", (b"\xff", b"\xff"))  # type: ignore[assignment]
+    printer._port = MemoryPort(b"", (b"\xff", b"\xff"))  # type: ignore[assignment]
     with pytest.raises(PrinterError, match="status byte"):
         printer.status()
