@@ -119,6 +119,23 @@ def tap_keys(page: Any, text: str, keys: str = "#entry-keys") -> None:
         page.click(f"{keys} [data-key='{char}']")
 
 
+def open_app(page: Any, url: str) -> list[str]:
+    """Open the app; returns the list that collects every request body the page sends."""
+    bodies: list[str] = []
+    page.on("request", lambda r: bodies.append(r.post_data or ""))
+    page.goto(url)
+    page.wait_for_selector("body[data-ready='1']")
+    return bodies
+
+
+def enter_secret(page: Any, secret: str) -> None:
+    """Type ``secret`` on the entry screen's keys, see it masked, and confirm."""
+    wait_screen(page, "entry")
+    tap_keys(page, secret)
+    assert page.inner_text("#entry-mask") == "●" * len(secret)
+    page.click("#entry-ok")
+
+
 def shot(page: Any, name: str) -> Path:
     """Save a screenshot as a test artefact."""
     ARTIFACTS.mkdir(exist_ok=True)

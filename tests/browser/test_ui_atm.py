@@ -16,7 +16,14 @@ from typing import Any
 
 from host.client import AccountType
 from host.flows.transfer import statement_text
-from tests.browser.browser_support import WorldThread, secret_free, shot, tap_keys, wait_screen
+from tests.browser.browser_support import (
+    WorldThread,
+    open_app,
+    secret_free,
+    shot,
+    tap_keys,
+    wait_screen,
+)
 
 PASSWORD = "ABCD1234"
 
@@ -36,8 +43,7 @@ def _signed_statement(amount: int) -> str:
 def _start_transfer(page: Any, world: WorldThread, amount: str) -> None:
     w = world.world
     assert w.atm is not None
-    page.goto(w.atm.url)
-    page.wait_for_selector("body[data-ready='1']")
+    open_app(page, w.atm.url)
     assert page.is_visible("#go-transfer")
     assert not page.is_visible("#go-reset")  # the ATM profile offers no reset
     page.click("#go-transfer")

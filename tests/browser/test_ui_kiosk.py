@@ -21,6 +21,8 @@ from host.gateway import Gateway, GatewayConfig
 from tests.browser.browser_support import (
     LogTrap,
     WorldThread,
+    enter_secret,
+    open_app,
     secret_free,
     shot,
     tap_keys,
@@ -32,26 +34,10 @@ PASSWORD = "ABCD1234"
 NEW_PASSWORD = "KIOSK2026"
 
 
-def _open(page: Any, url: str, query: str = "") -> list[str]:
-    """Open the app; returns the list that collects every request body the page sends."""
-    bodies: list[str] = []
-    page.on("request", lambda r: bodies.append(r.post_data or ""))
-    page.goto(url + query)
-    page.wait_for_selector("body[data-ready='1']")
-    return bodies
-
-
-def _enter(page: Any, secret: str) -> None:
-    wait_screen(page, "entry")
-    tap_keys(page, secret)
-    assert page.inner_text("#entry-mask") == "●" * len(secret)
-    page.click("#entry-ok")
-
-
 def test_ui_read_card_happy_path(world: WorldThread, page: Any, trap: LogTrap) -> None:
     w = world.world
     assert w.kiosk is not None
-    bodies = _open(page, w.kiosk.url)
+    bodies = open_app(page, w.kiosk.url)
     assert page.is_visible("#go-read")
     assert page.is_visible("#go-reset")
     assert not page.is_visible("#go-transfer")  # the kiosk profile offers no transfer
@@ -69,7 +55,7 @@ def test_ui_read_card_happy_path(world: WorldThread, page: Any, trap: LogTrap) -
     tap_keys(page, PIN)
     shot(page, "04-pin-entry")
     page.click("#entry-ok")
-    _enter(page, PIN)  # the authentication PIN proves the card to the verifier
+    enter_secret(page, PIN)  # the authentication PIN proves the card to the verifier
     wait_screen(page, "result")
     result = page.inner_text("#result")
     for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", "1980-01-01", "男性", "確認済み"):
@@ -89,15 +75,15 @@ def test_ui_wrong_pin_tries_left_and_last_try_warning(world: WorldThread, page: 
     w = world.world
     assert w.kiosk is not None
     w.kiosk_reader.place()
-    _open(page, w.kiosk.url)
+    open_app(page, w.kiosk.url)
     page.click("#go-read")
     page.click("#consent-ok")
-    _enter(page, "9999")
+    enter_secret(page, "9999")
     wait_screen(page, "entry")
     page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('2')")
     assert page.inner_text("#entry-tries") == "残り 2 回"
     assert not page.is_visible("#entry-warning")
-    _enter(page, "9998")
+    enter_secret(page, "9998")
     page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('1')")
     assert page.is_visible("#entry-warning")
     assert "ロック" in page.inner_text("#entry-warning")
@@ -115,7 +101,7 @@ def test_ui_sealed_entry_refused_then_entered_again(
     w = world.world
     assert w.kiosk is not None
     w.kiosk_reader.place()
-    _open(page, w.kiosk.url)
+    open_app(page, w.kiosk.url)
     armed: list[bool] = []
 
     def corrupt_once(route: Any) -> None:
@@ -132,14 +118,14 @@ def test_ui_sealed_entry_refused_then_entered_again(
     page.route("**/api/answer", corrupt_once)
     page.click("#go-read")
     page.click("#consent-ok")
-    _enter(page, "9999")
+    enter_secret(page, "9999")
     page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('2')")
-    _enter(page, "9998")
+    enter_secret(page, "9998")
     page.wait_for_function("() => document.getElementById('entry-tries').textContent.includes('1')")
     before = w.kiosk_reader.pin_tries()
     assert list(before.values()).count(1) == 1  # the card-info PIN, one try left
     armed.append(True)
-    _enter(page, PIN)  # the right PIN, but the agent receives an altered ciphertext
+    enter_secret(page, PIN)  # the right PIN, but the agent receives an altered ciphertext
     page.wait_for_selector("#entry-error:not([hidden])")
     assert not armed  # the one corrupted request was sent
     assert "もう一度入力してください" in page.inner_text("#entry-error")
@@ -149,8 +135,8 @@ def test_ui_sealed_entry_refused_then_entered_again(
     assert w.kiosk_reader.pin_tries() == before  # the card never saw the refused entry
     assert any("/api/answer -> 422" in line for line in trap.lines)
     shot(page, "26-entry-rejected")
-    _enter(page, PIN)
-    _enter(page, PIN)  # the authentication PIN proves the card
+    enter_secret(page, PIN)
+    enter_secret(page, PIN)  # the authentication PIN proves the card
     wait_screen(page, "result")
     assert "山田　太郎" in page.inner_text("#result")
     secret_free(page, [PIN, "9999", "9998"])
@@ -159,7 +145,7 @@ def test_ui_sealed_entry_refused_then_entered_again(
 def test_ui_english_toggle_and_cancel(world: WorldThread, page: Any) -> None:
     w = world.world
     assert w.kiosk is not None
-    _open(page, w.kiosk.url)
+    open_app(page, w.kiosk.url)
     page.click("#lang")
     assert page.inner_text("#go-read") == "Read my card"
     page.click("#go-read")
@@ -180,12 +166,12 @@ def test_ui_card_removed_mid_flow(world: WorldThread, page: Any) -> None:
     w = world.world
     assert w.kiosk is not None
     w.kiosk_reader.place()
-    _open(page, w.kiosk.url)
+    open_app(page, w.kiosk.url)
     page.click("#go-read")
     page.click("#consent-ok")
     wait_screen(page, "entry")
     w.kiosk_reader.remove()
-    _enter(page, PIN)
+    enter_secret(page, PIN)
     wait_screen(page, "error")
     assert page.evaluate("document.body.dataset.error") == "card_removed"
     assert "カードが取り外されました" in page.inner_text("#error-text")
@@ -196,12 +182,12 @@ def _reset(page: Any, world: WorldThread, button: str, old: str, new: str, name:
     w = world.world
     assert w.kiosk is not None
     w.kiosk_reader.place()
-    _open(page, w.kiosk.url)
+    open_app(page, w.kiosk.url)
     page.click("#go-reset")
     wait_screen(page, "reset-choice")
     shot(page, "18-reset-choice")
     page.click(button)
-    _enter(page, old)
+    enter_secret(page, old)
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.startsWith('新しい')"
     )
@@ -211,7 +197,7 @@ def _reset(page: Any, world: WorldThread, button: str, old: str, new: str, name:
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.includes('確認')"
     )
-    _enter(page, new)
+    enter_secret(page, new)
     wait_screen(page, "result")
 
 
@@ -238,7 +224,7 @@ def test_ui_idle_timeout_clears_and_cancels(world: WorldThread, page: Any) -> No
     assert w.kiosk_agent is not None
     assert w.kiosk_agent.server is not None
     w.kiosk_reader.place()
-    _open(page, w.kiosk.url, "?idle=2")
+    open_app(page, w.kiosk.url + "?idle=2")
     page.click("#go-read")
     page.click("#consent-ok")
     wait_screen(page, "entry")
@@ -255,10 +241,10 @@ def test_ui_service_down(world: WorldThread, page: Any) -> None:
     world.call(w.stop_verifier())
     try:
         w.kiosk_reader.place()
-        _open(page, w.kiosk.url)
+        open_app(page, w.kiosk.url)
         page.click("#go-read")
         page.click("#consent-ok")
-        _enter(page, PIN)
+        enter_secret(page, PIN)
         wait_screen(page, "error", timeout=40)
         assert page.evaluate("document.body.dataset.error") == "service_unavailable"
         assert page.is_visible("#banner")
@@ -279,7 +265,7 @@ def test_ui_agent_down(world: WorldThread, page: Any) -> None:
 
     gateway = world.call(dead_gateway())
     try:
-        _open(page, gateway.url)
+        open_app(page, gateway.url)
         page.wait_for_selector("#banner:not([hidden])")
         assert "サービス停止中" in page.inner_text("#banner")
         assert page.is_disabled("#go-read")

@@ -18,6 +18,8 @@ from typing import Any
 from tests.browser.browser_support import (
     LogTrap,
     WorldThread,
+    enter_secret,
+    open_app,
     secret_free,
     shot,
     tap_keys,
@@ -52,11 +54,8 @@ def _book_on_panel(browser: Any, world: WorldThread) -> str:
 def _start(page: Any, world: WorldThread) -> list[str]:
     w = world.world
     assert w.kiosk is not None
-    bodies: list[str] = []
-    page.on("request", lambda r: bodies.append(r.post_data or ""))
     w.kiosk_reader.place()
-    page.goto(w.kiosk.url)
-    page.wait_for_selector("body[data-ready='1']")
+    bodies = open_app(page, w.kiosk.url)
     page.click("#go-reset")
     page.click("#reset-sign")
     wait_screen(page, "entry")
@@ -64,26 +63,20 @@ def _start(page: Any, world: WorldThread) -> list[str]:
     return bodies
 
 
-def _enter(page: Any, secret: str) -> None:
-    tap_keys(page, secret)
-    assert page.inner_text("#entry-mask") == "●" * len(secret)
-    page.click("#entry-ok")
-
-
 def _finish(page: Any) -> None:
     """The card proof (authentication PIN), the new password twice, the result."""
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.startsWith('利用者証明用')"
     )
-    _enter(page, AUTH_PIN)
+    enter_secret(page, AUTH_PIN)
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.startsWith('新しい')"
     )
-    _enter(page, NEW_PASSWORD)
+    enter_secret(page, NEW_PASSWORD)
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.includes('確認')"
     )
-    _enter(page, NEW_PASSWORD)
+    enter_secret(page, NEW_PASSWORD)
     wait_screen(page, "result")
     assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
 
@@ -120,18 +113,18 @@ def test_ui_reset_wrong_otp_shows_attempts_left(
     wrong = "".join(str((int(d) + 1) % 10) for d in otp)  # differs in every digit
     page = otp_page
     _start(page, otp_world)
-    _enter(page, wrong)
+    enter_secret(page, wrong)
     page.wait_for_function(
         "() => document.getElementById('entry-title').textContent.startsWith('利用者証明用')"
     )
-    _enter(page, AUTH_PIN)  # the card proof goes with the OTP to the verifier, which refuses
+    enter_secret(page, AUTH_PIN)  # the card proof goes with the OTP to the verifier, which refuses
     page.wait_for_function(_OTP_TITLE)
     page.wait_for_selector("#entry-error:not([hidden])")
     assert page.inner_text("#entry-error").startswith("ワンタイムパスワードが違います")
     assert page.inner_text("#entry-tries") == "残り 2 回"  # the verifier allows 3
     shot(page, "23-otp-wrong")
     secret_free(page, [otp, wrong, AUTH_PIN])
-    _enter(page, otp)  # the right one now: the booking still holds
+    enter_secret(page, otp)  # the right one now: the booking still holds
     _finish(page)
     secret_free(page, [otp, wrong, AUTH_PIN, NEW_PASSWORD])
     assert not any(otp in line or wrong in line for line in trap.lines)
