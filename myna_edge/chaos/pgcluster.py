@@ -29,6 +29,8 @@ from pathlib import Path
 
 import psycopg
 
+from myna_edge.chaos.stack import stop_process
+
 __all__ = ["PG_BIN", "PostgresCluster", "free_port", "postgres_cluster"]
 
 _log = logging.getLogger(__name__)
@@ -122,15 +124,8 @@ class PostgresCluster:
 
     def stop_server(self) -> None:
         """Fast shutdown by PID (``pg_ctl stop -m fast``), then kill if it lingers."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process, timeout=20, sig=signal.SIGINT)
 
     def restart(self, pause: float = 0.0) -> float:
         """Fast shutdown, ``pause`` s, start on the same folder and port; returns seconds down."""

@@ -31,7 +31,7 @@ from host.transport.sim import sim_trust_dir
 from hw_sim.card import open_card
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna_edge.chaos.pgcluster import free_port
-from myna_edge.chaos.stack import wait_verifier_online
+from myna_edge.chaos.stack import stop_process, wait_verifier_online
 from verifier.config import TlsConfig
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
@@ -152,15 +152,8 @@ class VerifierReplica:
 
     def stop(self) -> None:
         """SIGTERM by PID (drain), SIGKILL if it lingers; harmless twice."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process, timeout=15)
 
     def served(self) -> dict[str, int]:
         """Calls logged so far: ``calls``, ``retries`` (gRPC retry attempts), ``unavailable``."""
@@ -214,14 +207,4 @@ class AgentProcess:
 
     def stop(self) -> int | None:
         """SIGTERM by PID (the agent stops in order), SIGKILL if it lingers; its exit code."""
-        process = self.process
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        return process.returncode
+        return None if self.process is None else stop_process(self.process, timeout=20)

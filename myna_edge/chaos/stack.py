@@ -75,6 +75,23 @@ class StackError(RuntimeError):
     """A process of the stack did not start, or exited when it should not have."""
 
 
+def stop_process(
+    process: subprocess.Popen[bytes], timeout: float, sig: int = signal.SIGTERM
+) -> int | None:
+    """Ask a child to stop (``sig``, by PID), SIGKILL it if it outlasts ``timeout``.
+
+    Harmless when it has ended. Returns its exit code.
+    """
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
