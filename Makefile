@@ -6,13 +6,17 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
 
-.PHONY: demo test lint format bench bench-report debs venv venv-test clean
+.PHONY: demo test lint format bench bench-report debs debs-demo venv venv-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The demo venv has the reader backends too (pcsc://, libnfc://, `myna-edge readers`);
+# pyscard builds from source, so without debs-demo's headers it goes on without them.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[demo]'
+	$(PIP) install -c constraints.txt -e '.[demo,readers]' || echo "make demo: the reader \
+	backends (pyscard, pynfc) did not build; as root: make debs-demo, then make demo" >&2
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
@@ -22,8 +26,9 @@ $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 venv: $(VENV)/.installed
 venv-test: $(VENV)/.installed-test
 
-## demo: set up and run the main job on the embedded default (virtual card)
-demo: venv
+## demo: set up (Debian packages when root: the receipts' font, the reader backends' build
+## needs), then run the main job on the embedded default (virtual card)
+demo: debs-demo venv
 	$(BIN)/myna-edge demo
 
 ## test: set up (Debian packages when root, venv) and pass lint and the whole suite
@@ -50,6 +55,9 @@ bench-report: venv-test
 
 debs:
 	scripts/install-debian-packages.sh
+
+debs-demo:
+	scripts/install-debian-packages.sh scripts/debian-packages-demo.txt
 
 clean:
 	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks

@@ -4,7 +4,9 @@
 PINs come from a no-echo prompt or from an environment variable named by
 ``--pin-env``; never from a command-line value, which would sit in shell
 history and in every process listing. The My Number is masked unless
-``--show-my-number`` is given.
+``--show-my-number`` is given. ``read --sign-cert`` on a card without a
+signing certificate (holders under 15) says so before any prompt, with the
+message of ``host.messages`` (Japanese, then English), and exits 1.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from host.card import (
     summarize_certificate,
 )
 from host.errors import MynaEdgeError
+from host.messages import ResultCode, result_text
 from host.secret import Secret
 from host.transport import open_transport
 
@@ -41,6 +44,7 @@ __all__ = [
     "load_issuer_key",
     "mask_my_number",
     "print_card_report",
+    "print_result",
     "read_secret",
     "run_pin_status",
     "run_read",
@@ -159,6 +163,10 @@ def run_read(args: argparse.Namespace) -> int:
         issuer_key = _issuer_key(args)
         with open_transport(args.reader) as transport:
             card = MynaCard(transport)
+            if args.sign_cert and not card.has_certificate(KeyKind.SIGN):
+                # Learnt from the card (EF 0008) before any prompt: no try spent.
+                print_result(ResultCode.NO_SIGNING_CERTIFICATE)
+                return 1
             with read_secret(args.pin_env, "Card-info PIN (4 digits): ") as pin:
                 info = card.read_card_info(pin, include_my_number=True, issuer_key=issuer_key)
             certs = [summarize_certificate(card.read_certificate(KeyKind.AUTH), KeyKind.AUTH)]
@@ -173,6 +181,12 @@ def run_read(args: argparse.Namespace) -> int:
         else:
             print_card_report(report)
     return code[0]
+
+
+def print_result(code: ResultCode) -> None:
+    """Print a failure's code and its message, Japanese first, on stderr."""
+    text = result_text(code)
+    print(f"myna-edge: {code.value}\n  {text.ja}\n  {text.en}", file=sys.stderr)
 
 
 def card_report(

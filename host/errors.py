@@ -48,12 +48,15 @@ no message or repr ever carries a PIN, password or personal data::
     │       └── CoverOpenError
     ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
     ├── GatewayRequestError (ValueError)   the kiosk gateway refuses a browser request: .status
+    ├── XfsMessageError (ValueError)       an XFS4IoT message is refused at acknowledge: .status
     ├── FlowError                          a terminal flow could not finish: .code
     │   ├── FlowCancelledError             the user or the application cancelled
     │   ├── StepTimeoutError (TimeoutError) a step (prompt, card, service) ran out of time
-    │   └── FlowRefusedError               the verifier refused: .reason
+    │   ├── FlowRefusedError               the verifier refused: .reason
+    │   └── NoSigningCertificateError      the card has no signing certificate (under 15)
     ├── JournalError                       the agent's journal cannot be written or read
     │   └── JournalSecretError (ValueError) a write carried a secret; nothing was written
+    ├── UnsafePathError (PermissionError) a key, journal or state folder another user could write
     └── ServiceError                       the verifier failed or refused: .code, .reason
         ├── ServiceUnavailableError        unreachable after the allowed retries
         ├── ServiceTimeoutError (TimeoutError) deadline passed: the outcome is unknown
@@ -97,6 +100,7 @@ __all__ = [
     "MalformedResponseError",
     "MynaEdgeError",
     "NoCardError",
+    "NoSigningCertificateError",
     "PaperOutError",
     "PeripheralError",
     "PinBlockError",
@@ -119,9 +123,11 @@ __all__ = [
     "TransportError",
     "TransportTimeoutError",
     "UnexpectedStatusError",
+    "UnsafePathError",
     "WrongLengthError",
     "WrongParametersError",
     "WrongPinError",
+    "XfsMessageError",
 ]
 
 
@@ -336,6 +342,21 @@ class GatewayRequestError(MynaEdgeError, ValueError):
         super().__init__(message)
 
 
+class XfsMessageError(MynaEdgeError, ValueError):
+    """An XFS4IoT command the front end refuses at acknowledge (``host/xfs4iot``).
+
+    Attributes:
+        status: the acknowledge status (``invalidMessage``, ``invalidRequestID``,
+            ``tooManyRequests``).
+        name: the command's name, "" when the message had none.
+        request_id: the command's request id, 0 when it had none.
+    """
+
+    def __init__(self, status: str, message: str, *, name: str = "", request_id: int = 0) -> None:
+        super().__init__(message)
+        self.status, self.name, self.request_id = status, name, request_id
+
+
 class TouchEntryError(MynaEdgeError, ValueError):
     """An encrypted touchscreen entry could not be opened (wrong key, replayed, altered)."""
 
@@ -376,12 +397,27 @@ class FlowRefusedError(FlowError):
         super().__init__(f"the verifier refused: {reason}")
 
 
+class NoSigningCertificateError(FlowError):
+    """The card holds no signing certificate (holders under 15): found before any prompt."""
+
+    code = "no_signing_certificate"
+
+
 class JournalError(MynaEdgeError):
     """The agent's journal cannot be written or read."""
 
 
 class JournalSecretError(JournalError, ValueError):
     """A journal write named or carried a secret (PIN, password, OTP); nothing was written."""
+
+
+class UnsafePathError(MynaEdgeError, PermissionError):
+    """A secret or state file would live where another local user could plant or read it.
+
+    The folder is writable by another user or belongs to one, or the file is
+    a symbolic link or another user's (``host.private_files``); nothing was
+    written.
+    """
 
 
 class ServiceError(MynaEdgeError):

@@ -25,7 +25,11 @@ __all__ = ["SIM_COMMAND_MODULES", "add_sim_parser", "run_sim"]
 #: Simulator parts that add their own ``sim`` subcommands (reader bridges,
 #: devices). Each module has ``add_sim_commands(commands)``, which registers
 #: its parsers on the ``sim`` group and sets ``handler`` on each of them.
-SIM_COMMAND_MODULES: tuple[str, ...] = ("hw_sim.readers.cli", "hw_sim.devices.cli")
+SIM_COMMAND_MODULES: tuple[str, ...] = (
+    "hw_sim.readers.cli",
+    "hw_sim.devices.cli",
+    "hw_sim.pki.export",
+)
 
 
 def add_sim_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

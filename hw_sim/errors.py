@@ -11,6 +11,7 @@ damaged, or a card profile that does not exist. ::
     │   ├── CardNotPoweredError           transmit() while the card is off
     │   └── CardClosedError               any use after close()
     ├── CardStateError  (ValueError)      a saved card state file is damaged or foreign
+    ├── SlotStateError  (ValueError)      a reader slot's file or name is malformed
     └── UnknownProfileError  (LookupError)  no card profile has that name
 
 ``hw_sim.pki`` keeps its cache error (``PkiCacheError``) next to the code that
@@ -25,6 +26,7 @@ __all__ = [
     "CardNotPoweredError",
     "CardStateError",
     "SimError",
+    "SlotStateError",
     "UnknownProfileError",
 ]
 
@@ -55,6 +57,10 @@ class CardStateError(SimError, ValueError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class SlotStateError(SimError, ValueError):
+    """A simulated reader slot's name is bad or its file damaged (``hw_sim.readers.slot``)."""
 
 
 class UnknownProfileError(SimError, LookupError):

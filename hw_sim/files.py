@@ -6,14 +6,19 @@ by another process (a sim card, a verifier, a test runner) while they are
 written. Each file is therefore written to a temporary name in the same
 folder, flushed to disk and renamed over the target with ``os.replace``: a
 reader sees the old file or the new one.
+
+The same files hold private keys (CA, card and issuer keys), so the writing
+is ``host.private_files.write_private``: the temporary name is random and
+opened ``O_EXCL|O_NOFOLLOW`` (a planted ``NAME.tmp`` or symbolic link is
+never followed), the mode is set explicitly whatever the umask, and a folder
+another user can write is refused (``UnsafePathError``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
+
+from host.private_files import write_private
 
 __all__ = ["atomic_write"]
 
@@ -22,25 +27,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o600, parents: bool = 
     """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
 
     Args:
-        path: the target file.
+        path: the target file; a symbolic link there is replaced, not followed.
         data: the whole new content.
         mode: the new file's permission bits (owner-only unless told).
-        parents: create the target's folder first; otherwise it must exist.
+        parents: create the target's folder first (0700); otherwise it must exist.
 
     Raises:
+        UnsafePathError: the folder is writable by another user.
         OSError: the folder cannot be written; the target is then unchanged.
     """
-    if parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp_name)
-        raise
+    write_private(path, data, mode=mode, parents=parents)

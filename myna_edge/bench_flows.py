@@ -56,6 +56,7 @@ from host.flows import (
 )
 from host.journal import Journal
 from host.peripherals import BoardKey, Controller
+from host.private_files import write_private
 from host.secret import Secret
 from host.transport.sim import sim_trust_dir
 from hw_sim.card import get_profile
@@ -85,12 +86,14 @@ __all__ = [
     "flows_suite",
 ]
 
-#: Protocol minimum per flow. Transfer: SELECT AP, SELECT PIN EF, VERIFY (empty,
-#: tries), VERIFY, SELECT cert EF, READ BINARY, SELECT key EF, COMPUTE SIGNATURE.
+#: Protocol minimum per flow. Transfer: SELECT AP, SELECT EF 0008 + READ BINARY
+#: (is there a signing certificate? asked before the password, issue 12.1),
+#: SELECT PIN EF, VERIFY (empty, tries), VERIFY, SELECT cert EF, READ BINARY,
+#: SELECT key EF, COMPUTE SIGNATURE.
 #: Reading with proof: SELECT text AP, SELECT PIN, VERIFY empty, VERIFY, and
 #: SELECT + READ of 2 files; then the same 8 as above for the auth key (its
 #: certificate needs no PIN).
-MINIMUM_COMMANDS: Final = {"transfer": 8, "transfer_with_receipt": 8, "reading": 6 + 8}
+MINIMUM_COMMANDS: Final = {"transfer": 10, "transfer_with_receipt": 10, "reading": 6 + 8}
 #: The agent's footprint targets (issue 6).
 FOOTPRINT_TARGETS: Final = {"ready_ms": 2000.0, "idle_cpu_percent": 1.0, "rss_mb": 100.0}
 _READY_DEADLINE: Final = 30.0  # seconds; a process not answering by then is a failure
@@ -246,7 +249,7 @@ def _commissioned_pad(stack: contextlib.ExitStack, folder: Path) -> list[str]:
     key = BoardKey.generate()
     with Controller(sim.url, key=key) as controller:
         controller.inject_key(key)
-    (folder / "board.key").write_text(key.material().hex(), encoding="ascii")
+    write_private(folder / "board.key", key.material().hex().encode("ascii"))
     return [f'controller = "{sim.url}"', 'controller_key = "board.key"']
 
 
@@ -277,7 +280,7 @@ async def agent_footprint(
     issued = issue_terminal_certificate(tls, "atm-01")
     for name, data in (("ca.pem", issued.ca_pem), ("t.pem", issued.certificate_pem),
                        ("t.key", issued.key_pem)):  # fmt: skip
-        (folder / name).write_bytes(data or b"")
+        write_private(folder / name, data or b"")  # owner-only: t.key is a private key
     socket = folder / "agent.sock"
     log = folder / "agent.log"
     with contextlib.ExitStack() as stack:

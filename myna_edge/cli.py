@@ -30,6 +30,9 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "host.agent.cli:add_parser",
     "myna_edge.chaos.cli:add_parser",
     "host.gateway.cli:add_parser",
+    "host.xfs4iot.cli:add_parser",
+    "myna_edge.devstack:add_parser",
+    "myna_edge.firmware:add_parser",
 )
 
 

@@ -176,6 +176,8 @@ class UiWorld:
             if agent is not None:
                 await agent.stop()
         self.kiosk = self.atm = self.kiosk_agent = self.atm_agent = None
+        for reader in (self.kiosk_reader, self.atm_reader):
+            reader.remove()  # no slot file outlives the demo
         await self.stop_verifier()
         await asyncio.to_thread(self._stack.close)
 
@@ -300,6 +302,10 @@ async def _serve(world: UiWorld) -> None:
     print(f"  kiosk (card reading, PIN reset):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
     print(f"  simulator panel (card, PIN pad):  {sim}")
+    print(
+        f"  or from a shell: myna-edge sim reader insert|remove "
+        f"{world.kiosk_reader.name} (kiosk) / {world.atm_reader.name} (ATM)"
+    )
     if world.reset_otp:
         print("  PIN reset policy: one-time password (book on the panel, it shows the OTP)")
     if world.pad is None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from host.card import PinKind
 from host.client import ClientConfig
 from host.flows import (
     ControllerSecureEntry,
@@ -31,13 +32,16 @@ from host.flows import (
     FlowFailed,
     FlowResult,
     LastTryWarning,
+    Outcome,
     Prompt,
     PromptKind,
     RemoveCard,
     ThreadedCard,
     Working,
 )
+from host.messages import ResultCode, result_code, result_text
 from host.peripherals import Controller
+from host.private_files import write_private
 from host.secret import Secret
 from host.transport.sim import SimTransport, sim_trust_dir
 from hw_sim.card import open_card
@@ -54,6 +58,7 @@ __all__ = [
     "DemoVerifier",
     "StoryUser",
     "prepare_verifier",
+    "screen",
     "tell",
 ]
 
@@ -89,7 +94,7 @@ def prepare_verifier(root: Path, card: str) -> DemoVerifier:
     trust = root / "trust"
     shutil.copytree(sim_trust_dir(f"sim://{card}"), trust)
     master = issuer_master_key(sim_home() / "pki")
-    (trust / "issuer-master.key").write_text(master.hex(), encoding="ascii")
+    write_private(trust / "issuer-master.key", master.hex().encode("ascii"))
     face = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     (trust / "face-provider.pub.pem").write_bytes(
         face.public_key().public_bytes(
@@ -176,7 +181,7 @@ class StoryUser:
 
     async def confirm(self, prompt: Prompt) -> bool:
         answer = self._cash_moved if prompt.kind is PromptKind.CONFIRM_MONEY_MOVED else True
-        print(f"  [screen] {prompt.text}")
+        screen(prompt)
         print(f"  [user]   {'yes' if answer else 'no'}")
         return answer
 
@@ -224,10 +229,33 @@ def tell(event: Event) -> None:
     elif isinstance(event, LastTryWarning):
         print("  [screen] warning: this is the last try")
     elif isinstance(event, Prompt) and event.kind is PromptKind.INSERT_CARD:
-        print(f"  [screen] {event.text}")
+        screen(event)
     elif isinstance(event, RemoveCard):
         print("  [screen] please take your card")
     elif isinstance(event, FlowFailed):
         print(f"  [agent]  stopped: {event.code}")
     elif isinstance(event, FlowResult):
         print(f"  [agent]  result: {event.outcome.value} {event.reference} {event.reason}".rstrip())
+        code = _result_code(event)
+        if code is not None:
+            text = result_text(code)
+            print(f"  [screen] {text.ja}\n  [screen] {text.en}")
+
+
+def screen(prompt: Prompt) -> None:
+    """Print what the screen shows for ``prompt``: Japanese first, then English."""
+    if prompt.message is None:
+        print(f"  [screen] {prompt.text}")
+        return
+    for line in prompt.message.ja.splitlines():
+        print(f"  [screen] {line}")
+    print(f"  [screen] {prompt.text or prompt.message.en}")
+
+
+def _result_code(event: FlowResult) -> ResultCode | None:
+    """The typed code of a flow's end, as the terminal API gives it (``host.messages``)."""
+    reason = event.reason
+    if event.flow == "transfer" and event.outcome is Outcome.CANCELLED and event.reference:
+        reason = reason or "reversed"  # authorised, then the cash did not move
+    pin = PinKind.SIGN if event.flow == "transfer" else None
+    return result_code(event.outcome.value, reason, pin=pin)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Install the Debian packages the tests need, when running as root and only
-# those still missing (a warm machine pays nothing). Not root: list what is
-# missing and go on; the tests that need a package then fail under CI=true.
+# Install the Debian packages of a list (default: what the tests need), when
+# running as root and only those still missing (a warm machine pays nothing).
+# Not root: list what is missing and go on; the tests that need a package then
+# fail under CI=true. `make demo` passes scripts/debian-packages-demo.txt.
 set -euo pipefail
-list="$(dirname "$0")/debian-packages.txt"
+list="${1:-$(dirname "$0")/debian-packages.txt}"
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$list")
 missing=()
 for pkg in "${wanted[@]}"; do
@@ -15,6 +16,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-debian-packages: not root; missing: ${missing[*]}" >&2
+  echo "install-debian-packages: as root: apt-get install ${missing[*]}" >&2
   exit 0
 fi
 echo "install-debian-packages: installing ${missing[*]}"

@@ -6,7 +6,16 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
 
     myna-edge verifier --listen 127.0.0.1:50051 [--config verifier.toml]
                        [--db sqlite:///PATH | --db postgresql://...] [--insecure-dev]
-    myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--config ...]
+    myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
+    myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
+                                        --terminal-id ID) [--note TEXT] [--config ...]
+
+``issue-terminal-cert`` is run where the terminal CA key lives (it creates
+the CA when missing): in production an offline CA host whose configuration
+names ``tls.terminal_ca`` and ``tls.terminal_ca_key``; the verifier host
+keeps only the CA certificate. ``revoke-terminal`` is run on the verifier
+host: it needs no key, and the running service refuses the terminal at
+its next call.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from pathlib import Path
 from verifier.config import VerifierConfig, load_config
 from verifier.errors import VerifierError
 
-__all__ = ["add_parser", "run_issue_terminal_cert", "run_verifier"]
+__all__ = ["add_parser", "run_issue_terminal_cert", "run_revoke_terminal", "run_verifier"]
 
 _log = logging.getLogger(__name__)
 
@@ -47,7 +56,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     issue.add_argument("--terminal-id", required=True, help="the terminal id (certificate CN)")
     issue.add_argument("--out", type=Path, required=True, help="folder for the PEM files")
     issue.add_argument("--config", type=Path, dest="issue_config", help="TOML configuration")
+    issue.add_argument(
+        "--csr",
+        type=Path,
+        help="sign the terminal's own CSR (its key stays on the terminal): writes <id>.pem, ca.pem",
+    )
     issue.set_defaults(handler=run_issue_terminal_cert)
+    revoke = commands.add_parser(
+        "revoke-terminal",
+        help="shut a terminal out at its next call (terminal deny-list; no restart)",
+    )
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--serial", help="the certificate's serial number (hex)")
+    which.add_argument("--certificate", type=Path, help="the terminal's PEM certificate")
+    which.add_argument(
+        "--terminal-id", dest="revoke_terminal_id", help="every certificate with this CN"
+    )
+    revoke.add_argument("--note", default="", help="why (kept as a comment in the list)")
+    revoke.add_argument("--config", type=Path, dest="revoke_config", help="TOML configuration")
+    revoke.set_defaults(handler=run_revoke_terminal)
 
 
 def _config(args: argparse.Namespace, path: Path | None) -> VerifierConfig:
@@ -96,15 +123,47 @@ async def _serve(config: VerifierConfig) -> None:
 
 
 def run_issue_terminal_cert(args: argparse.Namespace) -> int:
-    """Issue ``<id>.pem``, ``<id>.key`` and ``ca.pem`` into ``--out``."""
-    from verifier.tls import issue_terminal_certificate, write_issued
+    """Issue ``<id>.pem``, ``<id>.key`` and ``ca.pem`` into ``--out`` (no key with ``--csr``)."""
+    from verifier.tls import (
+        issue_from_csr,
+        issue_terminal_certificate,
+        write_certificate,
+        write_issued,
+    )
 
     try:
         config = _config(args, args.issue_config or args.config)
-        issued = issue_terminal_certificate(config.tls, args.terminal_id)
-    except VerifierError as exc:
+        if args.csr is not None:
+            cert, ca = issue_from_csr(config.tls, args.csr.read_bytes(), args.terminal_id)
+            paths = write_certificate(cert, ca, args.out, args.terminal_id)
+        else:
+            issued = issue_terminal_certificate(config.tls, args.terminal_id)
+            paths = write_issued(issued, args.out, args.terminal_id)
+    except (VerifierError, OSError) as exc:
         print(f"myna-edge verifier: {exc}", file=sys.stderr)
         return 2
-    for path in write_issued(issued, args.out, args.terminal_id):
+    for path in paths:
         print(path)
+    return 0
+
+
+def run_revoke_terminal(args: argparse.Namespace) -> int:
+    """Add a certificate serial or a terminal id to the terminal deny-list."""
+    from verifier.terminal_denylist import revoke, serial_of_pem
+
+    try:
+        config = _config(args, args.revoke_config or args.config)
+        serial = None
+        if args.serial is not None:
+            serial = int(args.serial, 16)
+        elif args.certificate is not None:
+            serial = serial_of_pem(args.certificate.read_bytes())
+            if serial is None:
+                raise ValueError(f"{args.certificate} is not a PEM certificate")
+        path = config.tls.path("revoked_terminals")
+        line = revoke(path, serial=serial, terminal_id=args.revoke_terminal_id, note=args.note)
+    except (VerifierError, ValueError, OSError) as exc:
+        print(f"myna-edge verifier revoke-terminal: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: {line}")
     return 0

@@ -2,9 +2,12 @@
 """The verifier's configuration: TOML file, embedded defaults, flag overrides.
 
 Why embedded defaults: ``myna-edge verifier --insecure-dev`` must start with
-zero set-up on a laptop. Production must not start by accident in that shape,
-so the defaults are safe: mTLS is required unless ``insecure_dev`` is set,
-and without a configured trust folder the service refuses to start unless
+zero set-up on a laptop. Development mode is a command-line flag only: the
+file may not set ``insecure_dev``, and it binds loopback addresses only, so
+a copied configuration can never open plaintext on a network (issue 22).
+Production must not start by accident in that shape, so the defaults are
+safe: mTLS is required unless ``insecure_dev`` is set, and without a
+configured trust folder the service refuses to start unless
 ``insecure_dev`` is set (it then trusts the simulator's exported test PKI,
 ``$MYNA_EDGE_SIM_HOME/trust``, read as plain files: the verifier never
 imports the simulator).
@@ -17,6 +20,7 @@ File layout (every key optional; paths relative to the file)::
     [tls]
     server_cert = "tls/server.pem"; server_key = "tls/server.key"
     terminal_ca = "tls/terminal-ca.pem"; terminal_ca_key = "tls/terminal-ca.key"
+    revoked_terminals = "tls/revoked-terminals.txt"
     [revocation]
     crl_sources = {auth = ["trust/auth.crl.der"], sign = ["http://..."]}
     ocsp_urls = {auth = "http://127.0.0.1:8080/auth"}
@@ -28,6 +32,7 @@ File layout (every key optional; paths relative to the file)::
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -36,7 +41,14 @@ from typing import Any
 
 from verifier.errors import ConfigError
 
-__all__ = ["PolicyConfig", "RevocationConfig", "TlsConfig", "VerifierConfig", "load_config"]
+__all__ = [
+    "PolicyConfig",
+    "RevocationConfig",
+    "TlsConfig",
+    "VerifierConfig",
+    "check_insecure_listen",
+    "load_config",
+]
 
 _SIM_HOME_ENV = "MYNA_EDGE_SIM_HOME"
 
@@ -50,6 +62,8 @@ class TlsConfig:
     server_key: Path | None = None
     terminal_ca: Path | None = None
     terminal_ca_key: Path | None = None
+    #: The terminal deny-list (``verifier.terminal_denylist``), reloaded on change.
+    revoked_terminals: Path | None = None
 
     def path(self, name: str) -> Path:
         """The configured file ``name``, or its default inside ``directory``."""
@@ -59,6 +73,7 @@ class TlsConfig:
             "server_key": "server.key",
             "terminal_ca": "terminal-ca.pem",
             "terminal_ca_key": "terminal-ca.key",
+            "revoked_terminals": "revoked-terminals.txt",
         }
         return value if value is not None else self.directory / defaults[name]
 
@@ -188,11 +203,25 @@ def load_config(path: Path | None = None, **overrides: Any) -> VerifierConfig:
     sections = {
         "tls": (
             TlsConfig,
-            frozenset({"directory", "server_cert", "server_key", "terminal_ca", "terminal_ca_key"}),
+            frozenset(
+                {
+                    "directory",
+                    "server_cert",
+                    "server_key",
+                    "terminal_ca",
+                    "terminal_ca_key",
+                    "revoked_terminals",
+                }
+            ),
         ),
         "revocation": (RevocationConfig, frozenset()),
         "policy": (PolicyConfig, frozenset()),
     }
+    if "insecure_dev" in data:
+        raise ConfigError(
+            "insecure_dev is not allowed in the configuration file: development mode is "
+            "only given on the command line (--insecure-dev), and only on a loopback address"
+        )
     top: dict[str, Any] = {}
     for key, value in data.items():
         if key in sections:
@@ -212,7 +241,34 @@ def load_config(path: Path | None = None, **overrides: Any) -> VerifierConfig:
     config = dataclasses.replace(config, **{k: v for k, v in top.items() if k in sections})
     config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     _check_policy(config.policy)
+    check_insecure_listen(config)
     return config
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_insecure_listen(config: VerifierConfig) -> None:
+    """Refuse ``insecure_dev`` on anything but a loopback address (issue 22).
+
+    Raises:
+        ConfigError: insecure development mode on a non-loopback ``listen``.
+    """
+    if not config.insecure_dev:
+        return
+    host = config.listen.rpartition(":")[0]
+    if not _is_loopback(host):
+        raise ConfigError(
+            f"--insecure-dev only listens on a loopback address (127.0.0.1, [::1], "
+            f"localhost), not {config.listen!r}: plaintext must never reach a network"
+        )
 
 
 def _check_policy(policy: PolicyConfig) -> None:

@@ -178,14 +178,22 @@ class Core:
         reason: str,
         serial: str = "",
         subject_id: str = "",
+        *,
+        card_id: str = "",
     ) -> None:
-        """Append a decision to the audit log (never secrets, never personal data)."""
+        """Append a decision to the audit log (never secrets, never personal data).
+
+        ``card_id``: hex of the issuer card id a reset authorisation is for.
+        """
         verdict = "ACCEPTED" if reason == "OK" else "REJECTED"
         entry = AuditEntry(
-            to_us(self.now()), terminal_id, action, verdict, reason, serial, subject_id
+            to_us(self.now()), terminal_id, action, verdict, reason, serial, subject_id, card_id
         )
         tx.append_audit(entry)
-        _log.info("%s %s by %s: %s %s", action, verdict, terminal_id, reason, serial)
+        _log.info(
+            "%s %s by %s: %s %s%s", action, verdict, terminal_id, reason, serial,
+            f" card {card_id}" if card_id else "",
+        )  # fmt: skip
 
 
 def fingerprint(certificate_der: bytes) -> bytes:

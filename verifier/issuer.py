@@ -11,9 +11,19 @@ the virtual card:
 * issuer key (AES-128) = first 16 bytes of
   HMAC-SHA256(master, ``"MYNA-EDGE/ISSUER-KEY/1"`` || card_id): each card
   holds only its own key, the service holds the master.
-* authorisation = AES-CMAC(issuer key, ``"MYNA-EDGE/RESET/1"`` || card_id ||
+* authorisation = AES-CMAC(issuer key, ``"MYNA-EDGE/RESET/2"`` || card_id ||
   card challenge (8 bytes, GET CHALLENGE) || operation (1 byte: 01 signing
-  password, 02 authentication PIN)), checked by EXTERNAL AUTHENTICATE.
+  password, 02 authentication PIN) || SHA-256(DER of the proving
+  certificate)), checked by EXTERNAL AUTHENTICATE.
+
+Why the proving certificate is in the MAC (version 2, issue 22): the
+authentication PIN is reset with a proof by the *signing* key, and nothing
+in a signing certificate names the card id (JPKI keeps the two certificates
+unlinkable). Version 1 let a kiosk prove with card A's signing key and get
+an authorisation for card B. Now the card recomputes the MAC over ITS OWN
+certificate of the proving key (op 01: EF 000A, op 02: EF 0001), so an
+authorisation fits only the card that holds both the card id and the
+certificate the verifier checked.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ __all__ = [
 CARD_ID_BYTES: Final = 16
 CARD_CHALLENGE_BYTES: Final = 8
 _KEY_LABEL: Final = b"MYNA-EDGE/ISSUER-KEY/1"
-_MAC_LABEL: Final = b"MYNA-EDGE/RESET/1"
+_MAC_LABEL: Final = b"MYNA-EDGE/RESET/2"
 _OTP_LABEL: Final = b"MYNA-EDGE/OTP/1"
 
 
@@ -51,18 +61,33 @@ def diversify(master_key: bytes, card: bytes) -> bytes:
     return hmac.new(master_key, _KEY_LABEL + card, hashlib.sha256).digest()[:16]
 
 
-def issuer_authorization(master_key: bytes, card: bytes, challenge: bytes, operation: int) -> bytes:
+def issuer_authorization(
+    master_key: bytes,
+    card: bytes,
+    challenge: bytes,
+    operation: int,
+    *,
+    proof_certificate_der: bytes,
+) -> bytes:
     """The 16-byte MAC the card checks before RESET RETRY COUNTER.
 
+    ``proof_certificate_der`` is the certificate whose key proved the card
+    to the verifier (the authentication certificate for operation 1, the
+    signing certificate for operation 2).
+
     Raises:
-        ValueError: wrong card id or challenge size, or an operation outside 1-2.
+        ValueError: wrong card id or challenge size, an operation outside 1-2,
+            or no proving certificate.
     """
+    if not proof_certificate_der:
+        raise ValueError("the proving certificate is required")
     if len(card) != CARD_ID_BYTES or len(challenge) != CARD_CHALLENGE_BYTES:
         raise ValueError("card id is 16 bytes and the challenge 8")
     if operation not in (1, 2):
         raise ValueError("operation is 1 (signing password) or 2 (authentication PIN)")
     mac = cmac.CMAC(algorithms.AES(diversify(master_key, card)))
-    mac.update(_MAC_LABEL + card + challenge + bytes([operation]))
+    proof = hashlib.sha256(proof_certificate_der).digest()
+    mac.update(_MAC_LABEL + card + challenge + bytes([operation]) + proof)
     return mac.finalize()
 
 

@@ -11,6 +11,16 @@ the reservation, and redemption must prove the same key again, over a fresh
 nonce that also binds the card id and the card's own challenge. The service
 returns an issuer authorisation (``verifier.issuer``); the new secret never
 reaches the service.
+
+Why the rule holds whatever key proves (issue 22): the booking, the proving
+certificate and the authorised card id must be one card. With the
+authentication key the service checks it directly (the card id is derived
+from that certificate: RESERVATION_OTHER_CARD otherwise). With the signing
+key it cannot, since a signing certificate names no card id; so the
+authorisation covers SHA-256 of the proving certificate and the card checks
+it against its own certificate of that key: an authorisation obtained with
+card A's signing key is refused by card B. The audit log names the card id
+the authorisation is for.
 """
 
 from __future__ import annotations
@@ -249,8 +259,9 @@ def redeem(
                 state = "BOOKED" if attempts > 0 else "FAILED"
                 tx.update_reservation(found.reservation_id, "BOOKED", state, attempts, now_us)
                 reason = "OTP_WRONG" if attempts > 0 else "TOO_MANY_ATTEMPTS"
+        target = request.card_id.hex()  # the card the authorisation is (or would be) for
         if reason != "OK" or found is None:
-            core.audit(tx, terminal, "REDEEM_RESET", reason, serial)
+            core.audit(tx, terminal, "REDEEM_RESET", reason, serial, card_id=target)
             return pb.RedeemResetResponse(
                 verdict=pb.VERDICT_REJECTED,
                 reason=pb.Reason.Value(f"REASON_{reason}"),
@@ -259,13 +270,17 @@ def redeem(
         tx.update_reservation(
             found.reservation_id, "BOOKED", "REDEEMED", attempts, now_us, redeemed_by=terminal
         )
-        core.audit(tx, terminal, "REDEEM_RESET", "OK", serial, found.reservation_id)
+        core.audit(tx, terminal, "REDEEM_RESET", "OK", serial, found.reservation_id, card_id=target)
         return pb.RedeemResetResponse(
             verdict=pb.VERDICT_ACCEPTED,
             reason=pb.REASON_OK,
             reservation_id=found.reservation_id,
             issuer_authorization=issuer.issuer_authorization(
-                master, request.card_id, request.card_challenge, request.operation
+                master,
+                request.card_id,
+                request.card_challenge,
+                request.operation,
+                proof_certificate_der=request.proof.certificate_der,
             ),
             attempts_left=attempts,
         )

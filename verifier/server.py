@@ -28,15 +28,15 @@ from grpc_reflection.v1alpha import reflection
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from verifier import transfers
-from verifier.config import VerifierConfig
+from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
 from verifier.interceptors import AccessLogInterceptor
 from verifier.pki import KINDS, TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker
-from verifier.service import VerifierServicer
+from verifier.service import INSECURE_DEV_METADATA_KEY, VerifierServicer
 from verifier.storage import open_storage
-from verifier.tls import ensure_tls_material
+from verifier.tls import service_material
 
 __all__ = ["SERVICE_NAME", "VerifierServer", "build_core"]
 
@@ -121,16 +121,10 @@ class VerifierServer:
         self._sweeper: asyncio.Task[None] | None = None
 
     def _credentials(self) -> grpc.ServerCredentials:
-        tls = self.config.tls
-        ensure_tls_material(tls)
-        try:
-            return grpc.ssl_server_credentials(
-                [(tls.path("server_key").read_bytes(), tls.path("server_cert").read_bytes())],
-                root_certificates=tls.path("terminal_ca").read_bytes(),
-                require_client_auth=True,
-            )
-        except OSError as exc:
-            raise ConfigError(f"cannot read TLS material: {exc}") from exc
+        key, cert, ca = service_material(self.config.tls)
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=True
+        )
 
     async def start(self) -> int:
         """Bind, register services and start serving; returns the bound port.
@@ -138,6 +132,7 @@ class VerifierServer:
         Raises:
             ConfigError: TLS material unreadable, or the address cannot be bound.
         """
+        check_insecure_listen(self.config)
         server = grpc.aio.server(interceptors=(AccessLogInterceptor(),))
         servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
         pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
@@ -151,8 +146,10 @@ class VerifierServer:
         if self.config.insecure_dev:
             _log.warning(
                 "INSECURE DEVELOPMENT MODE: plaintext gRPC on %s, terminals are not "
-                "authenticated, the test PKI is trusted. Never use this in production.",
+                "authenticated, the test PKI is trusted. Never use this in production. "
+                "Every response carries the trailing metadata %s.",
                 self.config.listen,
+                INSECURE_DEV_METADATA_KEY,
             )
             port = server.add_insecure_port(self.config.listen)
         else:
@@ -177,11 +174,17 @@ class VerifierServer:
                 _log.exception("sweeper failed")
 
     def sweep_once(self, idempotency_ttl_seconds: float) -> int:
-        """Reverse expired authorisations and purge old keys; returns reversals."""
+        """Reverse expired authorisations, purge old keys and sessions; returns reversals.
+
+        A session is forgotten one nonce lifetime after it expired, so a late
+        call still hears NONCE_EXPIRED for a while, and the table holds only
+        live sessions plus that margin, however many a terminal opens.
+        """
         with self.core.storage.transaction() as tx:
             done = transfers.expire(self.core, tx)
-            cutoff = to_us(self.core.now()) - int(idempotency_ttl_seconds * 1_000_000)
-            tx.purge_keys(cutoff)
+            now_us = to_us(self.core.now())
+            tx.purge_keys(now_us - int(idempotency_ttl_seconds * 1_000_000))
+            tx.purge_sessions(now_us - int(self.config.policy.nonce_ttl_seconds * 1_000_000))
         return done
 
     async def wait(self) -> None:

@@ -47,8 +47,14 @@ from verifier.errors import (
 )
 from verifier.idempotency import idempotent_unit, raise_refusal
 from verifier.storage import Transaction
+from verifier.terminal_denylist import TerminalDenyList
 
-__all__ = ["DEV_TERMINAL_HEADER", "ERROR_METADATA_KEY", "VerifierServicer"]
+__all__ = [
+    "DEV_TERMINAL_HEADER",
+    "ERROR_METADATA_KEY",
+    "INSECURE_DEV_METADATA_KEY",
+    "VerifierServicer",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -56,6 +62,11 @@ _log = logging.getLogger(__name__)
 ERROR_METADATA_KEY: Final = "myna-error-bin"
 #: Under --insecure-dev only: the header naming the terminal (no certificate).
 DEV_TERMINAL_HEADER: Final = "x-myna-dev-terminal-id"
+#: Under --insecure-dev only: every response's trailing metadata says so (issue 22).
+INSECURE_DEV_METADATA_KEY: Final = "myna-insecure-dev"
+_INSECURE_WARNING: Final = (
+    "WARNING: insecure development verifier: plaintext, terminals not authenticated"
+)
 _DOMAIN: Final = "verifier.myna-edge"
 _KINDS: Final = {pb.CERTIFICATE_KIND_AUTHENTICATION: "auth", pb.CERTIFICATE_KIND_SIGNING: "sign"}
 
@@ -71,30 +82,53 @@ def _stamp(value_us: int) -> Timestamp:
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
     """grpc.aio implementation of ``myna.edge.v1.VerifierService``."""
 
-    def __init__(self, core: Core, *, insecure_dev: bool = False) -> None:
+    def __init__(
+        self,
+        core: Core,
+        *,
+        insecure_dev: bool = False,
+        denylist: TerminalDenyList | None = None,
+    ) -> None:
+        """``denylist``: the terminal deny-list; by default the configured file.
+
+        Raises:
+            ConfigError: the deny-list file does not parse.
+        """
         self.core = core
         self._insecure_dev = insecure_dev
+        self._denylist = denylist or TerminalDenyList(core.config.tls.path("revoked_terminals"))
+        self._trailer: tuple[tuple[str, str | bytes], ...] = (
+            ((INSECURE_DEV_METADATA_KEY, _INSECURE_WARNING),) if insecure_dev else ()
+        )
 
     # -- cross-cutting -----------------------------------------------------
     def _terminal(self, context: grpc.aio.ServicerContext[object, object]) -> str:
-        names = list(context.auth_context().get("x509_common_name", ()))
+        auth = context.auth_context()
+        names = list(auth.get("x509_common_name", ()))
         if names:
             terminal = bytes(names[0]).decode("utf-8", "replace")
             v.check_terminal_id(terminal, "client certificate CN")
+            pems = list(auth.get("x509_pem_cert", ()))
+            self._denylist.check(terminal, bytes(pems[0]) if pems else None)
             return terminal
         if self._insecure_dev:
+            terminal = "dev-terminal"
             for key, value in context.invocation_metadata() or ():
                 if key == DEV_TERMINAL_HEADER and isinstance(value, str):
                     v.check_terminal_id(value, DEV_TERMINAL_HEADER)
-                    return value
-            return "dev-terminal"
+                    terminal = value
+                    break
+            self._denylist.check(terminal, None)
+            return terminal
         raise UnauthenticatedError("NO_TERMINAL_CERTIFICATE", "a terminal certificate is required")
 
     async def _abort(
         self, context: grpc.aio.ServicerContext[object, object], exc: RequestError
     ) -> NoReturn:
         info = pb.ErrorInfo(reason=exc.reason, domain=_DOMAIN, metadata=exc.metadata)
-        context.set_trailing_metadata(((ERROR_METADATA_KEY, info.SerializeToString()),))
+        context.set_trailing_metadata(
+            ((ERROR_METADATA_KEY, info.SerializeToString()), *self._trailer)
+        )
         await context.abort(exc.code, str(exc))
 
     async def _call(
@@ -107,6 +141,8 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         run_async: Callable[[str], Awaitable[R]] | None = None,
     ) -> R:
         """Identity, size, validation and deadline, then ``run`` (in a thread) or ``run_async``."""
+        if self._trailer:
+            context.set_trailing_metadata(self._trailer)
         try:
             terminal = self._terminal(context)
             v.require_size(request)

@@ -11,6 +11,7 @@ wrong box).
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Final
 
 from google.protobuf.message import Message
@@ -83,11 +84,35 @@ def check_proof(proof: pb.CardProof, field: str, *, required: bool = True) -> bo
     return True
 
 
+def _allowed(limit: int) -> str:
+    return f"1-{limit} visible characters: letters, digits, kana, kanji, spaces and punctuation"
+
+
 def _text(value: str, field: str, limit: int, *, required: bool = True) -> None:
+    """Free text a person reads before the card signs it (payee and remitter names).
+
+    Why invisible characters are refused (issue 22): a bidirectional control
+    (U+202E RIGHT-TO-LEFT OVERRIDE...) or a zero-width character makes the
+    screen show other text than the bytes signed. Every Unicode format
+    character (category Cf: U+200B-U+200F, U+202A-U+202E, U+2060-U+2069,
+    U+061C, U+FEFF, ...) and the line and paragraph separators are refused
+    with the control characters; combining marks stay (NFC folds "カ" +
+    U+3099 into "ガ" before signing, and the host shows the folded text).
+    """
     if (required and not value) or len(value) > limit:
-        raise InvalidRequestError(field, f"1-{limit} characters")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
-        raise InvalidRequestError(field, "control characters are not allowed")
+        raise InvalidRequestError(field, _allowed(limit))
+    for c in value:
+        category = unicodedata.category(c)
+        if category == "Cc":
+            raise InvalidRequestError(
+                field, f"control characters are not allowed; allowed: {_allowed(limit)}"
+            )
+        if category in ("Cf", "Zl", "Zp"):
+            raise InvalidRequestError(
+                field,
+                f"invisible formatting character U+{ord(c):04X} (bidirectional control, "
+                f"zero-width or separator) is not allowed; allowed: {_allowed(limit)}",
+            )
 
 
 def check_statement(statement: pb.TransferStatement) -> None:

@@ -27,8 +27,11 @@ _LINE_WIDTH = 20
 
 
 class App:
-    def __init__(self, hw, keystore=None, link=None):
+    def __init__(self, hw, keystore=None, link=None, boot=None):
         self.hw = hw
+        self.boot = boot  # myna_boot.boot.Boot: slots, trial confirmation, updates
+        self.reboot = False  # main.py re-selects the image when this turns True
+        self._reboot_pending = False
         self.keys = keystore if keystore is not None else KeyStore(hw.storage)
         self.link = link if link is not None else Link(getattr(hw, "retransmit_ms", 200))
         self.debouncer = Debouncer(hw.debounce_ms)
@@ -82,6 +85,9 @@ class App:
         out = self.link.take_output()
         if out:
             hw.write_link(out)
+        # After a commit, reboot as soon as its RESULT is on the wire: input
+        # read later (the host's ACK, its next HELLO) belongs to the new image.
+        self.reboot = self._reboot_pending
 
     def flags(self):
         return self.keys.flags | (p.FLAG_ENTRY_ACTIVE if self.entry is not None else 0)
@@ -104,6 +110,12 @@ class App:
         serial = self.hw.serial.encode()
         info = nonce + struct.pack(">BBBBHB", PROTOCOL_VERSION, *FIRMWARE_VERSION, CAPABILITIES, self.flags())
         self.link.send_control(INFO, info + bytes((len(serial),)) + serial)
+        if self.boot is not None and self.boot.trial and self._self_test():
+            self.boot.confirm()
+
+    def _self_test(self):
+        """A trial image keeps itself only once a host handshook and the I/O answers."""
+        return self.lines[0] in ("READY", "TAMPERED") and self.hw.scan() >= -1
 
     def _event(self, mtype, payload, now):
         self.link.send(mtype, payload, now)
@@ -194,6 +206,44 @@ class App:
             return p.ST_TAMPERED, b""
         return p.ST_OK, self.keys.rotate(req_id, bytes(args[:16]), bytes(args[16:48]), bytes(args[48:]))
 
+    # --- firmware update (the boot platform's receiver does the work) -------
+
+    def _update_refusal(self):
+        if self.boot is None or self.boot.receiver is None:
+            return p.ST_UNKNOWN_COMMAND
+        if self.entry is not None:
+            return p.ST_BUSY  # never while a PIN is being typed
+        if self._tamper_open or self.keys.tampered:
+            return p.ST_TAMPERED
+        return p.ST_OK
+
+    def _cmd_fw_status(self, req_id, args, now):
+        if self.boot is None or self.boot.receiver is None:
+            return p.ST_UNKNOWN_COMMAND, b""
+        return self.boot.receiver.status(FIRMWARE_VERSION)
+
+    def _cmd_fw_begin(self, req_id, args, now):
+        refusal = self._update_refusal()
+        return (refusal, b"") if refusal else self.boot.receiver.begin(bytes(args))
+
+    def _cmd_fw_chunk(self, req_id, args, now):
+        refusal = self._update_refusal()
+        return (refusal, b"") if refusal else self.boot.receiver.chunk(bytes(args))
+
+    def _cmd_fw_commit(self, req_id, args, now):
+        refusal = self._update_refusal()
+        if refusal:
+            return refusal, b""
+        status, data = self.boot.receiver.commit()
+        if status == p.ST_OK:
+            self._reboot_pending = True
+        return status, data
+
+    def _cmd_fw_abort(self, req_id, args, now):
+        if self.boot is None or self.boot.receiver is None:
+            return p.ST_UNKNOWN_COMMAND, b""
+        return self.boot.receiver.abort()
+
     # --- keypad, entry, tamper ---------------------------------------------
 
     def _key(self, code, now):
@@ -266,4 +316,9 @@ _HANDLERS = {
     p.CMD_CANCEL_ENTRY: App._cmd_cancel_entry,
     p.CMD_INJECT_KEY: App._cmd_inject_key,
     p.CMD_ROTATE_KEY: App._cmd_rotate_key,
+    p.CMD_FW_STATUS: App._cmd_fw_status,
+    p.CMD_FW_BEGIN: App._cmd_fw_begin,
+    p.CMD_FW_CHUNK: App._cmd_fw_chunk,
+    p.CMD_FW_COMMIT: App._cmd_fw_commit,
+    p.CMD_FW_ABORT: App._cmd_fw_abort,
 }

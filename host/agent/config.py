@@ -17,7 +17,7 @@ Production defaults are safe: the verifier is reached over mTLS unless
     listen = "unix:/run/myna-edge/agent.sock"
     journal = "/var/lib/myna-edge/journal.sqlite"
     electronic_journal = "/var/lib/myna-edge/electronic-journal.txt"
-    recovery_answer_seconds = 30         # ask the ATM app "did the cash move?" (0 = reverse)
+    recovery_answer_seconds = 120        # wait for "did the cash move?"; then reverse (0 = at once)
 
     [verifier]
     target = "verifier.bank.example:50051"   # or replicas, balanced round robin:
@@ -71,7 +71,9 @@ class AgentConfig:
     reset_otp_first: bool = False
     transfer_threshold_yen: int = 100_000
     kiosk_hours: tuple[dt.time, dt.time] | None = None
-    recovery_answer_seconds: float = 0.0
+    #: How long an unanswered cash question (RecoveryPrompt) waits before the
+    #: transfer is reversed: the only thing that ever reverses one unasked.
+    recovery_answer_seconds: float = 120.0
 
 
 def _get(
@@ -171,7 +173,7 @@ def load_agent_config(path: Path) -> AgentConfig:
         except ValueError:
             raise AgentConfigError('kiosk_hours must look like "06:00-23:00"') from None
     ej = _get(data, "electronic_journal", str, "", None)
-    answer_seconds = float(_get(data, "recovery_answer_seconds", (int, float), "", 0.0))
+    answer_seconds = float(_get(data, "recovery_answer_seconds", (int, float), "", 120.0))
     if not 0 <= answer_seconds <= 600:
         raise AgentConfigError("recovery_answer_seconds must be 0 .. 600")
     controller = _get(data, "controller", str, "", None)

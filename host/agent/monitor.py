@@ -12,10 +12,12 @@ drops repeats). Devices and states:
 * ``reader``: ONLINE / OFFLINE (pcsc:// reader listed by pcscd or not;
   a libnfc:// UART reader's device node present or not);
 * ``card``: the card in the reader: ONLINE = present, NO_DEVICE = absent
-  (XFS4IoT media present / notPresent);
+  (XFS4IoT media present / notPresent), for pcsc:// and the simulated
+  reader ``sim://?slot=NAME``;
 * ``printer``: ONLINE, HARDWARE_ERROR (paper out, cover open), OFFLINE;
 * ``controller``: ONLINE, FRAUD_ATTEMPT (tamper switch opened: keys
-  erased), OFFLINE (board silent or gone).
+  erased), NOT_COMMISSIONED (no key injected, or not the agent's key: its
+  check value differs), OFFLINE (board silent or gone).
 
 The printer and the board are asked only while no command runs: a running
 flow owns them (and reports the printer's state itself after a receipt).
@@ -33,16 +35,19 @@ from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from host.errors import BoardTamperedError, MynaEdgeError, PeripheralError
+from host.peripherals import BoardStatus
 from host.peripherals.escpos import PrinterStatus
 from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = [
     "DeviceMonitor",
     "Probe",
+    "board_state",
     "controller_probe",
     "pcsc_reader_probe",
     "printer_probe",
     "serial_reader_probe",
+    "sim_slot_probe",
 ]
 
 _log = logging.getLogger(__name__)
@@ -119,6 +124,26 @@ def serial_reader_probe(connstring: str) -> Probe | None:
     return Probe(check, while_busy=True)
 
 
+def sim_slot_probe(url: str) -> Probe | None:
+    """The card on a simulated ``sim://?slot=`` reader; None for other ``sim://`` URLs."""
+    from host.transport.sim import parse_sim_url, sim_card_present
+
+    try:
+        if parse_sim_url(url).slot is None:
+            return None
+    except MynaEdgeError:
+        return None  # a bad URL fails where the card is opened, with its message
+
+    async def check() -> list[tuple[str, State]]:
+        try:
+            present = sim_card_present(url)
+        except MynaEdgeError:
+            return [("reader", OFFLINE)]
+        return [("reader", ONLINE), ("card", ONLINE if present else tpb.DEVICE_STATE_NO_DEVICE)]
+
+    return Probe(check, while_busy=True)
+
+
 def printer_probe(ask: Callable[[], Awaitable[PrinterStatus]]) -> Probe:
     """The receipt printer through ``ask`` (``ThreadedPrinter.check``).
 
@@ -136,17 +161,32 @@ def printer_probe(ask: Callable[[], Awaitable[PrinterStatus]]) -> Probe:
     return Probe(check)
 
 
-def controller_probe(ask: Callable[[], Awaitable[bool]]) -> Probe:
-    """The controller board through ``ask`` (True when the tamper flag is set)."""
+def board_state(status: BoardStatus, kcv: bytes | None) -> State:
+    """The controller's state from its STATUS, for an agent holding a key with check value ``kcv``.
+
+    Tampered first (the keys were erased by force, an operator must look),
+    then no key or another key than the agent's (``kcv``; None = not
+    compared): secure entry would fail mid-flow, so it is NOT_COMMISSIONED
+    and commands needing it are refused at acknowledgement.
+    """
+    if status.tampered:
+        return tpb.DEVICE_STATE_FRAUD_ATTEMPT
+    if not status.commissioned or (kcv is not None and status.kcv != kcv):
+        return tpb.DEVICE_STATE_NOT_COMMISSIONED
+    return ONLINE
+
+
+def controller_probe(ask: Callable[[], Awaitable[BoardStatus]], *, kcv: bytes | None) -> Probe:
+    """The controller board through ``ask`` (its STATUS); ``kcv``: the agent's key's check value."""
 
     async def check() -> list[tuple[str, State]]:
         try:
-            tampered = await ask()
+            status = await ask()
         except BoardTamperedError:
-            tampered = True
+            return [("controller", tpb.DEVICE_STATE_FRAUD_ATTEMPT)]
         except PeripheralError:
             return [("controller", OFFLINE)]
-        return [("controller", tpb.DEVICE_STATE_FRAUD_ATTEMPT if tampered else ONLINE)]
+        return [("controller", board_state(status, kcv))]
 
     return Probe(check)
 

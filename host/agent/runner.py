@@ -10,9 +10,10 @@ resolving leftovers of flows that failed mid-way, until the agent stops.
 An authorised transfer whose cash movement nobody confirmed is resolved
 by ``money_moved``; by default the ATM application is asked through the
 API (``RecoveryDesk``: the API serves with new commands held BUSY while
-recovery runs) and an unanswered question, or
-``recovery_answer_seconds = 0``, means "no" (reverse), the safe choice for
-a terminal that had not yet been told to dispense.
+recovery runs). Only ``recovery_answer_seconds`` running out (default
+120 s; 0 = do not ask) reverses such a transfer unasked. A committed
+transfer whose receipt never printed for certain gets one from recovery
+(``recover_receipts``), marked as a reprint when a print had started.
 """
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ from host.agent.config import AgentConfig
 from host.agent.crash_hook import open_journal
 from host.agent.monitor import (
     DeviceMonitor,
+    board_state,
     controller_probe,
     pcsc_reader_probe,
     printer_probe,
     serial_reader_probe,
+    sim_slot_probe,
 )
 from host.api import AgentRuntime, SecureEntry, TerminalServer
 from host.api.recovery import RecoveryDesk
 from host.client import VerifierClient
-from host.errors import PeripheralError, ServiceError
+from host.errors import BoardTamperedError, PeripheralError, ServiceError
 from host.flows import ControllerSecureEntry, ThreadedPrinter, recover_resets, recover_transfers
+from host.flows.settle import recover_receipts
 from host.journal import ElectronicJournal, Journal, TransferRecovery
-from host.peripherals import BoardKey, Controller
+from host.peripherals import BoardKey, Controller, CounterStore
 from host.transport.libnfc import parse_libnfc_url
 from host.transport.pcsc.url import parse_pcsc_url
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -98,6 +102,7 @@ class Agent:
         self._printer: ThreadedPrinter | None = None
         self._controller: Controller | None = None
         self._pad: ControllerSecureEntry | None = None
+        self._kcv: bytes | None = None  # check value of the configured controller_key
         self._ej: ElectronicJournal | None = None
         self._recovery: asyncio.Task[None] | None = None
         self._status_interval = status_interval
@@ -116,6 +121,8 @@ class Agent:
                 self.journal, self.client, self._money_moved, ejournal=self._ej
             )
             resets = await recover_resets(self.journal, self.client, ejournal=self._ej)
+            # After the transfers: a commit made just now by recovery needs its receipt too.
+            await recover_receipts(self.journal, self._printer, ejournal=self._ej)
         except ServiceError as exc:
             _log.warning("recovery postponed: %s", exc)
             return False
@@ -158,7 +165,11 @@ class Agent:
         c = self.config
         if c.controller is None or c.controller_key is None:
             return tpb.DEVICE_STATE_NO_DEVICE
-        controller = Controller(c.controller, key=BoardKey(c.controller_key))
+        key = BoardKey(c.controller_key)
+        self._kcv = key.kcv()
+        # The replay guard's counters live beside the journal (the state folder).
+        counters = CounterStore(c.journal.parent / "pin-counters.json")
+        controller = Controller(c.controller, key=key, counters=counters)
         try:
             await asyncio.to_thread(controller.open)
         except PeripheralError as exc:
@@ -168,7 +179,17 @@ class Agent:
             return tpb.DEVICE_STATE_NO_DEVICE
         self._controller = controller
         self._pad = ControllerSecureEntry(controller)
-        return tpb.DEVICE_STATE_ONLINE
+        try:
+            status = await self._pad.board_status()
+        except BoardTamperedError:
+            return tpb.DEVICE_STATE_FRAUD_ATTEMPT
+        except PeripheralError:
+            return tpb.DEVICE_STATE_OFFLINE  # the monitor asks again
+        state = board_state(status, self._kcv)
+        if state == tpb.DEVICE_STATE_NOT_COMMISSIONED:
+            # Kept open: the monitor sees a later commissioning and the state clears.
+            _log.error("secure PIN pad not commissioned with this terminal's controller_key")
+        return state
 
     async def start(self) -> str:
         """Open the journal, serve the API (commands held), recover; returns the address.
@@ -221,10 +242,13 @@ class Agent:
         elif self.config.reader.startswith("libnfc://"):
             uart = serial_reader_probe(parse_libnfc_url(self.config.reader).connstring)
             probes += [uart] if uart is not None else []
+        elif self.config.reader.startswith("sim://"):
+            slot = sim_slot_probe(self.config.reader)
+            probes += [slot] if slot is not None else []
         if self._printer is not None:
             probes.append(printer_probe(self._printer.check))
         if self._pad is not None:
-            probes.append(controller_probe(self._pad.tampered))
+            probes.append(controller_probe(self._pad.board_status, kcv=self._kcv))
         return DeviceMonitor(
             servicer.set_status, probes, lambda: servicer.busy, interval=self._status_interval
         )

@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: Apache-2.0
 """``RecoveryDesk``: recovery asks the ATM application "did the cash move?" through the API.
 
-Why: after a crash between the authorisation and the journaled decision,
-only the ATM application knows whether it dispensed; reversing blindly
-would take back money the customer holds. So each such transfer becomes
-an unsolicited ``RecoveryPrompt`` on every ``WatchRecovery`` stream, and
-the first ``AnswerRecovery`` decides. When nobody answers within
-``answer_seconds`` (no application connected, or 0 configured) the answer
-is "no": reverse, the safe choice for a terminal that had not yet been told
-to dispense (as before this desk existed).
+Why: after the authorisation only the ATM application knows whether it
+dispensed; reversing blindly would take back money the customer holds. So
+a transfer whose cash question went unanswered — after an agent crash, or
+while the agent runs when the application's stream was lost, its command
+was cancelled or timed out at the CONFIRM_MONEY_MOVED prompt — becomes an
+unsolicited ``RecoveryPrompt`` on every ``WatchRecovery`` stream, and the
+first ``AnswerRecovery`` decides. ``answer_seconds`` (terminal.toml
+``recovery_answer_seconds``) is the one thing that reverses unasked: when
+nobody answers within it, the transfer is reversed (0 = reverse at once,
+without asking: only for terminals whose application never dispenses
+before the agent commits).
 """
 
 from __future__ import annotations
@@ -46,9 +49,18 @@ class RecoveryDesk:
 
     async def money_moved(self, plan: TransferRecovery) -> bool:
         """Ask the watchers about ``plan``; False (reverse) when nobody answers in time."""
+        moved = await self.ask(plan)
+        return bool(moved)
+
+    async def ask(self, plan: TransferRecovery) -> bool | None:
+        """Ask the watchers about ``plan``; None when nobody answered in time (reverse).
+
+        A question cancelled by its caller (the prompt was answered on the
+        command's stream first) is withdrawn.
+        """
         if self.answer_seconds <= 0:
             _log.warning("transfer %s: no cash confirmation on record; reversing", plan.op_id)
-            return False
+            return None
         data = plan.authorize_request
         amount = data.get("st_amount_yen")
         prompt = tpb.RecoveryPrompt(
@@ -65,11 +77,19 @@ class RecoveryDesk:
             moved = await asyncio.wait_for(asyncio.shield(future), self.answer_seconds)
         except TimeoutError:
             _log.warning("transfer %s: no answer to the recovery question; reversing", plan.op_id)
-            return False
+            return None
         finally:
             del self._pending[plan.op_id]
-        _log.info("transfer %s: the ATM application says cash moved=%s", plan.op_id, moved)
+        _log.info("transfer %s (request %s): the ATM application says cash moved=%s",
+                  plan.op_id, prompt.request_id, moved)  # fmt: skip
         return moved
+
+    def waiting_for(self, request_id: str) -> bool:
+        """Whether a question about the transfer of ATM request ``request_id`` waits."""
+        return any(
+            prompt.request_id == request_id and not future.done()
+            for prompt, future in self._pending.values()
+        )
 
     def answer(self, recovery_id: str, cash_moved: bool) -> bool:
         """Deliver an answer; False when no such question waits."""

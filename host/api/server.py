@@ -5,8 +5,14 @@ One command runs at a time (a terminal has one card reader and one user), so
 a second Execute is refused BUSY at acknowledgement, as XFS4IoT does. A
 command's stream is: Acknowledgement, FlowEvents, then exactly one
 Completion. ``timeout_ms`` bounds the whole command (0 = none); when it
-expires the flow is cancelled and completes TIME_OUT. A client that drops
-the stream cancels its command. Cancel racing completion is not an error.
+expires the flow is cancelled and completes TIME_OUT — except a transfer's
+cash handling, which no command timeout covers (issue 23.1). A client that
+drops the stream cancels its command, which for an authorised transfer
+means its cash question goes to the recovery desk (``RecoveryPrompt``),
+never a reversal decided here. The flow runs as its own task and every
+message goes to the command's log (``commands``), so ``Attach`` re-attaches
+to it and ``GetCommandOutcome`` returns its completion (or, after a
+restart, what the journal holds). Cancel racing completion is not an error.
 The listen address must be ``unix:PATH`` or on 127.0.0.1 (never a public
 interface: the API carries sealed touchscreen PINs under the kiosk profile).
 """
@@ -20,21 +26,33 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final
 
 import grpc
 import grpc.aio
 
+from host.api.commands import Command, CommandBook
 from host.api.decoding import DecodeGuardInterceptor
+from host.api.devices import DeviceDesk
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
-from host.api.translate import completion_for, event_message, reset_operation, transfer_request
+from host.api.translate import (
+    completion_for,
+    event_message,
+    journaled_completion,
+    reset_operation,
+    transfer_request,
+)
+from host.api.unix_socket import SOCKET_MODE, bind_unix
+from host.api.user_text import request_language
 from host.client import VerifierClient
 from host.errors import TouchEntryError
 from host.flows import (
     CardPort,
     CardReadingFlow,
     Event,
+    FlowFailed,
     PinResetFlow,
     PrinterPort,
     ReadOutcome,
@@ -45,6 +63,7 @@ from host.flows import (
     TransferFlow,
     TransferOutcome,
 )
+from host.flows.settle import journaled_transfer
 from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
@@ -54,6 +73,10 @@ __all__ = ["AgentRuntime", "Profile", "TerminalServer", "TerminalServicer", "che
 _log = logging.getLogger(__name__)
 
 _REQUEST_ID: Final = re.compile(r"[\x21-\x7e]{1,64}")
+#: Controller states in which secure entry cannot work (no key, or keys erased).
+_PAD_UNUSABLE: Final = frozenset(
+    {tpb.DEVICE_STATE_NOT_COMMISSIONED, tpb.DEVICE_STATE_FRAUD_ATTEMPT}
+)
 
 _Outcome = ReadOutcome | ResetOutcome | TransferOutcome
 _Flow = CardReadingFlow | PinResetFlow | TransferFlow
@@ -85,11 +108,17 @@ class AgentRuntime:
     reset_otp_first: bool = False
     reset_hours: tuple[dt.time, dt.time] | None = None
     recovery: RecoveryDesk | None = None
+    #: The reader the device operations' chip session opens ("" = none).
+    reader_url: str = ""
 
     @classmethod
     def for_reader(cls, reader_url: str, **kw: object) -> AgentRuntime:
         """A runtime whose cards come from ``reader_url`` (one worker thread each)."""
-        return cls(card_factory=lambda: ThreadedCard(reader_url), **kw)  # type: ignore[arg-type]
+        return cls(
+            card_factory=lambda: ThreadedCard(reader_url),
+            reader_url=reader_url,
+            **kw,  # type: ignore[arg-type]
+        )
 
     def offers(self, command: str) -> bool:
         """Whether this profile offers ``command`` (read_card, pin_reset, transfer)."""
@@ -111,21 +140,22 @@ def check_listen(address: str) -> str:
     raise ValueError("the terminal API listens only on unix:PATH or 127.0.0.1:PORT")
 
 
-class _Command:
-    def __init__(self, request_id: str, user: ApiUser, cancel: Callable[[], None]) -> None:
-        self.request_id, self.user, self.cancel = request_id, user, cancel
-
-
 class TerminalServicer(tpb_grpc.TerminalServiceServicer):
     """TerminalService over an ``AgentRuntime``."""
 
     def __init__(self, runtime: AgentRuntime) -> None:
         self.runtime = runtime
-        self._running: dict[str, _Command] = {}
+        self._running: dict[str, Command] = {}
+        self._finished = CommandBook()
         self._status: dict[str, tpb.DeviceState.ValueType] = {}
         self._status_changed = asyncio.Condition()
         #: Set while recovery runs: new commands are refused BUSY meanwhile.
         self.hold = False
+        #: The XFS4IoT front end's device operations (chip, PIN pad, raw print).
+        self.devices = DeviceDesk(
+            runtime.reader_url, secure_entry=runtime.secure_entry, printer=runtime.printer,
+            flow_busy=lambda: bool(self._running),
+        )  # fmt: skip
 
     @property
     def busy(self) -> bool:
@@ -164,8 +194,19 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
                 )
 
     @staticmethod
-    def _refuse(request_id: str, reason: tpb.RefusalReason.ValueType) -> tpb.ExecuteResponse:
-        ack = tpb.Acknowledgement(accepted=False, refusal=reason)
+    def _refuse(
+        request_id: str,
+        reason: tpb.RefusalReason.ValueType,
+        invalid_field: str = "",
+        detail: str = "",
+    ) -> tpb.ExecuteResponse:
+        if reason == tpb.REFUSAL_REASON_INVALID_REQUEST_ID:
+            invalid_field, detail = "request_id", "1-64 printable ASCII characters, no spaces"
+        ack = tpb.Acknowledgement(
+            accepted=False, refusal=reason, invalid_field=invalid_field, detail=detail
+        )
+        _log.info("command %r refused: %s %s", request_id[:64],
+                  tpb.RefusalReason.Name(reason), invalid_field)  # fmt: skip
         return tpb.ExecuteResponse(request_id=request_id, acknowledgement=ack)
 
     def _refusal(self, request: tpb.ExecuteRequest) -> tpb.RefusalReason.ValueType | None:
@@ -178,9 +219,25 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             return tpb.REFUSAL_REASON_INVALID_MESSAGE
         if not self.runtime.offers(command):
             return tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND
-        if self._running or self.hold:
+        if self._running or self.hold or self.devices.busy:
             return tpb.REFUSAL_REASON_BUSY
+        if self._needs_pad(request) and self._status.get("controller") in _PAD_UNUSABLE:
+            return tpb.REFUSAL_REASON_DEVICE_NOT_READY
         return None
+
+    def _needs_pad(self, request: tpb.ExecuteRequest) -> bool:
+        # At an ATM every secret comes from the secure PIN pad: a transfer
+        # over the threshold (the signing password) and a read that unlocks
+        # the card (its PINs). Refusing these at acknowledgement is what an
+        # ATM application can act on; failing at the prompt is not.
+        if self.runtime.profile is not Profile.ATM:
+            return False
+        which = request.WhichOneof("command")
+        if which == "transfer":
+            return request.transfer.amount_yen > self.runtime.threshold_yen
+        return which == "read_card" and (
+            request.read_card.read_basic_four or request.read_card.verify_card
+        )
 
     async def Execute(  # noqa: N802 - gRPC method name
         self, request: tpb.ExecuteRequest, context: _Ctx
@@ -188,9 +245,11 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         rid = request.request_id
         refusal = self._refusal(request)
         run: _Runner | None = None
-        queue: asyncio.Queue[tpb.FlowEvent] = asyncio.Queue()
+        invalid_field = detail = ""
+        command = Command(rid)
+        log = command.log
         user = ApiUser(
-            queue.put_nowait,
+            lambda event: log.append(tpb.ExecuteResponse(request_id=rid, event=event)),
             touch_secrets=self.runtime.profile is Profile.KIOSK,
             secure_entry=self.runtime.secure_entry,
             request_id=rid,
@@ -198,54 +257,106 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         card = self.runtime.card_factory() if refusal is None else None
 
         def emit(event: Event) -> None:
+            if command.timed_out and isinstance(event, FlowFailed) and event.code == "cancelled":
+                # The failure event and the completion say the same: TIME_OUT.
+                event = FlowFailed("timeout", "the command's timeout_ms expired")
             message = event_message(event)
             if message is not None:
-                queue.put_nowait(message)
+                log.append(tpb.ExecuteResponse(request_id=rid, event=message))
 
         if card is not None:
             try:
                 flow, run = self._flow(request, card, user, emit)
-            except ValueError:
+            except ValueError as exc:
                 refusal = tpb.REFUSAL_REASON_INVALID_MESSAGE
+                name = getattr(exc, "field", "")
+                invalid_field = f"{request.WhichOneof('command')}.{name}" if name else ""
+                detail = str(exc)
                 await _close_card(card)
         if refusal is not None or run is None:
-            yield self._refuse(rid, refusal or tpb.REFUSAL_REASON_INVALID_MESSAGE)
+            yield self._refuse(
+                rid, refusal or tpb.REFUSAL_REASON_INVALID_MESSAGE, invalid_field, detail
+            )
             return
-        self._running[rid] = _Command(rid, user, flow.cancel)
-        timed_out = False
+        command.user, command.cancel = user, flow.cancel
+        self._running[rid] = command
+        _log.info("command %s accepted: %s", rid, request.WhichOneof("command"))
+        log.append(
+            tpb.ExecuteResponse(request_id=rid, acknowledgement=tpb.Acknowledgement(accepted=True))
+        )
+        command.task = asyncio.ensure_future(self._drive(command, request, flow, run, card))
+        async for message in self._follow(command):
+            yield message
+
+    async def _follow(self, command: Command) -> AsyncIterator[tpb.ExecuteResponse]:
+        try:
+            async for message in command.log.follow():
+                yield message
+        finally:
+            if not command.log.closed:
+                # The client went away: stop the command at its next
+                # cancellable step; an authorised transfer's cash question
+                # goes to the recovery desk instead (never decided here).
+                _log.warning("command %s: the client's stream was lost", command.request_id)
+                command.cancel()
+
+    async def _drive(
+        self,
+        command: Command,
+        request: tpb.ExecuteRequest,
+        flow: _Flow,
+        run: _Runner,
+        card: CardPort | None,
+    ) -> None:
+        rid = request.request_id
 
         def expire() -> None:
-            nonlocal timed_out
-            timed_out = True
+            if isinstance(flow, TransferFlow) and flow.cash_handling:
+                return  # the command's timeout never covers the cash question
+            command.timed_out = True
             flow.cancel()
 
         timer = None
         if request.timeout_ms:
             timer = asyncio.get_running_loop().call_later(request.timeout_ms / 1000, expire)
-        task = asyncio.ensure_future(run())
         try:
-            yield tpb.ExecuteResponse(
-                request_id=rid, acknowledgement=tpb.Acknowledgement(accepted=True)
-            )
-            while not (task.done() and queue.empty()):
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
-                if getter.done():
-                    yield tpb.ExecuteResponse(request_id=rid, event=getter.result())
-                else:
-                    getter.cancel()
-            outcome = task.result()
-            done = completion_for(outcome, timed_out=timed_out)
+            try:
+                done = completion_for(await run(), timed_out=command.timed_out)
+            except Exception:  # noqa: BLE001 - a bug must not leave the command without a completion
+                _log.exception("command %s failed", rid)
+                done = tpb.Completion(code=tpb.COMPLETION_CODE_INTERNAL_ERROR, error_code="failed")
             await self._verifier_seen(request, done)
-            yield tpb.ExecuteResponse(request_id=rid, completion=done)
+            if timer is not None:
+                timer.cancel()
+            await _close_card(card)
+            _log.info("command %s completed: %s %s", rid,
+                      tpb.CompletionCode.Name(done.code), done.error_code)  # fmt: skip
+            command.completion = done
+            self._running.pop(rid, None)  # before the client sees the completion
+            self._finished.remember(command)
+            command.log.append(tpb.ExecuteResponse(request_id=rid, completion=done))
         finally:
             if timer is not None:
                 timer.cancel()
-            if not task.done():  # the client went away: stop the flow cleanly
-                flow.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-            self._running.pop(rid, None)
-            await _close_card(card)
+            if self._running.get(rid) is command:  # stopped (agent shutdown): no completion
+                self._running.pop(rid, None)
+                self._finished.remember(command)
+                await _close_card(card)
+            command.log.close()
+
+    async def drain(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for running commands, then stop them hard.
+
+        A transfer stopped hard mid cash question stays undecided in the
+        journal: the next start-up recovery asks the ATM application.
+        """
+        tasks = [c.task for c in self._running.values() if c.task is not None]
+        if not tasks:
+            return
+        await asyncio.wait(tasks, timeout=grace)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _verifier_seen(self, request: tpb.ExecuteRequest, done: tpb.Completion) -> None:
         # What a command learnt about the verifier is live status: unreachable
@@ -271,9 +382,12 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         which = request.WhichOneof("command")
         if which == "transfer":
             treq = transfer_request(request.transfer)
+            language = request_language(request.language)  # the receipt's
             tflow = TransferFlow(
                 terminal_id=rt.terminal_id, verifier=rt.verifier, printer=rt.printer,
+                language=language,
                 threshold_yen=rt.threshold_yen, request_id=request.request_id,
+                cash_question=rt.recovery.ask if rt.recovery is not None else None,
                 **common,  # type: ignore[arg-type]
             )  # fmt: skip
             return tflow, lambda: tflow.run(treq)
@@ -293,7 +407,11 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
     ) -> tpb.AnswerPromptResponse:
         command = self._running.get(request.request_id)
         try:
-            accepted = command is not None and command.user.answer(request.prompt_id, request)
+            accepted = (
+                command is not None
+                and command.user is not None
+                and command.user.answer(request.prompt_id, request)
+            )
         except TouchEntryError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return tpb.AnswerPromptResponse(accepted=accepted)
@@ -321,6 +439,67 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         desk = self.runtime.recovery
         accepted = desk is not None and desk.answer(request.recovery_id, request.cash_moved)
         return tpb.AnswerRecoveryResponse(accepted=accepted)
+
+    async def Attach(  # noqa: N802
+        self, request: tpb.AttachRequest, context: _Ctx
+    ) -> AsyncIterator[tpb.ExecuteResponse]:
+        rid = request.request_id
+        command = self._running.get(rid) or self._finished.get(rid)
+        if command is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such command (GetCommandOutcome)")
+        _log.info("command %s: a client re-attached", rid)
+        async for message in self._follow(command):
+            yield message
+
+    async def GetCommandOutcome(  # noqa: N802
+        self, request: tpb.GetCommandOutcomeRequest, context: _Ctx
+    ) -> tpb.GetCommandOutcomeResponse:
+        rid = request.request_id
+        desk = self.runtime.recovery
+        waiting = desk is not None and desk.waiting_for(rid)
+        reply = tpb.GetCommandOutcomeResponse(request_id=rid, awaiting_recovery=waiting)
+        if rid in self._running:
+            reply.state = tpb.COMMAND_STATE_RUNNING
+            return reply
+        command = self._finished.get(rid)
+        if command is not None and command.completion is not None:
+            reply.state = tpb.COMMAND_STATE_COMPLETED
+            reply.completion.CopyFrom(command.completion)
+            return reply
+        journaled = (
+            journaled_transfer(self.runtime.journal, rid) if _REQUEST_ID.fullmatch(rid) else None
+        )
+        if journaled is None:
+            reply.state = tpb.COMMAND_STATE_UNKNOWN
+            return reply
+        reply.state = tpb.COMMAND_STATE_JOURNALED
+        reply.completion.CopyFrom(journaled_completion(journaled))
+        return reply
+
+    async def ChipPower(  # noqa: N802
+        self, request: tpb.ChipPowerRequest, context: _Ctx
+    ) -> tpb.ChipPowerResponse:
+        return await self.devices.chip_power(request)
+
+    async def ChipIo(  # noqa: N802
+        self, request: tpb.ChipIoRequest, context: _Ctx
+    ) -> tpb.ChipIoResponse:
+        return await self.devices.chip_io(request)
+
+    async def EnterPin(  # noqa: N802
+        self, request: tpb.EnterPinRequest, context: _Ctx
+    ) -> tpb.EnterPinResponse:
+        return await self.devices.enter_pin(request)
+
+    async def PresentPin(  # noqa: N802
+        self, request: tpb.PresentPinRequest, context: _Ctx
+    ) -> tpb.PresentPinResponse:
+        return await self.devices.present_pin(request)
+
+    async def PrintRaw(  # noqa: N802
+        self, request: tpb.PrintRawRequest, context: _Ctx
+    ) -> tpb.PrintRawResponse:
+        return await self.devices.print_raw(request)
 
     async def GetCapabilities(  # noqa: N802
         self, request: tpb.GetCapabilitiesRequest, context: _Ctx
@@ -351,18 +530,37 @@ class TerminalServer:
     Args:
         runtime: flows' dependencies.
         listen: ``unix:PATH`` or ``127.0.0.1:PORT`` (port 0 = any free port).
+        socket_mode: a Unix socket's mode, whatever the umask (``unix_socket``).
+        socket_group: a Unix socket's group (None: the process's group).
     """
 
-    def __init__(self, runtime: AgentRuntime, listen: str) -> None:
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        listen: str,
+        *,
+        socket_mode: int = SOCKET_MODE,
+        socket_group: str | int | None = None,
+    ) -> None:
         self.listen = check_listen(listen)
+        self._socket_mode, self._socket_group = socket_mode, socket_group
         self.servicer = TerminalServicer(runtime)
         self._server = grpc.aio.server(interceptors=(DecodeGuardInterceptor(),))
         tpb_grpc.add_TerminalServiceServicer_to_server(self.servicer, self._server)
         self.port = 0
 
     async def start(self) -> str:
-        """Bind and serve; returns the address clients should use."""
-        self.port = self._server.add_insecure_port(self.listen)
+        """Bind and serve; returns the address clients should use.
+
+        Raises:
+            UnsafePathError: a Unix socket's folder is writable by another user.
+        """
+        if self.listen.startswith("unix:"):
+            path = Path(self.listen.removeprefix("unix:"))
+            mode, group = self._socket_mode, self._socket_group
+            self.port = bind_unix(self._server, path, mode=mode, group=group)
+        else:
+            self.port = self._server.add_insecure_port(self.listen)
         await self._server.start()
         if self.listen.startswith("unix:"):
             return self.listen
@@ -372,7 +570,9 @@ class TerminalServer:
         """Cancel running commands and stop."""
         for command in list(self.servicer._running.values()):
             command.cancel()
+        await self.servicer.drain(grace or 0.0)
         await self._server.stop(grace)
+        await self.servicer.devices.aclose()
 
     async def __aenter__(self) -> TerminalServer:
         await self.start()

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from host.client import AccountType, ResetOperation
+from host.api.user_text import describe_completion, describe_reason, prompt_user_message
+from host.client import AccountType, ResetOperation, TransferState
 from host.flows import (
     Event,
     FlowFailed,
@@ -27,12 +28,15 @@ from host.flows import (
     TransferRequest,
     Working,
 )
+from host.flows.settle import JournaledTransfer
+from host.flows.transfer import TransferFieldError
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 
 __all__ = [
     "completion_for",
     "event_message",
+    "journaled_completion",
     "prompt_message",
     "reset_operation",
     "transfer_request",
@@ -44,8 +48,14 @@ _FAILURE_CODES: Final = {
     "card_removed": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
     "service_unavailable": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
     "pin_blocked": tpb.COMPLETION_CODE_USER_ERROR,
+    # The new secret of a reset kept breaking the card's rules.
+    "pin_policy": tpb.COMPLETION_CODE_USER_ERROR,
+    # What the card cannot do (no signing certificate): see Completion.reason.
+    "no_signing_certificate": tpb.COMPLETION_CODE_COMMAND_ERROR,
     "device_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
     "storage_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
+    # Nobody answered the cash question within recovery_answer_seconds.
+    "reversed_unanswered": tpb.COMPLETION_CODE_TIME_OUT,
 }
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
@@ -62,6 +72,7 @@ def prompt_message(prompt: Prompt, prompt_id: str = "") -> tpb.PromptEvent:
         text=prompt.text,
         tries_left=prompt.tries_left or 0,
         last_try=prompt.last_try,
+        message=prompt_user_message(prompt),
     )
 
 
@@ -108,6 +119,7 @@ def completion_for(
         code=_code(outcome.outcome, outcome.reason, timed_out),
         error_code="timeout" if timed_out else outcome.reason,
     )
+    describe_completion(done, outcome, timed_out=timed_out)
     if isinstance(outcome, TransferOutcome):
         done.transfer.CopyFrom(
             tpb.TransferResult(
@@ -115,6 +127,7 @@ def completion_for(
                 state=vpb.TransferState.Value(f"TRANSFER_STATE_{outcome.state.value}"),
                 identity_verified=outcome.identity_verified,
                 receipt_printed=outcome.receipt_printed,
+                receipt_lines=outcome.receipt_lines,
             )
         )
     elif isinstance(outcome, ResetOutcome):
@@ -132,6 +145,33 @@ def completion_for(
     return done
 
 
+def journaled_completion(journaled: JournaledTransfer) -> tpb.Completion:
+    """A transfer's completion rebuilt from the journal (the agent restarted).
+
+    COMMITTED is SUCCESS; REVERSED is CANCELED with ``reversed``; an
+    authorised, undecided one (its cash question waits) or one whose
+    authorisation is still unknown has no completion code yet.
+    """
+    codes = {
+        TransferState.COMMITTED: (tpb.COMPLETION_CODE_SUCCESS, ""),
+        TransferState.REVERSED: (tpb.COMPLETION_CODE_CANCELED, "reversed"),
+    }
+    code, error = codes.get(journaled.state, (tpb.COMPLETION_CODE_UNSPECIFIED, ""))
+    done = tpb.Completion(code=code, error_code=error)
+    if error:
+        describe_reason(done, outcome="cancelled", reason=error)
+    done.transfer.CopyFrom(
+        tpb.TransferResult(
+            authorization_id=journaled.authorization_id,
+            state=vpb.TransferState.Value(f"TRANSFER_STATE_{journaled.state.value}"),
+            identity_verified=journaled.identity_verified,
+            receipt_printed=journaled.receipt_printed,
+            receipt_lines=journaled.receipt_lines,
+        )
+    )
+    return done
+
+
 def transfer_request(command: tpb.TransferCommand) -> TransferRequest:
     """The flow's request from the API command.
 
@@ -139,7 +179,7 @@ def transfer_request(command: tpb.TransferCommand) -> TransferRequest:
         ValueError: an unknown account type.
     """
     if command.payee_account_type not in _ACCOUNT_TYPES:
-        raise ValueError("unknown payee account type")
+        raise TransferFieldError("payee_account_type", "ORDINARY, CURRENT or SAVINGS")
     return TransferRequest(
         command.amount_yen, command.payee_bank_code, command.payee_branch_code,
         _ACCOUNT_TYPES[command.payee_account_type], command.payee_account_number,

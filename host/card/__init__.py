@@ -225,6 +225,17 @@ class MynaCard:
             self._channel, kind, digest, pin, counter_read=counter_read, strategy=self._strategy
         )
 
+    def has_certificate(self, kind: KeyKind) -> bool:
+        """Whether the card holds the ``kind`` certificate; reads EF 0008, spends no try.
+
+        A holder under 15 has no signing certificate (§3.1): flows ask this
+        before prompting for the signing password.
+
+        Raises:
+            CardError: a refusal.
+        """
+        return _jpki.certificate_present(self._channel, kind)
+
     def token_label(self) -> str:
         """Return the JPKI token label (``JPKIAPICCTOKEN2`` for a card, §3.1).
 

@@ -14,6 +14,7 @@ from typing import Final
 from cryptography import x509
 
 __all__ = [
+    "CERT_ABSENT",
     "CLA_ISO",
     "CLA_PROPRIETARY",
     "DIGEST_INFO_SHA256_PREFIX",
@@ -22,6 +23,7 @@ __all__ = [
     "FID_AUTH_KEY",
     "FID_AUTH_PIN",
     "FID_BASIC_FOUR",
+    "FID_CERT_AVAILABILITY",
     "FID_INTEGRITY",
     "FID_MY_NUMBER",
     "FID_SIGN_CA_CERT",
@@ -69,6 +71,11 @@ TEXT_AID: Final = bytes.fromhex("D3921000310001010408")
 FID_SIGN_CERT: Final = 0x0001  # needs the signing password first
 FID_SIGN_CA_CERT: Final = 0x0002
 FID_TOKEN_INFO: Final = 0x0006
+#: Certificate availability, 3 bytes, readable without a PIN: byte 0 the signing
+#: certificate, byte 1 the authentication one; ``8F`` present, ``00`` absent
+#: (holders under 15 have no signing certificate). Single source (SOL), §3.1.
+FID_CERT_AVAILABILITY: Final = 0x0008
+CERT_ABSENT: Final = 0x00
 FID_AUTH_CERT: Final = 0x000A
 FID_AUTH_CA_CERT: Final = 0x000B
 FID_AUTH_KEY: Final = 0x0017

@@ -22,9 +22,22 @@ from host.card.commands import compute_signature
 from host.card.files import ReadStrategy
 from host.card.kinds import KeyKind
 from host.channel import ApduChannel
-from host.errors import CardError, DataFormatError, PinBlockedError, WrongPinError
+from host.errors import (
+    CardError,
+    DataFormatError,
+    FileNotFoundOnCardError,
+    PinBlockedError,
+    WrongPinError,
+)
 
-__all__ = ["prove", "read_ca_certificate", "read_certificate", "sign", "token_label"]
+__all__ = [
+    "certificate_present",
+    "prove",
+    "read_ca_certificate",
+    "read_certificate",
+    "sign",
+    "token_label",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -141,6 +154,32 @@ def prove(
     if not signature:
         raise DataFormatError("the card returned an empty signature")
     return certificate, signature
+
+
+def certificate_present(channel: ApduChannel, kind: KeyKind) -> bool:
+    """Whether the card holds the ``kind`` certificate, from EF 0008 (no PIN, no try).
+
+    Why EF 0008 and not the certificate EF: EF 0001 is hidden until the
+    signing password is verified (§3.1), so asking it would spend the very
+    try this check exists to save. A card without EF 0008 (6A82: a card
+    generation or a smartphone that lacks it, UNCONFIRMED) or with a short
+    file is taken to hold the certificate, so the flow goes on as before
+    and the card itself refuses later.
+
+    Raises:
+        CardError: another refusal.
+    """
+    files.select_application(channel, c.JPKI_AID)
+    try:
+        files.select_file(channel, c.FID_CERT_AVAILABILITY)
+    except FileNotFoundOnCardError:
+        _log.info("no certificate availability file; assuming the certificates exist")
+        return True
+    flags = files.read_prefix(channel, 3)
+    index = 0 if kind is KeyKind.SIGN else 1
+    if len(flags) <= index:
+        return True
+    return flags[index] != c.CERT_ABSENT
 
 
 def token_label(channel: ApduChannel) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from host.messages import UserText
+
 __all__ = [
     "Event",
     "FlowFailed",
@@ -50,12 +52,17 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Prompt:
-    """The user must act; ``tries_left`` is set for secrets the card counts."""
+    """The user must act; ``tries_left`` is set for secrets the card counts.
+
+    ``text`` is English; ``message`` (when set) is the key and both languages
+    from ``host.messages`` (the API falls back to the kind's default prompt).
+    """
 
     kind: PromptKind
     text: str = ""
     tries_left: int | None = None
     last_try: bool = False
+    message: UserText | None = None
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,9 @@ class CardPort(Protocol):
     async def tries_left(self, kind: PinKind) -> int:
         """Tries left for ``kind``, without spending one."""
 
+    async def has_certificate(self, kind: KeyKind) -> bool:
+        """Whether the card holds the ``kind`` certificate (no PIN, no try spent)."""
+
     async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
         """The ``kind`` certificate and the card's signature over ``digest``."""
 
@@ -221,6 +224,15 @@ class ThreadedCard:
         tries = await self._run(lambda: card.tries_left(kind))
         self._counter_read = kind if tries > 0 else None
         return tries
+
+    async def has_certificate(self, kind: KeyKind) -> bool:
+        """Whether the card holds the ``kind`` certificate (EF 0008); spends no try.
+
+        Raises:
+            NoCardError: no session; CardError, TransportError from the card.
+        """
+        card = self._require()
+        return await self._run(lambda: card.has_certificate(kind))
 
     async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
         """Read the ``kind`` certificate and sign ``digest``, unlocking with ``secret``.

@@ -114,7 +114,15 @@ class ThreadedPrinter:
             PaperOutError, CoverOpenError: the printer cannot print now.
             BoardAbsentError, BoardSilentError: the printer is gone.
         """
-        receipt = build_receipt(lines, qr=qr)
+        await self.print_receipt(build_receipt(lines, qr=qr))
+
+    async def print_receipt(self, receipt: Receipt) -> None:
+        """Print a receipt built by the caller (raw ESC/POS included), reporting the state.
+
+        Raises:
+            PaperOutError, CoverOpenError: the printer cannot print now.
+            BoardAbsentError, BoardSilentError: the printer is gone.
+        """
         try:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._print, receipt)
         except PaperOutError:

@@ -16,6 +16,7 @@ goes only into the returned ``ReadOutcome``, never into events or logs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from host.flows.events import (
 from host.flows.pin_entry import use_secret
 from host.flows.ports import CardPort, CardVerifier, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
+from host.messages import PromptKey, prompt_text
 from host.secret import Secret
 
 __all__ = ["CardReadingFlow", "ReadOutcome", "ReadRequest", "ReadStep"]
@@ -84,6 +86,8 @@ class ReadOutcome:
     basic_four: BasicFour | None = None
     verdict: CardVerdict | None = None
     reason: str = ""
+    #: The secret a ``pin_blocked`` failure concerns.
+    pin: PinKind | None = None
 
     def __repr__(self) -> str:
         return (
@@ -145,6 +149,9 @@ class CardReadingFlow:
             cancelled = isinstance(exc, FlowCancelledError)
             kind = Outcome.CANCELLED if cancelled else Outcome.FAILED
             outcome = self._failed(op_id, exc, kind, error_code(exc))
+            # The card-info PIN comes first; once a session is open, the auth PIN.
+            proving = ReadStep.SESSION in self.history or not request.read_basic_four
+            outcome = dataclasses.replace(outcome, pin=PinKind.AUTH if proving else PinKind.TEXT)
         finally:
             try:
                 await self._card.release()
@@ -165,7 +172,8 @@ class CardReadingFlow:
     async def _run(self, op_id: str, request: ReadRequest) -> ReadOutcome:
         ctx, t = self._ctx, self._ctx.timeouts
         self._to(ReadStep.WAIT_CARD)
-        ctx.emit(Prompt(PromptKind.INSERT_CARD, "Place your My Number card on the reader"))
+        insert = prompt_text(PromptKey.INSERT_CARD)
+        ctx.emit(Prompt(PromptKind.INSERT_CARD, insert.en, message=insert))
         await ctx.step("card", self._card.wait_card(t.insert_card), t.insert_card + 1.0)
         basic_four = None
         if request.read_basic_four:

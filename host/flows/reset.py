@@ -3,7 +3,7 @@
 
 States (``ResetStep``)::
 
-    WAIT_CARD -> SESSION -> CHALLENGE -> ENTER_OTHER_SECRET -> PROVING
+    WAIT_CARD -> [CERTIFICATES] -> SESSION -> CHALLENGE -> ENTER_OTHER_SECRET -> PROVING
       -> REDEEMING [-> ENTER_OTP -> SESSION ...] -> NEW_SECRET -> RESETTING
       -> CONFIRMING -> REMOVE_CARD -> DONE                    (any -> FAILED)
 
@@ -16,8 +16,11 @@ challenge. The OTP is asked only when the verifier's policy needs it: when
 when the verifier answers OTP_REQUIRED / OTP_WRONG — each new attempt needs
 a fresh session and proof, since the verifier consumes the nonce. The new
 secret is typed twice and checked against the card's rule before the card
-is touched. RESET RETRY COUNTER and ConfirmReset are journaled before and
-after; a crash between them is reconciled from ``Journal.unknown_resets``.
+is touched. Both directions need the signing key pair, so a card without a
+signing certificate (under 15; EF 0008, no PIN) is refused before any prompt
+(``no_signing_certificate``, no try spent). RESET RETRY COUNTER and
+ConfirmReset are journaled before and after; a crash between them is
+reconciled from ``Journal.unknown_resets``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from host.errors import (
     FlowCancelledError,
     FlowRefusedError,
     MynaEdgeError,
+    NoSigningCertificateError,
     PinPolicyError,
     ServiceError,
     StepTimeoutError,
@@ -62,6 +66,7 @@ from host.flows.events import (
 from host.flows.pin_entry import use_secret
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
+from host.messages import PromptKey, new_secret_texts, prompt_text
 from host.secret import Secret
 
 __all__ = ["PinResetFlow", "ResetOutcome", "ResetStep", "ResetVerifier"]
@@ -116,6 +121,7 @@ class ResetStep(StrEnum):
 
     START = "start"
     WAIT_CARD = "wait_card"
+    CERTIFICATES = "certificates"
     SESSION = "session"
     CHALLENGE = "challenge"
     ENTER_OTHER_SECRET = "enter_other_secret"  # noqa: S105 - a state name
@@ -139,6 +145,8 @@ class ResetOutcome:
     reservation_id: str = ""
     reason: str = ""
     confirmed: bool = False
+    #: The secret a ``pin_blocked`` failure concerns (the one that proves the card).
+    pin: PinKind | None = None
 
 
 class PinResetFlow:
@@ -198,10 +206,10 @@ class PinResetFlow:
         except FlowRefusedError as exc:
             outcome = self._failed(op_id, exc, Outcome.REFUSED, exc.reason)
         except (MynaEdgeError, OSError) as exc:
-            cancelled = isinstance(exc, FlowCancelledError)
-            outcome = self._failed(
-                op_id, exc, Outcome.CANCELLED if cancelled else Outcome.FAILED, error_code(exc)
-            )
+            kind = Outcome.CANCELLED if isinstance(exc, FlowCancelledError) else Outcome.FAILED
+            # A new secret that keeps breaking the card's rules is the user's to fix.
+            reason = "pin_policy" if isinstance(exc, PinPolicyError) else error_code(exc)
+            outcome = self._failed(op_id, exc, kind, reason, _DIRECTIONS[operation][1])
         finally:
             try:
                 await self._card.release()
@@ -223,27 +231,31 @@ class PinResetFlow:
         # A window past midnight (22:00-02:00) wraps around.
         return start <= now < end if start <= end else (now >= start or now < end)
 
-    def _failed(self, op_id: str, exc: BaseException, kind: Outcome, reason: str) -> ResetOutcome:
+    def _failed(
+        self, op_id: str, exc: BaseException, kind: Outcome, reason: str, pin: PinKind | None = None
+    ) -> ResetOutcome:
         self._to(ResetStep.FAILED)
         self._ctx.emit(FlowFailed(error_code(exc), str(exc)))
-        return ResetOutcome(kind, op_id, reason=reason)
+        return ResetOutcome(kind, op_id, reason=reason, pin=pin)
 
     async def _ask_otp(self, attempts_left: int | None = None) -> Secret:
         # After a wrong OTP the prompt carries the verifier's attempts left,
         # so the screen can say the code was refused and how many tries remain.
         self._to(ResetStep.ENTER_OTP)
-        prompt = Prompt(
-            PromptKind.ONE_TIME_PASSWORD, "Enter the one-time password from the app",
-            tries_left=attempts_left,
-        )  # fmt: skip
+        text = prompt_text(PromptKey.ONE_TIME_PASSWORD)
+        prompt = Prompt(PromptKind.ONE_TIME_PASSWORD, text.en, attempts_left, message=text)
         self._ctx.emit(prompt)
         return await self._ctx.step("OTP", self._user.secret(prompt), self._ctx.timeouts.prompt)
 
     async def _run(self, op_id: str, operation: ResetOperation) -> ResetOutcome:
         ctx, t = self._ctx, self._ctx.timeouts
         self._to(ResetStep.WAIT_CARD)
-        ctx.emit(Prompt(PromptKind.INSERT_CARD, "Place your My Number card on the reader"))
+        insert = prompt_text(PromptKey.INSERT_CARD)
+        ctx.emit(Prompt(PromptKind.INSERT_CARD, insert.en, message=insert))
         await ctx.step("card", self._card.wait_card(t.insert_card), t.insert_card + 1.0)
+        self._to(ResetStep.CERTIFICATES)
+        if not await ctx.step("certificates", self._card.has_certificate(KeyKind.SIGN), t.card):
+            raise NoSigningCertificateError("the card has no signing certificate")
         card_id = await ctx.step("card id", self._card.card_id(), t.card)
         self._otp = await self._ask_otp() if self._otp_first else None
         try:
@@ -320,13 +332,13 @@ class PinResetFlow:
 
     async def _new_secret(self, kind: PinKind) -> Secret:
         ctx, t = self._ctx, self._ctx.timeouts
-        text = "new signing password (6-16 A-Z, 0-9)" if kind is PinKind.SIGN else "new 4-digit PIN"
+        first_text, again_text = new_secret_texts(kind)
         for _ in range(_MAX_NEW_SECRET_ROUNDS):
             self._to(ResetStep.NEW_SECRET)
-            first_prompt = Prompt(PromptKind.NEW_SECRET, f"Enter your {text}")
+            first_prompt = Prompt(PromptKind.NEW_SECRET, first_text.en, message=first_text)
             ctx.emit(first_prompt)
             first = await ctx.step("new secret", self._user.secret(first_prompt), t.prompt)
-            again_prompt = Prompt(PromptKind.NEW_SECRET, f"Enter your {text} again")
+            again_prompt = Prompt(PromptKind.NEW_SECRET, again_text.en, message=again_text)
             ctx.emit(again_prompt)
             try:
                 second = await ctx.step(

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 from host.flows.events import Prompt, PromptKind
-from host.peripherals import Controller, EntryKind
+from host.peripherals import BoardStatus, Controller, EntryKind
 from host.secret import Secret
 
 __all__ = ["ENTRY_LIMITS", "ControllerSecureEntry"]
@@ -88,9 +88,18 @@ class ControllerSecureEntry:
         Raises:
             PeripheralError: the board is silent or gone.
         """
+        return (await self.board_status()).tampered
+
+    async def board_status(self) -> BoardStatus:
+        """The board's STATUS (flags, key check value, counter) for the status monitor.
+
+        Runs on this object's worker thread, after any entry in progress.
+
+        Raises:
+            PeripheralError: the board is silent or gone.
+        """
         loop = asyncio.get_running_loop()
-        status = await loop.run_in_executor(self._executor, self._controller.status)
-        return status.tampered
+        return await loop.run_in_executor(self._executor, self._controller.status)
 
     async def aclose(self) -> None:
         """Stop the worker thread (the controller itself is the caller's to close)."""

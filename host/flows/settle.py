@@ -19,10 +19,19 @@ from dataclasses import dataclass
 
 from host.client import CardProof, TransferState, TransferStatement
 from host.errors import ServiceStateError
-from host.flows.ports import TransferVerifier
+from host.flows.ports import PrinterPort, TransferVerifier
+from host.flows.receipt import print_receipt, receipt_lines
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
 
-__all__ = ["RecoveryResult", "authorize_request_data", "recover_transfers", "settle_transfer"]
+__all__ = [
+    "JournaledTransfer",
+    "RecoveryResult",
+    "authorize_request_data",
+    "journaled_transfer",
+    "recover_receipts",
+    "recover_transfers",
+    "settle_transfer",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -162,3 +171,84 @@ async def recover_transfers(
             RecoveryResult(plan.op_id, auth_id, "commit" if commit else "reverse", state)
         )
     return results
+
+
+async def recover_receipts(
+    journal: Journal,
+    printer: PrinterPort | None,
+    *,
+    ejournal: ElectronicJournal | None = None,
+) -> int:
+    """Print the receipt of every committed transfer that has none for certain; how many.
+
+    A receipt whose print was started before (the agent died while
+    printing) is marked as a reprint (再発行): exactly one original, never
+    two. Without a printer nothing is printed: the ATM application gets the
+    receipt's lines from GetCommandOutcome and prints them itself.
+
+    Raises:
+        JournalError: the journal cannot be written.
+    """
+    if printer is None:
+        return 0
+    printed = 0
+    for plan in journal.unprinted_receipts():
+        lines = receipt_lines(
+            plan.statement, plan.authorization_id, TransferState.COMMITTED, reprint=plan.reprint
+        )
+        printed += await print_receipt(
+            printer, journal, plan.op_id, lines,
+            authorization_id=plan.authorization_id, ejournal=ejournal,
+        )  # fmt: skip
+    return printed
+
+
+@dataclass(frozen=True)
+class JournaledTransfer:
+    """What the journal knows of the transfer an ATM request ran (after a restart)."""
+
+    op_id: str
+    authorization_id: str
+    state: TransferState  # COMMITTED, REVERSED, AUTHORIZED (undecided) or UNSPECIFIED
+    receipt_lines: tuple[str, ...] = ()
+    receipt_printed: bool = False
+    identity_verified: bool = False
+
+
+def journaled_transfer(journal: Journal, request_id: str) -> JournaledTransfer | None:
+    """The journaled transfer of ATM request ``request_id``; None if it never reached the verifier.
+
+    The latest operation wins when a request id was reused after an earlier
+    command ended.
+    """
+    found: list[str] = []
+    entries = journal.entries()
+    for entry in entries:
+        if (
+            entry.flow == FLOW and entry.effect is Effect.TRANSFER_AUTHORIZE
+            and entry.phase is Phase.INTENT and entry.data.get("request_id") == request_id
+        ):  # fmt: skip
+            found.append(entry.op_id)
+    if not found:
+        return None
+    op_id = found[-1]
+    ops = [e for e in entries if e.op_id == op_id]
+    intent = next(e for e in ops if e.effect is Effect.TRANSFER_AUTHORIZE)
+    auth_id, state, identified = "", TransferState.UNSPECIFIED, False
+    for e in ops:
+        if e.effect is Effect.TRANSFER_AUTHORIZE and e.phase is Phase.OUTCOME:
+            identified = identified or bool(e.data.get("identity_verified"))
+            if e.data.get("accepted"):
+                auth_id, state = str(e.data.get("authorization_id", "")), TransferState.AUTHORIZED
+        elif e.effect in (Effect.TRANSFER_COMMIT, Effect.TRANSFER_REVERSE) and (
+            e.phase is Phase.OUTCOME and e.data.get("state")
+        ):
+            state = TransferState(str(e.data["state"]))
+    printed = any(
+        e.effect is Effect.RECEIPT_PRINT and e.phase is Phase.OUTCOME and e.data.get("printed")
+        for e in ops
+    )
+    lines: tuple[str, ...] = ()
+    if state is TransferState.COMMITTED:
+        lines = tuple(receipt_lines(intent.data, auth_id, state, reprint=printed))
+    return JournaledTransfer(op_id, auth_id, state, lines, printed, identified)

@@ -14,13 +14,24 @@ SHA-256 of the canonical statement (``TransferStatement.to_bytes``). Every
 verifier side effect is journaled before and after (``settle``), so a crash
 at any point is resolved exactly once by ``recover_transfers``. Whatever
 happens, the password is wiped, the card session is released and one
-``FlowResult`` is emitted; an authorisation that is not committed is reversed.
+``FlowResult`` is emitted.
+
+After the authorisation the flow never decides the cash question by itself
+(issue 23.1): only the ATM application knows whether its dispenser moved the
+cash. An answer to the CONFIRM_MONEY_MOVED prompt decides; when none comes
+(the prompt's time budget ran out, the command was cancelled, or the
+application's stream was lost) the question goes to ``cash_question``, the
+API's recovery desk, as a ``RecoveryPrompt`` — the same question a restarted
+agent asks — and the first answer, to either, decides. Only the desk's own
+``recovery_answer_seconds`` reverses unasked. Without a desk the transfer
+stays authorised and undecided in the journal for the agent's recovery.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -34,11 +45,11 @@ from host.client import (
 )
 from host.errors import (
     FlowCancelledError,
-    FlowError,
     FlowRefusedError,
     MynaEdgeError,
-    PeripheralError,
+    NoSigningCertificateError,
     ServiceError,
+    StepTimeoutError,
 )
 from host.flows.context import FlowContext, StepTimeouts, error_code
 from host.flows.events import (
@@ -53,11 +64,16 @@ from host.flows.events import (
 )
 from host.flows.pin_entry import use_secret
 from host.flows.ports import CardPort, PrinterPort, TransferVerifier, UserPort
+from host.flows.receipt import print_receipt, receipt_lines
 from host.flows.settle import FLOW, authorize_request_data, recover_transfers, settle_transfer
-from host.journal import Effect, ElectronicJournal, Journal, Phase
+from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
+from host.journal.records import JsonValue
+from host.messages import Language, PromptKey, prompt_text, statement_message
 from host.secret import Secret
 
 __all__ = [
+    "CashQuestion",
+    "TransferFieldError",
     "TransferFlow",
     "TransferOutcome",
     "TransferRequest",
@@ -66,6 +82,11 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+#: Asks the ATM application outside the command's stream whether the cash of
+#: an authorised transfer moved (the API's ``RecoveryDesk.ask``); None when
+#: nobody answered within the desk's ``recovery_answer_seconds``.
+CashQuestion = Callable[[TransferRecovery], Awaitable[bool | None]]
 
 
 class TransferStep(StrEnum):
@@ -87,6 +108,14 @@ class TransferStep(StrEnum):
     FAILED = "failed"
 
 
+class TransferFieldError(ValueError):
+    """A field of the ATM application's request is out of format; ``field`` names it."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+
+
 @dataclass(frozen=True)
 class TransferRequest:
     """What the ATM application asks for: amount, payee and remitter."""
@@ -102,16 +131,22 @@ class TransferRequest:
 
     def __post_init__(self) -> None:
         # Bad input from the ATM application is refused before anything runs.
+        # Raises TransferFieldError (a ValueError) naming the first bad field.
+        if not 1 <= self.amount_yen <= 999_999_999_999:
+            raise TransferFieldError("amount_yen", "must be 1 .. 999,999,999,999")
         digits = {"payee_bank_code": 4, "payee_branch_code": 3, "payee_account_number": 7}
         for name, length in digits.items():
             value = getattr(self, name)
             if len(value) != length or not value.isascii() or not value.isdigit():
-                raise ValueError(f"{name} must be {length} digits")
-        if not 1 <= self.amount_yen <= 999_999_999_999:
-            raise ValueError("amount_yen must be 1 .. 999,999,999,999")
-        if not 1 <= len(self.payee_name) <= 48 or not self.remitter_name:
-            raise ValueError("payee_name (1-48 characters) and remitter_name are required")
-        AccountType(self.payee_account_type)
+                raise TransferFieldError(name, f"must be exactly {length} ASCII digits")
+        if not 1 <= len(self.payee_name) <= 48:
+            raise TransferFieldError("payee_name", "1-48 characters required")
+        if not 1 <= len(self.remitter_name) <= 48:
+            raise TransferFieldError("remitter_name", "1-48 characters required")
+        try:
+            AccountType(self.payee_account_type)
+        except ValueError:
+            raise TransferFieldError("payee_account_type", "ORDINARY, CURRENT or SAVINGS") from None
 
 
 @dataclass(frozen=True)
@@ -123,8 +158,14 @@ class TransferOutcome:
     authorization_id: str = ""
     state: TransferState = TransferState.UNSPECIFIED
     reason: str = ""
+    #: The verifier checked the card holder's signature over this statement
+    #: (certificate chain, revocation, signature) and recorded it. Set as
+    #: soon as the authorisation says so and kept whatever follows (declined,
+    #: cancelled, reversed): it says who was identified, not whether money moved.
     identity_verified: bool = False
     receipt_printed: bool = False
+    #: The receipt's lines (committed transfers), for ATMs that print themselves.
+    receipt_lines: tuple[str, ...] = ()
 
 
 async def _no_cash_moved(plan: object) -> bool:
@@ -132,13 +173,8 @@ async def _no_cash_moved(plan: object) -> bool:
 
 
 def statement_text(s: TransferStatement) -> str:
-    """The statement as shown to the user before signing."""
-    return (
-        f"Transfer JPY {s.amount_yen:,} to {s.payee_name} "
-        f"(bank {s.payee_bank_code}, branch {s.payee_branch_code}, "
-        f"{s.payee_account_type.value.lower()} {s.payee_account_number}) "
-        f"from {s.remitter_name}, tel {s.remitter_phone}"
-    )
+    """The statement as shown to the user before signing (English; see ``statement_message``)."""
+    return statement_message(s).en
 
 
 class TransferFlow:
@@ -153,6 +189,10 @@ class TransferFlow:
         threshold_yen: amounts over this need the card's signature.
         request_id: the API command's id, journaled so that recovery can ask
             the ATM application about this very transfer.
+        cash_question: where an unanswered cash question goes (see the
+            module docstring); None leaves it to the agent's recovery.
+        language: the customer's language for the receipt, journaled with
+            the statement so a recovery print uses it too.
     """
 
     def __init__(
@@ -169,6 +209,8 @@ class TransferFlow:
         timeouts: StepTimeouts | None = None,
         threshold_yen: int = 100_000,
         request_id: str = "",
+        cash_question: CashQuestion | None = None,
+        language: Language = Language.EN,
     ) -> None:
         self.terminal_id = terminal_id
         self._verifier, self._card, self._user = verifier, card, user
@@ -176,6 +218,11 @@ class TransferFlow:
         self._ctx = FlowContext(emit, timeouts or StepTimeouts())
         self._threshold = threshold_yen
         self._request_id = request_id
+        self._cash_question = cash_question
+        self._language = Language(language)
+        self._authorize_data: dict[str, JsonValue] = {}
+        self._identified = False  # the verifier recorded the holder's identity
+        self._cash_asked = False  # the ATM application was asked whether cash moved
         self._auth_id = ""  # set once the verifier authorised this run's transfer
         self._authorize_sent = False  # set once AuthorizeTransfer's intent is journaled
         self._decided = False  # set once commit/reverse is journaled as decided
@@ -184,8 +231,17 @@ class TransferFlow:
         self.history: list[TransferStep] = [self.step]
 
     def cancel(self) -> None:
-        """Cancel at the next prompt or card step (never mid verifier call)."""
+        """Cancel at the next prompt or card step (never mid verifier call).
+
+        Once the transfer is authorised a cancel no longer ends it: the cash
+        question goes to the recovery desk instead (never decided here).
+        """
         self._ctx.cancel()
+
+    @property
+    def cash_handling(self) -> bool:
+        """Whether AuthorizeTransfer was sent: the command's timeout no longer applies."""
+        return self._authorize_sent
 
     def _to(self, step: TransferStep) -> None:
         _log.debug("transfer %s -> %s", self.step.value, step.value)
@@ -210,30 +266,37 @@ class TransferFlow:
         )  # fmt: skip
         settled = False
         self._auth_id, self._decided, self._request = "", False, request
-        self._authorize_sent = False
+        self._authorize_sent = self._identified = self._cash_asked = False
         try:
             outcome = await self._run(op_id, request)
             settled = True
         except FlowRefusedError as exc:
-            outcome = TransferOutcome(Outcome.REFUSED, op_id, reason=exc.reason)
+            outcome = TransferOutcome(
+                Outcome.REFUSED, op_id, reason=exc.reason, identity_verified=self._identified
+            )
             self._fail(exc)
             settled = True
         except (MynaEdgeError, OSError) as exc:
             cancelled = isinstance(exc, FlowCancelledError)
             outcome = TransferOutcome(
                 Outcome.CANCELLED if cancelled else Outcome.FAILED, op_id, self._auth_id,
-                reason=error_code(exc),
+                reason=error_code(exc), identity_verified=self._identified,
             )  # fmt: skip
             self._fail(exc)
         finally:
             await self._release()
         if self._authorize_sent and not self._auth_id and not settled:
             await self._resolve_unknown_authorization(op_id)
-        if self._auth_id and not settled and not self._decided:
-            # A decided commit that failed is never turned into a reversal:
-            # recovery repeats the journaled decision with the same key.
+        if self._auth_id and not settled and not self._decided and not self._cash_asked:
+            # Failed before the ATM was ever asked to move cash: reversing is
+            # safe. A decided commit that failed is never turned into a
+            # reversal (recovery repeats the journaled decision), and an
+            # asked, undecided question is left to recovery's question.
             outcome = await self._reverse_after_failure(op_id, self._auth_id, outcome)
-        self._ej_append(op_id, "TRANSFER-END", outcome=outcome.outcome.value, reason=outcome.reason)
+        self._ej_append(
+            op_id, "TRANSFER-END", outcome=outcome.outcome.value, reason=outcome.reason,
+            request_id=self._request_id or None,
+        )  # fmt: skip
         self._ctx.emit(FlowResult(FLOW, outcome.outcome, outcome.authorization_id, outcome.reason))
         return outcome
 
@@ -269,7 +332,9 @@ class TransferFlow:
         except ServiceError:
             _log.warning("reversal of %s left to recovery", op_id)
             return outcome
-        return TransferOutcome(outcome.outcome, op_id, auth_id, state, outcome.reason)
+        return TransferOutcome(
+            outcome.outcome, op_id, auth_id, state, outcome.reason, self._identified
+        )
 
     async def _run(self, op_id: str, request: TransferRequest) -> TransferOutcome:
         ctx, t = self._ctx, self._ctx.timeouts
@@ -292,10 +357,13 @@ class TransferFlow:
         self._to(TransferStep.AUTHORIZING)
         ctx.emit(Working("authorising the transfer"))
         key = f"{op_id}.authorize"
+        self._authorize_data = authorize_request_data(session.session_id, statement, proof) | {
+            "request_id": self._request_id,
+            "language": self._language.value,
+        }
         self._journal.record(
             op_id, FLOW, Effect.TRANSFER_AUTHORIZE, Phase.INTENT, idempotency_key=key,
-            data=authorize_request_data(session.session_id, statement, proof)
-            | {"request_id": self._request_id},
+            data=self._authorize_data,
         )  # fmt: skip
         self._authorize_sent = True
         auth = await ctx.step(
@@ -307,13 +375,16 @@ class TransferFlow:
         self._journal.record(
             op_id, FLOW, Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME, idempotency_key=key,
             data={"accepted": auth.accepted, "reason": auth.reason,
-                  "authorization_id": auth.authorization_id},
+                  "authorization_id": auth.authorization_id,
+                  "identity_verified": auth.identity_verified},
         )  # fmt: skip
+        self._identified = auth.identity_verified
         if not auth.accepted:
             self._ej_append(op_id, "TRANSFER-REFUSED", reason=auth.reason)
             raise FlowRefusedError(auth.reason)
         self._ej_append(
             op_id, "TRANSFER-AUTHORIZED", authorization=auth.authorization_id,
+            request_id=self._request_id or None,
             identity_verified=auth.identity_verified,
             certificate_serial=auth.identity.certificate_serial if auth.identity else None,
         )  # fmt: skip
@@ -329,13 +400,20 @@ class TransferFlow:
     async def _identify(self, statement: TransferStatement) -> CardProof:
         ctx, t = self._ctx, self._ctx.timeouts
         self._to(TransferStep.CONFIRM_STATEMENT)
-        text = statement_text(statement)
-        agreed = await self._ask_confirm(Prompt(PromptKind.CONFIRM_STATEMENT, text))
+        text = statement_message(statement)  # both languages, from the signed fields
+        agreed = await self._ask_confirm(
+            Prompt(PromptKind.CONFIRM_STATEMENT, text.en, message=text)
+        )
         if not agreed:
             raise FlowCancelledError("the user declined the statement")
         self._to(TransferStep.WAIT_CARD)
-        ctx.emit(Prompt(PromptKind.INSERT_CARD, "Place your My Number card on the reader"))
+        insert = prompt_text(PromptKey.INSERT_CARD)
+        ctx.emit(Prompt(PromptKind.INSERT_CARD, insert.en, message=insert))
         await ctx.step("card", self._card.wait_card(t.insert_card), t.insert_card + 1.0)
+        # A holder under 15 has no signing certificate: learnt from the card
+        # (EF 0008) before the password is asked for, so no try is spent.
+        if not await ctx.step("certificates", self._card.has_certificate(KeyKind.SIGN), t.card):
+            raise NoSigningCertificateError("the card has no signing certificate")
         digest = statement.digest()
         return await use_secret(
             ctx, self._card, self._user, PinKind.SIGN, PromptKind.SIGNING_PASSWORD,
@@ -352,12 +430,76 @@ class TransferFlow:
         self._to(TransferStep.SIGNING)
         return await self._card.prove(KeyKind.SIGN, digest, secret)
 
+    async def _cash_moved(self, op_id: str, auth_id: str) -> tuple[bool | None, str]:
+        """The ATM application's answer: (moved, how) — how is answered, recovered, unanswered.
+
+        Never decides by itself: the prompt stays answerable while the
+        recovery desk asks too, and the first answer wins.
+        """
+        ctx = self._ctx
+        prompt = Prompt(PromptKind.CONFIRM_MONEY_MOVED, "Did the cash move?")
+        self._cash_asked = True
+        ctx.emit(prompt)
+        ask = asyncio.ensure_future(self._user.confirm(prompt))
+        try:
+            try:
+                # shield: a timeout or a cancel ends this wait, not the prompt
+                moved = await ctx.step(prompt.kind.value, asyncio.shield(ask), ctx.timeouts.prompt)
+                return moved, "answered"
+            except (FlowCancelledError, StepTimeoutError) as exc:
+                why = "timeout" if isinstance(exc, StepTimeoutError) else "cancelled"
+            except MynaEdgeError as exc:  # the user port broke (a device, a stream)
+                why = error_code(exc)
+            _log.warning("transfer %s: no cash answer (%s); asking via recovery", op_id, why)
+            self._ej_append(
+                op_id, "CASH-QUESTION-TO-RECOVERY", why=why, request_id=self._request_id or None
+            )
+            if self._cash_question is None:
+                return None, "left_to_recovery"
+            plan = TransferRecovery(
+                op_id, f"{op_id}.authorize", dict(self._authorize_data), authorization_id=auth_id
+            )
+            return await self._first_answer(ask, self._cash_question(plan))
+        finally:
+            if not ask.done():
+                ask.cancel()
+            await asyncio.gather(ask, return_exceptions=True)
+
+    @staticmethod
+    async def _first_answer(
+        ask: asyncio.Future[bool], question: Awaitable[bool | None]
+    ) -> tuple[bool | None, str]:
+        # The prompt (re-attached application) and the desk's question race;
+        # the loser is withdrawn (the desk forgets a question it no longer needs).
+        desk = asyncio.ensure_future(question)
+        pending: set[asyncio.Future[bool | None]] = {desk}
+        if not ask.done():
+            pending.add(ask)  # type: ignore[arg-type]
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if ask in done and not ask.cancelled() and ask.exception() is None:
+                    return ask.result(), "answered"
+                if desk in done:
+                    moved = desk.result()
+                    return moved, "recovered" if moved is not None else "unanswered"
+            raise AssertionError("unreachable: the desk always ends")  # pragma: no cover
+        finally:
+            desk.cancel()
+            await asyncio.gather(desk, return_exceptions=True)
+
     async def _settle(self, op_id: str, auth_id: str, identified: bool) -> TransferOutcome:
         ctx, t = self._ctx, self._ctx.timeouts
         self._to(TransferStep.CONFIRM_MONEY)
-        moved = await self._ask_confirm(
-            Prompt(PromptKind.CONFIRM_MONEY_MOVED, "Did the cash move?")
-        )
+        answer, how = await self._cash_moved(op_id, auth_id)
+        if answer is None and how == "left_to_recovery":
+            self._to(TransferStep.FAILED)
+            ctx.emit(FlowFailed("cash_unconfirmed", "the cash question is left to recovery"))
+            return TransferOutcome(
+                Outcome.FAILED, op_id, auth_id, TransferState.AUTHORIZED,
+                "cash_unconfirmed", identified,
+            )  # fmt: skip
+        moved = bool(answer)
         self._to(TransferStep.COMMITTING if moved else TransferStep.REVERSING)
         ctx.emit(Working("committing" if moved else "reversing"))
         self._decided = True
@@ -369,46 +511,42 @@ class TransferFlow:
             t.service * 2,
             cancellable=False,
         )
-        printed = await self._print(op_id, auth_id, state) if moved else False
+        lines: tuple[str, ...] = ()
+        printed = False
+        if moved:
+            lines = tuple(receipt_lines(self._authorize_data, auth_id, state, reprint=False))
+            printed = await self._print(op_id, auth_id, list(lines))
         self._to(TransferStep.REMOVE_CARD)
         ctx.emit(RemoveCard())
         self._to(TransferStep.DONE)
-        outcome = Outcome.COMPLETED if moved else Outcome.CANCELLED
-        return TransferOutcome(outcome, op_id, auth_id, state, "", identified, printed)
+        if moved:
+            return TransferOutcome(
+                Outcome.COMPLETED, op_id, auth_id, state, "", identified, printed, lines
+            )
+        # Declined (answered "no"), or nobody answered the recovery question
+        # in time: reversed either way, and the code says so.
+        reason = "reversed" if how != "unanswered" else "reversed_unanswered"
+        outcome = Outcome.CANCELLED if how != "unanswered" else Outcome.FAILED
+        ctx.emit(FlowFailed(reason, "the transfer was reversed: no cash moved"))
+        return TransferOutcome(outcome, op_id, auth_id, state, reason, identified)
 
-    async def _print(self, op_id: str, auth_id: str, state: TransferState) -> bool:
+    async def _print(self, op_id: str, auth_id: str, lines: list[str]) -> bool:
         if self._printer is None:
             return False
         self._to(TransferStep.PRINTING)
         self._ctx.emit(Working("printing the receipt"))
-        r = self._request
-        lines = [
-            "MYNA-EDGE TRANSFER",
-            f"TERMINAL {self.terminal_id}",
-            f"AMOUNT JPY {r.amount_yen:,}" if r else "",
-            f"PAYEE {r.payee_bank_code}-{r.payee_branch_code} {r.payee_account_number}"
-            if r
-            else "",
-            r.payee_name if r else "",
-            f"REF {auth_id}",
-            f"STATE {state.value}",
-        ]
-        lines = [line for line in lines if line]
-        self._journal.record(op_id, FLOW, Effect.RECEIPT_PRINT, Phase.INTENT, data={"ref": auth_id})
+        # The receipt module journals intent and outcome; a printer that
+        # hangs is bounded by the printer budget (the money moved: reported).
         try:
-            await self._ctx.step(
-                "printing", self._printer.print_lines(lines, qr=auth_id),
-                self._ctx.timeouts.printer, cancellable=False,
+            return await asyncio.wait_for(
+                print_receipt(
+                    self._printer, self._journal, op_id, lines,
+                    authorization_id=auth_id, ejournal=self._ej,
+                ),
+                self._ctx.timeouts.printer,
             )  # fmt: skip
-        except (PeripheralError, FlowError) as exc:
-            # The money moved; a missing receipt is reported, not rolled back.
-            self._journal.record(
-                op_id, FLOW, Effect.RECEIPT_PRINT, Phase.OUTCOME, data={"printed": False}
-            )
-            self._ej_append(op_id, "RECEIPT-FAILED", reason=error_code(exc))
+        except TimeoutError:
+            # Whether paper came out is unknown: the intent stays without an
+            # outcome and recovery prints a copy marked as a reprint.
+            self._ej_append(op_id, "RECEIPT-UNKNOWN", reason="timeout")
             return False
-        self._journal.record(
-            op_id, FLOW, Effect.RECEIPT_PRINT, Phase.OUTCOME, data={"printed": True}
-        )
-        self._ej_append(op_id, "RECEIPT-PRINTED", reference=auth_id)
-        return True

@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     gateway.add_argument(
         "--idle", type=float, default=60.0, help="idle timeout of the app in seconds"
     )
+    gateway.add_argument(
+        "--max-connections", type=int, default=32, help="connections served at once (32)"
+    )
     gateway.set_defaults(handler=run_gateway)
 
 
@@ -49,7 +52,10 @@ def run_gateway(args: argparse.Namespace) -> int:
     """Serve until stopped; 2 on a bad option."""
     try:
         config = GatewayConfig(
-            agent=check_listen(args.agent), port=args.port, idle_seconds=args.idle
+            agent=check_listen(args.agent),
+            port=args.port,
+            idle_seconds=args.idle,
+            max_connections=args.max_connections,
         )
         Gateway(config)  # checks port and idle before anything binds
     except ValueError as exc:

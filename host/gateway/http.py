@@ -4,16 +4,20 @@
 Why not a framework: the gateway serves one local browser a handful of
 routes, and a standard-library server leaves nothing to audit or pin. The
 parser is deliberately strict and small: a request line, at most
-``MAX_HEADER_BYTES`` of headers, a body only with ``Content-Length`` (no
-chunked uploads) of at most ``MAX_BODY_BYTES``. Every response closes the
-connection (``Connection: close``), so there is no keep-alive state to get
-wrong. Anything else is a ``GatewayRequestError`` carrying its HTTP status.
+``MAX_HEADER_BYTES`` of headers, a body only with ``Content-Length`` (ASCII
+digits only: ``"²".isdigit()`` is true) and no chunked uploads, of at most
+``MAX_BODY_BYTES``, and JSON nested at most ``MAX_JSON_DEPTH`` deep (checked
+before parsing, so a hostile page cannot make the parser recurse until it
+fails). Every response closes the connection (``Connection: close``), so
+there is no keep-alive state to get wrong. Anything else is a
+``GatewayRequestError`` carrying its HTTP status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -24,6 +28,7 @@ from host.errors import GatewayRequestError
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_HEADER_BYTES",
+    "MAX_JSON_DEPTH",
     "SECURITY_HEADERS",
     "Request",
     "Response",
@@ -36,6 +41,10 @@ __all__ = [
 MAX_HEADER_BYTES: Final = 8192
 #: The largest JSON body a route accepts (a sealed entry is ~200 bytes).
 MAX_BODY_BYTES: Final = 16384
+#: The deepest JSON a route accepts (an ExecuteRequest is 3 levels deep).
+MAX_JSON_DEPTH: Final = 16
+
+_CONTENT_LENGTH: Final = re.compile(r"[0-9]{1,9}")
 
 _REASONS: Final = {
     200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -76,15 +85,47 @@ class Request:
 
         Raises:
             GatewayRequestError: 415 when not ``application/json``, 400 when
-                not valid UTF-8 JSON.
+                not valid UTF-8 JSON or nested deeper than ``MAX_JSON_DEPTH``.
         """
         kind = self.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise GatewayRequestError(415, "the body must be application/json")
         try:
-            return json.loads(self.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError:
             raise GatewayRequestError(400, "the body is not valid JSON") from None
+        if _too_deep(text):
+            raise GatewayRequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH}")
+        try:
+            return json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            raise GatewayRequestError(400, "the body is not valid JSON") from None
+
+
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` opens more than ``MAX_JSON_DEPTH`` arrays/objects at once.
+
+    One linear pass that skips brackets inside strings; malformed JSON is
+    left for the parser to refuse.
+    """
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 @dataclass(frozen=True)
@@ -162,7 +203,7 @@ async def read_request(reader: asyncio.StreamReader) -> Request | None:
     body = b""
     if "content-length" in headers:
         raw = headers["content-length"]
-        if not raw.isdigit() or len(raw) > 9:
+        if not _CONTENT_LENGTH.fullmatch(raw):
             raise GatewayRequestError(400, "bad Content-Length")
         length = int(raw)
         if length > MAX_BODY_BYTES:

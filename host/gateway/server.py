@@ -16,6 +16,8 @@ source of truth and the gateway adds no flow logic. Routes:
 =======================  ====  ==============================================
 
 Every request passes ``guard``: loopback peer, own Host, own Origin (POST).
+At most ``max_connections`` connections are served at once (a page that
+opens more gets 503 at once), so a hostile page cannot exhaust the agent.
 An embedding program (the demo) may add routes of its own with
 ``extra_routes``; they pass the same guard. Logs carry method, path and
 status only, never a body.
@@ -36,7 +38,14 @@ from typing import Final
 from host.errors import GatewayRequestError
 from host.gateway.bridge import AgentBridge, parse_message
 from host.gateway.guard import check_host, check_origin, check_peer
-from host.gateway.http import Request, Response, json_response, read_request, response_head
+from host.gateway.http import (
+    MAX_HEADER_BYTES,
+    Request,
+    Response,
+    json_response,
+    read_request,
+    response_head,
+)
 from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = ["STATIC_DIR", "Gateway", "GatewayConfig", "Handler"]
@@ -66,12 +75,15 @@ class GatewayConfig:
         port: the local port to serve on (0 = any free port); always 127.0.0.1.
         idle_seconds: the app's idle timeout (kiosk guidance: clear and restart).
         static_dir: where the app's files are.
+        max_connections: open connections served at once (the app holds two
+            or three: the status stream, a command stream, a POST).
     """
 
     agent: str
     port: int = 0
     idle_seconds: float = 60.0
     static_dir: Path = STATIC_DIR
+    max_connections: int = 32
 
 
 class Gateway:
@@ -87,6 +99,8 @@ class Gateway:
     ) -> None:
         if not 0 <= config.port <= 65535 or config.idle_seconds <= 0:
             raise ValueError("port must be 0-65535 and idle_seconds positive")
+        if not 1 <= config.max_connections <= 4096:
+            raise ValueError("max_connections must be 1-4096")
         self.config = config
         self.bridge = AgentBridge(config.agent)
         self._extra = dict(extra_routes or {})
@@ -137,6 +151,10 @@ class Gateway:
         self._tasks.add(task)
         method, path, status = "-", "-", 0
         try:
+            if len(self._tasks) > self.config.max_connections:
+                status = 503
+                await _refuse_busy(reader, writer)
+                return
             check_peer(writer.get_extra_info("peername"))
             request = await asyncio.wait_for(read_request(reader), _HEAD_TIMEOUT_S)
             if request is None:
@@ -211,6 +229,14 @@ class Gateway:
             raise GatewayRequestError(404, "not found")
         content_type = _TYPES.get(file.suffix, "application/octet-stream")
         return Response(200, file.read_bytes(), content_type)
+
+
+async def _refuse_busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer 503 at once, reading (briefly) what the client sent so closing does not reset it."""
+    _write(writer, json_response(503, {"error": "too many open connections"}))
+    with contextlib.suppress(ConnectionError, TimeoutError):
+        await writer.drain()
+        await asyncio.wait_for(reader.read(MAX_HEADER_BYTES), 1.0)
 
 
 def _write(writer: asyncio.StreamWriter, response: Response) -> None:

@@ -17,9 +17,11 @@ from host.journal.records import (
     JournalEntry,
     JournalSecretError,
     Phase,
+    ReceiptRecovery,
     ResetRecovery,
     TransferRecovery,
     check_no_secrets,
+    plan_receipts,
     plan_resets,
     plan_transfers,
 )
@@ -32,9 +34,11 @@ __all__ = [
     "JournalEntry",
     "JournalSecretError",
     "Phase",
+    "ReceiptRecovery",
     "ResetRecovery",
     "TransferRecovery",
     "check_no_secrets",
+    "plan_receipts",
     "plan_resets",
     "plan_transfers",
 ]

@@ -6,6 +6,9 @@ one line per transaction event, in order, with time, terminal, operation
 and plain ``key=value`` facts. The file is opened with ``O_APPEND`` for each
 line and fsynced, so lines are never rewritten and survive a crash; the same
 secret guard as the write-ahead journal refuses PIN, password and OTP fields.
+The lines name people, so the file is owner-only (0600) whatever the umask,
+opened without following a link, in a folder no other user can write
+(``host.private_files``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from host.journal.records import JsonValue, check_no_secrets
+from host.private_files import open_private, private_folder
 
 __all__ = ["ElectronicJournal"]
 
@@ -35,7 +39,7 @@ class ElectronicJournal:
     """Appends operator-readable lines to ``path``.
 
     Args:
-        path: the text file (created with its folder when missing).
+        path: the text file (created 0600 with its folder, 0700, when missing).
         terminal_id: printed on every line.
         clock: current UTC time (tests inject one).
     """
@@ -48,7 +52,7 @@ class ElectronicJournal:
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         self.terminal_id = terminal_id
         self._clock = clock
 
@@ -60,13 +64,14 @@ class ElectronicJournal:
             TypeError: a fact is not a JSON scalar.
             OSError: the line could not be written whole (disk full); no part
                 of it stays in the file.
+            UnsafePathError: the file became a link or another user's.
         """
         check_no_secrets(facts)
         stamp = self._clock().astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         parts = [stamp, self.terminal_id, op_id or "-", event]
         parts += [f"{key}={_quote(value)}" for key, value in facts.items()]
         line = " ".join(parts) + "\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             start = os.fstat(fd).st_size
             data = memoryview(line.encode("utf-8"))

@@ -30,9 +30,11 @@ __all__ = [
     "JournalEntry",
     "JournalSecretError",
     "Phase",
+    "ReceiptRecovery",
     "ResetRecovery",
     "TransferRecovery",
     "check_no_secrets",
+    "plan_receipts",
     "plan_resets",
     "plan_transfers",
 ]
@@ -160,6 +162,50 @@ def plan_transfers(entries: Iterable[JournalEntry]) -> list[TransferRecovery]:
             plan.decision = str(decision.data["action"])
             plan.action_key = decision.idempotency_key
         plans.append(plan)
+    return plans
+
+
+@dataclass(frozen=True)
+class ReceiptRecovery:
+    """A committed transfer whose receipt is missing or of unknown fate.
+
+    ``reprint`` is True when a print was started before (its outcome is
+    unknown or says not printed): the next receipt must be marked as a
+    reprint, so that never two originals exist.
+    """
+
+    op_id: str
+    authorization_id: str
+    statement: Mapping[str, JsonValue]
+    reprint: bool
+
+
+def plan_receipts(entries: Iterable[JournalEntry]) -> list[ReceiptRecovery]:
+    """Committed transfers whose receipt never printed for certain.
+
+    A commit whose operation has no print intent (recovery committed it, or
+    the agent died before printing) or whose last print intent has no
+    outcome (it died while printing) needs a receipt. A print the flow saw
+    fail (outcome ``printed: false``) was reported to the ATM application
+    then, and is not retried.
+    """
+    plans = []
+    for op_id, ops in _by_op(entries, "transfer").items():
+        commit = _last(ops, Effect.TRANSFER_COMMIT, Phase.OUTCOME)
+        if commit is None or commit.data.get("state") != "COMMITTED":
+            continue
+        prints = [e for e in ops if e.effect is Effect.RECEIPT_PRINT]
+        if prints and prints[-1].phase is Phase.OUTCOME:
+            continue  # printed, or a failure already reported
+        intent = _last(ops, Effect.TRANSFER_AUTHORIZE, Phase.INTENT)
+        plans.append(
+            ReceiptRecovery(
+                op_id,
+                str(commit.data.get("authorization_id", "")),
+                intent.data if intent is not None else {},
+                reprint=bool(prints),
+            )
+        )
     return plans
 
 

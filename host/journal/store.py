@@ -7,12 +7,19 @@ call survives a power cut that happens during the call. Each ``record`` is
 its own transaction. Rows are never updated or deleted (triggers refuse
 it): recovery reads history, it does not rewrite it. Every write goes
 through ``records.check_no_secrets``.
+
+The file holds personal data (statements with names and phone numbers, the
+signing certificate), so it is owner-only whatever the umask: the folder is
+created 0700 and must be one no other user can write, and the database is
+created 0600 without following a link before SQLite opens it; SQLite gives
+its ``-wal`` and ``-shm`` files the database's mode (``host.private_files``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -27,12 +34,15 @@ from host.journal.records import (
     JournalEntry,
     JsonValue,
     Phase,
+    ReceiptRecovery,
     ResetRecovery,
     TransferRecovery,
     check_no_secrets,
+    plan_receipts,
     plan_resets,
     plan_transfers,
 )
+from host.private_files import open_private
 
 __all__ = ["Journal"]
 
@@ -61,12 +71,20 @@ class Journal:
     """An open journal file; a context manager, closing twice is harmless.
 
     Args:
-        path: the SQLite file (created with its folder when missing).
+        path: the SQLite file (created 0600 with its folder, 0700, when missing).
+
+    Raises:
+        UnsafePathError: the folder is writable by another user, or the file
+            is a symbolic link or another user's.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(open_private(self.path))  # 0600, no link, safe folder, before SQLite
+        for suffix in ("-wal", "-shm", "-journal"):  # left wider by an older version
+            companion = self.path.with_name(self.path.name + suffix)
+            if companion.exists():
+                os.close(open_private(companion))
         # check_same_thread off: flows may run on the loop thread and recovery
         # elsewhere; the lock serialises every use of the connection.
         self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -141,6 +159,10 @@ class Journal:
     def unresolved_transfers(self) -> list[TransferRecovery]:
         """Transfers authorised (or maybe) but neither committed nor reversed."""
         return plan_transfers(self.entries())
+
+    def unprinted_receipts(self) -> list[ReceiptRecovery]:
+        """Committed transfers whose receipt is missing or of unknown fate."""
+        return plan_receipts(self.entries())
 
     def unknown_resets(self) -> list[ResetRecovery]:
         """Resets whose card outcome or confirmation is unknown."""

@@ -16,6 +16,7 @@ sans-I/O; ``controller`` and ``printer`` do the serial I/O.
 from __future__ import annotations
 
 from host.peripherals.controller import Controller
+from host.peripherals.counters import CounterStore
 from host.peripherals.messages import (
     BoardInfo,
     BoardStatus,
@@ -33,6 +34,7 @@ __all__ = [
     "BoardKey",
     "BoardStatus",
     "Controller",
+    "CounterStore",
     "EncryptedPin",
     "EntryAction",
     "EntryKey",

@@ -40,6 +40,7 @@ from host.errors import (
     IncompatibleBoardError,
     PeripheralError,
 )
+from host.peripherals.counters import CounterStore
 from host.peripherals.link import HELLO, INFO, Link
 from host.peripherals.messages import (
     PROTOCOL_VERSION,
@@ -95,6 +96,9 @@ class Controller(SerialPeripheralABC):
         timeout: seconds to wait for the handshake or a command's result.
         guard: replay guard for this board's PIN-block counter.
         retransmit_timeout: seconds before an unacknowledged frame is resent.
+        counters: where the agent keeps each board's last PIN-block counter
+            across restarts; when given, ``open`` replaces ``guard`` with
+            one for this board's serial, seeded from the board's STATUS too.
     """
 
     def __init__(
@@ -106,11 +110,13 @@ class Controller(SerialPeripheralABC):
         guard: ReplayGuard | None = None,
         baudrate: int = 115200,
         retransmit_timeout: float = 0.2,
+        counters: CounterStore | None = None,
     ) -> None:
         super().__init__(url, baudrate=baudrate)
         self.key = key
         self.timeout = timeout
         self.guard = guard if guard is not None else ReplayGuard()
+        self._counters = counters
         self._link = Link(retransmit_timeout=retransmit_timeout)
         self._events: deque[Event] = deque()
         self._results: dict[int, tuple[int, bytes]] = {}
@@ -128,10 +134,16 @@ class Controller(SerialPeripheralABC):
             BoardAbsentError: the port cannot be opened.
             BoardSilentError: no INFO within ``timeout``.
             IncompatibleBoardError: the board speaks another protocol version.
+            PeripheralError: the stored PIN-block counters are damaged.
         """
         self._open_port("controller", timeout=0)
         try:
             self.info = self._handshake()
+            if self._counters is not None:
+                # No entry is active after HELLO: every genuine block from
+                # now on carries a counter above the board's current one.
+                seed = self.status().counter
+                self.guard = self._counters.guard(self.info.serial, seed=seed)
         except BaseException:
             self.close()
             raise

@@ -186,3 +186,8 @@ class Receipt:
         """Feed past the cutter and cut."""
         self._out += bytes((ESC, 0x64, 3, GS, 0x56, 1 if partial else 0))
         return self
+
+    def raw(self, data: bytes) -> Receipt:
+        """Append ESC/POS bytes the caller built (an XFS4IoT ``Printer.PrintRaw``)."""
+        self._out += data
+        return self

@@ -51,6 +51,11 @@ class Command(IntEnum):
     CANCEL_ENTRY = 0x21
     INJECT_KEY = 0x30
     ROTATE_KEY = 0x31
+    FW_STATUS = 0x40  # firmware update (docs/firmware-updates.md)
+    FW_BEGIN = 0x41
+    FW_CHUNK = 0x42
+    FW_COMMIT = 0x43
+    FW_ABORT = 0x44
 
 
 class MessageType(IntEnum):
@@ -76,6 +81,12 @@ class Status(IntEnum):
     ALREADY_COMMISSIONED = 6
     AUTH_FAILED = 7
     NO_ENTRY = 8
+    IMAGE_INVALID = 9
+    BAD_SIGNATURE = 10
+    WRONG_BOARD = 11
+    DOWNGRADE = 12
+    BAD_OFFSET = 13
+    NO_UPDATE = 14
 
 
 class EntryKind(IntEnum):

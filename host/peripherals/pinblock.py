@@ -8,7 +8,9 @@ IV and the ciphertext. ``EncryptedPin`` holds that block and opens it only
 inside ``decrypted()``, the moment the card command is built; the plaintext
 lives in a :class:`host.secret.Secret` that is wiped on leaving the block,
 and the block itself is single-use. ``ReplayGuard`` remembers the highest
-counter seen per board so a recorded block cannot be played again.
+counter seen per board so a recorded block cannot be played again; with a
+``persist`` hook (``host.peripherals.counters.CounterStore``) it remembers
+across agent restarts too.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import hashlib
 import hmac
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from host.errors import PinBlockError
+from host.errors import PeripheralError, PinBlockError
 from host.peripherals.messages import EntryKind
 from host.secret import Secret
 
@@ -82,19 +84,34 @@ class BoardKey:
 
 
 class ReplayGuard:
-    """The highest PIN-block counter accepted so far (per board)."""
+    """The highest PIN-block counter accepted so far (per board).
 
-    def __init__(self, last_counter: int = 0) -> None:
+    Args:
+        last_counter: where to start (a block must carry a higher counter).
+        persist: stores an accepted counter durably before the block is
+            opened; when it raises, the block is refused.
+    """
+
+    def __init__(
+        self, last_counter: int = 0, *, persist: Callable[[int], None] | None = None
+    ) -> None:
         self.last_counter = last_counter
+        self._persist = persist
 
     def accept(self, counter: int) -> None:
         """Record ``counter``.
 
         Raises:
-            PinBlockError: ``counter`` is not above the last accepted one.
+            PinBlockError: ``counter`` is not above the last accepted one, or
+                it could not be stored (the cause is chained).
         """
         if counter <= self.last_counter:
             raise PinBlockError("PIN block replayed (counter not above the last one)")
+        if self._persist is not None:
+            try:
+                self._persist(counter)
+            except (OSError, PeripheralError) as exc:
+                raise PinBlockError("the PIN-block counter could not be stored") from exc
         self.last_counter = counter
 
 

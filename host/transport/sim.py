@@ -11,8 +11,14 @@ host module that imports ``hw_sim`` (STYLE §1; ruff's TID251 enforces it).
 URL grammar::
 
     sim://[PROFILE][?home=DIR&persist=0|1&extended=0|1]
+    sim://?slot=NAME[&home=DIR&persist=0|1&extended=0|1]
 
     PROFILE  a card profile of hw_sim.card.profiles(); empty = "default"
+    slot     a reader slot (hw_sim.readers.slot) instead of a fixed card:
+             the card is whatever ``myna-edge sim reader insert NAME
+             [--profile P]`` put there; an empty slot is "no card"
+             (NoCardError) and a card taken away mid-session is
+             CardRemovedError at the next APDU. Takes no PROFILE.
     home     the simulator folder (keys, PKI, card state); default
              hw_sim.home.sim_home() ($MYNA_EDGE_SIM_HOME, else the cache)
     persist  1 (default): PIN counters and changed PINs are saved on close,
@@ -28,7 +34,7 @@ Capabilities:
     extended length      yes     Lc up to 65535, Le up to 65536 (``extended=0``: no)
     max response bytes   65538   a whole EF in one READ BINARY (``extended=0``: 258)
     ATR                  yes     from the profile; do not identify by it
-    card removal         no      only ``close()`` ends the session
+    card removal         no      only ``close()`` ends the session (``slot=``: yes)
     ===================  ======  =========================================
 
 Quirks: the card answers every bad APDU with a status word (never an
@@ -48,15 +54,22 @@ from urllib.parse import parse_qs, urlsplit
 from host.errors import (
     CardRemovedError,
     InvalidReaderUrlError,
+    NoCardError,
     ReaderNotFoundError,
     TransportClosedError,
     TransportError,
 )
 from host.transport.base import CardTransport, TransportCapabilities
 from hw_sim.card import VirtualCard, open_card
-from hw_sim.errors import CardClosedError, CardNotPoweredError, UnknownProfileError
+from hw_sim.errors import (
+    CardClosedError,
+    CardNotPoweredError,
+    SlotStateError,
+    UnknownProfileError,
+)
 from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
+from hw_sim.readers.slot import SlotState, read_slot
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -64,6 +77,7 @@ __all__ = [
     "SimTransport",
     "SimUrl",
     "parse_sim_url",
+    "sim_card_present",
     "sim_trust_dir",
 ]
 
@@ -71,7 +85,7 @@ DEFAULT_PROFILE: Final = "default"
 #: Folder under the sim home where ``sim_trust_dir`` exports the public PKI.
 TRUST_FOLDER: Final = "trust"
 _PROFILE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
-_QUERY_KEYS: Final = frozenset({"home", "persist", "extended"})
+_QUERY_KEYS: Final = frozenset({"home", "persist", "extended", "slot"})
 _SHORT_MAX_RESPONSE: Final = 258
 
 
@@ -83,17 +97,25 @@ class SimUrl:
         home: the simulator folder, or None for the default.
         persist: save card state on close.
         extended: the path carries extended-length APDUs.
+        slot: the reader slot whose card this is, or None for a fixed card.
     """
 
-    __slots__ = ("extended", "home", "persist", "profile")
+    __slots__ = ("extended", "home", "persist", "profile", "slot")
 
     def __init__(
-        self, profile: str, home: Path | None, persist: bool, extended: bool = True
+        self,
+        profile: str,
+        home: Path | None,
+        persist: bool,
+        extended: bool = True,
+        *,
+        slot: str | None = None,
     ) -> None:
         self.profile = profile
         self.home = home
         self.persist = persist
         self.extended = extended
+        self.slot = slot
 
     def __repr__(self) -> str:
         return f"SimUrl(profile={self.profile!r}, home={self.home!r}, persist={self.persist})"
@@ -134,7 +156,14 @@ def parse_sim_url(url: str) -> SimUrl:
             raise InvalidReaderUrlError(f"empty home= in {url!r}")
         home = Path(query["home"][0])
     persist, extended = (_flag(query, key, url) for key in ("persist", "extended"))
-    return SimUrl(profile, home, persist, extended)
+    slot: str | None = None
+    if "slot" in query:
+        slot = query["slot"][0]
+        if parts.netloc:
+            raise InvalidReaderUrlError(f"sim://?slot= takes no profile (insert one): {url!r}")
+        if not _PROFILE_NAME.fullmatch(slot) or slot in (".", ".."):
+            raise InvalidReaderUrlError(f"bad slot name in {url!r}")
+    return SimUrl(profile, home, persist, extended, slot=slot)
 
 
 def _flag(query: dict[str, list[str]], key: str, url: str) -> bool:
@@ -155,6 +184,8 @@ class SimTransport(CardTransport):
         self._parsed = parse_sim_url(url)
         self._card: VirtualCard | None = None
         self._atr = b""
+        self._profile = self._parsed.profile
+        self._insertion: str | None = None  # the slot insertion this session belongs to
 
     @property
     def atr(self) -> bytes:
@@ -170,8 +201,8 @@ class SimTransport(CardTransport):
 
     @property
     def profile(self) -> str:
-        """The card profile this URL names."""
-        return self._parsed.profile
+        """The card profile this URL names (``slot=``: the card found at open)."""
+        return self._profile
 
     @property
     def virtual_card(self) -> VirtualCard:
@@ -185,12 +216,17 @@ class SimTransport(CardTransport):
         return self._card
 
     def _open(self) -> None:
+        if self._parsed.slot is not None:
+            found = self._slot_state()
+            if found is None:
+                raise NoCardError(f"no card on sim reader slot {self._parsed.slot!r}")
+            self._profile, self._insertion = found.profile, found.insertion
         try:
             card = open_card(
-                profile=self._parsed.profile, home=self._parsed.home, persist=self._parsed.persist
+                profile=self._profile, home=self._parsed.home, persist=self._parsed.persist
             )
         except UnknownProfileError as exc:
-            raise ReaderNotFoundError(f"no sim card profile {self._parsed.profile!r}") from exc
+            raise ReaderNotFoundError(f"no sim card profile {self._profile!r}") from exc
         try:
             self._atr = card.power_on()
         except BaseException:
@@ -203,6 +239,11 @@ class SimTransport(CardTransport):
             raise TransportClosedError(f"transport {self.url} is not open")
         if not self._parsed.extended and _is_extended(command):
             raise TransportError("this reader path does not carry extended-length APDUs")
+        if self._insertion is not None:
+            found = self._slot_state()
+            if found is None or found.insertion != self._insertion:
+                self._card.power_off()  # it left the field: its session is gone for good
+                raise CardRemovedError(f"the card left sim reader slot {self._parsed.slot!r}")
         try:
             return self._card.transmit(command)
         except CardNotPoweredError as exc:
@@ -210,7 +251,15 @@ class SimTransport(CardTransport):
         except CardClosedError as exc:
             raise TransportClosedError("the virtual card was closed") from exc
 
+    def _slot_state(self) -> SlotState | None:
+        assert self._parsed.slot is not None
+        try:
+            return read_slot(self._parsed.slot, home=self._parsed.home)
+        except (SlotStateError, OSError) as exc:
+            raise TransportError(f"sim reader slot {self._parsed.slot!r}: {exc}") from exc
+
     def _close(self) -> None:
+        self._insertion = None
         card, self._card = self._card, None
         if card is not None:
             card.close()
@@ -236,3 +285,21 @@ def sim_trust_dir(url: str) -> Path:
     trust = home / TRUST_FOLDER
     TestPki.open(home / "pki").export_public(trust)
     return trust
+
+
+def sim_card_present(url: str) -> bool | None:
+    """Whether a card is on the reader of a ``sim://?slot=`` URL (None: a fixed-card URL).
+
+    For the agent's status monitor: it reads the slot file only, never the card.
+
+    Raises:
+        InvalidReaderUrlError: ``url`` is not a valid ``sim://`` URL.
+        TransportError: the slot file is damaged or unreadable.
+    """
+    parsed = parse_sim_url(url)
+    if parsed.slot is None:
+        return None
+    try:
+        return read_slot(parsed.slot, home=parsed.home) is not None
+    except (SlotStateError, OSError) as exc:
+        raise TransportError(f"sim reader slot {parsed.slot!r}: {exc}") from exc

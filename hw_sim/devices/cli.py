@@ -4,29 +4,42 @@
 ``sim controller --link PATH`` runs the firmware under the MicroPython unix
 port and exposes the host end of its serial line as the symlink PATH; lines
 on standard input drive the board (``pin 1234``, ``password ABCD1234``,
-``press F1``, ``tamper open``, ``tamper close``, ``display``, ``quit``).
+``press F1``, ``tamper open``, ``tamper close``, ``display``,
+``wait-entry [SECONDS]`` (until the pad asks for a PIN or password),
+``quit``). ``--commission KEYFILE`` injects the board key from KEYFILE (64
+hex digits, the format of ``controller_key`` in ``terminal.toml``; created
+with a fresh key when missing) through the key-injection command of
+``firmware/PROTOCOL.md`` §6 before the banner, as at the key ceremony.
 ``sim printer --link PATH --out DIR`` emulates the receipt printer and
 writes each receipt to DIR as PNG and text (``paper out|in``,
 ``cover open|close``, ``quit`` on standard input). Both take the link fault
 options ``--corrupt --drop --duplicate --delay`` (probabilities per frame)
 and ``--seed``.
+
+Both run until ``quit``, SIGINT or SIGTERM: standard input closing is not a
+stop, so they run under a supervisor or service manager with no terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+from host.errors import PeripheralError
+from host.peripherals import BoardKey, Controller
 from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.controller import SimController
 from hw_sim.devices.errors import DeviceError
 from hw_sim.devices.faults import LinkFaults
 from hw_sim.devices.printer import SimPrinter
 
-__all__ = ["add_sim_commands"]
+__all__ = ["add_sim_commands", "commission"]
 
 _Device = TypeVar("_Device", bound=SimDeviceABC)
 
@@ -49,6 +62,10 @@ def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
     ctl.add_argument("--link", type=Path, required=True, help="symlink to create for the host end")
     ctl.add_argument("--flash", type=Path, default=None, help="file standing in for flash")
     ctl.add_argument("--serial", default="SIM-00000001", help="board serial number")
+    ctl.add_argument(
+        "--commission", type=Path, default=None, metavar="KEYFILE",
+        help="inject the board key in KEYFILE (hex; created when missing) before serving",
+    )  # fmt: skip
     _fault_options(ctl)
     ctl.set_defaults(handler=_run_controller)
     prn = commands.add_parser("printer", help="emulate the ESC/POS receipt printer on a pty")
@@ -65,26 +82,59 @@ def _serve(
     make: Callable[[], _Device],
     banner: Callable[[_Device], str],
     handle: Callable[[_Device, list[str], str], None],
+    *,
+    prepare: Callable[[_Device], None] | None = None,
 ) -> int:
-    """Start the device, then handle one standard-input command per line until ``quit``/EOF."""
+    """Start the device, then serve until ``quit``, SIGINT or SIGTERM.
+
+    Standard input is read by a daemon thread, one command per line; its end
+    (no terminal, ``</dev/null``, a closed pipe) only ends the commands.
+    """
     try:
         sim = make()
         sim.start()
     except (DeviceError, ValueError, OSError) as error:
         print(f"myna-edge sim {command}: {error}", file=sys.stderr)
         return 1
-    with sim:
-        print(banner(sim))
-        sys.stdout.flush()
-        for line in sys.stdin:
-            words = line.split()
-            if not words:
-                continue
-            if words[0] == "quit":
-                break
-            handle(sim, words, line)
-            sys.stdout.flush()
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    try:
+        with sim:
+            if prepare is not None:
+                try:
+                    prepare(sim)
+                except (DeviceError, PeripheralError, ValueError, OSError) as error:
+                    print(f"myna-edge sim {command}: {error}", file=sys.stderr)
+                    return 1
+            print(banner(sim), flush=True)
+            reader = threading.Thread(
+                target=_read_commands, args=(sim, handle, stop), name="sim-stdin", daemon=True
+            )
+            reader.start()
+            while not stop.wait(0.5):
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
+
+
+_STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+def _read_commands(
+    sim: _Device, handle: Callable[[_Device, list[str], str], None], stop: threading.Event
+) -> None:
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "quit":
+            stop.set()
+            return
+        handle(sim, words, line)
+        sys.stdout.flush()
+    print("standard input closed; running until SIGINT/SIGTERM", file=sys.stderr, flush=True)
 
 
 def _run_controller(args: argparse.Namespace) -> int:
@@ -95,10 +145,48 @@ def _run_controller(args: argparse.Namespace) -> int:
         ),
         lambda sim: (
             f"controller on {args.link} (pid {sim.pid}); "
-            "commands: pin, password, press, tamper, display, quit"
+            f"{'commissioned; ' if args.commission is not None else ''}"
+            "commands: pin, password, press, tamper, display, wait-entry, quit"
         ),
         _controller_command,
+        prepare=None if args.commission is None else _commissioner(args.commission),
     )
+
+
+def _commissioner(key_file: Path) -> Callable[[SimController], None]:
+    def prepare(sim: SimController) -> None:
+        commission(sim.url, key_file)
+
+    return prepare
+
+
+def commission(url: str, key_file: Path) -> bytes:
+    """Inject the key in ``key_file`` into the board at ``url``; return its check value.
+
+    ``key_file`` holds the 32-byte key as hex (``terminal.toml``'s
+    ``controller_key``); when missing, a fresh key is written there first
+    (mode 0600). A board already commissioned with this key is left as is.
+
+    Raises:
+        ValueError: the file does not hold 64 hex digits.
+        BoardRefusedError: the board is commissioned with another key.
+        PeripheralError: the board did not answer or its KCV differs.
+        OSError: the key file cannot be read or written.
+    """
+    if not key_file.exists():
+        fresh = BoardKey.generate()
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as out:
+            out.write(fresh.material().hex() + "\n")
+    text = key_file.read_text(encoding="ascii").strip()
+    if len(text) != 64:
+        raise ValueError(f"{key_file}: expected 64 hex digits (a 32-byte board key)")
+    key = BoardKey(bytes.fromhex(text))
+    with Controller(url, key=key) as board:
+        status = board.status()
+        if status.commissioned and status.kcv == key.kcv():
+            return status.kcv
+        return board.inject_key(key)
 
 
 def _controller_command(sim: SimController, words: list[str], line: str) -> None:
@@ -113,10 +201,18 @@ def _controller_command(sim: SimController, words: list[str], line: str) -> None
             sim.set_tamper(words[1] == "open")
         elif words[0] == "display":
             print(" | ".join(sim.display()))
+        elif words[0] == "wait-entry":
+            timeout = float(words[1]) if len(words) > 1 else 30.0
+            sim.wait_until(lambda: sim.display()[0] in _ENTRY_PROMPTS, timeout)
+            print(f"asked: {sim.display()[0]}")
         else:
             print(f"unknown command {words[0]!r}")
     except (IndexError, ValueError, DeviceError) as error:
         print(f"error: {error}")
+
+
+#: What the firmware shows while its secure entry waits for keys (firmware/myna_fw/app.py).
+_ENTRY_PROMPTS: Final = frozenset({"ENTER PIN", "ENTER PASSWORD"})
 
 
 def _run_printer(args: argparse.Namespace) -> int:

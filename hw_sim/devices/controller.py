@@ -8,6 +8,11 @@ faults (``faults.py``), and drives the board's control channel: press keys,
 enter a PIN or a multi-tap password, open the tamper switch, read the
 display. The host opens ``sim.url`` with ``host.peripherals.Controller``
 exactly as it would open ``/dev/ttyACM0``.
+
+With ``fs`` (a folder standing in for the board's flash filesystem) the
+firmware's boot platform keeps its two update slots there; ``boots`` lists
+what each (re)boot ran, and ``power_cut_at=N`` makes the board lose power
+just before its N-th flash operation (docs/firmware-updates.md).
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.errors import DeviceError, DeviceTimeoutError, MicroPythonMissingError
 from hw_sim.devices.faults import LinkFaults, PtyRelay
 
-__all__ = ["FIRMWARE_DIR", "KEY_CODES", "SimController", "find_micropython", "password_taps"]
+__all__ = [
+    "FIRMWARE_DIR",
+    "KEY_CODES",
+    "SimBoot",
+    "SimController",
+    "find_micropython",
+    "password_taps",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +53,14 @@ _MULTITAP = {
     "0": "0", "1": "1", "2": "ABC2", "3": "DEF3", "4": "GHI4",
     "5": "JKL5", "6": "MNO6", "7": "PQRS7", "8": "TUV8", "9": "WXYZ9",
 }  # fmt: skip
+
+
+class SimBoot(NamedTuple):
+    """One boot of the simulated board: the slot (-1 factory), version, trial or not."""
+
+    slot: int
+    version: tuple[int, int, int]
+    trial: bool
 
 
 def find_micropython() -> str:
@@ -80,6 +101,9 @@ class SimController(SimDeviceABC):
         serial: the board's serial number.
         faults: link faults between the board and the host.
         link_path: also expose the host end as this symlink.
+        fs: a folder standing in for the flash filesystem (update slots);
+            None: no slots, update commands are unknown.
+        power_cut_at: lose power just before the N-th flash operation (0: never).
     """
 
     def __init__(
@@ -91,8 +115,15 @@ class SimController(SimDeviceABC):
         link_path: Path | None = None,
         multitap_ms: int = 800,
         retransmit_ms: int = 200,
+        fs: Path | None = None,
+        power_cut_at: int = 0,
     ) -> None:
         self._flash = flash
+        self._fs = fs
+        self._power_cut_at = power_cut_at
+        self._boots: list[SimBoot] = []
+        self._flash_log: list[tuple[int, str]] = []  # (number, "kind path")
+        self._power_cut = False
         self._serial = serial
         super().__init__(faults, link_path)
         self._multitap_ms = multitap_ms
@@ -122,6 +153,10 @@ class SimController(SimDeviceABC):
         args += ["--retransmit-ms", str(self._retransmit_ms)]
         if self._flash is not None:
             args += ["--flash", str(self._flash)]
+        if self._fs is not None:
+            args += ["--fs", str(self._fs)]
+        if self._power_cut_at:
+            args += ["--power-cut-at", str(self._power_cut_at)]
         self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, our own firmware
             args, cwd=FIRMWARE_DIR, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
@@ -191,6 +226,12 @@ class SimController(SimDeviceABC):
                     self._buzzes += 1
                 elif words[0] == "idle":
                     self._idle = True
+                elif words[0] == "flash" and len(words) == 3:
+                    self._flash_log.append((int(words[1]), words[2]))
+                elif words[0] == "boot" and len(words) == 3:
+                    self._boots.append(_parse_boot(words[1], words[2]))
+                elif words[0] == "powercut":
+                    self._power_cut = True
                 self._lock.notify_all()
 
     def _send(self, line: str) -> None:
@@ -269,6 +310,34 @@ class SimController(SimDeviceABC):
             )
 
     @property
+    def boots(self) -> list[SimBoot]:
+        """Every boot so far (in-place reboots after an update included)."""
+        with self._lock:
+            return list(self._boots)
+
+    @property
+    def flash_log(self) -> list[tuple[int, str]]:
+        """The boot platform's flash operations so far: ``(number, "kind path")``."""
+        with self._lock:
+            return list(self._flash_log)
+
+    @property
+    def power_cut(self) -> bool:
+        """Whether the planned power cut happened (the firmware has stopped)."""
+        with self._lock:
+            return self._power_cut
+
+    def wait_boots(self, count: int, timeout: float = 5.0) -> SimBoot:
+        """Wait until the board has booted ``count`` times; return the last boot.
+
+        Raises:
+            DeviceTimeoutError: it did not within ``timeout`` s.
+        """
+        self._wait(lambda: len(self._boots) >= count, timeout, "the board did not reboot")
+        with self._lock:
+            return self._boots[-1]
+
+    @property
     def leds(self) -> int:
         """The LED mask last set."""
         with self._lock:
@@ -279,3 +348,10 @@ class SimController(SimDeviceABC):
         """How many times the buzzer sounded."""
         with self._lock:
             return self._buzzes
+
+
+def _parse_boot(slot: str, rest: str) -> SimBoot:
+    # "boot SLOT MAJOR.MINOR.PATCH TRIAL", split as [boot, SLOT, "VERSION TRIAL"]
+    version, trial = rest.split(" ", 1)
+    major, minor, patch = (int(part) for part in version.split("."))
+    return SimBoot(int(slot), (major, minor, patch), trial.strip() == "1")

@@ -29,6 +29,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from host.private_files import private_folder
 from hw_sim.home import sim_home
 from hw_sim.identity import Person
 from hw_sim.pki import builders, profile, store
@@ -110,7 +111,7 @@ class TestPki:
             OSError: the folder cannot be created or written.
         """
         path = Path(directory) if directory is not None else sim_home() / "pki"
-        path.mkdir(parents=True, exist_ok=True)
+        private_folder(path)  # holds the CA keys: 0700, never another user's
         if not (path / _INDEX).exists():
             with store.locked(path):
                 # Re-check under the lock: another process may have won.
@@ -180,7 +181,7 @@ class TestPki:
         folder = self._directory / _HOLDERS
         path = folder / f"{label}.key.pem"
         if not path.exists():
-            folder.mkdir(exist_ok=True)
+            private_folder(folder)
             with store.locked(self._directory):
                 if not path.exists():
                     store.atomic_write(path, store.private_key_pem(_new_key()), private=True)

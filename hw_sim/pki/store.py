@@ -7,7 +7,10 @@ same folder at once. Two rules keep the folder whole: every file is written
 to a temporary name and renamed over the target (readers see the old file or
 the new one, never half of one), and whoever creates or changes something
 holds an exclusive ``flock`` on ``.lock`` while it re-checks and writes. The
-lock is advisory and POSIX-only, as the simulator is.
+lock is advisory and POSIX-only, as the simulator is. The folder holds the
+CA keys, so it must be one no other user can write (``UnsafePathError``),
+and neither the lock nor a key is ever opened through a symbolic link
+(``host.private_files``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from host.private_files import open_private
 from hw_sim import files
 
 __all__ = [
@@ -70,12 +75,15 @@ def locked(directory: Path) -> Iterator[None]:
     ``flock`` locks belong to an open file description, so this also
     serialises threads of one process that each enter the block.
     """
-    with open(directory / LOCK_NAME, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    fd = open_private(directory / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def read_json(path: Path) -> dict[str, Any]:

@@ -174,6 +174,11 @@ def _grpc() -> dict[str, list[bytes]]:
                          tpb.AnswerPromptRequest(request_id="r-1", prompt_id="p1", touch_entry=tpb.TouchEntry(ephemeral_public_key=b"\x04" * 65, nonce=b"n" * 12, ciphertext=b"c" * 20))],
         "Cancel": [tpb.CancelRequest(request_ids=["r-1", "r-2"])],
         "AnswerRecovery": [tpb.AnswerRecoveryRequest(recovery_id="rec-1", cash_moved=True)],
+        "ChipPower": [tpb.ChipPowerRequest(action=tpb.CHIP_POWER_ACTION_OFF)],
+        "ChipIo": [tpb.ChipIoRequest(command_apdu=bytes.fromhex("00A4040C0AD392F000260100000001"))],
+        "EnterPin": [tpb.EnterPinRequest(type=tpb.PROMPT_TYPE_AUTH_PIN, min_length=4, max_length=4)],
+        "PresentPin": [tpb.PresentPinRequest(command_header=bytes.fromhex("00200080"))],
+        "PrintRaw": [tpb.PrintRawRequest(data=b"RAW\n")],
     }  # fmt: skip
     out = {f"verifier_{m}": [r.SerializeToString() for r in rs] for m, rs in verifier.items()}
     for method in tpb.DESCRIPTOR.services_by_name["TerminalService"].methods_by_name:
@@ -190,6 +195,23 @@ def seeds() -> dict[str, list[bytes]]:
     out["host_printer_status"] = [b"\x12\x12", b"\x1a\x72", b"\x16\x12", b"\x12\x1e", b"\xff"]
     out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
     out["verifier_config_toml"] = [_VERIFIER_TOML]
+    out["verifier_terminal_denylist"] = [
+        b"# deny-list\nserial 5d2c0e9f  # revoked 2026-12-07T00:00:00Z stolen\nterminal atm-01\n",
+        b"serial 00\nterminal kiosk_7.a\n\n   # only a comment\n",
+    ]
+    out["host_gateway_http"] = [
+        b"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+        b"POST /api/cancel HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nOrigin: http://127.0.0.1:8080"
+        b'\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n{"requestIds":["r-1"]}',
+    ]
+    out["host_xfs4iot_messages"] = [
+        b'{"header":{"name":"CardReader.ChipIO","requestId":7,"type":"command","version":"3.0",'
+        b'"timeout":5000},"payload":{"chipProtocol":"chipTypeB","chipData":"AKQEDArTkvAAJgEAAAAB"}}',
+        b'{"header":{"name":"Common.Cancel","requestId":8,"type":"command"},'
+        b'"payload":{"requestIds":[7]}}',
+    ]
+    out["host_pin_counters"] = [b'{"boards": {"B": 7, "PAD-0001": 4294967295}}']
+    out["sim_reader_slot"] = [b"default 0123456789abcdef\n", b"minor fedcba9876543210"]
     return out
 
 

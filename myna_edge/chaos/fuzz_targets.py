@@ -18,6 +18,7 @@ link frames and messages, ESC/POS printer status, and both config files.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import struct
 from collections.abc import Callable, Iterator
@@ -28,17 +29,24 @@ from typing import Final
 
 from host.agent.config import load_agent_config
 from host.apdu import ResponseApdu, check
+from host.api.chip import is_secret_bearing
 from host.card import KeyKind, MynaCard, PinKind
 from host.card.basic_four import parse_basic_four, parse_my_number
 from host.card.integrity import parse_integrity_record
 from host.errors import (
     AgentConfigError,
     CardError,
+    GatewayRequestError,
     IntegrityError,
     PeripheralError,
     ProtocolError,
+    XfsMessageError,
 )
-from host.peripherals import Controller
+from host.firmware.errors import ImageFormatError, ImageRejectedError, ImageSignatureError
+from host.firmware.image import parse_image
+from host.firmware.signing import verify_image
+from host.gateway.http import read_request
+from host.peripherals import Controller, CounterStore
 from host.peripherals.escpos import parse_status
 from host.peripherals.link import Frame, FrameDecoder, Link, decode_body
 from host.peripherals.messages import parse_event, parse_info
@@ -46,14 +54,19 @@ from host.peripherals.printer import ReceiptPrinter
 from host.secret import Secret
 from host.tlv import parse_all
 from host.transport.base import CardTransport, TransportCapabilities
+from host.xfs4iot import SchemaBook, parse_command
+from host.xfs4iot.service import unb64
 from hw_sim.card import open_card
 from hw_sim.card.constants import KNOWN_SWS
 from hw_sim.devices.memory_port import MemoryPort
+from hw_sim.errors import SlotStateError
 from hw_sim.readers.pn532 import Pn532
 from hw_sim.readers.pn532_frames import Command, FrameParser
+from hw_sim.readers.slot import parse_slot
 from myna_edge.chaos import ChaosInvariantError
 from verifier.config import load_config
 from verifier.errors import ConfigError
+from verifier.terminal_denylist import TerminalDenyList
 
 __all__ = [
     "CARD_OPERATIONS",
@@ -300,7 +313,80 @@ def _host_printer_status(stack: ExitStack, workdir: Path) -> Harness:
     return harness
 
 
+def _sim_reader_slot(stack: ExitStack, workdir: Path) -> Harness:
+    def harness(data: bytes) -> None:
+        with suppress(SlotStateError):
+            state = parse_slot(data)
+            if f"{state.profile} {state.insertion}\n".encode() not in (data, data + b"\n"):
+                raise ChaosInvariantError("a reader slot file parsed into something else")
+
+    return harness
+
+
+def _host_gateway_http(stack: ExitStack, workdir: Path) -> Harness:
+    loop = asyncio.new_event_loop()
+    stack.callback(loop.close)
+
+    async def parse(data: bytes) -> None:
+        reader = asyncio.StreamReader(limit=16384)  # as the gateway's server has it
+        reader.feed_data(data)
+        reader.feed_eof()
+        with suppress(GatewayRequestError):
+            request = await read_request(reader)
+            if request is not None:
+                request.json()
+
+    def harness(data: bytes) -> None:
+        loop.run_until_complete(parse(data))
+
+    return harness
+
+
+def _host_xfs4iot(stack: ExitStack, workdir: Path) -> Harness:
+    book = SchemaBook.load()
+
+    def harness(data: bytes) -> None:
+        # The front end's whole intake: envelope, then the command's payload
+        # schema, then (for ChipIO) the secret-bearing APDU guard.
+        try:
+            command = parse_command(data)
+        except XfsMessageError:
+            return
+        if not book.knows(command.name, "command"):
+            return
+        if book.payload_errors(command.name, "command", command.payload):
+            return
+        if command.name == "CardReader.ChipIO":
+            with suppress(ValueError):
+                is_secret_bearing(unb64(command.payload["chipData"]))
+
+    return harness
+
+
+def _host_firmware_image(stack: ExitStack, workdir: Path) -> Harness:
+    # Any fixed point will do: the harness checks that verification refuses
+    # cleanly, not that it accepts (the seeds are signed by the test key).
+    point = bytes.fromhex("04" + "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296")
+    point += bytes.fromhex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+
+    def harness(data: bytes) -> None:
+        try:
+            image = parse_image(data)
+        except ImageFormatError:
+            return
+        if image.to_bytes() != data:
+            raise ChaosInvariantError("a firmware image parsed into different bytes")
+        with suppress(ImageSignatureError, ImageRejectedError):
+            verify_image(image, point, board="myna-pinpad-1", min_counter=1)
+
+    return harness
+
+
 # --- configuration files --------------------------------------------------------
+
+
+def _pin_counters(path: Path) -> int:
+    return CounterStore(path).last("B")
 
 
 def _config(
@@ -338,6 +424,15 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("host_controller_messages", "controller messages at the host", _host_messages),
         Target("host_controller_wire", "controller serial bytes at the driver", _host_controller),
         Target("host_printer_status", "ESC/POS status bytes at the host", _host_printer_status),
+        Target("host_firmware_image", "controller firmware update images", _host_firmware_image),
+        Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
+        Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
+        Target("host_xfs4iot_messages", "XFS4IoT commands at the front end", _host_xfs4iot),
+        Target(
+            "host_pin_counters",
+            "the agent's PIN-block counters file",
+            _config("pin-counters.json", _pin_counters, PeripheralError),
+        ),
         Target(
             "agent_config_toml",
             "terminal.toml",
@@ -347,6 +442,11 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
             "verifier_config_toml",
             "verifier.toml",
             _config("verifier.toml", load_config, ConfigError),
+        ),
+        Target(
+            "verifier_terminal_denylist",
+            "the verifier's terminal deny-list file",
+            _config("revoked-terminals.txt", TerminalDenyList, ConfigError),
         ),
     )
 }

@@ -27,6 +27,7 @@ from typing import Final
 
 import grpc
 
+from host.private_files import write_private
 from host.transport.sim import sim_trust_dir
 from hw_sim.card import open_card
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
@@ -86,7 +87,7 @@ def terminal_toml(
     issued = issue_terminal_certificate(trust.tls, terminal_id)
     for name, data in (("ca.pem", issued.ca_pem), ("t.pem", issued.certificate_pem),
                        ("t.key", issued.key_pem)):  # fmt: skip
-        (folder / name).write_bytes(data)
+        write_private(folder / name, data)  # owner-only: t.key is a private key
     targets = ", ".join(f'"{a}"' for a in addresses)
     path = folder / "terminal.toml"
     path.write_text(

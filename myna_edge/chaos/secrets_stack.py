@@ -31,6 +31,7 @@ import grpc
 from host.api.touch_entry import seal
 from host.card import KeyKind, MynaCard, PinKind
 from host.peripherals import BoardKey, Controller
+from host.private_files import write_private
 from host.secret import Secret
 from host.transport import open_transport
 from hw_sim.devices import SimController
@@ -104,7 +105,7 @@ class SecretsStack:
         key = BoardKey.generate()
         with Controller(self.pad.url, key=key) as controller:
             controller.inject_key(key)
-        (self.folder / "board.key").write_text(key.material().hex(), encoding="ascii")
+        write_private(self.folder / "board.key", key.material().hex().encode("ascii"))
         self.stubs: dict[str, tpb_grpc.TerminalServiceStub] = {}
         for profile, extra in (
             ("kiosk", "reset_otp_first = true\n"),

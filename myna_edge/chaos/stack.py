@@ -32,6 +32,7 @@ from typing import Final, Literal
 import grpc
 
 from host.peripherals import BoardKey, Controller
+from host.private_files import write_private
 from host.transport.sim import sim_trust_dir
 from hw_sim.devices import SimController, SimPrinter
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -159,7 +160,7 @@ class ChaosStack:
             key = BoardKey.generate()
             with Controller(self.pad.url, key=key) as controller:
                 controller.inject_key(key)
-            (self.workdir / "board.key").write_text(key.material().hex(), encoding="ascii")
+            write_private(self.workdir / "board.key", key.material().hex().encode("ascii"))
             if self._with_printer:
                 self.printer = self._stack.enter_context(SimPrinter(self.workdir / "receipts"))
             self.port = free_port()
@@ -182,7 +183,7 @@ class ChaosStack:
         issued = issue_terminal_certificate(tls, self.terminal_id)
         for name, data in (("ca.pem", issued.ca_pem), ("t.pem", issued.certificate_pem),
                            ("t.key", issued.key_pem)):  # fmt: skip
-            (self.workdir / name).write_bytes(data)
+            write_private(self.workdir / name, data)  # owner-only: t.key is a private key
         assert self.pad is not None
         printer = f'printer = "{self.printer.url}"\n' if self.printer is not None else ""
         (self.workdir / "terminal.toml").write_text(

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from host.client import AccountType
-from host.flows.transfer import statement_text
+from host.messages import UserText, statement_message
 from tests.browser.browser_support import (
     WorldThread,
     open_app,
@@ -28,9 +28,9 @@ from tests.browser.browser_support import (
 PASSWORD = "ABCD1234"
 
 
-def _signed_statement(amount: int) -> str:
-    """The agent's statement text for the app's demo payee (what the card signs over)."""
-    return statement_text(
+def _signed_statement(amount: int) -> UserText:
+    """The agent's statement for the app's demo payee (what the card signs over), JA and EN."""
+    return statement_message(
         SimpleNamespace(  # type: ignore[arg-type]
             amount_yen=amount, payee_name="ヤマダ　ハナコ", payee_bank_code="0001",
             payee_branch_code="123", payee_account_type=AccountType.ORDINARY,
@@ -55,13 +55,22 @@ def _start_transfer(page: Any, world: WorldThread, amount: str) -> None:
 def test_ui_transfer_over_threshold(world: WorldThread, page: Any) -> None:
     w = world.world
     assert w.pad is not None
+    assert w.printer is not None
+    printed = len(w.printer.receipts)
     _start_transfer(page, world, "250000")
     shot(page, "11-transfer-form")
     page.click("#transfer-next")
     wait_screen(page, "statement")
-    # The screen shows exactly the statement the agent has the card sign.
-    assert page.inner_text("#statement") == _signed_statement(250_000)
+    # The screen shows exactly the statement the agent has the card sign, in the
+    # screen's language (金額, 振込先, 口座, 依頼人), and in English on the toggle.
+    statement = _signed_statement(250_000)
+    assert page.inner_text("#statement") == statement.ja
+    assert "金額: 250,000円" in statement.ja
     shot(page, "12-transfer-statement")
+    page.click("#lang")
+    assert page.inner_text("#statement") == statement.en
+    page.click("#lang")
+    assert page.inner_text("#statement") == statement.ja
     page.click("#statement-yes")
     wait_screen(page, "insert")
     w.atm_reader.place()
@@ -85,6 +94,10 @@ def test_ui_transfer_over_threshold(world: WorldThread, page: Any) -> None:
     assert "COMMITTED" in result
     assert "本人確認\n済" in result or "本人確認\t済" in result
     shot(page, "14-transfer-result")
+    # The receipt is printed in the customer's language (the screen's: Japanese).
+    receipt = w.printer.wait_receipts(printed + 1)[-1].text()
+    assert "振込金額 250,000円" in receipt
+    assert "AMOUNT JPY" not in receipt
     secret_free(page, [PASSWORD])
 
 

@@ -278,3 +278,31 @@ def test_ui_agent_down(world: WorldThread, page: Any) -> None:
         assert "agent_unavailable" in reply.text()
     finally:
         world.call(gateway.stop())
+
+
+def test_ui_reset_on_a_card_without_a_signing_certificate(world: WorldThread, page: Any) -> None:
+    # A holder under 15: the agent learns it from the card before any PIN is
+    # asked, and the app shows the agent's own message in the screen's language.
+    w = world.world
+    assert w.kiosk is not None
+    w.kiosk_reader.card = "minor"
+    try:
+        w.kiosk_reader.place()
+        open_app(page, w.kiosk.url)
+        page.click("#go-reset")
+        wait_screen(page, "reset-choice")
+        page.click("#reset-sign")
+        wait_screen(page, "error")
+        assert page.evaluate("document.body.dataset.reason") == "result.no_signing_certificate"
+        texts = {"ja": "署名用電子証明書がありません", "en": "no signing certificate"}
+        first = page.evaluate("document.documentElement.lang")
+        assert texts[first] in page.inner_text("#error-text")
+        shot(page, "22-no-signing-certificate")
+        page.click("#lang")
+        second = page.evaluate("document.documentElement.lang")
+        assert second != first
+        assert texts[second] in page.inner_text("#error-text")
+        assert page.locator("#screen-entry").is_hidden()
+        world.idle()
+    finally:
+        w.kiosk_reader.card = "default"

@@ -161,7 +161,7 @@ async def terminal(
     config = AgentConfig(
         profile=profile, terminal_id=terminal_id, reader=reader, listen="127.0.0.1:0",
         journal=tmp_path / "journal.sqlite", electronic_journal=tmp_path / "ej.txt",
-        verifier=client, printer=printer,
+        verifier=client, printer=printer, recovery_answer_seconds=1.0,
     )  # fmt: skip
     pad = Pad()
     agent = Agent(config, secure_entry=pad, retry_interval=30.0)

@@ -27,6 +27,7 @@ from hw_sim.home import sim_home
 from hw_sim.readers.stack import PcscRig, Pn532Rig
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
+from myna_edge.chaos.atm import transfer_command
 from tests.flows_support import client_config
 from tests.integration.controller_support import running_sim
 from tests.integration.reader_stack import BUSY_WAIT_S, PCSC_READER, require
@@ -197,3 +198,50 @@ def test_libnfc_uart_reader_unplugged_and_back(
     assert [s for d, s in seen if d == "reader"] == [
         D.DEVICE_STATE_ONLINE, D.DEVICE_STATE_OFFLINE, D.DEVICE_STATE_ONLINE,
     ]  # fmt: skip
+
+
+def test_controller_not_commissioned_is_a_status_and_a_refusal_at_ack(
+    env: VerifierEnv, verifier: ServerThread, tmp_path: Path
+) -> None:
+    # The integrator's trap: a board that answers (it used to be ONLINE) but
+    # has no key, so the first transfer over the threshold failed mid-flow.
+    key = BoardKey.generate()
+    with running_sim() as board:
+        cfg = config(
+            env, verifier, tmp_path, reader="sim://default?persist=0",
+            controller=board.url, controller_key=key.material(),
+        )  # fmt: skip
+
+        async def scenario() -> tuple[list[tpb.DeviceStatus], list[tpb.ExecuteResponse], int]:
+            agent = Agent(cfg, status_interval=0.05)
+            await agent.start()
+            try:
+                async with grpc.aio.insecure_channel(agent.address) as channel:
+                    stub = tpb_grpc.TerminalServiceStub(channel)
+                    status = await stub.GetStatus(tpb.GetStatusRequest(), timeout=10)
+                    over = tpb.ExecuteRequest(
+                        request_id="over-threshold",
+                        transfer=transfer_command(150_000),
+                    )
+                    refused = [m async for m in stub.Execute(over, timeout=10)]
+                    under = tpb.ExecuteRequest(
+                        request_id="under-threshold",
+                        transfer=transfer_command(50_000),
+                    )
+                    call = stub.Execute(under, timeout=10)
+                    first = await call.read()
+                    assert isinstance(first, tpb.ExecuteResponse)
+                    call.cancel()
+                    return list(status.devices), refused, int(first.acknowledgement.accepted)
+            finally:
+                await agent.stop()
+
+        devices, refused, under_accepted = asyncio.run(scenario())
+    states = {d.device: d.state for d in devices}
+    assert states["controller"] == D.DEVICE_STATE_NOT_COMMISSIONED
+    # refused at acknowledgement, and nothing follows a refusal
+    assert len(refused) == 1
+    assert not refused[0].acknowledgement.accepted
+    assert refused[0].acknowledgement.refusal == D.REFUSAL_REASON_DEVICE_NOT_READY
+    # a transfer under the threshold needs no card and no PIN pad: accepted
+    assert under_accepted == 1

@@ -161,3 +161,19 @@ def test_bench_rejects_unknown_suites(home: Path) -> None:
     result = myna_edge("bench", "nonsense", home=home)
     assert result.returncode == 2
     assert "nonsense" in result.stderr
+
+
+def test_read_sign_cert_on_a_card_without_one_says_so_before_any_prompt(home: Path) -> None:
+    # stdin is not a terminal and no --pin-env is given: had the command
+    # prompted, it would fail "no terminal to prompt"; it must stop before.
+    before = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=home)
+    result = myna_edge("read", "--reader", "sim://minor", "--sign-cert", home=home)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0] == "myna-edge: no_signing_certificate"
+    assert "署名用電子証明書がありません" in lines[1]
+    assert "no signing certificate" in lines[2]
+    assert "prompt" not in result.stderr
+    after = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=home)
+    assert json.loads(after.stdout) == json.loads(before.stdout)  # no try spent

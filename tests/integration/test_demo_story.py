@@ -78,3 +78,15 @@ def test_one_flow_on_request(
     out = demo(*args, home=session_sim_home, out=tmp_path)
     assert expected in out
     assert out.count("\n== ") == 1
+
+
+def test_a_card_without_a_signing_certificate_is_told_before_the_password(
+    session_sim_home: Path, tmp_path: Path
+) -> None:
+    out = demo("--flow", "transfer", "--card", "minor", home=session_sim_home, out=tmp_path)
+    assert "[agent]  result: failed  no_signing_certificate" in out
+    assert "[screen] このカードには署名用電子証明書がありません" in out
+    assert "[screen] This card has no signing certificate" in out
+    assert "[pad]" not in out
+    assert "signing password" not in out.lower()  # never prompted
+    assert "振込先: ヤマダ　ハナコ" in out  # the statement in Japanese first

@@ -211,7 +211,11 @@ def test_absent_controller_is_reported_and_the_agent_serves(
 def test_idle_agent_resolves_leftovers(
     env: VerifierEnv, server: ServerThread, tmp_path: Path
 ) -> None:
-    config = load_agent_config(terminal_toml(env, server, tmp_path))
+    # nobody watches WatchRecovery: the question goes unanswered for
+    # recovery_answer_seconds (short here), the only thing that reverses unasked
+    config = dataclasses.replace(
+        load_agent_config(terminal_toml(env, server, tmp_path)), recovery_answer_seconds=0.2
+    )
 
     async def scenario() -> None:
         agent = Agent(config, recovery_interval=0.05)

@@ -154,8 +154,10 @@ TRANSFER_CASES = {
                             C.COMPLETION_CODE_CANCELED, "cancelled", {}),
     "cancel-at-password": ("default", {(C.PROMPT_TYPE_SIGNING_PASSWORD, 1): "cancel"},
                            C.COMPLETION_CODE_CANCELED, "cancelled", {}),
+    # after the authorisation a cancel never decides: the cash question goes to
+    # WatchRecovery, and only recovery_answer_seconds (1 s here) reverses unasked
     "cancel-at-money-moved": ("default", {(C.PROMPT_TYPE_CONFIRM_MONEY_MOVED, 1): "cancel"},
-                              C.COMPLETION_CODE_CANCELED, "cancelled", {}),
+                              C.COMPLETION_CODE_TIME_OUT, "reversed_unanswered", {}),
     "pulled-at-password": ("default", {(C.PROMPT_TYPE_SIGNING_PASSWORD, 1): "pull"},
                            C.COMPLETION_CODE_DEVICE_NOT_READY, "card_removed", {}),
     "pulled-at-money-moved": ("default", {(C.PROMPT_TYPE_CONFIRM_MONEY_MOVED, 1): "pull"},

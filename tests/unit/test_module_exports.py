@@ -33,12 +33,14 @@ HOST_MODULES = [
     "host.card.kinds",
     "host.card.pin_policy",
     "host.card.pins",
+    "host.private_files",
 ]
 
 #: Peripherals and simulated devices: ``__all__`` only.
 PERIPHERAL_MODULES = [
     "host.peripherals",
     "host.peripherals.controller",
+    "host.peripherals.counters",
     "host.peripherals.escpos",
     "host.peripherals.link",
     "host.peripherals.messages",

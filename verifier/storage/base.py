@@ -124,7 +124,7 @@ class Reservation:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """One decision: who, what, verdict, reason and the certificate serial."""
+    """One decision: who, what, verdict, reason, the certificate serial, the card id."""
 
     at_us: int
     terminal_id: str
@@ -133,6 +133,8 @@ class AuditEntry:
     reason: str
     certificate_serial: str = ""
     subject_id: str = ""
+    #: Hex issuer card id a PIN-reset authorisation is for ("" elsewhere).
+    card_id: str = ""
 
 
 class Transaction:
@@ -182,6 +184,14 @@ class Transaction:
         return self._x("DELETE FROM idempotency WHERE created_us < ?", (before_us,)).rowcount
 
     # -- sessions ----------------------------------------------------------
+    def purge_sessions(self, expired_before_us: int) -> int:
+        """Forget sessions that expired before ``expired_before_us``; returns how many.
+
+        Why (issue 22): every OpenSession adds a row, so without this an
+        authenticated terminal could grow the table without bound.
+        """
+        return self._x("DELETE FROM sessions WHERE expires_us < ?", (expired_before_us,)).rowcount
+
     def insert_session(self, session: Session) -> None:
         """Store a new session."""
         self._x(
@@ -330,15 +340,15 @@ class Transaction:
         """Append one decision to the audit log."""
         self._x(
             "INSERT INTO audit (at_us, terminal_id, action, verdict, reason, certificate_serial,"
-            " subject_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " subject_id, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             astuple(entry),
         )
 
     def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
         """The newest ``limit`` entries, oldest first."""
         rows = self._x(
-            "SELECT at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id"
-            " FROM audit ORDER BY seq DESC LIMIT ?",
+            "SELECT at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id,"
+            " card_id FROM audit ORDER BY seq DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]

@@ -113,8 +113,16 @@ _POSTGRES: Final = [
        FOR EACH ROW EXECUTE FUNCTION audit_append_only()""",
 ]
 
+#: Version 2 (issue 22): the audit log names the card a reset authorisation
+#: is for; sessions are purged after expiry, by this index.
+_V2: Final = [
+    "ALTER TABLE audit ADD COLUMN card_id TEXT NOT NULL DEFAULT ''",
+    "CREATE INDEX sessions_expiry ON sessions (expires_us)",
+]
+
 #: version -> dialect -> statements. Append new versions; never edit old ones.
 MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
+    2: {"sqlite": _V2, "postgresql": _V2},
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -21,6 +21,7 @@ pre-checks use a second connection (WAL readers never wait for the writer).
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -43,6 +44,22 @@ MAX_BATCH: Final = 256
 _Unit = tuple[Future[Any], Callable[[Transaction], Any]]
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create the database file 0600 whatever the umask (it holds personal data).
+
+    SQLite gives its -wal and -shm files the database file's mode, so they
+    are owner-only too. An existing file is left as it is.
+    """
+    if str(path) == ":memory:":
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+
+
 class SqliteStorage(Storage):
     """Storage in one SQLite file (``sqlite:///PATH``).
 
@@ -56,7 +73,8 @@ class SqliteStorage(Storage):
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _create_owner_only(self.path)
             self._db: sqlite3.Connection | None = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )

@@ -96,6 +96,14 @@ class UnixHardware:
     def _out(self, line):
         sys.stdout.write(line + "\n")
 
+    def report(self, line):
+        """A status line for the simulator (``boot SLOT VERSION TRIAL``, ``ready``)."""
+        self._out(line)
+
+    def report_flash(self, number, what, path):
+        """Observer of the boot platform's flash operations (power-cut tests)."""
+        self._out("flash %d %s %s" % (number, what, path))
+
     def read_link(self):
         return self._link.read(512) or b""
 

@@ -28,6 +28,9 @@ const App = (() => {
   let idleTimer = null;
 
   const t = (key, ...args) => format((TEXTS[state.lang] || TEXTS.ja)[key] ?? key, ...args);
+  // The agent's own text (UserMessage: key, ja, en) in the screen's language, else a fallback:
+  // one table of texts (host/messages.py) for the demo, this app and every ATM application.
+  const say = (message, fallback) => (message && message[state.lang]) || fallback;
 
   function translate() {
     document.documentElement.lang = state.lang;
@@ -64,6 +67,7 @@ const App = (() => {
     state.lastTry = false;
     state.failure = "";
     delete document.body.dataset.error;
+    delete document.body.dataset.reason;
     for (const id of ["result", "statement", "entry-mask", "payee", "amount", "working-step"]) {
       $(id).textContent = "";
     }
@@ -106,7 +110,8 @@ const App = (() => {
     state.lastTry = false;
     state.failure = "";
     show("working", () => { $("working-step").textContent = ""; });
-    const body = {request_id: rid, timeout_ms: 300000, ...command};
+    // The customer's language goes with the command: the agent prints the receipt in it.
+    const body = {request_id: rid, timeout_ms: 300000, language: state.lang, ...command};
     let completed = false;
     try {
       const response = await fetch("/api/execute", {
@@ -167,7 +172,9 @@ const App = (() => {
     const type = prompt.type;
     if (type === "PROMPT_TYPE_INSERT_CARD") show("insert");
     else if (type === "PROMPT_TYPE_CONFIRM_STATEMENT") {
-      show("statement", () => { $("statement").textContent = prompt.text; });
+      // The statement the card signs, in the screen's language (the agent builds both from
+      // the signed fields; the bytes the card signs do not depend on the language).
+      show("statement", () => { $("statement").textContent = say(prompt.message, prompt.text); });
     } else if (type === "PROMPT_TYPE_CONFIRM_MONEY_MOVED") show("cash");
     else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) {
       // An OTP prompt with attempts left follows a refused OTP: say so.
@@ -201,7 +208,9 @@ const App = (() => {
     entry = "";
     const rule = entryRule(prompt);
     show("entry", () => {
-      const again = prompt.type === "PROMPT_TYPE_NEW_SECRET" && /again/i.test(prompt.text);
+      const key0 = prompt.message && prompt.message.key;
+      const again = prompt.type === "PROMPT_TYPE_NEW_SECRET" &&
+        (key0 ? key0.endsWith("_again") : /again/i.test(prompt.text));
       const key = `entry_${prompt.type.replace("PROMPT_TYPE_", "")}${again ? "_again" : ""}`;
       $("entry-title").textContent = t(key);
       $("entry-rule").textContent = rule.alnum ? t("rule_password") : t("rule_digits", rule.max);
@@ -287,16 +296,18 @@ const App = (() => {
     state.command = null;
     state.prompt = null;
     if (done.code === "COMPLETION_CODE_SUCCESS") return showResult(command ? command.flow : "", done);
-    if (done.code === "COMPLETION_CODE_CANCELED") return failed("cancelled");
-    if (done.code === "COMPLETION_CODE_TIME_OUT") return failed("timeout", done.error_code);
+    // What to tell the person comes from the agent (done.message); codes pick the fallback.
+    const message = done.message && done.message.key ? done.message : null;
+    if (done.code === "COMPLETION_CODE_CANCELED") return failed("cancelled", "", message);
+    if (done.code === "COMPLETION_CODE_TIME_OUT") return failed("timeout", done.error_code, message);
     const code = done.error_code || state.failure;
     if (code === "service_unavailable") { state.verifierDown = true; banner(); }
-    if (done.code === "COMPLETION_CODE_COMMAND_ERROR") return failed("refused", code);
-    if (done.code === "COMPLETION_CODE_HARDWARE_ERROR") return failed("device_error", code);
-    return failed(code, code);
+    if (done.code === "COMPLETION_CODE_COMMAND_ERROR") return failed("refused", code, message);
+    if (done.code === "COMPLETION_CODE_HARDWARE_ERROR") return failed("device_error", code, message);
+    return failed(code, code, message);
   }
 
-  function failed(code, detail) {
+  function failed(code, detail, message) {
     const known = ["card_removed", "service_unavailable", "agent_unavailable", "timeout", "pin_blocked",
       "cancelled", "busy", "device_error", "refused"];
     const key = known.includes(code) ? code : "other";
@@ -305,9 +316,10 @@ const App = (() => {
     entry = "";
     show("error", () => {
       $("error-title").textContent = t(key === "cancelled" ? "err_cancelled" : "error_title");
-      $("error-text").textContent = t(`err_${key}`);
+      $("error-text").textContent = say(message, t(`err_${key}`));
       $("error-code").textContent = detail || (key === "other" ? code : "");
       document.body.dataset.error = key;
+      document.body.dataset.reason = message ? message.key : "";
     });
   }
 

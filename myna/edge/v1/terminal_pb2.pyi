@@ -9,7 +9,10 @@ The host agent's local API (package myna.edge.v1), for the kiosk
 touchscreen and the ATM application. Served only on a Unix socket or
 127.0.0.1.
 
-Conventions, modelled on CEN/XFS and XFS4IoT (terminal-conventions.md §1):
+Integrator's guide (sequence diagram, every prompt, completion and error
+code with the action to take, recovery): docs/terminal-api.md.
+
+Conventions, modelled on CEN/XFS and XFS4IoT (see docs/terminal-api.md):
 * Every command carries a client-chosen request_id and a timeout in
   milliseconds; 0 means no timeout, but the command stays cancellable.
 * The first message of a command's stream is an Acknowledgement. A refusal
@@ -43,6 +46,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _RefusalReason:
@@ -62,6 +70,10 @@ class _RefusalReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Refusal
     """The request id is already in use."""
     REFUSAL_REASON_UNSUPPORTED_COMMAND: _RefusalReason.ValueType  # 5
     """This agent's profile does not offer the command."""
+    REFUSAL_REASON_DEVICE_NOT_READY: _RefusalReason.ValueType  # 6
+    """A device the command needs cannot serve it now: GetStatus says which
+    (e.g. the controller is DEVICE_STATE_NOT_COMMISSIONED).
+    """
 
 class RefusalReason(_RefusalReason, metaclass=_RefusalReasonEnumTypeWrapper):
     """Why a command was refused at once (XFS4IoT acknowledge)."""
@@ -77,6 +89,10 @@ REFUSAL_REASON_DUPLICATE_REQUEST_ID: RefusalReason.ValueType  # 4
 """The request id is already in use."""
 REFUSAL_REASON_UNSUPPORTED_COMMAND: RefusalReason.ValueType  # 5
 """This agent's profile does not offer the command."""
+REFUSAL_REASON_DEVICE_NOT_READY: RefusalReason.ValueType  # 6
+"""A device the command needs cannot serve it now: GetStatus says which
+(e.g. the controller is DEVICE_STATE_NOT_COMMISSIONED).
+"""
 Global___RefusalReason: _TypeAlias = RefusalReason  # noqa: Y015
 
 class _CompletionCode:
@@ -114,6 +130,93 @@ COMPLETION_CODE_INTERNAL_ERROR: CompletionCode.ValueType  # 7
 COMPLETION_CODE_USER_ERROR: CompletionCode.ValueType  # 8
 """A secret was blocked or refused by the card's rules."""
 Global___CompletionCode: _TypeAlias = CompletionCode  # noqa: Y015
+
+class _CompletionReason:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CompletionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CompletionReason.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMPLETION_REASON_UNSPECIFIED: _CompletionReason.ValueType  # 0
+    """The command succeeded (or an agent older than this field)."""
+    COMPLETION_REASON_NO_SIGNING_CERTIFICATE: _CompletionReason.ValueType  # 1
+    """The card holds no signing certificate (holders under 15); learnt from
+    the card before any password prompt, no try spent.
+    """
+    COMPLETION_REASON_SIGNING_PASSWORD_BLOCKED: _CompletionReason.ValueType  # 2
+    COMPLETION_REASON_AUTH_PIN_BLOCKED: _CompletionReason.ValueType  # 3
+    COMPLETION_REASON_CARD_INFO_PIN_BLOCKED: _CompletionReason.ValueType  # 4
+    COMPLETION_REASON_PIN_BLOCKED: _CompletionReason.ValueType  # 5
+    """A blocked secret whose kind is not known."""
+    COMPLETION_REASON_NEW_SECRET_REJECTED: _CompletionReason.ValueType  # 6
+    """The new secret of a reset kept breaking the card's rules."""
+    COMPLETION_REASON_CARD_REMOVED: _CompletionReason.ValueType  # 7
+    COMPLETION_REASON_CARD_REVOKED: _CompletionReason.ValueType  # 8
+    COMPLETION_REASON_CARD_EXPIRED: _CompletionReason.ValueType  # 9
+    COMPLETION_REASON_CARD_NOT_ACCEPTED: _CompletionReason.ValueType  # 10
+    """The verifier did not accept the card (untrusted, malformed, bad signature)."""
+    COMPLETION_REASON_RESET_NOT_BOOKED: _CompletionReason.ValueType  # 11
+    """No reset booking for this card (or booked for another card)."""
+    COMPLETION_REASON_RESET_BOOKING_EXPIRED: _CompletionReason.ValueType  # 12
+    COMPLETION_REASON_RESET_BOOKING_USED: _CompletionReason.ValueType  # 13
+    COMPLETION_REASON_ONE_TIME_PASSWORD_REFUSED: _CompletionReason.ValueType  # 14
+    COMPLETION_REASON_OUTSIDE_KIOSK_HOURS: _CompletionReason.ValueType  # 15
+    COMPLETION_REASON_TRANSFER_REFUSED: _CompletionReason.ValueType  # 16
+    """The verifier refused the transfer."""
+    COMPLETION_REASON_TRANSFER_REVERSED: _CompletionReason.ValueType  # 17
+    """The transfer was reversed: the cash did not move."""
+    COMPLETION_REASON_CANCELLED: _CompletionReason.ValueType  # 18
+    COMPLETION_REASON_TIMEOUT: _CompletionReason.ValueType  # 19
+    COMPLETION_REASON_SERVICE_UNAVAILABLE: _CompletionReason.ValueType  # 20
+    COMPLETION_REASON_DEVICE_ERROR: _CompletionReason.ValueType  # 21
+    COMPLETION_REASON_STORAGE_ERROR: _CompletionReason.ValueType  # 22
+    COMPLETION_REASON_REFUSED: _CompletionReason.ValueType  # 23
+    """Another refusal of the verifier."""
+    COMPLETION_REASON_INTERNAL_ERROR: _CompletionReason.ValueType  # 24
+
+class CompletionReason(_CompletionReason, metaclass=_CompletionReasonEnumTypeWrapper):
+    """Why a command did not succeed, typed (Completion.reason): one value per
+    thing the person at the terminal can act on. Completion.message carries
+    the text to show for it (host/messages.py is the one table).
+    """
+
+COMPLETION_REASON_UNSPECIFIED: CompletionReason.ValueType  # 0
+"""The command succeeded (or an agent older than this field)."""
+COMPLETION_REASON_NO_SIGNING_CERTIFICATE: CompletionReason.ValueType  # 1
+"""The card holds no signing certificate (holders under 15); learnt from
+the card before any password prompt, no try spent.
+"""
+COMPLETION_REASON_SIGNING_PASSWORD_BLOCKED: CompletionReason.ValueType  # 2
+COMPLETION_REASON_AUTH_PIN_BLOCKED: CompletionReason.ValueType  # 3
+COMPLETION_REASON_CARD_INFO_PIN_BLOCKED: CompletionReason.ValueType  # 4
+COMPLETION_REASON_PIN_BLOCKED: CompletionReason.ValueType  # 5
+"""A blocked secret whose kind is not known."""
+COMPLETION_REASON_NEW_SECRET_REJECTED: CompletionReason.ValueType  # 6
+"""The new secret of a reset kept breaking the card's rules."""
+COMPLETION_REASON_CARD_REMOVED: CompletionReason.ValueType  # 7
+COMPLETION_REASON_CARD_REVOKED: CompletionReason.ValueType  # 8
+COMPLETION_REASON_CARD_EXPIRED: CompletionReason.ValueType  # 9
+COMPLETION_REASON_CARD_NOT_ACCEPTED: CompletionReason.ValueType  # 10
+"""The verifier did not accept the card (untrusted, malformed, bad signature)."""
+COMPLETION_REASON_RESET_NOT_BOOKED: CompletionReason.ValueType  # 11
+"""No reset booking for this card (or booked for another card)."""
+COMPLETION_REASON_RESET_BOOKING_EXPIRED: CompletionReason.ValueType  # 12
+COMPLETION_REASON_RESET_BOOKING_USED: CompletionReason.ValueType  # 13
+COMPLETION_REASON_ONE_TIME_PASSWORD_REFUSED: CompletionReason.ValueType  # 14
+COMPLETION_REASON_OUTSIDE_KIOSK_HOURS: CompletionReason.ValueType  # 15
+COMPLETION_REASON_TRANSFER_REFUSED: CompletionReason.ValueType  # 16
+"""The verifier refused the transfer."""
+COMPLETION_REASON_TRANSFER_REVERSED: CompletionReason.ValueType  # 17
+"""The transfer was reversed: the cash did not move."""
+COMPLETION_REASON_CANCELLED: CompletionReason.ValueType  # 18
+COMPLETION_REASON_TIMEOUT: CompletionReason.ValueType  # 19
+COMPLETION_REASON_SERVICE_UNAVAILABLE: CompletionReason.ValueType  # 20
+COMPLETION_REASON_DEVICE_ERROR: CompletionReason.ValueType  # 21
+COMPLETION_REASON_STORAGE_ERROR: CompletionReason.ValueType  # 22
+COMPLETION_REASON_REFUSED: CompletionReason.ValueType  # 23
+"""Another refusal of the verifier."""
+COMPLETION_REASON_INTERNAL_ERROR: CompletionReason.ValueType  # 24
+Global___CompletionReason: _TypeAlias = CompletionReason  # noqa: Y015
 
 class _PromptType:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -158,6 +261,12 @@ class _DeviceStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeviceSta
     DEVICE_STATE_HARDWARE_ERROR: _DeviceState.ValueType  # 4
     DEVICE_STATE_BUSY: _DeviceState.ValueType  # 5
     DEVICE_STATE_FRAUD_ATTEMPT: _DeviceState.ValueType  # 6
+    DEVICE_STATE_NOT_COMMISSIONED: _DeviceState.ValueType  # 7
+    """Present and answering, but not commissioned for this terminal: the
+    controller board has no injected key, or not the key this agent holds
+    (`myna-edge sim controller --commission KEYFILE`, firmware/PROTOCOL.md §6).
+    Commands that need it are refused at acknowledgement (DEVICE_NOT_READY).
+    """
 
 class DeviceState(_DeviceState, metaclass=_DeviceStateEnumTypeWrapper):
     """Device status (XFS4IoT common status)."""
@@ -169,6 +278,12 @@ DEVICE_STATE_NO_DEVICE: DeviceState.ValueType  # 3
 DEVICE_STATE_HARDWARE_ERROR: DeviceState.ValueType  # 4
 DEVICE_STATE_BUSY: DeviceState.ValueType  # 5
 DEVICE_STATE_FRAUD_ATTEMPT: DeviceState.ValueType  # 6
+DEVICE_STATE_NOT_COMMISSIONED: DeviceState.ValueType  # 7
+"""Present and answering, but not commissioned for this terminal: the
+controller board has no injected key, or not the key this agent holds
+(`myna-edge sim controller --commission KEYFILE`, firmware/PROTOCOL.md §6).
+Commands that need it are refused at acknowledgement (DEVICE_NOT_READY).
+"""
 Global___DeviceState: _TypeAlias = DeviceState  # noqa: Y015
 
 class _TerminalProfile:
@@ -192,6 +307,147 @@ TERMINAL_PROFILE_KIOSK: TerminalProfile.ValueType  # 1
 TERMINAL_PROFILE_ATM: TerminalProfile.ValueType  # 2
 """ATM: card reading and transfers; PINs only from the secure PIN pad."""
 Global___TerminalProfile: _TypeAlias = TerminalProfile  # noqa: Y015
+
+class _CommandState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CommandStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CommandState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    COMMAND_STATE_UNSPECIFIED: _CommandState.ValueType  # 0
+    COMMAND_STATE_UNKNOWN: _CommandState.ValueType  # 1
+    """Never run by this agent, or forgotten (only the last commands are kept
+    in memory; transfers are then looked up in the journal).
+    """
+    COMMAND_STATE_RUNNING: _CommandState.ValueType  # 2
+    """Still running (re-attach with Attach)."""
+    COMMAND_STATE_COMPLETED: _CommandState.ValueType  # 3
+    """Ended; completion holds its Completion."""
+    COMMAND_STATE_JOURNALED: _CommandState.ValueType  # 4
+    """A transfer known only from the agent's journal (the agent restarted):
+    completion.transfer holds its state; SUCCESS when committed, CANCELED
+    with error_code "reversed" when reversed; AUTHORIZED while its cash
+    question waits (awaiting_recovery).
+    """
+
+class CommandState(_CommandState, metaclass=_CommandStateEnumTypeWrapper):
+    """Where a command is."""
+
+COMMAND_STATE_UNSPECIFIED: CommandState.ValueType  # 0
+COMMAND_STATE_UNKNOWN: CommandState.ValueType  # 1
+"""Never run by this agent, or forgotten (only the last commands are kept
+in memory; transfers are then looked up in the journal).
+"""
+COMMAND_STATE_RUNNING: CommandState.ValueType  # 2
+"""Still running (re-attach with Attach)."""
+COMMAND_STATE_COMPLETED: CommandState.ValueType  # 3
+"""Ended; completion holds its Completion."""
+COMMAND_STATE_JOURNALED: CommandState.ValueType  # 4
+"""A transfer known only from the agent's journal (the agent restarted):
+completion.transfer holds its state; SUCCESS when committed, CANCELED
+with error_code "reversed" when reversed; AUTHORIZED while its cash
+question waits (awaiting_recovery).
+"""
+Global___CommandState: _TypeAlias = CommandState  # noqa: Y015
+
+class _DeviceError:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DeviceErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DeviceError.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DEVICE_ERROR_UNSPECIFIED: _DeviceError.ValueType  # 0
+    DEVICE_ERROR_NO_MEDIA: _DeviceError.ValueType  # 1
+    """No card answered in the reader's field."""
+    DEVICE_ERROR_INVALID_DATA: _DeviceError.ValueType  # 2
+    """The request's bytes are unusable (a malformed APDU, a bad VERIFY header)."""
+    DEVICE_ERROR_ACCESS_DENIED: _DeviceError.ValueType  # 3
+    """The command would carry a secret through the API: use EnterPin + PresentPin."""
+    DEVICE_ERROR_NO_PIN: _DeviceError.ValueType  # 4
+    """PresentPin with no PIN held (none entered, expired, or already presented)."""
+    DEVICE_ERROR_ENTRY_TIMEOUT: _DeviceError.ValueType  # 5
+    """The user did not finish the entry in time."""
+    DEVICE_ERROR_NO_DEVICE: _DeviceError.ValueType  # 6
+    """The agent has no such device (no printer, no secure PIN pad configured)."""
+    DEVICE_ERROR_PAPER_OUT: _DeviceError.ValueType  # 7
+    DEVICE_ERROR_COVER_OPEN: _DeviceError.ValueType  # 8
+    DEVICE_ERROR_BUSY: _DeviceError.ValueType  # 9
+    """A flow or another device operation uses the device now."""
+    DEVICE_ERROR_UNSUPPORTED_LENGTH: _DeviceError.ValueType  # 10
+    """The PIN entry asked for lengths the PIN kind cannot have."""
+
+class DeviceError(_DeviceError, metaclass=_DeviceErrorEnumTypeWrapper):
+    """Why a device operation failed (XFS4IoT class-specific error codes)."""
+
+DEVICE_ERROR_UNSPECIFIED: DeviceError.ValueType  # 0
+DEVICE_ERROR_NO_MEDIA: DeviceError.ValueType  # 1
+"""No card answered in the reader's field."""
+DEVICE_ERROR_INVALID_DATA: DeviceError.ValueType  # 2
+"""The request's bytes are unusable (a malformed APDU, a bad VERIFY header)."""
+DEVICE_ERROR_ACCESS_DENIED: DeviceError.ValueType  # 3
+"""The command would carry a secret through the API: use EnterPin + PresentPin."""
+DEVICE_ERROR_NO_PIN: DeviceError.ValueType  # 4
+"""PresentPin with no PIN held (none entered, expired, or already presented)."""
+DEVICE_ERROR_ENTRY_TIMEOUT: DeviceError.ValueType  # 5
+"""The user did not finish the entry in time."""
+DEVICE_ERROR_NO_DEVICE: DeviceError.ValueType  # 6
+"""The agent has no such device (no printer, no secure PIN pad configured)."""
+DEVICE_ERROR_PAPER_OUT: DeviceError.ValueType  # 7
+DEVICE_ERROR_COVER_OPEN: DeviceError.ValueType  # 8
+DEVICE_ERROR_BUSY: DeviceError.ValueType  # 9
+"""A flow or another device operation uses the device now."""
+DEVICE_ERROR_UNSUPPORTED_LENGTH: DeviceError.ValueType  # 10
+"""The PIN entry asked for lengths the PIN kind cannot have."""
+Global___DeviceError: _TypeAlias = DeviceError  # noqa: Y015
+
+class _ChipPowerAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ChipPowerActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ChipPowerAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CHIP_POWER_ACTION_UNSPECIFIED: _ChipPowerAction.ValueType  # 0
+    CHIP_POWER_ACTION_COLD: _ChipPowerAction.ValueType  # 1
+    CHIP_POWER_ACTION_WARM: _ChipPowerAction.ValueType  # 2
+    CHIP_POWER_ACTION_OFF: _ChipPowerAction.ValueType  # 3
+
+class ChipPowerAction(_ChipPowerAction, metaclass=_ChipPowerActionEnumTypeWrapper): ...
+
+CHIP_POWER_ACTION_UNSPECIFIED: ChipPowerAction.ValueType  # 0
+CHIP_POWER_ACTION_COLD: ChipPowerAction.ValueType  # 1
+CHIP_POWER_ACTION_WARM: ChipPowerAction.ValueType  # 2
+CHIP_POWER_ACTION_OFF: ChipPowerAction.ValueType  # 3
+Global___ChipPowerAction: _TypeAlias = ChipPowerAction  # noqa: Y015
+
+@_typing.final
+class UserMessage(_message.Message):
+    """A text for the person at the terminal: a stable key (for applications
+    with their own wording) and the text in Japanese and English.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    JA_FIELD_NUMBER: _builtins.int
+    EN_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    """e.g. "result.no_signing_certificate", "prompt.signing_password"."""
+    ja: _builtins.str
+    en: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        ja: _builtins.str = ...,
+        en: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["en", b"en", "ja", b"ja", "key", b"key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UserMessage: _TypeAlias = UserMessage  # noqa: Y015
 
 @_typing.final
 class ReadCardCommand(_message.Message):
@@ -241,7 +497,10 @@ Global___PinResetCommand: _TypeAlias = PinResetCommand  # noqa: Y015
 
 @_typing.final
 class TransferCommand(_message.Message):
-    """An identity-verified transfer."""
+    """An identity-verified transfer. Every field is signed by the card (over the
+    threshold) exactly as sent; a field out of format refuses the command at
+    acknowledgement with INVALID_MESSAGE and invalid_field naming it.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -254,13 +513,23 @@ class TransferCommand(_message.Message):
     REMITTER_NAME_FIELD_NUMBER: _builtins.int
     REMITTER_PHONE_FIELD_NUMBER: _builtins.int
     amount_yen: _builtins.int
+    """Yen, 1 .. 999,999,999,999. Over the threshold
+    (GetCapabilitiesResponse.transfer_identity_threshold_yen) the card signs.
+    """
     payee_bank_code: _builtins.str
+    """Zengin bank code: exactly 4 ASCII digits ("0001")."""
     payee_branch_code: _builtins.str
+    """Branch code: exactly 3 ASCII digits ("123")."""
     payee_account_type: _verifier_pb2.AccountType.ValueType
+    """ORDINARY, CURRENT or SAVINGS (UNSPECIFIED is refused)."""
     payee_account_number: _builtins.str
+    """Account number: exactly 7 ASCII digits (zero-padded: "0012345")."""
     payee_name: _builtins.str
+    """As the bank registers it (usually full-width katakana), 1-48 characters."""
     remitter_name: _builtins.str
+    """Required, 1-48 characters."""
     remitter_phone: _builtins.str
+    """Optional, free text (e.g. "03-1234-5678")."""
     def __init__(
         self,
         *,
@@ -287,6 +556,7 @@ class ExecuteRequest(_message.Message):
 
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
     READ_CARD_FIELD_NUMBER: _builtins.int
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
@@ -294,6 +564,10 @@ class ExecuteRequest(_message.Message):
     """Client-chosen, 1-64 characters, unique among running commands."""
     timeout_ms: _builtins.int
     """Milliseconds for the whole command; 0 = none (still cancellable)."""
+    language: _builtins.str
+    """The customer's language for what the agent prints (the receipt):
+    "ja" (default when empty) or "en". Screens choose from UserMessage.
+    """
     @_builtins.property
     def read_card(self) -> Global___ReadCardCommand: ...
     @_builtins.property
@@ -305,13 +579,14 @@ class ExecuteRequest(_message.Message):
         *,
         request_id: _builtins.str = ...,
         timeout_ms: _builtins.int = ...,
+        language: _builtins.str = ...,
         read_card: Global___ReadCardCommand | None = ...,
         pin_reset: Global___PinResetCommand | None = ...,
         transfer: Global___TransferCommand | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "pin_reset", b"pin_reset", "read_card", b"read_card", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "language", b"language", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
@@ -325,17 +600,27 @@ class Acknowledgement(_message.Message):
 
     ACCEPTED_FIELD_NUMBER: _builtins.int
     REFUSAL_FIELD_NUMBER: _builtins.int
+    INVALID_FIELD_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
     accepted: _builtins.bool
     refusal: Global___RefusalReason.ValueType
+    invalid_field: _builtins.str
+    """INVALID_MESSAGE / INVALID_REQUEST_ID: the offending field of the
+    request (e.g. "transfer.payee_bank_code", "request_id"), else empty.
+    """
+    detail: _builtins.str
+    """Why, in English, for the integrator's log (never shown to customers)."""
     def __init__(
         self,
         *,
         accepted: _builtins.bool = ...,
         refusal: Global___RefusalReason.ValueType = ...,
+        invalid_field: _builtins.str = ...,
+        detail: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "refusal", b"refusal"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "detail", b"detail", "invalid_field", b"invalid_field", "refusal", b"refusal"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,8 +636,13 @@ class PromptEvent(_message.Message):
     TRIES_LEFT_FIELD_NUMBER: _builtins.int
     LAST_TRY_FIELD_NUMBER: _builtins.int
     ENTRY_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
     prompt_id: _builtins.str
-    """Answer with this id."""
+    """Answer with this id (AnswerPrompt). Empty for display-only prompts that
+    no API call answers: INSERT_CARD (the card answers), and under the ATM
+    profile every secret prompt (SIGNING_PASSWORD, ...: typed on the secure
+    PIN pad, never through the API).
+    """
     type: Global___PromptType.ValueType
     text: _builtins.str
     """What to show (the exact statement for CONFIRM_STATEMENT)."""
@@ -364,6 +654,13 @@ class PromptEvent(_message.Message):
     X25519 public key (32 bytes) for this prompt only; seal the entry to it
     (TouchEntry). Empty for every other prompt.
     """
+    @_builtins.property
+    def message(self) -> Global___UserMessage:
+        """The prompt's key and its text in Japanese and English (text above is
+        the English one); for CONFIRM_STATEMENT the statement in both languages,
+        built from the fields the card signs.
+        """
+
     def __init__(
         self,
         *,
@@ -373,10 +670,11 @@ class PromptEvent(_message.Message):
         tries_left: _builtins.int = ...,
         last_try: _builtins.bool = ...,
         entry_public_key: _builtins.bytes = ...,
+        message: Global___UserMessage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_public_key", b"entry_public_key", "last_try", b"last_try", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_public_key", b"entry_public_key", "last_try", b"last_try", "message", b"message", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -438,6 +736,23 @@ class RemoveCardEvent(_message.Message):
 Global___RemoveCardEvent: _TypeAlias = RemoveCardEvent  # noqa: Y015
 
 @_typing.final
+class CardTakenEvent(_message.Message):
+    """The card left the reader after RemoveCardEvent (the customer took it)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardTakenEvent: _TypeAlias = CardTakenEvent  # noqa: Y015
+
+@_typing.final
 class FailureEvent(_message.Message):
     """The command stops short; the completion follows."""
 
@@ -471,6 +786,7 @@ class FlowEvent(_message.Message):
     WORKING_FIELD_NUMBER: _builtins.int
     REMOVE_CARD_FIELD_NUMBER: _builtins.int
     FAILURE_FIELD_NUMBER: _builtins.int
+    CARD_TAKEN_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt(self) -> Global___PromptEvent: ...
     @_builtins.property
@@ -481,6 +797,8 @@ class FlowEvent(_message.Message):
     def remove_card(self) -> Global___RemoveCardEvent: ...
     @_builtins.property
     def failure(self) -> Global___FailureEvent: ...
+    @_builtins.property
+    def card_taken(self) -> Global___CardTakenEvent: ...
     def __init__(
         self,
         *,
@@ -489,12 +807,13 @@ class FlowEvent(_message.Message):
         working: Global___WorkingEvent | None = ...,
         remove_card: Global___RemoveCardEvent | None = ...,
         failure: Global___FailureEvent | None = ...,
+        card_taken: Global___CardTakenEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -563,10 +882,23 @@ class TransferResult(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     IDENTITY_VERIFIED_FIELD_NUMBER: _builtins.int
     RECEIPT_PRINTED_FIELD_NUMBER: _builtins.int
+    RECEIPT_LINES_FIELD_NUMBER: _builtins.int
     authorization_id: _builtins.str
     state: _verifier_pb2.TransferState.ValueType
     identity_verified: _builtins.bool
+    """The verifier checked the holder's signature over this statement and
+    recorded the identity. Set as soon as the authorisation says so and kept
+    whatever follows (declined, cancelled, reversed): who was identified,
+    not whether money moved.
+    """
     receipt_printed: _builtins.bool
+    @_builtins.property
+    def receipt_lines(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The receipt's lines (committed transfers), for ATMs that print
+        themselves or when receipt_printed is false. A line "再発行 REPRINT"
+        marks a copy that may not be the first one printed.
+        """
+
     def __init__(
         self,
         *,
@@ -574,10 +906,11 @@ class TransferResult(_message.Message):
         state: _verifier_pb2.TransferState.ValueType = ...,
         identity_verified: _builtins.bool = ...,
         receipt_printed: _builtins.bool = ...,
+        receipt_lines: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "identity_verified", b"identity_verified", "receipt_printed", b"receipt_printed", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authorization_id", b"authorization_id", "identity_verified", b"identity_verified", "receipt_lines", b"receipt_lines", "receipt_printed", b"receipt_printed", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -589,12 +922,34 @@ class Completion(_message.Message):
 
     CODE_FIELD_NUMBER: _builtins.int
     ERROR_CODE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
     READ_CARD_FIELD_NUMBER: _builtins.int
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
     code: Global___CompletionCode.ValueType
-    error_code: _builtins.str
-    """Class-specific detail: the verifier's reason or the failure code."""
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def error_code(self) -> _builtins.str:
+        """Deprecated: use reason and message. Still set, as before: the
+        verifier's reason name or the flow's failure code, free text.
+        """
+
+    @error_code.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def error_code(self, value: _builtins.str) -> None:
+        """Deprecated: use reason and message. Still set, as before: the
+        verifier's reason name or the flow's failure code, free text.
+        """
+
+    reason: Global___CompletionReason.ValueType
+    """Why the command did not succeed (UNSPECIFIED on success)."""
+    @_builtins.property
+    def message(self) -> Global___UserMessage:
+        """What to tell the person and what to do next, Japanese and English
+        (empty on success).
+        """
+
     @_builtins.property
     def read_card(self) -> Global___ReadCardResult: ...
     @_builtins.property
@@ -606,13 +961,15 @@ class Completion(_message.Message):
         *,
         code: Global___CompletionCode.ValueType = ...,
         error_code: _builtins.str = ...,
+        reason: Global___CompletionReason.ValueType = ...,
+        message: Global___UserMessage | None = ...,
         read_card: Global___ReadCardResult | None = ...,
         pin_reset: Global___PinResetResult | None = ...,
         transfer: Global___TransferResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error_code", b"error_code", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error_code", b"error_code", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
@@ -1022,3 +1379,317 @@ class AnswerRecoveryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AnswerRecoveryResponse: _TypeAlias = AnswerRecoveryResponse  # noqa: Y015
+
+@_typing.final
+class GetCommandOutcomeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCommandOutcomeRequest: _TypeAlias = GetCommandOutcomeRequest  # noqa: Y015
+
+@_typing.final
+class GetCommandOutcomeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    COMPLETION_FIELD_NUMBER: _builtins.int
+    AWAITING_RECOVERY_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    state: Global___CommandState.ValueType
+    awaiting_recovery: _builtins.bool
+    """The transfer's cash question waits for AnswerRecovery (WatchRecovery)."""
+    @_builtins.property
+    def completion(self) -> Global___Completion:
+        """COMPLETED and JOURNALED only."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        state: Global___CommandState.ValueType = ...,
+        completion: Global___Completion | None = ...,
+        awaiting_recovery: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["completion", b"completion"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["awaiting_recovery", b"awaiting_recovery", "completion", b"completion", "request_id", b"request_id", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCommandOutcomeResponse: _TypeAlias = GetCommandOutcomeResponse  # noqa: Y015
+
+@_typing.final
+class AttachRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttachRequest: _TypeAlias = AttachRequest  # noqa: Y015
+
+@_typing.final
+class ChipPowerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    action: Global___ChipPowerAction.ValueType
+    def __init__(
+        self,
+        *,
+        action: Global___ChipPowerAction.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChipPowerRequest: _TypeAlias = ChipPowerRequest  # noqa: Y015
+
+@_typing.final
+class ChipPowerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ATR_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    error: Global___DeviceError.ValueType
+    atr: _builtins.bytes
+    """The answer to reset (cold/warm), empty after OFF."""
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___DeviceError.ValueType = ...,
+        atr: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["atr", b"atr", "code", b"code", "error", b"error"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChipPowerResponse: _TypeAlias = ChipPowerResponse  # noqa: Y015
+
+@_typing.final
+class ChipIoRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_APDU_FIELD_NUMBER: _builtins.int
+    command_apdu: _builtins.bytes
+    """One ISO 7816-4 command APDU (short or extended)."""
+    def __init__(
+        self,
+        *,
+        command_apdu: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_apdu", b"command_apdu"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChipIoRequest: _TypeAlias = ChipIoRequest  # noqa: Y015
+
+@_typing.final
+class ChipIoResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    RESPONSE_APDU_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    error: Global___DeviceError.ValueType
+    response_apdu: _builtins.bytes
+    """The response APDU: data, SW1, SW2."""
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___DeviceError.ValueType = ...,
+        response_apdu: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "response_apdu", b"response_apdu"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChipIoResponse: _TypeAlias = ChipIoResponse  # noqa: Y015
+
+@_typing.final
+class EnterPinRequest(_message.Message):
+    """Which secret EnterPin collects (its kind fixes the length rules)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: _builtins.int
+    TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    MIN_LENGTH_FIELD_NUMBER: _builtins.int
+    MAX_LENGTH_FIELD_NUMBER: _builtins.int
+    type: Global___PromptType.ValueType
+    """PROMPT_TYPE_AUTH_PIN or PROMPT_TYPE_CARD_INFO_PIN (4 digits), or
+    PROMPT_TYPE_SIGNING_PASSWORD (6-16 letters and digits, multi-tap).
+    """
+    timeout_ms: _builtins.int
+    """Milliseconds the user has; 0 = the pad's own entry timeout."""
+    min_length: _builtins.int
+    """Lengths the application asks for (0 = any); refused
+    DEVICE_ERROR_UNSUPPORTED_LENGTH when the kind's rule cannot meet them.
+    """
+    max_length: _builtins.int
+    def __init__(
+        self,
+        *,
+        type: Global___PromptType.ValueType = ...,
+        timeout_ms: _builtins.int = ...,
+        min_length: _builtins.int = ...,
+        max_length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_length", b"max_length", "min_length", b"min_length", "timeout_ms", b"timeout_ms", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnterPinRequest: _TypeAlias = EnterPinRequest  # noqa: Y015
+
+@_typing.final
+class EnterPinResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    DIGITS_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    error: Global___DeviceError.ValueType
+    digits: _builtins.int
+    """How many characters were entered (never the characters)."""
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___DeviceError.ValueType = ...,
+        digits: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "digits", b"digits", "error", b"error"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EnterPinResponse: _TypeAlias = EnterPinResponse  # noqa: Y015
+
+@_typing.final
+class PresentPinRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_HEADER_FIELD_NUMBER: _builtins.int
+    command_header: _builtins.bytes
+    """CLA INS P1 P2 of a VERIFY (INS 0x20); the agent appends Lc and the held
+    PIN as one ASCII byte per character, as the JPKI card's VERIFY takes it.
+    """
+    def __init__(
+        self,
+        *,
+        command_header: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_header", b"command_header"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresentPinRequest: _TypeAlias = PresentPinRequest  # noqa: Y015
+
+@_typing.final
+class PresentPinResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    RESPONSE_APDU_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    error: Global___DeviceError.ValueType
+    response_apdu: _builtins.bytes
+    """The card's response APDU (a status word for VERIFY)."""
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___DeviceError.ValueType = ...,
+        response_apdu: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "response_apdu", b"response_apdu"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PresentPinResponse: _TypeAlias = PresentPinResponse  # noqa: Y015
+
+@_typing.final
+class PrintRawRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    """ESC/POS bytes, at most 65536."""
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrintRawRequest: _TypeAlias = PrintRawRequest  # noqa: Y015
+
+@_typing.final
+class PrintRawResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    error: Global___DeviceError.ValueType
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___DeviceError.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrintRawResponse: _TypeAlias = PrintRawResponse  # noqa: Y015

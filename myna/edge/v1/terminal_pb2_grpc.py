@@ -77,6 +77,41 @@ class TerminalServiceStub:
                 request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.SerializeToString,
                 response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.FromString,
                 _registered_method=True)
+        self.GetCommandOutcome = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/GetCommandOutcome',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeResponse.FromString,
+                _registered_method=True)
+        self.Attach = channel.unary_stream(
+                '/myna.edge.v1.TerminalService/Attach',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AttachRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ExecuteResponse.FromString,
+                _registered_method=True)
+        self.ChipPower = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/ChipPower',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerResponse.FromString,
+                _registered_method=True)
+        self.ChipIo = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/ChipIo',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoResponse.FromString,
+                _registered_method=True)
+        self.EnterPin = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/EnterPin',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinResponse.FromString,
+                _registered_method=True)
+        self.PresentPin = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/PresentPin',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinResponse.FromString,
+                _registered_method=True)
+        self.PrintRaw = channel.unary_unary(
+                '/myna.edge.v1.TerminalService/PrintRaw',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.FromString,
+                _registered_method=True)
 
 
 class TerminalServiceServicer:
@@ -144,6 +179,65 @@ class TerminalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCommandOutcome(self, request, context):
+        """The outcome of a command by its request id: running, its completion,
+        or (after an agent restart) what the journal holds of a transfer. For an
+        ATM application that restarted or lost the Execute stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Attach(self, request, context):
+        """Re-attach to a command's stream: every message it sent from its
+        acknowledgement on, then the live ones, ending with its completion.
+        NOT_FOUND when the agent does not know the request id (any more).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChipPower(self, request, context):
+        """Device operations for an XFS4IoT front end (docs/xfs4iot.md), each
+        refused DEVICE_NOT_READY/BUSY while a flow runs; a chip session or a
+        held PIN in turn holds new Execute commands BUSY until it ends.
+        Power the card's chip (cold/warm: open a chip session, off: end it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ChipIo(self, request, context):
+        """One command APDU to the chip, opening the session if needed. Commands
+        that carry a secret (VERIFY with data, CHANGE REFERENCE DATA, RESET
+        RETRY COUNTER) are refused ACCESS_DENIED: secrets come only from EnterPin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EnterPin(self, request, context):
+        """Collect a PIN on the secure PIN pad; the agent holds it for one
+        PresentPin and answers only how many characters were entered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PresentPin(self, request, context):
+        """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrintRaw(self, request, context):
+        """Send raw ESC/POS bytes to the receipt printer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TerminalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -186,6 +280,41 @@ def add_TerminalServiceServicer_to_server(servicer, server):
                     servicer.AnswerRecovery,
                     request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.FromString,
                     response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.SerializeToString,
+            ),
+            'GetCommandOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCommandOutcome,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeResponse.SerializeToString,
+            ),
+            'Attach': grpc.unary_stream_rpc_method_handler(
+                    servicer.Attach,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.AttachRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ExecuteResponse.SerializeToString,
+            ),
+            'ChipPower': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChipPower,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerResponse.SerializeToString,
+            ),
+            'ChipIo': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChipIo,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoResponse.SerializeToString,
+            ),
+            'EnterPin': grpc.unary_unary_rpc_method_handler(
+                    servicer.EnterPin,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinResponse.SerializeToString,
+            ),
+            'PresentPin': grpc.unary_unary_rpc_method_handler(
+                    servicer.PresentPin,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinResponse.SerializeToString,
+            ),
+            'PrintRaw': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrintRaw,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -405,6 +534,195 @@ class TerminalService:
             '/myna.edge.v1.TerminalService/AnswerRecovery',
             myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryRequest.SerializeToString,
             myna_dot_edge_dot_v1_dot_terminal__pb2.AnswerRecoveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCommandOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/GetCommandOutcome',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.GetCommandOutcomeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Attach(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/Attach',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.AttachRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.ExecuteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChipPower(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/ChipPower',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.ChipPowerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChipIo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/ChipIo',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.ChipIoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EnterPin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/EnterPin',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.EnterPinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PresentPin(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/PresentPin',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.PresentPinResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrintRaw(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/PrintRaw',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.FromString,
             options,
             channel_credentials,
             insecure,

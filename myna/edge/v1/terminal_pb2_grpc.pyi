@@ -9,7 +9,10 @@ The host agent's local API (package myna.edge.v1), for the kiosk
 touchscreen and the ATM application. Served only on a Unix socket or
 127.0.0.1.
 
-Conventions, modelled on CEN/XFS and XFS4IoT (terminal-conventions.md §1):
+Integrator's guide (sequence diagram, every prompt, completion and error
+code with the action to take, recovery): docs/terminal-api.md.
+
+Conventions, modelled on CEN/XFS and XFS4IoT (see docs/terminal-api.md):
 * Every command carries a client-chosen request_id and a timeout in
   milliseconds; 0 means no timeout, but the command stays cancellable.
 * The first message of a command's stream is an Acknowledgement. A refusal
@@ -80,6 +83,35 @@ class TerminalServiceStub:
     """
     AnswerRecovery: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.AnswerRecoveryRequest, _terminal_pb2.AnswerRecoveryResponse]
     """Answer a recovery question: did the cash move?"""
+    GetCommandOutcome: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.GetCommandOutcomeRequest, _terminal_pb2.GetCommandOutcomeResponse]
+    """The outcome of a command by its request id: running, its completion,
+    or (after an agent restart) what the journal holds of a transfer. For an
+    ATM application that restarted or lost the Execute stream.
+    """
+    Attach: _grpc.UnaryStreamMultiCallable[_terminal_pb2.AttachRequest, _terminal_pb2.ExecuteResponse]
+    """Re-attach to a command's stream: every message it sent from its
+    acknowledgement on, then the live ones, ending with its completion.
+    NOT_FOUND when the agent does not know the request id (any more).
+    """
+    ChipPower: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.ChipPowerRequest, _terminal_pb2.ChipPowerResponse]
+    """Device operations for an XFS4IoT front end (docs/xfs4iot.md), each
+    refused DEVICE_NOT_READY/BUSY while a flow runs; a chip session or a
+    held PIN in turn holds new Execute commands BUSY until it ends.
+    Power the card's chip (cold/warm: open a chip session, off: end it).
+    """
+    ChipIo: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.ChipIoRequest, _terminal_pb2.ChipIoResponse]
+    """One command APDU to the chip, opening the session if needed. Commands
+    that carry a secret (VERIFY with data, CHANGE REFERENCE DATA, RESET
+    RETRY COUNTER) are refused ACCESS_DENIED: secrets come only from EnterPin.
+    """
+    EnterPin: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.EnterPinRequest, _terminal_pb2.EnterPinResponse]
+    """Collect a PIN on the secure PIN pad; the agent holds it for one
+    PresentPin and answers only how many characters were entered.
+    """
+    PresentPin: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.PresentPinRequest, _terminal_pb2.PresentPinResponse]
+    """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it."""
+    PrintRaw: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.PrintRawRequest, _terminal_pb2.PrintRawResponse]
+    """Send raw ESC/POS bytes to the receipt printer."""
 
 @_typing.type_check_only
 class TerminalServiceAsyncStub(TerminalServiceStub):
@@ -108,6 +140,35 @@ class TerminalServiceAsyncStub(TerminalServiceStub):
     """
     AnswerRecovery: _aio.UnaryUnaryMultiCallable[_terminal_pb2.AnswerRecoveryRequest, _terminal_pb2.AnswerRecoveryResponse]  # type: ignore[assignment]
     """Answer a recovery question: did the cash move?"""
+    GetCommandOutcome: _aio.UnaryUnaryMultiCallable[_terminal_pb2.GetCommandOutcomeRequest, _terminal_pb2.GetCommandOutcomeResponse]  # type: ignore[assignment]
+    """The outcome of a command by its request id: running, its completion,
+    or (after an agent restart) what the journal holds of a transfer. For an
+    ATM application that restarted or lost the Execute stream.
+    """
+    Attach: _aio.UnaryStreamMultiCallable[_terminal_pb2.AttachRequest, _terminal_pb2.ExecuteResponse]  # type: ignore[assignment]
+    """Re-attach to a command's stream: every message it sent from its
+    acknowledgement on, then the live ones, ending with its completion.
+    NOT_FOUND when the agent does not know the request id (any more).
+    """
+    ChipPower: _aio.UnaryUnaryMultiCallable[_terminal_pb2.ChipPowerRequest, _terminal_pb2.ChipPowerResponse]  # type: ignore[assignment]
+    """Device operations for an XFS4IoT front end (docs/xfs4iot.md), each
+    refused DEVICE_NOT_READY/BUSY while a flow runs; a chip session or a
+    held PIN in turn holds new Execute commands BUSY until it ends.
+    Power the card's chip (cold/warm: open a chip session, off: end it).
+    """
+    ChipIo: _aio.UnaryUnaryMultiCallable[_terminal_pb2.ChipIoRequest, _terminal_pb2.ChipIoResponse]  # type: ignore[assignment]
+    """One command APDU to the chip, opening the session if needed. Commands
+    that carry a secret (VERIFY with data, CHANGE REFERENCE DATA, RESET
+    RETRY COUNTER) are refused ACCESS_DENIED: secrets come only from EnterPin.
+    """
+    EnterPin: _aio.UnaryUnaryMultiCallable[_terminal_pb2.EnterPinRequest, _terminal_pb2.EnterPinResponse]  # type: ignore[assignment]
+    """Collect a PIN on the secure PIN pad; the agent holds it for one
+    PresentPin and answers only how many characters were entered.
+    """
+    PresentPin: _aio.UnaryUnaryMultiCallable[_terminal_pb2.PresentPinRequest, _terminal_pb2.PresentPinResponse]  # type: ignore[assignment]
+    """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it."""
+    PrintRaw: _aio.UnaryUnaryMultiCallable[_terminal_pb2.PrintRawRequest, _terminal_pb2.PrintRawResponse]  # type: ignore[assignment]
+    """Send raw ESC/POS bytes to the receipt printer."""
 
 class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The terminal agent: flows, prompts, cancellation, devices."""
@@ -181,5 +242,76 @@ class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_terminal_pb2.AnswerRecoveryResponse, _abc.Awaitable[_terminal_pb2.AnswerRecoveryResponse]]:
         """Answer a recovery question: did the cash move?"""
+
+    @_abc_1.abstractmethod
+    def GetCommandOutcome(
+        self,
+        request: _terminal_pb2.GetCommandOutcomeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.GetCommandOutcomeResponse, _abc.Awaitable[_terminal_pb2.GetCommandOutcomeResponse]]:
+        """The outcome of a command by its request id: running, its completion,
+        or (after an agent restart) what the journal holds of a transfer. For an
+        ATM application that restarted or lost the Execute stream.
+        """
+
+    @_abc_1.abstractmethod
+    def Attach(
+        self,
+        request: _terminal_pb2.AttachRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_terminal_pb2.ExecuteResponse], _abc.AsyncIterator[_terminal_pb2.ExecuteResponse]]:
+        """Re-attach to a command's stream: every message it sent from its
+        acknowledgement on, then the live ones, ending with its completion.
+        NOT_FOUND when the agent does not know the request id (any more).
+        """
+
+    @_abc_1.abstractmethod
+    def ChipPower(
+        self,
+        request: _terminal_pb2.ChipPowerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.ChipPowerResponse, _abc.Awaitable[_terminal_pb2.ChipPowerResponse]]:
+        """Device operations for an XFS4IoT front end (docs/xfs4iot.md), each
+        refused DEVICE_NOT_READY/BUSY while a flow runs; a chip session or a
+        held PIN in turn holds new Execute commands BUSY until it ends.
+        Power the card's chip (cold/warm: open a chip session, off: end it).
+        """
+
+    @_abc_1.abstractmethod
+    def ChipIo(
+        self,
+        request: _terminal_pb2.ChipIoRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.ChipIoResponse, _abc.Awaitable[_terminal_pb2.ChipIoResponse]]:
+        """One command APDU to the chip, opening the session if needed. Commands
+        that carry a secret (VERIFY with data, CHANGE REFERENCE DATA, RESET
+        RETRY COUNTER) are refused ACCESS_DENIED: secrets come only from EnterPin.
+        """
+
+    @_abc_1.abstractmethod
+    def EnterPin(
+        self,
+        request: _terminal_pb2.EnterPinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.EnterPinResponse, _abc.Awaitable[_terminal_pb2.EnterPinResponse]]:
+        """Collect a PIN on the secure PIN pad; the agent holds it for one
+        PresentPin and answers only how many characters were entered.
+        """
+
+    @_abc_1.abstractmethod
+    def PresentPin(
+        self,
+        request: _terminal_pb2.PresentPinRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.PresentPinResponse, _abc.Awaitable[_terminal_pb2.PresentPinResponse]]:
+        """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it."""
+
+    @_abc_1.abstractmethod
+    def PrintRaw(
+        self,
+        request: _terminal_pb2.PrintRawRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_terminal_pb2.PrintRawResponse, _abc.Awaitable[_terminal_pb2.PrintRawResponse]]:
+        """Send raw ESC/POS bytes to the receipt printer."""
 
 def add_TerminalServiceServicer_to_server(servicer: TerminalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -50,6 +50,7 @@ class FakeCard:
     tries: int = 5  # the starting counter of every secret
     remove_at: str = ""  # "wait_card", "tries_left", "prove" or "read_card_info"
     present: bool = True
+    sign_certificate: bool = True  # False: a holder under 15
     released: int = 0
     calls: list[str] = field(default_factory=list)
     counters: dict[PinKind, int] = field(default_factory=dict)
@@ -89,6 +90,10 @@ class FakeCard:
     async def tries_left(self, kind: PinKind) -> int:
         self._call("tries_left")
         return self.counters[kind]
+
+    async def has_certificate(self, kind: KeyKind) -> bool:
+        self._call("has_certificate")
+        return kind is KeyKind.AUTH or self.sign_certificate
 
     async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
         self._call("prove")

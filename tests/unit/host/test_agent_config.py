@@ -44,7 +44,7 @@ def test_good_config(tmp_path: Path) -> None:
     assert config.verifier.timeout == 3.0
     assert not config.verifier.insecure_dev
     assert config.printer is None
-    assert config.recovery_answer_seconds == 0.0  # default: reverse, as before
+    assert config.recovery_answer_seconds == 120.0  # default: ask for two minutes, then reverse
 
 
 def test_recovery_answer_seconds(tmp_path: Path) -> None:

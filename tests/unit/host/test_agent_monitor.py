@@ -17,12 +17,16 @@ from host.agent.monitor import (
     DeviceMonitor,
     Probe,
     _pick,
+    board_state,
     controller_probe,
     printer_probe,
     serial_reader_probe,
+    sim_slot_probe,
 )
 from host.errors import BoardSilentError, BoardTamperedError, PaperOutError
+from host.peripherals import BoardStatus
 from host.peripherals.escpos import PrinterStatus
+from host.peripherals.messages import Flag
 from myna.edge.v1 import terminal_pb2 as tpb
 
 
@@ -51,22 +55,35 @@ def test_printer_states(answer: object, state: int) -> None:
     assert run(printer_probe(ask).check()) == [("printer", state)]
 
 
+_KCV = b"\x01\x02\x03"
+
+
 @pytest.mark.parametrize(
     ("answer", "state"),
     [
-        (False, tpb.DEVICE_STATE_ONLINE),
-        (True, tpb.DEVICE_STATE_FRAUD_ATTEMPT),
+        (BoardStatus(Flag.COMMISSIONED, _KCV, 0), tpb.DEVICE_STATE_ONLINE),
+        (BoardStatus(Flag.TAMPERED, b"\0\0\0", 0), tpb.DEVICE_STATE_FRAUD_ATTEMPT),
+        (BoardStatus(0, b"\0\0\0", 0), tpb.DEVICE_STATE_NOT_COMMISSIONED),
+        # commissioned, but with another key than the agent's: entry would fail mid-flow
+        (BoardStatus(Flag.COMMISSIONED, b"\x09\x09\x09", 0), tpb.DEVICE_STATE_NOT_COMMISSIONED),
         (BoardTamperedError(5), tpb.DEVICE_STATE_FRAUD_ATTEMPT),
         (BoardSilentError("gone"), tpb.DEVICE_STATE_OFFLINE),
     ],
 )
 def test_controller_states(answer: object, state: int) -> None:
-    async def ask() -> bool:
+    async def ask() -> BoardStatus:
         if isinstance(answer, Exception):
             raise answer
-        return bool(answer)
+        assert isinstance(answer, BoardStatus)
+        return answer
 
-    assert run(controller_probe(ask).check()) == [("controller", state)]
+    assert run(controller_probe(ask, kcv=_KCV).check()) == [("controller", state)]
+
+
+def test_board_state_without_a_key_to_compare() -> None:
+    assert board_state(BoardStatus(Flag.COMMISSIONED, b"\x09\x09\x09", 0), None) == (
+        tpb.DEVICE_STATE_ONLINE
+    )
 
 
 def test_reader_matching_follows_the_url_rules() -> None:
@@ -123,3 +140,23 @@ def test_uart_reader_follows_its_device_node(tmp_path: Path) -> None:
     assert run(probe.check()) == [("reader", tpb.DEVICE_STATE_ONLINE)]
     assert serial_reader_probe("pn53x_usb") is None
     assert serial_reader_probe("pn532_uart:COM3") is None
+
+
+def test_sim_slot_reader_card_in_and_out(tmp_path: Path) -> None:
+    from hw_sim.readers.slot import insert_card, remove_card, slot_path
+
+    assert sim_slot_probe("sim://default") is None  # a fixed card: nothing to watch
+    probe = sim_slot_probe(f"sim://?slot=mon&home={tmp_path}")
+    assert probe is not None
+    assert probe.while_busy  # a pulled card shows during a flow too
+    absent = [("reader", tpb.DEVICE_STATE_ONLINE), ("card", tpb.DEVICE_STATE_NO_DEVICE)]
+    assert run(probe.check()) == absent
+    insert_card("mon", home=tmp_path)
+    assert run(probe.check()) == [
+        ("reader", tpb.DEVICE_STATE_ONLINE),
+        ("card", tpb.DEVICE_STATE_ONLINE),
+    ]
+    remove_card("mon", home=tmp_path)
+    assert run(probe.check()) == absent
+    slot_path("mon", home=tmp_path).write_bytes(b"damaged")
+    assert run(probe.check()) == [("reader", tpb.DEVICE_STATE_OFFLINE)]

@@ -76,9 +76,40 @@ def test_events() -> None:
 
 
 def test_commands() -> None:
-    with pytest.raises(ValueError, match="account type"):
+    with pytest.raises(ValueError, match="payee_account_type"):
         transfer_request(tpb.TransferCommand(amount_yen=1))
     with pytest.raises(ValueError, match="unspecified"):
         reset_operation(tpb.PinResetCommand())
     op = reset_operation(tpb.PinResetCommand(operation=vpb.RESET_OPERATION_AUTHENTICATION_PIN))
     assert op is ResetOperation.AUTHENTICATION_PIN
+
+
+def test_a_completion_carries_a_typed_reason_and_a_message_in_both_languages() -> None:
+    missing = completion_for(TransferOutcome(Outcome.FAILED, "op", reason="no_signing_certificate"))
+    assert missing.code == tpb.COMPLETION_CODE_COMMAND_ERROR
+    assert missing.reason == tpb.COMPLETION_REASON_NO_SIGNING_CERTIFICATE
+    assert missing.error_code == "no_signing_certificate"  # the old field stays set
+    assert missing.message.key == "result.no_signing_certificate"
+    assert "署名用電子証明書" in missing.message.ja
+    assert "signing certificate" in missing.message.en
+    blocked = completion_for(TransferOutcome(Outcome.FAILED, "op", reason="pin_blocked"))
+    assert blocked.reason == tpb.COMPLETION_REASON_SIGNING_PASSWORD_BLOCKED
+    assert "kiosk" in blocked.message.en
+    reversed_ = completion_for(
+        TransferOutcome(Outcome.CANCELLED, "op", "a-1", TransferState.REVERSED)
+    )
+    assert reversed_.reason == tpb.COMPLETION_REASON_TRANSFER_REVERSED
+    timed_out = completion_for(ResetOutcome(Outcome.CANCELLED, "op"), timed_out=True)
+    assert timed_out.reason == tpb.COMPLETION_REASON_TIMEOUT
+    done = completion_for(ResetOutcome(Outcome.COMPLETED, "op", "res-1"))
+    assert done.reason == tpb.COMPLETION_REASON_UNSPECIFIED
+    assert not done.HasField("message")
+
+
+def test_prompts_carry_a_key_and_japanese() -> None:
+    event = event_message(Prompt(PromptKind.INSERT_CARD, "Place your card"))
+    assert event is not None
+    message = event.prompt.message
+    assert message.key == "prompt.insert_card"
+    assert message.ja.startswith("マイナンバーカード")
+    assert message.en == "Place your card"  # the flow's own English wording is kept

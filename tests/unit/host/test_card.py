@@ -344,3 +344,19 @@ def test_fuzz_garbage_card_only_typed_errors(answers: list[bytes], strategy: Rea
         transport = FakeTransport(card)
         with transport, contextlib.suppress(errors.MynaEdgeError):
             action(MynaCard(transport, read_strategy=strategy))
+
+
+@pytest.mark.parametrize(("profile", "signing"), [("default", True), ("minor", False)])
+def test_certificate_presence_is_read_without_a_pin(
+    sim_card: SimCard, profile: str, signing: bool
+) -> None:
+    # EF 0008 (§3.1): a holder under 15 has no signing certificate, and the
+    # host learns it with SELECTs and one READ BINARY: no VERIFY, no try spent.
+    with sim_card(profile) as (card, transport):
+        before = {kind: card.tries_left(kind) for kind in PinKind}
+        mark = len(transport.virtual_card.apdu_log)
+        assert card.has_certificate(KeyKind.SIGN) is signing
+        assert card.has_certificate(KeyKind.AUTH) is True
+        sent = transport.virtual_card.apdu_log.entries[mark:]
+        assert [e.command[1] for e in sent] == [0xA4, 0xA4, 0xB0] * 2
+        assert {kind: card.tries_left(kind) for kind in PinKind} == before

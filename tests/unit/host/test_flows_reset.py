@@ -212,3 +212,32 @@ def test_kiosk_hours(tmp_path: Path, now: str, hours: tuple[str, str], open_: bo
         assert outcome.outcome is Outcome.REFUSED
         assert outcome.reason == "OUTSIDE_KIOSK_HOURS"
         assert card.calls == []
+
+
+@pytest.mark.parametrize(
+    "operation", [ResetOperation.SIGNING_PASSWORD, ResetOperation.AUTHENTICATION_PIN]
+)
+def test_a_card_without_a_signing_certificate_is_refused_before_any_prompt(
+    tmp_path: Path, operation: ResetOperation
+) -> None:
+    # Holders under 15 have no signing key pair: neither direction can work,
+    # and the card says so (EF 0008) before the other secret is asked for.
+    user = FakeUser(secrets=["1234", "NEWPASS1", "NEWPASS1"])
+    verifier = FakeResetVerifier()
+    card = FakeCard(sign_certificate=False)
+    outcome, card, _events, flow = run(tmp_path, user, verifier, card, operation=operation)
+    assert outcome.outcome is Outcome.FAILED
+    assert outcome.reason == "no_signing_certificate"
+    assert [p.kind for p in user.prompts] == []
+    assert "tries_left" not in card.calls
+    assert "prove" not in card.calls
+    assert card.counters == dict.fromkeys(card.counters, card.tries)
+    assert verifier.otps_seen == []  # the verifier was never asked
+    assert ResetStep.SESSION not in flow.history
+
+
+def test_a_new_secret_that_keeps_breaking_the_rules_says_so(tmp_path: Path) -> None:
+    user = FakeUser(secrets=["1234", "ab", "ab", "ab", "ab", "ab", "ab"])
+    outcome, _, _, _ = run(tmp_path, user, FakeResetVerifier())
+    assert outcome.outcome is Outcome.FAILED
+    assert outcome.reason == "pin_policy"

@@ -57,6 +57,7 @@ class Run:
             terminal_id="atm-01", verifier=self.verifier, card=self.card, user=self.user,
             journal=self.journal, emit=self.events.append, ejournal=self.ej,
             printer=self.printer, timeouts=kw.pop("timeouts", FAST),  # type: ignore[arg-type]
+            cash_question=kw.pop("cash_question", None),  # type: ignore[arg-type]
         )  # fmt: skip
 
     def go(
@@ -152,32 +153,88 @@ def test_badly_formed_password_costs_no_try(tmp_path: Path) -> None:
     assert tries == [5, 5]
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [PromptKind.CONFIRM_STATEMENT, PromptKind.SIGNING_PASSWORD, PromptKind.CONFIRM_MONEY_MOVED],
-)
-def test_cancel_at_each_prompt(tmp_path: Path, kind: PromptKind) -> None:
+@pytest.mark.parametrize("kind", [PromptKind.CONFIRM_STATEMENT, PromptKind.SIGNING_PASSWORD])
+def test_cancel_at_each_prompt_before_authorisation(tmp_path: Path, kind: PromptKind) -> None:
     run = Run(tmp_path, user=FakeUser(secrets=["ABCD1234"], stall_at=kind))
     outcome = run.go(cancel_at=kind)
     assert outcome.outcome is Outcome.CANCELLED
     assert outcome.reason == "cancelled"
-    if kind is PromptKind.CONFIRM_MONEY_MOVED:  # authorised: reversed, never committed
-        assert list(run.verifier.states.values()) == [TransferState.REVERSED]
-        assert outcome.state is TransferState.REVERSED
-    else:
-        assert run.verifier.states == {}
+    assert run.verifier.states == {}
     with Journal(tmp_path / "journal.db") as journal:
         assert journal.unresolved_transfers() == []
 
 
-@pytest.mark.parametrize("kind", [PromptKind.CONFIRM_STATEMENT, PromptKind.CONFIRM_MONEY_MOVED])
-def test_prompt_timeout(tmp_path: Path, kind: PromptKind) -> None:
+def test_prompt_timeout_before_authorisation(tmp_path: Path) -> None:
     timeouts = StepTimeouts(prompt=0.05, insert_card=5, card=5, service=5, printer=5)
-    run = Run(tmp_path, user=FakeUser(secrets=["ABCD1234"], stall_at=kind), timeouts=timeouts)
-    outcome = run.go()
+    user = FakeUser(secrets=["ABCD1234"], stall_at=PromptKind.CONFIRM_STATEMENT)
+    outcome = Run(tmp_path, user=user, timeouts=timeouts).go()
     assert outcome.outcome is Outcome.FAILED
     assert outcome.reason == "timeout"
-    assert all(s is TransferState.REVERSED for s in run.verifier.states.values())
+
+
+class Desk:
+    """The recovery desk as the flow sees it: records each question, answers ``answer``."""
+
+    def __init__(self, answer: bool | None) -> None:
+        self.answer = answer
+        self.asked: list[TransferRecovery] = []
+
+    async def __call__(self, plan: TransferRecovery) -> bool | None:
+        self.asked.append(plan)
+        return self.answer
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+@pytest.mark.parametrize("answer", [True, False, None])
+def test_no_cash_answer_goes_to_the_recovery_desk(
+    tmp_path: Path, how: str, answer: bool | None
+) -> None:
+    # Issue 23.1: after the authorisation the flow never decides the cash
+    # question itself; a cancel or a timeout at the prompt asks the desk.
+    prompt = 0.05 if how == "timeout" else 5
+    timeouts = StepTimeouts(prompt=prompt, insert_card=5, card=5, service=5, printer=5)
+    desk = Desk(answer)
+    user = FakeUser(secrets=["ABCD1234"], stall_at=PromptKind.CONFIRM_MONEY_MOVED)
+    run = Run(tmp_path, user=user, timeouts=timeouts, cash_question=desk)
+    outcome = run.go(cancel_at=PromptKind.CONFIRM_MONEY_MOVED if how == "cancel" else None)
+    (plan,) = desk.asked
+    assert plan.authorization_id == outcome.authorization_id
+    assert plan.authorize_request["st_amount_yen"] == REQUEST.amount_yen
+    want = TransferState.COMMITTED if answer else TransferState.REVERSED
+    assert list(run.verifier.states.values()) == [want]
+    assert outcome.state is want
+    assert outcome.identity_verified  # the same whatever happened to the money
+    if answer:
+        assert outcome.outcome is Outcome.COMPLETED
+    else:
+        assert outcome.reason == ("reversed" if answer is False else "reversed_unanswered")
+        failures = [e.code for e in run.events if isinstance(e, FlowFailed)]
+        assert failures == [outcome.reason]  # the event and the outcome agree
+    with Journal(tmp_path / "journal.db") as journal:
+        assert journal.unresolved_transfers() == []
+    assert "CASH-QUESTION-TO-RECOVERY" in (tmp_path / "ej.txt").read_text()
+
+
+def test_no_cash_answer_without_a_desk_is_left_undecided(tmp_path: Path) -> None:
+    run = Run(
+        tmp_path, user=FakeUser(secrets=["ABCD1234"], stall_at=PromptKind.CONFIRM_MONEY_MOVED)
+    )
+    outcome = run.go(cancel_at=PromptKind.CONFIRM_MONEY_MOVED)
+    assert outcome.reason == "cash_unconfirmed"
+    assert not [c for c in run.verifier.calls if c[0] in ("reverse", "commit")]
+    assert list(run.verifier.states.values()) == [TransferState.AUTHORIZED]
+    with Journal(tmp_path / "journal.db") as journal:
+        (plan,) = journal.unresolved_transfers()
+    assert plan.decision is None  # the agent's recovery will ask the ATM application
+
+
+def test_declined_cash_step_says_reversed(tmp_path: Path) -> None:
+    user = FakeUser(secrets=["ABCD1234"], answers={PromptKind.CONFIRM_MONEY_MOVED: False})
+    run = Run(tmp_path, user=user)
+    outcome = run.go()
+    assert (outcome.outcome, outcome.reason) == (Outcome.CANCELLED, "reversed")
+    assert outcome.state is TransferState.REVERSED
+    assert outcome.identity_verified
 
 
 def test_no_card_presented_times_out(tmp_path: Path) -> None:
@@ -299,3 +356,29 @@ def test_lost_authorisation_answer_is_learnt_and_reversed_at_once(tmp_path: Path
     assert len(set(keys)) == 1
     with Journal(tmp_path / "journal.db") as journal:
         assert journal.unresolved_transfers() == []
+
+
+def test_a_card_without_a_signing_certificate_ends_before_the_password(tmp_path: Path) -> None:
+    run = Run(tmp_path, card=FakeCard(sign_certificate=False))
+    outcome = run.go()
+    assert outcome.outcome is Outcome.FAILED
+    assert outcome.reason == "no_signing_certificate"
+    kinds = [p.kind for p in run.user.prompts]
+    assert PromptKind.SIGNING_PASSWORD not in kinds
+    assert "tries_left" not in run.card.calls
+    assert "prove" not in run.card.calls
+    assert run.card.counters == dict.fromkeys(run.card.counters, run.card.tries)
+    assert not [c for c in run.verifier.calls if c[0] == "authorize"]
+    failure = next(e for e in run.events if isinstance(e, FlowFailed))
+    assert failure.code == "no_signing_certificate"
+
+
+def test_the_statement_prompt_carries_both_languages(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    run.go()
+    statement = run.user.prompts[0]
+    assert statement.kind is PromptKind.CONFIRM_STATEMENT
+    assert statement.message is not None
+    assert statement.text == statement.message.en
+    assert "金額: 250,000円" in statement.message.ja
+    assert "振込先: ヤマダ　ハナコ" in statement.message.ja

@@ -11,6 +11,7 @@ import pytest
 from host import errors
 from host.transport import open_transport, transport_for_url
 from host.transport.sim import SimTransport, parse_sim_url, sim_trust_dir
+from hw_sim.readers.slot import insert_card, remove_card, slot_path
 from tests.unit.host.host_vectors import h
 
 SELECT_JPKI = h("00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01")
@@ -122,3 +123,53 @@ def test_sim_trust_dir(sim_home_dir: Path) -> None:
 def test_sim_trust_dir_bad_url() -> None:
     with pytest.raises(errors.InvalidReaderUrlError):
         sim_trust_dir("sim://default?bogus=1")
+
+
+# --- sim://?slot=NAME: a card put on the reader and taken away from outside ------------
+
+
+@pytest.mark.parametrize(
+    "url", ["sim://default?slot=atm", "sim://?slot=", "sim://?slot=a/b", "sim://?slot=.."]
+)
+def test_bad_slot_urls(url: str) -> None:
+    with pytest.raises(errors.InvalidReaderUrlError):
+        parse_sim_url(url)
+
+
+def test_slot_empty_then_inserted_then_removed_mid_session(
+    sim_home_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    slot = f"t-{request.node.name[:40]}"
+    url = f"sim://?slot={slot}&home={sim_home_dir}&persist=0"
+    assert parse_sim_url(url).slot == slot
+    remove_card(slot, home=sim_home_dir)
+    with pytest.raises(errors.NoCardError):  # an empty reader: "insert card" waits on this
+        open_transport(url)
+    insert_card(slot, "minor", home=sim_home_dir)
+    with open_transport(url) as transport:
+        assert isinstance(transport, SimTransport)
+        assert transport.profile == "minor"  # the card that was put there
+        assert transport.transmit(SELECT_JPKI) == h("90 00")
+        assert remove_card(slot, home=sim_home_dir)
+        with pytest.raises(errors.CardRemovedError):
+            transport.transmit(SELECT_JPKI)
+        insert_card(slot, "minor", home=sim_home_dir)  # put back: a new session is needed
+        with pytest.raises(errors.CardRemovedError):
+            transport.transmit(SELECT_JPKI)
+    with open_transport(url) as transport:
+        assert transport.transmit(SELECT_JPKI) == h("90 00")
+    remove_card(slot, home=sim_home_dir)
+
+
+def test_damaged_slot_file_is_a_transport_error(
+    sim_home_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    slot = f"t-{request.node.name[:40]}"
+    path = slot_path(slot, home=sim_home_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\xff not a slot\n")
+    try:
+        with pytest.raises(errors.TransportError, match="slot"):
+            open_transport(f"sim://?slot={slot}&home={sim_home_dir}")
+    finally:
+        path.unlink()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.card import VirtualCard, open_card
+from hw_sim.card import VirtualCard, get_profile, open_card
 from hw_sim.card.issuer_commands import MASTER_KEY_FILE, card_id
-from hw_sim.card.jpki_ap import EF_AUTH_CERT
+from hw_sim.card.jpki_ap import EF_AUTH_CERT, EF_SIGN_CERT
 from tests.unit.hw_sim.card_helpers import SELECT_JPKI, read_ef, run, sw
 from verifier.issuer import issuer_authorization
 
@@ -34,16 +34,35 @@ def _card_id(card: VirtualCard) -> bytes:
     return card_id(raw[: 4 + int.from_bytes(raw[2:4], "big")])
 
 
+def _proof_certificate(home: Path, operation: int, profile: str = "default") -> bytes:
+    # What the verifier checked: the certificate of the key proving ``operation``
+    # (op 1: authentication, op 2: signing, readable after the password), read
+    # from a second instance of the same card so the card under test is untouched.
+    fid = EF_AUTH_CERT if operation == 1 else EF_SIGN_CERT
+    with open_card(profile, home=home, persist=False) as other:
+        other.power_on()
+        assert sw(other, SELECT_JPKI) == 0x9000
+        if operation == 2:
+            assert _verify(other, SIGN_PASSWORD_SFI, get_profile(profile).sign_password) == 0x9000
+        raw = read_ef(other, fid)
+    return raw[: 4 + int.from_bytes(raw[2:4], "big")]
+
+
 def _master(home: Path) -> bytes:
     return bytes.fromhex((home / "pki" / MASTER_KEY_FILE).read_text())
 
 
-def _authorize(card: VirtualCard, home: Path, operation: int, *, tamper: bool = False) -> int:
+def _authorize(
+    card: VirtualCard, home: Path, operation: int, *, tamper: bool = False, profile: str = "default"
+) -> int:
     challenge, status = run(card, "00 84 00 00 08")
     assert status == 0x9000
     assert len(challenge) == 8
     cid = _card_id(card)
-    mac = bytearray(issuer_authorization(_master(home), cid, challenge, operation))
+    cert = _proof_certificate(home, operation, profile)
+    mac = bytearray(
+        issuer_authorization(_master(home), cid, challenge, operation, proof_certificate_der=cert)
+    )
     if tamper:
         mac[0] ^= 1
     return sw(card, bytes([0x00, 0x82, 0x00, operation, 0x10, *mac]))
@@ -86,9 +105,25 @@ def test_without_a_challenge_or_twice_with_one(jpki: VirtualCard, home: Path) ->
     mac = "00" * 16
     assert sw(jpki, "00 82 00 01 10 " + mac) == 0x6985
     challenge, _ = run(jpki, "00 84 00 00 08")
-    good = issuer_authorization(_master(home), _card_id(jpki), challenge, 1)
+    cert = _proof_certificate(home, 1)
+    good = issuer_authorization(
+        _master(home), _card_id(jpki), challenge, 1, proof_certificate_der=cert
+    )
     assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x9000
     assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x6985  # challenge consumed
+
+
+def test_an_authorisation_for_another_certificate_is_refused(jpki: VirtualCard, home: Path) -> None:
+    # Issue 22: card A's signing certificate proved the reset; card B refuses it.
+    before = jpki.state_snapshot().pins
+    challenge, _ = run(jpki, "00 84 00 00 08")
+    other = _proof_certificate(home, 1)  # not this card's signing certificate
+    mac = issuer_authorization(
+        _master(home), _card_id(jpki), challenge, 2, proof_certificate_der=other
+    )
+    assert sw(jpki, bytes([0, 0x82, 0, 2, 0x10, *mac])) == 0x6300
+    assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x6982
+    assert jpki.state_snapshot().pins == before
 
 
 def test_new_value_must_follow_the_pin_rules(jpki: VirtualCard, home: Path) -> None:
@@ -114,6 +149,6 @@ def test_reset_unblocks_a_locked_password(home: Path) -> None:
         locked.power_on()
         assert sw(locked, SELECT_JPKI) == 0x9000
         assert _verify(locked, SIGN_PASSWORD_SFI, "ABCD1234") == 0x6984
-        assert _authorize(locked, home, 0x01) == 0x9000
+        assert _authorize(locked, home, 0x01, profile="sign-locked") == 0x9000
         assert _reset(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000
         assert _verify(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000

@@ -10,7 +10,8 @@ import pytest
 
 from host.card import PinKind
 from host.flows import FlowResult, Outcome, Prompt, PromptKind, Working
-from myna_edge.demo_world import CountingCard, StoryUser, prepare_verifier, tell
+from host.messages import ResultCode, UserText, result_text
+from myna_edge.demo_world import CountingCard, StoryUser, prepare_verifier, screen, tell
 from verifier.server import build_core
 
 
@@ -47,9 +48,35 @@ def test_events_become_story_lines(capsys: pytest.CaptureFixture[str]) -> None:
     tell(Working("reading the card"))
     tell(FlowResult("transfer", Outcome.REFUSED, "op-1", "CERTIFICATE_REVOKED"))
     out = capsys.readouterr().out.splitlines()
+    revoked = result_text(ResultCode.CARD_REVOKED)
     assert out == [
         "  [agent]  reading the card",
         "  [agent]  result: refused op-1 CERTIFICATE_REVOKED",
+        f"  [screen] {revoked.ja}",
+        f"  [screen] {revoked.en}",
+    ]
+
+
+def test_a_failure_tells_the_person_what_to_do(capsys: pytest.CaptureFixture[str]) -> None:
+    tell(FlowResult("transfer", Outcome.FAILED, "", "no_signing_certificate"))
+    tell(FlowResult("transfer", Outcome.FAILED, "", "pin_blocked"))
+    tell(FlowResult("transfer", Outcome.CANCELLED, "auth-1", ""))
+    tell(FlowResult("reading", Outcome.COMPLETED, "op-2", ""))
+    out = capsys.readouterr().out
+    assert "署名用電子証明書がありません" in out
+    assert "no signing certificate" in out
+    assert "Your signing password is blocked. Reset it at a convenience-store kiosk" in out
+    assert "The transfer was reversed: no money moved." in out
+    assert out.splitlines()[-1] == "  [agent]  result: completed op-2"
+
+
+def test_the_screen_shows_japanese_first(capsys: pytest.CaptureFixture[str]) -> None:
+    statement = UserText("prompt.confirm_statement", "金額: 250,000円\n振込先: ヤマダ", "Transfer")
+    screen(Prompt(PromptKind.CONFIRM_STATEMENT, "Transfer JPY 250,000", message=statement))
+    assert capsys.readouterr().out.splitlines() == [
+        "  [screen] 金額: 250,000円",
+        "  [screen] 振込先: ヤマダ",
+        "  [screen] Transfer JPY 250,000",
     ]
 
 

@@ -22,7 +22,8 @@ from verifier.errors import ConfigError
 _SECTIONS: dict[str, list[str]] = {
     "": ["listen", "database", "insecure_dev", "trust_dir", "issuer_master_key",
          "face_provider_key"],
-    "tls": ["directory", "server_cert", "server_key", "terminal_ca", "terminal_ca_key"],
+    "tls": ["directory", "server_cert", "server_key", "terminal_ca", "terminal_ca_key",
+            "revoked_terminals"],
     "revocation": ["crl_sources", "ocsp_urls", "crl_refresh_seconds", "ocsp_timeout_seconds"],
     "policy": ["transfer_threshold_yen", "nonce_ttl_seconds", "authorization_ttl_seconds",
                "reservation_ttl_seconds", "reset_policy", "otp_max_attempts",

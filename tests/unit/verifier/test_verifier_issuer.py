@@ -11,13 +11,20 @@ MASTER = bytes(range(32))
 
 
 def test_each_input_changes_the_authorisation() -> None:
-    card, challenge = b"\x01" * 16, b"\x02" * 8
-    base = issuer_authorization(MASTER, card, challenge, 1)
+    card, challenge, cert = b"\x01" * 16, b"\x02" * 8, b"certificate A"
+    base = issuer_authorization(MASTER, card, challenge, 1, proof_certificate_der=cert)
     assert len(base) == 16
-    assert issuer_authorization(MASTER, b"\x03" * 16, challenge, 1) != base
-    assert issuer_authorization(MASTER, card, b"\x04" * 8, 1) != base
-    assert issuer_authorization(MASTER, card, challenge, 2) != base
-    assert issuer_authorization(b"\x09" * 32, card, challenge, 1) != base
+    assert (
+        issuer_authorization(MASTER, b"\x03" * 16, challenge, 1, proof_certificate_der=cert) != base
+    )
+    assert issuer_authorization(MASTER, card, b"\x04" * 8, 1, proof_certificate_der=cert) != base
+    assert issuer_authorization(MASTER, card, challenge, 2, proof_certificate_der=cert) != base
+    assert (
+        issuer_authorization(b"\x09" * 32, card, challenge, 1, proof_certificate_der=cert) != base
+    )
+    # Issue 22: the proving certificate is bound too (card A's key, card B's id).
+    other = issuer_authorization(MASTER, card, challenge, 1, proof_certificate_der=b"certificate B")
+    assert other != base
 
 
 def test_keys_are_per_card() -> None:
@@ -26,12 +33,17 @@ def test_keys_are_per_card() -> None:
 
 
 @pytest.mark.parametrize(
-    ("card", "challenge", "operation"),
-    [(b"x" * 15, b"c" * 8, 1), (b"x" * 16, b"c" * 7, 1), (b"x" * 16, b"c" * 8, 3)],
+    ("card", "challenge", "operation", "cert"),
+    [
+        (b"x" * 15, b"c" * 8, 1, b"cert"),
+        (b"x" * 16, b"c" * 7, 1, b"cert"),
+        (b"x" * 16, b"c" * 8, 3, b"cert"),
+        (b"x" * 16, b"c" * 8, 1, b""),
+    ],
 )
-def test_bad_inputs(card: bytes, challenge: bytes, operation: int) -> None:
+def test_bad_inputs(card: bytes, challenge: bytes, operation: int, cert: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message is not the point
-        issuer_authorization(MASTER, card, challenge, operation)
+        issuer_authorization(MASTER, card, challenge, operation, proof_certificate_der=cert)
 
 
 def test_otp_is_eight_digits_and_stable() -> None:

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``host.messages`` on the wire: typed completion reasons and texts in TerminalService.
+
+Why apart from ``translate``: the table of texts lives in ``host.messages``
+(one table for the demo, the kiosk app and ATM applications); this module
+only maps it onto the proto, once: ``ResultCode`` to ``CompletionReason`` by
+name (a test keeps the two enums equal), ``UserText`` to ``UserMessage``.
+"""
+
+from __future__ import annotations
+
+from host.card import PinKind
+from host.flows import Prompt, ReadOutcome, ResetOutcome, TransferOutcome
+from host.messages import (
+    PROMPT_KEYS,
+    Language,
+    ResultCode,
+    UserText,
+    prompt_text,
+    result_code,
+    result_text,
+)
+from myna.edge.v1 import terminal_pb2 as tpb
+
+__all__ = [
+    "describe_completion",
+    "describe_reason",
+    "prompt_user_message",
+    "reason_value",
+    "request_language",
+    "user_message",
+]
+
+
+def request_language(value: str) -> Language:
+    """The customer's language an ``ExecuteRequest`` names; Japanese when empty.
+
+    Raises:
+        ValueError: anything but "", "ja" or "en".
+    """
+    if value not in ("", *Language):
+        raise ValueError("language must be ja or en (empty: ja)")
+    return Language(value or Language.JA)
+
+
+def user_message(text: UserText) -> tpb.UserMessage:
+    """The proto form of ``text``."""
+    return tpb.UserMessage(key=text.key, ja=text.ja, en=text.en)
+
+
+def reason_value(code: ResultCode | None) -> tpb.CompletionReason.ValueType:
+    """The ``CompletionReason`` of ``code`` (UNSPECIFIED for None: success)."""
+    name = "UNSPECIFIED" if code is None else code.name
+    return tpb.CompletionReason.Value(f"COMPLETION_REASON_{name}")
+
+
+def prompt_user_message(prompt: Prompt) -> tpb.UserMessage:
+    """The prompt's own text, or its kind's default from the table."""
+    text = prompt.message
+    if text is None:
+        key = PROMPT_KEYS[prompt.kind.value]
+        default = prompt_text(key)
+        # A flow's English wording is kept; the key and Japanese come from the table.
+        text = UserText(default.key, default.ja, prompt.text or default.en)
+    return user_message(text)
+
+
+def _pin(outcome: ReadOutcome | ResetOutcome | TransferOutcome) -> PinKind | None:
+    if isinstance(outcome, TransferOutcome):
+        return PinKind.SIGN  # the transfer's only secret
+    return outcome.pin
+
+
+def describe_completion(
+    done: tpb.Completion,
+    outcome: ReadOutcome | ResetOutcome | TransferOutcome,
+    *,
+    timed_out: bool = False,
+) -> None:
+    """Set ``done.reason`` and ``done.message`` from the flow's outcome (not on success)."""
+    reason = "timeout" if timed_out else outcome.reason
+    if isinstance(outcome, TransferOutcome) and not reason and outcome.state.value == "REVERSED":
+        reason = "reversed"  # the cash did not move
+    describe_reason(done, outcome=outcome.outcome.value, reason=reason, pin=_pin(outcome))
+
+
+def describe_reason(
+    done: tpb.Completion, *, outcome: str, reason: str, pin: PinKind | None = None
+) -> None:
+    """Set ``done.reason`` and ``done.message`` from an ``Outcome`` value and a reason."""
+    code = result_code(outcome, reason, pin=pin)
+    done.reason = reason_value(code)
+    if code is not None:
+        done.message.CopyFrom(user_message(result_text(code)))

@@ -1,0 +1,440 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What a person at the terminal reads: one table, Japanese first, then English.
+
+Why one table: the demo, the kiosk app (through the gateway) and an ATM
+application (through the terminal API) must tell a person the same thing,
+in the same words, and say what to do next. So every command that does not
+succeed ends with a typed ``ResultCode`` (the API's ``CompletionReason``,
+mapped by name) and a ``UserText``: a stable key and the text in Japanese
+and English. Prompts carry a ``UserText`` too, and the transfer statement
+is rendered here in both languages from the very fields the card signs
+(``TransferStatement``; its canonical bytes are language-independent and do
+not change). No text here ever carries a secret; the statement carries only
+what the user typed into the ATM and agreed to.
+
+Reasons come from three places and meet in ``result_code``: the flows'
+failure codes (``host.flows.context.error_code``), the verifier's refusal
+reasons (``REASON_*`` names without the prefix) and the transfer's own
+ending (reversed, because the cash did not move).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from host.card.pin_policy import PinKind
+from host.client import AccountType, TransferStatement
+
+__all__ = [
+    "PROMPT_KEYS",
+    "Language",
+    "PromptKey",
+    "ReceiptWords",
+    "ResultCode",
+    "UserText",
+    "language_of",
+    "new_secret_texts",
+    "prompt_text",
+    "receipt_words",
+    "result_code",
+    "result_text",
+    "statement_message",
+]
+
+
+class Language(StrEnum):
+    """The languages of the terminal's screens and receipts."""
+
+    JA = "ja"
+    EN = "en"
+
+
+@dataclass(frozen=True)
+class UserText:
+    """A text for the person at the terminal: a stable key, Japanese and English."""
+
+    key: str
+    ja: str
+    en: str
+
+    def text(self, language: Language) -> str:
+        """The text in ``language``."""
+        return self.ja if language is Language.JA else self.en
+
+
+class ResultCode(StrEnum):
+    """Why a command did not succeed: one value per thing a person can act on."""
+
+    NO_SIGNING_CERTIFICATE = "no_signing_certificate"
+    SIGNING_PASSWORD_BLOCKED = "signing_password_blocked"  # noqa: S105 - a code name
+    AUTH_PIN_BLOCKED = "auth_pin_blocked"
+    CARD_INFO_PIN_BLOCKED = "card_info_pin_blocked"
+    PIN_BLOCKED = "pin_blocked"  # which secret is not known
+    NEW_SECRET_REJECTED = "new_secret_rejected"  # noqa: S105 - a code name
+    CARD_REMOVED = "card_removed"
+    CARD_REVOKED = "card_revoked"
+    CARD_EXPIRED = "card_expired"
+    CARD_NOT_ACCEPTED = "card_not_accepted"
+    RESET_NOT_BOOKED = "reset_not_booked"
+    RESET_BOOKING_EXPIRED = "reset_booking_expired"
+    RESET_BOOKING_USED = "reset_booking_used"
+    ONE_TIME_PASSWORD_REFUSED = "one_time_password_refused"  # noqa: S105 - a code name
+    OUTSIDE_KIOSK_HOURS = "outside_kiosk_hours"
+    TRANSFER_REFUSED = "transfer_refused"
+    TRANSFER_REVERSED = "transfer_reversed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    DEVICE_ERROR = "device_error"
+    STORAGE_ERROR = "storage_error"
+    REFUSED = "refused"  # another refusal of the verifier
+    INTERNAL_ERROR = "internal_error"
+
+
+_STAFF_JA: Final = "係員をお呼びください。"
+_STAFF_EN: Final = "Please call staff."
+_KIOSK_JA: Final = (
+    "コンビニエンスストアのマルチコピー機（暗証番号リセット）またはお住まいの市区町村の窓口で"
+)
+_KIOSK_EN: Final = "at a convenience-store kiosk (PIN reset) or at your municipal office"
+
+#: ResultCode -> (Japanese, English). Each names the next step.
+_RESULTS: Final[dict[ResultCode, tuple[str, str]]] = {
+    ResultCode.NO_SIGNING_CERTIFICATE: (
+        "このカードには署名用電子証明書がありません（15歳未満の方には発行されません）。"
+        "本人確認は窓口で、身分証明書をお持ちのうえお手続きください。"
+        "証明書の発行はお住まいの市区町村の窓口で申請できます。",
+        "This card has no signing certificate (it is not issued to holders under 15). "
+        "Please have your identity checked at a staffed counter with an identity document; "
+        "your municipal office can issue the certificate.",
+    ),
+    ResultCode.SIGNING_PASSWORD_BLOCKED: (
+        f"署名用電子証明書の暗証番号がロックされています。{_KIOSK_JA}再設定してください。",
+        f"Your signing password is blocked. Reset it {_KIOSK_EN}.",
+    ),
+    ResultCode.AUTH_PIN_BLOCKED: (
+        f"利用者証明用電子証明書の暗証番号がロックされています。{_KIOSK_JA}再設定してください。",
+        f"Your user-authentication PIN is blocked. Reset it {_KIOSK_EN}.",
+    ),
+    ResultCode.CARD_INFO_PIN_BLOCKED: (
+        "券面事項入力補助用の暗証番号がロックされています。"
+        "お住まいの市区町村の窓口で再設定してください。",
+        "Your card-info PIN is blocked. Have it reset at your municipal office.",
+    ),
+    ResultCode.PIN_BLOCKED: (
+        "暗証番号がロックされています。お住まいの市区町村の窓口で再設定してください。",
+        "This PIN is blocked. Have it reset at your municipal office.",
+    ),
+    ResultCode.NEW_SECRET_REJECTED: (
+        "新しい暗証番号を設定できませんでした。決まりに合う暗証番号で、最初からやり直してください。",
+        "The new PIN could not be set. Start again with a PIN that follows the rules.",
+    ),
+    ResultCode.CARD_REMOVED: (
+        "カードが取り外されました。最初からやり直してください。",
+        "The card was removed. Please start again.",
+    ),
+    ResultCode.CARD_REVOKED: (
+        "このカードの電子証明書は失効しています。お住まいの市区町村の窓口で再発行してください。",
+        "This card's certificate is revoked. Have it reissued at your municipal office.",
+    ),
+    ResultCode.CARD_EXPIRED: (
+        "このカードの電子証明書は有効期限が切れています。"
+        "お住まいの市区町村の窓口で更新してください。",
+        "This card's certificate has expired. Have it renewed at your municipal office.",
+    ),
+    ResultCode.CARD_NOT_ACCEPTED: (
+        f"このカードを確認できませんでした。{_STAFF_JA}",
+        f"The card could not be verified. {_STAFF_EN}",
+    ),
+    ResultCode.RESET_NOT_BOOKED: (
+        "再設定の予約が見つかりません。スマートフォンのアプリで予約してから、もう一度お試しください。",
+        "No reset booking was found. Book the reset in the smartphone app, then try again.",
+    ),
+    ResultCode.RESET_BOOKING_EXPIRED: (
+        "再設定の予約の有効期限（24時間）が過ぎています。アプリでもう一度予約してください。",
+        "The reset booking has expired (24 hours). Book again in the smartphone app.",
+    ),
+    ResultCode.RESET_BOOKING_USED: (
+        "この予約はすでに使われています。再設定が必要なら、アプリでもう一度予約してください。",
+        "This booking was already used. To reset again, book again in the smartphone app.",
+    ),
+    ResultCode.ONE_TIME_PASSWORD_REFUSED: (
+        "ワンタイムパスワードを確認できませんでした。アプリでもう一度予約してください。",
+        "The one-time password was not accepted. Book again in the smartphone app.",
+    ),
+    ResultCode.OUTSIDE_KIOSK_HOURS: (
+        "ただいまの時間は再設定できません（6:30〜23:00）。時間内にもう一度お越しください。",
+        "Resets are not available now (06:30-23:00). Please come back within those hours.",
+    ),
+    ResultCode.TRANSFER_REFUSED: (
+        "この振込は受け付けられませんでした。窓口でご相談ください。",
+        "This transfer was not accepted. Please ask at a staffed counter.",
+    ),
+    ResultCode.TRANSFER_REVERSED: (
+        "振込を取り消しました。お金は動いていません。",
+        "The transfer was reversed: no money moved.",
+    ),
+    ResultCode.CANCELLED: (
+        "手続きを取り消しました。必要なら最初からやり直してください。",
+        "The procedure was cancelled. Start again if you wish.",
+    ),
+    ResultCode.TIMEOUT: (
+        "時間切れになりました。最初からやり直してください。",
+        "Time ran out. Please start again.",
+    ),
+    ResultCode.SERVICE_UNAVAILABLE: (
+        "センターのサービスに接続できません。しばらくしてからもう一度お試しください。",
+        "The central service cannot be reached. Please try again later.",
+    ),
+    ResultCode.DEVICE_ERROR: (
+        f"機器の故障です。{_STAFF_JA}",
+        f"A device failed. {_STAFF_EN}",
+    ),
+    ResultCode.STORAGE_ERROR: (
+        f"端末の記録装置に問題があります。{_STAFF_JA}",
+        f"The terminal's storage failed. {_STAFF_EN}",
+    ),
+    ResultCode.REFUSED: (
+        f"センターで手続きが受け付けられませんでした。{_STAFF_JA}",
+        f"The central service did not accept the procedure. {_STAFF_EN}",
+    ),
+    ResultCode.INTERNAL_ERROR: (
+        f"手続きを完了できませんでした。{_STAFF_JA}",
+        f"The procedure could not be completed. {_STAFF_EN}",
+    ),
+}
+
+#: Failure codes of the flows and refusal reasons of the verifier -> ResultCode.
+_REASONS: Final[dict[str, ResultCode]] = {
+    "no_signing_certificate": ResultCode.NO_SIGNING_CERTIFICATE,
+    "card_removed": ResultCode.CARD_REMOVED,
+    "cancelled": ResultCode.CANCELLED,
+    "timeout": ResultCode.TIMEOUT,
+    "service_unavailable": ResultCode.SERVICE_UNAVAILABLE,
+    "device_error": ResultCode.DEVICE_ERROR,
+    "storage_error": ResultCode.STORAGE_ERROR,
+    "pin_policy": ResultCode.NEW_SECRET_REJECTED,
+    "reversed": ResultCode.TRANSFER_REVERSED,
+    "REVERSED": ResultCode.TRANSFER_REVERSED,
+    "CERTIFICATE_REVOKED": ResultCode.CARD_REVOKED,
+    "CERTIFICATE_EXPIRED": ResultCode.CARD_EXPIRED,
+    "CERTIFICATE_NOT_YET_VALID": ResultCode.CARD_NOT_ACCEPTED,
+    "CERTIFICATE_MALFORMED": ResultCode.CARD_NOT_ACCEPTED,
+    "CERTIFICATE_UNTRUSTED": ResultCode.CARD_NOT_ACCEPTED,
+    "SIGNATURE_INVALID": ResultCode.CARD_NOT_ACCEPTED,
+    "ATTESTATION_INVALID": ResultCode.CARD_NOT_ACCEPTED,
+    "REVOCATION_UNKNOWN": ResultCode.SERVICE_UNAVAILABLE,
+    "RESERVATION_NOT_FOUND": ResultCode.RESET_NOT_BOOKED,
+    "RESERVATION_OTHER_CARD": ResultCode.RESET_NOT_BOOKED,
+    "RESERVATION_EXPIRED": ResultCode.RESET_BOOKING_EXPIRED,
+    "RESERVATION_USED": ResultCode.RESET_BOOKING_USED,
+    "OTP_WRONG": ResultCode.ONE_TIME_PASSWORD_REFUSED,
+    "OTP_REQUIRED": ResultCode.ONE_TIME_PASSWORD_REFUSED,
+    "TOO_MANY_ATTEMPTS": ResultCode.ONE_TIME_PASSWORD_REFUSED,
+    "OUTSIDE_KIOSK_HOURS": ResultCode.OUTSIDE_KIOSK_HOURS,
+    "IDENTITY_PROOF_REQUIRED": ResultCode.TRANSFER_REFUSED,
+}
+_BLOCKED: Final = {
+    PinKind.SIGN: ResultCode.SIGNING_PASSWORD_BLOCKED,
+    PinKind.AUTH: ResultCode.AUTH_PIN_BLOCKED,
+    PinKind.TEXT: ResultCode.CARD_INFO_PIN_BLOCKED,
+}
+#: ``Outcome`` values (host.flows.events; strings here so this table sits below the flows).
+_CANCELLED: Final = "cancelled"
+_REFUSED: Final = "refused"
+_COMPLETED: Final = "completed"
+
+
+def result_code(outcome: str, reason: str, *, pin: PinKind | None = None) -> ResultCode | None:
+    """The typed code of a flow's ending; None when it succeeded.
+
+    Args:
+        outcome: the flow's ``Outcome`` (completed, refused, cancelled, failed).
+        reason: its failure code or the verifier's reason.
+        pin: the secret a ``pin_blocked`` failure concerns, when known.
+    """
+    if outcome == _COMPLETED:
+        return None
+    if reason == "pin_blocked":
+        return _BLOCKED.get(pin, ResultCode.PIN_BLOCKED) if pin else ResultCode.PIN_BLOCKED
+    if reason in _REASONS:
+        return _REASONS[reason]
+    if outcome == _CANCELLED:
+        return ResultCode.CANCELLED
+    return ResultCode.REFUSED if outcome == _REFUSED else ResultCode.INTERNAL_ERROR
+
+
+def result_text(code: ResultCode) -> UserText:
+    """The message for ``code``: what happened and what to do next."""
+    ja, en = _RESULTS[code]
+    return UserText(f"result.{code.value}", ja, en)
+
+
+class PromptKey(StrEnum):
+    """The prompts a person sees; the values are the API's message keys."""
+
+    INSERT_CARD = "prompt.insert_card"
+    CONFIRM_STATEMENT = "prompt.confirm_statement"
+    SIGNING_PASSWORD = "prompt.signing_password"  # noqa: S105 - a key name
+    AUTH_PIN = "prompt.auth_pin"
+    CARD_INFO_PIN = "prompt.card_info_pin"
+    ONE_TIME_PASSWORD = "prompt.one_time_password"  # noqa: S105 - a key name
+    NEW_SIGNING_PASSWORD = "prompt.new_signing_password"  # noqa: S105 - a key name
+    NEW_SIGNING_PASSWORD_AGAIN = "prompt.new_signing_password_again"  # noqa: S105
+    NEW_AUTH_PIN = "prompt.new_auth_pin"
+    NEW_AUTH_PIN_AGAIN = "prompt.new_auth_pin_again"
+    NEW_SECRET = "prompt.new_secret"  # noqa: S105 - which secret is not known
+    CONFIRM_MONEY_MOVED = "prompt.confirm_money_moved"
+
+
+_PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
+    PromptKey.INSERT_CARD: (
+        "マイナンバーカードをリーダーに置いてください",
+        "Place your My Number card on the reader",
+    ),
+    PromptKey.CONFIRM_STATEMENT: ("振込内容をご確認ください", "Check the transfer"),
+    PromptKey.SIGNING_PASSWORD: (
+        "署名用電子証明書の暗証番号（英数字6〜16文字）を入力してください",
+        "Enter your signing password",
+    ),
+    PromptKey.AUTH_PIN: (
+        "利用者証明用電子証明書の暗証番号（数字4桁）を入力してください",
+        "Enter your 4-digit user-authentication PIN",
+    ),
+    PromptKey.CARD_INFO_PIN: (
+        "券面事項入力補助用の暗証番号（数字4桁）を入力してください",
+        "Enter the 4-digit PIN for the card's text items",
+    ),
+    PromptKey.ONE_TIME_PASSWORD: (
+        "アプリに表示されたワンタイムパスワードを入力してください",
+        "Enter the one-time password from the app",
+    ),
+    PromptKey.NEW_SIGNING_PASSWORD: (
+        "新しい署名用電子証明書の暗証番号（英大文字と数字6〜16文字）を入力してください",
+        "Enter your new signing password (6-16 A-Z, 0-9)",
+    ),
+    PromptKey.NEW_SIGNING_PASSWORD_AGAIN: (
+        "確認のため、新しい署名用電子証明書の暗証番号をもう一度入力してください",
+        "Enter your new signing password (6-16 A-Z, 0-9) again",
+    ),
+    PromptKey.NEW_AUTH_PIN: (
+        "新しい利用者証明用電子証明書の暗証番号（数字4桁）を入力してください",
+        "Enter your new 4-digit PIN",
+    ),
+    PromptKey.NEW_AUTH_PIN_AGAIN: (
+        "確認のため、新しい利用者証明用電子証明書の暗証番号をもう一度入力してください",
+        "Enter your new 4-digit PIN again",
+    ),
+    PromptKey.NEW_SECRET: ("新しい暗証番号を入力してください", "Enter your new PIN"),
+    PromptKey.CONFIRM_MONEY_MOVED: (
+        "振込金額の現金は入金されましたか",
+        "Did the cash move?",
+    ),
+}
+
+#: The default prompt of each ``PromptKind`` value (a flow may say more precisely).
+PROMPT_KEYS: Final[dict[str, PromptKey]] = {
+    "insert_card": PromptKey.INSERT_CARD,
+    "confirm_statement": PromptKey.CONFIRM_STATEMENT,
+    "signing_password": PromptKey.SIGNING_PASSWORD,
+    "auth_pin": PromptKey.AUTH_PIN,
+    "card_info_pin": PromptKey.CARD_INFO_PIN,
+    "one_time_password": PromptKey.ONE_TIME_PASSWORD,
+    "new_secret": PromptKey.NEW_SECRET,
+    "confirm_money_moved": PromptKey.CONFIRM_MONEY_MOVED,
+}
+
+
+def prompt_text(key: PromptKey) -> UserText:
+    """The prompt ``key`` in both languages."""
+    ja, en = _PROMPTS[key]
+    return UserText(key.value, ja, en)
+
+
+def new_secret_texts(kind: PinKind) -> tuple[UserText, UserText]:
+    """The two prompts for a new ``kind`` secret: the entry, then once more to confirm."""
+    if kind is PinKind.SIGN:
+        keys = (PromptKey.NEW_SIGNING_PASSWORD, PromptKey.NEW_SIGNING_PASSWORD_AGAIN)
+    else:
+        keys = (PromptKey.NEW_AUTH_PIN, PromptKey.NEW_AUTH_PIN_AGAIN)
+    return prompt_text(keys[0]), prompt_text(keys[1])
+
+
+_ACCOUNT_JA: Final = {
+    AccountType.ORDINARY: "普通",
+    AccountType.CURRENT: "当座",
+    AccountType.SAVINGS: "貯蓄",
+}
+
+
+def statement_message(s: TransferStatement) -> UserText:
+    """The statement the card signs, as the user reads it, in both languages.
+
+    Built from the same fields as ``TransferStatement.to_bytes``; the bytes
+    the card signs stay the canonical, language-independent encoding. Names
+    are shown NFC-normalised, exactly as they are signed (issue 22: "カ" +
+    U+3099 and "ガ" sign the same bytes, so the screen shows "ガ").
+    """
+    payee = unicodedata.normalize("NFC", s.payee_name)
+    remitter = unicodedata.normalize("NFC", s.remitter_name)
+    ja = "\n".join(
+        [
+            f"金額: {s.amount_yen:,}円",
+            f"振込先: {payee}",
+            f"金融機関・支店: {s.payee_bank_code} / {s.payee_branch_code}",
+            f"口座: {_ACCOUNT_JA[s.payee_account_type]} {s.payee_account_number}",
+            f"依頼人: {remitter}（電話 {s.remitter_phone}）",
+        ]
+    )
+    en = (
+        f"Transfer JPY {s.amount_yen:,} to {payee} "
+        f"(bank {s.payee_bank_code}, branch {s.payee_branch_code}, "
+        f"{s.payee_account_type.value.lower()} {s.payee_account_number}) "
+        f"from {remitter}, tel {s.remitter_phone}"
+    )
+    return UserText(PromptKey.CONFIRM_STATEMENT.value, ja, en)
+
+
+def language_of(value: object) -> Language:
+    """The language a journaled or requested value names; English for anything else.
+
+    English is the fallback because receipts printed before languages were
+    recorded were English: a recovery print of such a transfer matches them.
+    """
+    try:
+        return Language(str(value))
+    except ValueError:
+        return Language.EN
+
+
+@dataclass(frozen=True)
+class ReceiptWords:
+    """The receipt's labels in one language (58 mm paper: 32 half-width cells a line)."""
+
+    title: str
+    terminal: str
+    amount: str  # a format with {amount}
+    payee: str
+    state: str
+
+
+_RECEIPT: Final = {
+    Language.JA: ReceiptWords(
+        "マイナンバー本人確認 振込", "端末", "振込金額 {amount:,}円", "振込先", "状態"
+    ),
+    Language.EN: ReceiptWords(
+        "MYNA-EDGE TRANSFER", "TERMINAL", "AMOUNT JPY {amount:,}", "PAYEE", "STATE"
+    ),
+}
+
+
+def receipt_words(language: Language) -> ReceiptWords:
+    """The transfer receipt's labels in the customer's ``language``.
+
+    The reference line (``REF …``) is not translated: the campaign's checks
+    and an operator's tools find it by that prefix in every language.
+    """
+    return _RECEIPT[language]

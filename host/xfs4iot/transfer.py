@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The vendor-specific ``MynaEdge`` interface: the identity-verified transfer over XFS4IoT shapes.
+
+XFS4IoT has no class for "verify the holder with the card's signature and
+authorise a transfer exactly once", so our flow is one clearly named
+vendor interface (``MynaEdge``, outside CEN's interface list) that keeps
+the standard message shapes: ``MynaEdge.IdentityVerifiedTransfer`` is a
+command with an acknowledge, events and one completion, cancelled by
+``Common.Cancel`` and bounded by its header ``timeout``. It runs the
+agent's ``Execute(transfer)``; each agent event becomes an event of the
+command (``MynaEdge.PromptEvent``, ``LastTryWarningEvent``,
+``WorkingEvent``, ``RemoveCardEvent``, ``FailureEvent``). A prompt with
+``answerable: true`` is answered with ``MynaEdge.AnswerPrompt`` (runs at
+once, beside the running transfer); the signing password is typed on the
+secure PIN pad and never crosses this interface. Cancel and timeout ask
+the agent to cancel, so the agent's own completion (reversals included)
+is what the client gets.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from host.xfs4iot.agent import AgentUnavailableError
+from host.xfs4iot.messages import CompletionCode
+from host.xfs4iot.service import (
+    DEVICE_STATES,
+    CommandContext,
+    CommandSpec,
+    Outcome,
+    Service,
+    agent_code,
+)
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
+
+__all__ = ["TransferService", "camel"]
+
+_ACCOUNT_TYPES: Final = {
+    "ordinary": vpb.ACCOUNT_TYPE_ORDINARY,
+    "current": vpb.ACCOUNT_TYPE_CURRENT,
+    "savings": vpb.ACCOUNT_TYPE_SAVINGS,
+}
+#: Agent refusals at acknowledge -> completion.
+_REFUSALS: Final = {
+    tpb.REFUSAL_REASON_BUSY: CompletionCode.DEVICE_NOT_READY,
+    tpb.REFUSAL_REASON_INVALID_MESSAGE: CompletionCode.INVALID_DATA,
+    tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND: CompletionCode.UNSUPPORTED_COMMAND,
+}
+_EVENT_NAMES: Final = (
+    "MynaEdge.PromptEvent", "MynaEdge.LastTryWarningEvent", "MynaEdge.WorkingEvent",
+    "MynaEdge.RemoveCardEvent", "MynaEdge.FailureEvent",
+)  # fmt: skip
+_UNAVAILABLE: Final = Outcome(CompletionCode.DEVICE_NOT_READY, {}, "the agent is unreachable")
+
+
+def camel(enum_name: str, prefix: str) -> str:
+    """``PROMPT_TYPE_CONFIRM_STATEMENT`` -> ``confirmStatement``."""
+    words = enum_name.removeprefix(prefix).lower().split("_")
+    return words[0] + "".join(w.title() for w in words[1:])
+
+
+def _enum_text(message: Any, field_name: str) -> str:
+    # error_code is a string today and may become an enum (issue 23 part 4):
+    # read either through the descriptor rather than assume.
+    value = getattr(message, field_name)
+    descriptor = message.DESCRIPTOR.fields_by_name[field_name]
+    if descriptor.enum_type is not None:
+        entry = descriptor.enum_type.values_by_number.get(value)
+        return entry.name if entry is not None and value else ""
+    return str(value)
+
+
+@dataclass
+class TransferService(Service):
+    """The ``MynaEdge`` service (Common + the vendor MynaEdge interface)."""
+
+    threshold_yen: int = 100_000
+    _agent_ids: dict[tuple[int, int], str] = field(default_factory=dict)
+    _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __post_init__(self) -> None:
+        self.commands = {
+            "MynaEdge.IdentityVerifiedTransfer": CommandSpec(self._transfer),
+            "MynaEdge.AnswerPrompt": CommandSpec(self._answer, immediate=True),
+        }
+        self.events = _EVENT_NAMES
+
+    def status_section(self, states: dict[str, int]) -> dict[str, Any]:
+        state = states.get("verifier")
+        verifier = DEVICE_STATES.get(state, "offline") if state is not None else "noDevice"  # type: ignore[call-overload]
+        return {"mynaEdge": {"verifier": verifier}}
+
+    async def capability_sections(self) -> dict[str, Any]:
+        try:
+            caps = await self.agent.capabilities()
+        except AgentUnavailableError:
+            return {"mynaEdge": {"identityVerifiedTransfer": False}}
+        return {
+            "mynaEdge": {
+                "identityVerifiedTransfer": caps.transfer,
+                "identityThresholdYen": caps.transfer_identity_threshold_yen,
+                "receiptPrinter": caps.receipt_printer,
+            }
+        }
+
+    def _request(self, context: CommandContext, agent_id: str) -> tpb.ExecuteRequest:
+        p = context.command.payload
+        command = tpb.TransferCommand(
+            amount_yen=p["amountYen"], payee_bank_code=p["payeeBankCode"],
+            payee_branch_code=p["payeeBranchCode"],
+            payee_account_type=_ACCOUNT_TYPES[p["payeeAccountType"]],
+            payee_account_number=p["payeeAccountNumber"], payee_name=p["payeeName"],
+            remitter_name=p["remitterName"], remitter_phone=p["remitterPhone"],
+        )  # fmt: skip
+        # The front end bounds the command (Cancel on timeout), so the agent gets none.
+        return tpb.ExecuteRequest(request_id=agent_id, transfer=command)
+
+    async def _transfer(self, context: CommandContext) -> Outcome:
+        key = (id(context.session), context.command.request_id)
+        agent_id = f"xfs4iot-{next(self._serial)}-{context.command.request_id}"
+        self._agent_ids[key] = agent_id
+
+        async def soft_cancel() -> None:
+            await self.agent.cancel(agent_id)
+
+        context.soft_cancel = soft_cancel
+        try:
+            async for message in self.agent.execute(self._request(context, agent_id)):
+                which = message.WhichOneof("message")
+                if which == "acknowledgement" and not message.acknowledgement.accepted:
+                    refusal = message.acknowledgement.refusal
+                    code = _REFUSALS.get(refusal, CompletionCode.DEVICE_NOT_READY)
+                    return Outcome(code, {}, tpb.RefusalReason.Name(refusal))
+                if which == "event":
+                    await self._forward(context, message.event)
+                elif which == "completion":
+                    return _completion(message.completion)
+        except AgentUnavailableError:
+            return _UNAVAILABLE
+        finally:
+            self._agent_ids.pop(key, None)
+        return Outcome(CompletionCode.INTERNAL_ERROR, {}, "the agent's stream ended early")
+
+    async def _forward(self, context: CommandContext, event: tpb.FlowEvent) -> None:
+        kind = event.WhichOneof("kind")
+        if kind == "prompt":
+            p = event.prompt
+            prompt = camel(tpb.PromptType.Name(p.type), "PROMPT_TYPE_")
+            await context.event("MynaEdge.PromptEvent", {
+                "promptId": p.prompt_id, "prompt": prompt,
+                "text": p.text, "triesLeft": max(p.tries_left, 0), "lastTry": p.last_try,
+                "answerable": bool(p.prompt_id),
+            })  # fmt: skip
+        elif kind == "last_try_warning":
+            name = tpb.PromptType.Name(event.last_try_warning.type)
+            await context.event(
+                "MynaEdge.LastTryWarningEvent", {"prompt": camel(name, "PROMPT_TYPE_")}
+            )
+        elif kind == "working":
+            await context.event("MynaEdge.WorkingEvent", {"step": event.working.step[:128]})
+        elif kind == "remove_card":
+            await context.event("MynaEdge.RemoveCardEvent")
+        elif kind == "failure":
+            failure = event.failure
+            await context.event("MynaEdge.FailureEvent", {
+                "code": _enum_text(failure, "code")[:64], "message": failure.message[:512],
+            })  # fmt: skip
+        # Event kinds added to the agent later are not forwarded until mapped here.
+
+    async def _answer(self, context: CommandContext) -> Outcome:
+        p = context.command.payload
+        agent_id = self._agent_ids.get((id(context.session), p["transferRequestId"]))
+        if agent_id is None:
+            return Outcome(payload={"accepted": False})
+        request = tpb.AnswerPromptRequest(
+            request_id=agent_id, prompt_id=p["promptId"], confirmed=p["confirmed"]
+        )
+        try:
+            accepted = await self.agent.answer(request)
+        except AgentUnavailableError:
+            return _UNAVAILABLE
+        return Outcome(payload={"accepted": accepted})
+
+
+def _completion(done: tpb.Completion) -> Outcome:
+    payload: dict[str, Any] = {}
+    error = _enum_text(done, "error_code")
+    if error:
+        payload["errorCode"] = error[:64]
+    if done.WhichOneof("result") == "transfer":
+        t = done.transfer
+        payload |= {
+            "authorizationId": t.authorization_id[:128],
+            "state": camel(vpb.TransferState.Name(t.state), "TRANSFER_STATE_"),
+            "identityVerified": t.identity_verified,
+            "receiptPrinted": t.receipt_printed,
+        }
+    code = agent_code(done.code)
+    return Outcome(code, payload, error if code is not CompletionCode.SUCCESS and error else None)

@@ -1,0 +1,475 @@
+# SPDX-License-Identifier: Apache-2.0
+"""An XFS4IoT application against the front end, on the real stack.
+
+The client here is written from the XFS4IoT message shapes (2024-3
+header: name, requestId, type, version, timeout / status / completionCode)
+with plain ``websockets`` and ``json``: it imports nothing of
+``host.xfs4iot``. It reads the published JSON schemas straight from their
+files and validates every message the server sends. The front end runs as
+its own process (``myna-edge xfs4iot``) in front of the real agent
+(``host.agent.Agent``: the virtual card over ``sim://``, the controller
+firmware under the MicroPython unix port, the ESC/POS printer emulator on
+a pty, the real verifier over mTLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import re
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from websockets.asyncio.client import ClientConnection, connect
+
+from host.agent import Agent
+from host.agent.config import AgentConfig
+from host.api import Profile
+from host.peripherals import BoardKey, Controller
+from hw_sim.card import get_profile
+from hw_sim.devices import SimController, SimPrinter
+from tests.flows_support import client_config
+from tests.integration.controller_support import running_sim
+from tests.verifier_support import ServerThread, VerifierEnv, make_env
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "host" / "xfs4iot" / "schemas"
+JPKI_AID = bytes.fromhex("D392F000260100000001")
+SELECT_JPKI = bytes.fromhex("00A4040C0A") + JPKI_AID
+SELECT_AUTH_PIN_EF = bytes.fromhex("00A4020C020018")
+SW_OK = base64.b64encode(b"\x90\x00").decode()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Schemas:
+    """The published schema files, read as any integrator would."""
+
+    def __init__(self) -> None:
+        self.docs = {p.name: json.loads(p.read_text("utf-8")) for p in SCHEMAS.glob("*.json")}
+        registry: Registry[Any] = Registry().with_resources(
+            (doc["$id"], Resource.from_contents(doc, default_specification=DRAFT202012))
+            for doc in self.docs.values()
+        )
+        self.base = self.docs["header.json"]["$id"].rsplit("/", 1)[0] + "/"
+        self.registry = registry
+
+    def errors(self, message: dict[str, Any]) -> list[str]:
+        kind = message["header"]["type"]
+        envelope = Draft202012Validator(
+            {"$ref": f"{self.base}header.json#/$defs/{kind}"}, registry=self.registry
+        )
+        found = [e.message for e in envelope.iter_errors(message)]
+        if kind == "acknowledge" or found:
+            return found
+        interface, name = message["header"]["name"].split(".", 1)
+        key = f"{name}.{kind}"
+        doc = self.docs.get(interface.lower() + ".json", {})
+        if key not in doc.get("$defs", {}):
+            # docs/xfs4iot.md: a command the service does not know completes with no payload
+            unknown_ok = kind == "completion" and "payload" not in message
+            return [] if unknown_ok else [f"no schema for {interface}.{key}"]
+        payload = Draft202012Validator(
+            {"$ref": f"{doc['$id']}#/$defs/{key}"}, registry=self.registry
+        )
+        return [e.message for e in payload.iter_errors(message.get("payload", {}))]
+
+
+@dataclass
+class Reply:
+    ack: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    completion: dict[str, Any] | None = None
+
+    @property
+    def code(self) -> str:
+        assert self.completion is not None
+        return str(self.completion["header"]["completionCode"])
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        assert self.completion is not None
+        return dict(self.completion.get("payload", {}))
+
+    def event_names(self) -> list[str]:
+        return [e["header"]["name"] for e in self.events]
+
+
+class XfsClient:
+    """An XFS4IoT client on one service connection; checks every message it receives."""
+
+    def __init__(self, ws: ClientConnection, schemas: Schemas) -> None:
+        self.ws, self.schemas = ws, schemas
+        self.raw: list[str] = []
+        self.unsolicited: list[dict[str, Any]] = []
+        self._ids = iter(range(1, 1_000_000))
+        self._pending: dict[int, asyncio.Queue[dict[str, Any]]] = {}
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        async for text in self.ws:
+            assert isinstance(text, str)
+            self.raw.append(text)
+            message = json.loads(text)
+            assert self.schemas.errors(message) == [], (message, self.schemas.errors(message))
+            header = message["header"]
+            if header["type"] == "unsolicited":
+                self.unsolicited.append(message)
+            else:
+                self._pending.setdefault(header["requestId"], asyncio.Queue()).put_nowait(message)
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    async def send_raw(self, data: str) -> None:
+        await self.ws.send(data)
+
+    async def next_message(self, request_id: int, timeout: float = 30) -> dict[str, Any]:
+        queue = self._pending.setdefault(request_id, asyncio.Queue())
+        return await asyncio.wait_for(queue.get(), timeout)
+
+    async def start(
+        self, name: str, payload: dict[str, Any] | None = None, *, timeout_ms: int = 0,
+        request_id: int | None = None,
+    ) -> tuple[int, dict[str, Any]]:  # fmt: skip
+        rid = request_id or self.next_id()
+        header = {"name": name, "requestId": rid, "type": "command", "version": "2.0"}
+        if timeout_ms:
+            header["timeout"] = timeout_ms
+        await self.ws.send(json.dumps({"header": header, "payload": payload or {}}))
+        return rid, await self.next_message(rid)
+
+    async def finish(
+        self, rid: int, ack: dict[str, Any], on_event: Callable[[dict[str, Any]], Any] | None = None
+    ) -> Reply:
+        reply = Reply(ack)
+        while True:
+            message = await self.next_message(rid, timeout=60)
+            if message["header"]["type"] == "event":
+                reply.events.append(message)
+                if on_event is not None:
+                    result = on_event(message)
+                    if asyncio.iscoroutine(result):
+                        await result
+                continue
+            assert message["header"]["type"] == "completion", message
+            reply.completion = message
+            return reply
+
+    async def run(
+        self, name: str, payload: dict[str, Any] | None = None, *, timeout_ms: int = 0,
+        on_event: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> Reply:  # fmt: skip
+        rid, ack = await self.start(name, payload, timeout_ms=timeout_ms)
+        assert ack["header"]["type"] == "acknowledge" and "status" not in ack["header"], ack
+        return await self.finish(rid, ack, on_event)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+
+@contextlib.asynccontextmanager
+async def client(uri: str, schemas: Schemas) -> AsyncIterator[XfsClient]:
+    ws = await connect(uri, open_timeout=10)
+    xfs = XfsClient(ws, schemas)
+    try:
+        yield xfs
+    finally:
+        await xfs.close()
+
+
+@dataclass
+class Stack:
+    publisher: str
+    board: SimController | None
+    printer: SimPrinter | None
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> VerifierEnv:
+    return make_env(tmp_path_factory.mktemp("xfs4iot"))
+
+
+@pytest.fixture(scope="module")
+def verifier(env: VerifierEnv) -> Iterator[ServerThread]:
+    thread = ServerThread(env.config()).start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="module")
+def schemas() -> Schemas:
+    return Schemas()
+
+
+async def start_front_end(agent_address: str) -> tuple[asyncio.subprocess.Process, str]:
+    """``myna-edge xfs4iot`` as its own process; returns it and the publisher URI."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "myna_edge", "xfs4iot", "--agent", agent_address, "--port", "0",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = (await asyncio.wait_for(process.stdout.readline(), 60)).decode()
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    found = re.search(r"ws://127\.0\.0\.1:\d+/xfs4iot/v1\.0", line)
+    assert found, line
+    return process, found.group(0)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def atm_stack(
+    env: VerifierEnv, verifier: ServerThread, tmp_path: Path, *, devices: bool
+) -> AsyncIterator[Stack]:
+    with contextlib.ExitStack() as stack:
+        board = printer = None
+        extra: dict[str, Any] = {}
+        if devices:
+            key = BoardKey.generate()
+            board = stack.enter_context(running_sim())
+            printer = stack.enter_context(SimPrinter())
+            with Controller(board.url, key=key) as commissioning:
+                commissioning.inject_key(key)
+            extra = {"printer": printer.url, "controller": board.url,
+                     "controller_key": key.material()}  # fmt: skip
+        config = AgentConfig(
+            profile=Profile.ATM, terminal_id="atm-01", reader="sim://default?persist=0",
+            listen="127.0.0.1:0", journal=tmp_path / "journal.sqlite", electronic_journal=None,
+            verifier=client_config(env, verifier), **extra,
+        )  # fmt: skip
+        agent = Agent(config)
+        address = await agent.start()
+        try:
+            process, publisher = await start_front_end(address)
+            try:
+                yield Stack(publisher, board, printer)
+            finally:
+                await stop_process(process)
+        finally:
+            await agent.stop()
+
+
+def typing_on_pad(board: SimController, prompt: str, value: str) -> threading.Thread:
+    """The customer: waits for the pad's prompt, then types (a PIN or, multi-tap, a password)."""
+    mark = board.display_mark()
+
+    def run() -> None:
+        board.wait_display(0, prompt, timeout=30.0, since=mark)
+        if prompt == "ENTER PIN":
+            board.enter_pin(value)
+        else:
+            board.enter_password(value)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+async def discover(publisher: str, schemas: Schemas) -> dict[str, str]:
+    async with client(publisher, schemas) as pub:
+        reply = await pub.run("ServicePublisher.GetServices")
+    assert reply.code == "success"
+    assert reply.event_names() == ["ServicePublisher.ServiceDetailEvent"]
+    uris = [s["serviceURI"] for s in reply.payload["services"]]
+    return {uri.rsplit("/", 1)[1]: uri for uri in uris}
+
+
+def transfer_payload(amount: int = 250_000) -> dict[str, Any]:
+    return {
+        "amountYen": amount, "payeeBankCode": "0001", "payeeBranchCode": "123",
+        "payeeAccountType": "ordinary", "payeeAccountNumber": "1234567",
+        "payeeName": "ヤマダ　ハナコ", "remitterName": "ヤマダ　タロウ",
+        "remitterPhone": "03-1234-5678",
+    }  # fmt: skip
+
+
+def test_atm_application_drives_card_pad_printer_and_transfer(
+    env: VerifierEnv, verifier: ServerThread, schemas: Schemas, tmp_path: Path
+) -> None:
+    card = get_profile("default")
+
+    async def scenario() -> None:
+        async with atm_stack(env, verifier, tmp_path, devices=True) as st:
+            assert st.board is not None and st.printer is not None
+            services = await discover(st.publisher, schemas)
+            assert set(services) == {"CardReader", "PinPad", "Printer", "MynaEdge"}
+            async with (
+                client(services["CardReader"], schemas) as reader,
+                client(services["PinPad"], schemas) as pad,
+                client(services["Printer"], schemas) as paper,
+                client(services["MynaEdge"], schemas) as atm,
+            ):
+                caps = await reader.run("Common.Capabilities")
+                assert caps.payload["cardReader"]["type"] == "contactless"
+                assert caps.payload["cardReader"]["chipProtocols"]["chipTypeB"] is True
+                names = {i["name"] for i in caps.payload["interfaces"]}
+                assert names == {"Common", "CardReader"}
+                status = await pad.run("Common.Status")
+                assert status.payload["common"]["device"] == "online"
+
+                # the card's raw chip data (its ATR), after it answered in the field
+                raw = await reader.run("CardReader.ReadRawData", {"chip": True, "track2": True})
+                assert raw.code == "success"
+                assert "CardReader.MediaInsertedEvent" in raw.event_names()
+                assert base64.b64decode(raw.payload["chip"][0]["data"])
+                assert raw.payload["track2"]["status"] == "dataSourceNotSupported"
+
+                async def chip(apdu: bytes, protocol: str = "chipTypeB") -> Reply:
+                    return await reader.run(
+                        "CardReader.ChipIO", {"chipProtocol": protocol, "chipData": b64(apdu)}
+                    )
+
+                selected = await chip(SELECT_JPKI)
+                assert selected.payload == {"chipProtocol": "chipTypeB", "chipData": SW_OK}
+                # a PIN may not travel through the application: VERIFY with data is refused
+                refused = await chip(bytes.fromhex("0020008004") + card.auth_pin.encode())
+                assert refused.code == "unsupportedData"
+                assert (await chip(SELECT_AUTH_PIN_EF, "chipTypeAPart4")).payload["chipData"] == SW_OK
+
+                # secure PIN entry: the application learns the digit count only
+                typist = typing_on_pad(st.board, "ENTER PIN", card.auth_pin)
+                entry = await pad.run("Keyboard.PinEntry", {"minLen": 4, "maxLen": 4, "autoEnd": True})
+                typist.join(timeout=10)
+                assert entry.code == "success"
+                assert entry.payload == {"digits": 4, "completion": "enter"}
+                present = {
+                    "presentAlgorithm": "presentClear", "chipProtocol": "chipTypeB",
+                    "chipData": b64(bytes.fromhex("00200080")),
+                    "algorithmData": {"pinPointer": 5, "pinOffset": 0},
+                }  # fmt: skip
+                verified = await pad.run("PinPad.PresentIDC", present)
+                assert verified.payload["chipData"] == SW_OK  # the card accepted the PIN
+                again = await pad.run("PinPad.PresentIDC", present)  # used once, then wiped
+                assert again.code == "commandErrorCode"
+                assert again.payload == {"errorCode": "noPin"}
+                assert (await reader.run("CardReader.ChipPower", {"chipPower": "off"})).code == (
+                    "success"
+                )
+
+                # raw ESC/POS to the receipt printer
+                escpos = b"XFS4IOT RAW RECEIPT\n" + bytes.fromhex("1B6403 1D5600")
+                printed = await paper.run("Printer.PrintRaw", {"inputData": "no", "data": b64(escpos)})
+                assert printed.code == "success"
+                receipts = await asyncio.to_thread(st.printer.wait_receipts, 1, 10.0)
+                assert "XFS4IOT RAW RECEIPT" in receipts[-1].text()
+
+                # cancel one command: a PIN entry nobody types
+                rid, ack = await pad.start("Keyboard.PinEntry", {"minLen": 4, "maxLen": 4})
+                assert "status" not in ack["header"]
+                await asyncio.sleep(0.5)
+                cancel = await pad.run("Common.Cancel", {"requestIds": [rid]})
+                assert cancel.code == "success"
+                assert (await pad.finish(rid, ack)).code == "canceled"
+
+                # the vendor transfer: the password typed on the pad, prompts answered by id
+                typist = typing_on_pad(st.board, "ENTER PASSWORD", card.sign_password)
+                prompts: list[str] = []
+
+                async def answer(message: dict[str, Any]) -> None:
+                    payload = message["payload"]
+                    if message["header"]["name"] == "MynaEdge.PromptEvent":
+                        prompts.append(payload["prompt"])
+                        if payload["answerable"]:
+                            answered = await atm.run("MynaEdge.AnswerPrompt", {
+                                "transferRequestId": message["header"]["requestId"],
+                                "promptId": payload["promptId"], "confirmed": True,
+                            })  # fmt: skip
+                            assert answered.payload == {"accepted": True}
+
+                done = await atm.run(
+                    "MynaEdge.IdentityVerifiedTransfer", transfer_payload(), on_event=answer
+                )
+                typist.join(timeout=10)
+                assert done.code == "success", done.completion["header"].get("errorDescription")
+                assert done.payload["state"] == "committed"
+                assert done.payload["identityVerified"] is True
+                assert "confirmStatement" in prompts and "signingPassword" in prompts
+            every = reader.raw + pad.raw + paper.raw + atm.raw
+            for secret in (card.auth_pin, card.sign_password):
+                assert all(f'"{secret}"' not in text for text in every)
+
+    asyncio.run(scenario())
+
+
+def test_malformed_messages_cancel_timeout_and_foreign_origin(
+    env: VerifierEnv, verifier: ServerThread, schemas: Schemas, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with atm_stack(env, verifier, tmp_path, devices=False) as st:
+            services = await discover(st.publisher, schemas)
+            # a web page on another origin cannot open the service (browsers send Origin)
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await connect(services["CardReader"], origin="http://evil.example", open_timeout=10)  # type: ignore[arg-type]
+            assert refused.value.response.status_code == 403
+            async with client(services["MynaEdge"], schemas) as atm:
+                for junk in ("not json", "[1, 2]", '{"header": 5}', "{}"):
+                    await atm.send_raw(junk)
+                    ack = await atm.next_message(0)
+                    assert ack["header"]["status"] == "invalidMessage"
+                bad_id = {"name": "Common.Status", "requestId": -4, "type": "command"}
+                await atm.send_raw(json.dumps({"header": bad_id}))
+                assert (await atm.next_message(0))["header"]["status"] == "invalidRequestID"
+                unknown = await atm.run("CardReader.Move", {})
+                assert unknown.code == "invalidCommand"
+                bad_payload = await atm.run("MynaEdge.IdentityVerifiedTransfer", {"amountYen": "lots"})
+                assert bad_payload.code == "invalidData"
+                assert "lots" not in bad_payload.completion["header"].get("errorDescription", "")
+
+                # a transfer waits at the statement prompt: duplicate id, then cancel all
+                rid, ack = await atm.start("MynaEdge.IdentityVerifiedTransfer", transfer_payload())
+                while (await atm.next_message(rid))["header"]["name"] != "MynaEdge.PromptEvent":
+                    pass  # working events first; the statement prompt then waits
+                _, duplicate = await atm.start("Common.Status", request_id=rid)
+                assert duplicate["header"]["status"] == "invalidRequestID"
+                assert (await atm.run("Common.Cancel")).code == "success"
+                assert (await atm.finish(rid, ack)).code == "canceled"
+
+                # the header timeout bounds a command: nobody answers the prompt
+                timed = await atm.run(
+                    "MynaEdge.IdentityVerifiedTransfer", transfer_payload(), timeout_ms=300
+                )
+                assert timed.code == "timeOut"
+                status = await atm.run("Common.Status")
+                assert status.code == "success"  # still serving after all of it
+            async with client(services["CardReader"], schemas) as reader:
+                nothing = await reader.run(
+                    "CardReader.ChipIO", {"chipProtocol": "chipT0", "chipData": b64(SELECT_JPKI)}
+                )
+                assert nothing.payload == {"errorCode": "protocolNotSupported"}
+                no_pad = await reader.run("Keyboard.PinEntry", {})
+                assert no_pad.code == "invalidCommand"
+            async with client(services["PinPad"], schemas) as pad:
+                no_device = await pad.run("Keyboard.PinEntry", {"minLen": 4})
+                assert no_device.code == "deviceNotReady"
+                unsupported = await pad.run("Keyboard.DataEntry", {"maxLen": 4})
+                assert unsupported.code == "unsupportedCommand"
+
+    asyncio.run(scenario())

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: Apache-2.0
+"""host.messages: one table of texts, both languages for every code, the statement in both."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from host.api.user_text import reason_value
+from host.card import PinKind
+from host.client import AccountType, TransferStatement
+from host.flows import PromptKind
+from host.messages import (
+    PROMPT_KEYS,
+    Language,
+    PromptKey,
+    ResultCode,
+    prompt_text,
+    result_code,
+    result_text,
+    statement_message,
+)
+from myna.edge.v1 import terminal_pb2 as tpb
+
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("code", list(ResultCode))
+def test_every_completion_code_has_japanese_and_english(code: ResultCode) -> None:
+    text = result_text(code)
+    assert text.key == f"result.{code.value}"
+    assert _KANA_KANJI.search(text.ja), "the Japanese text is Japanese"
+    assert text.en
+    assert text.en.isascii()
+    assert text.en.endswith(".")
+    assert text.text(Language.JA) == text.ja
+    assert text.text(Language.EN) == text.en
+
+
+def test_the_proto_enum_and_the_table_have_the_same_codes() -> None:
+    proto = {
+        name.removeprefix("COMPLETION_REASON_")
+        for name in tpb.CompletionReason.DESCRIPTOR.values_by_name
+        if name != "COMPLETION_REASON_UNSPECIFIED"
+    }
+    assert proto == {code.name for code in ResultCode}
+    assert reason_value(None) == tpb.COMPLETION_REASON_UNSPECIFIED
+    assert reason_value(ResultCode.NO_SIGNING_CERTIFICATE) == (
+        tpb.COMPLETION_REASON_NO_SIGNING_CERTIFICATE
+    )
+
+
+def test_messages_name_the_next_step() -> None:
+    blocked = result_text(ResultCode.SIGNING_PASSWORD_BLOCKED)
+    assert "convenience-store kiosk" in blocked.en
+    assert "municipal office" in blocked.en
+    assert "マルチコピー機" in blocked.ja
+    assert "市区町村の窓口" in blocked.ja
+    missing = result_text(ResultCode.NO_SIGNING_CERTIFICATE)
+    assert "no signing certificate" in missing.en
+    assert "署名用電子証明書がありません" in missing.ja
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason", "pin", "expected"),
+    [
+        ("completed", "", None, None),
+        ("failed", "no_signing_certificate", None, ResultCode.NO_SIGNING_CERTIFICATE),
+        ("failed", "pin_blocked", PinKind.SIGN, ResultCode.SIGNING_PASSWORD_BLOCKED),
+        ("failed", "pin_blocked", PinKind.AUTH, ResultCode.AUTH_PIN_BLOCKED),
+        ("failed", "pin_blocked", PinKind.TEXT, ResultCode.CARD_INFO_PIN_BLOCKED),
+        ("failed", "pin_blocked", None, ResultCode.PIN_BLOCKED),
+        ("refused", "CERTIFICATE_REVOKED", None, ResultCode.CARD_REVOKED),
+        ("refused", "RESERVATION_NOT_FOUND", None, ResultCode.RESET_NOT_BOOKED),
+        ("refused", "SOMETHING_NEW", None, ResultCode.REFUSED),
+        ("cancelled", "", None, ResultCode.CANCELLED),
+        ("cancelled", "reversed", None, ResultCode.TRANSFER_REVERSED),
+        ("failed", "failed", None, ResultCode.INTERNAL_ERROR),
+    ],
+)
+def test_reasons_map_to_typed_codes(
+    outcome: str, reason: str, pin: PinKind | None, expected: ResultCode | None
+) -> None:
+    assert result_code(outcome, reason, pin=pin) is expected
+
+
+def test_every_prompt_kind_has_a_default_text_in_both_languages() -> None:
+    assert set(PROMPT_KEYS) == {kind.value for kind in PromptKind}
+    for key in PromptKey:
+        text = prompt_text(key)
+        assert text.key == key.value
+        assert _KANA_KANJI.search(text.ja)
+        assert text.en.isascii()
+
+
+def test_the_statement_in_both_languages_from_the_signed_fields() -> None:
+    statement = TransferStatement(
+        b"\x01" * 32, "atm-01", 250_000, "0001", "123", AccountType.ORDINARY, "1234567",
+        "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
+    )  # fmt: skip
+    before = statement.to_bytes()
+    text = statement_message(statement)
+    assert text.ja.splitlines() == [
+        "金額: 250,000円",
+        "振込先: ヤマダ　ハナコ",
+        "金融機関・支店: 0001 / 123",
+        "口座: 普通 1234567",
+        "依頼人: ヤマダ　タロウ（電話 03-1234-5678）",
+    ]
+    assert text.en.startswith("Transfer JPY 250,000 to ヤマダ　ハナコ (bank 0001, branch 123")
+    assert statement.to_bytes() == before  # what the card signs does not change
