@@ -12,19 +12,26 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # The demo venv has the reader backends too (pcsc://, libnfc://, `myna-edge readers`);
-# pyscard builds from source, so without debs-demo's headers it goes on without them.
+# pyscard builds from source, so without debs-demo's headers it goes on without them,
+# and the venv is not marked done: the next `make demo` (after debs-demo) tries again.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[demo]'
-	$(PIP) install -c constraints.txt -e '.[demo,readers]' || echo "make demo: the reader \
-	backends (pyscard, pynfc) did not build; as root: make debs-demo, then make demo" >&2
-	touch $@
+	if $(PIP) install -c constraints.txt -e '.[demo,readers]'; then touch $@; else echo \
+	"make demo: the reader backends (pyscard, pynfc) did not build; as root: make \
+	debs-demo, then make demo" >&2; fi
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# axe-core for the kiosk app's accessibility tests (tests/browser/test_ui_a11y.py), from
+# the lock file: npm ci reinstalls exactly it whenever the lock file changes.
+NODE_DEPS := tests/browser/node_modules/.package-lock.json
+$(NODE_DEPS): tests/browser/package-lock.json tests/browser/package.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+
 venv: $(VENV)/.installed
-venv-test: $(VENV)/.installed-test
+venv-test: $(VENV)/.installed-test $(NODE_DEPS)
 
 ## demo: set up (Debian packages when root: the receipts' font, the reader backends' build
 ## needs), then run the main job on the embedded default (virtual card)

@@ -32,13 +32,14 @@ def _hardware():
 
         from myna_fw.hw.rp2 import Rp2Hardware
 
-        return Rp2Hardware(), Boot("/fw")
+        hw = Rp2Hardware()
+        return hw, Boot("/fw", keys=hw.storage)
     except ImportError:
         from myna_fw.hw.unix import UnixHardware
 
         hw = UnixHardware.from_argv(sys.argv[1:])
         options = _options(sys.argv[1:])
-        boot = Boot(options.get("fs"), int(options.get("power_cut_at", 0)), hw.report_flash)
+        boot = Boot(options.get("fs"), int(options.get("power_cut_at", 0)), hw.report_flash, hw.storage)
         return hw, boot
 
 

@@ -9,5 +9,10 @@ metadata(
     license="Apache-2.0",
 )
 include("$(PORT_DIR)/boards/manifest.py")
+# The factory image: the app (updatable into /fw/slot0|1 by signed images,
+# which then come first on sys.path) and the boot platform with its trust
+# anchors (never updatable; a production build swaps myna_boot/trust.py
+# for the release keys: docs/firmware-updates.md).
 package("myna_fw", opt=3)
+package("myna_boot", opt=3)
 module("main.py", opt=3)

@@ -29,6 +29,7 @@ from host.card.pin_policy import PinKind
 from host.client import AccountType, TransferStatement
 
 __all__ = [
+    "FURIGANA",
     "PROMPT_KEYS",
     "Language",
     "PromptKey",
@@ -236,6 +237,12 @@ _REASONS: Final[dict[str, ResultCode]] = {
     "TOO_MANY_ATTEMPTS": ResultCode.ONE_TIME_PASSWORD_REFUSED,
     "OUTSIDE_KIOSK_HOURS": ResultCode.OUTSIDE_KIOSK_HOURS,
     "IDENTITY_PROOF_REQUIRED": ResultCode.TRANSFER_REFUSED,
+    "NONCE_EXPIRED": ResultCode.TIMEOUT,  # the person took too long: start again
+    # A terminal's bug or a replay, nothing the person did: call staff.
+    "NONCE_UNKNOWN": ResultCode.REFUSED,
+    "NONCE_REPLAYED": ResultCode.REFUSED,
+    "NONCE_OTHER_TERMINAL": ResultCode.REFUSED,
+    "NONCE_WRONG_PURPOSE": ResultCode.REFUSED,
 }
 _BLOCKED: Final = {
     PinKind.SIGN: ResultCode.SIGNING_PASSWORD_BLOCKED,
@@ -271,6 +278,24 @@ def result_text(code: ResultCode) -> UserText:
     """The message for ``code``: what happened and what to do next."""
     ja, en = _RESULTS[code]
     return UserText(f"result.{code.value}", ja, en)
+
+
+#: Readings (furigana) of the hard terms in these texts and the kiosk app's, for
+#: screens that show ``<ruby>`` (JIS X 8341-3 / WCAG 3.1.3, 3.1.5: many users are
+#: elderly). The app marks the first occurrence of each term in a text, longest first.
+FURIGANA: Final[dict[str, str]] = {
+    "券面事項入力補助用": "けんめんじこうにゅうりょくほじょよう",
+    "利用者証明用電子証明書": "りようしゃしょうめいようでんししょうめいしょ",
+    "利用者証明用": "りようしゃしょうめいよう",
+    "署名用電子証明書": "しょめいようでんししょうめいしょ",
+    "暗証番号": "あんしょうばんごう",
+    "市区町村": "しくちょうそん",
+    "失効": "しっこう",
+    "有効期限": "ゆうこうきげん",
+    "依頼人": "いらいにん",
+    "入金口": "にゅうきんぐち",
+    "窓口": "まどぐち",
+}
 
 
 class PromptKey(StrEnum):

@@ -28,10 +28,13 @@ from typing import Final
 from host.client import AccountType, VerifierClient
 from host.flows import (
     ControllerSecureEntry,
+    Outcome,
     PromptKind,
     ThreadedPrinter,
     TransferFlow,
+    TransferOutcome,
     TransferRequest,
+    TransferStep,
 )
 from host.journal import ElectronicJournal, Journal
 from host.peripherals import BoardKey, Controller
@@ -42,7 +45,14 @@ from myna_edge.demo_flows import read_story, reset_story
 from myna_edge.demo_world import CountingCard, DemoRun, StoryUser, prepare_verifier, tell
 from verifier.server import VerifierServer, build_core
 
-__all__ = ["FLOWS", "add_flow_arguments", "main", "run_flow_demo", "transfer_story"]
+__all__ = [
+    "FLOWS",
+    "add_flow_arguments",
+    "main",
+    "run_flow_demo",
+    "transfer_story",
+    "verifier_line",
+]
 
 TERMINAL_ID = "atm-01"
 #: The flows of ``--flow all``, in the order they are told.
@@ -58,6 +68,22 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--card", default="default", help="virtual card profile (e.g. revoked)")
     parser.add_argument("--decline", action="store_true", help="the ATM reports no cash moved")
     parser.add_argument("--out", type=Path, default=None, help="where receipts are written")
+
+
+def verifier_line(outcome: TransferOutcome, *, asked: bool) -> str:
+    """What the verifier answered to AuthorizeTransfer; empty when it was never asked.
+
+    Only what happened (issue 12.2): a flow that ended before the
+    authorisation (declined statement, no signing certificate, blocked
+    password) reports no verifier answer at all.
+    """
+    if not asked:
+        return ""
+    if outcome.authorization_id:
+        return f"  [verifier] AuthorizeTransfer: authorised; final state {outcome.state.value}"
+    if outcome.outcome is Outcome.REFUSED:
+        return f"  [verifier] AuthorizeTransfer: refused {outcome.reason}"
+    return f"  [verifier] AuthorizeTransfer: no answer ({outcome.reason})"
 
 
 async def transfer_story(run: DemoRun) -> str:
@@ -92,11 +118,14 @@ async def transfer_story(run: DemoRun) -> str:
         for line in receipts[-1].text().splitlines():
             if line.strip():
                 print(f"              {line}")
-    decision = "authorised" if outcome.authorization_id else f"refused {outcome.reason}".strip()
-    print(f"  [verifier] AuthorizeTransfer: {decision}; final state {outcome.state.value}")
+    asked = TransferStep.AUTHORIZING in flow.history
+    line = verifier_line(outcome, asked=asked)
+    if line:
+        print(line)
     print(f"  {card.commands} card commands")
     return (
-        f"transfer: {outcome.outcome.value}; verifier state: {outcome.state.value}; "
+        f"transfer: {outcome.outcome.value}; "
+        f"verifier state: {outcome.state.value if asked else 'not asked'}; "
         f"identity verified: {outcome.identity_verified}; receipt: {outcome.receipt_printed}"
     )
 

@@ -8,8 +8,10 @@
     myna-edge firmware sign fw.img --key release.pem       # on the offline machine
     myna-edge firmware inspect fw.img [--json]
     myna-edge firmware verify fw.img --key release.pem [--board B] [--min-counter N]
-    myna-edge firmware status --port URL
-    myna-edge firmware update --port URL fw.img            # progress on stderr
+    myna-edge firmware status --link URL
+    myna-edge firmware update --link URL fw.img            # progress on stderr
+    myna-edge firmware bench [--rounds N] [--json]         # update time vs wire time
+    myna-edge firmware demo                                # all of it on a simulated board
 
 ``--key`` takes a PEM private key (signing) or, where only checking, a
 public one; a passphrase comes from the environment variable named by
@@ -22,8 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from host.errors import MynaEdgeError
 from host.firmware.image import FirmwareImage, parse_image
@@ -38,7 +45,7 @@ from host.firmware.signing import (
 )
 from host.firmware.update import FirmwareStatus, FirmwareUpdater, UpdatePhase, UpdateProgress
 
-__all__ = ["add_parser", "describe"]
+__all__ = ["add_parser", "bench_suite", "describe", "fuzz_seed_images", "run_demo"]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,13 +89,27 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.set_defaults(handler=_run_verify)
 
     status = commands.add_parser("status", help="what the board runs and accepts")
-    status.add_argument("--port", required=True, help="the controller's pyserial URL")
+    status.add_argument(
+        "--port", "--link", dest="port", required=True, help="the controller's pyserial URL"
+    )
     status.set_defaults(handler=_run_status)
 
     update = commands.add_parser("update", help="apply an image to the board over its link")
     update.add_argument("--port", "--link", dest="port", required=True, help="pyserial URL")
     update.add_argument("image", type=Path)
     update.set_defaults(handler=_run_update)
+
+    bench = commands.add_parser(
+        "bench", help="time an update on the simulated board against its wire time"
+    )
+    bench.add_argument("--rounds", type=int, default=3, help="updates to time (default 3)")
+    bench.add_argument("--json", action="store_true")
+    bench.set_defaults(handler=_run_bench)
+
+    demo = commands.add_parser(
+        "demo", help="build, sign and apply an update to a simulated board, then try bad images"
+    )
+    demo.set_defaults(handler=lambda _args: _guard(run_demo))
 
 
 def _passphrase_option(parser: argparse.ArgumentParser) -> None:
@@ -240,3 +261,246 @@ def _run_update(args: argparse.Namespace) -> int:
         _print_status(status)
 
     return _guard(run)
+
+
+# --- bench -------------------------------------------------------------------
+
+#: Board-side check timed under MicroPython: the P-256 signature alone, then
+#: the whole head check plus the SHA-256 of every file (what COMMIT and each
+#: boot do). argv: firmware dir, image file, rounds.
+_BOARD_VERIFY = """
+import sys, time, hashlib
+sys.path.insert(0, sys.argv[1])
+from myna_boot import p256
+from myna_boot.image import Head, trusted_key
+data = open(sys.argv[2], "rb").read()
+rounds = int(sys.argv[3])
+head = Head(data)
+point = trusted_key(head.key_id)
+digest = hashlib.sha256(head.signed).digest()
+t = time.ticks_us()
+for _ in range(rounds):
+    assert p256.verify(point, digest, head.signature)
+sig = time.ticks_diff(time.ticks_us(), t) / rounds
+t = time.ticks_us()
+for _ in range(rounds):
+    Head(data).check(0)
+    at = head.length
+    for path, size, want in head.files:
+        assert hashlib.sha256(data[at:at + size]).digest() == want
+        at += size
+full = time.ticks_diff(time.ticks_us(), t) / rounds
+print("%d %d" % (sig, full))
+"""
+
+
+def _transfer_wire_bytes(image_len: int) -> int:
+    """Bytes both ways of BEGIN + every CHUNK exchange (frames, results, ACKs) at the chunk size."""
+    from host.firmware.update import CHUNK_SIZE
+    from host.peripherals.link import ACK, encode_frame
+
+    ack = len(encode_frame(ACK, 1))
+    total = len(encode_frame(0x41, 1, bytes(4 + 36))) + ack
+    total += len(encode_frame(0x80, 1, bytes(5 + 4))) + ack
+    for offset in range(0, image_len, CHUNK_SIZE):
+        data = bytes(min(CHUNK_SIZE, image_len - offset))
+        # zero bytes cost COBS the most: an upper bound on the encoding overhead
+        total += len(encode_frame(0x42, 1, bytes(10) + data)) + ack
+        total += len(encode_frame(0x80, 1, bytes(5 + 4))) + ack
+    return total
+
+
+def bench_suite(rounds: int) -> dict[str, object]:
+    """Update a simulated board ``rounds`` times with the current firmware; median figures.
+
+    Each round starts a fresh board (factory firmware, empty slots) and
+    applies the ``firmware/myna_fw`` package signed by the TEST key, timing
+    the phases from the updater's progress events. The transfer is set
+    against the wire time of the same frames at 115,200 baud (8N1), the
+    bound on a real board's UART; the board-side check is timed under the
+    MicroPython unix port (an x86 host, not an RP2040: see the docs).
+    """
+    from host.firmware.signing import public_point
+    from host.peripherals import Controller
+    from hw_sim.devices.bench import wire_seconds
+    from hw_sim.devices.controller import FIRMWARE_DIR, SimController, find_micropython
+
+    key = load_signing_key(FIRMWARE_DIR / "keys" / "test-signing-key.pem")
+    image = sign_image(
+        build_image(FIRMWARE_DIR, security_counter=1, signer_point=public_point(key.public_key())),
+        key,
+    ).to_bytes()
+    phases: dict[str, list[float]] = {"transfer": [], "install": [], "reboot_confirm": []}
+    totals: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="myna-fw-bench-") as tmp:
+        for round_ in range(rounds):
+            fs = Path(tmp) / f"fs{round_}"
+            fs.mkdir()
+            marks: dict[UpdatePhase, float] = {}
+
+            def mark(event: UpdateProgress, marks: dict[UpdatePhase, float] = marks) -> None:
+                marks.setdefault(event.phase, time.perf_counter())
+
+            sim = SimController(fs=fs, flash=Path(tmp) / f"keys{round_}.bin")
+            with sim, Controller(sim.url) as board:
+                started = time.perf_counter()
+                FirmwareUpdater(board).apply(image, progress=mark)
+                ended = time.perf_counter()
+            totals.append(ended - started)
+            phases["transfer"].append(marks[UpdatePhase.COMMIT] - marks[UpdatePhase.TRANSFER])
+            phases["install"].append(marks[UpdatePhase.REBOOT] - marks[UpdatePhase.COMMIT])
+            phases["reboot_confirm"].append(ended - marks[UpdatePhase.REBOOT])
+        image_file = Path(tmp) / "fw.img"
+        image_file.write_bytes(image)
+        argv = [find_micropython(), "-c", _BOARD_VERIFY, str(FIRMWARE_DIR), str(image_file)]
+        argv.append(str(max(20, rounds)))
+        done = subprocess.run(  # noqa: S603 - our own script, fixed interpreter
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+    signature_us, full_us = (int(word) for word in done.stdout.split())
+    wire_bytes = _transfer_wire_bytes(len(image))
+    wire = wire_seconds(wire_bytes)
+    transfer = statistics.median(phases["transfer"])
+    return {
+        "image_bytes": len(image),
+        "image_files": len(parse_image(image).manifest.files),
+        "rounds": rounds,
+        "update_total_s": round(statistics.median(totals), 3),
+        "transfer_s": round(transfer, 3),
+        "install_s": round(statistics.median(phases["install"]), 3),
+        "reboot_and_confirm_s": round(statistics.median(phases["reboot_confirm"]), 3),
+        "transfer_kib_per_s": round(len(image) / 1024 / transfer, 1),
+        "wire_bytes_both_ways": wire_bytes,
+        "wire_at_115200_s": round(wire, 3),
+        "transfer_over_wire": round(transfer / wire, 2),
+        "board_signature_check_ms": round(signature_us / 1000, 1),
+        "board_full_check_ms": round(full_us / 1000, 1),
+        "board": "MicroPython unix port on this host (not an RP2040)",
+    }
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    def run() -> None:
+        if args.rounds < 1:
+            raise ValueError("--rounds must be at least 1")
+        report = bench_suite(args.rounds)
+        if args.json:
+            print(json.dumps(report, indent=2))
+            return
+        for name, value in report.items():
+            print(f"{name}: {value}")
+
+    return _guard(run)
+
+
+def fuzz_seed_images() -> list[bytes]:
+    """Seeds for the ``host_firmware_image`` fuzz target: a tiny signed image and its wrecks.
+
+    Signed by the TEST key (firmware/keys); ECDSA signatures are randomised,
+    so the bytes differ per call while the shapes stay the same.
+    """
+    import hashlib
+
+    from host.firmware.image import UNSIGNED, FileEntry, FirmwareImage, Manifest
+    from host.firmware.signing import DEFAULT_BOARD, key_id, public_point
+    from hw_sim.devices.controller import FIRMWARE_DIR
+
+    key = load_signing_key(FIRMWARE_DIR / "keys" / "test-signing-key.pem")
+    payload = b"# myna_fw\n"
+    manifest = Manifest(
+        board=DEFAULT_BOARD,
+        version=(1, 2, 0),
+        security_counter=2,
+        build_id=bytes(16),
+        key_id=key_id(public_point(key.public_key())),
+        files=(FileEntry("myna_fw/__init__.py", len(payload), hashlib.sha256(payload).digest()),),
+    )
+    unsigned = FirmwareImage(manifest, UNSIGNED, payload)
+    signed = sign_image(unsigned, key).to_bytes()
+    head = len(unsigned.signed_bytes)
+    return [
+        signed,
+        unsigned.to_bytes(),
+        signed[:head],
+        signed[:12] + b"\xff" * 20,
+        b"MYFW" + bytes(8),
+    ]
+
+
+def run_demo() -> None:
+    """Build and sign 1.1.0 with the TEST key, apply it to a simulated board, then bad images.
+
+    The board (the real firmware under the MicroPython unix port, its update
+    slots in a temporary folder) refuses a flipped bit, a foreign signature
+    and a downgrade, and keeps running 1.1.0.
+    """
+    import re
+    import shutil
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from host.firmware.errors import UpdateError
+    from host.firmware.signing import public_point
+    from host.peripherals import Controller
+    from hw_sim.devices.controller import FIRMWARE_DIR, SimController
+
+    def source(folder: Path, version: tuple[int, int, int]) -> Path:
+        shutil.copytree(
+            FIRMWARE_DIR / "myna_fw",
+            folder / "myna_fw",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        path = folder / "myna_fw" / "version.py"
+        text = re.sub(
+            r"FIRMWARE_VERSION = \(.*\)", f"FIRMWARE_VERSION = {version!r}", path.read_text()
+        )
+        path.write_text(text)
+        return folder
+
+    def image(folder: Path, version: tuple[int, int, int], counter: int, key: Any) -> bytes:
+        built = build_image(
+            source(folder, version),
+            security_counter=counter,
+            signer_point=public_point(key.public_key()),
+        )
+        return sign_image(built, key).to_bytes()
+
+    test_key = load_signing_key(FIRMWARE_DIR / "keys" / "test-signing-key.pem")
+    with tempfile.TemporaryDirectory(prefix="myna-fw-demo-") as tmp:
+        work = Path(tmp)
+        good = image(work / "good", (1, 1, 0), 1, test_key)
+        print(f"built and signed 1.1.0 (security counter 1): {len(good)} bytes, TEST key")
+        flipped = bytearray(good)
+        flipped[-100] ^= 0x40
+        bad = {
+            "a flipped bit in a file": bytes(flipped),
+            "another signer": image(
+                work / "foreign", (1, 1, 0), 1, ec.generate_private_key(ec.SECP256R1())
+            ),
+            "a downgrade (counter 0)": image(work / "old", (1, 0, 5), 0, test_key),
+        }
+        (work / "fs").mkdir()
+        sim = SimController(fs=work / "fs", flash=work / "keys.bin")
+        with sim, Controller(sim.url) as board:
+            updater = FirmwareUpdater(board)
+            _print_status(updater.status())
+            shown: list[UpdatePhase] = []
+
+            def progress(event: UpdateProgress) -> None:
+                if event.phase not in shown:
+                    shown.append(event.phase)
+                    print(f"  {event.phase.value}: {event.done}/{event.total} bytes")
+
+            _print_status(updater.apply(good, progress=progress))
+            for name, data in bad.items():
+                try:
+                    updater.apply(data, precheck=False)
+                except UpdateError as exc:
+                    print(f"{name}: refused by the board ({exc.reason.value})")
+                else:  # pragma: no cover - would be a security bug
+                    raise RuntimeError(f"the board accepted {name}")
+            _print_status(updater.status())

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What every RPC shares: the clock, the trust store, card proofs and nonces.
+"""What every domain module shares: the clock, the trust store, card proofs, the audit log.
 
 Why separate from the gRPC glue: the checks here are plain functions of
-(request fields, stored session, time), so the transfer and reset modules
-and the unit tests use them without a server. Reasons are the ``Reason``
-enum names without the ``REASON_`` prefix.
+(certificate, signature, digest, time), so ``sessions``, ``readings``,
+``resets``, ``transfers`` and the unit tests use them without a server.
+Reasons are ``verifier.codes.Reason`` members; nothing here sees a proto.
 """
 
 from __future__ import annotations
@@ -16,19 +16,17 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from myna.edge.v1 import verifier_pb2 as pb
+from verifier.codes import AuditAction, Reason, RevocationSource, RevocationStatus
 from verifier.config import VerifierConfig
 from verifier.pki import TrustStore, verify_signature
 from verifier.revocation import RevocationAnswer, RevocationChecker
-from verifier.storage import AuditEntry, Session, Storage, Transaction
+from verifier.storage import AuditEntry, Storage, Transaction
 
 __all__ = [
-    "PURPOSE_NAMES",
     "Core",
     "ProofResult",
     "fingerprint",
@@ -38,9 +36,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-PURPOSE_NAMES: Final = {v: k for k, v in pb.SessionPurpose.items()}
-_SOURCES: Final = {"OCSP": pb.REVOCATION_SOURCE_OCSP, "CRL": pb.REVOCATION_SOURCE_CRL}
 
 
 def to_us(moment: dt.datetime) -> int:
@@ -62,15 +57,15 @@ def new_id(prefix: str) -> str:
 class ProofResult:
     """A checked card proof: ``reason`` OK or why not, plus what was learned."""
 
-    reason: str
+    reason: Reason
     serial_hex: str = ""
-    source: int = pb.REVOCATION_SOURCE_UNSPECIFIED
+    source: RevocationSource = RevocationSource.NONE
     certificate: x509.Certificate | None = None
 
     @property
     def accepted(self) -> bool:
         """Whether the proof passed every check."""
-        return self.reason == "OK"
+        return self.reason is Reason.OK
 
 
 @dataclass
@@ -113,7 +108,7 @@ class Core:
         self, kind: str, certificate_der: bytes, now: dt.datetime, *, allow_io: bool
     ) -> ProofResult | None:
         check = self.trust.check(kind, certificate_der, now)
-        if check.reason != "OK" or check.certificate is None:
+        if check.reason is not Reason.OK or check.certificate is None:
             return ProofResult(check.reason, check.serial_hex, certificate=check.certificate)
         serial = check.certificate.serial_number
         answer = self.revocation.peek(kind, serial, now)
@@ -127,13 +122,13 @@ class Core:
     def _with_revocation(
         serial_hex: str, certificate: x509.Certificate, answer: RevocationAnswer
     ) -> ProofResult:
-        source = _SOURCES.get(answer.source, pb.REVOCATION_SOURCE_UNSPECIFIED)
-        if answer.status == "REVOKED":
-            return ProofResult("CERTIFICATE_REVOKED", serial_hex, source, certificate)
-        if answer.status != "GOOD":
-            return ProofResult("REVOCATION_UNKNOWN", serial_hex, source, certificate)
+        source = answer.source
+        if answer.status is RevocationStatus.REVOKED:
+            return ProofResult(Reason.CERTIFICATE_REVOKED, serial_hex, source, certificate)
+        if answer.status is not RevocationStatus.GOOD:
+            return ProofResult(Reason.REVOCATION_UNKNOWN, serial_hex, source, certificate)
         # Not yet proven: the signature is still to be checked (finish_proof).
-        return ProofResult("OK", serial_hex, source, certificate)
+        return ProofResult(Reason.OK, serial_hex, source, certificate)
 
     @staticmethod
     def finish_proof(checked: ProofResult, digest: bytes, signature: bytes) -> ProofResult:
@@ -141,59 +136,38 @@ class Core:
         if not checked.accepted or checked.certificate is None:
             return checked
         if not verify_signature(checked.certificate, digest, signature):
-            return dataclasses.replace(checked, reason="SIGNATURE_INVALID")
+            return dataclasses.replace(checked, reason=Reason.SIGNATURE_INVALID)
         return checked
-
-    def open_session(self, tx: Transaction, terminal_id: str, purpose: int) -> Session:
-        """Create a session with a fresh 32-byte nonce."""
-        now_us = to_us(self.now())
-        ttl_us = int(self.config.policy.nonce_ttl_seconds * 1_000_000)
-        session = Session(
-            new_id("ses"), terminal_id, purpose, secrets.token_bytes(32), now_us + ttl_us
-        )
-        tx.insert_session(session)
-        return session
-
-    def nonce_reason(
-        self, session: Session | None, terminal_id: str, purpose: int, now: dt.datetime
-    ) -> str:
-        """Whether ``session`` may serve this terminal and purpose now (OK or a reason)."""
-        if session is None:
-            return "NONCE_UNKNOWN"
-        if session.terminal_id != terminal_id:
-            return "NONCE_OTHER_TERMINAL"
-        if session.purpose != purpose:
-            return "NONCE_WRONG_PURPOSE"
-        if session.used_us is not None:
-            return "NONCE_REPLAYED"
-        if session.expires_us <= to_us(now):
-            return "NONCE_EXPIRED"
-        return "OK"
 
     def audit(
         self,
         tx: Transaction,
+        action: AuditAction,
+        reason: Reason,
+        *,
         terminal_id: str,
-        action: str,
-        reason: str,
         serial: str = "",
         subject_id: str = "",
-        *,
         card_id: str = "",
     ) -> None:
         """Append a decision to the audit log (never secrets, never personal data).
 
         ``card_id``: hex of the issuer card id a reset authorisation is for.
         """
-        verdict = "ACCEPTED" if reason == "OK" else "REJECTED"
+        verdict = reason.verdict
         entry = AuditEntry(
-            to_us(self.now()), terminal_id, action, verdict, reason, serial, subject_id, card_id
+            at_us=to_us(self.now()),
+            terminal_id=terminal_id,
+            action=action.value,
+            verdict=verdict.value,
+            reason=reason.value,
+            certificate_serial=serial,
+            subject_id=subject_id,
+            card_id=card_id,
         )
         tx.append_audit(entry)
-        _log.info(
-            "%s %s by %s: %s %s%s", action, verdict, terminal_id, reason, serial,
-            f" card {card_id}" if card_id else "",
-        )  # fmt: skip
+        suffix = f" card {card_id}" if card_id else ""
+        _log.info("%s %s by %s: %s %s%s", action, verdict, terminal_id, reason, serial, suffix)
 
 
 def fingerprint(certificate_der: bytes) -> bytes:

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import grpc
 
+from verifier.codes import ErrorReason
+
 __all__ = [
     "ConfigError",
     "DeadlineError",
@@ -76,16 +78,25 @@ class RequestError(VerifierError):
     """A request the service refuses; ``code`` is the gRPC status to answer with.
 
     Args:
-        reason: stable UPPER_SNAKE_CASE reason for ``ErrorInfo.reason``.
+        reason: the stable reason for ``ErrorInfo.reason``.
         message: human-readable text; never holds a secret.
     """
 
     code: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
 
-    def __init__(self, reason: str, message: str, **metadata: str) -> None:
+    def __init__(self, reason: ErrorReason, message: str, **metadata: str) -> None:
         super().__init__(message)
-        self.reason = reason
+        #: The ``ErrorInfo.reason`` text (an ``ErrorReason`` value; a replayed
+        #: refusal keeps the text it was stored with, see ``replayed``).
+        self.reason: str = str(reason)
         self.metadata = dict(metadata)
+
+    @staticmethod
+    def replayed(reason: str, message: str, code: grpc.StatusCode) -> RequestError:
+        """A refusal read back from an idempotency record, as it was first answered."""
+        error = RequestError(ErrorReason.FIELD_INVALID, message)
+        error.reason, error.code = reason, code
+        return error
 
 
 class InvalidRequestError(RequestError):
@@ -94,7 +105,7 @@ class InvalidRequestError(RequestError):
     code = grpc.StatusCode.INVALID_ARGUMENT
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__("FIELD_INVALID", f"{field}: {message}", field=field)
+        super().__init__(ErrorReason.FIELD_INVALID, f"{field}: {message}", field=field)
         self.field = field
 
 

@@ -21,6 +21,7 @@ from typing import Final, TypeVar
 import grpc
 from google.protobuf.message import Message
 
+from verifier.codes import ErrorReason
 from verifier.errors import IdempotencyConflictError, RequestError
 from verifier.storage import Transaction
 
@@ -48,13 +49,12 @@ def idempotent_unit(
         if record is not None:
             if record.request_hash != digest:
                 return IdempotencyConflictError(
-                    "IDEMPOTENCY_KEY_REUSED", "the key was used with a different request"
+                    ErrorReason.IDEMPOTENCY_KEY_REUSED, "the key was used with a different request"
                 )
             if record.status_code == 0 and record.response is not None:
                 return response_type.FromString(record.response)
-            error = RequestError(record.reason or "UNKNOWN", record.message or "")
-            error.code = _CODES.get(record.status_code or 9, grpc.StatusCode.UNKNOWN)
-            return error
+            code = _CODES.get(record.status_code or 9, grpc.StatusCode.UNKNOWN)
+            return RequestError.replayed(record.reason or "UNKNOWN", record.message or "", code)
         try:
             response = work(tx)
         except RequestError as exc:

@@ -23,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -91,11 +91,10 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         method: str = handler_call_details.method
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
-            wrapper: Any = cached[1]
-            return wrapper  # type: ignore[no-any-return]
+            return cast("grpc.RpcMethodHandler[_Req, _Resp]", cached[1])
         wrapper = self._wrap(method, handler)
         self._wrapped[method] = (handler, wrapper)
-        return wrapper  # type: ignore[no-any-return]
+        return cast("grpc.RpcMethodHandler[_Req, _Resp]", wrapper)
 
     @staticmethod
     def _wrap(method: str, handler: grpc.RpcMethodHandler[_Req, _Resp]) -> Any:
@@ -115,10 +114,9 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
                     code: Any = context.code()
                     name = code.name if isinstance(code, grpc.StatusCode) else "OK"
                     metadata = context.invocation_metadata()
-                    _log.log(
-                        level, "%s %s %s %.2f ms%s", _request_id(metadata), method, name,
-                        elapsed_ms, _retry_suffix(metadata),
-                    )  # fmt: skip
+                    request_id, retry = _request_id(metadata), _retry_suffix(metadata)
+                    line = "%s %s %s %.2f ms%s"
+                    _log.log(level, line, request_id, method, name, elapsed_ms, retry)
 
         wrapped: Any = logged  # grpc.aio accepts coroutine functions here
         return grpc.unary_unary_rpc_method_handler(

@@ -31,6 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
+from verifier.codes import Reason
 from verifier.errors import ConfigError
 
 __all__ = [
@@ -64,10 +65,10 @@ _OID_ADDRESS: Final = x509.ObjectIdentifier("1.2.392.200149.8.5.5.5")
 class CertificateCheck:
     """Result of checking a holder certificate (without revocation).
 
-    ``reason`` is a ``Reason`` enum name suffix (``OK``, ``CERTIFICATE_...``).
+    ``reason`` is ``Reason.OK`` or a ``Reason.CERTIFICATE_...``.
     """
 
-    reason: str
+    reason: Reason
     certificate: x509.Certificate | None = None
     issuer: x509.Certificate | None = None
 
@@ -127,7 +128,7 @@ class TrustStore:
     def check(self, kind: str, der: bytes, now: dt.datetime) -> CertificateCheck:
         """Parse ``der`` and check issuer signature and validity at ``now``."""
         if not der or len(der) > MAX_CERTIFICATE_BYTES:
-            return CertificateCheck("CERTIFICATE_MALFORMED")
+            return CertificateCheck(Reason.CERTIFICATE_MALFORMED)
         key = (kind, der)
         with self._cache_lock:
             static = self._cache.get(key)
@@ -135,18 +136,18 @@ class TrustStore:
                 self._cache.move_to_end(key)
         if static is None:
             static = self._check_static(kind, der)
-            if static.reason == "OK":  # junk must not evict real certificates
+            if static.reason is Reason.OK:  # junk must not evict real certificates
                 with self._cache_lock:
                     self._cache[key] = static
                     if len(self._cache) > CACHE_ENTRIES:
                         self._cache.popitem(last=False)
         certificate, issuer = static.certificate, static.issuer
-        if static.reason != "OK" or certificate is None or issuer is None:
+        if static.reason is not Reason.OK or certificate is None or issuer is None:
             return static
         if now < certificate.not_valid_before_utc or now < issuer.not_valid_before_utc:
-            return CertificateCheck("CERTIFICATE_NOT_YET_VALID", certificate, issuer)
+            return CertificateCheck(Reason.CERTIFICATE_NOT_YET_VALID, certificate, issuer)
         if now > certificate.not_valid_after_utc or now > issuer.not_valid_after_utc:
-            return CertificateCheck("CERTIFICATE_EXPIRED", certificate, issuer)
+            return CertificateCheck(Reason.CERTIFICATE_EXPIRED, certificate, issuer)
         return static
 
     def _check_static(self, kind: str, der: bytes) -> CertificateCheck:
@@ -155,13 +156,13 @@ class TrustStore:
             certificate = x509.load_der_x509_certificate(der)
             certificate.public_key()
         except (ValueError, TypeError):
-            return CertificateCheck("CERTIFICATE_MALFORMED")
+            return CertificateCheck(Reason.CERTIFICATE_MALFORMED)
         if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
-            return CertificateCheck("CERTIFICATE_MALFORMED", certificate)
+            return CertificateCheck(Reason.CERTIFICATE_MALFORMED, certificate)
         issuer = self._issuer(kind, certificate)
         if issuer is None:
-            return CertificateCheck("CERTIFICATE_UNTRUSTED", certificate)
-        return CertificateCheck("OK", certificate, issuer)
+            return CertificateCheck(Reason.CERTIFICATE_UNTRUSTED, certificate)
+        return CertificateCheck(Reason.OK, certificate, issuer)
 
     def _issuer(self, kind: str, certificate: x509.Certificate) -> x509.Certificate | None:
         for root in self._roots[kind]:

@@ -21,55 +21,109 @@ authorisation covers SHA-256 of the proving certificate and the card checks
 it against its own certificate of that key: an authorisation obtained with
 card A's signing key is refused by card B. The audit log names the card id
 the authorisation is for.
+
+Everything here works on ``Core`` and a storage transaction: no gRPC type.
+The servicer checks the proving certificate before the transaction (it may
+download a CRL) and adds the OTP to the answer after the commit (it is
+derived, never stored, not even in the idempotency record).
 """
 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from myna.edge.v1 import verifier_pb2 as pb
 from verifier import issuer
-from verifier import validation as v
-from verifier.canonical import card_challenge_digest, encode
-from verifier.core import fingerprint, new_id, to_us
-from verifier.errors import (
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    PreconditionError,
+from verifier.canonical import encode
+from verifier.codes import (
+    AuditAction,
+    CertKind,
+    ErrorReason,
+    Purpose,
+    Reason,
+    ReservationState,
+    ResetOperation,
+    ResetPolicy,
 )
+from verifier.core import Core, ProofResult, fingerprint, new_id, to_us
+from verifier.errors import NotFoundError, PermissionDeniedError, PreconditionError
+from verifier.sessions import CardProof, use_session
 from verifier.storage import Reservation, Transaction
-
-if TYPE_CHECKING:
-    from verifier.service import VerifierServicer
 
 __all__ = [
     "FACE_MATCH_DOMAIN",
     "PROOF_KIND",
+    "Booking",
+    "BookingRequest",
+    "Redemption",
+    "RedemptionRequest",
     "confirm",
     "face_match_bytes",
+    "master_key",
+    "one_time_password",
     "redeem",
     "reserve",
-    "validate_confirm",
-    "validate_redeem",
-    "validate_reserve",
 ]
 
 FACE_MATCH_DOMAIN: Final = "MYNA-EDGE/FACE-MATCH/1"
 #: The key that proves the card for each operation: the *other* secret's key.
 PROOF_KIND: Final = {
-    pb.RESET_OPERATION_SIGNING_PASSWORD: "auth",
-    pb.RESET_OPERATION_AUTHENTICATION_PIN: "sign",
+    ResetOperation.SIGNING_PASSWORD: CertKind.AUTH,
+    ResetOperation.AUTHENTICATION_PIN: CertKind.SIGN,
 }
-_POLICIES: Final = {
-    "otp": pb.RESET_POLICY_OTP,
-    "reservation_only": pb.RESET_POLICY_RESERVATION_ONLY,
-}
+#: ``policy.reset_policy`` in the configuration file, as a policy.
+_POLICIES: Final = {"otp": ResetPolicy.OTP, "reservation_only": ResetPolicy.RESERVATION_ONLY}
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """A reset booking from the phone: the card proof over the session and the face match."""
+
+    session_id: str
+    operation: ResetOperation
+    proof: CardProof
+    face_match_signature: bytes
+
+
+@dataclass(frozen=True)
+class Booking:
+    """A booking decision (``reservation_id`` and ``policy`` only when accepted)."""
+
+    reason: Reason
+    reservation_id: str = ""
+    policy: ResetPolicy | None = None
+    expires_us: int = 0
+
+
+@dataclass(frozen=True)
+class RedemptionRequest:
+    """A redemption at the kiosk: the card proves again, bound to its id and challenge."""
+
+    session_id: str
+    operation: ResetOperation
+    proof: CardProof
+    card_id: bytes
+    card_challenge: bytes
+    one_time_password: str = ""
+
+    def __repr__(self) -> str:
+        # The OTP typed at the kiosk is a secret (DESIGN invariants).
+        return f"RedemptionRequest(session_id={self.session_id!r}, operation={self.operation!r})"
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """A redemption decision; the issuer authorisation only when accepted."""
+
+    reason: Reason
+    attempts_left: int = 0
+    reservation_id: str = ""
+    issuer_authorization: bytes = b""
 
 
 def face_match_bytes(certificate_der: bytes, nonce: bytes) -> bytes:
@@ -77,253 +131,226 @@ def face_match_bytes(certificate_der: bytes, nonce: bytes) -> bytes:
     return encode(FACE_MATCH_DOMAIN, [(1, fingerprint(certificate_der)), (2, nonce)])
 
 
-def validate_reserve(request: pb.ReserveResetRequest) -> None:
-    """Field checks for ReserveReset."""
-    v.check_idempotency_key(request.idempotency_key)
-    v.check_id(request.session_id, "session_id", "ses")
-    v.check_terminal_id(request.terminal_id)
-    v.check_enum(request.operation, pb.ResetOperation, "operation")
-    v.check_proof(request.proof, "proof")
-    if len(request.face_match.signature) != v.SIGNATURE_BYTES:
-        raise InvalidRequestError("face_match.signature", "exactly 256 bytes")
+def master_key(core: Core) -> bytes:
+    """The issuer master key.
 
-
-def validate_redeem(request: pb.RedeemResetRequest) -> None:
-    """Field checks for RedeemReset."""
-    v.check_idempotency_key(request.idempotency_key)
-    v.check_id(request.session_id, "session_id", "ses")
-    v.check_terminal_id(request.terminal_id)
-    v.check_enum(request.operation, pb.ResetOperation, "operation")
-    v.check_proof(request.proof, "proof")
-    otp = request.one_time_password
-    if otp and (len(otp) != 8 or not otp.isascii() or not otp.isdigit()):
-        raise InvalidRequestError("one_time_password", "8 ASCII digits")
-    if len(request.card_challenge) != issuer.CARD_CHALLENGE_BYTES:
-        raise InvalidRequestError("card_challenge", "exactly 8 bytes")
-    if len(request.card_id) != issuer.CARD_ID_BYTES:
-        raise InvalidRequestError("card_id", "exactly 16 bytes")
-
-
-def validate_confirm(request: pb.ConfirmResetRequest) -> None:
-    """Field checks for ConfirmReset."""
-    v.check_idempotency_key(request.idempotency_key)
-    v.check_id(request.reservation_id, "reservation_id", "res")
-    v.check_terminal_id(request.terminal_id)
-
-
-def _master(servicer: VerifierServicer) -> bytes:
-    key = servicer.core.issuer_master_key
+    Raises:
+        PreconditionError: none is configured (RESET_NOT_CONFIGURED).
+    """
+    key = core.issuer_master_key
     if key is None:
-        raise PreconditionError("RESET_NOT_CONFIGURED", "no issuer master key is configured")
+        raise PreconditionError(
+            ErrorReason.RESET_NOT_CONFIGURED, "no issuer master key is configured"
+        )
     return key
 
 
-def _check_terminal(terminal: str, claimed: str) -> None:
-    if claimed != terminal:
-        raise PermissionDeniedError(
-            "TERMINAL_MISMATCH", "terminal_id does not match the client certificate"
-        )
+def one_time_password(core: Core, reservation_id: str) -> str:
+    """The OTP of a booking (derived from the master key, never stored).
+
+    Raises:
+        PreconditionError: no issuer master key is configured.
+    """
+    return issuer.one_time_password(master_key(core), reservation_id)
 
 
-def reserve(
-    servicer: VerifierServicer, terminal: str, request: pb.ReserveResetRequest
-) -> pb.ReserveResetResponse:
-    """Book a reset after checking the card proof and the face-match attestation."""
-    _check_terminal(terminal, request.terminal_id)
-    core = servicer.core
-    master = _master(servicer)
-    kind = PROOF_KIND[request.operation]
-    purpose = pb.SESSION_PURPOSE_PIN_RESET
-    proof = servicer._session_proof(terminal, request.session_id, purpose, kind, request.proof)
-    policy = _POLICIES[core.config.policy.reset_policy]
-
-    def work(tx: Transaction) -> pb.ReserveResetResponse:
-        now = core.now()
-        session = tx.get_session(request.session_id)
-        reason = core.nonce_reason(session, terminal, purpose, now)
-        if reason == "OK":
-            tx.consume_session(request.session_id, to_us(now))
-            reason = proof.reason if proof is not None else "NONCE_UNKNOWN"
-        if (
-            reason == "OK"
-            and session is not None
-            and not _face_ok(servicer, request, session.nonce)
-        ):
-            reason = "ATTESTATION_INVALID"
-        serial = proof.serial_hex if proof is not None else ""
-        if reason != "OK":
-            core.audit(tx, terminal, "RESERVE_RESET", reason, serial)
-            return pb.ReserveResetResponse(
-                verdict=pb.VERDICT_REJECTED, reason=pb.Reason.Value(f"REASON_{reason}")
-            )
-        now_us = to_us(now)
-        expires_us = now_us + int(core.config.policy.reservation_ttl_seconds * 1_000_000)
-        reservation = Reservation(
-            new_id("res"),
-            terminal,
-            request.operation,
-            policy,
-            fingerprint(request.proof.certificate_der),
-            serial,
-            None,
-            core.config.policy.otp_max_attempts,
-            "BOOKED",
-            now_us,
-            expires_us,
-        )
-        tx.insert_reservation(reservation)
-        core.audit(tx, terminal, "RESERVE_RESET", "OK", serial, reservation.reservation_id)
-        response = pb.ReserveResetResponse(
-            verdict=pb.VERDICT_ACCEPTED,
-            reason=pb.REASON_OK,
-            reservation_id=reservation.reservation_id,
-            policy=policy,
-        )
-        response.expire_time.FromMicroseconds(expires_us)
-        return response
-
-    response = servicer._idempotent(
-        terminal, "ReserveReset", request, pb.ReserveResetResponse, work
-    )
-    # The OTP is derived, never stored (not even in the idempotency record).
-    if response.policy == pb.RESET_POLICY_OTP and response.reservation_id:
-        response.one_time_password = issuer.one_time_password(master, response.reservation_id)
-    return response
-
-
-def _face_ok(servicer: VerifierServicer, request: pb.ReserveResetRequest, nonce: bytes) -> bool:
-    key = servicer.core.face_provider_key
+def _face_ok(core: Core, request: BookingRequest, nonce: bytes) -> bool:
+    key = core.face_provider_key
     if key is None:
         return False
     data = face_match_bytes(request.proof.certificate_der, nonce)
     try:
-        key.verify(request.face_match.signature, data, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(request.face_match_signature, data, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         return False
     return True
 
 
-def redeem(
-    servicer: VerifierServicer, terminal: str, request: pb.RedeemResetRequest
-) -> pb.RedeemResetResponse:
-    """Check the card again, the reservation and the OTP; return the issuer authorisation."""
-    _check_terminal(terminal, request.terminal_id)
-    core = servicer.core
-    master = _master(servicer)
-    kind = PROOF_KIND[request.operation]
-    purpose = pb.SESSION_PURPOSE_PIN_RESET
-    with core.storage.transaction() as tx:
-        session = tx.get_session(request.session_id)
-    proof = None
-    if session is not None and session.terminal_id == terminal:
-        digest = card_challenge_digest(
-            "SESSION_PURPOSE_PIN_RESET",
-            terminal,
-            session.nonce,
-            (request.card_id, request.card_challenge),
-        )
-        proof = core.check_proof(
-            kind, request.proof.certificate_der, request.proof.signature, digest, core.now()
-        )
+def reserve(
+    core: Core, tx: Transaction, terminal_id: str, request: BookingRequest, checked: ProofResult
+) -> Booking:
+    """Book a reset after checking the card proof and the face-match attestation.
 
-    def work(tx: Transaction) -> pb.RedeemResetResponse:
-        now = core.now()
-        now_us = to_us(now)
-        current = tx.get_session(request.session_id)
-        reason = core.nonce_reason(current, terminal, purpose, now)
-        if reason == "OK":
-            tx.consume_session(request.session_id, now_us)
-            reason = proof.reason if proof is not None else "NONCE_UNKNOWN"
-        serial = proof.serial_hex if proof is not None else ""
-        if (
-            reason == "OK"
-            and kind == "auth"
-            and not hmac.compare_digest(
-                issuer.card_id(request.proof.certificate_der), request.card_id
-            )
-        ):
-            reason = "RESERVATION_OTHER_CARD"
-        found = None
-        if reason == "OK":
-            found = tx.find_reservation(
-                fingerprint(request.proof.certificate_der), request.operation
-            )
-            reason = _reservation_reason(found, now_us)
-        attempts = found.attempts_left if found is not None else 0
-        if reason == "OK" and found is not None and found.policy == pb.RESET_POLICY_OTP:
-            expected = issuer.one_time_password(master, found.reservation_id)
-            if not request.one_time_password:
-                reason = "OTP_REQUIRED"
-            elif not hmac.compare_digest(expected, request.one_time_password):
-                attempts -= 1
-                state = "BOOKED" if attempts > 0 else "FAILED"
-                tx.update_reservation(found.reservation_id, "BOOKED", state, attempts, now_us)
-                reason = "OTP_WRONG" if attempts > 0 else "TOO_MANY_ATTEMPTS"
-        target = request.card_id.hex()  # the card the authorisation is (or would be) for
-        if reason != "OK" or found is None:
-            core.audit(tx, terminal, "REDEEM_RESET", reason, serial, card_id=target)
-            return pb.RedeemResetResponse(
-                verdict=pb.VERDICT_REJECTED,
-                reason=pb.Reason.Value(f"REASON_{reason}"),
-                attempts_left=max(attempts, 0),
-            )
-        tx.update_reservation(
-            found.reservation_id, "BOOKED", "REDEEMED", attempts, now_us, redeemed_by=terminal
-        )
-        core.audit(tx, terminal, "REDEEM_RESET", "OK", serial, found.reservation_id, card_id=target)
-        return pb.RedeemResetResponse(
-            verdict=pb.VERDICT_ACCEPTED,
-            reason=pb.REASON_OK,
-            reservation_id=found.reservation_id,
-            issuer_authorization=issuer.issuer_authorization(
-                master,
-                request.card_id,
-                request.card_challenge,
-                request.operation,
-                proof_certificate_der=request.proof.certificate_der,
-            ),
-            attempts_left=attempts,
-        )
-
-    return servicer._idempotent(terminal, "RedeemReset", request, pb.RedeemResetResponse, work)
+    ``checked``: the check of the certificate of ``PROOF_KIND[operation]``.
+    """
+    policy = _POLICIES[core.config.policy.reset_policy]
+    used = use_session(
+        core,
+        tx,
+        session_id=request.session_id,
+        terminal_id=terminal_id,
+        purpose=Purpose.PIN_RESET,
+        checked=checked,
+        signature=request.proof.signature,
+    )
+    reason = used.reason
+    session = used.session
+    if reason is Reason.OK and session is not None and not _face_ok(core, request, session.nonce):
+        reason = Reason.ATTESTATION_INVALID
+    action = AuditAction.RESERVE_RESET
+    if reason is not Reason.OK:
+        core.audit(tx, action, reason, terminal_id=terminal_id, serial=used.serial)
+        return Booking(reason)
+    now_us = to_us(core.now())
+    expires_us = now_us + int(core.config.policy.reservation_ttl_seconds * 1_000_000)
+    reservation = Reservation(
+        reservation_id=new_id("res"),
+        terminal_id=terminal_id,
+        operation=request.operation,
+        policy=policy,
+        certificate_fingerprint=fingerprint(request.proof.certificate_der),
+        certificate_serial=used.serial,
+        otp_hash=None,
+        attempts_left=core.config.policy.otp_max_attempts,
+        state=ReservationState.BOOKED,
+        created_us=now_us,
+        expires_us=expires_us,
+    )
+    tx.insert_reservation(reservation)
+    core.audit(
+        tx,
+        action,
+        Reason.OK,
+        terminal_id=terminal_id,
+        serial=used.serial,
+        subject_id=reservation.reservation_id,
+    )
+    return Booking(Reason.OK, reservation.reservation_id, policy, expires_us)
 
 
-def _reservation_reason(found: Reservation | None, now_us: int) -> str:
+def _reservation_reason(found: Reservation | None, now_us: int) -> Reason:
     if found is None:
-        return "RESERVATION_NOT_FOUND"
-    if found.state == "FAILED" or found.attempts_left <= 0:
-        return "TOO_MANY_ATTEMPTS"
-    if found.state != "BOOKED":
-        return "RESERVATION_USED"
+        return Reason.RESERVATION_NOT_FOUND
+    if found.state is ReservationState.FAILED or found.attempts_left <= 0:
+        return Reason.TOO_MANY_ATTEMPTS
+    if found.state is not ReservationState.BOOKED:
+        return Reason.RESERVATION_USED
     if found.expires_us <= now_us:
-        return "RESERVATION_EXPIRED"
-    return "OK"
+        return Reason.RESERVATION_EXPIRED
+    return Reason.OK
+
+
+def _otp_reason(
+    core: Core, tx: Transaction, found: Reservation, typed: str, now_us: int
+) -> tuple[Reason, int]:
+    """Check the OTP of an OTP booking; a wrong one costs an attempt (FAILED at zero)."""
+    attempts = found.attempts_left
+    expected = issuer.one_time_password(master_key(core), found.reservation_id)
+    if not typed:
+        return Reason.OTP_REQUIRED, attempts
+    if hmac.compare_digest(expected, typed):
+        return Reason.OK, attempts
+    attempts -= 1
+    state = ReservationState.BOOKED if attempts > 0 else ReservationState.FAILED
+    tx.update_reservation(found.reservation_id, ReservationState.BOOKED, state, attempts, now_us)
+    return (Reason.OTP_WRONG if attempts > 0 else Reason.TOO_MANY_ATTEMPTS), attempts
+
+
+def redeem(
+    core: Core,
+    tx: Transaction,
+    terminal_id: str,
+    request: RedemptionRequest,
+    checked: ProofResult,
+) -> Redemption:
+    """Check the card again, the reservation and the OTP; return the issuer authorisation.
+
+    ``checked``: the check of the certificate of ``PROOF_KIND[operation]``.
+    """
+    master = master_key(core)
+    der = request.proof.certificate_der
+    used = use_session(
+        core,
+        tx,
+        session_id=request.session_id,
+        terminal_id=terminal_id,
+        purpose=Purpose.PIN_RESET,
+        checked=checked,
+        signature=request.proof.signature,
+        bound=(request.card_id, request.card_challenge),
+    )
+    now_us = to_us(core.now())
+    reason = used.reason
+    by_auth_key = PROOF_KIND[request.operation] is CertKind.AUTH
+    if (
+        reason is Reason.OK
+        and by_auth_key
+        and not hmac.compare_digest(issuer.card_id(der), request.card_id)
+    ):
+        reason = Reason.RESERVATION_OTHER_CARD
+    found = None
+    if reason is Reason.OK:
+        found = tx.find_reservation(fingerprint(der), request.operation)
+        reason = _reservation_reason(found, now_us)
+    attempts = found.attempts_left if found is not None else 0
+    if reason is Reason.OK and found is not None and found.policy is ResetPolicy.OTP:
+        reason, attempts = _otp_reason(core, tx, found, request.one_time_password, now_us)
+    target = request.card_id.hex()  # the card the authorisation is (or would be) for
+    action = AuditAction.REDEEM_RESET
+    if reason is not Reason.OK or found is None:
+        core.audit(tx, action, reason, terminal_id=terminal_id, serial=used.serial, card_id=target)
+        return Redemption(reason, max(attempts, 0))
+    tx.update_reservation(
+        found.reservation_id,
+        ReservationState.BOOKED,
+        ReservationState.REDEEMED,
+        attempts,
+        now_us,
+        redeemed_by=terminal_id,
+    )
+    core.audit(
+        tx,
+        action,
+        Reason.OK,
+        terminal_id=terminal_id,
+        serial=used.serial,
+        subject_id=found.reservation_id,
+        card_id=target,
+    )
+    authorization = issuer.issuer_authorization(
+        master,
+        request.card_id,
+        request.card_challenge,
+        int(request.operation),
+        proof_certificate_der=der,
+    )
+    return Redemption(Reason.OK, attempts, found.reservation_id, authorization)
 
 
 def confirm(
-    servicer: VerifierServicer, terminal: str, request: pb.ConfirmResetRequest
-) -> pb.ConfirmResetResponse:
-    """Record whether the card accepted the reset."""
-    _check_terminal(terminal, request.terminal_id)
-    core = servicer.core
+    core: Core, tx: Transaction, *, terminal_id: str, reservation_id: str, succeeded: bool
+) -> None:
+    """Record whether the card accepted the reset.
 
-    def work(tx: Transaction) -> pb.ConfirmResetResponse:
-        found = tx.get_reservation(request.reservation_id)
-        if found is None:
-            raise NotFoundError("RESERVATION_NOT_FOUND", "no such reservation")
-        if found.redeemed_by is not None and found.redeemed_by != terminal:
-            raise PermissionDeniedError(
-                "TERMINAL_MISMATCH", "the reservation was redeemed by another terminal"
-            )
-        state = "CONFIRMED" if request.succeeded else "FAILED"
-        if not tx.update_reservation(
-            found.reservation_id, "REDEEMED", state, found.attempts_left, to_us(core.now())
-        ):
-            raise PreconditionError("RESERVATION_NOT_REDEEMED", "the reservation is not redeemed")
-        reason = "OK" if request.succeeded else "RESET_FAILED_ON_CARD"
-        core.audit(
-            tx, terminal, "CONFIRM_RESET", reason, found.certificate_serial, found.reservation_id
+    Raises:
+        NotFoundError: no such reservation.
+        PermissionDeniedError: another terminal redeemed it.
+        PreconditionError: it is not redeemed (or was confirmed already).
+    """
+    found = tx.get_reservation(reservation_id)
+    if found is None:
+        raise NotFoundError(ErrorReason.RESERVATION_NOT_FOUND, "no such reservation")
+    if found.redeemed_by is not None and found.redeemed_by != terminal_id:
+        raise PermissionDeniedError(
+            ErrorReason.TERMINAL_MISMATCH, "the reservation was redeemed by another terminal"
         )
-        return pb.ConfirmResetResponse(recorded=True)
-
-    return servicer._idempotent(terminal, "ConfirmReset", request, pb.ConfirmResetResponse, work)
+    state = ReservationState.CONFIRMED if succeeded else ReservationState.FAILED
+    if not tx.update_reservation(
+        found.reservation_id,
+        ReservationState.REDEEMED,
+        state,
+        found.attempts_left,
+        to_us(core.now()),
+    ):
+        raise PreconditionError(
+            ErrorReason.RESERVATION_NOT_REDEEMED, "the reservation is not redeemed"
+        )
+    reason = Reason.OK if succeeded else Reason.RESET_FAILED_ON_CARD
+    core.audit(
+        tx,
+        AuditAction.CONFIRM_RESET,
+        reason,
+        terminal_id=terminal_id,
+        serial=found.certificate_serial,
+        subject_id=found.reservation_id,
+    )

@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from verifier.codes import RevocationSource, RevocationStatus
 from verifier.pki import KINDS, TrustStore
 
 __all__ = ["CrlStore", "OcspClient", "RevocationAnswer", "RevocationChecker", "fetch_bytes"]
@@ -59,13 +60,13 @@ _MAX_REMEMBERED: Final = 65536
 class RevocationAnswer:
     """One revocation status: ``status`` is GOOD, REVOKED or UNKNOWN; ``source`` OCSP/CRL."""
 
-    status: str
-    source: str = ""
+    status: RevocationStatus
+    source: RevocationSource = RevocationSource.NONE
     revocation_time: dt.datetime | None = None
     checked_time: dt.datetime | None = None
 
 
-UNKNOWN: Final = RevocationAnswer("UNKNOWN")
+UNKNOWN: Final = RevocationAnswer(RevocationStatus.UNKNOWN)
 
 
 def fetch_bytes(source: str, timeout: float, body: bytes | None = None) -> bytes:
@@ -211,9 +212,14 @@ def _crl_answer(
         entry = crl.get_revoked_certificate_by_serial_number(serial)
         if entry is not None:
             return RevocationAnswer(
-                "REVOKED", "CRL", entry.revocation_date_utc, crl.last_update_utc
+                RevocationStatus.REVOKED,
+                RevocationSource.CRL,
+                entry.revocation_date_utc,
+                crl.last_update_utc,
             )
-    return RevocationAnswer("GOOD", "CRL", None, max(c.last_update_utc for c in fresh))
+    return RevocationAnswer(
+        RevocationStatus.GOOD, RevocationSource.CRL, None, max(c.last_update_utc for c in fresh)
+    )
 
 
 class OcspClient:
@@ -256,7 +262,7 @@ class OcspClient:
             return UNKNOWN
         for root in self._trust.roots(kind):
             answer, until = self._ask(url, root, serial, now)
-            if answer.status != "UNKNOWN":
+            if answer.status is not RevocationStatus.UNKNOWN:
                 if until is not None:
                     with self._lock:
                         self._cache[(kind, serial)] = (until, answer)
@@ -297,10 +303,14 @@ class OcspClient:
             if until is not None and until < now:
                 return UNKNOWN, None
             if single.certificate_status is ocsp.OCSPCertStatus.GOOD:
-                return RevocationAnswer("GOOD", "OCSP", None, single.this_update_utc), until
+                return RevocationAnswer(
+                    RevocationStatus.GOOD, RevocationSource.OCSP, None, single.this_update_utc
+                ), until
             if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
                 when = single.revocation_time_utc
-                return RevocationAnswer("REVOKED", "OCSP", when, single.this_update_utc), until
+                return RevocationAnswer(
+                    RevocationStatus.REVOKED, RevocationSource.OCSP, when, single.this_update_utc
+                ), until
         return UNKNOWN, None
 
 
@@ -372,7 +382,7 @@ class RevocationChecker:
         """The revocation status of ``serial`` under the ``kind`` CA."""
         if self.ocsp.configured(kind):
             answer = self.ocsp.lookup(kind, serial, now)
-            if answer.status != "UNKNOWN":
+            if answer.status is not RevocationStatus.UNKNOWN:
                 return answer
             _log.info("OCSP gave no answer for a %s certificate; falling back to the CRL", kind)
         return self.crls.lookup(kind, serial, now)

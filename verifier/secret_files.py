@@ -10,8 +10,9 @@ rules here hold whatever the umask:
 * the folder must not let another user plant or swap files: it belongs to
   us (or root) and is writable by nobody else (world-writable, or
   group-writable for a group with another member), unless it is sticky
-  like ``/tmp`` *and* ours; otherwise :class:`UnsafeFolderError`. Folders
-  created here are 0700;
+  like ``/tmp`` *and* ours, and no folder above it is writable by another
+  user unless sticky (else the folder could be renamed away and replaced);
+  otherwise :class:`UnsafeFolderError`. Folders created here are 0700;
 * the file is written under a fresh random name (``tempfile.mkstemp``:
   ``O_CREAT|O_EXCL|O_NOFOLLOW``, 0600), fsynced, given its final mode with
   ``fchmod`` and renamed over the target: a planted ``NAME.tmp`` is never
@@ -54,6 +55,12 @@ def _group_has_others(gid: int, owner: int) -> bool:
     return any(user.pw_gid == gid and user.pw_uid != owner for user in pwd.getpwall())
 
 
+def _others_can_write(st: os.stat_result) -> bool:
+    if st.st_mode & stat.S_IWOTH:
+        return True
+    return bool(st.st_mode & stat.S_IWGRP) and _group_has_others(st.st_gid, st.st_uid)
+
+
 def check_folder(folder: Path) -> None:
     """Refuse ``folder`` when another user could plant, replace or read-swap files in it.
 
@@ -68,14 +75,17 @@ def check_folder(folder: Path) -> None:
         raise UnsafeFolderError(f"{folder} is not a folder")
     if st.st_uid not in (os.geteuid(), 0):
         raise UnsafeFolderError(f"{folder} belongs to another user: not writing a secret there")
-    others = bool(st.st_mode & stat.S_IWOTH) or (
-        bool(st.st_mode & stat.S_IWGRP) and _group_has_others(st.st_gid, st.st_uid)
-    )
+    others = _others_can_write(st)
     if others and not (st.st_mode & stat.S_ISVTX and st.st_uid == os.geteuid()):
         raise UnsafeFolderError(
             f"{folder} is writable by other users: not writing a secret there "
             "(chmod go-w it, or choose another folder)"
         )
+    for above in folder.parents:
+        # Whoever can write a folder above can rename ours away and put theirs.
+        st = os.stat(above)
+        if _others_can_write(st) and not st.st_mode & stat.S_ISVTX:
+            raise UnsafeFolderError(f"{above} (above {folder}) is writable by other users")
 
 
 def _make_folder(folder: Path) -> None:

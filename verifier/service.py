@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """The ``VerifierService`` servicer: identity, validation, idempotency, errors.
 
-Why every RPC goes through ``_call`` and ``_idempotent``: the cross-cutting
-rules are written once. The terminal is the CN of its mTLS client
+Why it holds no rule of the business: each RPC validates its request
+(``verifier.validation``), calls the domain (``sessions``, ``readings``,
+``resets``, ``transfers``, which need no server) through ``_call`` and one
+idempotent path ``_once``, and answers through ``verifier.translate``. The
+cross-cutting rules are written once. The terminal is the CN of its mTLS client
 certificate (never a request field); input is validated before anything
 touches storage; a state-changing RPC claims its idempotency key in the same
 transaction as its work and stores the answer, errors included, so a retry
@@ -15,9 +18,8 @@ is known without I/O (``Core.check_certificate_cached``); otherwise that
 check runs in a worker thread, because it may download. The transactional
 part (``verifier.idempotency``) is handed to ``Storage.submit`` and awaited:
 on SQLite concurrent calls share one group commit, and nothing is answered
-before its transaction is durable. VerifyCard checks the card's signature
-inside its unit, where the session nonce is read. The PIN-reset RPCs keep
-their thread (``_call`` with ``run``) and block on the same commit.
+before its transaction is durable. The card's signature over a session
+challenge is checked inside the unit, where the session nonce is read.
 """
 
 from __future__ import annotations
@@ -29,18 +31,16 @@ from typing import Final, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from verifier import resets, transfers
+from verifier import readings, resets, sessions, transfers, wire
+from verifier import translate as t
 from verifier import validation as v
-from verifier.canonical import card_challenge_digest
-from verifier.core import PURPOSE_NAMES, Core, ProofResult, to_us
+from verifier.codes import CertKind, ErrorReason, ResetPolicy
+from verifier.core import Core, ProofResult, to_us
 from verifier.errors import (
     DeadlineError,
-    InvalidRequestError,
-    PermissionDeniedError,
     RequestError,
     StorageUnavailableError,
     UnauthenticatedError,
@@ -68,15 +68,10 @@ _INSECURE_WARNING: Final = (
     "WARNING: insecure development verifier: plaintext, terminals not authenticated"
 )
 _DOMAIN: Final = "verifier.myna-edge"
-_KINDS: Final = {pb.CERTIFICATE_KIND_AUTHENTICATION: "auth", pb.CERTIFICATE_KIND_SIGNING: "sign"}
 
+Q = TypeVar("Q", bound=Message)
 R = TypeVar("R", bound=Message)
-
-
-def _stamp(value_us: int) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromMicroseconds(value_us)
-    return stamp
+_Context = grpc.aio.ServicerContext[object, object]
 
 
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
@@ -102,7 +97,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         )
 
     # -- cross-cutting -----------------------------------------------------
-    def _terminal(self, context: grpc.aio.ServicerContext[object, object]) -> str:
+    def _terminal(self, context: _Context) -> str:
         auth = context.auth_context()
         names = list(auth.get("x509_common_name", ()))
         if names:
@@ -120,11 +115,11 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                     break
             self._denylist.check(terminal, None)
             return terminal
-        raise UnauthenticatedError("NO_TERMINAL_CERTIFICATE", "a terminal certificate is required")
+        raise UnauthenticatedError(
+            ErrorReason.NO_TERMINAL_CERTIFICATE, "a terminal certificate is required"
+        )
 
-    async def _abort(
-        self, context: grpc.aio.ServicerContext[object, object], exc: RequestError
-    ) -> NoReturn:
+    async def _abort(self, context: _Context, exc: RequestError) -> NoReturn:
         info = pb.ErrorInfo(reason=exc.reason, domain=_DOMAIN, metadata=exc.metadata)
         context.set_trailing_metadata(
             ((ERROR_METADATA_KEY, info.SerializeToString()), *self._trailer)
@@ -133,28 +128,25 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
 
     async def _call(
         self,
-        context: grpc.aio.ServicerContext[object, object],
-        request: Message,
-        validate: Callable[[], object],
-        run: Callable[[str], R] | None = None,
-        *,
-        run_async: Callable[[str], Awaitable[R]] | None = None,
+        context: _Context,
+        request: Q,
+        validate: Callable[[Q], None],
+        handle: Callable[[str, Q], Awaitable[R]],
     ) -> R:
-        """Identity, size, validation and deadline, then ``run`` (in a thread) or ``run_async``."""
+        """Identity, size, ``validate``, deadline, then ``handle``; errors become statuses."""
         if self._trailer:
             context.set_trailing_metadata(self._trailer)
         try:
             terminal = self._terminal(context)
             v.require_size(request)
-            validate()
+            validate(request)
             remaining = context.time_remaining()
             if remaining is not None and remaining <= 0:
                 # The caller gave up already: doing the work could only surprise it.
-                raise DeadlineError("DEADLINE_EXCEEDED", "the deadline passed before work began")
-            if run_async is not None:
-                return await run_async(terminal)
-            assert run is not None
-            return await asyncio.to_thread(run, terminal)
+                raise DeadlineError(
+                    ErrorReason.DEADLINE_EXCEEDED, "the deadline passed before work began"
+                )
+            return await handle(terminal, request)
         except RequestError as exc:
             await self._abort(context, exc)
         except StorageUnavailableError:
@@ -162,11 +154,13 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             # it was with its idempotency answer, so the client's gRPC may retry
             # (UNAVAILABLE) the same request with the same key. No DB text leaks.
             _log.warning("the database is unavailable; answering UNAVAILABLE")
-            unavailable = RequestError("STORAGE_UNAVAILABLE", "the database is unavailable")
+            unavailable = RequestError(
+                ErrorReason.STORAGE_UNAVAILABLE, "the database is unavailable"
+            )
             unavailable.code = grpc.StatusCode.UNAVAILABLE
             await self._abort(context, unavailable)
 
-    def _idempotent(
+    async def _once(
         self,
         terminal: str,
         method: str,
@@ -174,263 +168,227 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         response_type: type[R],
         work: Callable[[Transaction], R],
     ) -> R:
-        """The idempotent unit committed, from a worker thread (blocks until durable)."""
-        unit = self._unit(terminal, method, request, response_type, work)
-        return raise_refusal(self.core.storage.submit(unit).result())
-
-    async def _idempotent_async(
-        self,
-        terminal: str,
-        method: str,
-        request: Message,
-        response_type: type[R],
-        work: Callable[[Transaction], R],
-    ) -> R:
-        """The idempotent unit committed, awaited on the event loop."""
-        unit = self._unit(terminal, method, request, response_type, work)
-        return raise_refusal(await asyncio.wrap_future(self.core.storage.submit(unit)))
-
-    def _unit(
-        self,
-        terminal: str,
-        method: str,
-        request: Message,
-        response_type: type[R],
-        work: Callable[[Transaction], R],
-    ) -> Callable[[Transaction], R | RequestError]:
-        return idempotent_unit(
+        """The one idempotent path: ``work`` and its stored answer, committed, awaited."""
+        unit = idempotent_unit(
             terminal, method, request, response_type, work, lambda: to_us(self.core.now())
         )
+        return raise_refusal(await asyncio.wrap_future(self.core.storage.submit(unit)))
 
-    # -- sessions and cards ----------------------------------------------------
+    async def _certificate(self, kind: CertKind, certificate_der: bytes) -> ProofResult:
+        """Chain, validity, revocation: on the loop when known without I/O, else in a thread."""
+        now = self.core.now()
+        checked = self.core.check_certificate_cached(kind, certificate_der, now)
+        if checked is None:
+            checked = await asyncio.to_thread(
+                self.core.check_certificate, kind, certificate_der, now
+            )
+        return checked
+
+    # -- the RPCs: validate, call the domain, answer --------------------------
     async def OpenSession(  # noqa: N802 - gRPC method names
-        self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.OpenSessionRequest, context: _Context
     ) -> pb.OpenSessionResponse:
         """Open a session with a fresh single-use nonce."""
-
-        def validate() -> None:
-            v.check_idempotency_key(request.idempotency_key)
-            v.check_enum(request.purpose, pb.SessionPurpose, "purpose")
-
-        async def run(terminal: str) -> pb.OpenSessionResponse:
-            def work(tx: Transaction) -> pb.OpenSessionResponse:
-                session = self.core.open_session(tx, terminal, request.purpose)
-                return pb.OpenSessionResponse(
-                    session_id=session.session_id,
-                    nonce=session.nonce,
-                    expire_time=_stamp(session.expires_us),
-                )
-
-            return await self._idempotent_async(
-                terminal, "OpenSession", request, pb.OpenSessionResponse, work
-            )
-
-        return await self._call(context, request, validate, run_async=run)
-
-    def _session_proof(
-        self, terminal: str, session_id: str, purpose: int, kind: str, proof: pb.CardProof
-    ) -> ProofResult | None:
-        """Check a proof over the session's challenge; None when the session is not usable."""
-        with self.core.storage.reading() as tx:
-            session = tx.get_session(session_id)
-        if session is None or session.terminal_id != terminal:
-            return None
-        name = PURPOSE_NAMES[pb.SessionPurpose.ValueType(purpose)]
-        digest = card_challenge_digest(name, terminal, session.nonce)
-        return self.core.check_proof(
-            kind, proof.certificate_der, proof.signature, digest, self.core.now()
-        )
+        return await self._call(context, request, v.open_session_request, self._open_session)
 
     async def VerifyCard(  # noqa: N802
-        self, request: pb.VerifyCardRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.VerifyCardRequest, context: _Context
     ) -> pb.VerifyCardResponse:
         """Check the card's authentication certificate and its signature over the nonce."""
-
-        def validate() -> None:
-            v.check_idempotency_key(request.idempotency_key)
-            v.check_id(request.session_id, "session_id", "ses")
-            v.check_terminal_id(request.terminal_id)
-            v.check_proof(request.proof, "proof")
-
-        async def run(terminal: str) -> pb.VerifyCardResponse:
-            if request.terminal_id != terminal:
-                raise PermissionDeniedError(
-                    "TERMINAL_MISMATCH", "terminal_id does not match the client certificate"
-                )
-            purpose = pb.SESSION_PURPOSE_CARD_VERIFICATION
-            der, signature = request.proof.certificate_der, request.proof.signature
-            # Chain, validity, revocation: on the loop when known without I/O.
-            checked = self.core.check_certificate_cached("auth", der, self.core.now())
-            if checked is None:
-                checked = await asyncio.to_thread(
-                    self.core.check_certificate, "auth", der, self.core.now()
-                )
-            challenge = PURPOSE_NAMES[purpose]
-
-            def work(tx: Transaction) -> pb.VerifyCardResponse:
-                now = self.core.now()
-                session = tx.get_session(request.session_id)
-                proof = None
-                if session is not None and session.terminal_id == terminal:
-                    # The signature covers the session's nonce, read in this transaction.
-                    digest = card_challenge_digest(challenge, terminal, session.nonce)
-                    proof = self.core.finish_proof(checked, digest, signature)
-                reason = self.core.nonce_reason(session, terminal, purpose, now)
-                if reason == "OK":
-                    tx.consume_session(request.session_id, to_us(now))
-                    reason = proof.reason if proof is not None else "NONCE_UNKNOWN"
-                serial = proof.serial_hex if proof is not None else ""
-                self.core.audit(tx, terminal, "VERIFY_CARD", reason, serial)
-                return pb.VerifyCardResponse(
-                    verdict=pb.VERDICT_ACCEPTED if reason == "OK" else pb.VERDICT_REJECTED,
-                    reason=pb.Reason.Value(f"REASON_{reason}"),
-                    certificate_serial=serial,
-                    revocation_source=proof.source if proof is not None else 0,  # type: ignore[arg-type]
-                )
-
-            return await self._idempotent_async(
-                terminal, "VerifyCard", request, pb.VerifyCardResponse, work
-            )
-
-        return await self._call(context, request, validate, run_async=run)
+        return await self._call(context, request, v.verify_card_request, self._verify_card)
 
     async def CheckRevocation(  # noqa: N802
-        self, request: pb.CheckRevocationRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.CheckRevocationRequest, context: _Context
     ) -> pb.CheckRevocationResponse:
         """Revocation status by kind and serial (OCSP preferred, CRL fallback)."""
+        return await self._call(
+            context, request, v.check_revocation_request, self._check_revocation
+        )
 
-        def validate() -> None:
-            v.check_enum(request.kind, pb.CertificateKind, "kind")
-            serial = request.serial_hex
-            if not 0 < len(serial) <= 40 or any(c not in "0123456789abcdefABCDEF" for c in serial):
-                raise InvalidRequestError("serial_hex", "1-40 hexadecimal digits")
-
-        def run(terminal: str) -> pb.CheckRevocationResponse:
-            kind = _KINDS[request.kind]
-            answer = self.core.revocation.status(kind, int(request.serial_hex, 16), self.core.now())
-            response = pb.CheckRevocationResponse(
-                status=pb.RevocationStatus.Value(f"REVOCATION_STATUS_{answer.status}"),
-                source=pb.RevocationSource.Value(
-                    f"REVOCATION_SOURCE_{answer.source or 'UNSPECIFIED'}"
-                ),
-            )
-            if answer.revocation_time is not None:
-                response.revocation_time.FromDatetime(answer.revocation_time)
-            if answer.checked_time is not None:
-                response.checked_time.FromDatetime(answer.checked_time)
-            return response
-
-        return await self._call(context, request, validate, run)
-
-    # -- transfers ---------------------------------------------------------------
     async def AuthorizeTransfer(  # noqa: N802
-        self,
-        request: pb.AuthorizeTransferRequest,
-        context: grpc.aio.ServicerContext[object, object],
+        self, request: pb.AuthorizeTransferRequest, context: _Context
     ) -> pb.AuthorizeTransferResponse:
         """Authorise a transfer; over the threshold an identity proof is required."""
-
-        def validate() -> None:
-            v.check_idempotency_key(request.idempotency_key)
-            v.check_id(request.session_id, "session_id", "ses")
-            if not request.HasField("statement"):
-                raise InvalidRequestError("statement", "required")
-            v.check_statement(request.statement)
-            if request.HasField("identity_proof"):
-                v.check_proof(request.identity_proof, "identity_proof")
-
-        async def run(terminal: str) -> pb.AuthorizeTransferResponse:
-            now = self.core.now()
-            pre = transfers.precheck_authorize(self.core, terminal, request, now, allow_io=False)
-            if pre is None:  # a revocation download may be needed: not on the event loop
-                pre = await asyncio.to_thread(
-                    transfers.precheck_authorize, self.core, terminal, request, now
-                )
-            assert pre is not None
-            return await self._idempotent_async(
-                terminal,
-                "AuthorizeTransfer",
-                request,
-                pb.AuthorizeTransferResponse,
-                lambda tx: transfers.authorize(self.core, tx, terminal, request, pre, now),
-            )
-
-        return await self._call(context, request, validate, run_async=run)
+        return await self._call(
+            context, request, v.authorize_transfer_request, self._authorize_transfer
+        )
 
     async def CommitTransfer(  # noqa: N802
-        self, request: pb.CommitTransferRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.CommitTransferRequest, context: _Context
     ) -> pb.CommitTransferResponse:
         """Commit exactly once; a repeat returns the first result."""
-
-        def validate() -> None:
-            v.check_idempotency_key(request.idempotency_key)
-            v.check_id(request.authorization_id, "authorization_id", "aut")
-
-        async def run(terminal: str) -> pb.CommitTransferResponse:
-            def work(tx: Transaction) -> pb.CommitTransferResponse:
-                state, when = transfers.change(
-                    self.core, tx, terminal, request.authorization_id, pb.TRANSFER_STATE_COMMITTED
-                )
-                return pb.CommitTransferResponse(state=state, commit_time=_stamp(when))  # type: ignore[arg-type]
-
-            return await self._idempotent_async(
-                terminal, "CommitTransfer", request, pb.CommitTransferResponse, work
-            )
-
-        return await self._call(context, request, validate, run_async=run)
+        return await self._call(context, request, v.change_transfer_request, self._commit)
 
     async def ReverseTransfer(  # noqa: N802
-        self, request: pb.ReverseTransferRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ReverseTransferRequest, context: _Context
     ) -> pb.ReverseTransferResponse:
         """Reverse an uncommitted authorisation; a repeat returns the first result."""
+        return await self._call(context, request, v.change_transfer_request, self._reverse)
 
-        def validate() -> None:
-            v.check_idempotency_key(request.idempotency_key)
-            v.check_id(request.authorization_id, "authorization_id", "aut")
-
-        async def run(terminal: str) -> pb.ReverseTransferResponse:
-            def work(tx: Transaction) -> pb.ReverseTransferResponse:
-                state, when = transfers.change(
-                    self.core, tx, terminal, request.authorization_id, pb.TRANSFER_STATE_REVERSED
-                )
-                return pb.ReverseTransferResponse(state=state, reverse_time=_stamp(when))  # type: ignore[arg-type]
-
-            return await self._idempotent_async(
-                terminal, "ReverseTransfer", request, pb.ReverseTransferResponse, work
-            )
-
-        return await self._call(context, request, validate, run_async=run)
-
-    # -- PIN reset ---------------------------------------------------------------
     async def ReserveReset(  # noqa: N802
-        self, request: pb.ReserveResetRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ReserveResetRequest, context: _Context
     ) -> pb.ReserveResetResponse:
         """Book a reset for a card (smartphone side)."""
-        return await self._call(
-            context,
-            request,
-            lambda: resets.validate_reserve(request),
-            lambda terminal: resets.reserve(self, terminal, request),
-        )
+        return await self._call(context, request, v.reserve_reset_request, self._reserve)
 
     async def RedeemReset(  # noqa: N802
-        self, request: pb.RedeemResetRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.RedeemResetRequest, context: _Context
     ) -> pb.RedeemResetResponse:
         """Redeem a booking at the kiosk; returns the issuer authorisation."""
-        return await self._call(
-            context,
-            request,
-            lambda: resets.validate_redeem(request),
-            lambda terminal: resets.redeem(self, terminal, request),
-        )
+        return await self._call(context, request, v.redeem_reset_request, self._redeem)
 
     async def ConfirmReset(  # noqa: N802
-        self, request: pb.ConfirmResetRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ConfirmResetRequest, context: _Context
     ) -> pb.ConfirmResetResponse:
         """Record the card's answer to the reset (audit trail)."""
-        return await self._call(
-            context,
+        return await self._call(context, request, v.confirm_reset_request, self._confirm)
+
+    # -- handlers: (terminal, validated request) -> response -------------------
+    async def _open_session(
+        self, terminal: str, request: pb.OpenSessionRequest
+    ) -> pb.OpenSessionResponse:
+        purpose = wire.PURPOSES.from_wire(request.purpose)
+        return await self._once(
+            terminal,
+            "OpenSession",
             request,
-            lambda: resets.validate_confirm(request),
-            lambda terminal: resets.confirm(self, terminal, request),
+            pb.OpenSessionResponse,
+            lambda tx: t.opened_response(sessions.open_session(self.core, tx, terminal, purpose)),
         )
+
+    async def _verify_card(
+        self, terminal: str, request: pb.VerifyCardRequest
+    ) -> pb.VerifyCardResponse:
+        sessions.check_terminal(terminal, request.terminal_id)
+        proof = t.card_proof(request.proof)
+        checked = await self._certificate(CertKind.AUTH, proof.certificate_der)
+
+        def work(tx: Transaction) -> pb.VerifyCardResponse:
+            reading = readings.verify_card(
+                self.core,
+                tx,
+                terminal_id=terminal,
+                session_id=request.session_id,
+                checked=checked,
+                signature=proof.signature,
+            )
+            return t.reading_response(reading)
+
+        return await self._once(terminal, "VerifyCard", request, pb.VerifyCardResponse, work)
+
+    async def _check_revocation(
+        self, terminal: str, request: pb.CheckRevocationRequest
+    ) -> pb.CheckRevocationResponse:
+        del terminal  # any authenticated terminal may ask; nothing is stored
+        kind = wire.CERT_KINDS.from_wire(request.kind)
+        answer = await asyncio.to_thread(
+            readings.revocation_status, self.core, kind, request.serial_hex
+        )
+        return t.revocation_response(answer)
+
+    async def _authorize_transfer(
+        self, terminal: str, request: pb.AuthorizeTransferRequest
+    ) -> pb.AuthorizeTransferResponse:
+        wanted = t.transfer_request(request)
+        transfers.check_terminal(terminal, wanted)
+        checked = None
+        if wanted.proof is not None and transfers.needs_proof(self.core, wanted):
+            checked = await self._certificate(CertKind.SIGN, wanted.proof.certificate_der)
+        pre = transfers.precheck(self.core, terminal, wanted, checked)
+        return await self._once(
+            terminal,
+            "AuthorizeTransfer",
+            request,
+            pb.AuthorizeTransferResponse,
+            lambda tx: t.authorization_response(
+                transfers.authorize(self.core, tx, terminal, wanted, pre)
+            ),
+        )
+
+    async def _commit(
+        self, terminal: str, request: pb.CommitTransferRequest
+    ) -> pb.CommitTransferResponse:
+        aid = request.authorization_id
+        return await self._once(
+            terminal,
+            "CommitTransfer",
+            request,
+            pb.CommitTransferResponse,
+            lambda tx: t.commit_response(
+                transfers.commit(self.core, tx, terminal_id=terminal, authorization_id=aid)
+            ),
+        )
+
+    async def _reverse(
+        self, terminal: str, request: pb.ReverseTransferRequest
+    ) -> pb.ReverseTransferResponse:
+        aid = request.authorization_id
+        return await self._once(
+            terminal,
+            "ReverseTransfer",
+            request,
+            pb.ReverseTransferResponse,
+            lambda tx: t.reverse_response(
+                transfers.reverse(self.core, tx, terminal_id=terminal, authorization_id=aid)
+            ),
+        )
+
+    async def _reserve(
+        self, terminal: str, request: pb.ReserveResetRequest
+    ) -> pb.ReserveResetResponse:
+        sessions.check_terminal(terminal, request.terminal_id)
+        resets.master_key(self.core)  # RESET_NOT_CONFIGURED before anything is stored
+        booking = t.booking_request(request)
+        kind = resets.PROOF_KIND[booking.operation]
+        checked = await self._certificate(kind, booking.proof.certificate_der)
+        response = await self._once(
+            terminal,
+            "ReserveReset",
+            request,
+            pb.ReserveResetResponse,
+            lambda tx: t.booking_response(
+                resets.reserve(self.core, tx, terminal, booking, checked)
+            ),
+        )
+        # The OTP is derived, never stored (not even in the idempotency record).
+        otp_policy = wire.RESET_POLICIES.to_wire(ResetPolicy.OTP)
+        if response.reservation_id and response.policy == otp_policy:
+            response.one_time_password = resets.one_time_password(
+                self.core, response.reservation_id
+            )
+        return response
+
+    async def _redeem(
+        self, terminal: str, request: pb.RedeemResetRequest
+    ) -> pb.RedeemResetResponse:
+        sessions.check_terminal(terminal, request.terminal_id)
+        resets.master_key(self.core)  # RESET_NOT_CONFIGURED before anything is stored
+        redemption = t.redemption_request(request)
+        kind = resets.PROOF_KIND[redemption.operation]
+        checked = await self._certificate(kind, redemption.proof.certificate_der)
+        return await self._once(
+            terminal,
+            "RedeemReset",
+            request,
+            pb.RedeemResetResponse,
+            lambda tx: t.redemption_response(
+                resets.redeem(self.core, tx, terminal, redemption, checked)
+            ),
+        )
+
+    async def _confirm(
+        self, terminal: str, request: pb.ConfirmResetRequest
+    ) -> pb.ConfirmResetResponse:
+        sessions.check_terminal(terminal, request.terminal_id)
+
+        def work(tx: Transaction) -> pb.ConfirmResetResponse:
+            resets.confirm(
+                self.core,
+                tx,
+                terminal_id=terminal,
+                reservation_id=request.reservation_id,
+                succeeded=request.succeeded,
+            )
+            return pb.ConfirmResetResponse(recorded=True)
+
+        return await self._once(terminal, "ConfirmReset", request, pb.ConfirmResetResponse, work)

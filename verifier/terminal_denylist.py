@@ -35,6 +35,7 @@ from typing import Final
 import grpc
 from cryptography import x509
 
+from verifier.codes import ErrorReason
 from verifier.errors import ConfigError, RequestError, UnauthenticatedError
 from verifier.secret_files import write_secret
 from verifier.validation import check_terminal_id
@@ -137,15 +138,14 @@ class TerminalDenyList:
             if strict:
                 raise ConfigError(f"cannot load the terminal deny-list {self.path}: {exc}") from exc
             if not self._broken:
-                _log.error("terminal deny-list %s is invalid; refusing every terminal: %s",
-                           self.path, exc)  # fmt: skip
+                _log.error(
+                    "terminal deny-list %s is invalid; refusing every terminal: %s", self.path, exc
+                )
             self._broken, self._stamp = True, stamp
             return
         if loaded != self._list or self._broken:
-            _log.warning(
-                "terminal deny-list loaded: %d serials, %d terminal ids",
-                len(loaded.serials), len(loaded.terminals),
-            )  # fmt: skip
+            counts = len(loaded.serials), len(loaded.terminals)
+            _log.warning("terminal deny-list loaded: %d serials, %d terminal ids", *counts)
         self._list, self._broken, self._stamp = loaded, False, stamp
 
     def current(self) -> DenyList:
@@ -158,7 +158,7 @@ class TerminalDenyList:
             self._reload(strict=False)
             if self._broken:
                 error = RequestError(
-                    "TERMINAL_DENYLIST_INVALID",
+                    ErrorReason.TERMINAL_DENYLIST_INVALID,
                     "the terminal deny-list is invalid: every terminal is refused until fixed",
                 )
                 error.code = grpc.StatusCode.UNAVAILABLE
@@ -179,7 +179,7 @@ class TerminalDenyList:
         if listed.denies(terminal_id, serial):
             _log.warning("refused a call from revoked terminal %s", terminal_id)
             raise UnauthenticatedError(
-                "TERMINAL_REVOKED",
+                ErrorReason.TERMINAL_REVOKED,
                 "this terminal's certificate is revoked (terminal deny-list); "
                 "enrol the terminal again",
             )
@@ -196,8 +196,9 @@ class TerminalDenyList:
         return serial
 
 
-def revoke(path: Path, *, serial: int | None = None, terminal_id: str | None = None,
-           note: str = "") -> str:  # fmt: skip
+def revoke(
+    path: Path, *, serial: int | None = None, terminal_id: str | None = None, note: str = ""
+) -> str:
     """Add one entry to the deny-list file ``path`` (atomically); returns the line added.
 
     A running verifier refuses the terminal at its next call.

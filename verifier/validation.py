@@ -17,6 +17,7 @@ from typing import Final
 from google.protobuf.message import Message
 
 from myna.edge.v1 import verifier_pb2 as pb
+from verifier import issuer
 from verifier.errors import InvalidRequestError
 from verifier.pki import MAX_CERTIFICATE_BYTES
 
@@ -24,13 +25,21 @@ __all__ = [
     "MAX_AMOUNT_YEN",
     "NONCE_BYTES",
     "SIGNATURE_BYTES",
+    "authorize_transfer_request",
+    "change_transfer_request",
     "check_enum",
     "check_id",
     "check_idempotency_key",
     "check_proof",
+    "check_revocation_request",
     "check_statement",
     "check_terminal_id",
+    "confirm_reset_request",
+    "open_session_request",
+    "redeem_reset_request",
     "require_size",
+    "reserve_reset_request",
+    "verify_card_request",
 ]
 
 #: RSA-2048 signatures are exactly 256 bytes (jpki-card.md §6).
@@ -137,3 +146,77 @@ def require_size(message: Message, limit: int = 64 * 1024) -> None:
     """Refuse oversized messages outright (gRPC's own cap is 4 MiB)."""
     if message.ByteSize() > limit:
         raise InvalidRequestError("request", f"larger than {limit} bytes")
+
+
+# -- one validator per request (the servicer calls exactly one) --------------------
+def open_session_request(request: pb.OpenSessionRequest) -> None:
+    """Field checks for OpenSession."""
+    check_idempotency_key(request.idempotency_key)
+    check_enum(request.purpose, pb.SessionPurpose, "purpose")
+
+
+def verify_card_request(request: pb.VerifyCardRequest) -> None:
+    """Field checks for VerifyCard."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.session_id, "session_id", "ses")
+    check_terminal_id(request.terminal_id)
+    check_proof(request.proof, "proof")
+
+
+def check_revocation_request(request: pb.CheckRevocationRequest) -> None:
+    """Field checks for CheckRevocation."""
+    check_enum(request.kind, pb.CertificateKind, "kind")
+    serial = request.serial_hex
+    if not 0 < len(serial) <= 40 or any(c not in "0123456789abcdefABCDEF" for c in serial):
+        raise InvalidRequestError("serial_hex", "1-40 hexadecimal digits")
+
+
+def authorize_transfer_request(request: pb.AuthorizeTransferRequest) -> None:
+    """Field checks for AuthorizeTransfer."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.session_id, "session_id", "ses")
+    if not request.HasField("statement"):
+        raise InvalidRequestError("statement", "required")
+    check_statement(request.statement)
+    if request.HasField("identity_proof"):
+        check_proof(request.identity_proof, "identity_proof")
+
+
+def change_transfer_request(request: pb.CommitTransferRequest | pb.ReverseTransferRequest) -> None:
+    """Field checks for CommitTransfer and ReverseTransfer."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.authorization_id, "authorization_id", "aut")
+
+
+def reserve_reset_request(request: pb.ReserveResetRequest) -> None:
+    """Field checks for ReserveReset."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.session_id, "session_id", "ses")
+    check_terminal_id(request.terminal_id)
+    check_enum(request.operation, pb.ResetOperation, "operation")
+    check_proof(request.proof, "proof")
+    if len(request.face_match.signature) != SIGNATURE_BYTES:
+        raise InvalidRequestError("face_match.signature", "exactly 256 bytes")
+
+
+def redeem_reset_request(request: pb.RedeemResetRequest) -> None:
+    """Field checks for RedeemReset (the OTP is checked for shape, never echoed)."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.session_id, "session_id", "ses")
+    check_terminal_id(request.terminal_id)
+    check_enum(request.operation, pb.ResetOperation, "operation")
+    check_proof(request.proof, "proof")
+    otp = request.one_time_password
+    if otp and (len(otp) != 8 or not otp.isascii() or not otp.isdigit()):
+        raise InvalidRequestError("one_time_password", "8 ASCII digits")
+    if len(request.card_challenge) != issuer.CARD_CHALLENGE_BYTES:
+        raise InvalidRequestError("card_challenge", "exactly 8 bytes")
+    if len(request.card_id) != issuer.CARD_ID_BYTES:
+        raise InvalidRequestError("card_id", "exactly 16 bytes")
+
+
+def confirm_reset_request(request: pb.ConfirmResetRequest) -> None:
+    """Field checks for ConfirmReset."""
+    check_idempotency_key(request.idempotency_key)
+    check_id(request.reservation_id, "reservation_id", "res")
+    check_terminal_id(request.terminal_id)

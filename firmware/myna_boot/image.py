@@ -56,6 +56,19 @@ def key_id(point):
     return hashlib.sha256(point).digest()[:8]
 
 
+def trusted_key(kid):
+    """The trusted public point whose key id is ``kid``, or None (trust.py's list)."""
+    for point in trust.PUBLIC_KEYS:
+        if key_id(point) == bytes(kid):
+            return point
+    return None
+
+
+def factory_authority():
+    """The key id of the authority that signed the frozen factory firmware."""
+    return key_id(trust.PUBLIC_KEYS[0])
+
+
 def _path_ok(path):
     if not path.startswith("myna_fw/") or not (path.endswith(".py") or path.endswith(".mpy")):
         return False
@@ -137,10 +150,11 @@ class Head:
 
         Order matters: authenticity first, so nothing unsigned is interpreted.
         """
-        if self.key_id != key_id(trust.PUBLIC_KEY):
+        point = trusted_key(self.key_id)
+        if point is None:
             raise ImageError(ST_BAD_SIGNATURE)
         digest = hashlib.sha256(self.signed).digest()
-        if not p256.verify(trust.PUBLIC_KEY, digest, self.signature):
+        if not p256.verify(point, digest, self.signature):
             raise ImageError(ST_BAD_SIGNATURE)
         if self.board != trust.BOARD_TYPE:
             raise ImageError(ST_WRONG_BOARD)

@@ -20,32 +20,45 @@ is one rename, so a power cut leaves either the old or the new record.
 """
 
 import json
+from binascii import hexlify
 
 from myna_boot import flash as fl
 from myna_boot import trust
-from myna_boot.image import Head, ImageError, hash_file
+from myna_boot.image import Head, ImageError, factory_authority, hash_file
 
 FACTORY = -1
 
 
 class BootRecord:
-    def __init__(self, primary=FACTORY, pending=FACTORY, trial=0, floor=trust.FACTORY_COUNTER):
+    """``auth``: key id (hex) of the authority the board's PIN keys belong to (boot.py)."""
+
+    def __init__(self, primary=FACTORY, pending=FACTORY, trial=0, floor=trust.FACTORY_COUNTER, auth=None):
         self.primary = primary
         self.pending = pending
         self.trial = trial
         self.floor = floor
+        self.auth = auth if auth is not None else hexlify(factory_authority()).decode()
 
     def encode(self):
         return json.dumps(
-            {"primary": self.primary, "pending": self.pending, "trial": self.trial, "floor": self.floor}
+            {
+                "primary": self.primary,
+                "pending": self.pending,
+                "trial": self.trial,
+                "floor": self.floor,
+                "auth": self.auth,
+            }
         ).encode()
 
     @classmethod
     def decode(cls, data):
         try:
             raw = json.loads(data)
-            record = cls(int(raw["primary"]), int(raw["pending"]), int(raw["trial"]), int(raw["floor"]))
-        except (ValueError, KeyError, TypeError):
+            auth = raw.get("auth")
+            record = cls(int(raw["primary"]), int(raw["pending"]), int(raw["trial"]), int(raw["floor"]), auth)
+            if not isinstance(record.auth, str) or len(record.auth) != 16:
+                raise ValueError("auth")
+        except (ValueError, KeyError, TypeError, AttributeError):
             return cls()
         if record.primary not in (FACTORY, 0, 1) or record.pending not in (FACTORY, 0, 1):
             return cls()
@@ -104,16 +117,16 @@ class Slots:
         if rec.pending != FACTORY:
             if rec.trial:
                 # Booted once on trial and never confirmed: go back.
-                self.save(BootRecord(rec.primary, FACTORY, 0, rec.floor))
+                self.save(BootRecord(rec.primary, FACTORY, 0, rec.floor, rec.auth))
             else:
-                self.save(BootRecord(rec.primary, rec.pending, 1, rec.floor))
+                self.save(BootRecord(rec.primary, rec.pending, 1, rec.floor, rec.auth))
                 try:
                     self.head = self.verify(rec.pending, rec.floor)
                     self.running = rec.pending
                     self.trial = True
                     return self.running
                 except ImageError:
-                    self.save(BootRecord(rec.primary, FACTORY, 0, rec.floor))
+                    self.save(BootRecord(rec.primary, FACTORY, 0, rec.floor, rec.auth))
         rec = self.record
         if rec.primary != FACTORY:
             try:
@@ -134,7 +147,7 @@ class Slots:
             return
         rec = self.record
         floor = max(rec.floor, self.head.counter)
-        self.save(BootRecord(self.running, FACTORY, 0, floor))
+        self.save(BootRecord(self.running, FACTORY, 0, floor, rec.auth))
         self.trial = False
 
     def target(self):

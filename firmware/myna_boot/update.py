@@ -218,4 +218,4 @@ class Receiver:
         # The head goes last: a slot without it is never even considered.
         self.flash.write(base + "/image.hdr", self._read(0, head.length))
         rec = slots.record
-        slots.save(BootRecord(rec.primary, target, 0, rec.floor))
+        slots.save(BootRecord(rec.primary, target, 0, rec.floor, rec.auth))

@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, "..")
 
 import test_app  # noqa: E402
+import test_boot  # noqa: E402
 import test_crypto  # noqa: E402
 import test_keypad  # noqa: E402
 import test_link  # noqa: E402
@@ -28,6 +29,10 @@ TESTS = (
     test_app.TestCommissioning,
     test_app.TestSecureEntry,
     test_app.TestHeartbeat,
+    test_boot.TestP256,
+    test_boot.TestHead,
+    test_boot.TestBootRecord,
+    test_boot.TestEraseKeys,
 )
 
 run, failures = unittest.run_classes(TESTS)

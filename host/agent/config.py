@@ -18,6 +18,7 @@ Production defaults are safe: the verifier is reached over mTLS unless
     journal = "/var/lib/myna-edge/journal.sqlite"
     electronic_journal = "/var/lib/myna-edge/electronic-journal.txt"
     recovery_answer_seconds = 120        # wait for "did the cash move?"; then reverse (0 = at once)
+    card_taken_seconds = 30              # wait for the card to be taken: CardTakenEvent (default 0)
 
     [verifier]
     target = "verifier.bank.example:50051"   # or replicas, balanced round robin:
@@ -47,7 +48,7 @@ __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
 _TOP = {
     "profile", "terminal_id", "reader", "printer", "listen", "journal", "electronic_journal",
     "verifier", "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
-    "kiosk_hours", "recovery_answer_seconds",
+    "kiosk_hours", "recovery_answer_seconds", "card_taken_seconds",
 }  # fmt: skip
 _VERIFIER = {
     "target", "targets", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name",
@@ -74,6 +75,10 @@ class AgentConfig:
     #: How long an unanswered cash question (RecoveryPrompt) waits before the
     #: transfer is reversed: the only thing that ever reverses one unasked.
     recovery_answer_seconds: float = 120.0
+    #: How long a command that asked for the card's removal waits for the
+    #: card to leave the reader before its completion, to send CardTakenEvent
+    #: (0 = it does not wait and sends none).
+    card_taken_seconds: float = 0.0
 
 
 def _get(
@@ -176,6 +181,9 @@ def load_agent_config(path: Path) -> AgentConfig:
     answer_seconds = float(_get(data, "recovery_answer_seconds", (int, float), "", 120.0))
     if not 0 <= answer_seconds <= 600:
         raise AgentConfigError("recovery_answer_seconds must be 0 .. 600")
+    taken_seconds = float(_get(data, "card_taken_seconds", (int, float), "", 0.0))
+    if not 0 <= taken_seconds <= 600:
+        raise AgentConfigError("card_taken_seconds must be 0 .. 600")
     controller = _get(data, "controller", str, "", None)
     key_file = _get(data, "controller_key", str, "", None if controller is None else ...)
     controller_key = None
@@ -201,4 +209,5 @@ def load_agent_config(path: Path) -> AgentConfig:
         transfer_threshold_yen=_get(data, "transfer_threshold_yen", int, "", 100_000),
         kiosk_hours=hours,
         recovery_answer_seconds=answer_seconds,
+        card_taken_seconds=taken_seconds,
     )

@@ -22,7 +22,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
 from host.agent.config import AgentConfig
 from host.agent.crash_hook import open_journal
@@ -114,6 +114,9 @@ class Agent:
         """Resolve journaled transfers and resets; False when the verifier is unreachable."""
         if self.journal is None or self.client is None:
             raise RuntimeError("the agent is not started")
+        if await self._question_needs_verifier():
+            _log.warning("recovery postponed: verifier unreachable (the cash question waits)")
+            return False
         if self.server is not None:
             self.server.servicer.hold = True  # no new command until recovery is done
         try:
@@ -132,6 +135,19 @@ class Agent:
         if transfers or resets:
             _log.info("recovered %d transfer(s) and %d reset(s)", len(transfers), len(resets))
         return True
+
+    async def _question_needs_verifier(self) -> bool:
+        # The ATM application is asked "did the cash move?" only when its
+        # answer can be acted on: with the verifier unreachable the question
+        # would wait recovery_answer_seconds for nothing (and hold start-up),
+        # and an unanswered one would be decided "reverse" for no reason.
+        assert self.journal is not None
+        assert self.client is not None
+        undecided = any(
+            plan.authorization_id and plan.decision is None
+            for plan in self.journal.unresolved_transfers()
+        )
+        return undecided and not await self.client.reachable()
 
     async def _recovery_loop(self, online: bool) -> None:
         # Journal entries left by a flow that failed while the verifier was
@@ -213,6 +229,7 @@ class Agent:
             journal=self.journal, ejournal=self._ej, printer=self._printer,
             secure_entry=self._secure_entry or self._pad, threshold_yen=c.transfer_threshold_yen,
             reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours, recovery=self.desk,
+            card_taken_seconds=c.card_taken_seconds,
         )  # fmt: skip
         self.server = TerminalServer(runtime, c.listen)
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
@@ -290,15 +307,25 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         try:
-            await self.start()
-            await self._stopped.wait()
+            # A stop asked for during start-up (recovery may wait up to
+            # recovery_answer_seconds for the ATM application) is honoured at once.
+            starting = asyncio.ensure_future(self.start())
+            stopping = asyncio.ensure_future(self._stopped.wait())
+            try:
+                await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if starting.done():
+                    starting.result()  # a failed start-up raises here
+                    await stopping
+            finally:
+                await _cancel(starting)
+                await _cancel(stopping)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
             await self.stop()
 
 
-async def _cancel(task: asyncio.Task[None]) -> None:
+async def _cancel(task: asyncio.Future[Any]) -> None:
     """Cancel ``task`` and wait until it has ended.
 
     Cancelled again until it ends: on Python 3.11, ``asyncio.wait_for``

@@ -9,8 +9,10 @@ id. Served only on a Unix socket or 127.0.0.1.
 
 from __future__ import annotations
 
+from host.api.listener import TerminalServer
 from host.api.prompts import ApiUser, SecureEntry
-from host.api.server import AgentRuntime, Profile, TerminalServer, TerminalServicer, check_listen
+from host.api.runtime import AgentRuntime, Profile, check_listen
+from host.api.server import TerminalServicer
 
 __all__ = [
     "AgentRuntime",

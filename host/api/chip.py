@@ -4,7 +4,7 @@
 Why raw access at all: an XFS4IoT application (``host/xfs4iot``) drives the
 card reader itself (``CardReader.ChipIO``, ``ChipPower``), so the agent
 passes its APDUs through. Why a guard: the ATM profile takes PINs only
-from the secure PIN pad (PCI PIN, terminal-conventions §2), so a command
+from the secure PIN pad (PCI PIN, docs/terminal-api.md §2), so a command
 APDU that would carry a secret through the API (VERIFY with data, CHANGE
 REFERENCE DATA, RESET RETRY COUNTER, their odd-INS forms) is refused;
 the application presents the PIN the pad collected with PresentPin, which

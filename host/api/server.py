@@ -20,55 +20,28 @@ interface: the API carries sealed touchscreen PINs under the kiosk profile).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, Final
 
 import grpc
 import grpc.aio
 
 from host.api.commands import Command, CommandBook
-from host.api.decoding import DecodeGuardInterceptor
 from host.api.devices import DeviceDesk
-from host.api.prompts import ApiUser, SecureEntry
-from host.api.recovery import RecoveryDesk
-from host.api.translate import (
-    completion_for,
-    event_message,
-    journaled_completion,
-    reset_operation,
-    transfer_request,
-)
-from host.api.unix_socket import SOCKET_MODE, bind_unix
-from host.api.user_text import request_language
-from host.client import VerifierClient
+from host.api.prompts import ApiUser
+from host.api.runtime import AgentRuntime, Flow, FlowRunner, Profile, build_flow, check_listen
+from host.api.status import StatusBoard
+from host.api.translate import completion_for, event_message, journaled_completion
+from host.api.user_text import describe_reason
 from host.errors import TouchEntryError
-from host.flows import (
-    CardPort,
-    CardReadingFlow,
-    Event,
-    FlowFailed,
-    PinResetFlow,
-    PrinterPort,
-    ReadOutcome,
-    ReadRequest,
-    ResetOutcome,
-    StepTimeouts,
-    ThreadedCard,
-    TransferFlow,
-    TransferOutcome,
-)
+from host.flows import CardPort, Event, FlowFailed, TransferFlow
 from host.flows.settle import journaled_transfer
-from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 
-__all__ = ["AgentRuntime", "Profile", "TerminalServer", "TerminalServicer", "check_listen"]
+__all__ = ["AgentRuntime", "Profile", "TerminalServicer", "check_listen"]
 
 _log = logging.getLogger(__name__)
 
@@ -77,67 +50,14 @@ _REQUEST_ID: Final = re.compile(r"[\x21-\x7e]{1,64}")
 _PAD_UNUSABLE: Final = frozenset(
     {tpb.DEVICE_STATE_NOT_COMMISSIONED, tpb.DEVICE_STATE_FRAUD_ATTEMPT}
 )
+#: The DEVICE_NOT_READY refusal's detail for each of those states (issue 23.2).
+_PAD_DETAIL: Final = {
+    tpb.DEVICE_STATE_NOT_COMMISSIONED: "controller not commissioned: the secure PIN pad has "
+    "no key matching controller_key (myna-edge sim controller --commission KEYFILE)",
+    tpb.DEVICE_STATE_FRAUD_ATTEMPT: "controller tamper: the secure PIN pad erased its keys",
+}
 
-_Outcome = ReadOutcome | ResetOutcome | TransferOutcome
-_Flow = CardReadingFlow | PinResetFlow | TransferFlow
-_Runner = Callable[[], Awaitable[_Outcome]]
 _Ctx = grpc.aio.ServicerContext[Any, Any]
-
-
-class Profile(StrEnum):
-    """The terminal kind: what it offers and where PINs come from."""
-
-    KIOSK = "kiosk"
-    ATM = "atm"
-
-
-@dataclass
-class AgentRuntime:
-    """What the API needs to run flows: devices, the verifier, the journals."""
-
-    profile: Profile
-    terminal_id: str
-    verifier: VerifierClient
-    journal: Journal
-    card_factory: Callable[[], CardPort]
-    ejournal: ElectronicJournal | None = None
-    printer: PrinterPort | None = None
-    secure_entry: SecureEntry | None = None
-    timeouts: StepTimeouts = field(default_factory=StepTimeouts)
-    threshold_yen: int = 100_000
-    reset_otp_first: bool = False
-    reset_hours: tuple[dt.time, dt.time] | None = None
-    recovery: RecoveryDesk | None = None
-    #: The reader the device operations' chip session opens ("" = none).
-    reader_url: str = ""
-
-    @classmethod
-    def for_reader(cls, reader_url: str, **kw: object) -> AgentRuntime:
-        """A runtime whose cards come from ``reader_url`` (one worker thread each)."""
-        return cls(
-            card_factory=lambda: ThreadedCard(reader_url),
-            reader_url=reader_url,
-            **kw,  # type: ignore[arg-type]
-        )
-
-    def offers(self, command: str) -> bool:
-        """Whether this profile offers ``command`` (read_card, pin_reset, transfer)."""
-        return command == "read_card" or command == (
-            "pin_reset" if self.profile is Profile.KIOSK else "transfer"
-        )
-
-
-def check_listen(address: str) -> str:
-    """Return ``address`` when it is ``unix:PATH`` or ``127.0.0.1:PORT``.
-
-    Raises:
-        ValueError: any other address.
-    """
-    if address.startswith("unix:") and len(address) > 5:
-        return address
-    if re.fullmatch(r"127\.0\.0\.1:\d{1,5}", address):
-        return address
-    raise ValueError("the terminal API listens only on unix:PATH or 127.0.0.1:PORT")
 
 
 class TerminalServicer(tpb_grpc.TerminalServiceServicer):
@@ -147,8 +67,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         self.runtime = runtime
         self._running: dict[str, Command] = {}
         self._finished = CommandBook()
-        self._status: dict[str, tpb.DeviceState.ValueType] = {}
-        self._status_changed = asyncio.Condition()
+        self.status = StatusBoard()
         #: Set while recovery runs: new commands are refused BUSY meanwhile.
         self.hold = False
         #: The XFS4IoT front end's device operations (chip, PIN pad, raw print).
@@ -164,34 +83,18 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
 
     async def set_status(self, device: str, state: tpb.DeviceState.ValueType) -> None:
         """Record a device's status and tell the WatchStatus streams (unsolicited event)."""
-        async with self._status_changed:
-            if self._status.get(device) != state:
-                self._status[device] = state
-                self._status_changed.notify_all()
-
-    def _statuses(self) -> list[tpb.DeviceStatus]:
-        return [tpb.DeviceStatus(device=d, state=s) for d, s in sorted(self._status.items())]
+        await self.status.set(device, state)
 
     async def GetStatus(  # noqa: N802 - gRPC method name
         self, request: tpb.GetStatusRequest, context: _Ctx
     ) -> tpb.GetStatusResponse:
-        return tpb.GetStatusResponse(devices=self._statuses())
+        return tpb.GetStatusResponse(devices=self.status.statuses())
 
     async def WatchStatus(  # noqa: N802 - gRPC method name
         self, request: tpb.WatchStatusRequest, context: _Ctx
     ) -> AsyncIterator[tpb.WatchStatusResponse]:
-        seen: dict[str, int] = {}
-        while True:
-            for status in self._statuses():
-                if seen.get(status.device) != status.state:
-                    seen[status.device] = status.state
-                    yield tpb.WatchStatusResponse(status=status)
-            async with self._status_changed:
-                # A predicate, not a bare wait: a change made while this stream
-                # was yielding is seen here rather than lost.
-                await self._status_changed.wait_for(
-                    lambda: any(seen.get(d) != v for d, v in self._status.items())
-                )
+        async for change in self.status.watch():
+            yield change
 
     @staticmethod
     def _refuse(
@@ -221,7 +124,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             return tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND
         if self._running or self.hold or self.devices.busy:
             return tpb.REFUSAL_REASON_BUSY
-        if self._needs_pad(request) and self._status.get("controller") in _PAD_UNUSABLE:
+        if self._needs_pad(request) and self.status.get("controller") in _PAD_UNUSABLE:
             return tpb.REFUSAL_REASON_DEVICE_NOT_READY
         return None
 
@@ -244,8 +147,11 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
     ) -> AsyncIterator[tpb.ExecuteResponse]:
         rid = request.request_id
         refusal = self._refusal(request)
-        run: _Runner | None = None
+        run: FlowRunner | None = None
         invalid_field = detail = ""
+        pad = self.status.get("controller")
+        if refusal == tpb.REFUSAL_REASON_DEVICE_NOT_READY and pad is not None:
+            detail = _PAD_DETAIL.get(pad, "")
         command = Command(rid)
         log = command.log
         user = ApiUser(
@@ -266,7 +172,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
 
         if card is not None:
             try:
-                flow, run = self._flow(request, card, user, emit)
+                flow, run = build_flow(self.runtime, request, card, user, emit)
             except ValueError as exc:
                 refusal = tpb.REFUSAL_REASON_INVALID_MESSAGE
                 name = getattr(exc, "field", "")
@@ -304,8 +210,8 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         self,
         command: Command,
         request: tpb.ExecuteRequest,
-        flow: _Flow,
-        run: _Runner,
+        flow: Flow,
+        run: FlowRunner,
         card: CardPort | None,
     ) -> None:
         rid = request.request_id
@@ -325,9 +231,11 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             except Exception:  # noqa: BLE001 - a bug must not leave the command without a completion
                 _log.exception("command %s failed", rid)
                 done = tpb.Completion(code=tpb.COMPLETION_CODE_INTERNAL_ERROR, error_code="failed")
+                describe_reason(done, outcome="failed", reason="failed")  # what to tell the person
             await self._verifier_seen(request, done)
             if timer is not None:
                 timer.cancel()
+            await self._card_taken(command, card)
             await _close_card(card)
             _log.info("command %s completed: %s %s", rid,
                       tpb.CompletionCode.Name(done.code), done.error_code)  # fmt: skip
@@ -343,6 +251,19 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
                 self._finished.remember(command)
                 await _close_card(card)
             command.log.close()
+
+    async def _card_taken(self, command: Command, card: CardPort | None) -> None:
+        # After "remove your card", wait (bounded) for the card to leave the
+        # reader and say so before the completion, as XFS's media-taken event.
+        seconds = self.runtime.card_taken_seconds
+        wait = getattr(card, "wait_removed", None)
+        if seconds <= 0 or wait is None or not getattr(card, "presented", False):
+            return
+        if not any(m.event.HasField("remove_card") for m in command.log.messages):
+            return
+        if await wait(seconds):
+            event = tpb.FlowEvent(card_taken=tpb.CardTakenEvent())
+            command.log.append(tpb.ExecuteResponse(request_id=command.request_id, event=event))
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for running commands, then stop them hard.
@@ -368,39 +289,6 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             request.WhichOneof("command") != "read_card" or request.read_card.verify_card
         ):
             await self.set_status("verifier", tpb.DEVICE_STATE_ONLINE)
-
-    def _flow(
-        self,
-        request: tpb.ExecuteRequest,
-        card: CardPort,
-        user: ApiUser,
-        emit: Callable[[Event], None],
-    ) -> tuple[_Flow, _Runner]:
-        rt = self.runtime
-        common = {"card": card, "user": user, "journal": rt.journal, "emit": emit,
-                  "ejournal": rt.ejournal, "timeouts": rt.timeouts}  # fmt: skip
-        which = request.WhichOneof("command")
-        if which == "transfer":
-            treq = transfer_request(request.transfer)
-            language = request_language(request.language)  # the receipt's
-            tflow = TransferFlow(
-                terminal_id=rt.terminal_id, verifier=rt.verifier, printer=rt.printer,
-                language=language,
-                threshold_yen=rt.threshold_yen, request_id=request.request_id,
-                cash_question=rt.recovery.ask if rt.recovery is not None else None,
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-            return tflow, lambda: tflow.run(treq)
-        if which == "pin_reset":
-            operation = reset_operation(request.pin_reset)
-            pflow = PinResetFlow(
-                verifier=rt.verifier, ask_otp_first=rt.reset_otp_first, hours=rt.reset_hours,
-                **common,  # type: ignore[arg-type]
-            )  # fmt: skip
-            return pflow, lambda: pflow.run(operation)
-        rreq = ReadRequest(request.read_card.read_basic_four, request.read_card.verify_card)
-        rflow = CardReadingFlow(verifier=rt.verifier, **common)  # type: ignore[arg-type]
-        return rflow, lambda: rflow.run(rreq)
 
     async def AnswerPrompt(  # noqa: N802
         self, request: tpb.AnswerPromptRequest, context: _Ctx
@@ -522,61 +410,3 @@ async def _close_card(card: CardPort | None) -> None:
     closer = getattr(card, "aclose", None)
     if closer is not None:
         await closer()
-
-
-class TerminalServer:
-    """The grpc.aio server of the terminal API; an async context manager.
-
-    Args:
-        runtime: flows' dependencies.
-        listen: ``unix:PATH`` or ``127.0.0.1:PORT`` (port 0 = any free port).
-        socket_mode: a Unix socket's mode, whatever the umask (``unix_socket``).
-        socket_group: a Unix socket's group (None: the process's group).
-    """
-
-    def __init__(
-        self,
-        runtime: AgentRuntime,
-        listen: str,
-        *,
-        socket_mode: int = SOCKET_MODE,
-        socket_group: str | int | None = None,
-    ) -> None:
-        self.listen = check_listen(listen)
-        self._socket_mode, self._socket_group = socket_mode, socket_group
-        self.servicer = TerminalServicer(runtime)
-        self._server = grpc.aio.server(interceptors=(DecodeGuardInterceptor(),))
-        tpb_grpc.add_TerminalServiceServicer_to_server(self.servicer, self._server)
-        self.port = 0
-
-    async def start(self) -> str:
-        """Bind and serve; returns the address clients should use.
-
-        Raises:
-            UnsafePathError: a Unix socket's folder is writable by another user.
-        """
-        if self.listen.startswith("unix:"):
-            path = Path(self.listen.removeprefix("unix:"))
-            mode, group = self._socket_mode, self._socket_group
-            self.port = bind_unix(self._server, path, mode=mode, group=group)
-        else:
-            self.port = self._server.add_insecure_port(self.listen)
-        await self._server.start()
-        if self.listen.startswith("unix:"):
-            return self.listen
-        return f"127.0.0.1:{self.port}"
-
-    async def stop(self, grace: float | None = 1.0) -> None:
-        """Cancel running commands and stop."""
-        for command in list(self.servicer._running.values()):
-            command.cancel()
-        await self.servicer.drain(grace or 0.0)
-        await self._server.stop(grace)
-        await self.servicer.devices.aclose()
-
-    async def __aenter__(self) -> TerminalServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()

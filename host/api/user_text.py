@@ -9,6 +9,8 @@ name (a test keeps the two enums equal), ``UserText`` to ``UserMessage``.
 
 from __future__ import annotations
 
+from typing import Final
+
 from host.card import PinKind
 from host.flows import Prompt, ReadOutcome, ResetOutcome, TransferOutcome
 from host.messages import (
@@ -30,6 +32,9 @@ __all__ = [
     "request_language",
     "user_message",
 ]
+
+#: Flow codes that read as another's text (the typed reason follows the text).
+_SAME_TEXT: Final = {"reversed_unanswered": "reversed"}
 
 
 def request_language(value: str) -> Language:
@@ -88,7 +93,9 @@ def describe_reason(
     done: tpb.Completion, *, outcome: str, reason: str, pin: PinKind | None = None
 ) -> None:
     """Set ``done.reason`` and ``done.message`` from an ``Outcome`` value and a reason."""
-    code = result_code(outcome, reason, pin=pin)
+    # Reversed because nobody answered the cash question in time is still a
+    # reversal to the person at the ATM (error_code keeps the difference).
+    code = result_code(outcome, _SAME_TEXT.get(reason, reason), pin=pin)
     done.reason = reason_value(code)
     if code is not None:
         done.message.CopyFrom(user_message(result_text(code)))

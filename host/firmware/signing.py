@@ -13,7 +13,6 @@ optionally encrypted with a passphrase.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from host.firmware.errors import (
     SigningKeyError,
 )
 from host.firmware.image import UNSIGNED, FileEntry, FirmwareImage, Manifest
+from host.private_files import write_private
 
 __all__ = [
     "DEFAULT_BOARD",
@@ -55,8 +55,13 @@ _VERSION = re.compile(r"FIRMWARE_VERSION\s*=\s*\((\d+),\s*(\d+),\s*(\d+)\)")
 def generate_key(path: Path, *, passphrase: bytes | None = None) -> bytes:
     """Write a new P-256 signing key to ``path`` (mode 0600); return its public point.
 
+    The file goes through :func:`host.private_files.write_private`: mode 0600
+    whatever the umask, never through a planted link, and only into a folder
+    that no other user can write.
+
     Raises:
         SigningKeyError: ``path`` exists already (never overwrite a release key).
+        UnsafePathError: the folder is writable by another user.
     """
     key = ec.generate_private_key(ec.SECP256R1())
     encryption: serialization.KeySerializationEncryption = (
@@ -67,12 +72,10 @@ def generate_key(path: Path, *, passphrase: bytes | None = None) -> bytes:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise SigningKeyError(f"{path} exists; refusing to overwrite a key") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
+    if path.exists() or path.is_symlink():
+        raise SigningKeyError(f"{path} exists; refusing to overwrite a key")
+    # Owner-only (0600), in a folder no other user can write, written atomically.
+    write_private(path, pem)
     return public_point(key.public_key())
 
 

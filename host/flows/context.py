@@ -20,6 +20,7 @@ from host.errors import (
     CardRemovedError,
     FlowCancelledError,
     FlowError,
+    FlowRefusedError,
     JournalError,
     PeripheralError,
     PinBlockedError,
@@ -28,7 +29,7 @@ from host.errors import (
 )
 from host.flows.events import Event
 
-__all__ = ["FlowContext", "StepTimeouts", "error_code"]
+__all__ = ["FlowContext", "StepTimeouts", "error_code", "failure_code"]
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -96,6 +97,17 @@ class FlowContext:
         if waiter is not None and waiter in done:
             raise FlowCancelledError(f"cancelled during {name}")
         raise StepTimeoutError(f"{name} did not finish within {timeout:g} s")
+
+
+def failure_code(exc: BaseException) -> str:
+    """The ``FlowFailed`` code for ``exc``: the completion's error code, so the two agree.
+
+    A verifier refusal is named by the verifier's reason (``CERTIFICATE_REVOKED``),
+    as the completion names it, not by the generic ``refused``.
+    """
+    if isinstance(exc, FlowRefusedError):
+        return exc.reason
+    return error_code(exc)
 
 
 def error_code(exc: BaseException) -> str:

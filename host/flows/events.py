@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The typed events a flow emits, for the touchscreen, the ATM application and the API.
 
-Shaped after XFS4IoT's event stream (terminal-conventions §1): prompts say
+Shaped after XFS4IoT's event stream (docs/terminal-api.md §1): prompts say
 what the user must do and how many tries are left; a warning comes before
 the last try; "working" marks a long step; the card must be removed; and
 every flow ends with exactly one ``FlowResult`` (preceded by ``FlowFailed``

@@ -31,7 +31,7 @@ from host.client import (
     TransferStatus,
     VerifierSession,
 )
-from host.errors import NoCardError, StepTimeoutError
+from host.errors import MynaEdgeError, NoCardError, StepTimeoutError
 from host.flows.events import Prompt
 from host.secret import Secret
 from host.transport import open_transport
@@ -167,6 +167,8 @@ class ThreadedCard:
         self._opening = 0
         self._abandon = False
         self._open_lock = threading.Lock()
+        #: A card session was opened through this port (a card was presented).
+        self.presented = False
 
     async def _run(self, fn: Callable[[], _T]) -> _T:
         self._counter_read = None  # any card call may change what is selected
@@ -213,6 +215,29 @@ class ThreadedCard:
         if self._card is None:
             self._transport = open_transport(self.url)
             self._card = MynaCard(self._transport)
+            self.presented = True
+
+    async def wait_removed(self, timeout: float) -> bool:
+        """Whether the card left the reader within ``timeout`` seconds (after ``release``).
+
+        Probes the reader with a fresh connection every poll interval; a
+        reader that cannot tell (a fixed ``sim://`` card is always there)
+        simply never says so. Never raises: a reader error is "not seen".
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                await self._run(self._probe)
+            except NoCardError:
+                return True
+            except (MynaEdgeError, OSError):
+                return False
+            if time.monotonic() + self._poll > deadline:
+                return False
+            await asyncio.sleep(self._poll)
+
+    def _probe(self) -> None:
+        open_transport(self.url).close()
 
     async def tries_left(self, kind: PinKind) -> int:
         """Tries left for ``kind``; never spends one.

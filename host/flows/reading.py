@@ -25,7 +25,7 @@ from enum import StrEnum
 from host.card import BasicFour, CardInfo, KeyKind, PinKind
 from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
 from host.errors import FlowCancelledError, FlowRefusedError, MynaEdgeError
-from host.flows.context import FlowContext, StepTimeouts, error_code
+from host.flows.context import FlowContext, StepTimeouts, error_code, failure_code
 from host.flows.events import (
     Event,
     FlowFailed,
@@ -166,7 +166,7 @@ class CardReadingFlow:
 
     def _failed(self, op_id: str, exc: BaseException, kind: Outcome, reason: str) -> ReadOutcome:
         self._to(ReadStep.FAILED)
-        self._ctx.emit(FlowFailed(error_code(exc), str(exc)))
+        self._ctx.emit(FlowFailed(failure_code(exc), str(exc)))
         return ReadOutcome(kind, op_id, reason=reason)
 
     async def _run(self, op_id: str, request: ReadRequest) -> ReadOutcome:
@@ -191,6 +191,9 @@ class CardReadingFlow:
         if verdict is not None and not verdict.accepted:
             if self._ej is not None:
                 self._ej.append(op_id, "CARD-REJECTED", reason=verdict.reason)
+            # Like every other ending short of success: a failure event, named
+            # as the completion names it (the verifier's reason).
+            ctx.emit(FlowFailed(verdict.reason, "the verifier did not accept the card"))
             return ReadOutcome(Outcome.REFUSED, op_id, basic_four, verdict, verdict.reason)
         return ReadOutcome(Outcome.COMPLETED, op_id, basic_four, verdict)
 

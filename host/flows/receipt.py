@@ -13,6 +13,7 @@ or says not printed) is marked as a reprint (再発行).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Final
@@ -24,7 +25,7 @@ from host.flows.ports import PrinterPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.messages import Language, language_of, receipt_words
 
-__all__ = ["REPRINT_MARK", "print_receipt", "receipt_lines"]
+__all__ = ["REPRINT_MARK", "print_receipt", "print_receipt_within", "receipt_lines"]
 
 _log = logging.getLogger(__name__)
 
@@ -100,3 +101,35 @@ async def print_receipt(
             reference=authorization_id,
         )  # fmt: skip
     return True
+
+
+async def print_receipt_within(
+    printer: PrinterPort,
+    journal: Journal,
+    op_id: str,
+    lines: list[str],
+    *,
+    authorization_id: str,
+    timeout: float,
+    ejournal: ElectronicJournal | None = None,
+) -> bool:
+    """``print_receipt`` bounded by ``timeout`` seconds (a printer that hangs).
+
+    On the timeout whether paper came out is unknown: the intent stays
+    without an outcome, so recovery prints a copy marked as a reprint.
+
+    Raises:
+        JournalError: the journal cannot be written.
+    """
+    try:
+        return await asyncio.wait_for(
+            print_receipt(
+                printer, journal, op_id, lines,
+                authorization_id=authorization_id, ejournal=ejournal,
+            ),
+            timeout,
+        )  # fmt: skip
+    except TimeoutError:
+        if ejournal is not None:
+            ejournal.append(op_id, "RECEIPT-UNKNOWN", reason="timeout")
+        return False

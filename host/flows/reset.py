@@ -52,7 +52,7 @@ from host.errors import (
     ServiceError,
     StepTimeoutError,
 )
-from host.flows.context import FlowContext, StepTimeouts, error_code
+from host.flows.context import FlowContext, StepTimeouts, error_code, failure_code
 from host.flows.events import (
     Event,
     FlowFailed,
@@ -235,7 +235,7 @@ class PinResetFlow:
         self, op_id: str, exc: BaseException, kind: Outcome, reason: str, pin: PinKind | None = None
     ) -> ResetOutcome:
         self._to(ResetStep.FAILED)
-        self._ctx.emit(FlowFailed(error_code(exc), str(exc)))
+        self._ctx.emit(FlowFailed(failure_code(exc), str(exc)))
         return ResetOutcome(kind, op_id, reason=reason, pin=pin)
 
     async def _ask_otp(self, attempts_left: int | None = None) -> Secret:

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Secrets from the controller's secure PIN pad, for the ATM profile.
 
-PCI PIN practice (terminal-conventions §2): at an ATM the PIN is typed on
+PCI PIN practice (docs/terminal-api.md §2): at an ATM the PIN is typed on
 the secure entry device and reaches the host only as an encrypted,
 authenticated PIN block; the touchscreen never sees it. ``ControllerSecureEntry``
 is the ``SecureEntry`` the terminal API's user port calls: it runs the

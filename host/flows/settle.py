@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Commit or reverse an authorised transfer exactly once, journaled; and start-up recovery.
 
-Exactly once comes from three rules (terminal-conventions §3): the decision
+Exactly once comes from three rules (docs/terminal-api.md §3): the decision
 (commit or reverse) is journaled before it is acted on, so a restart never
 changes its mind; the commit/reverse call's idempotency key is derived from
 the operation id (``<op>.commit`` / ``<op>.reverse``) and journaled as the

@@ -17,41 +17,26 @@ happens, the password is wiped, the card session is released and one
 ``FlowResult`` is emitted.
 
 After the authorisation the flow never decides the cash question by itself
-(issue 23.1): only the ATM application knows whether its dispenser moved the
-cash. An answer to the CONFIRM_MONEY_MOVED prompt decides; when none comes
-(the prompt's time budget ran out, the command was cancelled, or the
-application's stream was lost) the question goes to ``cash_question``, the
-API's recovery desk, as a ``RecoveryPrompt`` — the same question a restarted
-agent asks — and the first answer, to either, decides. Only the desk's own
-``recovery_answer_seconds`` reverses unasked. Without a desk the transfer
-stays authorised and undecided in the journal for the agent's recovery.
+(issue 23.1, ``cash``): the ATM application's answer decides, on the prompt
+or, when none comes there, through the recovery desk's ``RecoveryPrompt``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable
 
 from host.card import KeyKind, PinKind
-from host.client import (
-    AccountType,
-    CardProof,
-    SessionPurpose,
-    TransferState,
-    TransferStatement,
-)
+from host.client import CardProof, SessionPurpose, TransferState, TransferStatement
 from host.errors import (
     FlowCancelledError,
     FlowRefusedError,
     MynaEdgeError,
     NoSigningCertificateError,
     ServiceError,
-    StepTimeoutError,
 )
-from host.flows.context import FlowContext, StepTimeouts, error_code
+from host.flows.cash import CashAnswer, CashQuestion, ask_cash_moved
+from host.flows.context import FlowContext, StepTimeouts, error_code, failure_code
 from host.flows.events import (
     Event,
     FlowFailed,
@@ -64,8 +49,14 @@ from host.flows.events import (
 )
 from host.flows.pin_entry import use_secret
 from host.flows.ports import CardPort, PrinterPort, TransferVerifier, UserPort
-from host.flows.receipt import print_receipt, receipt_lines
+from host.flows.receipt import print_receipt_within, receipt_lines
 from host.flows.settle import FLOW, authorize_request_data, recover_transfers, settle_transfer
+from host.flows.transfer_request import (
+    TransferFieldError,
+    TransferOutcome,
+    TransferRequest,
+    TransferStep,
+)
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
 from host.journal.records import JsonValue
 from host.messages import Language, PromptKey, prompt_text, statement_message
@@ -82,90 +73,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-#: Asks the ATM application outside the command's stream whether the cash of
-#: an authorised transfer moved (the API's ``RecoveryDesk.ask``); None when
-#: nobody answered within the desk's ``recovery_answer_seconds``.
-CashQuestion = Callable[[TransferRecovery], Awaitable[bool | None]]
-
-
-class TransferStep(StrEnum):
-    """The states of the transfer flow."""
-
-    START = "start"
-    SESSION = "session"
-    CONFIRM_STATEMENT = "confirm_statement"
-    WAIT_CARD = "wait_card"
-    ENTER_PASSWORD = "enter_password"  # noqa: S105 - a state name
-    SIGNING = "signing"
-    AUTHORIZING = "authorizing"
-    CONFIRM_MONEY = "confirm_money"
-    COMMITTING = "committing"
-    REVERSING = "reversing"
-    PRINTING = "printing"
-    REMOVE_CARD = "remove_card"
-    DONE = "done"
-    FAILED = "failed"
-
-
-class TransferFieldError(ValueError):
-    """A field of the ATM application's request is out of format; ``field`` names it."""
-
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}")
-        self.field = field
-
-
-@dataclass(frozen=True)
-class TransferRequest:
-    """What the ATM application asks for: amount, payee and remitter."""
-
-    amount_yen: int
-    payee_bank_code: str
-    payee_branch_code: str
-    payee_account_type: AccountType
-    payee_account_number: str
-    payee_name: str
-    remitter_name: str
-    remitter_phone: str
-
-    def __post_init__(self) -> None:
-        # Bad input from the ATM application is refused before anything runs.
-        # Raises TransferFieldError (a ValueError) naming the first bad field.
-        if not 1 <= self.amount_yen <= 999_999_999_999:
-            raise TransferFieldError("amount_yen", "must be 1 .. 999,999,999,999")
-        digits = {"payee_bank_code": 4, "payee_branch_code": 3, "payee_account_number": 7}
-        for name, length in digits.items():
-            value = getattr(self, name)
-            if len(value) != length or not value.isascii() or not value.isdigit():
-                raise TransferFieldError(name, f"must be exactly {length} ASCII digits")
-        if not 1 <= len(self.payee_name) <= 48:
-            raise TransferFieldError("payee_name", "1-48 characters required")
-        if not 1 <= len(self.remitter_name) <= 48:
-            raise TransferFieldError("remitter_name", "1-48 characters required")
-        try:
-            AccountType(self.payee_account_type)
-        except ValueError:
-            raise TransferFieldError("payee_account_type", "ORDINARY, CURRENT or SAVINGS") from None
-
-
-@dataclass(frozen=True)
-class TransferOutcome:
-    """How a transfer run ended."""
-
-    outcome: Outcome
-    op_id: str
-    authorization_id: str = ""
-    state: TransferState = TransferState.UNSPECIFIED
-    reason: str = ""
-    #: The verifier checked the card holder's signature over this statement
-    #: (certificate chain, revocation, signature) and recorded it. Set as
-    #: soon as the authorisation says so and kept whatever follows (declined,
-    #: cancelled, reversed): it says who was identified, not whether money moved.
-    identity_verified: bool = False
-    receipt_printed: bool = False
-    #: The receipt's lines (committed transfers), for ATMs that print themselves.
-    receipt_lines: tuple[str, ...] = ()
 
 
 async def _no_cash_moved(plan: object) -> bool:
@@ -262,8 +169,9 @@ class TransferFlow:
         self._ej_append(
             op_id, "TRANSFER-START", amount_yen=request.amount_yen,
             payee_bank=request.payee_bank_code, payee_branch=request.payee_branch_code,
-            payee_account=request.payee_account_number,
+            payee_account=request.payee_account_number, request_id=self._request_id or None,
         )  # fmt: skip
+        _log.info("transfer %s runs ATM request %s", op_id, self._request_id or "-")
         settled = False
         self._auth_id, self._decided, self._request = "", False, request
         self._authorize_sent = self._identified = self._cash_asked = False
@@ -302,7 +210,7 @@ class TransferFlow:
 
     def _fail(self, exc: BaseException) -> None:
         self._to(TransferStep.FAILED)
-        self._ctx.emit(FlowFailed(error_code(exc), str(exc)))
+        self._ctx.emit(FlowFailed(failure_code(exc), str(exc)))
 
     async def _release(self) -> None:
         try:
@@ -431,68 +339,29 @@ class TransferFlow:
         return await self._card.prove(KeyKind.SIGN, digest, secret)
 
     async def _cash_moved(self, op_id: str, auth_id: str) -> tuple[bool | None, str]:
-        """The ATM application's answer: (moved, how) — how is answered, recovered, unanswered.
-
-        Never decides by itself: the prompt stays answerable while the
-        recovery desk asks too, and the first answer wins.
-        """
-        ctx = self._ctx
-        prompt = Prompt(PromptKind.CONFIRM_MONEY_MOVED, "Did the cash move?")
+        """The ATM application's answer: (moved, how); never decided here (``cash``)."""
         self._cash_asked = True
-        ctx.emit(prompt)
-        ask = asyncio.ensure_future(self._user.confirm(prompt))
-        try:
-            try:
-                # shield: a timeout or a cancel ends this wait, not the prompt
-                moved = await ctx.step(prompt.kind.value, asyncio.shield(ask), ctx.timeouts.prompt)
-                return moved, "answered"
-            except (FlowCancelledError, StepTimeoutError) as exc:
-                why = "timeout" if isinstance(exc, StepTimeoutError) else "cancelled"
-            except MynaEdgeError as exc:  # the user port broke (a device, a stream)
-                why = error_code(exc)
+
+        def plan() -> TransferRecovery:
+            return TransferRecovery(
+                op_id, f"{op_id}.authorize", dict(self._authorize_data), authorization_id=auth_id
+            )
+
+        def to_recovery(why: str) -> None:
             _log.warning("transfer %s: no cash answer (%s); asking via recovery", op_id, why)
             self._ej_append(
                 op_id, "CASH-QUESTION-TO-RECOVERY", why=why, request_id=self._request_id or None
             )
-            if self._cash_question is None:
-                return None, "left_to_recovery"
-            plan = TransferRecovery(
-                op_id, f"{op_id}.authorize", dict(self._authorize_data), authorization_id=auth_id
-            )
-            return await self._first_answer(ask, self._cash_question(plan))
-        finally:
-            if not ask.done():
-                ask.cancel()
-            await asyncio.gather(ask, return_exceptions=True)
 
-    @staticmethod
-    async def _first_answer(
-        ask: asyncio.Future[bool], question: Awaitable[bool | None]
-    ) -> tuple[bool | None, str]:
-        # The prompt (re-attached application) and the desk's question race;
-        # the loser is withdrawn (the desk forgets a question it no longer needs).
-        desk = asyncio.ensure_future(question)
-        pending: set[asyncio.Future[bool | None]] = {desk}
-        if not ask.done():
-            pending.add(ask)  # type: ignore[arg-type]
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if ask in done and not ask.cancelled() and ask.exception() is None:
-                    return ask.result(), "answered"
-                if desk in done:
-                    moved = desk.result()
-                    return moved, "recovered" if moved is not None else "unanswered"
-            raise AssertionError("unreachable: the desk always ends")  # pragma: no cover
-        finally:
-            desk.cancel()
-            await asyncio.gather(desk, return_exceptions=True)
+        return await ask_cash_moved(
+            self._ctx, self._user, self._cash_question, plan, on_unanswered=to_recovery
+        )
 
     async def _settle(self, op_id: str, auth_id: str, identified: bool) -> TransferOutcome:
         ctx, t = self._ctx, self._ctx.timeouts
         self._to(TransferStep.CONFIRM_MONEY)
         answer, how = await self._cash_moved(op_id, auth_id)
-        if answer is None and how == "left_to_recovery":
+        if answer is None and how is CashAnswer.LEFT_TO_RECOVERY:
             self._to(TransferStep.FAILED)
             ctx.emit(FlowFailed("cash_unconfirmed", "the cash question is left to recovery"))
             return TransferOutcome(
@@ -525,8 +394,9 @@ class TransferFlow:
             )
         # Declined (answered "no"), or nobody answered the recovery question
         # in time: reversed either way, and the code says so.
-        reason = "reversed" if how != "unanswered" else "reversed_unanswered"
-        outcome = Outcome.CANCELLED if how != "unanswered" else Outcome.FAILED
+        unanswered = how is CashAnswer.UNANSWERED
+        reason = "reversed_unanswered" if unanswered else "reversed"
+        outcome = Outcome.FAILED if unanswered else Outcome.CANCELLED
         ctx.emit(FlowFailed(reason, "the transfer was reversed: no cash moved"))
         return TransferOutcome(outcome, op_id, auth_id, state, reason, identified)
 
@@ -535,18 +405,7 @@ class TransferFlow:
             return False
         self._to(TransferStep.PRINTING)
         self._ctx.emit(Working("printing the receipt"))
-        # The receipt module journals intent and outcome; a printer that
-        # hangs is bounded by the printer budget (the money moved: reported).
-        try:
-            return await asyncio.wait_for(
-                print_receipt(
-                    self._printer, self._journal, op_id, lines,
-                    authorization_id=auth_id, ejournal=self._ej,
-                ),
-                self._ctx.timeouts.printer,
-            )  # fmt: skip
-        except TimeoutError:
-            # Whether paper came out is unknown: the intent stays without an
-            # outcome and recovery prints a copy marked as a reprint.
-            self._ej_append(op_id, "RECEIPT-UNKNOWN", reason="timeout")
-            return False
+        return await print_receipt_within(
+            self._printer, self._journal, op_id, lines, authorization_id=auth_id,
+            ejournal=self._ej, timeout=self._ctx.timeouts.printer,
+        )  # fmt: skip

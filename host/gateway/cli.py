@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--idle", type=float, default=60.0, help="idle timeout of the app in seconds"
     )
     gateway.add_argument(
+        "--voice",
+        action="store_true",
+        help="speak each screen's prompt in Japanese (never a PIN); needs a speaker",
+    )
+    gateway.add_argument(
         "--max-connections", type=int, default=32, help="connections served at once (32)"
     )
     gateway.set_defaults(handler=run_gateway)
@@ -55,6 +60,7 @@ def run_gateway(args: argparse.Namespace) -> int:
             agent=check_listen(args.agent),
             port=args.port,
             idle_seconds=args.idle,
+            voice_guidance=args.voice,
             max_connections=args.max_connections,
         )
         Gateway(config)  # checks port and idle before anything binds

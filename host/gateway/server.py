@@ -6,7 +6,9 @@ source of truth and the gateway adds no flow logic. Routes:
 
 =======================  ====  ==============================================
 ``/``, ``/static/NAME``  GET   the app's files (a fixed list, read at start)
-``/api/config``          GET   the idle timeout and the agent's capabilities
+``/api/config``          GET   the idle timeout, voice guidance on or off and
+                               the agent's capabilities
+``/api/messages``        GET   the message table (``host.messages``) as JSON
 ``/api/status``          GET   Server-Sent Events: WatchStatus, as it changes
 ``/api/execute``         POST  Server-Sent Events: the Execute stream of the
                                ``ExecuteRequest`` in the body (ack, events,
@@ -38,6 +40,7 @@ from typing import Final
 from host.errors import GatewayRequestError
 from host.gateway.bridge import AgentBridge, parse_message
 from host.gateway.guard import check_host, check_origin, check_peer
+from host.gateway.texts import message_table
 from host.gateway.http import (
     MAX_HEADER_BYTES,
     Request,
@@ -73,7 +76,10 @@ class GatewayConfig:
     Args:
         agent: the agent's TerminalService address (``127.0.0.1:PORT``, ``unix:PATH``).
         port: the local port to serve on (0 = any free port); always 127.0.0.1.
-        idle_seconds: the app's idle timeout (kiosk guidance: clear and restart).
+        idle_seconds: the app's idle timeout (kiosk guidance: clear and restart);
+            the app warns first and allows more on the PIN pad and statement screens.
+        voice_guidance: the app speaks each screen's prompt in Japanese
+            (``speechSynthesis``) where the kiosk has a speaker; never a secret.
         static_dir: where the app's files are.
         max_connections: open connections served at once (the app holds two
             or three: the status stream, a command stream, a POST).
@@ -82,6 +88,7 @@ class GatewayConfig:
     agent: str
     port: int = 0
     idle_seconds: float = 60.0
+    voice_guidance: bool = False
     static_dir: Path = STATIC_DIR
     max_connections: int = 32
 
@@ -105,6 +112,7 @@ class Gateway:
         self.bridge = AgentBridge(config.agent)
         self._extra = dict(extra_routes or {})
         self._files: dict[str, Path] = {}
+        self._messages = json_response(200, message_table())
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
@@ -218,8 +226,14 @@ class Gateway:
                 capabilities: object = await self.bridge.capabilities()
             except GatewayRequestError:
                 capabilities = None  # the app shows "service unavailable"
-            config = {"idle_seconds": self.config.idle_seconds, "capabilities": capabilities}
+            config = {
+                "idle_seconds": self.config.idle_seconds,
+                "voice_guidance": self.config.voice_guidance,
+                "capabilities": capabilities,
+            }
             return json_response(200, config)
+        if path == "/api/messages":
+            return self._messages
         raise GatewayRequestError(404, "no such route")
 
     def _static(self, path: str) -> Response:

@@ -8,13 +8,14 @@ a service publisher, then ``CardReader`` (contactless chip: ReadRawData,
 ChipIO, ChipPower, media events), ``PinPad`` (Keyboard.PinEntry and
 PinPad.PresentIDC, the PIN never reaching the application), ``Printer``
 (PrintRaw) and the vendor ``MynaEdge`` interface (the identity-verified
-transfer). Every message is checked against the JSON schemas in
-``schemas/``; it serves 127.0.0.1 only. See docs/xfs4iot.md.
+transfer, its cash question and past outcomes). Every message is checked
+against the JSON schemas in ``schemas/``; it serves 127.0.0.1 only unless
+explicitly configured (then TLS only). See docs/xfs4iot.md.
 
 Layers: ``messages`` (sans-I/O envelope), ``schema`` (jsonschema),
 ``session`` (acknowledge, queue, timeout, cancel per connection),
-``common`` and one module per service, ``agent`` (the gRPC client),
-``server`` (websockets), ``cli``.
+``common`` and one module per service (``cash`` beside ``transfer``),
+``agent`` (the gRPC client), ``server`` (websockets), ``cli``.
 """
 
 from __future__ import annotations

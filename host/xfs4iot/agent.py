@@ -211,6 +211,53 @@ class AgentLink:
             finally:
                 call.cancel()
 
+    async def attach(self, request_id: str) -> AsyncIterator[tpb.ExecuteResponse]:
+        """Attach: the running (or finished) command's messages from its start.
+
+        Raises:
+            AgentUnavailableError: the call failed (NOT_FOUND: no such command).
+        """
+        call = self.stub.Attach(tpb.AttachRequest(request_id=request_id), timeout=_STREAM_DEFAULT_S)
+        try:
+            while isinstance(message := await call.read(), tpb.ExecuteResponse):
+                yield message
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable(exc) from None
+        finally:
+            call.cancel()
+
+    async def command_outcome(self, request_id: str) -> tpb.GetCommandOutcomeResponse:
+        """GetCommandOutcome (raises ``AgentUnavailableError``)."""
+        try:
+            request = tpb.GetCommandOutcomeRequest(request_id=request_id)
+            return await self.stub.GetCommandOutcome(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable(exc) from None
+
+    async def watch_recovery(self) -> AsyncIterator[tpb.RecoveryPrompt]:
+        """WatchRecovery: every waiting cash question, then each new one.
+
+        Raises:
+            AgentUnavailableError: the stream failed.
+        """
+        call = self.stub.WatchRecovery(tpb.WatchRecoveryRequest())
+        try:
+            async for prompt in call:
+                yield prompt
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable(exc) from None
+        finally:
+            call.cancel()
+
+    async def answer_recovery(self, recovery_id: str, *, cash_moved: bool) -> bool:
+        """AnswerRecovery; whether a question took the answer (raises ``AgentUnavailableError``)."""
+        try:
+            request = tpb.AnswerRecoveryRequest(recovery_id=recovery_id, cash_moved=cash_moved)
+            reply = await self.stub.AnswerRecovery(request, timeout=self._timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _unavailable(exc) from None
+        return reply.accepted
+
     async def watch_status(self) -> AsyncIterator[tuple[str, tpb.DeviceState.ValueType]]:
         """WatchStatus: ``(device, state)`` now, then each change.
 

@@ -3,7 +3,9 @@
 
 On an ATM, systemd runs the agent and this front end side by side; the
 bank's XFS4IoT application discovers the services at
-``ws://127.0.0.1:PORT/xfs4iot/v1.0``. It stops on SIGTERM/SIGINT.
+``ws://127.0.0.1:PORT/xfs4iot/v1.0``. It stops on SIGTERM/SIGINT. Serving
+another address takes ``--host`` plus ``--allow-remote`` and a TLS
+certificate (docs/xfs4iot.md): never by accident, never in clear.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 from host.api import check_listen
 from host.xfs4iot.server import DEFAULT_PORT, Xfs4IotConfig, Xfs4IotServer
@@ -34,6 +37,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--allow-origin", action="append", default=[], metavar="ORIGIN",
         help="a browser origin allowed to connect (repeatable; default: none)",
     )  # fmt: skip
+    parser.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to bind (default 127.0.0.1; non-loopback needs --allow-remote)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-remote", action="store_true",
+        help="serve a non-loopback address to other machines (requires --tls-cert/--tls-key)",
+    )  # fmt: skip
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain for wss://")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.set_defaults(handler=run_xfs4iot)
 
 
@@ -52,7 +65,8 @@ def run_xfs4iot(args: argparse.Namespace) -> int:
     try:
         config = Xfs4IotConfig(
             agent=check_listen(args.agent), port=args.port,
-            allowed_origins=frozenset(args.allow_origin),
+            allowed_origins=frozenset(args.allow_origin), host=args.host,
+            allow_remote=args.allow_remote, tls_cert=args.tls_cert, tls_key=args.tls_key,
         )  # fmt: skip
     except ValueError as exc:
         print(f"myna-edge xfs4iot: {exc}", file=sys.stderr)
@@ -60,6 +74,6 @@ def run_xfs4iot(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(config))
     except OSError as exc:
-        print(f"myna-edge xfs4iot: cannot serve on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+        print(f"myna-edge xfs4iot: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -12,11 +12,15 @@ completion listing the services (``CardReader``, ``PinPad``, ``Printer``,
 ``MynaEdge``); each service has its own path. XFS4IoT's own port range
 starts at 5846 (the default); 0 picks a free port (tests).
 
-Who may connect: the server binds 127.0.0.1 only; a handshake whose peer
-is not loopback, whose ``Host`` is not this server, or which carries an
-``Origin`` not in ``allowed_origins`` (a web page: browsers always send
-one) is refused 403 before any XFS4IoT message is read. A native XFS4IoT
-application sends no Origin.
+Who may connect: by default the server binds 127.0.0.1 and a handshake
+whose peer is not loopback, whose ``Host`` is not this server, or which
+carries an ``Origin`` not in ``allowed_origins`` (a web page: browsers
+always send one) is refused 403 before any XFS4IoT message is read. A
+native XFS4IoT application sends no Origin. Another bind address is
+refused at configuration unless it is loopback, or ``allow_remote`` is set
+explicitly together with a TLS certificate and key (``wss://``): the
+services drive the card's chip and the PIN pad, so they are never offered
+in clear beyond this machine.
 
 A background task follows the agent's ``WatchStatus`` and sends
 ``Common.StatusChangedEvent`` to the clients of the service whose device
@@ -28,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -71,15 +77,58 @@ class Xfs4IotConfig:
         agent: the agent's API (``unix:PATH`` or ``127.0.0.1:PORT``).
         port: local TCP port (0 = any free port).
         allowed_origins: browser origins allowed besides none at all.
+        host: the address to bind (an IP address; loopback unless
+            ``allow_remote``).
+        allow_remote: serve a non-loopback address and non-loopback peers;
+            requires ``tls_cert`` and ``tls_key``.
+        tls_cert: PEM certificate chain for ``wss://`` (with ``tls_key``).
+        tls_key: PEM private key of ``tls_cert``.
+
+    Raises:
+        ValueError: a bad port or address, a non-loopback address without
+            ``allow_remote``, or ``allow_remote`` without TLS.
     """
 
     agent: str
     port: int = DEFAULT_PORT
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
+    host: str = _LOOPBACK
+    allow_remote: bool = False
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError("port must be 0-65535")
+        try:
+            address = ipaddress.ip_address(self.host)
+        except ValueError:
+            raise ValueError("the bind address must be an IP address") from None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("a TLS certificate and its key go together")
+        if address.is_loopback:
+            return
+        if not self.allow_remote:
+            raise ValueError(
+                f"{self.host} is not a loopback address: the XFS4IoT services are local-only "
+                "unless --allow-remote is given (with --tls-cert and --tls-key)"
+            )
+        if self.tls_cert is None:
+            raise ValueError("--allow-remote requires --tls-cert and --tls-key (wss://)")
+
+    @property
+    def scheme(self) -> str:
+        """``wss`` with TLS, else ``ws``."""
+        return "wss" if self.tls_cert is not None else "ws"
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None (plain ``ws://`` on loopback)."""
+        if self.tls_cert is None or self.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
 
 
 class _Publisher(Service):
@@ -109,7 +158,9 @@ class Xfs4IotServer:
     @property
     def url(self) -> str:
         """The publisher's URI."""
-        return f"ws://{_LOOPBACK}:{self.port}{BASE_PATH}"
+        host = self.config.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"{self.config.scheme}://{shown}:{self.port}{BASE_PATH}"
 
     def service_uri(self, name: str) -> str:
         """A service's URI."""
@@ -131,10 +182,10 @@ class Xfs4IotServer:
             local = ipaddress.ip_address(str(peer[0]).split("%")[0]).is_loopback
         except (ValueError, TypeError, IndexError):
             local = False
-        if not local:
+        if not local and not self.config.allow_remote:
             return connection.respond(403, "only local clients are served\n")
         host = request.headers.get("Host", "").lower()
-        if host not in {f"{name}:{self.port}" for name in (_LOOPBACK, "localhost")}:
+        if host not in self._hosts():
             return connection.respond(403, "unknown Host\n")
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.config.allowed_origins:
@@ -143,6 +194,13 @@ class Xfs4IotServer:
         if self._service_for(request.path) is None:
             return connection.respond(404, "no such XFS4IoT service\n")
         return None
+
+    def _hosts(self) -> set[str]:
+        bound = self.config.host
+        names = {f"[{bound}]" if ":" in bound else bound}
+        if ipaddress.ip_address(bound).is_loopback:
+            names |= {_LOOPBACK, "localhost", "[::1]"}
+        return {f"{name}:{self.port}" for name in names}
 
     def _service_for(self, path: str) -> Service | None:
         path = path.split("?", 1)[0].rstrip("/")
@@ -159,6 +217,7 @@ class Xfs4IotServer:
         session = Session(service, connection.send, book=self.book)
         service.sessions.add(session)
         try:
+            await service.client_joined(session)
             async for data in connection:
                 await session.receive(data)
         except ConnectionClosed:
@@ -166,6 +225,7 @@ class Xfs4IotServer:
         finally:
             service.sessions.discard(session)
             await session.close()
+            await service.client_left(session)
             if not service.sessions:
                 await service.last_client_left()
 
@@ -193,10 +253,11 @@ class Xfs4IotServer:
     # --- life ---------------------------------------------------------------
 
     async def start(self) -> str:
-        """Bind 127.0.0.1 and serve; returns the publisher's URI."""
+        """Bind the configured address (127.0.0.1 by default) and serve; returns the URI."""
         self._server = await serve(
-            self._handle, _LOOPBACK, self.config.port, process_request=self._check,
+            self._handle, self.config.host, self.config.port, process_request=self._check,
             max_size=MAX_MESSAGE_BYTES, origins=None, server_header=None,
+            ssl=self.config.tls_context(),
         )  # fmt: skip
         self.port = self._server.sockets[0].getsockname()[1]
         self._watch = asyncio.ensure_future(self._follow_status())

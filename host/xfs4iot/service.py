@@ -71,6 +71,9 @@ DEVICE_STATES: Final = {
     tpb.DEVICE_STATE_HARDWARE_ERROR: "hardwareError",
     tpb.DEVICE_STATE_BUSY: "deviceBusy",
     tpb.DEVICE_STATE_FRAUD_ATTEMPT: "fraudAttempt",
+    # Present but inoperable until an operator commissions it (injects the
+    # pad's key): XFS4IoT's hardwareError, not a transient offline.
+    tpb.DEVICE_STATE_NOT_COMMISSIONED: "hardwareError",
 }
 
 #: Agent completion code -> XFS4IoT completion code.
@@ -174,10 +177,19 @@ Handler = Callable[[CommandContext], Awaitable[Outcome]]
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """A command a service implements."""
+    """A command a service implements.
+
+    Attributes:
+        handler: the coroutine that runs it.
+        immediate: runs at once, beside the queued commands.
+        own_timeout: the handler passes the header ``timeout`` on to the
+            agent, which knows which steps it may not cover (the transfer's
+            cash question); the session arms no timer of its own.
+    """
 
     handler: Handler
     immediate: bool = False
+    own_timeout: bool = False
 
 
 @dataclass
@@ -215,6 +227,12 @@ class Service:
         """Send an unsolicited event to every connected client."""
         for session in list(self.sessions):
             await session.send_unsolicited(name, payload)
+
+    async def client_joined(self, session: Session) -> None:
+        """Called when a client connects (before its first message is read)."""
+
+    async def client_left(self, session: Session) -> None:
+        """Called when a client disconnects, after its commands were cancelled."""
 
     async def last_client_left(self) -> None:
         """Called when the last client disconnects (release what it held)."""

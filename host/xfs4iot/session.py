@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """One client connection to one service: acknowledge, run, cancel, complete.
 
-The XFS4IoT rules (terminal-conventions §1) kept here, once for every
-service:
+The XFS4IoT rules (docs/xfs4iot.md, "Message rules") kept here, once for
+every service:
 
 * every command gets an acknowledge first; a refusing one
   (``invalidMessage``, ``invalidRequestID`` for a bad or duplicate id,
@@ -10,7 +10,8 @@ service:
   zero or more events and exactly one completion, whatever happens
   (unknown name: ``unsupportedCommand``/``invalidCommand``; payload
   breaking its schema: ``invalidData``; a handler failing: ``internalError``);
-* ``timeout`` (ms, 0 = none) bounds a command; it ends ``timeOut``;
+* ``timeout`` (ms, 0 = none) bounds a command; it ends ``timeOut`` (a
+  command with ``own_timeout`` hands it to the agent instead);
 * Common.Cancel runs at once and cancels this client's commands by id
   (none listed = all); a command already completing keeps its completion
   (cancel racing completion is not an error);
@@ -56,9 +57,17 @@ Sender = Callable[[str], Awaitable[None]]
 
 
 class _Running:
+    """A command between its acknowledge and its completion.
+
+    ``work`` (queue + handler) is what a cancel stops; the task that sends
+    the completion awaits it and is never the one cancelled, so a command
+    cancelled before its handler even started still completes (a task
+    cancelled before its first step never runs its own ``except``).
+    """
+
     def __init__(self, context: CommandContext) -> None:
         self.context = context
-        self.task: asyncio.Task[None] | None = None
+        self.work: asyncio.Task[Outcome] | None = None
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -154,24 +163,26 @@ class Session:
 
         running = _Running(CommandContext(command, self, send_event))
         self._running[command.request_id] = running
-        if command.timeout_ms:
+        if command.timeout_ms and not spec.own_timeout:
             running.timer = asyncio.get_running_loop().call_later(
                 command.timeout_ms / 1000, self._stop, command.request_id, CompletionCode.TIME_OUT
             )
-        task = asyncio.ensure_future(self._run(running, spec))
-        running.task = task
+        running.work = asyncio.ensure_future(self._work(running.context, spec))
+        task = asyncio.ensure_future(self._run(running, running.work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, running: _Running, spec: CommandSpec) -> None:
+    async def _work(self, context: CommandContext, spec: CommandSpec) -> Outcome:
+        if spec.immediate:
+            return await spec.handler(context)
+        async with self.service.queue:
+            return await spec.handler(context)
+
+    async def _run(self, running: _Running, work: asyncio.Task[Outcome]) -> None:
         context = running.context
         command = context.command
         try:
-            if spec.immediate:
-                outcome = await spec.handler(context)
-            else:
-                async with self.service.queue:
-                    outcome = await spec.handler(context)
+            outcome = await work
         except asyncio.CancelledError:
             outcome = Outcome(context.cancel_reason or CompletionCode.CANCELED)
         except Exception:  # noqa: BLE001 - any handler bug still completes
@@ -189,7 +200,7 @@ class Session:
 
     def _stop(self, request_id: int, reason: CompletionCode) -> bool:
         running = self._running.get(request_id)
-        if running is None or running.task is None or running.task.done():
+        if running is None or running.work is None or running.work.done():
             return False
         context = running.context
         if context.cancel_reason is not None:
@@ -200,9 +211,9 @@ class Session:
             self._tasks.add(soft)
             soft.add_done_callback(self._tasks.discard)
             # A flow that does not end on its own in time is stopped hard.
-            asyncio.get_running_loop().call_later(_SOFT_CANCEL_S, running.task.cancel)
+            asyncio.get_running_loop().call_later(_SOFT_CANCEL_S, running.work.cancel)
         else:
-            running.task.cancel()
+            running.work.cancel()
         return True
 
     def cancel(self, request_ids: list[int] | None, *, keep: int) -> list[int]:

@@ -9,20 +9,33 @@ command with an acknowledge, events and one completion, cancelled by
 ``Common.Cancel`` and bounded by its header ``timeout``. It runs the
 agent's ``Execute(transfer)``; each agent event becomes an event of the
 command (``MynaEdge.PromptEvent``, ``LastTryWarningEvent``,
-``WorkingEvent``, ``RemoveCardEvent``, ``FailureEvent``). A prompt with
-``answerable: true`` is answered with ``MynaEdge.AnswerPrompt`` (runs at
-once, beside the running transfer); the signing password is typed on the
-secure PIN pad and never crosses this interface. Cancel and timeout ask
-the agent to cancel, so the agent's own completion (reversals included)
-is what the client gets.
+``WorkingEvent``, ``RemoveCardEvent``, ``CardTakenEvent``,
+``FailureEvent``). A prompt with ``answerable: true`` is answered with
+``MynaEdge.AnswerPrompt`` (runs at once, beside the running transfer); the
+signing password is typed on the secure PIN pad and never crosses this
+interface. Common.Cancel (and a client that disconnects) asks the agent to
+cancel, so the agent's own completion (reversals included) is what the
+client gets. The header ``timeout`` is handed to the agent as the
+command's ``timeout_ms`` rather than enforced here: the agent's timeout
+never covers the cash question (issue 23 part 1), and a front-end timer
+would decide what the agent deliberately does not.
+
+The transfer's ``transactionId`` (the application's, or one made here) is
+the agent's request id: ``MynaEdge.AttachTransfer`` follows a running
+transfer again after the application reconnected, and the cash question
+and past outcomes are in ``cash``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
 
+from host.xfs4iot import cash
 from host.xfs4iot.agent import AgentUnavailableError
 from host.xfs4iot.messages import CompletionCode
 from host.xfs4iot.service import (
@@ -36,7 +49,10 @@ from host.xfs4iot.service import (
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 
-__all__ = ["TransferService", "camel"]
+if TYPE_CHECKING:
+    from host.xfs4iot.session import Session
+
+__all__ = ["TransferService", "camel", "completion_outcome"]
 
 _ACCOUNT_TYPES: Final = {
     "ordinary": vpb.ACCOUNT_TYPE_ORDINARY,
@@ -46,12 +62,20 @@ _ACCOUNT_TYPES: Final = {
 #: Agent refusals at acknowledge -> completion.
 _REFUSALS: Final = {
     tpb.REFUSAL_REASON_BUSY: CompletionCode.DEVICE_NOT_READY,
+    tpb.REFUSAL_REASON_DEVICE_NOT_READY: CompletionCode.DEVICE_NOT_READY,
     tpb.REFUSAL_REASON_INVALID_MESSAGE: CompletionCode.INVALID_DATA,
     tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND: CompletionCode.UNSUPPORTED_COMMAND,
+    tpb.REFUSAL_REASON_DUPLICATE_REQUEST_ID: CompletionCode.INVALID_DATA,
+    tpb.REFUSAL_REASON_INVALID_REQUEST_ID: CompletionCode.INVALID_DATA,
 }
+#: Where the agent's request id is the transaction id (the refusal names it so).
+_ID_REFUSALS: Final = (
+    tpb.REFUSAL_REASON_DUPLICATE_REQUEST_ID, tpb.REFUSAL_REASON_INVALID_REQUEST_ID,
+)  # fmt: skip
 _EVENT_NAMES: Final = (
     "MynaEdge.PromptEvent", "MynaEdge.LastTryWarningEvent", "MynaEdge.WorkingEvent",
-    "MynaEdge.RemoveCardEvent", "MynaEdge.FailureEvent",
+    "MynaEdge.RemoveCardEvent", "MynaEdge.CardTakenEvent", "MynaEdge.FailureEvent",
+    "MynaEdge.CashQuestionEvent",
 )  # fmt: skip
 _UNAVAILABLE: Final = Outcome(CompletionCode.DEVICE_NOT_READY, {}, "the agent is unreachable")
 
@@ -80,13 +104,33 @@ class TransferService(Service):
     threshold_yen: int = 100_000
     _agent_ids: dict[tuple[int, int], str] = field(default_factory=dict)
     _serial: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _watchers: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        agent = self.agent
         self.commands = {
-            "MynaEdge.IdentityVerifiedTransfer": CommandSpec(self._transfer),
+            "MynaEdge.IdentityVerifiedTransfer": CommandSpec(self._transfer, own_timeout=True),
+            "MynaEdge.AttachTransfer": CommandSpec(self._attach, immediate=True),
             "MynaEdge.AnswerPrompt": CommandSpec(self._answer, immediate=True),
+            "MynaEdge.AnswerCashQuestion": CommandSpec(
+                partial(cash.answer_cash_question, agent), immediate=True
+            ),
+            "MynaEdge.GetTransferOutcome": CommandSpec(
+                partial(cash.transfer_outcome, agent, convert=completion_outcome), immediate=True
+            ),
         }
         self.events = _EVENT_NAMES
+
+    async def client_joined(self, session: Session) -> None:
+        self._watchers[id(session)] = asyncio.ensure_future(
+            cash.follow_cash_questions(self.agent, session)
+        )
+
+    async def client_left(self, session: Session) -> None:
+        watcher = self._watchers.pop(id(session), None)
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
     def status_section(self, states: dict[str, int]) -> dict[str, Any]:
         state = states.get("verifier")
@@ -113,14 +157,42 @@ class TransferService(Service):
             payee_branch_code=p["payeeBranchCode"],
             payee_account_type=_ACCOUNT_TYPES[p["payeeAccountType"]],
             payee_account_number=p["payeeAccountNumber"], payee_name=p["payeeName"],
-            remitter_name=p["remitterName"], remitter_phone=p["remitterPhone"],
+            remitter_name=p["remitterName"], remitter_phone=p.get("remitterPhone", ""),
         )  # fmt: skip
-        # The front end bounds the command (Cancel on timeout), so the agent gets none.
-        return tpb.ExecuteRequest(request_id=agent_id, transfer=command)
+        # The agent bounds the command (never its cash question): see the module docstring.
+        return tpb.ExecuteRequest(
+            request_id=agent_id, timeout_ms=context.command.timeout_ms, transfer=command,
+            language=p.get("language", ""),
+        )  # fmt: skip
 
     async def _transfer(self, context: CommandContext) -> Outcome:
+        rid = context.command.request_id
+        agent_id = context.command.payload.get("transactionId") or (
+            f"xfs4iot-{next(self._serial)}-{rid}"
+        )
+        return await self._follow(
+            context, agent_id, self.agent.execute(self._request(context, agent_id))
+        )
+
+    async def _attach(self, context: CommandContext) -> Outcome:
+        """Follow a transfer again (its events from the start, then its completion)."""
+        agent_id = context.command.payload["transactionId"]
+        try:
+            where = await self.agent.command_outcome(agent_id)
+        except AgentUnavailableError:
+            return _UNAVAILABLE
+        if where.state == tpb.COMMAND_STATE_JOURNALED:  # the agent restarted: no stream left
+            return completion_outcome(where.completion, agent_id)
+        if where.state not in (tpb.COMMAND_STATE_RUNNING, tpb.COMMAND_STATE_COMPLETED):
+            return Outcome(
+                CompletionCode.INVALID_DATA, {}, "no transfer with this transactionId is known"
+            )
+        return await self._follow(context, agent_id, self.agent.attach(agent_id))
+
+    async def _follow(
+        self, context: CommandContext, agent_id: str, stream: AsyncIterator[tpb.ExecuteResponse]
+    ) -> Outcome:
         key = (id(context.session), context.command.request_id)
-        agent_id = f"xfs4iot-{next(self._serial)}-{context.command.request_id}"
         self._agent_ids[key] = agent_id
 
         async def soft_cancel() -> None:
@@ -128,16 +200,14 @@ class TransferService(Service):
 
         context.soft_cancel = soft_cancel
         try:
-            async for message in self.agent.execute(self._request(context, agent_id)):
+            async for message in stream:
                 which = message.WhichOneof("message")
                 if which == "acknowledgement" and not message.acknowledgement.accepted:
-                    refusal = message.acknowledgement.refusal
-                    code = _REFUSALS.get(refusal, CompletionCode.DEVICE_NOT_READY)
-                    return Outcome(code, {}, tpb.RefusalReason.Name(refusal))
+                    return _refused(message.acknowledgement)
                 if which == "event":
                     await self._forward(context, message.event)
                 elif which == "completion":
-                    return _completion(message.completion)
+                    return completion_outcome(message.completion, agent_id)
         except AgentUnavailableError:
             return _UNAVAILABLE
         finally:
@@ -149,11 +219,14 @@ class TransferService(Service):
         if kind == "prompt":
             p = event.prompt
             prompt = camel(tpb.PromptType.Name(p.type), "PROMPT_TYPE_")
-            await context.event("MynaEdge.PromptEvent", {
+            payload: dict[str, Any] = {
                 "promptId": p.prompt_id, "prompt": prompt,
                 "text": p.text, "triesLeft": max(p.tries_left, 0), "lastTry": p.last_try,
                 "answerable": bool(p.prompt_id),
-            })  # fmt: skip
+            }  # fmt: skip
+            if p.HasField("message"):
+                payload["message"] = _user_message(p.message)
+            await context.event("MynaEdge.PromptEvent", payload)
         elif kind == "last_try_warning":
             name = tpb.PromptType.Name(event.last_try_warning.type)
             await context.event(
@@ -163,6 +236,8 @@ class TransferService(Service):
             await context.event("MynaEdge.WorkingEvent", {"step": event.working.step[:128]})
         elif kind == "remove_card":
             await context.event("MynaEdge.RemoveCardEvent")
+        elif kind == "card_taken":
+            await context.event("MynaEdge.CardTakenEvent")
         elif kind == "failure":
             failure = event.failure
             await context.event("MynaEdge.FailureEvent", {
@@ -185,11 +260,35 @@ class TransferService(Service):
         return Outcome(payload={"accepted": accepted})
 
 
-def _completion(done: tpb.Completion) -> Outcome:
-    payload: dict[str, Any] = {}
+def _user_message(message: tpb.UserMessage) -> dict[str, str]:
+    return {"key": message.key[:128], "ja": message.ja[:1024], "en": message.en[:1024]}
+
+
+def _refused(ack: tpb.Acknowledgement) -> Outcome:
+    """The agent's refusal at acknowledge as a completion naming the offending field."""
+    code = _REFUSALS.get(ack.refusal, CompletionCode.DEVICE_NOT_READY)
+    name = tpb.RefusalReason.Name(ack.refusal) if ack.refusal in tpb.RefusalReason.values() else ""
+    field_name = "transactionId" if ack.refusal in _ID_REFUSALS else ack.invalid_field
+    where = f" ({field_name})" if field_name else ""
+    return Outcome(code, {}, f"{name or 'refused'}{where}"[:512])
+
+
+def completion_outcome(done: tpb.Completion, transaction_id: str = "") -> Outcome:
+    """The agent's completion of a transfer as the vendor command's completion."""
+    payload: dict[str, Any] = {"transactionId": transaction_id} if transaction_id else {}
     error = _enum_text(done, "error_code")
     if error:
         payload["errorCode"] = error[:64]
+    if done.reason:
+        name = (
+            tpb.CompletionReason.Name(done.reason)
+            if done.reason in tpb.CompletionReason.values()
+            else ""
+        )
+        if name:
+            payload["reason"] = camel(name, "COMPLETION_REASON_")
+    if done.HasField("message") and done.message.key:
+        payload["message"] = _user_message(done.message)
     if done.WhichOneof("result") == "transfer":
         t = done.transfer
         payload |= {
@@ -198,5 +297,7 @@ def _completion(done: tpb.Completion) -> Outcome:
             "identityVerified": t.identity_verified,
             "receiptPrinted": t.receipt_printed,
         }
+        if t.receipt_lines:
+            payload["receiptLines"] = [line[:256] for line in t.receipt_lines[:64]]
     code = agent_code(done.code)
     return Outcome(code, payload, error if code is not CompletionCode.SUCCESS and error else None)

@@ -63,6 +63,10 @@ def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
     ctl.add_argument("--flash", type=Path, default=None, help="file standing in for flash")
     ctl.add_argument("--serial", default="SIM-00000001", help="board serial number")
     ctl.add_argument(
+        "--fs", type=Path, default=None, metavar="DIR",
+        help="folder standing in for the flash filesystem: firmware update slots",
+    )  # fmt: skip
+    ctl.add_argument(
         "--commission", type=Path, default=None, metavar="KEYFILE",
         help="inject the board key in KEYFILE (hex; created when missing) before serving",
     )  # fmt: skip
@@ -141,7 +145,11 @@ def _run_controller(args: argparse.Namespace) -> int:
     return _serve(
         "controller",
         lambda: SimController(
-            flash=args.flash, serial=args.serial, faults=_faults(args), link_path=args.link
+            flash=args.flash,
+            serial=args.serial,
+            faults=_faults(args),
+            link_path=args.link,
+            fs=args.fs,
         ),
         lambda sim: (
             f"controller on {args.link} (pid {sim.pid}); "

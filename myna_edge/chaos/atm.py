@@ -9,14 +9,23 @@ the statement, types the signing password on the controller board's
 keypad (the secure PIN pad: under the ATM profile a secret never crosses
 the API), and answers "did the cash move?" after writing down what it did;
 ``RecoveryAnswerer`` answers the same question, from the same record, when
-a restarted agent asks it through ``WatchRecovery``/``AnswerRecovery``.
-Every wait is bounded.
+the agent asks it through ``WatchRecovery``/``AnswerRecovery`` (after an
+agent restart, or when the application itself lost the question).
+
+``AppCrash`` makes the application itself drop its ``Execute`` stream at a
+prompt, as a crash or a restart of the ATM application would (issue 23.1):
+it either comes back and re-attaches (``Attach``) and carries on, or leaves
+the command to the agent and learns its end with ``GetCommandOutcome``. At
+CONFIRM_MONEY_MOVED it may have dispensed (and written its record) before
+the crash or not; a restarted application never dispenses for a command it
+lost, it answers from its record. Every wait is bounded.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -29,6 +38,7 @@ from myna.edge.v1 import verifier_pb2 as vpb
 
 __all__ = [
     "PAD_PROMPT",
+    "AppCrash",
     "AtmApplication",
     "RecoveryAnswerer",
     "TransferAttempt",
@@ -48,6 +58,29 @@ def transfer_command(amount_yen: int) -> tpb.TransferCommand:
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class AppCrash:
+    """The application drops its stream at the first prompt of type ``prompt``.
+
+    ``restart``: it comes back and re-attaches (``Attach``); otherwise it
+    leaves the command to the agent (the cash question then reaches it as a
+    ``RecoveryPrompt``) and asks ``GetCommandOutcome`` for the end.
+    ``dispensed_first``: at CONFIRM_MONEY_MOVED, the cash moved (and the
+    record says so) before the crash.
+    """
+
+    prompt: int
+    restart: bool
+    dispensed_first: bool = False
+
+    @property
+    def name(self) -> str:
+        """e.g. ``restart@CONFIRM_MONEY_MOVED+dispensed``."""
+        kind = tpb.PromptType.Name(self.prompt).removeprefix("PROMPT_TYPE_")  # type: ignore[arg-type]
+        mode = "restart" if self.restart else "drop"
+        return f"{mode}@{kind}" + ("+dispensed" if self.dispensed_first else "")
+
+
 @dataclass
 class TransferAttempt:
     """How one ``Execute`` of a transfer ended, as the application saw it.
@@ -65,6 +98,7 @@ class TransferAttempt:
     refusal: int = tpb.REFUSAL_REASON_UNSPECIFIED
     pad_error: str = ""  # the keypad could not be typed on (the board's error type)
     seconds: float = 0.0
+    app_crash: str = ""  # AppCrash.name when the application itself dropped its stream
 
 
 class _Typist:
@@ -133,7 +167,12 @@ class AtmApplication:
             return self.dispensed.get(request_id, False)
 
     def transfer(
-        self, request_id: str, amount_yen: int, dispense: bool, timeout: float = 45.0
+        self,
+        request_id: str,
+        amount_yen: int,
+        dispense: bool,
+        timeout: float = 45.0,
+        crash: AppCrash | None = None,
     ) -> TransferAttempt:
         """One transfer; ``dispense`` is whether the cash dispenser succeeds."""
         attempt = TransferAttempt(request_id, amount_yen)
@@ -142,27 +181,15 @@ class AtmApplication:
         if self._pad is not None:
             typist = _Typist(self._pad, self._password, self._pad.display_mark())
         request = tpb.ExecuteRequest(request_id=request_id, transfer=transfer_command(amount_yen))
+        answered: set[str] = set()
         try:
-            for message in self._stub.Execute(request, timeout=timeout):
-                if message.HasField("acknowledgement") and not message.acknowledgement.accepted:
-                    attempt.refusal = message.acknowledgement.refusal
-                if message.HasField("completion"):
-                    done = message.completion
-                    attempt.completion, attempt.error_code = done.code, done.error_code
-                    attempt.authorization_id = done.transfer.authorization_id
-                prompt = message.event.prompt
-                if not prompt.prompt_id or prompt.type == tpb.PROMPT_TYPE_SIGNING_PASSWORD:
-                    continue  # the password goes on the pad, never through the API
-                answer = True
-                if prompt.type == tpb.PROMPT_TYPE_CONFIRM_MONEY_MOVED:
-                    self.record(request_id, dispense)  # the record first, then the answer
-                    if dispense:
-                        time.sleep(self._dispense_seconds)
-                    answer = dispense
-                reply = tpb.AnswerPromptRequest(
-                    request_id=request_id, prompt_id=prompt.prompt_id, confirmed=answer
-                )
-                self._stub.AnswerPrompt(reply, timeout=5)
+            call = self._stub.Execute(request, timeout=timeout)
+            if self._follow(call, attempt, dispense, answered, crash) and crash is not None:
+                attempt.app_crash = crash.name
+                if crash.restart:
+                    self._reattach(attempt, dispense, answered, timeout)
+                else:
+                    self._await_outcome(attempt, timeout)
         except grpc.RpcError as exc:
             attempt.interrupted = exc.code().name if exc.code() is not None else "UNKNOWN"
         finally:
@@ -172,6 +199,79 @@ class AtmApplication:
             attempt.pad_error = type(typist.error).__name__
         attempt.seconds = time.monotonic() - started
         return attempt
+
+    def _follow(
+        self,
+        call: Iterator[tpb.ExecuteResponse],
+        attempt: TransferAttempt,
+        dispense: bool,
+        answered: set[str],
+        crash: AppCrash | None,
+    ) -> bool:
+        """Serve one stream to its end; True when the application crashed on it."""
+        rid = attempt.request_id
+        for message in call:
+            if message.HasField("acknowledgement") and not message.acknowledgement.accepted:
+                attempt.refusal = message.acknowledgement.refusal
+            if message.HasField("completion"):
+                self._take(attempt, message.completion)
+            prompt = message.event.prompt
+            if message.HasField("event") and crash is not None and prompt.type == crash.prompt:
+                if prompt.type == tpb.PROMPT_TYPE_CONFIRM_MONEY_MOVED:
+                    self.record(rid, dispense and crash.dispensed_first)
+                call.cancel()  # type: ignore[attr-defined]  # the application is gone
+                return True
+            if not prompt.prompt_id or prompt.prompt_id in answered:
+                continue  # display-only (the password goes on the pad), or answered before
+            answer = True
+            if prompt.type == tpb.PROMPT_TYPE_CONFIRM_MONEY_MOVED:
+                with self.lock:
+                    known = rid in self.dispensed
+                if not known:  # a restarted application only answers from its record
+                    self.record(rid, dispense)  # the record first, then the answer
+                    if dispense:
+                        time.sleep(self._dispense_seconds)
+                answer = self.moved(rid)
+            reply = tpb.AnswerPromptRequest(request_id=rid, prompt_id=prompt.prompt_id,
+                                            confirmed=answer)  # fmt: skip
+            answered.add(prompt.prompt_id)
+            self._stub.AnswerPrompt(reply, timeout=5)
+        return False
+
+    @staticmethod
+    def _take(attempt: TransferAttempt, done: tpb.Completion) -> None:
+        attempt.completion, attempt.error_code = done.code, done.error_code
+        attempt.authorization_id = done.transfer.authorization_id
+
+    def _reattach(
+        self, attempt: TransferAttempt, dispense: bool, answered: set[str], timeout: float
+    ) -> None:
+        # The restarted application re-attaches: the command's messages are
+        # replayed from its acknowledgement, and what still waits is answered.
+        call = self._stub.Attach(tpb.AttachRequest(request_id=attempt.request_id), timeout=timeout)
+        try:
+            self._follow(call, attempt, dispense, answered, None)
+        except grpc.RpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                raise
+            self._await_outcome(attempt, timeout)  # the agent restarted meanwhile
+
+    def _await_outcome(self, attempt: TransferAttempt, timeout: float) -> None:
+        # Polls GetCommandOutcome until the command ended (bounded by ``timeout``).
+        deadline = time.monotonic() + timeout
+        request = tpb.GetCommandOutcomeRequest(request_id=attempt.request_id)
+        while time.monotonic() < deadline:
+            reply = self._stub.GetCommandOutcome(request, timeout=5)
+            ended = reply.state == tpb.COMMAND_STATE_COMPLETED or (
+                reply.state == tpb.COMMAND_STATE_JOURNALED and reply.completion.code
+            )
+            if ended:
+                self._take(attempt, reply.completion)
+                return
+            if reply.state == tpb.COMMAND_STATE_UNKNOWN:
+                return  # the agent restarted before anything was journaled
+            time.sleep(0.05)
+        attempt.interrupted = "DEADLINE_EXCEEDED"  # never ended: the verdict names it
 
 
 class RecoveryAnswerer:

@@ -14,8 +14,9 @@ independently and cross-checked, transfer by transfer:
   ledger's state; every ledger row belongs to one journaled operation;
 * ATM: cash was dispensed exactly for the committed transfers, amounts match,
   and a command the agent reported finished matches the ledger;
-* receipts (when the printer's output folder is given): only for committed
-  transfers, never two for one (a crash may lose a receipt, never repeat it).
+* receipts (when the printer's output folder is given): at least one for
+  every committed transfer, never two originals (a copy after a crash is
+  marked 再発行), none for a transfer not committed (issue 12.7).
 
 Any disagreement raises ``ChaosInvariantError`` naming the transfer.
 """
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
+from host.flows.receipt import REPRINT_MARK
 from host.journal import Effect, Journal, JournalEntry, Phase
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
@@ -39,6 +41,8 @@ _COMMITTED: Final = vpb.TRANSFER_STATE_COMMITTED
 _REVERSED: Final = vpb.TRANSFER_STATE_REVERSED
 _STATE_NAMES: Final[dict[int, str]] = {_COMMITTED: "committed", _REVERSED: "reversed"}
 _SETTLE: Final = (Effect.TRANSFER_COMMIT, Effect.TRANSFER_REVERSE)
+#: The ASCII half of the reprint mark (the kanji half depends on the printer's font).
+_REPRINT: Final = REPRINT_MARK.split()[-1]
 
 
 def ledger(database: Path) -> dict[str, tuple[int, int, list[str]]]:
@@ -82,25 +86,39 @@ def _check_ledger(rows: dict[str, tuple[int, int, list[str]]]) -> None:
             raise _fail(f"ledger: {auth} is {_STATE_NAMES[state]} but audited {changes}")
 
 
-def check_receipts(folder: Path, committed: set[str]) -> int:
-    """How many receipts the printer emulator wrote; each a committed one, none twice.
+def check_receipts(folder: Path, committed: set[str]) -> tuple[int, int]:
+    """(receipts, of which reprints) the printer emulator wrote, checked against the ledger.
+
+    Every committed transfer has at least one receipt (a crash between the
+    commit and the print is made good by recovery), exactly one of them the
+    original: any other is marked as a reprint (再発行); none is printed for
+    a transfer that is not committed. A REF line is a reprint's when the
+    reprint mark came after the previous REF line of its file.
 
     Raises:
-        ChaosInvariantError: a receipt printed twice, or for a transfer not committed.
+        ChaosInvariantError: a committed transfer without a receipt, two
+            originals for one, or a receipt for a transfer not committed.
     """
-    refs = [
-        line.removeprefix("REF ").strip()
-        for path in sorted(folder.glob("*.txt"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.startswith("REF ")
-    ]
-    twice = sorted({ref for ref in refs if refs.count(ref) > 1})
+    originals: list[str] = []
+    reprints: list[str] = []
+    for path in sorted(folder.glob("*.txt")):
+        marked = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if _REPRINT in line:
+                marked = True
+            elif line.startswith("REF "):
+                (reprints if marked else originals).append(line.removeprefix("REF ").strip())
+                marked = False
+    twice = sorted({ref for ref in originals if originals.count(ref) > 1})
     if twice:
-        raise _fail(f"receipts: printed twice for {twice}")
-    stray = sorted(set(refs) - committed)
+        raise _fail(f"receipts: two originals for {twice}")
+    stray = sorted(set(originals + reprints) - committed)
     if stray:
         raise _fail(f"receipts: printed for transfers not committed: {stray}")
-    return len(refs)
+    missing = sorted(committed - set(originals + reprints))
+    if missing:
+        raise _fail(f"receipts: committed transfers without a receipt: {missing}")
+    return len(originals) + len(reprints), len(reprints)
 
 
 def check_consistency(
@@ -175,7 +193,7 @@ def check_consistency(
             raise _fail(f"request {rid}: reported a success that the ledger does not hold")
     states = [rows[auth][1] for auth in auth_of_request.values()]
     committed_ids = {auth for auth, row in rows.items() if row[1] == _COMMITTED}
-    printed = check_receipts(receipts, committed_ids) if receipts is not None else 0
+    printed, reprinted = check_receipts(receipts, committed_ids) if receipts else (0, 0)
     return {
         "committed": states.count(_COMMITTED),
         "reversed": states.count(_REVERSED),
@@ -183,4 +201,5 @@ def check_consistency(
         "journal_entries": entry_count,
         "ledger_rows": len(rows),
         "receipts_printed": printed,
+        "receipts_reprinted": reprinted,
     }

@@ -17,13 +17,20 @@ running), in the last both (in either order; the agent restarted before or
 after the verifier is back).
 Killed processes restart on the same journal and database; a restarted
 agent recovers before it serves and asks the ATM application "did the
-cash move?" for an authorised, undecided transfer.
+cash move?" for an authorised, undecided transfer. Besides, every third
+transfer the ATM application itself crashes at one of its prompts (each
+prompt kind in turn, ``APP_CRASHES``): it drops its stream and either
+restarts and re-attaches, or leaves the command to the agent; at the cash
+prompt with or without having dispensed first. The agent must then ask
+it (``RecoveryPrompt``), never decide.
 
 Afterwards the agent is restarted once more (a last start-up recovery)
 and three records must agree (``consistency``): the verifier's ledger (its
 SQLite database), the agent's journal and the ATM application's record.
 Each transfer is committed exactly once or reversed, never both, never
-lost, never stuck; cash was dispensed exactly for the committed ones.
+lost, never stuck; committed exactly when the application's record says
+the cash moved; at least one receipt for every committed transfer, never
+two originals (a copy is marked 再発行), none for a reversed one.
 The moments of kills depend on timing, so a seed replays the schedule
 (targets, rounds, delays, steps), not the exact interleaving.
 """
@@ -47,11 +54,11 @@ from hw_sim.card import get_profile
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos.atm import AtmApplication, RecoveryAnswerer, TransferAttempt
+from myna_edge.chaos.atm import AppCrash, AtmApplication, RecoveryAnswerer, TransferAttempt
 from myna_edge.chaos.consistency import check_consistency
 from myna_edge.chaos.stack import ChaosStack
 
-__all__ = ["HOOK_STEPS", "run_scenario"]
+__all__ = ["APP_CRASHES", "HOOK_STEPS", "run_scenario"]
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +73,18 @@ HOOK_STEPS: Final = [
     (Effect.RECEIPT_PRINT, Phase.INTENT),
     (Effect.RECEIPT_PRINT, Phase.OUTCOME),
 ]
+_MONEY: Final = tpb.PROMPT_TYPE_CONFIRM_MONEY_MOVED
+#: The ATM application's own crashes, taken in turn (every prompt kind it sees).
+APP_CRASHES: Final = [
+    *(
+        AppCrash(kind, restart)
+        for kind in (tpb.PROMPT_TYPE_CONFIRM_STATEMENT, tpb.PROMPT_TYPE_INSERT_CARD,
+                     tpb.PROMPT_TYPE_SIGNING_PASSWORD)
+        for restart in (False, True)
+    ),
+    *(AppCrash(_MONEY, restart, first) for restart in (False, True) for first in (False, True)),
+]  # fmt: skip
+_APP_CRASH_EVERY: Final = 3  # transfers
 _ROUND: Final = (14, 24)  # transfers planned per round (it ends at its kill)
 _SIGNED_SHARE: Final = 0.6  # over the threshold: the card signs
 _DISPENSE_SHARE: Final = 0.8  # the cash dispenser succeeds
@@ -97,6 +116,7 @@ class _Figures:
     both_kills: int = 0
     interrupted: int = 0
     busy_retries: int = 0
+    app_crash_turn: int = 0  # the next of APP_CRASHES
     attempts: list[TransferAttempt] = field(default_factory=list)
 
 
@@ -173,14 +193,21 @@ def _transfer(atm: AtmApplication, figures: _Figures, rng: random.Random) -> Tra
     amount = rng.randint(100_001, 990_000) if signed else rng.randint(1_000, 100_000)
     dispense = rng.random() < _DISPENSE_SHARE
     request_id = f"atm-{figures.transfers:05d}"
+    crash = None
+    if figures.transfers % _APP_CRASH_EVERY == _APP_CRASH_EVERY - 1:
+        crash = APP_CRASHES[figures.app_crash_turn % len(APP_CRASHES)]
+        if signed or crash.prompt == _MONEY:  # under the threshold only the cash prompt comes
+            figures.app_crash_turn += 1
+        else:
+            crash = None
     figures.transfers += 1
-    attempt = atm.transfer(request_id, amount, dispense)
+    attempt = atm.transfer(request_id, amount, dispense, crash=crash)
     for _ in range(50):  # bounded: the agent holds commands while it recovers (BUSY)
         if attempt.refusal != tpb.REFUSAL_REASON_BUSY:
             break
         figures.busy_retries += 1
         time.sleep(0.1)
-        attempt = atm.transfer(request_id, amount, dispense)
+        attempt = atm.transfer(request_id, amount, dispense, crash=crash)
     figures.attempts.append(attempt)
     if attempt.interrupted:
         figures.interrupted += 1
@@ -227,6 +254,15 @@ def _round(
         figures.verifier_kills += 1
     else:
         figures.both_kills += 1
+
+
+def _app_crashes(attempts: list[TransferAttempt]) -> dict[str, int]:
+    """How many times the application crashed, per ``AppCrash.name``."""
+    counts: dict[str, int] = {}
+    for a in attempts:
+        if a.app_crash:
+            counts[a.app_crash] = counts.get(a.app_crash, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def _write_attempts(path: Path, attempts: list[TransferAttempt], atm: AtmApplication) -> None:
@@ -303,6 +339,7 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
         "interrupted_transfers": figures.interrupted,
         "busy_retries": figures.busy_retries,
         "pad_errors": sum(1 for a in figures.attempts if a.pad_error),
+        "app_crashes": _app_crashes(figures.attempts),
         "recovered_by_question": len(asked),
         "recovered_by_question_cash_moved": sum(atm.moved(p.request_id) for p in asked),
         **verdict,

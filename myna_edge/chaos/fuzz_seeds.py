@@ -30,6 +30,7 @@ from hw_sim.readers.pn532_frames import build_frame
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.fuzz_targets import CARD_OPERATIONS, run_card_operation
+from myna_edge.firmware import fuzz_seed_images
 
 __all__ = ["main", "seeds", "write_seeds"]
 
@@ -212,6 +213,7 @@ def seeds() -> dict[str, list[bytes]]:
     ]
     out["host_pin_counters"] = [b'{"boards": {"B": 7, "PAD-0001": 4294967295}}']
     out["sim_reader_slot"] = [b"default 0123456789abcdef\n", b"minor fedcba9876543210"]
+    out["host_firmware_image"] = fuzz_seed_images()
     return out
 
 

@@ -94,11 +94,13 @@ class SecretsStack:
         (self.folder / "verifier.toml").write_text(
             f'listen = "127.0.0.1:{self.verifier_port}"\n'
             f'database = "sqlite:///{self.folder / "verifier" / "verifier.sqlite"}"\n'
-            f'trust_dir = "{demo.config.trust_dir}"\ninsecure_dev = true\n'
+            f'trust_dir = "{demo.config.trust_dir}"\n'
             '[policy]\nreset_policy = "otp"\n',
             encoding="utf-8",
         )
-        self._spawn("verifier", ["verifier", "--config", str(self.folder / "verifier.toml")])
+        # Development mode only from the command line, on loopback (issue 22).
+        toml = str(self.folder / "verifier.toml")
+        self._spawn("verifier", ["verifier", "--config", toml, "--insecure-dev"])
         self._wait_port(self.verifier_port)
         to_verifier = self._relay(self.verifier_port, "verifier")
         self.pad = self._stack.enter_context(SimController())

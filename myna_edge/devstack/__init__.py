@@ -17,7 +17,10 @@ starts, each as its own process (their PIDs printed):
 4. ``myna-edge agent --config DIR/terminal.toml`` on the chosen profile,
    with a terminal certificate issued from the verifier's terminal CA and
    the simulated reader ``sim://?slot=ID`` holding the test card
-   (``myna-edge sim reader insert|remove ID`` from anywhere).
+   (``myna-edge sim reader insert|remove ID`` from anywhere). ``--profile
+   mfp`` is a convenience-store multifunction printer: today it runs the
+   agent's kiosk profile (PIN resets, touchscreen secrets) with its printer,
+   as terminal ``mfp-01``; certificate issuance there is issue 14.
 
 It prints the addresses and the ``terminal.toml`` it wrote, writes the same
 facts as JSON to ``DIR/dev-stack.json``, then the line ``myna-edge
@@ -45,6 +48,7 @@ import grpc
 
 from host.agent.config import AgentConfigError, load_agent_config
 from host.api import Profile
+from hw_sim.card import get_profile
 from hw_sim.errors import SlotStateError, UnknownProfileError
 from hw_sim.home import sim_home
 from hw_sim.readers.slot import insert_card, remove_card
@@ -59,7 +63,8 @@ __all__ = ["READY_LINE", "add_parser", "run_dev_stack"]
 READY_LINE: Final = "myna-edge dev-stack: ready"
 _START_TIMEOUT: Final = 60.0  # seconds for one child to be ready
 _STOP_TIMEOUT: Final = 10.0  # seconds for one child to stop before SIGKILL
-_PROFILES: Final = ("atm", "kiosk", "mfp")
+#: ``--profile`` -> the agent's profile (an MFP runs the kiosk's flows, see above).
+_PROFILES: Final = {"atm": Profile.ATM, "kiosk": Profile.KIOSK, "mfp": Profile.KIOSK}
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,7 +73,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "dev-stack", help="verifier (mTLS), simulated devices and agent in one command"
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for configs, logs, data")
-    parser.add_argument("--profile", choices=_PROFILES, default="atm", help="terminal profile")
+    parser.add_argument(
+        "--profile", choices=sorted(_PROFILES), default="atm",
+        help="terminal kind: atm (PIN pad, cash), kiosk, mfp (kiosk flows with a printer)",
+    )  # fmt: skip
     parser.add_argument("--card", default="default", help="card put on the reader at start")
     parser.add_argument(
         "--api-port", type=int, default=0, help="TerminalService port on 127.0.0.1 (0: free one)"
@@ -140,7 +148,9 @@ def _launch(
               logs / "verifier.log", cwd=root)
     )  # fmt: skip
     port = int(verifier.wait_for(r"listening on port (\d+)", _START_TIMEOUT)[1])
-    facts: dict[str, object] = {"out": str(root), "profile": args.profile}
+    facts: dict[str, object] = {
+        "out": str(root), "profile": args.profile, "agent_profile": _PROFILES[args.profile].value
+    }  # fmt: skip
     controller = key = firmware_pid = None
     if args.profile == "atm":
         controller, key = root / "controller", root / "board.key"
@@ -164,8 +174,8 @@ def _launch(
     reader = f"sim://?slot={terminal_id}&home={home}&persist=0"
     api = f"127.0.0.1:{args.api_port or _free_port()}"
     terminal = terminal_toml(
-        files, profile=args.profile, terminal_id=terminal_id, reader=reader, api=api,
-        verifier_port=port, printer=printer, controller=controller, controller_key=key,
+        files, profile=_PROFILES[args.profile].value, terminal_id=terminal_id, reader=reader,
+        api=api, verifier_port=port, printer=printer, controller=controller, controller_key=key,
     )  # fmt: skip
     (root / "terminal.toml").write_text(terminal, encoding="utf-8")
     load_agent_config(root / "terminal.toml")  # a wrong profile fails here, with its key named
@@ -192,7 +202,8 @@ def _launch(
 
 
 def _report(facts: dict[str, object], files_root: Path) -> None:
-    print(f"myna-edge dev-stack ({facts['profile']}) in {files_root}")
+    kind = f"{facts['profile']}, agent profile {facts['agent_profile']}"
+    print(f"myna-edge dev-stack ({kind}) in {files_root}")
     rows: list[tuple[str, str]] = []
     for name in ("verifier", "controller", "printer", "agent"):
         part = facts.get(name)
@@ -212,8 +223,9 @@ def _report(facts: dict[str, object], files_root: Path) -> None:
     slot, home = reader["slot"], reader["sim_home"]
     print(f"card: myna-edge sim reader remove {slot} --home {home}")
     print(f"      myna-edge sim reader insert {slot} --profile revoked --home {home}")
-    print("stdin: pad password ABCD1234 | pad wait-entry | printer paper out | insert [PROFILE]")
-    print("       | remove   (logs in " + str(files_root / "logs") + ")")
+    pad = "pad password ABCD1234 | pad wait-entry | " if "controller" in facts else ""
+    print(f"stdin: {pad}printer paper out | insert [PROFILE] | remove")
+    print(f"       (logs in {files_root / 'logs'})")
     print(READY_LINE + " (Ctrl-C stops everything)", flush=True)
 
 
@@ -243,9 +255,10 @@ def _commands(stack: _Stack, slot: str, stopping: threading.Event) -> None:
 
 def run_dev_stack(args: argparse.Namespace) -> int:
     """Start the stack, serve until SIGINT/SIGTERM, stop it; 0 on a clean stop."""
-    if args.profile not in {p.value for p in Profile}:
-        print(f"myna-edge dev-stack: this agent has no {args.profile!r} profile yet",
-              file=sys.stderr)  # fmt: skip
+    try:
+        get_profile(args.card)  # before anything starts: a typo is not a half-started stack
+    except UnknownProfileError as error:
+        print(f"myna-edge dev-stack: {error} (myna-edge sim cards lists them)", file=sys.stderr)
         return 2
     stopping = threading.Event()
     previous = {

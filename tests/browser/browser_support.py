@@ -33,6 +33,7 @@ __all__ = [
     "LogTrap",
     "WorldThread",
     "launch_browser",
+    "plain_text",
     "secret_free",
     "shot",
     "tap_keys",
@@ -117,6 +118,16 @@ def tap_keys(page: Any, text: str, keys: str = "#entry-keys") -> None:
     """Tap ``text`` on the on-screen keypad or keyboard."""
     for char in text:
         page.click(f"{keys} [data-key='{char}']")
+
+
+def plain_text(page: Any, selector: str) -> str:
+    """The element's text as read aloud: without the furigana (``<rt>``) above hard terms."""
+    text: str = page.eval_on_selector(
+        selector,
+        "el => { const c = el.cloneNode(true); c.querySelectorAll('rt').forEach(r => r.remove());"
+        " return c.textContent.trim(); }",
+    )
+    return text
 
 
 def open_app(page: Any, url: str) -> list[str]:

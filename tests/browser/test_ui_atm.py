@@ -91,8 +91,10 @@ def test_ui_transfer_over_threshold(world: WorldThread, page: Any) -> None:
     page.click("#cash-yes")
     wait_screen(page, "result", timeout=30)
     result = page.inner_text("#result")
-    assert "COMMITTED" in result
+    assert "振込が完了しました" in result  # the state in words, never TRANSFER_STATE_COMMITTED
+    assert "COMMITTED" not in result
     assert "本人確認\n済" in result or "本人確認\t済" in result
+    assert page.is_hidden("#cancel")  # nothing left to cancel after success
     shot(page, "14-transfer-result")
     # The receipt is printed in the customer's language (the screen's: Japanese).
     receipt = w.printer.wait_receipts(printed + 1)[-1].text()
@@ -108,5 +110,5 @@ def test_ui_transfer_below_threshold_needs_no_card(world: WorldThread, page: Any
     page.click("#cash-yes")
     wait_screen(page, "result", timeout=30)
     result = page.inner_text("#result")
-    assert "COMMITTED" in result
+    assert "振込が完了しました" in result
     assert "本人確認\nなし" in result or "本人確認\tなし" in result

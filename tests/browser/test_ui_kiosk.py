@@ -23,6 +23,7 @@ from tests.browser.browser_support import (
     WorldThread,
     enter_secret,
     open_app,
+    plain_text,
     secret_free,
     shot,
     tap_keys,
@@ -58,7 +59,8 @@ def test_ui_read_card_happy_path(world: WorldThread, page: Any, trap: LogTrap) -
     enter_secret(page, PIN)  # the authentication PIN proves the card to the verifier
     wait_screen(page, "result")
     result = page.inner_text("#result")
-    for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", "1980-01-01", "男性", "確認済み"):
+    # The birth date in 和暦, as on the card (the Western year follows in brackets).
+    for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", "昭和55年1月1日（1980年）", "男性", "確認済み"):
         assert item in result
     shot(page, "05-read-result")
     secret_free(page, [PIN])
@@ -204,7 +206,7 @@ def _reset(page: Any, world: WorldThread, button: str, old: str, new: str, name:
 def test_ui_reset_signing_password(world: WorldThread, page: Any, trap: LogTrap) -> None:
     world.call(world.world.book("sign"))
     _reset(page, world, "#reset-sign", PIN, NEW_PASSWORD, "08-new-password-keyboard")
-    assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
+    assert plain_text(page, "#result-title") == "暗証番号の再設定が完了しました"
     shot(page, "10-reset-done")
     secret_free(page, [PIN, NEW_PASSWORD])
     assert not any(NEW_PASSWORD in line or PIN in line for line in trap.lines)
@@ -213,7 +215,7 @@ def test_ui_reset_signing_password(world: WorldThread, page: Any, trap: LogTrap)
 def test_ui_reset_authentication_pin(world: WorldThread, page: Any, trap: LogTrap) -> None:
     world.call(world.world.book("auth"))
     _reset(page, world, "#reset-auth", PASSWORD, "2468", "09-new-pin-keypad")
-    assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
+    assert plain_text(page, "#result-title") == "暗証番号の再設定が完了しました"
     secret_free(page, [PASSWORD, "2468"])
     assert not any(PASSWORD in line or "2468" in line for line in trap.lines)
 

@@ -20,6 +20,7 @@ from tests.browser.browser_support import (
     WorldThread,
     enter_secret,
     open_app,
+    plain_text,
     secret_free,
     shot,
     tap_keys,
@@ -78,7 +79,7 @@ def _finish(page: Any) -> None:
     )
     enter_secret(page, NEW_PASSWORD)
     wait_screen(page, "result")
-    assert page.inner_text("#result-title") == "暗証番号の再設定が完了しました"
+    assert plain_text(page, "#result-title") == "暗証番号の再設定が完了しました"
 
 
 def test_ui_reset_with_otp(

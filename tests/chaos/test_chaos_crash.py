@@ -8,7 +8,9 @@ then the verifier, then both (``myna_edge.chaos.crash``). The scenario
 itself raises ``ChaosInvariantError`` when the verifier's ledger, the
 agent's journal and the ATM application's record disagree; this test also
 checks that the campaign really attacked (kills of each kind, interrupted
-transfers, both outcomes).
+transfers, both outcomes, the ATM application's own crash at every prompt
+kind, dropped and restarted) and that every committed transfer got a
+receipt (issue 12.7; the scenario checks originals and reprints).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import json
 from pathlib import Path
 
 from hw_sim.card import get_profile
-from myna_edge.chaos.crash import run_scenario
+from myna_edge.chaos.crash import APP_CRASHES, run_scenario
 from tests.integration.controller_support import require_micropython
 
 SEED = 20261127
@@ -44,6 +46,12 @@ def test_chaos_crash_campaign_keeps_every_transfer_exactly_once(tmp_path: Path) 
     assert figures["committed"] > 0
     assert figures["reversed"] > 0
     assert figures["ledger_rows"] == figures["committed"] + figures["reversed"]  # type: ignore[operator]
+    # the ATM application itself dropped or restarted at every prompt kind (issue 23.1)
+    crashes = figures["app_crashes"]
+    assert isinstance(crashes, dict)
+    assert {c.name for c in APP_CRASHES} <= set(crashes), crashes
+    # at least one receipt per committed transfer (the scenario checked which)
+    assert figures["receipts_printed"] >= figures["committed"], figures  # type: ignore[operator]
     # the logs of every process are kept for a post-mortem
     assert (workdir / "agent.log").exists()
     assert (workdir / "verifier.log").exists()

@@ -151,8 +151,14 @@ async def terminal(
     printer: str | None = None,
     verifier_down: bool = False,
     sim_cards: bool = True,
+    answer_seconds: float = 1.0,
+    card_taken_seconds: float = 0.0,
 ) -> AsyncIterator[Terminal]:
-    """Start an agent for ``reader`` on 127.0.0.1 and yield it with a client."""
+    """Start an agent for ``reader`` on 127.0.0.1 and yield it with a client.
+
+    ``answer_seconds`` is the agent's ``recovery_answer_seconds``, and
+    ``card_taken_seconds`` its ``card_taken_seconds``.
+    """
     terminal_id = "atm-01" if profile is Profile.ATM else "kiosk-01"
     client = client_config(env, server, terminal_id, timeout=3.0)
     if verifier_down:
@@ -161,7 +167,8 @@ async def terminal(
     config = AgentConfig(
         profile=profile, terminal_id=terminal_id, reader=reader, listen="127.0.0.1:0",
         journal=tmp_path / "journal.sqlite", electronic_journal=tmp_path / "ej.txt",
-        verifier=client, printer=printer, recovery_answer_seconds=1.0,
+        verifier=client, printer=printer, recovery_answer_seconds=answer_seconds,
+        card_taken_seconds=card_taken_seconds,
     )  # fmt: skip
     pad = Pad()
     agent = Agent(config, secure_entry=pad, retry_interval=30.0)

@@ -22,11 +22,17 @@ from hw_sim.devices.controller import FIRMWARE_DIR, SimController
 from tests.integration.controller_support import running_sim
 
 TEST_KEY = FIRMWARE_DIR / "keys" / "test-signing-key.pem"
+SECOND_AUTHORITY_KEY = FIRMWARE_DIR / "keys" / "test-signing-key-2.pem"
 
 
 def trusted_key() -> ec.EllipticCurvePrivateKey:
-    """The key the simulated board's boot platform trusts."""
+    """The key the simulated board's boot platform trusts (its factory authority)."""
     return load_signing_key(TEST_KEY)
+
+
+def second_authority() -> ec.EllipticCurvePrivateKey:
+    """Another authority the board trusts: its images run only after the PIN key is erased."""
+    return load_signing_key(SECOND_AUTHORITY_KEY)
 
 
 def firmware_source(

@@ -243,5 +243,6 @@ def test_controller_not_commissioned_is_a_status_and_a_refusal_at_ack(
     assert len(refused) == 1
     assert not refused[0].acknowledgement.accepted
     assert refused[0].acknowledgement.refusal == D.REFUSAL_REASON_DEVICE_NOT_READY
+    assert refused[0].acknowledgement.detail.startswith("controller not commissioned")
     # a transfer under the threshold needs no card and no PIN pad: accepted
     assert under_accepted == 1

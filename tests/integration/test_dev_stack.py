@@ -8,7 +8,10 @@ through the stack's standard input) runs through the terminal API with the
 generated ``myna.edge.v1`` stubs only; the agent reaches the verifier over
 mTLS with the certificate the stack issued. Then SIGINT: the stack must stop
 and every process it started (the firmware under MicroPython included) must
-be gone.
+be gone. The MFP profile (the kiosk's flows with a printer) runs with no
+terminal at all (standard input closed), reads and verifies a card with PINs
+sealed on the "touchscreen", and sees the card taken away and a revoked one
+put on the reader by ``myna-edge sim reader`` run from another process.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import grpc
 
+from host.api.touch_entry import seal
 from hw_sim.card import get_profile
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
@@ -165,3 +169,125 @@ def test_dev_stack_first_transfer_then_ctrl_c_stops_everything(tmp_path: Path) -
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
+
+
+def _read_card(address: str, profile: str) -> tuple[list[int], tpb.Completion]:
+    """Kiosk read with VerifyCard: PINs typed on the touchscreen, sealed to each prompt's key."""
+    pins = {
+        tpb.PROMPT_TYPE_AUTH_PIN: get_profile(profile).auth_pin,
+        tpb.PROMPT_TYPE_CARD_INFO_PIN: get_profile(profile).text_pin,
+    }
+    prompts: list[int] = []
+    completion = None
+    rid = f"read-{profile}"
+    with grpc.insecure_channel(address) as channel:
+        stub = tpb_grpc.TerminalServiceStub(channel)
+        command = tpb.ReadCardCommand(read_basic_four=True, verify_card=True)
+        for message in stub.Execute(tpb.ExecuteRequest(request_id=rid, read_card=command), 60):
+            if message.HasField("acknowledgement"):
+                assert message.acknowledgement.accepted, message
+            prompt = message.event.prompt
+            if message.event.HasField("prompt"):
+                prompts.append(prompt.type)
+            if prompt.type in pins and prompt.prompt_id:
+                entry = seal(
+                    prompt.entry_public_key, rid, prompt.prompt_id, pins[prompt.type].encode()
+                )
+                answer = tpb.AnswerPromptRequest(
+                    request_id=rid, prompt_id=prompt.prompt_id, touch_entry=entry
+                )
+                assert stub.AnswerPrompt(answer, timeout=5).accepted
+            elif prompt.prompt_id:
+                answer = tpb.AnswerPromptRequest(
+                    request_id=rid, prompt_id=prompt.prompt_id, confirmed=True
+                )
+                assert stub.AnswerPrompt(answer, timeout=5).accepted
+            if message.HasField("completion"):
+                completion = message.completion
+    assert completion is not None
+    return prompts, completion
+
+
+def _sim_reader(*args: str) -> None:
+    """``myna-edge sim reader ...`` as its own process: the card moves from outside the stack."""
+    subprocess.run(
+        [sys.executable, "-m", "myna_edge", "sim", "reader", *args],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_dev_stack_mfp_without_a_terminal_kiosk_flows_and_card_moved_from_outside(
+    tmp_path: Path,
+) -> None:
+    # No terminal: standard input is /dev/null (closed at once), which is not a stop.
+    out = tmp_path / "stack"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "myna_edge", "dev-stack", "--out", str(out), "--profile", "mfp"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+    threading.Thread(target=_lines, args=(proc.stdout, lines), daemon=True).start()
+    pids: list[int] = []
+    try:
+        _wait_line(lines, READY, 180, seen)
+        facts = json.loads((out / "dev-stack.json").read_text(encoding="utf-8"))
+        assert (facts["profile"], facts["agent_profile"]) == ("mfp", "kiosk")
+        assert "controller" not in facts  # no PIN pad: secrets are typed on the touchscreen
+        pids = [facts[name]["pid"] for name in ("verifier", "printer", "agent")]
+        printed = "".join(seen)
+        assert all(f"pid {pid}" in printed for pid in pids)
+        assert 'terminal_id = "mfp-01"' in printed
+        address, slot, home = (
+            facts["agent"]["address"], facts["reader"]["slot"], facts["reader"]["sim_home"]
+        )  # fmt: skip
+        with grpc.insecure_channel(address) as channel:
+            stub = tpb_grpc.TerminalServiceStub(channel)
+            caps = stub.GetCapabilities(tpb.GetCapabilitiesRequest(), timeout=5)
+        assert (caps.pin_reset, caps.touchscreen_secrets, caps.transfer) == (True, True, False)
+        assert caps.receipt_printer
+
+        # VerifyCard over mTLS against the exported test PKI: the card is accepted
+        prompts, done = _read_card(address, "default")
+        assert done.code == tpb.COMPLETION_CODE_SUCCESS, done
+        assert done.read_card.card_verified
+        assert tpb.PROMPT_TYPE_AUTH_PIN in prompts
+
+        # another process takes the card away and puts a revoked one on the reader
+        _sim_reader("remove", slot, "--home", home)
+        _wait_card(address, tpb.DEVICE_STATE_NO_DEVICE)
+        _sim_reader("insert", slot, "--profile", "revoked", "--home", home)
+        _wait_card(address, tpb.DEVICE_STATE_ONLINE)
+        _, done = _read_card(address, "revoked")
+        assert done.reason == tpb.COMPLETION_REASON_CARD_REVOKED, done
+        assert "失効" in done.message.ja
+
+        assert proc.poll() is None  # still up although its standard input closed long ago
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=90) == 0
+        _wait_line(lines, "stopped verifier", 10, seen)
+        deadline = time.monotonic() + 10
+        while not all(map(_gone, pids)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [pid for pid in pids if not _gone(pid)] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in pids:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_dev_stack_refuses_an_unknown_card_before_starting_anything(tmp_path: Path) -> None:
+    out = tmp_path / "stack"
+    done = subprocess.run(
+        [sys.executable, "-m", "myna_edge", "dev-stack", "--out", str(out), "--card", "nope"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "'nope'" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()  # nothing written, nothing started

@@ -20,8 +20,13 @@ from host.firmware.errors import ImageTruncatedError
 from host.peripherals import BoardKey, Controller, EntryKind
 from host.peripherals.link import crc16
 from host.peripherals.messages import Command, Status
+from myna_edge.firmware import run_demo
 from tests.integration.controller_support import running_sim
-from tests.integration.firmware_update_support import board_with_slots, signed_image
+from tests.integration.firmware_update_support import (
+    board_with_slots,
+    second_authority,
+    signed_image,
+)
 
 V1_1 = (1, 1, 0)
 V1_2 = (1, 2, 0)
@@ -43,6 +48,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         "newer": newer,
         "older": signed_image(work / "older", (1, 1, 5), 1),
         "other_key": signed_image(work / "other", V1_1, 1, key=other_key),
+        "other_authority": signed_image(work / "authority", V1_1, 1, key=second_authority()),
+        "other_authority_newer": signed_image(work / "authority2", V1_2, 2, key=second_authority()),
         "wrong_board": signed_image(work / "board", V1_1, 1, board="myna-pinpad-9"),
         "unsigned": good[: 12 + int.from_bytes(good[6:8], "big")]
         + bytes(64)
@@ -89,21 +96,45 @@ def test_update_succeeds_confirms_and_keeps_the_keys(fs: Path, images: dict[str,
         status = FirmwareUpdater(board).apply(images["good"], progress=events.append)
         assert (status.slot, status.trial, status.version) == (0, False, V1_1)
         assert (status.security_counter, status.floor) == (1, 1)
-        assert board.info is not None and board.info.firmware_version == V1_1
+        assert board.info is not None
+        assert board.info.firmware_version == V1_1
         assert [(b.slot, b.version, b.trial) for b in sim.boots] == [
             (-1, (1, 0, 0), False),
             (0, V1_1, True),
         ]
         # Same signing authority: the PIN key survives the update.
         after = board.status()
-        assert after.kcv == key.kcv() and after.flags & 0x01
+        assert after.kcv == key.kcv()
+        assert after.flags & 0x01
     phases = [e.phase for e in events]
-    assert phases[0] is UpdatePhase.TRANSFER and phases[-1] is UpdatePhase.CONFIRMED
+    assert phases[0] is UpdatePhase.TRANSFER
+    assert phases[-1] is UpdatePhase.CONFIRMED
     assert events[-2].phase is UpdatePhase.REBOOT
     # A power cycle boots the confirmed image, no longer on trial.
     with board_with_slots(fs) as sim, Controller(sim.url) as board:
         assert sim.boots[-1] == (0, V1_1, False)
         assert FirmwareUpdater(board).status().version == V1_1
+
+
+def test_update_by_another_authority_erases_the_pin_key(fs: Path, images: dict[str, bytes]) -> None:
+    key = BoardKey.generate()
+    with board_with_slots(fs) as sim, Controller(sim.url) as board:
+        board.inject_key(key)
+        assert board.status().kcv == key.kcv()
+        status = FirmwareUpdater(board).apply(images["other_authority"])
+        assert (status.slot, status.trial, status.version) == (0, False, V1_1)
+        # The boot selector erased the key before the new authority's code ran.
+        after = board.status()
+        assert not after.flags & 0x01
+        assert after.kcv == bytes(3)
+        # The board can be commissioned again, under the new authority.
+        fresh = BoardKey.generate()
+        assert board.inject_key(fresh) == fresh.kcv()
+        # An update by that same authority now keeps the new key.
+        newer = FirmwareUpdater(board).apply(images["other_authority_newer"])
+        assert newer.version == V1_2
+        assert board.status().kcv == fresh.kcv()
+        assert len(sim.boots) == 3
 
 
 @pytest.mark.parametrize(
@@ -168,16 +199,16 @@ def test_transfer_resumes_and_replayed_chunks_change_nothing(
 ) -> None:
     image = images["good"]
 
-    class LinkBroke(Exception):
+    class LinkBrokeError(Exception):
         pass
 
     def break_halfway(event: UpdateProgress) -> None:
         if event.done > len(image) // 2:
-            raise LinkBroke
+            raise LinkBrokeError
 
     with board_with_slots(fs) as sim, Controller(sim.url) as board:
         updater = FirmwareUpdater(board)
-        with pytest.raises(LinkBroke):
+        with pytest.raises(LinkBrokeError):
             updater.apply(image, progress=break_halfway)
         staged = updater.status().staged
         assert len(image) // 2 < staged < len(image)
@@ -218,3 +249,12 @@ def test_board_without_slots_says_unsupported() -> None:
         with pytest.raises(UpdateError) as caught:
             FirmwareUpdater(board).status()
         assert caught.value.reason is UpdateFailure.UNSUPPORTED
+
+
+def test_demo_command_updates_then_refuses_bad_images(capsys: pytest.CaptureFixture[str]) -> None:
+    run_demo()
+    out = capsys.readouterr().out
+    assert "running 1.1.0 from slot 0; security counter 1" in out
+    for refusal in ("invalid_image", "bad_signature", "downgrade"):
+        assert f"refused by the board ({refusal})" in out
+    assert out.rstrip().splitlines()[-2] == "running 1.1.0 from slot 0; security counter 1"

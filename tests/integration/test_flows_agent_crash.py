@@ -36,6 +36,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.atm import AtmApplication, RecoveryAnswerer
+from myna_edge.chaos.consistency import check_receipts
 from tests.flows_support import audit_actions
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.tls import issue_terminal_certificate
@@ -163,6 +164,9 @@ def test_agent_killed_at_every_journaled_step_settles_each_transfer_once(
             answerer.__exit__()
             os.kill(final.pid, signal.SIGTERM)
             assert final.wait(timeout=10) == 0
+            # issue 12.7: one receipt per committed transfer (5 steps + t-last),
+            # recovery printing those a kill left without one
+            receipts = printer.wait_receipts(6)
     # asked exactly for the one authorised, undecided transfer (killed at its
     # authorisation's outcome), and the application said no cash moved
     assert [p.request_id for p in answerer.asked] == ["t-1"]
@@ -194,6 +198,20 @@ def test_agent_killed_at_every_journaled_step_settles_each_transfer_once(
     for auth, (_, state) in rows.items():
         want = Effect.TRANSFER_COMMIT if state == COMMITTED else Effect.TRANSFER_REVERSE
         assert settled[auth] == want.value
+
+    # Receipts: at least one per committed transfer, never two originals, none
+    # for a reversed one; killed right after the print intent, the one recovery
+    # prints says 再発行 (it is unknown whether the original came out).
+    committed = {auth for auth, (_, state) in rows.items() if state == COMMITTED}
+    assert len(receipts) == len(committed) == 6
+    printed, reprinted = check_receipts(tmp_path / "paper", committed)
+    assert (printed, reprinted) == (6, 1)
+    by_amount_auth = {amount: auth for auth, (amount, _) in rows.items()}
+    intent_step = next(
+        i for i, s in enumerate(STEPS) if s[:2] == (Effect.RECEIPT_PRINT, Phase.INTENT)
+    )
+    reprint = next(r.text() for r in receipts if "REPRINT" in r.text())
+    assert f"REF {by_amount_auth[10_000 + intent_step]}" in reprint
 
 
 async def leave_an_authorised_transfer(

@@ -85,7 +85,11 @@ async def leave_an_authorised_transfer(
 
 
 def test_agent_recovers_then_serves(env: VerifierEnv, server: ServerThread, tmp_path: Path) -> None:
-    config = load_agent_config(terminal_toml(env, server, tmp_path))
+    # nobody watches WatchRecovery: only recovery_answer_seconds (short here)
+    # reverses the undecided transfer unasked
+    config = dataclasses.replace(
+        load_agent_config(terminal_toml(env, server, tmp_path)), recovery_answer_seconds=0.2
+    )
 
     async def scenario() -> str:
         auth_id = await leave_an_authorised_transfer(env, server, config.journal)
@@ -130,7 +134,13 @@ def test_verifier_down_at_start_is_reported_and_retried(
             states = {d.device: d.state for d in status.devices}
             assert states["verifier"] == tpb.DEVICE_STATE_OFFLINE
             assert agent.journal is not None
-            assert [p.authorization_id for p in agent.journal.unresolved_transfers()] == [auth_id]
+            (plan,) = agent.journal.unresolved_transfers()
+            assert plan.authorization_id == auth_id
+            # Regression (hung for recovery_answer_seconds): the cash question
+            # is not put while the verifier cannot act on the answer, and an
+            # unanswered one is not decided "reverse" meanwhile.
+            assert not agent.desk.waiting
+            assert plan.decision is None
         finally:
             await agent.stop()
 
@@ -287,3 +297,34 @@ def test_transfer_through_the_agent_with_a_printer(
     assert done.transfer.receipt_printed
     assert f"REF {done.transfer.authorization_id}" in receipt.text()
     assert states["printer"] == tpb.DEVICE_STATE_ONLINE
+
+
+def test_a_stop_during_the_start_up_question_is_honoured_at_once(
+    env: VerifierEnv, server: ServerThread, tmp_path: Path
+) -> None:
+    # Start-up recovery may wait recovery_answer_seconds (120 s by default) for
+    # the ATM application; SIGTERM meanwhile used to wait it out. Stopped, the
+    # question stays undecided in the journal (asked again at the next start).
+    config = load_agent_config(terminal_toml(env, server, tmp_path))
+    assert config.recovery_answer_seconds == 120.0
+
+    async def scenario() -> tuple[str, bool, str | None]:
+        auth_id = await leave_an_authorised_transfer(env, server, config.journal)
+        agent = Agent(config)
+        running = asyncio.ensure_future(agent.run())
+        for _ in range(200):  # bounded: 10 s, until the question is put
+            if agent.desk.waiting:
+                break
+            await asyncio.sleep(0.05)
+        asked = agent.desk.waiting
+        agent.request_stop()
+        await asyncio.wait_for(running, 30)  # a hang detector, far below the 120 s
+        with Journal(config.journal) as journal:
+            (plan,) = journal.unresolved_transfers()
+        assert plan.authorization_id == auth_id
+        return auth_id, asked, plan.decision
+
+    auth_id, asked, decision = asyncio.run(scenario())
+    assert asked
+    assert decision is None  # neither reversed nor committed: nobody answered
+    assert transfer_rows(server)[auth_id] == vpb.TRANSFER_STATE_AUTHORIZED

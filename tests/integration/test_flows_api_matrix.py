@@ -69,8 +69,9 @@ READ_CASES = {
                             C.COMPLETION_CODE_SUCCESS, "", {}),
     "last-try-wrong-blocks": ("auth-last-try", {(C.PROMPT_TYPE_AUTH_PIN, 1): "wrong"},
                               C.COMPLETION_CODE_USER_ERROR, "pin_blocked", {AUTH: 1}),
-    "revoked": ("revoked", {}, C.COMPLETION_CODE_COMMAND_ERROR, "", {}),
-    "expired": ("expired", {}, C.COMPLETION_CODE_COMMAND_ERROR, "", {}),
+    # the failure event names the verifier's reason, as the completion does (issue 23.4)
+    "revoked": ("revoked", {}, C.COMPLETION_CODE_COMMAND_ERROR, "CERTIFICATE_REVOKED", {}),
+    "expired": ("expired", {}, C.COMPLETION_CODE_COMMAND_ERROR, "CERTIFICATE_EXPIRED", {}),
     "cancel-at-text-pin": ("default", {(C.PROMPT_TYPE_CARD_INFO_PIN, 1): "cancel"},
                            C.COMPLETION_CODE_CANCELED, "cancelled", {}),
     "cancel-at-auth-pin": ("default", {(C.PROMPT_TYPE_AUTH_PIN, 1): "cancel"},
@@ -146,8 +147,9 @@ TRANSFER_CASES = {
                                            for n in range(1, 5)},
                                C.COMPLETION_CODE_SUCCESS, "", {}),
     "locked": ("sign-locked", {}, C.COMPLETION_CODE_USER_ERROR, "pin_blocked", {}),
-    "revoked": ("revoked", {}, C.COMPLETION_CODE_COMMAND_ERROR, "", {}),
-    "expired": ("expired", {}, C.COMPLETION_CODE_COMMAND_ERROR, "", {}),
+    # the failure event names the verifier's reason, as the completion does (issue 23.4)
+    "revoked": ("revoked", {}, C.COMPLETION_CODE_COMMAND_ERROR, "CERTIFICATE_REVOKED", {}),
+    "expired": ("expired", {}, C.COMPLETION_CODE_COMMAND_ERROR, "CERTIFICATE_EXPIRED", {}),
     "declined-statement": ("default", {(C.PROMPT_TYPE_CONFIRM_STATEMENT, 1): "no"},
                            C.COMPLETION_CODE_CANCELED, "cancelled", {}),
     "cancel-at-statement": ("default", {(C.PROMPT_TYPE_CONFIRM_STATEMENT, 1): "cancel"},
@@ -160,6 +162,9 @@ TRANSFER_CASES = {
                               C.COMPLETION_CODE_TIME_OUT, "reversed_unanswered", {}),
     "pulled-at-password": ("default", {(C.PROMPT_TYPE_SIGNING_PASSWORD, 1): "pull"},
                            C.COMPLETION_CODE_DEVICE_NOT_READY, "card_removed", {}),
+    # the ATM says no cash moved: reversed, and the code says so (issue 23.4)
+    "declined-money-moved": ("default", {(C.PROMPT_TYPE_CONFIRM_MONEY_MOVED, 1): "no"},
+                             C.COMPLETION_CODE_CANCELED, "reversed", {}),
     "pulled-at-money-moved": ("default", {(C.PROMPT_TYPE_CONFIRM_MONEY_MOVED, 1): "pull"},
                               C.COMPLETION_CODE_SUCCESS, "", {}),
 }  # fmt: skip
@@ -186,8 +191,11 @@ def test_transfer_sim(env: VerifierEnv, verifier: ServerThread, tmp_path: Path, 
             assert state == vpb.TRANSFER_STATE_COMMITTED
             assert out.completion.transfer.identity_verified
             assert out.removes == 1
-        elif case == "cancel-at-money-moved":
+        elif case in ("cancel-at-money-moved", "declined-money-moved"):
             assert state == vpb.TRANSFER_STATE_REVERSED  # authorised, then undone
+            assert out.completion.reason == C.COMPLETION_REASON_TRANSFER_REVERSED
+            # who was identified does not change with what happened to the money
+            assert out.completion.transfer.identity_verified
         else:
             assert state != vpb.TRANSFER_STATE_COMMITTED
         passwords = [p for p in out.prompts if p.type == C.PROMPT_TYPE_SIGNING_PASSWORD]
@@ -276,7 +284,7 @@ def test_abandoned_prompt_times_out(
 
 RESET_CASES = {
     "happy": (True, {}, C.COMPLETION_CODE_SUCCESS, ""),
-    "no-booking": (False, {}, C.COMPLETION_CODE_COMMAND_ERROR, ""),
+    "no-booking": (False, {}, C.COMPLETION_CODE_COMMAND_ERROR, "RESERVATION_NOT_FOUND"),
     "cancel-at-auth-pin": (True, {(C.PROMPT_TYPE_AUTH_PIN, 1): "cancel"},
                            C.COMPLETION_CODE_CANCELED, "cancelled"),
     "cancel-at-new-secret": (True, {(C.PROMPT_TYPE_NEW_SECRET, 1): "cancel"},

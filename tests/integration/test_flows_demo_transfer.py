@@ -27,3 +27,28 @@ def test_revoked_card_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "CERTIFICATE_REVOKED" in out
     assert "transfer: refused" in out
     assert not (tmp_path / "receipt-0001.txt").exists()
+
+
+def test_no_verifier_answer_is_reported_when_none_was_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 12.2: "[verifier] AuthorizeTransfer: refused failed; final state
+    # UNSPECIFIED" was printed although the card ended the flow before the
+    # verifier was ever asked (a card without a signing certificate).
+    assert main(["--flow", "transfer", "--card", "minor", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "AuthorizeTransfer" not in out
+    assert "UNSPECIFIED" not in out
+
+
+def test_verifier_line_says_only_what_happened() -> None:
+    from host.client import TransferState
+    from host.flows import Outcome, TransferOutcome
+    from myna_edge.demo_transfer import verifier_line
+
+    never = TransferOutcome(Outcome.CANCELLED, "op", reason="cancelled")
+    assert verifier_line(never, asked=False) == ""
+    refused = TransferOutcome(Outcome.REFUSED, "op", reason="CERTIFICATE_REVOKED")
+    assert verifier_line(refused, asked=True).endswith("refused CERTIFICATE_REVOKED")
+    done = TransferOutcome(Outcome.COMPLETED, "op", "a-1", TransferState.COMMITTED)
+    assert verifier_line(done, asked=True).endswith("authorised; final state COMMITTED")

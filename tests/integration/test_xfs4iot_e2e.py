@@ -4,8 +4,16 @@
 The client here is written from the XFS4IoT message shapes (2024-3
 header: name, requestId, type, version, timeout / status / completionCode)
 with plain ``websockets`` and ``json``: it imports nothing of
-``host.xfs4iot``. It reads the published JSON schemas straight from their
-files and validates every message the server sends. The front end runs as
+``host.xfs4iot``. Every message the server sends is validated twice:
+against the published JSON schemas read straight from their files (what an
+integrator gets), and against ``RELEASE_2024_3`` below, the release's own
+shapes for the standard messages written here from the XFS4IoT 2024-3
+specification's message definitions (as KAL's open-source SP-Dev framework
+generates them), not from our schemas, with no extra members allowed: a
+field the release does not define, a wrong enum value or a wrong version
+fails the test. CEN's machine-readable schema files are not available
+offline here, so this is a transcription of the release, not CEN's file
+itself (docs/xfs4iot.md says so). The front end runs as
 its own process (``myna-edge xfs4iot``) in front of the real agent
 (``host.agent.Agent``: the virtual card over ``sim://``, the controller
 firmware under the MicroPython unix port, the ESC/POS printer emulator on
@@ -48,6 +56,193 @@ JPKI_AID = bytes.fromhex("D392F000260100000001")
 SELECT_JPKI = bytes.fromhex("00A4040C0A") + JPKI_AID
 SELECT_AUTH_PIN_EF = bytes.fromhex("00A4020C020018")
 SW_OK = base64.b64encode(b"\x90\x00").decode()
+
+
+B64 = {
+    "type": "string",
+    "pattern": "^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{2}([A-Za-z0-9+/]|=)=)$",
+}
+DEVICE = {"enum": [
+    "online", "offline", "powerOff", "noDevice", "hardwareError", "userError", "deviceBusy",
+    "fraudAttempt", "potentialFraud", "starting",
+]}  # fmt: skip
+CHIP_PROTOCOLS = (
+    "chipT0", "chipT1", "chipProtocolNotRequired", "chipTypeAPart3", "chipTypeAPart4",
+    "chipTypeB", "chipTypeNFC",
+)  # fmt: skip
+CHIP_PROTOCOL = {"enum": list(CHIP_PROTOCOLS)}
+CARD_DATA = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"status": {"enum": [
+        "ok", "dataMissing", "dataInvalid", "dataTooLong", "dataTooShort",
+        "dataSourceNotSupported", "dataSourceMissing",
+    ]}, "data": B64},
+}  # fmt: skip
+VERSIONS = {"type": "object", "additionalProperties": {
+    "type": "object", "required": ["versions"],
+    "properties": {"versions": {"type": "array", "items": {"pattern": "^[0-9]+\\.[0-9]+$"}}},
+}}  # fmt: skip
+EMPTY = {"type": "object", "maxProperties": 0}
+BOOLEAN = {"type": "boolean"}
+
+
+def closed(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {
+        "type": "object", "properties": properties, "additionalProperties": False,
+        "required": list(required),
+    }  # fmt: skip
+
+
+SERVICE = closed({"serviceURI": {"type": "string"}}, "serviceURI")
+SERVICES = closed(
+    {"vendorName": {"type": "string"}, "services": {"type": "array", "items": SERVICE}}
+)
+CARD_READER_STATUS = closed({
+    "media": {"enum": ["unknown", "present", "notPresent", "jammed", "entering", "latched"]},
+    "security": {"enum": ["notReady", "open"]},
+    "chipPower": {"enum": [
+        "unknown", "online", "busy", "poweredOff", "noDevice", "hardwareError", "noCard",
+    ]},
+    "chipModule": {"enum": ["ok", "inoperable", "unknown"]},
+})  # fmt: skip
+STATUS = closed({
+    "common": closed({"device": DEVICE}, "device"), "cardReader": CARD_READER_STATUS,
+    "keyboard": {"type": "object"}, "printer": {"type": "object"},
+    # a vendor interface's own section, named after the interface (docs/xfs4iot.md)
+    "mynaEdge": {"type": "object"},
+}, "common")  # fmt: skip
+
+#: The XFS4IoT 2024-3 shapes of the standard messages this test receives:
+#: (name, type) -> (message version, payload schema).
+RELEASE_2024_3: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("ServicePublisher.GetServices", "completion"): ("2.0", SERVICES),
+    ("ServicePublisher.ServiceDetailEvent", "event"): ("2.0", SERVICES),
+    ("Common.Status", "completion"): ("3.0", STATUS),
+    ("Common.StatusChangedEvent", "unsolicited"): ("3.0", STATUS | {"required": []}),
+    ("Common.Capabilities", "completion"): ("3.0", closed({
+        "interfaces": {"type": "array", "items": closed({
+            "name": {"enum": [
+                "Common", "CardReader", "CashAcceptor", "CashDispenser", "CashManagement",
+                "Check", "Crypto", "Keyboard", "KeyManagement", "Lights", "Printer", "PinPad",
+                "Storage", "TextTerminal", "VendorApplication", "VendorMode", "BarcodeReader",
+                "Biometric", "Camera", "Auxiliaries", "Deposit", "German", "MixedMedia",
+                "ServicePublisher", "Banknote Neutralization", "PowerManagement",
+                # a vendor-specific interface (the spec reserves no name for it)
+                "MynaEdge",
+            ]},
+            "commands": VERSIONS, "events": VERSIONS, "maximumRequests": {"type": "integer"},
+            "authenticationRequired": {"type": "array"},
+        }, "name")},
+        "common": {"type": "object"},
+        "cardReader": closed({
+            "type": {"enum": [
+                "motor", "swipe", "dip", "latchedDip", "contactless", "intelligentContactless",
+                "permanent",
+            ]},
+            "readTracks": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "chipProtocols": closed(dict.fromkeys(CHIP_PROTOCOLS, BOOLEAN)),
+            "chipPower": closed(dict.fromkeys(("cold", "warm", "off"), BOOLEAN)),
+            "cardTakenSensor": {"type": "boolean"},
+        }),
+        "keyboard": {"type": "object"}, "pinPad": {"type": "object"},
+        "printer": {"type": "object"}, "mynaEdge": {"type": "object"},
+    }, "interfaces")),
+    ("Common.Cancel", "completion"): (
+        "2.0", closed({"errorCode": {"enum": ["noMatchingRequestIDs"]}}),
+    ),
+    ("CardReader.InsertCardEvent", "event"): ("2.0", EMPTY),
+    ("CardReader.MediaInsertedEvent", "event"): ("2.0", EMPTY),
+    ("CardReader.MediaRemovedEvent", "unsolicited"): ("2.0", EMPTY),
+    ("CardReader.ReadRawData", "completion"): ("3.0", closed({
+        "errorCode": {"enum": [
+            "mediaJam", "shutterFail", "noMedia", "invalidMedia", "cardTooShort", "cardTooLong",
+            "securityFail", "cardCollision",
+        ]},
+        **dict.fromkeys((
+            "track1", "track2", "track3", "watermark", "track1Front", "track1JIS", "track3JIS",
+            "ddi",
+        ), CARD_DATA),
+        "chip": {"type": "array", "items": CARD_DATA},
+    })),
+    ("CardReader.ChipIO", "completion"): ("3.0", closed({
+        "errorCode": {"enum": [
+            "mediaJam", "noMedia", "invalidMedia", "invalidData", "protocolNotSupported",
+            "atrNotObtained", "cardCollision",
+        ]},
+        "chipProtocol": CHIP_PROTOCOL, "chipData": B64,
+    })),
+    ("CardReader.ChipPower", "completion"): ("3.0", closed({
+        "errorCode": {"enum": [
+            "chipPowerNotSupported", "mediaJam", "noMedia", "invalidMedia", "invalidData",
+            "atrNotObtained", "cardCollision",
+        ]},
+        "chipData": B64,
+    })),
+    ("Keyboard.PinEntry", "completion"): ("2.0", closed({
+        "errorCode": {"enum": [
+            "keyInvalid", "keyNotSupported", "noActivekeys", "noTerminatekeys", "minimumLength",
+            "tooManyFrames", "partialFrame", "entryTimeout",
+        ]},
+        "digits": {"type": "integer", "minimum": 0},
+        "completion": {"enum": [
+            "auto", "enter", "cancel", "continue", "clear", "backspace", "fdk", "help",
+            "fk", "contFdk",
+        ]},
+    })),
+    ("PinPad.PresentIDC", "completion"): ("3.0", closed({
+        "errorCode": {"enum": ["accessDenied", "noPin", "protocolNotSupported", "invalidData"]},
+        "chipProtocol": {"type": "string"}, "chipData": B64,
+    })),
+    ("Printer.PrintRaw", "completion"): ("3.0", closed({
+        "errorCode": {"type": "string"}, "data": B64,
+    })),
+}  # fmt: skip
+HEADER_2024_3 = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z]+\\.[A-Za-z]+$"},
+        "requestId": {"type": "integer", "minimum": 0},
+        "type": {"enum": ["command", "acknowledge", "event", "completion", "unsolicited"]},
+        "version": {"type": "string", "pattern": "^[0-9]+\\.[0-9]+$"},
+        "timeout": {"type": "integer", "minimum": 0},
+        "status": {"enum": ["invalidMessage", "invalidRequestID", "tooManyRequests"]},
+        "completionCode": {"enum": [
+            "success", "commandErrorCode", "canceled", "deviceNotReady", "hardwareError",
+            "internalError", "invalidCommand", "invalidRequestID", "timeOut",
+            "unsupportedCommand", "invalidData", "userError", "unsupportedData",
+            "fraudAttempt", "sequenceError", "authorisationRequired", "noCommandNonce",
+            "invalidToken", "invalidTokenNonce", "invalidTokenHMAC", "invalidTokenFormat",
+            "invalidTokenKeyNoValue", "notEnoughSpace",
+        ]},
+        "errorDescription": {"type": "string"},
+    },
+    "additionalProperties": False,
+    "required": ["name", "type", "version"],
+}  # fmt: skip
+
+
+def release_errors(message: dict[str, Any]) -> list[str]:
+    """Where a received message differs from the XFS4IoT 2024-3 shapes (standard messages)."""
+    header = message["header"]
+    found = [e.message for e in Draft202012Validator(HEADER_2024_3).iter_errors(header)]
+    kind, name = header["type"], header["name"]
+    needs = {"acknowledge": {"requestId"}, "event": {"requestId"},
+             "completion": {"requestId", "completionCode"}}.get(kind, set())  # fmt: skip
+    found += [f"{kind} without {k}" for k in needs - set(header)]
+    if kind == "unsolicited" and "requestId" in header:
+        found.append("an unsolicited event with a requestId")
+    if kind == "acknowledge" or name.startswith("MynaEdge."):
+        return found  # the vendor interface has no release shape: the published schema only
+    if "payload" not in message:
+        return found if kind == "completion" else [*found, f"{name} {kind} without payload"]
+    shape = RELEASE_2024_3.get((name, kind))
+    if shape is None:
+        return [*found, f"{name} {kind} is not covered by this test's release shapes"]
+    version, schema = shape
+    if header["version"] != version:
+        found.append(f"{name} {kind} is version {header['version']}, the release says {version}")
+    found += [e.message for e in Draft202012Validator(schema).iter_errors(message["payload"])]
+    return found
 
 
 def b64(data: bytes) -> str:
@@ -99,6 +294,11 @@ class Reply:
         return str(self.completion["header"]["completionCode"])
 
     @property
+    def description(self) -> str:
+        assert self.completion is not None
+        return str(self.completion["header"].get("errorDescription", ""))
+
+    @property
     def payload(self) -> dict[str, Any]:
         assert self.completion is not None
         return dict(self.completion.get("payload", {}))
@@ -124,11 +324,23 @@ class XfsClient:
             self.raw.append(text)
             message = json.loads(text)
             assert self.schemas.errors(message) == [], (message, self.schemas.errors(message))
+            assert release_errors(message) == [], (message, release_errors(message))
             header = message["header"]
             if header["type"] == "unsolicited":
                 self.unsolicited.append(message)
             else:
                 self._pending.setdefault(header["requestId"], asyncio.Queue()).put_nowait(message)
+
+    async def next_unsolicited(self, name: str, timeout: float) -> dict[str, Any]:
+        """The first unsolicited event called ``name`` (already received or the next)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                found = [m for m in self.unsolicited if m["header"]["name"] == name]
+                if found:
+                    return found[0]
+                if self._reader.done():
+                    raise AssertionError(f"the connection ended before {name}")
+                await asyncio.sleep(0.05)
 
     def next_id(self) -> int:
         return next(self._ids)
@@ -138,7 +350,16 @@ class XfsClient:
 
     async def next_message(self, request_id: int, timeout: float = 30) -> dict[str, Any]:
         queue = self._pending.setdefault(request_id, asyncio.Queue())
-        return await asyncio.wait_for(queue.get(), timeout)
+        getting = asyncio.ensure_future(queue.get())
+        done, _ = await asyncio.wait(
+            {getting, self._reader}, timeout=timeout, return_when="FIRST_COMPLETED"
+        )
+        if getting in done:
+            return getting.result()
+        getting.cancel()
+        if self._reader in done and self._reader.exception() is not None:
+            raise self._reader.exception()  # type: ignore[misc]  # a message broke its schema
+        raise TimeoutError(f"no message for request {request_id} in {timeout} s")
 
     async def start(
         self, name: str, payload: dict[str, Any] | None = None, *, timeout_ms: int = 0,
@@ -173,7 +394,8 @@ class XfsClient:
         on_event: Callable[[dict[str, Any]], Any] | None = None,
     ) -> Reply:  # fmt: skip
         rid, ack = await self.start(name, payload, timeout_ms=timeout_ms)
-        assert ack["header"]["type"] == "acknowledge" and "status" not in ack["header"], ack
+        assert ack["header"]["type"] == "acknowledge", ack
+        assert "status" not in ack["header"], ack
         return await self.finish(rid, ack, on_event)
 
     async def close(self) -> None:
@@ -207,7 +429,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> VerifierEnv:
 
 @pytest.fixture(scope="module")
 def verifier(env: VerifierEnv) -> Iterator[ServerThread]:
-    thread = ServerThread(env.config()).start()
+    thread = ServerThread(env.config())
+    thread.start()
     yield thread
     thread.stop()
 
@@ -318,7 +541,8 @@ def test_atm_application_drives_card_pad_printer_and_transfer(
 
     async def scenario() -> None:
         async with atm_stack(env, verifier, tmp_path, devices=True) as st:
-            assert st.board is not None and st.printer is not None
+            assert st.board is not None
+            assert st.printer is not None
             services = await discover(st.publisher, schemas)
             assert set(services) == {"CardReader", "PinPad", "Printer", "MynaEdge"}
             async with (
@@ -352,11 +576,15 @@ def test_atm_application_drives_card_pad_printer_and_transfer(
                 # a PIN may not travel through the application: VERIFY with data is refused
                 refused = await chip(bytes.fromhex("0020008004") + card.auth_pin.encode())
                 assert refused.code == "unsupportedData"
-                assert (await chip(SELECT_AUTH_PIN_EF, "chipTypeAPart4")).payload["chipData"] == SW_OK
+                assert (await chip(SELECT_AUTH_PIN_EF, "chipTypeAPart4")).payload[
+                    "chipData"
+                ] == SW_OK
 
                 # secure PIN entry: the application learns the digit count only
                 typist = typing_on_pad(st.board, "ENTER PIN", card.auth_pin)
-                entry = await pad.run("Keyboard.PinEntry", {"minLen": 4, "maxLen": 4, "autoEnd": True})
+                entry = await pad.run(
+                    "Keyboard.PinEntry", {"minLen": 4, "maxLen": 4, "autoEnd": True}
+                )
                 typist.join(timeout=10)
                 assert entry.code == "success"
                 assert entry.payload == {"digits": 4, "completion": "enter"}
@@ -376,7 +604,9 @@ def test_atm_application_drives_card_pad_printer_and_transfer(
 
                 # raw ESC/POS to the receipt printer
                 escpos = b"XFS4IOT RAW RECEIPT\n" + bytes.fromhex("1B6403 1D5600")
-                printed = await paper.run("Printer.PrintRaw", {"inputData": "no", "data": b64(escpos)})
+                printed = await paper.run(
+                    "Printer.PrintRaw", {"inputData": "no", "data": b64(escpos)}
+                )
                 assert printed.code == "success"
                 receipts = await asyncio.to_thread(st.printer.wait_receipts, 1, 10.0)
                 assert "XFS4IOT RAW RECEIPT" in receipts[-1].text()
@@ -408,13 +638,70 @@ def test_atm_application_drives_card_pad_printer_and_transfer(
                     "MynaEdge.IdentityVerifiedTransfer", transfer_payload(), on_event=answer
                 )
                 typist.join(timeout=10)
-                assert done.code == "success", done.completion["header"].get("errorDescription")
+                assert done.code == "success", done.description
                 assert done.payload["state"] == "committed"
                 assert done.payload["identityVerified"] is True
-                assert "confirmStatement" in prompts and "signingPassword" in prompts
+                assert "confirmStatement" in prompts
+                assert "signingPassword" in prompts
             every = reader.raw + pad.raw + paper.raw + atm.raw
             for secret in (card.auth_pin, card.sign_password):
                 assert all(f'"{secret}"' not in text for text in every)
+
+    asyncio.run(scenario())
+
+
+def test_an_application_that_drops_at_the_cash_question_answers_it_after_reconnecting(
+    env: VerifierEnv, verifier: ServerThread, schemas: Schemas, tmp_path: Path
+) -> None:
+    """Issue 23 part 1 through XFS4IoT: the agent never decides the cash question itself."""
+    card = get_profile("default")
+
+    async def scenario() -> None:
+        async with atm_stack(env, verifier, tmp_path, devices=True) as st:
+            assert st.board is not None
+            services = await discover(st.publisher, schemas)
+            typist = typing_on_pad(st.board, "ENTER PASSWORD", card.sign_password)
+            async with client(services["MynaEdge"], schemas) as atm:
+                payload = transfer_payload() | {"transactionId": "ATM-0001-CASH"}
+                rid, ack = await atm.start("MynaEdge.IdentityVerifiedTransfer", payload)
+                assert "status" not in ack["header"]
+                while True:  # answer the statement; stop at "did the cash move?"
+                    message = await atm.next_message(rid, timeout=60)
+                    assert message["header"]["type"] == "event", message
+                    event = message["payload"]
+                    if message["header"]["name"] != "MynaEdge.PromptEvent":
+                        continue
+                    if event["prompt"] == "confirmMoneyMoved":
+                        break
+                    if event["answerable"]:
+                        answered = await atm.run("MynaEdge.AnswerPrompt", {
+                            "transferRequestId": rid, "promptId": event["promptId"],
+                            "confirmed": True,
+                        })  # fmt: skip
+                        assert answered.payload == {"accepted": True}
+                # the application's record says the cash moved; then it crashes (drops)
+            typist.join(timeout=10)
+            async with client(services["MynaEdge"], schemas) as again:
+                question = await again.next_unsolicited("MynaEdge.CashQuestionEvent", 60)
+                assert question["payload"]["transactionId"] == "ATM-0001-CASH"
+                assert question["payload"]["amountYen"] == 250_000
+                waiting = await again.run(
+                    "MynaEdge.GetTransferOutcome", {"transactionId": "ATM-0001-CASH"}
+                )
+                assert waiting.payload["awaitingCashAnswer"] is True  # undecided, not reversed
+                answer = {"recoveryId": question["payload"]["recoveryId"], "cashMoved": True}
+                answered = await again.run("MynaEdge.AnswerCashQuestion", answer)
+                assert answered.payload == {"accepted": True}
+                for _ in range(100):
+                    outcome = await again.run(
+                        "MynaEdge.GetTransferOutcome", {"transactionId": "ATM-0001-CASH"}
+                    )
+                    if outcome.payload["state"] in ("completed", "journaled"):
+                        break
+                    await asyncio.sleep(0.1)
+                assert outcome.payload["awaitingCashAnswer"] is False
+                assert outcome.payload["outcome"]["transfer"]["state"] == "committed"
+                assert outcome.payload["outcome"]["transfer"]["identityVerified"] is True
 
     asyncio.run(scenario())
 
@@ -439,9 +726,11 @@ def test_malformed_messages_cancel_timeout_and_foreign_origin(
                 assert (await atm.next_message(0))["header"]["status"] == "invalidRequestID"
                 unknown = await atm.run("CardReader.Move", {})
                 assert unknown.code == "invalidCommand"
-                bad_payload = await atm.run("MynaEdge.IdentityVerifiedTransfer", {"amountYen": "lots"})
+                bad_payload = await atm.run(
+                    "MynaEdge.IdentityVerifiedTransfer", {"amountYen": "lots"}
+                )
                 assert bad_payload.code == "invalidData"
-                assert "lots" not in bad_payload.completion["header"].get("errorDescription", "")
+                assert "lots" not in bad_payload.description
 
                 # a transfer waits at the statement prompt: duplicate id, then cancel all
                 rid, ack = await atm.start("MynaEdge.IdentityVerifiedTransfer", transfer_payload())

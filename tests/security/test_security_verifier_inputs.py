@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,15 @@ def test_every_insecure_response_says_so(env: VerifierEnv) -> None:
             assert ERROR_METADATA_KEY in trailers  # the error detail is still there
     finally:
         thread.stop()
+
+
+def test_insecure_start_says_so_loudly(env: VerifierEnv, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="verifier.server")
+    thread = ServerThread(dataclasses.replace(env.config(), insecure_dev=True))
+    thread.start()
+    thread.stop()
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("INSECURE DEVELOPMENT MODE" in r.getMessage() for r in warnings)
 
 
 def test_a_secure_response_carries_no_dev_warning(env: VerifierEnv, server: ServerThread) -> None:

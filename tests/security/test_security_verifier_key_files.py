@@ -127,3 +127,15 @@ def test_the_database_is_owner_only_whatever_the_umask(tmp_path: Path, umask_000
         assert _mode(tmp_path / "state") == 0o700
     finally:
         storage.close()
+
+
+def test_a_folder_under_a_writable_non_sticky_folder_is_refused(tmp_path: Path) -> None:
+    # Whoever can write the folder above can rename ours away and put theirs.
+    above = tmp_path / "open"
+    above.mkdir()
+    above.chmod(0o777)
+    mine = above / "tls"
+    mine.mkdir(mode=0o700)
+    with pytest.raises(UnsafeFolderError, match="above"):
+        write_secret(mine / "server.key", b"key")
+    assert list(mine.iterdir()) == []

@@ -153,11 +153,13 @@ def test_a_cards_booking_cannot_reset_another_cards_auth_pin(
     before = b.card.tries_left(PinKind.AUTH)
     answer = _redeem_for_other_card(env, server, a, b, AUTH_PIN)
     # The verifier cannot tell from a signing certificate which card id it
-    # belongs to; what it authorises is bound to A's signing certificate.
-    if answer.verdict == pb.VERDICT_ACCEPTED:
-        with pytest.raises(CardError) as refused:
-            apply_issuer_reset(b.card.channel, 2, answer.issuer_authorization, b"9090")
-        assert refused.value.sw == 0x6300  # B: not an authorisation for this card
+    # belongs to, so it answers; but what it authorises is bound to A's
+    # signing certificate, and card B (the real EXTERNAL AUTHENTICATE) refuses.
+    assert answer.verdict == pb.VERDICT_ACCEPTED, pb.Reason.Name(answer.reason)
+    assert answer.issuer_authorization
+    with pytest.raises(CardError) as refused:
+        apply_issuer_reset(b.card.channel, 2, answer.issuer_authorization, b"9090")
+    assert refused.value.sw == 0x6300  # B: not an authorisation for this card
     # B's PIN is unchanged and its retry counter untouched.
     assert b.card.tries_left(PinKind.AUTH) == before
     with b.secret(KeyKind.AUTH) as old:

@@ -30,7 +30,16 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar
+
+from verifier.codes import (
+    Purpose,
+    ReservationState,
+    ResetOperation,
+    ResetPolicy,
+    RevocationSource,
+    TransferState,
+)
 
 __all__ = [
     "AuditEntry",
@@ -65,7 +74,7 @@ class Session:
 
     session_id: str
     terminal_id: str
-    purpose: int
+    purpose: Purpose
     nonce: bytes
     expires_us: int
     used_us: int | None = None
@@ -84,16 +93,16 @@ class IdempotencyRecord:
 
 @dataclass(frozen=True)
 class Transfer:
-    """An authorised transfer and its state (TransferState numbers)."""
+    """An authorised transfer and its state."""
 
     authorization_id: str
     terminal_id: str
     amount_yen: int
     statement_digest: bytes
-    state: int
+    state: TransferState
     identity_verified: bool
     certificate_serial: str
-    revocation_source: int
+    revocation_source: RevocationSource
     created_us: int
     expires_us: int
     changed_us: int | None = None
@@ -101,17 +110,17 @@ class Transfer:
 
 @dataclass(frozen=True)
 class Reservation:
-    """A booked PIN reset; ``state`` is BOOKED, REDEEMED, CONFIRMED, FAILED or EXPIRED."""
+    """A booked PIN reset."""
 
     reservation_id: str
     terminal_id: str
-    operation: int
-    policy: int
+    operation: ResetOperation
+    policy: ResetPolicy
     certificate_fingerprint: bytes
     certificate_serial: str
     otp_hash: bytes | None
     attempts_left: int
-    state: str
+    state: ReservationState
     created_us: int
     expires_us: int
     changed_us: int | None = None
@@ -197,7 +206,7 @@ class Transaction:
         self._x(
             "INSERT INTO sessions (session_id, terminal_id, purpose, nonce, expires_us, used_us)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            astuple(session),
+            (*astuple(session)[:2], int(session.purpose), *astuple(session)[3:]),
         )
 
     def get_session(self, session_id: str) -> Session | None:
@@ -207,7 +216,11 @@ class Transaction:
             " WHERE session_id = ?",
             (session_id,),
         ).fetchone()
-        return None if row is None else Session(row[0], row[1], row[2], bytes(row[3]), *row[4:])
+        return (
+            None
+            if row is None
+            else Session(row[0], row[1], Purpose(row[2]), bytes(row[3]), *row[4:])
+        )
 
     def consume_session(self, session_id: str, now_us: int) -> bool:
         """Mark the nonce used; False when it was used already."""
@@ -223,7 +236,9 @@ class Transaction:
     def insert_transfer(self, transfer: Transfer) -> None:
         """Store a new authorisation."""
         values = list(astuple(transfer))
+        values[4] = int(transfer.state)
         values[5] = int(transfer.identity_verified)
+        values[7] = _SOURCE_NUMBERS[transfer.revocation_source]
         self._x(
             "INSERT INTO transfers (authorization_id, terminal_id, amount_yen, statement_digest,"
             " state, identity_verified, certificate_serial, revocation_source, created_us,"
@@ -242,28 +257,36 @@ class Transaction:
         if row is None:
             return None
         return Transfer(
-            row[0], row[1], row[2], bytes(row[3]), row[4], bool(row[5]), row[6], *row[7:]
+            row[0],
+            row[1],
+            row[2],
+            bytes(row[3]),
+            TransferState(row[4]),
+            bool(row[5]),
+            row[6],
+            _SOURCES[row[7]],
+            *row[8:],
         )
 
     def change_transfer_state(
-        self, authorization_id: str, expected: int, new: int, now_us: int
+        self, authorization_id: str, expected: TransferState, new: TransferState, now_us: int
     ) -> bool:
         """Move from ``expected`` to ``new``; False when the state was not ``expected``."""
         return (
             self._x(
                 "UPDATE transfers SET state = ?, changed_us = ?"
                 " WHERE authorization_id = ? AND state = ?",
-                (new, now_us, authorization_id, expected),
+                (int(new), now_us, authorization_id, int(expected)),
             ).rowcount
             == 1
         )
 
-    def expired_transfers(self, state: int, now_us: int, limit: int = 100) -> list[str]:
+    def expired_transfers(self, state: TransferState, now_us: int, limit: int = 100) -> list[str]:
         """Ids in ``state`` whose expiry is past."""
         rows = self._x(
             "SELECT authorization_id FROM transfers WHERE state = ? AND expires_us < ?"
             " ORDER BY expires_us LIMIT ?",
-            (state, now_us, limit),
+            (int(state), now_us, limit),
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -272,7 +295,7 @@ class Transaction:
         authorization_id: str,
         serial: str,
         four: tuple[str, str, str, str],
-        source: int,
+        source: RevocationSource,
         now_us: int,
     ) -> None:
         """Record an identity verification (the basic four items) for a transfer."""
@@ -280,7 +303,7 @@ class Transaction:
             "INSERT INTO identity_verifications (authorization_id, certificate_serial, name,"
             " address, birth_date, gender, revocation_source, verified_us)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (authorization_id, serial, *four, source, now_us),
+            (authorization_id, serial, *four, _SOURCE_NUMBERS[source], now_us),
         )
 
     def count_identities(self) -> int:
@@ -295,15 +318,15 @@ class Transaction:
             " certificate_fingerprint, certificate_serial, otp_hash, attempts_left, state,"
             " created_us, expires_us, changed_us, redeemed_by)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            astuple(reservation),
+            _reservation_row(reservation),
         )
 
-    def find_reservation(self, fingerprint: bytes, operation: int) -> Reservation | None:
+    def find_reservation(self, fingerprint: bytes, operation: ResetOperation) -> Reservation | None:
         """The newest reservation (in any state) for this certificate and operation."""
         row = self._x(
             f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE certificate_fingerprint = ?"  # noqa: S608
             " AND operation = ? ORDER BY created_us DESC LIMIT 1",
-            (fingerprint, operation),
+            (fingerprint, int(operation)),
         ).fetchone()
         return None if row is None else _reservation(row)
 
@@ -318,8 +341,8 @@ class Transaction:
     def update_reservation(
         self,
         reservation_id: str,
-        expected_state: str,
-        state: str,
+        expected_state: ReservationState,
+        state: ReservationState,
         attempts_left: int,
         now_us: int,
         redeemed_by: str | None = None,
@@ -330,7 +353,14 @@ class Transaction:
                 "UPDATE reservations SET state = ?, attempts_left = ?, changed_us = ?,"
                 " redeemed_by = COALESCE(?, redeemed_by)"
                 " WHERE reservation_id = ? AND state = ?",
-                (state, attempts_left, now_us, redeemed_by, reservation_id, expected_state),
+                (
+                    state.value,
+                    attempts_left,
+                    now_us,
+                    redeemed_by,
+                    reservation_id,
+                    expected_state.value,
+                ),
             ).rowcount
             == 1
         )
@@ -376,8 +406,37 @@ def _bytes(value: Any) -> bytes | None:
 
 def _reservation(row: Sequence[Any]) -> Reservation:
     return Reservation(
-        row[0], row[1], row[2], row[3], bytes(row[4]), row[5], _bytes(row[6]), *row[7:]
+        reservation_id=row[0],
+        terminal_id=row[1],
+        operation=ResetOperation(row[2]),
+        policy=ResetPolicy(row[3]),
+        certificate_fingerprint=bytes(row[4]),
+        certificate_serial=row[5],
+        otp_hash=_bytes(row[6]),
+        attempts_left=row[7],
+        state=ReservationState(row[8]),
+        created_us=row[9],
+        expires_us=row[10],
+        changed_us=row[11],
+        redeemed_by=row[12],
     )
+
+
+def _reservation_row(reservation: Reservation) -> tuple[Any, ...]:
+    values = list(astuple(reservation))
+    values[2] = int(reservation.operation)
+    values[3] = int(reservation.policy)
+    values[8] = reservation.state.value
+    return tuple(values)
+
+
+# How the revocation source is stored (the schema's numbers: 0 none, 1 OCSP, 2 CRL).
+_SOURCE_NUMBERS: Final = {
+    RevocationSource.NONE: 0,
+    RevocationSource.OCSP: 1,
+    RevocationSource.CRL: 2,
+}
+_SOURCES: Final = {number: source for source, number in _SOURCE_NUMBERS.items()}
 
 
 class Storage(abc.ABC):

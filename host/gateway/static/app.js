@@ -3,7 +3,21 @@
 // the gateway (POST JSON, Server-Sent Events back). The app shows what the agent asks
 // for and answers by prompt id; the flows themselves live in the agent. A typed PIN is
 // kept only in a local variable (never in the DOM or storage), sealed to the prompt's key
-// (seal.js) and forgotten. Idle for idle_seconds: cancel, clear the screen, start again.
+// (seal.js) and forgotten.
+//
+// Accessibility (issue 24, JIS X 8341-3 = WCAG 2.2 AA; many users are elderly):
+// - idle: a dialog warns before the timeout, counts down and offers 続ける (2.2.1); the PIN
+//   pad and statement screens allow longer; any message from the agent's stream (a prompt,
+//   a pad key) restarts the timer; afterwards the start screen says why it came back;
+// - each screen change moves focus to the new heading (2.4.3); errors such as a wrong PIN
+//   are stated in live regions (3.3.1, 4.1.3); the mask announces how many characters are
+//   in, never which (4.1.2), and key clicks sound through Web Audio;
+// - a physical keypad or jog dial works everywhere: digits, letters, Backspace, Enter,
+//   arrows (focus moves), Escape (取消); digits pick menu items;
+// - 文字を大きく (150 %, 200 %), zoom allowed, layouts reflow; furigana on hard terms and
+//   和暦 dates on Japanese screens; texts of results come from the one message table;
+// - voice guidance (the operator's choice, gateway --voice) speaks headings and prompts in
+//   the screen's language, never an entry, a mask or personal data.
 "use strict";
 
 const App = (() => {
@@ -17,47 +31,196 @@ const App = (() => {
     payee_account_number: "1234567", payee_name: "ヤマダ　ハナコ", remitter_name: "ヤマダ　タロウ",
     remitter_phone: "03-1234-5678",
   };
+  // Screens that need longer than the idle limit (multi-tap on the pad: up to ~80 presses;
+  // reading the statement the card signs), as factors of it.
+  const IDLE_FACTOR = {pad: 3, statement: 2, "entry-alnum": 2};
+  // The warning dialog gives at least this long to answer (WCAG 2.2.1: 20 s).
+  const GRACE_SECONDS = 20;
+  const TEXT_SIZES = [1, 1.5, 2];
+  // Codes the app meets without the agent's message -> the message table's ResultCode.
+  const RESULT_OF = {
+    card_removed: "card_removed", service_unavailable: "service_unavailable", timeout: "timeout",
+    pin_blocked: "pin_blocked", cancelled: "cancelled", device_error: "device_error",
+    refused: "refused", other: "internal_error",
+  };
   const params = new URLSearchParams(location.search);
   const state = {
     lang: params.get("lang") === "en" ? "en" : "ja",
     idleSeconds: 60, caps: null, screen: "start", command: null, prompt: null,
     newSecretKind: "alnum", lastTry: false, failure: "", amount: "", agentDown: false,
-    verifierDown: false, render: null,
+    verifierDown: false, render: null, messages: null, voice: false, size: 0,
+    tries: {}, notice: "",
   };
   let entry = "";  // the secret being typed: this variable only, cleared after sealing
-  let idleTimer = null;
+  const idle = {timer: null, tick: null, left: 0, back: null};
+  let audio = null;
 
   const t = (key, ...args) => format((TEXTS[state.lang] || TEXTS.ja)[key] ?? key, ...args);
   // The agent's own text (UserMessage: key, ja, en) in the screen's language, else a fallback:
   // one table of texts (host/messages.py) for the demo, this app and every ATM application.
   const say = (message, fallback) => (message && message[state.lang]) || fallback;
 
+  // --- texts: furigana, dates ---------------------------------------------------------------
+  /** Set ``el``'s text; on Japanese screens the first use of each hard term gets <ruby>. */
+  function setText(el, text) {
+    el.textContent = text;
+    const readings = state.messages && state.messages.furigana;
+    if (state.lang !== "ja" || !readings || !text) return;
+    const hits = [];
+    for (const term of Object.keys(readings).sort((a, b) => b.length - a.length)) {
+      let at = text.indexOf(term);
+      while (at >= 0 && hits.some(([i, w]) => at < i + w.length && i < at + term.length)) {
+        at = text.indexOf(term, at + 1);
+      }
+      if (at >= 0) hits.push([at, term]);
+    }
+    if (!hits.length) return;
+    hits.sort((a, b) => a[0] - b[0]);
+    el.textContent = "";
+    let from = 0;
+    for (const [at, term] of hits) {
+      el.append(text.slice(from, at));
+      const ruby = document.createElement("ruby");
+      const rt = document.createElement("rt");
+      rt.textContent = readings[term];
+      rt.setAttribute("aria-hidden", "true");  // a screen reader reads the term, not twice
+      ruby.append(term, rt);
+      el.append(ruby);
+      from = at + term.length;
+    }
+    el.append(text.slice(from));
+  }
+
+  /** The text a person hears or a test reads: without the furigana. */
+  function plain(el) {
+    const copy = el.cloneNode(true);
+    for (const rt of copy.querySelectorAll("rt")) rt.remove();
+    return copy.textContent.trim();
+  }
+
+  /** 1980-01-01 -> 昭和55年1月1日（1980年） on Japanese screens (和暦, as on the card). */
+  function dateText(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    if (!m || state.lang !== "ja") return iso;
+    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const n = y * 10000 + mo * 100 + d;
+    const eras = [["令和", 20190501, 2019], ["平成", 19890108, 1989], ["昭和", 19261225, 1926],
+      ["大正", 19120730, 1912], ["明治", 18680125, 1868]];
+    for (const [name, from, first] of eras) {
+      if (n >= from) {
+        const year = y - first + 1;
+        return `${name}${year === 1 ? "元" : year}年${mo}月${d}日（${y}年）`;
+      }
+    }
+    return `${y}年${mo}月${d}日`;
+  }
+
   function translate() {
     document.documentElement.lang = state.lang;
-    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    document.title = t("title");
+    $("lang").lang = state.lang === "ja" ? "en" : "ja";  // the toggle names the other language
+    for (const el of document.querySelectorAll("[data-i18n]")) setText(el, t(el.dataset.i18n));
+    textSizeShown();
+    if (state.notice) setText($("start-notice"), t(state.notice));
     if (state.render) state.render();
+    idleShown();
     banner();
   }
 
   function show(screen, render) {
+    closeWarning();
     state.screen = screen;
     state.render = render || null;
-    for (const el of document.querySelectorAll(".screen")) el.hidden = el.dataset.screen !== screen;
-    $("cancel").hidden = screen === "start";
+    let section = null;
+    for (const el of document.querySelectorAll(".screen")) {
+      el.hidden = el.dataset.screen !== screen;
+      if (!el.hidden) section = el;
+    }
+    $("cancel").hidden = ["start", "result", "error", "remove"].includes(screen);
     document.body.dataset.screen = screen;
+    if (screen !== "start") { state.notice = ""; $("start-notice").textContent = ""; }
     if (render) render();
+    armIdle();
+    // Focus the new heading (2.4.3): a screen reader announces where the person now is.
+    const heading = section && section.querySelector("h2");
+    if (heading && document.body.dataset.ready) {
+      heading.focus();
+      speak(plain(heading));
+    }
+  }
+
+  // --- idle timeout: warn, count down, 続ける; then clear the screen and say why -------------
+  function idleLimit() {
+    const key = state.screen === "entry" && $("entry-keys").classList.contains("alnum")
+      ? "entry-alnum" : state.screen;
+    return state.idleSeconds * (IDLE_FACTOR[key] || 1);
+  }
+
+  function grace() { return Math.min(GRACE_SECONDS, state.idleSeconds); }
+
+  function idleShown() {
+    const timed = !["start", "working"].includes(state.screen);
+    const total = Math.round(idleLimit() + grace());
+    $("idle").textContent = timed ? t("idle", total) : "";
+    document.body.dataset.idleLimit = timed ? String(total) : "";
+  }
+
+  function armIdle() {
+    clearTimeout(idle.timer);
+    idleShown();
+    if (state.screen === "start" || state.screen === "working") return;
+    idle.timer = setTimeout(openWarning, idleLimit() * 1000);
+  }
+
+  /** Activity: a touch, a key, or a message from the agent (its prompts, the pad's keys). */
+  function activity() {
+    if ($("timeout").open) closeWarning();
     armIdle();
   }
 
-  // --- idle timeout (kiosk guidance: clear the screen and return to the start) -----------
-  function armIdle() {
-    clearTimeout(idleTimer);
-    $("idle").textContent = state.screen === "start" ? "" : t("idle", state.idleSeconds);
-    if (state.screen === "start" || state.screen === "working") return;
-    idleTimer = setTimeout(() => reset(true), state.idleSeconds * 1000);
+  function openWarning() {
+    const dialog = $("timeout");
+    if (dialog.open) return;
+    idle.back = document.activeElement;
+    idle.left = Math.ceil(grace());
+    setText($("timeout-text"), t("timeout_text"));
+    countdown();
+    dialog.showModal();
+    $("timeout-continue").focus();
+    speak(`${t("timeout_title")}。${t("timeout_text")}`);
+    idle.tick = setInterval(() => {
+      idle.left -= 1;
+      if (idle.left <= 0) return timedOut();
+      countdown();
+    }, 1000);
   }
 
-  function reset(cancelRunning) {
+  function countdown() {
+    $("timeout-count").textContent = t("timeout_count", idle.left);
+    document.body.dataset.countdown = String(idle.left);
+    // The live region speaks at the start and at 10 and 5 seconds, not every second.
+    if (idle.left === Math.ceil(grace()) || idle.left === 10 || idle.left === 5) {
+      $("timeout-live").textContent = t("timeout_live", idle.left);
+    }
+  }
+
+  function closeWarning() {
+    clearInterval(idle.tick);
+    idle.tick = null;
+    const dialog = $("timeout");
+    if (!dialog.open) return;
+    dialog.close();
+    $("timeout-live").textContent = "";
+    delete document.body.dataset.countdown;
+    if (idle.back && idle.back.isConnected && !idle.back.closest("[hidden]")) idle.back.focus();
+  }
+
+  function timedOut() {
+    closeWarning();
+    reset(true, "timed_out");
+  }
+
+  function reset(cancelRunning, notice) {
     entry = "";
     if (cancelRunning && state.command) cancelCommand();
     if (state.command) state.command.ctrl.abort();
@@ -66,12 +229,20 @@ const App = (() => {
     state.amount = "";
     state.lastTry = false;
     state.failure = "";
+    state.tries = {};
     delete document.body.dataset.error;
     delete document.body.dataset.reason;
-    for (const id of ["result", "statement", "entry-mask", "payee", "amount", "working-step"]) {
+    for (const id of ["result", "statement", "entry-mask", "entry-count", "payee", "amount",
+      "working-step"]) {
       $(id).textContent = "";
     }
+    setSize(0);  // the next person starts with the standard text size
     show("start", renderStart);
+    state.notice = notice || "";
+    if (notice) {
+      setText($("start-notice"), t(notice));
+      speak(t(notice));
+    }
   }
 
   function renderStart() {
@@ -87,6 +258,44 @@ const App = (() => {
     const text = state.agentDown ? t("banner_agent") : state.verifierDown ? t("banner_verifier") : "";
     el.textContent = text;
     el.hidden = !text;
+  }
+
+  // --- text size, sound, voice -----------------------------------------------------------
+  function setSize(level) {
+    state.size = level;
+    document.documentElement.dataset.size = String(TEXT_SIZES[level] * 100);
+    textSizeShown();
+  }
+
+  function textSizeShown() {
+    $("textsize").setAttribute("aria-pressed", state.size > 0 ? "true" : "false");
+    $("textsize-level").textContent = t(`size_${state.size + 1}`);
+  }
+
+  /** A short tone per key (Web Audio): feedback without saying which key it was. */
+  function beep(kind) {
+    try {
+      audio = audio || new AudioContext();
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.frequency.value = {key: 880, back: 520, error: 220}[kind] || 880;
+      gain.gain.value = 0.15;
+      osc.connect(gain).connect(audio.destination);
+      const now = audio.currentTime;
+      osc.start(now);
+      osc.stop(now + (kind === "error" ? 0.3 : 0.05));
+    } catch (err) {
+      // no audio device: the visual mask and the live region still tell
+    }
+  }
+
+  /** Voice guidance, when the operator enabled it: only headings and prompts are passed. */
+  function speak(text) {
+    if (!state.voice || !text || !window.speechSynthesis) return;
+    const utterance = new SpeechSynthesisUtterance(text);
+    utterance.lang = state.lang === "ja" ? "ja-JP" : "en-US";
+    speechSynthesis.cancel();
+    speechSynthesis.speak(utterance);
   }
 
   // --- talking to the gateway ----------------------------------------------------------
@@ -109,6 +318,7 @@ const App = (() => {
     state.command = {rid, ctrl, flow};
     state.lastTry = false;
     state.failure = "";
+    state.tries = {};
     show("working", () => { $("working-step").textContent = ""; });
     // The customer's language goes with the command: the agent prints the receipt in it.
     const body = {request_id: rid, timeout_ms: 300000, language: state.lang, ...command};
@@ -159,12 +369,20 @@ const App = (() => {
       return true;
     }
     if (kind !== "event") return false;
+    activity();  // the agent moved on (a prompt, a pad key): the person is there
     if (data.prompt) onPrompt(data.prompt);
     else if (data.last_try_warning) state.lastTry = true;
     else if (data.working) show("working", () => { $("working-step").textContent = data.working.step; });
     else if (data.remove_card) show("remove");
     else if (data.failure) state.failure = data.failure.code;
     return false;
+  }
+
+  /** Whether this secret prompt follows a wrong try (fewer tries left than the last time). */
+  function wrongTry(prompt) {
+    const before = state.tries[prompt.type];
+    if (prompt.tries_left) state.tries[prompt.type] = prompt.tries_left;
+    return !!(before && prompt.tries_left && prompt.tries_left < before);
   }
 
   function onPrompt(prompt) {
@@ -179,9 +397,10 @@ const App = (() => {
     else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) {
       // An OTP prompt with attempts left follows a refused OTP: say so.
       const otpWrong = type === "PROMPT_TYPE_ONE_TIME_PASSWORD" && prompt.tries_left;
-      showEntry(prompt, otpWrong ? "otp_wrong" : "");
+      const wrong = wrongTry(prompt);
+      showEntry(prompt, otpWrong ? "otp_wrong" : wrong ? "pin_wrong" : "");
     }
-    else if (SECRET_TYPES.includes(type)) showPad(prompt);
+    else if (SECRET_TYPES.includes(type)) showPad(prompt, wrongTry(prompt));
   }
 
   async function answerConfirm(yes) {
@@ -207,34 +426,44 @@ const App = (() => {
   function showEntry(prompt, error) {
     entry = "";
     const rule = entryRule(prompt);
+    if (error) beep("error");
     show("entry", () => {
       const key0 = prompt.message && prompt.message.key;
       const again = prompt.type === "PROMPT_TYPE_NEW_SECRET" &&
         (key0 ? key0.endsWith("_again") : /again/i.test(prompt.text));
       const key = `entry_${prompt.type.replace("PROMPT_TYPE_", "")}${again ? "_again" : ""}`;
-      $("entry-title").textContent = t(key);
-      $("entry-rule").textContent = rule.alnum ? t("rule_password") : t("rule_digits", rule.max);
+      setText($("entry-title"), t(key));
+      setText($("entry-rule"), rule.alnum ? t("rule_password") : t("rule_digits", rule.max));
       $("entry-tries").textContent = prompt.tries_left ? t("tries", prompt.tries_left) : "";
       const warn = state.lastTry || prompt.last_try;
       $("entry-warning").hidden = !warn;
-      $("entry-warning").textContent = warn ? t("last_try") : "";
+      setText($("entry-warning"), warn ? t("last_try") : "");
       $("entry-error").hidden = !error;
-      $("entry-error").textContent = error ? t(error) : "";
+      setText($("entry-error"), error ? t(error, prompt.tries_left) : "");
       keys($("entry-keys"), rule.alnum, (k) => typeKey(k, rule));
-      updateMask(rule);
+      updateMask(rule, false);
     });
   }
 
   function typeKey(key, rule) {
+    if (!state.prompt || state.screen !== "entry") return;
     if (key === "back") entry = entry.slice(0, -1);
     else if (key === "clear") entry = "";
     else if (entry.length < rule.max) entry += key;
-    updateMask(rule);
+    else return beep("error");
+    beep(key === "back" || key === "clear" ? "back" : "key");
+    updateMask(rule, true);
   }
 
-  function updateMask(rule) {
-    $("entry-mask").textContent = "●".repeat(entry.length) + "○".repeat(Math.max(0, rule.min - entry.length));
-    $("entry-ok").disabled = entry.length < rule.min;
+  function updateMask(rule, announce) {
+    const n = entry.length;
+    $("entry-mask").textContent = "●".repeat(n) + "○".repeat(Math.max(0, rule.min - n));
+    // How many are in, never which (the live region carries a count only).
+    const count = rule.alnum ? t("entry_count_chars", n) : t("entry_count_digits", n, rule.max);
+    if (announce) $("entry-count").textContent = count;
+    const short = Math.max(0, rule.min - n);
+    $("entry-need").textContent = short ? t(rule.alnum ? "need_chars" : "need_digits", short) : "";
+    $("entry-ok").disabled = n < rule.min;
   }
 
   async function submitEntry() {
@@ -244,7 +473,8 @@ const App = (() => {
     if (entry.length < rule.min) return;
     let pin = entry;
     entry = "";  // out of the page's state before sealing starts; a second tap finds nothing
-    updateMask(rule);
+    updateMask(rule, false);
+    $("entry-count").textContent = "";
     state.prompt = null;
     state.lastTry = false;
     show("working", () => { $("working-step").textContent = ""; });
@@ -265,12 +495,15 @@ const App = (() => {
     } else if (!reply || reply.status === 503) failed("agent_unavailable");
   }
 
-  function showPad(prompt) {
+  function showPad(prompt, wrong) {
+    if (wrong) beep("error");
     show("pad", () => {
       $("pad-tries").textContent = prompt.tries_left ? t("tries", prompt.tries_left) : "";
+      $("pad-error").hidden = !wrong;
+      setText($("pad-error"), wrong ? t("pin_wrong", prompt.tries_left) : "");
       const warn = state.lastTry || prompt.last_try;
       $("pad-warning").hidden = !warn;
-      $("pad-warning").textContent = warn ? t("last_try") : "";
+      setText($("pad-warning"), warn ? t("last_try") : "");
     });
   }
 
@@ -298,36 +531,46 @@ const App = (() => {
     if (done.code === "COMPLETION_CODE_SUCCESS") return showResult(command ? command.flow : "", done);
     // What to tell the person comes from the agent (done.message); codes pick the fallback.
     const message = done.message && done.message.key ? done.message : null;
-    if (done.code === "COMPLETION_CODE_CANCELED") return failed("cancelled", "", message);
-    if (done.code === "COMPLETION_CODE_TIME_OUT") return failed("timeout", done.error_code, message);
+    if (done.code === "COMPLETION_CODE_CANCELED") return failed("cancelled", message);
+    if (done.code === "COMPLETION_CODE_TIME_OUT") return failed("timeout", message);
     const code = done.error_code || state.failure;
     if (code === "service_unavailable") { state.verifierDown = true; banner(); }
-    if (done.code === "COMPLETION_CODE_COMMAND_ERROR") return failed("refused", code, message);
-    if (done.code === "COMPLETION_CODE_HARDWARE_ERROR") return failed("device_error", code, message);
-    return failed(code, code, message);
+    if (done.code === "COMPLETION_CODE_COMMAND_ERROR") return failed("refused", message, code);
+    if (done.code === "COMPLETION_CODE_HARDWARE_ERROR") return failed("device_error", message, code);
+    return failed(code, message);
   }
 
-  function failed(code, detail, message) {
+  /** The message table's text for a code the app met itself (no message from the agent). */
+  function tableText(key) {
+    const results = state.messages && state.messages.results;
+    const code = RESULT_OF[key];
+    return code && results && results[code] ? results[code][state.lang] : t(`err_${key}`);
+  }
+
+  function failed(code, message, detail) {
     const known = ["card_removed", "service_unavailable", "agent_unavailable", "timeout", "pin_blocked",
       "cancelled", "busy", "device_error", "refused"];
     const key = known.includes(code) ? code : "other";
     if (state.command) state.command.ctrl.abort();
     state.command = null;
     entry = "";
+    // Codes stay out of sight (2.4.6): they go to data attributes for staff tools and tests.
     show("error", () => {
-      $("error-title").textContent = t(key === "cancelled" ? "err_cancelled" : "error_title");
-      $("error-text").textContent = say(message, t(`err_${key}`));
-      $("error-code").textContent = detail || (key === "other" ? code : "");
+      setText($("error-title"), t(key === "cancelled" ? "err_cancelled" : "error_title"));
+      setText($("error-text"), say(message, tableText(key)));
       document.body.dataset.error = key;
+      document.body.dataset.code = detail || code || "";
       document.body.dataset.reason = message ? message.key : "";
     });
+    speak(plain($("error-text")));
   }
 
-  function fact(dl, label, value) {
+  function fact(dl, label, value, lang) {
     const dt = document.createElement("dt");
-    dt.textContent = label;
+    setText(dt, label);
     const dd = document.createElement("dd");
     dd.textContent = value;
+    if (lang && lang !== state.lang) dd.lang = lang;
     dl.append(dt, dd);
   }
 
@@ -337,26 +580,26 @@ const App = (() => {
       dl.textContent = "";
       if (done.read_card) {
         const r = done.read_card;
-        $("result-title").textContent = t("result_read");
+        setText($("result-title"), t("result_read"));
         if (r.name) {
-          fact(dl, t("name"), r.name);
-          fact(dl, t("address"), r.address);
-          fact(dl, t("birth_date"), r.birth_date);
+          fact(dl, t("name"), r.name, "ja");
+          fact(dl, t("address"), r.address, "ja");
+          fact(dl, t("birth_date"), dateText(r.birth_date));
           fact(dl, t("sex"), t(`sex_${r.sex}`));
         }
         fact(dl, t("card_verified"), r.card_verified ? t("verified_yes") : t("verified_no"));
       } else if (done.pin_reset) {
-        $("result-title").textContent = t("result_reset");
+        setText($("result-title"), t("result_reset"));
         fact(dl, t("reservation_id"), done.pin_reset.reservation_id);
       } else if (done.transfer) {
         const r = done.transfer;
-        $("result-title").textContent = t("result_transfer");
-        fact(dl, t("authorization_id"), r.authorization_id);
-        fact(dl, t("state"), r.state.replace("TRANSFER_STATE_", ""));
+        setText($("result-title"), t("result_transfer"));
+        fact(dl, t("state"), t(`state_${r.state}`));
         fact(dl, t("identity_verified"), r.identity_verified ? t("yes") : t("no"));
         fact(dl, t("receipt_printed"), r.receipt_printed ? t("yes") : t("no"));
+        fact(dl, t("authorization_id"), r.authorization_id);
       } else {
-        $("result-title").textContent = t("result_" + flow);
+        setText($("result-title"), t("result_" + flow));
       }
     });
   }
@@ -364,23 +607,27 @@ const App = (() => {
   // --- the screens before a command ------------------------------------------------------
   function yen(n) { return Number(n || 0).toLocaleString("ja-JP"); }
 
+  function amountKey(k) {
+    if (k === "back") state.amount = state.amount.slice(0, -1);
+    else if (k === "clear") state.amount = "";
+    else if (state.amount.length < 9 && !(k === "0" && !state.amount)) state.amount += k;
+    else return beep("error");
+    beep(k === "back" || k === "clear" ? "back" : "key");
+    amountShown();
+  }
+
   function showTransferForm() {
     state.amount = "";
     show("transfer-form", () => {
       const dl = $("payee");
       dl.textContent = "";
-      fact(dl, t("payee"), PAYEE.payee_name);
+      fact(dl, t("payee"), PAYEE.payee_name, "ja");
       fact(dl, t("bank"), `${PAYEE.payee_bank_code} / ${PAYEE.payee_branch_code}`);
       fact(dl, t("account"), PAYEE.payee_account_number);
-      fact(dl, t("remitter"), PAYEE.remitter_name);
+      fact(dl, t("remitter"), PAYEE.remitter_name, "ja");
       const limit = state.caps ? Number(state.caps.transfer_identity_threshold_yen) : 100000;
-      $("threshold").textContent = t("threshold", yen(limit));
-      keys($("amount-keys"), false, (k) => {
-        if (k === "back") state.amount = state.amount.slice(0, -1);
-        else if (k === "clear") state.amount = "";
-        else if (state.amount.length < 9 && !(k === "0" && !state.amount)) state.amount += k;
-        amountShown();
-      });
+      setText($("threshold"), t("threshold", yen(limit)));
+      keys($("amount-keys"), false, amountKey);
       amountShown();
     });
   }
@@ -390,6 +637,65 @@ const App = (() => {
     $("transfer-next").disabled = !state.amount;
   }
 
+  // --- a physical keypad or jog dial ------------------------------------------------------
+  function focusables() {
+    const scope = $("timeout").open ? $("timeout") : document;
+    return [...scope.querySelectorAll("button, [tabindex='0']")].filter(
+      (el) => !el.disabled && !el.closest("[hidden]") && el.offsetParent !== null &&
+        (scope !== document || !el.closest("dialog")));
+  }
+
+  function moveFocus(step) {
+    const list = focusables();
+    if (!list.length) return;
+    const at = list.indexOf(document.activeElement);
+    const next = at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length;
+    list[next].focus();
+  }
+
+  function visibleButton(selector) {
+    return [...document.querySelectorAll(selector)].find(
+      (el) => !el.disabled && !el.closest("[hidden]") && !el.hidden);
+  }
+
+  function onKeyDown(e) {
+    if (e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
+    const k = e.key;
+    if (k.startsWith("Arrow")) {
+      moveFocus(k === "ArrowDown" || k === "ArrowRight" ? 1 : -1);
+      e.preventDefault();
+      return;
+    }
+    if ($("timeout").open) return;  // Tab, Enter and Escape (= 続ける) work natively there
+    const onButton = e.target instanceof HTMLButtonElement;
+    const screen = state.screen;
+    let handled = true;
+    if (screen === "entry" && state.prompt) {
+      const rule = entryRule(state.prompt);
+      if (/^[0-9]$/.test(k) || (rule.alnum && /^[a-zA-Z]$/.test(k))) typeKey(k.toUpperCase(), rule);
+      else if (k === "Backspace") typeKey("back", rule);
+      else if (k === "Delete") typeKey("clear", rule);
+      else if (k === "Enter" && !onButton) submitEntry();
+      else handled = false;
+    } else if (screen === "transfer-form" && /^[0-9]$/.test(k)) amountKey(k);
+    else if (screen === "transfer-form" && k === "Backspace") amountKey("back");
+    else if (/^[1-9]$/.test(k) && (screen === "start" || screen === "reset-choice")) {
+      // Menu screens: digit N picks the N-th choice, as on a bank's keypad.
+      const choices = [...document.querySelectorAll(`#screen-${screen} .menu button`)].filter(
+        (el) => !el.hidden && !el.disabled);
+      const choice = choices[Number(k) - 1];
+      if (choice) choice.click();
+      else handled = false;
+    } else if (k === "Enter" && !onButton) {
+      const primary = visibleButton(`#screen-${screen} button.primary`);
+      if (primary) primary.click();
+      else handled = false;
+    } else if (k === "Escape" && !$("cancel").hidden) $("cancel").click();
+    else handled = false;
+    if (handled) e.preventDefault();
+  }
+
+  // --- status and configuration -----------------------------------------------------------
   function watchStatus() {
     const source = new EventSource("/api/status");
     source.addEventListener("status", (e) => {
@@ -409,6 +715,7 @@ const App = (() => {
       const response = await fetch("/api/config");
       const config = await response.json();
       state.idleSeconds = Number(params.get("idle")) || config.idle_seconds;
+      state.voice = !!config.voice_guidance;
       state.caps = config.capabilities;
       state.agentDown = !config.capabilities;
     } catch (err) {
@@ -418,8 +725,18 @@ const App = (() => {
     if (state.screen === "start") renderStart();
   }
 
+  async function loadMessages() {
+    try {
+      const response = await fetch("/api/messages");
+      if (response.ok) state.messages = await response.json();
+    } catch (err) {
+      // the app's own fallback texts (i18n.js) stand in
+    }
+  }
+
   function wire() {
     $("lang").addEventListener("click", () => { state.lang = state.lang === "ja" ? "en" : "ja"; translate(); });
+    $("textsize").addEventListener("click", () => setSize((state.size + 1) % TEXT_SIZES.length));
     $("go-read").addEventListener("click", () => show("consent"));
     $("go-reset").addEventListener("click", () => show("reset-choice"));
     $("go-transfer").addEventListener("click", showTransferForm);
@@ -446,11 +763,22 @@ const App = (() => {
     });
     $("result-done").addEventListener("click", () => reset(false));
     $("error-done").addEventListener("click", () => reset(false));
-    for (const name of ["pointerdown", "keydown"]) document.addEventListener(name, armIdle, true);
+    $("timeout-continue").addEventListener("click", activity);
+    $("timeout-end").addEventListener("click", timedOut);
+    // Escape in the dialog means "not yet": keep going rather than closing silently.
+    $("timeout").addEventListener("cancel", (e) => { e.preventDefault(); activity(); });
+    for (const name of ["pointerdown", "keydown"]) {
+      document.addEventListener(name, (e) => {
+        // Inside the dialog only its buttons answer it (a stray Tab does not close it).
+        if (!$("timeout").open || !$("timeout").contains(e.target)) activity();
+      }, true);
+    }
+    document.addEventListener("keydown", onKeyDown);
   }
 
   async function start() {
     wire();
+    await loadMessages();
     translate();
     show("start", renderStart);
     await loadConfig();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The kiosk app's texts: Japanese first, English on the toggle. Codes from the terminal
-// API (failure codes, completion codes, refusals) map to plain messages here.
+// The kiosk app's own texts (screen labels): Japanese first, English on the toggle.
+// What a procedure ended with comes from the one message table (host/messages.py,
+// served as /api/messages); the err_* texts here are only for a gateway that cannot
+// be reached. Plain Japanese: short sentences that say what to do next.
 "use strict";
 
 const TEXTS = {
@@ -40,7 +42,7 @@ const TEXTS = {
     entry_rejected: "入力を受け付けられませんでした。もう一度入力してください。",
     otp_wrong: "ワンタイムパスワードが違います。アプリの表示を確かめて、もう一度入力してください。",
     ok: "確定",
-    backspace: "訂正", clear: "全消去",
+    backspace: "1字消す", clear: "全部消す",
     pad_title: "暗証番号をPINパッドで入力してください",
     pad_text: "画面ではなく、端末のPINパッド（暗証番号入力装置）で入力し、最後に確定キーを押してください。",
     statement_title: "振込内容の確認",
@@ -57,7 +59,7 @@ const TEXTS = {
     name: "氏名", address: "住所", birth_date: "生年月日", sex: "性別",
     card_verified: "カードの有効性", verified_yes: "確認済み（有効）", verified_no: "未確認",
     sex_0: "不明", sex_1: "男性", sex_2: "女性", sex_9: "適用不能",
-    reservation_id: "予約番号", authorization_id: "承認番号", state: "状態",
+    reservation_id: "予約番号", authorization_id: "お問い合わせ番号", state: "結果",
     identity_verified: "本人確認", receipt_printed: "明細票", yes: "済", no: "なし",
     error_title: "手続きを完了できませんでした",
     err_card_removed: "カードが取り外されました。最初からやり直してください。",
@@ -73,6 +75,22 @@ const TEXTS = {
     banner_agent: "端末のサービスに接続できません（サービス停止中）",
     banner_verifier: "センターのサービスに接続できません（サービス停止中）",
     idle: "操作がないと{0}秒で最初の画面に戻ります",
+    textsize: "文字を大きく", size_1: "（標準）", size_2: "（大）", size_3: "（特大）",
+    timeout_title: "まもなく最初の画面に戻ります",
+    timeout_text: "しばらく操作がありません。続けるときは「続ける」を押してください。",
+    timeout_count: "あと {0} 秒", timeout_live: "あと{0}秒で最初の画面に戻ります",
+    timeout_continue: "続ける", timeout_end: "最初に戻る",
+    timed_out: "操作がなかったため、手続きを取り消して最初の画面に戻りました。",
+    pin_wrong: "暗証番号が違います。残り {0} 回です。",
+    entry_count_digits: "{1}桁のうち{0}桁を入力しました",
+    entry_count_chars: "{0}文字を入力しました",
+    need_digits: "あと{0}桁入力すると確定できます",
+    need_chars: "あと{0}文字入力すると確定できます",
+    amount_zero: "金額を入力すると次へ進めます",
+    state_TRANSFER_STATE_COMMITTED: "振込が完了しました",
+    state_TRANSFER_STATE_AUTHORIZED: "受け付けました（手続き中）",
+    state_TRANSFER_STATE_REVERSED: "取り消しました（お金は動いていません）",
+    state_TRANSFER_STATE_UNSPECIFIED: "確認中",
   },
   en: {
     title: "My Number card terminal",
@@ -110,7 +128,7 @@ const TEXTS = {
     entry_rejected: "The entry was not accepted. Please enter it again.",
     otp_wrong: "The one-time password is wrong. Check the app and enter it again.",
     ok: "OK",
-    backspace: "Back", clear: "Clear",
+    backspace: "Delete", clear: "Clear all",
     pad_title: "Enter your password on the PIN pad",
     pad_text: "Use the terminal's secure PIN pad, not the screen, and press its Enter key.",
     statement_title: "Check the transfer",
@@ -127,7 +145,7 @@ const TEXTS = {
     name: "Name", address: "Address", birth_date: "Date of birth", sex: "Sex",
     card_verified: "Card validity", verified_yes: "Checked (valid)", verified_no: "Not checked",
     sex_0: "Unknown", sex_1: "Male", sex_2: "Female", sex_9: "Not applicable",
-    reservation_id: "Reservation", authorization_id: "Authorisation", state: "State",
+    reservation_id: "Reservation", authorization_id: "Reference number", state: "Result",
     identity_verified: "Identity verified", receipt_printed: "Receipt", yes: "yes", no: "no",
     error_title: "The procedure could not be completed",
     err_card_removed: "The card was removed. Please start again.",
@@ -143,6 +161,22 @@ const TEXTS = {
     banner_agent: "The terminal service cannot be reached (service down)",
     banner_verifier: "The central service cannot be reached (service down)",
     idle: "Returns to the start after {0} s without a touch",
+    textsize: "Larger text", size_1: " (normal)", size_2: " (large)", size_3: " (largest)",
+    timeout_title: "Returning to the start soon",
+    timeout_text: "Nothing has been touched for a while. Press \"Continue\" to keep going.",
+    timeout_count: "{0} s left", timeout_live: "Returning to the start in {0} seconds",
+    timeout_continue: "Continue", timeout_end: "Back to start",
+    timed_out: "Nothing was touched, so the procedure was cancelled and the terminal returned to the start.",
+    pin_wrong: "The PIN is wrong. {0} tries left.",
+    entry_count_digits: "{0} of {1} digits entered",
+    entry_count_chars: "{0} characters entered",
+    need_digits: "Enter {0} more digits to confirm",
+    need_chars: "Enter {0} more characters to confirm",
+    amount_zero: "Enter an amount to continue",
+    state_TRANSFER_STATE_COMMITTED: "Transfer completed",
+    state_TRANSFER_STATE_AUTHORIZED: "Accepted (in progress)",
+    state_TRANSFER_STATE_REVERSED: "Reversed (no money moved)",
+    state_TRANSFER_STATE_UNSPECIFIED: "Being checked",
   },
 };
 

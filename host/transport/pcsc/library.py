@@ -76,7 +76,10 @@ def lib() -> Any:
         BackendUnavailableError: pyscard is not installed.
     """
     if _scard is None:
-        raise BackendUnavailableError("pcsc:// needs pyscard (pip install pyscard)")
+        raise BackendUnavailableError(
+            "pcsc:// needs pyscard: run `make debs-demo` (as root: swig, libpcsclite-dev)"
+            " then `make demo`, or `pip install pyscard` with those packages installed"
+        )
     return _scard
 
 

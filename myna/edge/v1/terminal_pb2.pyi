@@ -737,7 +737,11 @@ Global___RemoveCardEvent: _TypeAlias = RemoveCardEvent  # noqa: Y015
 
 @_typing.final
 class CardTakenEvent(_message.Message):
-    """The card left the reader after RemoveCardEvent (the customer took it)."""
+    """The card left the reader after RemoveCardEvent (the customer took it).
+    Sent when the agent's card_taken_seconds (terminal.toml) is set and the
+    reader senses the card leaving: the completion then waits up to that long
+    for it. A card still in the reader then gives no event.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -13,7 +13,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 from tests.prerequisites import missing_prerequisite
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,10 +8,7 @@ starts the interpreter and fails on any failure it reports. Without the
 
 from __future__ import annotations
 
-import os
 import subprocess
-
-import pytest
 
 from hw_sim.devices.controller import FIRMWARE_DIR, find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError

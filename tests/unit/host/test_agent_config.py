@@ -52,6 +52,12 @@ def test_recovery_answer_seconds(tmp_path: Path) -> None:
     assert config.recovery_answer_seconds == 30.0
 
 
+def test_card_taken_seconds(tmp_path: Path) -> None:
+    assert load_agent_config(write(tmp_path, GOOD)).card_taken_seconds == 0.0  # off by default
+    config = load_agent_config(write(tmp_path, "card_taken_seconds = 30\n" + GOOD))
+    assert config.card_taken_seconds == 30.0
+
+
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
@@ -73,6 +79,7 @@ def test_recovery_answer_seconds(tmp_path: Path) -> None:
         (lambda t: 'kiosk_hours = "25:00-26:00"\n' + t, "kiosk_hours"),
         (lambda t: "recovery_answer_seconds = -1\n" + t, "recovery_answer_seconds"),
         (lambda t: 'recovery_answer_seconds = "30"\n' + t, "recovery_answer_seconds"),
+        (lambda t: "card_taken_seconds = 601\n" + t, "card_taken_seconds"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, edit: object, message: str) -> None:

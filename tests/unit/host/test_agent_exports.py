@@ -46,6 +46,14 @@ MODULES = [
     "host.api.translate",
     "host.flows.settle",
     "host.flows.transfer",
+    "host.flows.transfer_request",
+    "host.flows.cash",
+    "host.flows.receipt",
+    "host.api.runtime",
+    "host.api.status",
+    "host.api.listener",
+    "host.api.commands",
+    "host.api.recovery",
 ]
 
 

@@ -115,14 +115,19 @@ def test_pin_never_in_the_grpc_request_bytes_and_a_wrong_key_is_invalid_argument
 
     class _Runtime:
         profile = None
+        reader_url = ""
+        secure_entry = None
+        printer = None
 
     async def scenario() -> None:
         servicer = TerminalServicer(_Runtime())  # type: ignore[arg-type]
         sent: list[tpb.FlowEvent] = []
         user = ApiUser(sent.append, touch_secrets=True, request_id="r-1")
-        from host.api.server import _Command
+        from host.api.commands import Command
 
-        servicer._running["r-1"] = _Command("r-1", user, lambda: None)
+        command = Command("r-1")
+        command.user = user
+        servicer._running["r-1"] = command
         server = grpc.aio.server()
         tpb_grpc.add_TerminalServiceServicer_to_server(servicer, server)
         port = server.add_insecure_port("127.0.0.1:0")

@@ -113,3 +113,20 @@ def test_prompts_carry_a_key_and_japanese() -> None:
     assert message.key == "prompt.insert_card"
     assert message.ja.startswith("マイナンバーカード")
     assert message.en == "Place your card"  # the flow's own English wording is kept
+
+
+@pytest.mark.parametrize(
+    ("outcome", "reason", "code"),
+    [(Outcome.CANCELLED, "reversed", tpb.COMPLETION_CODE_CANCELED),
+     (Outcome.FAILED, "reversed_unanswered", tpb.COMPLETION_CODE_TIME_OUT)],
+)  # fmt: skip
+def test_a_reversed_cash_step_says_reversed(outcome: Outcome, reason: str, code: int) -> None:
+    # Issue 23.4: declined, or nobody answered within recovery_answer_seconds:
+    # the typed reason is TRANSFER_REVERSED either way (was INTERNAL_ERROR for
+    # the unanswered one), and the old error_code keeps the difference.
+    done = completion_for(TransferOutcome(outcome, "op", "a-1", TransferState.REVERSED, reason))
+    assert done.code == code
+    assert done.reason == tpb.COMPLETION_REASON_TRANSFER_REVERSED
+    assert done.error_code == reason
+    assert "reversed" in done.message.en
+    assert done.transfer.state == vpb.TRANSFER_STATE_REVERSED

@@ -84,3 +84,34 @@ def test_no_card_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
             await card.aclose()
 
     asyncio.run(scenario())
+
+
+def test_wait_removed_sees_a_slot_card_taken_away() -> None:
+    # The CardTakenEvent's sensor (issue 23.4): a slot reader tells a taken
+    # card; a fixed sim:// card is never taken, and nothing is raised.
+    from hw_sim.readers.slot import insert_card, remove_card
+
+    insert_card("ports-taken", "default")
+    card = ThreadedCard("sim://?slot=ports-taken&persist=0", poll_interval=0.01)
+    fixed = ThreadedCard("sim://default?persist=0", poll_interval=0.01)
+
+    async def scenario() -> tuple[bool, bool, bool, bool]:
+        try:
+            await card.wait_card(1.0)
+            presented = card.presented
+            await card.release()
+            still = await card.wait_removed(0.05)
+            remove_card("ports-taken")
+            taken = await card.wait_removed(1.0)
+            never = await fixed.wait_removed(0.05)
+        finally:
+            await card.aclose()
+            await fixed.aclose()
+        return presented, still, taken, never
+
+    presented, still, taken, never = asyncio.run(scenario())
+    assert presented
+    assert not still
+    assert taken
+    assert not never
+    assert not fixed.presented

@@ -149,9 +149,23 @@ def test_config_gives_idle_timeout_and_capabilities() -> None:
         config = json.loads(body)
         assert status == 200
         assert config["idle_seconds"] == 7
+        assert config["voice_guidance"] is False  # the operator turns it on (--voice)
         assert config["capabilities"]["profile"] == "TERMINAL_PROFILE_KIOSK"
 
     run(scenario)
+
+
+def test_message_table_is_served_without_the_agent() -> None:
+    async def scenario(gw: Gateway, fake: FakeAgent) -> None:
+        status, headers, body = await http(gw, "GET", "/api/messages")
+        table = json.loads(body)
+        assert status == 200
+        assert headers["Cache-Control"] == "no-store"
+        assert table["results"]["card_removed"]["ja"].startswith("カードが取り外されました")
+        assert "暗証番号" in table["furigana"]
+        assert (await http(gw, "POST", "/api/messages", {}))[0] == 405
+
+    run(scenario, agent_up=False)
 
 
 @pytest.mark.parametrize(

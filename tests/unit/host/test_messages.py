@@ -7,10 +7,11 @@ import re
 
 import pytest
 
-from host.api.user_text import reason_value
+from host.api.translate import completion_for
+from host.api.user_text import reason_value, user_message
 from host.card import PinKind
 from host.client import AccountType, TransferStatement
-from host.flows import PromptKind
+from host.flows import Outcome, PromptKind, ReadOutcome, ResetOutcome, TransferOutcome
 from host.messages import (
     PROMPT_KEYS,
     Language,
@@ -22,6 +23,7 @@ from host.messages import (
     statement_message,
 )
 from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
 
 _KANA_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -110,3 +112,42 @@ def test_the_statement_in_both_languages_from_the_signed_fields() -> None:
     ]
     assert text.en.startswith("Transfer JPY 250,000 to ヤマダ　ハナコ (bank 0001, branch 123")
     assert statement.to_bytes() == before  # what the card signs does not change
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in vpb.Reason.keys() if n not in ("REASON_UNSPECIFIED", "REASON_OK")],  # noqa: SIM118
+)
+def test_every_verifier_refusal_reason_has_its_own_entry(name: str) -> None:
+    # Unmapped, a "failed" ending falls back to INTERNAL_ERROR: every reason
+    # the verifier can give must be in the table instead.
+    reason = name.removeprefix("REASON_")
+    assert result_code("failed", reason) is not ResultCode.INTERNAL_ERROR
+
+
+#: The flows' failure codes (host.flows.context.error_code), none, and two verifier reasons.
+_FLOW_CODES = [
+    "no_signing_certificate", "card_removed", "pin_blocked", "service_unavailable",
+    "device_error", "storage_error", "pin_policy", "cancelled", "timeout", "refused",
+    "flow_error", "failed", "", "CERTIFICATE_REVOKED", "RESERVATION_EXPIRED",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("outcome", [o for o in Outcome if o is not Outcome.COMPLETED])
+@pytest.mark.parametrize("reason", _FLOW_CODES)
+def test_every_non_success_completion_has_a_reason_and_both_texts(
+    outcome: Outcome, reason: str
+) -> None:
+    for ending in (
+        ReadOutcome(outcome, "op", reason=reason),
+        ResetOutcome(outcome, "op", reason=reason),
+        TransferOutcome(outcome, "op", reason=reason),
+    ):
+        done = completion_for(ending)
+        assert done.code != tpb.COMPLETION_CODE_SUCCESS
+        assert done.reason != tpb.COMPLETION_REASON_UNSPECIFIED
+        name = tpb.CompletionReason.Name(done.reason).removeprefix("COMPLETION_REASON_")
+        assert done.message == user_message(result_text(ResultCode[name]))
+    assert completion_for(ResetOutcome(Outcome.COMPLETED, "op")).reason == (
+        tpb.COMPLETION_REASON_UNSPECIFIED
+    )

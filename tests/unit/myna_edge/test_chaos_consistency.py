@@ -198,11 +198,27 @@ def test_receipts_for_committed_transfers_once(world: World, tmp_path: Path) -> 
     assert figures["receipts_printed"] == 1
 
 
-def test_a_receipt_printed_twice(tmp_path: Path) -> None:
+def test_two_originals_for_one_transfer(tmp_path: Path) -> None:
     _receipt(tmp_path, "receipt-0001.txt", "aut-1")
     _receipt(tmp_path, "receipt-0002.txt", "aut-1")
-    with pytest.raises(ChaosInvariantError, match="printed twice for \\['aut-1'\\]"):
+    with pytest.raises(ChaosInvariantError, match="two originals for \\['aut-1'\\]"):
         check_receipts(tmp_path, {"aut-1"})
+
+
+def test_a_reprint_after_the_original_is_allowed(tmp_path: Path) -> None:
+    # Issue 12.7: a crash left unknown whether the original came out; the copy says so.
+    _receipt(tmp_path, "receipt-0001.txt", "aut-1")
+    (tmp_path / "receipt-0002.txt").write_text(
+        "MYNA-EDGE TRANSFER\n再発行 REPRINT\nREF aut-1\nSTATE COMMITTED\n", encoding="utf-8"
+    )
+    assert check_receipts(tmp_path, {"aut-1"}) == (2, 1)
+
+
+def test_a_committed_transfer_without_a_receipt(tmp_path: Path) -> None:
+    # Issue 12.7: "79 committed, 78 receipts printed" is now a failed campaign.
+    _receipt(tmp_path, "receipt-0001.txt", "aut-1")
+    with pytest.raises(ChaosInvariantError, match="without a receipt: \\['aut-3'\\]"):
+        check_receipts(tmp_path, {"aut-1", "aut-3"})
 
 
 def test_a_receipt_for_a_reversed_transfer(tmp_path: Path) -> None:

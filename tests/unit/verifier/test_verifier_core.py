@@ -13,7 +13,8 @@ from hw_sim.home import sim_home
 from hw_sim.pki import CertKind, TestPki
 from myna.edge.v1 import verifier_pb2 as pb
 from tests.verifier_support import MutableClock
-from verifier import transfers
+from verifier import sessions, transfers
+from verifier.codes import Purpose, RevocationSource, TransferState
 from verifier.config import VerifierConfig
 from verifier.core import Core, to_us
 from verifier.errors import NotFoundError, PermissionDeniedError, PreconditionError
@@ -34,24 +35,27 @@ def core(tmp_path: Path) -> Iterator[Core]:
     storage.close()
 
 
-def _session(core: Core, **changes: object) -> Session:
-    values: dict[str, object] = {
-        "session_id": "ses_x", "terminal_id": "atm-01", "purpose": 1, "nonce": b"n" * 32,
-        "expires_us": to_us(core.now()) + 60_000_000, "used_us": None,
-    }  # fmt: skip
-    values.update(changes)
-    return Session(**values)  # type: ignore[arg-type]
+def _session(core: Core, used_us: int | None = None) -> Session:
+    return Session(
+        session_id="ses_x",
+        terminal_id="atm-01",
+        purpose=Purpose.CARD_VERIFICATION,
+        nonce=b"n" * 32,
+        expires_us=to_us(core.now()) + 60_000_000,
+        used_us=used_us,
+    )
 
 
 def test_nonce_rules(core: Core) -> None:
     now = core.now()
-    assert core.nonce_reason(_session(core), "atm-01", 1, now) == "OK"
-    assert core.nonce_reason(None, "atm-01", 1, now) == "NONCE_UNKNOWN"
-    assert core.nonce_reason(_session(core), "atm-02", 1, now) == "NONCE_OTHER_TERMINAL"
-    assert core.nonce_reason(_session(core), "atm-01", 3, now) == "NONCE_WRONG_PURPOSE"
-    assert core.nonce_reason(_session(core, used_us=1), "atm-01", 1, now) == "NONCE_REPLAYED"
+    card, transfer = Purpose.CARD_VERIFICATION, Purpose.TRANSFER
+    assert sessions.nonce_reason(_session(core), "atm-01", card, now) == "OK"
+    assert sessions.nonce_reason(None, "atm-01", card, now) == "NONCE_UNKNOWN"
+    assert sessions.nonce_reason(_session(core), "atm-02", card, now) == "NONCE_OTHER_TERMINAL"
+    assert sessions.nonce_reason(_session(core), "atm-01", transfer, now) == "NONCE_WRONG_PURPOSE"
+    assert sessions.nonce_reason(_session(core, used_us=1), "atm-01", card, now) == "NONCE_REPLAYED"
     later = now + dt.timedelta(seconds=61)
-    assert core.nonce_reason(_session(core), "atm-01", 1, later) == "NONCE_EXPIRED"
+    assert sessions.nonce_reason(_session(core), "atm-01", card, later) == "NONCE_EXPIRED"
 
 
 def test_without_any_revocation_source_a_card_is_not_accepted(core: Core) -> None:
@@ -74,7 +78,18 @@ def _authorised(core: Core, aid: str = "aut_" + "a" * 22) -> str:
     now_us = to_us(core.now())
     with core.storage.transaction() as tx:
         tx.insert_transfer(
-            Transfer(aid, "atm-01", 10, b"d" * 32, 1, False, "", 0, now_us, now_us + 10**8)
+            Transfer(
+                authorization_id=aid,
+                terminal_id="atm-01",
+                amount_yen=10,
+                statement_digest=b"d" * 32,
+                state=TransferState.AUTHORIZED,
+                identity_verified=False,
+                certificate_serial="",
+                revocation_source=RevocationSource.NONE,
+                created_us=now_us,
+                expires_us=now_us + 10**8,
+            )
         )
     return aid
 
@@ -82,29 +97,26 @@ def _authorised(core: Core, aid: str = "aut_" + "a" * 22) -> str:
 def test_commit_then_repeat_then_reverse(core: Core) -> None:
     aid = _authorised(core)
     with core.storage.transaction() as tx:
-        state, when = transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_COMMITTED)
-    assert state == pb.TRANSFER_STATE_COMMITTED
-    core.clock.advance(5)  # type: ignore[attr-defined]
+        first = transfers.commit(core, tx, terminal_id="atm-01", authorization_id=aid)
+    assert first.state == pb.TRANSFER_STATE_COMMITTED
+    core.clock.advance(5)  # type: ignore[attr-defined]  # Core.clock is a MutableClock here
     with core.storage.transaction() as tx:
-        assert transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_COMMITTED) == (
-            state,
-            when,
-        )
+        assert transfers.commit(core, tx, terminal_id="atm-01", authorization_id=aid) == first
     with pytest.raises(PreconditionError), core.storage.transaction() as tx:
-        transfers.change(core, tx, "atm-01", aid, pb.TRANSFER_STATE_REVERSED)
+        transfers.reverse(core, tx, terminal_id="atm-01", authorization_id=aid)
 
 
 def test_unknown_and_foreign(core: Core) -> None:
     aid = _authorised(core)
     with pytest.raises(NotFoundError), core.storage.transaction() as tx:
-        transfers.change(core, tx, "atm-01", "aut_" + "z" * 22, pb.TRANSFER_STATE_COMMITTED)
+        transfers.commit(core, tx, terminal_id="atm-01", authorization_id="aut_" + "z" * 22)
     with pytest.raises(PermissionDeniedError), core.storage.transaction() as tx:
-        transfers.change(core, tx, "atm-02", aid, pb.TRANSFER_STATE_COMMITTED)
+        transfers.commit(core, tx, terminal_id="atm-02", authorization_id=aid)
 
 
 def test_expiry_sweep_reverses_and_audits(core: Core) -> None:
     aid = _authorised(core)
-    core.clock.advance(1000)  # type: ignore[attr-defined]
+    core.clock.advance(1000)  # type: ignore[attr-defined]  # Core.clock is a MutableClock here
     with core.storage.transaction() as tx:
         assert transfers.expire(core, tx) == 1
         assert transfers.expire(core, tx) == 0

@@ -10,6 +10,7 @@ import grpc
 import pytest
 
 from myna.edge.v1 import verifier_pb2 as pb
+from verifier.codes import ErrorReason
 from verifier.errors import IdempotencyConflictError, PreconditionError, RequestError
 from verifier.idempotency import idempotent_unit, raise_refusal
 from verifier.storage import Storage, Transaction, open_storage
@@ -48,7 +49,7 @@ def test_same_key_same_body_gets_the_stored_answer_without_new_work(storage: Sto
 
 def test_a_refusal_is_stored_and_returned_not_raised(storage: Storage) -> None:
     def refuse(tx: Transaction) -> pb.OpenSessionResponse:
-        raise PreconditionError("TRANSFER_REVERSED", "the transfer was reversed")
+        raise PreconditionError(ErrorReason.TRANSFER_REVERSED, "the transfer was reversed")
 
     request = pb.OpenSessionRequest(purpose=pb.SESSION_PURPOSE_TRANSFER, idempotency_key="k2")
     first = _run(storage, request, refuse)

@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.postgres_support import PostgresCluster, postgres_cluster
+from verifier.codes import Purpose, RevocationSource, TransferState
 from verifier.errors import ConfigError, StorageError
 from verifier.storage import AuditEntry, Session, Storage, Transaction, Transfer, open_storage
 from verifier.storage.migrations import SCHEMA_VERSION
+
+AUTHORIZED, COMMITTED, REVERSED = TransferState
 
 
 @pytest.fixture(scope="session")
@@ -38,11 +41,24 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]
 
 
 def _session(sid: str = "ses_" + "a" * 22, expires: int = 10**15) -> Session:
-    return Session(sid, "atm-01", 1, sid.encode().ljust(32, b"\0")[:32], expires)
+    return Session(
+        sid, "atm-01", Purpose.CARD_VERIFICATION, sid.encode().ljust(32, b"\0")[:32], expires
+    )
 
 
 def _transfer(aid: str = "aut_" + "b" * 22) -> Transfer:
-    return Transfer(aid, "atm-01", 100, b"d" * 32, 1, False, "", 0, 1, 10**15)
+    return Transfer(
+        authorization_id=aid,
+        terminal_id="atm-01",
+        amount_yen=100,
+        statement_digest=b"d" * 32,
+        state=TransferState.AUTHORIZED,
+        identity_verified=False,
+        certificate_serial="",
+        revocation_source=RevocationSource.NONE,
+        created_us=1,
+        expires_us=10**15,
+    )
 
 
 def test_migrations_are_applied_once(storage: Storage) -> None:
@@ -97,8 +113,8 @@ def test_transfer_state_changes_are_conditional(storage: Storage) -> None:
     with storage.transaction() as tx:
         tx.insert_transfer(_transfer())
     with storage.transaction() as tx:
-        assert tx.change_transfer_state(_transfer().authorization_id, 1, 2, 7)
-        assert not tx.change_transfer_state(_transfer().authorization_id, 1, 3, 8)
+        assert tx.change_transfer_state(_transfer().authorization_id, AUTHORIZED, COMMITTED, 7)
+        assert not tx.change_transfer_state(_transfer().authorization_id, AUTHORIZED, REVERSED, 8)
         stored = tx.get_transfer(_transfer().authorization_id)
     assert stored is not None
     assert (stored.state, stored.changed_us) == (2, 7)
@@ -107,8 +123,8 @@ def test_transfer_state_changes_are_conditional(storage: Storage) -> None:
 def test_expired_transfers_are_listed(storage: Storage) -> None:
     with storage.transaction() as tx:
         tx.insert_transfer(_transfer())
-        assert tx.expired_transfers(1, 10**15 + 1) == [_transfer().authorization_id]
-        assert tx.expired_transfers(1, 10**15 - 1) == []
+        assert tx.expired_transfers(AUTHORIZED, 10**15 + 1) == [_transfer().authorization_id]
+        assert tx.expired_transfers(AUTHORIZED, 10**15 - 1) == []
 
 
 def test_concurrent_claims_have_one_winner(storage: Storage) -> None:

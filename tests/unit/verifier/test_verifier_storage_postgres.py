@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.postgres_support import PostgresCluster, postgres_cluster
+from verifier.codes import Purpose
 from verifier.errors import StorageError, StorageUnavailableError
 from verifier.storage import Session, Storage, open_storage
 
@@ -30,7 +31,9 @@ def cluster() -> Iterator[PostgresCluster]:
 
 def _session(n: int) -> Session:
     sid = f"ses_{n:022d}"
-    return Session(sid, "atm-01", 1, sid.encode()[:32].ljust(32, b"\0"), 10**15)
+    return Session(
+        sid, "atm-01", Purpose.CARD_VERIFICATION, sid.encode()[:32].ljust(32, b"\0"), 10**15
+    )
 
 
 def _write(storage: Storage, n: int) -> None:

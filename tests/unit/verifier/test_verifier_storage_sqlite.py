@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from verifier.codes import Purpose
 from verifier.errors import StorageError
 from verifier.storage import Session, Transaction
 from verifier.storage.sqlite import SqliteStorage
@@ -34,7 +35,9 @@ def storage(tmp_path: Path) -> Iterator[SqliteStorage]:
 
 def _session(n: int) -> Session:
     sid = f"ses_{n:022d}"
-    return Session(sid, "atm-01", 1, sid.encode()[:32].ljust(32, b"\0"), 10**15)
+    return Session(
+        sid, "atm-01", Purpose.CARD_VERIFICATION, sid.encode()[:32].ljust(32, b"\0"), 10**15
+    )
 
 
 def _insert(n: int, *, fail: bool = False) -> Any:
