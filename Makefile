@@ -67,4 +67,4 @@ debs-demo:
 	scripts/install-debian-packages.sh scripts/debian-packages-demo.txt
 
 clean:
-	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks
+	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks tests/browser/node_modules

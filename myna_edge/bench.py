@@ -195,7 +195,7 @@ SUITES: dict[str, str] = {
     "card": "myna_edge.bench:card_suite",
     "readers": "hw_sim.readers.bench:readers_suite",
     "latency": "myna_edge.bench_latency:latency_suite",
-    "link": "hw_sim.devices.bench:link_suite",
+    "link": "myna_edge.bench_link:link_suite",
     "verifier": "myna_edge.bench_verifier:verifier_suite",
     "flows": "myna_edge.bench_flows:flows_suite",
 }

@@ -172,6 +172,17 @@ def _link(f: Mapping[str, Any]) -> Iterator[Row]:
         f"wire time at 115200 baud ({bulk['wire_at_115200_frames_per_s']} frames/s)",
         "computed floor",
     )
+    update = f.get("firmware_update")
+    if update is not None:
+        yield Row(
+            area,
+            f"signed firmware update ({update['image_bytes']} B): transfer vs a real UART",
+            update["transfer_over_wire"],
+            f"wire time of the same frames at 115200 baud ({update['wire_at_115200_s']} s)",
+            f"{update['transfer_s']} s transfer, {update['update_total_s']} s begin to confirmed;"
+            f" board signature check {update['board_signature_check_ms']} ms"
+            " (MicroPython unix port)",
+        )
 
 
 def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:

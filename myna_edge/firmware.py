@@ -8,8 +8,9 @@
     myna-edge firmware sign fw.img --key release.pem       # on the offline machine
     myna-edge firmware inspect fw.img [--json]
     myna-edge firmware verify fw.img --key release.pem [--board B] [--min-counter N]
-    myna-edge firmware status --link URL
-    myna-edge firmware update --link URL fw.img            # progress on stderr
+    myna-edge firmware status --link URL | --agent ADDRESS
+    myna-edge firmware update --link URL fw.img            # agent stopped; progress on stderr
+    myna-edge firmware update --agent unix:/run/myna-edge/agent.sock fw.img   # agent running
     myna-edge firmware bench [--rounds N] [--json]         # update time vs wire time
     myna-edge firmware demo                                # all of it on a simulated board
 
@@ -89,13 +90,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     verify.set_defaults(handler=_run_verify)
 
     status = commands.add_parser("status", help="what the board runs and accepts")
-    status.add_argument(
-        "--port", "--link", dest="port", required=True, help="the controller's pyserial URL"
-    )
+    _board_options(status)
     status.set_defaults(handler=_run_status)
 
-    update = commands.add_parser("update", help="apply an image to the board over its link")
-    update.add_argument("--port", "--link", dest="port", required=True, help="pyserial URL")
+    update = commands.add_parser(
+        "update",
+        help="apply an image to the board: over its link (agent stopped) or through the agent",
+        description="Apply a signed image. --link opens the controller's port itself: stop "
+        "the agent first (it owns the port). --agent asks the running agent, which applies "
+        "the image over its own connection only when no command runs (an operator call on "
+        "its local terminal API).",
+    )
+    _board_options(update)
     update.add_argument("image", type=Path)
     update.set_defaults(handler=_run_update)
 
@@ -110,6 +116,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "demo", help="build, sign and apply an update to a simulated board, then try bad images"
     )
     demo.set_defaults(handler=lambda _args: _guard(run_demo))
+
+
+def _board_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--port",
+        "--link",
+        dest="port",
+        metavar="URL",
+        help="the controller's pyserial URL; the agent must be stopped (it owns the port)",
+    )
+    where.add_argument(
+        "--agent",
+        metavar="ADDRESS",
+        help="the running agent's terminal API (unix:PATH or 127.0.0.1:PORT)",
+    )
 
 
 def _passphrase_option(parser: argparse.ArgumentParser) -> None:
@@ -146,11 +168,17 @@ def describe(image: FirmwareImage) -> dict[str, object]:
 
 
 def _guard(run: object) -> int:
+    import grpc
+
     try:
         assert callable(run)
         run()
     except (MynaEdgeError, ValueError, OSError) as exc:
         print(f"myna-edge: error: {exc}", file=sys.stderr)
+        return 1
+    except grpc.RpcError as exc:  # the agent (--agent) cannot be reached
+        code = getattr(exc, "code", lambda: "unreachable")()
+        print(f"myna-edge: error: the agent did not answer: {code}", file=sys.stderr)
         return 1
     return 0
 
@@ -230,10 +258,29 @@ def _print_status(status: FirmwareStatus) -> None:
     print(f"accepts counters >= {status.floor}; staged {status.staged}/{status.staged_size}")
 
 
+def _print_info(info: Any) -> None:
+    # A FirmwareInfo of the terminal API (what the agent reports).
+    if not info.updatable:
+        print(f"running {info.version}; the board takes no updates (no slots)")
+        return
+    where = "factory firmware" if info.factory else "a slot"
+    trial = " (trial)" if info.trial else ""
+    print(f"running {info.version} from {where}{trial}; security counter {info.security_counter}")
+    print(f"accepts counters >= {info.floor}")
+
+
 def _run_status(args: argparse.Namespace) -> int:
     from host.peripherals import Controller
 
     def run() -> None:
+        if args.agent is not None:
+            from host.firmware.agent import agent_firmware
+
+            info = agent_firmware(args.agent)
+            if info is None:
+                raise ValueError("the agent reports no controller firmware (no board answered)")
+            _print_info(info)
+            return
         with Controller(args.port) as board:
             _print_status(FirmwareUpdater(board).status())
 
@@ -256,6 +303,12 @@ def _run_update(args: argparse.Namespace) -> int:
 
     def run() -> None:
         data = args.image.read_bytes()
+        if args.agent is not None:
+            from host.firmware.agent import update_via_agent
+
+            parse_image(data)  # a malformed file is refused here, as with --link
+            _print_info(update_via_agent(args.agent, data, progress=progress))
+            return
         with Controller(args.port) as board:
             status = FirmwareUpdater(board).apply(data, progress=progress)
         _print_status(status)

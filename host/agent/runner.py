@@ -24,6 +24,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from host.agent.board import AbsentBoard, AgentBoard
 from host.agent.config import AgentConfig
 from host.agent.crash_hook import open_journal
 from host.agent.monitor import (
@@ -39,10 +40,10 @@ from host.api import AgentRuntime, SecureEntry, TerminalServer
 from host.api.recovery import RecoveryDesk
 from host.client import VerifierClient
 from host.errors import BoardTamperedError, PeripheralError, ServiceError
-from host.flows import ControllerSecureEntry, ThreadedPrinter, recover_resets, recover_transfers
+from host.flows import ThreadedPrinter, recover_resets, recover_transfers
 from host.flows.settle import recover_receipts
 from host.journal import ElectronicJournal, Journal, TransferRecovery
-from host.peripherals import BoardKey, Controller, CounterStore
+from host.peripherals import BoardKey, BoardStatus, Controller, CounterStore
 from host.transport.libnfc import parse_libnfc_url
 from host.transport.pcsc.url import parse_pcsc_url
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -101,7 +102,8 @@ class Agent:
         self.server: TerminalServer | None = None
         self._printer: ThreadedPrinter | None = None
         self._controller: Controller | None = None
-        self._pad: ControllerSecureEntry | None = None
+        self._pad: AgentBoard | None = None
+        self._firmware: tpb.FirmwareInfo | None = None  # what the board ran at start-up
         self._kcv: bytes | None = None  # check value of the configured controller_key
         self._ej: ElectronicJournal | None = None
         self._recovery: asyncio.Task[None] | None = None
@@ -194,9 +196,9 @@ class Agent:
             _log.error("secure PIN pad unavailable: %s", exc)
             return tpb.DEVICE_STATE_NO_DEVICE
         self._controller = controller
-        self._pad = ControllerSecureEntry(controller)
+        self._pad = AgentBoard(controller, kcv=self._kcv)
         try:
-            status = await self._pad.board_status()
+            status, self._firmware = await self._pad.status_and_firmware()
         except BoardTamperedError:
             return tpb.DEVICE_STATE_FRAUD_ATTEMPT
         except PeripheralError:
@@ -229,7 +231,7 @@ class Agent:
             journal=self.journal, ejournal=self._ej, printer=self._printer,
             secure_entry=self._secure_entry or self._pad, threshold_yen=c.transfer_threshold_yen,
             reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours, recovery=self.desk,
-            card_taken_seconds=c.card_taken_seconds,
+            card_taken_seconds=c.card_taken_seconds, firmware=self._firmware_board(),
         )  # fmt: skip
         self.server = TerminalServer(runtime, c.listen)
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
@@ -238,6 +240,7 @@ class Agent:
         await servicer.set_status("reader", tpb.DEVICE_STATE_ONLINE)
         printer_state = tpb.DEVICE_STATE_ONLINE if c.printer else tpb.DEVICE_STATE_NO_DEVICE
         await servicer.set_status("printer", printer_state)
+        await servicer.status.set_firmware("controller", self._firmware)
         await servicer.set_status("controller", controller_state)
         recovered = await self.recover()  # may ask the ATM application (WatchRecovery)
         # An empty journal needs no verifier call: ask the channel itself.
@@ -248,6 +251,22 @@ class Agent:
         self._monitor = asyncio.ensure_future(self._device_monitor().run())
         _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
         return self.address
+
+    def _firmware_board(self) -> AgentBoard | AbsentBoard | None:
+        # Configured but absent at start-up: updates are refused
+        # DEVICE_NOT_READY (not UNSUPPORTED), as the controller's status says.
+        if self._pad is not None:
+            return self._pad
+        return AbsentBoard() if self.config.controller is not None else None
+
+    async def _controller_status(self) -> BoardStatus:
+        # The monitor's question to the board; the firmware it runs goes to
+        # the status too (a reverted trial or a new board shows as an event).
+        assert self._pad is not None
+        assert self.server is not None
+        status, firmware = await self._pad.status_and_firmware()
+        await self.server.servicer.status.set_firmware("controller", firmware)
+        return status
 
     def _device_monitor(self) -> DeviceMonitor:
         assert self.server is not None
@@ -265,7 +284,7 @@ class Agent:
         if self._printer is not None:
             probes.append(printer_probe(self._printer.check))
         if self._pad is not None:
-            probes.append(controller_probe(self._pad.board_status, kcv=self._kcv))
+            probes.append(controller_probe(self._controller_status, kcv=self._kcv))
         return DeviceMonitor(
             servicer.set_status, probes, lambda: servicer.busy, interval=self._status_interval
         )

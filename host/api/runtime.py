@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from host.api.firmware import FirmwareBoard
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
 from host.api.translate import reset_operation, transfer_request
@@ -70,6 +71,8 @@ class AgentRuntime:
     reader_url: str = ""
     #: How long a command waits for a removed card to be taken (0 = not at all).
     card_taken_seconds: float = 0.0
+    #: The controller board for the operator's UpdateFirmware (None = no controller).
+    firmware: FirmwareBoard | None = None
 
     @classmethod
     def for_reader(cls, reader_url: str, **kw: object) -> AgentRuntime:

@@ -13,6 +13,8 @@ never a reversal decided here. The flow runs as its own task and every
 message goes to the command's log (``commands``), so ``Attach`` re-attaches
 to it and ``GetCommandOutcome`` returns its completion (or, after a
 restart, what the journal holds). Cancel racing completion is not an error.
+``UpdateFirmware`` (an operator's call, ``host.api.firmware``) runs only when
+no command runs and holds new commands BUSY until it completes.
 The listen address must be ``unix:PATH`` or on 127.0.0.1 (never a public
 interface: the API carries sealed touchscreen PINs under the kiosk profile).
 """
@@ -30,6 +32,7 @@ import grpc.aio
 
 from host.api.commands import Command, CommandBook
 from host.api.devices import DeviceDesk
+from host.api.firmware import FirmwareDesk, UpdateRefusedError
 from host.api.prompts import ApiUser
 from host.api.runtime import AgentRuntime, Flow, FlowRunner, Profile, build_flow, check_listen
 from host.api.status import StatusBoard
@@ -71,15 +74,17 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         #: Set while recovery runs: new commands are refused BUSY meanwhile.
         self.hold = False
         #: The XFS4IoT front end's device operations (chip, PIN pad, raw print).
+        #: The operator's firmware updates of the controller board.
+        self.firmware = FirmwareDesk(runtime.firmware, self.status, runtime.ejournal)
         self.devices = DeviceDesk(
             runtime.reader_url, secure_entry=runtime.secure_entry, printer=runtime.printer,
-            flow_busy=lambda: bool(self._running),
+            flow_busy=lambda: self.busy,
         )  # fmt: skip
 
     @property
     def busy(self) -> bool:
-        """Whether a command is running."""
-        return bool(self._running)
+        """Whether a command or a firmware update is running."""
+        return bool(self._running) or self.firmware.updating
 
     async def set_status(self, device: str, state: tpb.DeviceState.ValueType) -> None:
         """Record a device's status and tell the WatchStatus streams (unsolicited event)."""
@@ -122,7 +127,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             return tpb.REFUSAL_REASON_INVALID_MESSAGE
         if not self.runtime.offers(command):
             return tpb.REFUSAL_REASON_UNSUPPORTED_COMMAND
-        if self._running or self.hold or self.devices.busy:
+        if self.busy or self.hold or self.devices.busy:
             return tpb.REFUSAL_REASON_BUSY
         if self._needs_pad(request) and self.status.get("controller") in _PAD_UNUSABLE:
             return tpb.REFUSAL_REASON_DEVICE_NOT_READY
@@ -193,6 +198,31 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         command.task = asyncio.ensure_future(self._drive(command, request, flow, run, card))
         async for message in self._follow(command):
             yield message
+
+    async def UpdateFirmware(  # noqa: N802 - gRPC method name
+        self, request: tpb.UpdateFirmwareRequest, context: _Ctx
+    ) -> AsyncIterator[tpb.UpdateFirmwareResponse]:
+        rid = request.request_id
+        busy = self.busy or self.hold or self.devices.busy
+        try:
+            image = self.firmware.check(request, busy=busy)
+        except UpdateRefusedError as refusal:
+            _log.info("firmware update %r refused: %s %s", rid[:64],
+                      tpb.RefusalReason.Name(refusal.reason), refusal.invalid_field)  # fmt: skip
+            yield tpb.UpdateFirmwareResponse(
+                request_id=rid, acknowledgement=refusal.acknowledgement()
+            )
+            return
+        queue: asyncio.Queue[tpb.UpdateFirmwareResponse] = asyncio.Queue()
+        self.firmware.start(rid, image, queue.put_nowait)  # no await since check: atomic
+        yield tpb.UpdateFirmwareResponse(
+            request_id=rid, acknowledgement=tpb.Acknowledgement(accepted=True)
+        )
+        while True:
+            message = await queue.get()
+            yield message
+            if message.HasField("completion"):
+                return
 
     async def _follow(self, command: Command) -> AsyncIterator[tpb.ExecuteResponse]:
         try:
@@ -272,6 +302,8 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         journal: the next start-up recovery asks the ATM application.
         """
         tasks = [c.task for c in self._running.values() if c.task is not None]
+        if self.firmware.task is not None and not self.firmware.task.done():
+            tasks.append(self.firmware.task)  # the board finishes what it started
         if not tasks:
             return
         await asyncio.wait(tasks, timeout=grace)
@@ -403,6 +435,7 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
             touchscreen_secrets=rt.profile is Profile.KIOSK,
             receipt_printer=rt.printer is not None,
             transfer_identity_threshold_yen=rt.threshold_yen,
+            firmware_update=self.firmware.offered,
         )
 
 

@@ -4,7 +4,9 @@
 Why its own class: the status is written by the agent's monitor and by
 commands (what a command learnt about the verifier) and read by any number
 of ``WatchStatus`` streams; one condition variable keeps a change made
-while a stream was yielding from being lost.
+while a stream was yielding from being lost. The controller's firmware
+(``FirmwareInfo``, issue 17) is part of its status: a new version is an
+event even when the state stays the same.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class StatusBoard:
 
     def __init__(self) -> None:
         self._status: dict[str, tpb.DeviceState.ValueType] = {}
+        self._firmware: dict[str, tpb.FirmwareInfo] = {}
         self._changed = asyncio.Condition()
 
     def get(self, device: str) -> tpb.DeviceState.ValueType | None:
@@ -35,21 +38,43 @@ class StatusBoard:
                 self._status[device] = state
                 self._changed.notify_all()
 
+    def firmware(self, device: str) -> tpb.FirmwareInfo | None:
+        """The firmware ``device`` reported last (None when unknown)."""
+        return self._firmware.get(device)
+
+    async def set_firmware(self, device: str, info: tpb.FirmwareInfo | None) -> None:
+        """Record the firmware ``device`` runs (None: unknown) and wake the watchers on a change."""
+        async with self._changed:
+            if self._firmware.get(device) != info:
+                if info is None:
+                    self._firmware.pop(device, None)
+                else:
+                    self._firmware[device] = info
+                self._changed.notify_all()
+
     def statuses(self) -> list[tpb.DeviceStatus]:
         """Every device's status, by name."""
-        return [tpb.DeviceStatus(device=d, state=s) for d, s in sorted(self._status.items())]
+        return [
+            tpb.DeviceStatus(device=d, state=s, firmware=self._firmware.get(d))
+            for d, s in sorted(self._status.items())
+        ]
+
+    def _key(self, device: str) -> tuple[int, bytes]:
+        info = self._firmware.get(device)
+        return self._status[device], info.SerializeToString() if info is not None else b""
 
     async def watch(self) -> AsyncIterator[tpb.WatchStatusResponse]:
         """The current status first, then every change, until the caller stops."""
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[int, bytes]] = {}
         while True:
             for status in self.statuses():
-                if seen.get(status.device) != status.state:
-                    seen[status.device] = status.state
+                key = self._key(status.device)
+                if seen.get(status.device) != key:
+                    seen[status.device] = key
                     yield tpb.WatchStatusResponse(status=status)
             async with self._changed:
                 # A predicate, not a bare wait: a change made while this stream
                 # was yielding is seen here rather than lost.
                 await self._changed.wait_for(
-                    lambda: any(seen.get(d) != v for d, v in self._status.items())
+                    lambda: any(seen.get(d) != self._key(d) for d in self._status)
                 )

@@ -27,6 +27,7 @@ from host.errors import (
     ServiceError,
     StepTimeoutError,
 )
+from host.flows.codes import FailureCode
 from host.flows.events import Event
 
 __all__ = ["FlowContext", "StepTimeouts", "error_code", "failure_code"]
@@ -110,18 +111,23 @@ def failure_code(exc: BaseException) -> str:
     return error_code(exc)
 
 
-def error_code(exc: BaseException) -> str:
+#: Exceptions that are not ``FlowError``s -> their code; the first match wins.
+_ERROR_CODES: list[tuple[type[BaseException], FailureCode]] = [
+    (CardRemovedError, FailureCode.CARD_REMOVED),
+    (PinBlockedError, FailureCode.PIN_BLOCKED),
+    (ServiceError, FailureCode.SERVICE_UNAVAILABLE),
+    (PeripheralError, FailureCode.DEVICE_ERROR),
+    # The terminal's own storage failed (disk full, read-only): out of
+    # service until someone acts, not an agent bug.
+    (JournalError, FailureCode.STORAGE_ERROR),
+    (OSError, FailureCode.STORAGE_ERROR),
+]
+
+
+def error_code(exc: BaseException) -> FailureCode:
     """A stable event code for an exception that ended a flow."""
     if isinstance(exc, FlowError):
-        return exc.code
-    table: list[tuple[type[BaseException], str]] = [
-        (CardRemovedError, "card_removed"),
-        (PinBlockedError, "pin_blocked"),
-        (ServiceError, "service_unavailable"),
-        (PeripheralError, "device_error"),
-        # The terminal's own storage failed (disk full, read-only): out of
-        # service until someone acts, not an agent bug.
-        (JournalError, "storage_error"),
-        (OSError, "storage_error"),
-    ]
-    return next((code for cls, code in table if isinstance(exc, cls)), "failed")
+        # Every FlowError's code is a member (a test walks the subclasses);
+        # the fallback only keeps a failure path from failing itself.
+        return next((c for c in FailureCode if c.value == exc.code), FailureCode.FLOW_ERROR)
+    return next((code for cls, code in _ERROR_CODES if isinstance(exc, cls)), FailureCode.FAILED)

@@ -7,7 +7,8 @@ round reads the counter (no try spent), refuses a blocked secret without
 prompting, emits ``LastTryWarning`` before a last-try prompt, hands the
 secret to one card action and wipes it whatever happens. A wrong secret
 loops (the counter is read again); a badly formed one costs no try and is
-re-asked a bounded number of times.
+re-asked a bounded number of times. A new secret (``ask_new_secret``) is
+typed twice and checked against the card's rule before any card sees it.
 """
 
 from __future__ import annotations
@@ -16,28 +17,31 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from host.card import PinKind
+from host.card.pin_policy import normalize_pin
 from host.errors import PinBlockedError, PinPolicyError, WrongPinError
 from host.flows.context import FlowContext
 from host.flows.events import LastTryWarning, Prompt, PromptKind, Working
 from host.flows.ports import CardPort, UserPort
+from host.messages import new_secret_texts
 from host.secret import Secret
 
-__all__ = ["MAX_POLICY_RETRIES", "use_secret"]
+__all__ = ["MAX_NEW_SECRET_ROUNDS", "MAX_POLICY_RETRIES", "ask_new_secret", "use_secret"]
 
 _T = TypeVar("_T")
 
 MAX_POLICY_RETRIES = 3
+MAX_NEW_SECRET_ROUNDS = 3
 
 
 async def use_secret(
     ctx: FlowContext,
+    *,
     card: CardPort,
     user: UserPort,
     pin: PinKind,
     prompt_kind: PromptKind,
     text: str,
     action: Callable[[Secret], Awaitable[_T]],
-    *,
     working: str = "the card is working",
     on_prompt: Callable[[], None] | None = None,
 ) -> _T:
@@ -58,7 +62,7 @@ async def use_secret(
             ctx.emit(LastTryWarning(prompt_kind))
         if on_prompt is not None:
             on_prompt()
-        prompt = Prompt(prompt_kind, text, tries, tries == 1)
+        prompt = Prompt(prompt_kind, text, tries_left=tries, last_try=tries == 1)
         ctx.emit(prompt)
         secret = await ctx.step(prompt_kind.value, user.secret(prompt), ctx.timeouts.prompt)
         with secret:
@@ -71,3 +75,41 @@ async def use_secret(
                 policy_errors += 1
                 if policy_errors >= MAX_POLICY_RETRIES:
                     raise
+
+
+async def ask_new_secret(
+    ctx: FlowContext, user: UserPort, kind: PinKind, *, on_prompt: Callable[[], None]
+) -> Secret:
+    """A new ``kind`` secret typed twice alike and within the card's rule; the caller wipes it.
+
+    Raises:
+        PinPolicyError: no acceptable pair in ``MAX_NEW_SECRET_ROUNDS`` rounds.
+        FlowCancelledError, StepTimeoutError: at a prompt.
+    """
+    first_text, again_text = new_secret_texts(kind)
+    for _ in range(MAX_NEW_SECRET_ROUNDS):
+        on_prompt()
+        first_prompt = Prompt(PromptKind.NEW_SECRET, first_text.en, message=first_text)
+        ctx.emit(first_prompt)
+        first = await ctx.step("new secret", user.secret(first_prompt), ctx.timeouts.prompt)
+        again_prompt = Prompt(PromptKind.NEW_SECRET, again_text.en, message=again_text)
+        ctx.emit(again_prompt)
+        try:
+            second = await ctx.step(
+                "new secret again", user.secret(again_prompt), ctx.timeouts.prompt
+            )
+        except BaseException:
+            first.wipe()
+            raise
+        with second:
+            try:
+                same = normalize_pin(kind, first, new=True) == normalize_pin(kind, second, new=True)
+            except PinPolicyError:
+                first.wipe()
+                ctx.emit(Working("the new secret breaks the card's rules"))
+                continue
+        if same:
+            return first
+        first.wipe()
+        ctx.emit(Working("the two entries differ"))
+    raise PinPolicyError("no acceptable new secret was entered")

@@ -16,30 +16,20 @@ goes only into the returned ``ReadOutcome``, never into events or logs.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from host.card import BasicFour, CardInfo, KeyKind, PinKind
 from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
-from host.errors import FlowCancelledError, FlowRefusedError, MynaEdgeError
-from host.flows.context import FlowContext, StepTimeouts, error_code, failure_code
-from host.flows.events import (
-    Event,
-    FlowFailed,
-    FlowResult,
-    Outcome,
-    Prompt,
-    PromptKind,
-    RemoveCard,
-    Working,
-)
-from host.flows.pin_entry import use_secret
+from host.flows.context import StepTimeouts
+from host.flows.events import Event, FlowFailed, Outcome, PromptKind
+from host.flows.machine import Ending, FlowMachine
 from host.flows.ports import CardPort, CardVerifier, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
-from host.messages import PromptKey, prompt_text
+from host.journal.records import JsonValue
 from host.secret import Secret
 
 __all__ = ["CardReadingFlow", "ReadOutcome", "ReadRequest", "ReadStep"]
@@ -89,6 +79,11 @@ class ReadOutcome:
     #: The secret a ``pin_blocked`` failure concerns.
     pin: PinKind | None = None
 
+    @property
+    def reference(self) -> str:
+        """The operation id (a reading has no verifier reference)."""
+        return self.op_id
+
     def __repr__(self) -> str:
         return (
             f"ReadOutcome({self.outcome.value}, op={self.op_id}, "
@@ -97,7 +92,7 @@ class ReadOutcome:
         )
 
 
-class CardReadingFlow:
+class CardReadingFlow(FlowMachine[ReadStep, ReadOutcome]):
     """One reading at a time.
 
     Args:
@@ -105,6 +100,9 @@ class CardReadingFlow:
         card, user: the ports; ``journal``/``ejournal`` as in every flow.
         emit: receives every ``Event``.
     """
+
+    flow: ClassVar[str] = FLOW
+    steps = ReadStep
 
     def __init__(
         self,
@@ -117,19 +115,12 @@ class CardReadingFlow:
         ejournal: ElectronicJournal | None = None,
         timeouts: StepTimeouts | None = None,
     ) -> None:
-        self._card, self._user, self._verifier = card, user, verifier
-        self._journal, self._ej = journal, ejournal
-        self._ctx = FlowContext(emit, timeouts or StepTimeouts())
-        self.step = ReadStep.START
-        self.history: list[ReadStep] = [self.step]
-
-    def cancel(self) -> None:
-        """Cancel at the next prompt or card step."""
-        self._ctx.cancel()
-
-    def _to(self, step: ReadStep) -> None:
-        self.step = step
-        self.history.append(step)
+        super().__init__(
+            card=card, user=user, journal=journal, emit=emit, ejournal=ejournal, timeouts=timeouts
+        )
+        self._verifier = verifier
+        self._request = ReadRequest()
+        self._op_id = ""
 
     async def run(self, request: ReadRequest) -> ReadOutcome:
         """Run to the end; failures are events and the outcome, not exceptions.
@@ -140,103 +131,84 @@ class CardReadingFlow:
         """
         if request.verify_card and self._verifier is None:
             raise ValueError("verify_card needs a verifier")
-        op_id = Journal.new_op_id()
-        try:
-            outcome = await self._run(op_id, request)
-        except FlowRefusedError as exc:
-            outcome = self._failed(op_id, exc, Outcome.REFUSED, exc.reason)
-        except (MynaEdgeError, OSError) as exc:
-            cancelled = isinstance(exc, FlowCancelledError)
-            kind = Outcome.CANCELLED if cancelled else Outcome.FAILED
-            outcome = self._failed(op_id, exc, kind, error_code(exc))
-            # The card-info PIN comes first; once a session is open, the auth PIN.
-            proving = ReadStep.SESSION in self.history or not request.read_basic_four
-            outcome = dataclasses.replace(outcome, pin=PinKind.AUTH if proving else PinKind.TEXT)
-        finally:
-            try:
-                await self._card.release()
-            except MynaEdgeError:
-                _log.warning("card release failed", exc_info=True)
-        if self._ej is not None:
-            self._ej.append(
-                op_id, "READING-END", outcome=outcome.outcome.value, reason=outcome.reason
-            )
-        self._ctx.emit(FlowResult(FLOW, outcome.outcome, op_id, outcome.reason))
-        return outcome
+        self._request, self._op_id = request, Journal.new_op_id()
+        return await self.drive(self._op_id, self._steps(self._op_id, request))
 
-    def _failed(self, op_id: str, exc: BaseException, kind: Outcome, reason: str) -> ReadOutcome:
-        self._to(ReadStep.FAILED)
-        self._ctx.emit(FlowFailed(failure_code(exc), str(exc)))
-        return ReadOutcome(kind, op_id, reason=reason)
+    def _stopped(self, ending: Ending) -> ReadOutcome:
+        if ending.outcome is Outcome.REFUSED:
+            return ReadOutcome(ending.outcome, self._op_id, reason=ending.reason)
+        # The card-info PIN comes first; once a session is open, the auth PIN.
+        proving = ReadStep.SESSION in self.history or not self._request.read_basic_four
+        pin = PinKind.AUTH if proving else PinKind.TEXT
+        return ReadOutcome(ending.outcome, self._op_id, reason=ending.reason, pin=pin)
 
-    async def _run(self, op_id: str, request: ReadRequest) -> ReadOutcome:
-        ctx, t = self._ctx, self._ctx.timeouts
+    def _end_facts(self, outcome: ReadOutcome) -> Mapping[str, JsonValue]:
+        return {"outcome": outcome.outcome.value, "reason": outcome.reason}
+
+    async def _steps(self, op_id: str, request: ReadRequest) -> ReadOutcome:
         self._to(ReadStep.WAIT_CARD)
-        insert = prompt_text(PromptKey.INSERT_CARD)
-        ctx.emit(Prompt(PromptKind.INSERT_CARD, insert.en, message=insert))
-        await ctx.step("card", self._card.wait_card(t.insert_card), t.insert_card + 1.0)
+        await self._wait_card()
         basic_four = None
         if request.read_basic_four:
-            info = await use_secret(
-                ctx, self._card, self._user, PinKind.TEXT, PromptKind.CARD_INFO_PIN,
-                "Enter the 4-digit PIN for the card's text items",
-                self._read, working="reading the card",
-                on_prompt=lambda: self._to(ReadStep.ENTER_PIN),
-            )  # fmt: skip
+            info = await self._use_secret(
+                pin=PinKind.TEXT,
+                prompt=PromptKind.CARD_INFO_PIN,
+                text="Enter the 4-digit PIN for the card's text items",
+                action=self._read,
+                working="reading the card",
+                entering=ReadStep.ENTER_PIN,
+            )
             basic_four = info.basic_four
         verdict = await self._verify(op_id) if request.verify_card else None
-        self._to(ReadStep.REMOVE_CARD)
-        ctx.emit(RemoveCard())
-        self._to(ReadStep.DONE)
+        self._remove_card()
         if verdict is not None and not verdict.accepted:
-            if self._ej is not None:
-                self._ej.append(op_id, "CARD-REJECTED", reason=verdict.reason)
+            self._ej_append(op_id, "CARD-REJECTED", reason=verdict.reason)
             # Like every other ending short of success: a failure event, named
             # as the completion names it (the verifier's reason).
-            ctx.emit(FlowFailed(verdict.reason, "the verifier did not accept the card"))
-            return ReadOutcome(Outcome.REFUSED, op_id, basic_four, verdict, verdict.reason)
-        return ReadOutcome(Outcome.COMPLETED, op_id, basic_four, verdict)
+            self._ctx.emit(FlowFailed(verdict.reason, "the verifier did not accept the card"))
+            return ReadOutcome(
+                Outcome.REFUSED,
+                op_id,
+                basic_four=basic_four,
+                verdict=verdict,
+                reason=verdict.reason,
+            )
+        return ReadOutcome(Outcome.COMPLETED, op_id, basic_four=basic_four, verdict=verdict)
 
     async def _read(self, pin: Secret) -> CardInfo:
         self._to(ReadStep.READING)
         return await self._card.read_card_info(pin)
 
     async def _verify(self, op_id: str) -> CardVerdict:
-        ctx, t = self._ctx, self._ctx.timeouts
         verifier = self._verifier
         if verifier is None:  # run() checked it; keeps the type narrow
             raise ValueError("verify_card needs a verifier")
         self._to(ReadStep.SESSION)
-        ctx.emit(Working("opening a verifier session"))
-        session = await ctx.step(
-            "open session",
-            verifier.open_session(SessionPurpose.CARD_VERIFICATION, f"{op_id}.session"),
-            t.service,
-            cancellable=False,
+        self._working("opening a verifier session")
+        purpose = SessionPurpose.CARD_VERIFICATION
+        session = await self._call(
+            "open session", verifier.open_session(purpose, f"{op_id}.session")
         )
-        digest = card_challenge_digest(
-            SessionPurpose.CARD_VERIFICATION, verifier.terminal_id, session.nonce
-        )
-        proof: CardProof = await use_secret(
-            ctx, self._card, self._user, PinKind.AUTH, PromptKind.AUTH_PIN,
-            "Enter your 4-digit user-authentication PIN",
-            lambda pin: self._card.prove(KeyKind.AUTH, digest, pin),
+        digest = card_challenge_digest(purpose, verifier.terminal_id, session.nonce)
+        proof: CardProof = await self._use_secret(
+            pin=PinKind.AUTH,
+            prompt=PromptKind.AUTH_PIN,
+            text="Enter your 4-digit user-authentication PIN",
+            action=lambda pin: self._card.prove(KeyKind.AUTH, digest, pin),
             working="the card is proving itself",
-            on_prompt=lambda: self._to(ReadStep.ENTER_AUTH_PIN),
-        )  # fmt: skip
-        self._to(ReadStep.VERIFYING)
-        ctx.emit(Working("checking the card with the verifier"))
-        key = f"{op_id}.verify"
-        self._journal.record(op_id, FLOW, Effect.CARD_VERIFY, Phase.INTENT, idempotency_key=key)
-        verdict = await ctx.step(
-            "verify card",
-            verifier.verify_card(session.session_id, proof, key),
-            t.service,
-            cancellable=False,
+            entering=ReadStep.ENTER_AUTH_PIN,
         )
-        self._journal.record(
-            op_id, FLOW, Effect.CARD_VERIFY, Phase.OUTCOME, idempotency_key=key,
-            data={"accepted": verdict.accepted, "reason": verdict.reason,
-                  "certificate_serial": verdict.certificate_serial},
-        )  # fmt: skip
+        self._to(ReadStep.VERIFYING)
+        self._working("checking the card with the verifier")
+        key = f"{op_id}.verify"
+        self._record(op_id, Effect.CARD_VERIFY, Phase.INTENT, key=key)
+        verdict = await self._call(
+            "verify card", verifier.verify_card(session.session_id, proof, key)
+        )
+        outcome: dict[str, JsonValue] = {
+            "accepted": verdict.accepted,
+            "reason": verdict.reason,
+            "certificate_serial": verdict.certificate_serial,
+        }
+        self._record(op_id, Effect.CARD_VERIFY, Phase.OUTCOME, key=key, data=outcome)
         return verdict

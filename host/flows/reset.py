@@ -28,13 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import ClassVar, Final, Protocol
 
 from host.card import KeyKind, PinKind
-from host.card.pin_policy import normalize_pin
 from host.client import (
     CardProof,
     Redemption,
@@ -44,29 +43,21 @@ from host.client import (
     card_challenge_digest,
 )
 from host.errors import (
-    FlowCancelledError,
     FlowRefusedError,
     MynaEdgeError,
-    NoSigningCertificateError,
     PinPolicyError,
     ServiceError,
     StepTimeoutError,
 )
-from host.flows.context import FlowContext, StepTimeouts, error_code, failure_code
-from host.flows.events import (
-    Event,
-    FlowFailed,
-    FlowResult,
-    Outcome,
-    Prompt,
-    PromptKind,
-    RemoveCard,
-    Working,
-)
-from host.flows.pin_entry import use_secret
+from host.flows.codes import FailureCode, RefusalReason, refusal_reason
+from host.flows.context import StepTimeouts
+from host.flows.events import Event, Outcome, Prompt, PromptKind
+from host.flows.machine import Ending, FlowMachine
+from host.flows.pin_entry import ask_new_secret
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
-from host.messages import PromptKey, new_secret_texts, prompt_text
+from host.journal.records import JsonValue
+from host.messages import PromptKey, prompt_text
 from host.secret import Secret
 
 __all__ = ["PinResetFlow", "ResetOutcome", "ResetStep", "ResetVerifier"]
@@ -75,11 +66,32 @@ _log = logging.getLogger(__name__)
 
 FLOW = "reset"
 _MAX_REDEEM_ROUNDS: Final = 4  # the verifier allows 3 OTP attempts by default
-_MAX_NEW_SECRET_ROUNDS: Final = 3
-# operation -> (proto byte, the secret that proves the card, the key it unlocks, the new secret)
+
+
+@dataclass(frozen=True)
+class _Direction:
+    """One reset direction: what proves the card, and what is set anew."""
+
+    op_byte: int  # RESET RETRY COUNTER's operation (issuer_reset.RESET_TARGETS)
+    proof_pin: PinKind  # the secret the user did not forget
+    proof_key: KeyKind  # the key it unlocks, which signs the challenge
+    new_kind: PinKind  # the secret being reset
+
+    @property
+    def prompt(self) -> PromptKind:
+        """The prompt for ``proof_pin``."""
+        return (
+            PromptKind.AUTH_PIN if self.proof_pin is PinKind.AUTH else PromptKind.SIGNING_PASSWORD
+        )
+
+
 _DIRECTIONS: Final = {
-    ResetOperation.SIGNING_PASSWORD: (1, PinKind.AUTH, KeyKind.AUTH, PinKind.SIGN),
-    ResetOperation.AUTHENTICATION_PIN: (2, PinKind.SIGN, KeyKind.SIGN, PinKind.AUTH),
+    ResetOperation.SIGNING_PASSWORD: _Direction(
+        op_byte=1, proof_pin=PinKind.AUTH, proof_key=KeyKind.AUTH, new_kind=PinKind.SIGN
+    ),
+    ResetOperation.AUTHENTICATION_PIN: _Direction(
+        op_byte=2, proof_pin=PinKind.SIGN, proof_key=KeyKind.SIGN, new_kind=PinKind.AUTH
+    ),
 }
 
 
@@ -148,8 +160,13 @@ class ResetOutcome:
     #: The secret a ``pin_blocked`` failure concerns (the one that proves the card).
     pin: PinKind | None = None
 
+    @property
+    def reference(self) -> str:
+        """The reservation id (empty when the reset stopped before it)."""
+        return self.reservation_id
 
-class PinResetFlow:
+
+class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
     """One reset at a time on one kiosk.
 
     Args:
@@ -160,6 +177,9 @@ class PinResetFlow:
             outside them are refused with ``OUTSIDE_KIOSK_HOURS``. None = always.
         clock: local time now (tests inject one).
     """
+
+    flow: ClassVar[str] = FLOW
+    steps = ResetStep
 
     def __init__(
         self,
@@ -175,22 +195,15 @@ class PinResetFlow:
         hours: tuple[dt.time, dt.time] | None = None,
         clock: Callable[[], dt.datetime] = dt.datetime.now,
     ) -> None:
-        self._verifier, self._card, self._user = verifier, card, user
-        self._journal, self._ej = journal, ejournal
-        self._ctx = FlowContext(emit, timeouts or StepTimeouts())
+        super().__init__(
+            card=card, user=user, journal=journal, emit=emit, ejournal=ejournal, timeouts=timeouts
+        )
+        self._verifier = verifier
         self._otp_first = ask_otp_first
         self._hours, self._clock = hours, clock
         self._otp: Secret | None = None  # set only during the redemption
-        self.step = ResetStep.START
-        self.history: list[ResetStep] = [self.step]
-
-    def cancel(self) -> None:
-        """Cancel at the next prompt or card step."""
-        self._ctx.cancel()
-
-    def _to(self, step: ResetStep) -> None:
-        self.step = step
-        self.history.append(step)
+        self._op_id = ""
+        self._operation = ResetOperation.SIGNING_PASSWORD
 
     async def run(self, operation: ResetOperation) -> ResetOutcome:
         """Run to the end; failures are events and the outcome, not exceptions.
@@ -198,30 +211,25 @@ class PinResetFlow:
         Raises:
             JournalError: the journal cannot be written.
         """
-        op_id = Journal.new_op_id()
-        try:
-            if not self._open_now():
-                raise FlowRefusedError("OUTSIDE_KIOSK_HOURS")
-            outcome = await self._run(op_id, ResetOperation(operation))
-        except FlowRefusedError as exc:
-            outcome = self._failed(op_id, exc, Outcome.REFUSED, exc.reason)
-        except (MynaEdgeError, OSError) as exc:
-            kind = Outcome.CANCELLED if isinstance(exc, FlowCancelledError) else Outcome.FAILED
-            # A new secret that keeps breaking the card's rules is the user's to fix.
-            reason = "pin_policy" if isinstance(exc, PinPolicyError) else error_code(exc)
-            outcome = self._failed(op_id, exc, kind, reason, _DIRECTIONS[operation][1])
-        finally:
-            try:
-                await self._card.release()
-            except MynaEdgeError:
-                _log.warning("card release failed", exc_info=True)
-        if self._ej is not None:
-            self._ej.append(
-                op_id, "RESET-END", operation=operation.value, outcome=outcome.outcome.value,
-                reason=outcome.reason, reservation=outcome.reservation_id or None,
-            )  # fmt: skip
-        self._ctx.emit(FlowResult(FLOW, outcome.outcome, outcome.reservation_id, outcome.reason))
-        return outcome
+        self._op_id, self._operation = Journal.new_op_id(), ResetOperation(operation)
+        return await self.drive(self._op_id, self._steps(self._op_id, self._operation))
+
+    def _stopped(self, ending: Ending) -> ResetOutcome:
+        if ending.outcome is Outcome.REFUSED:
+            return ResetOutcome(ending.outcome, self._op_id, reason=ending.reason)
+        # A new secret that keeps breaking the card's rules is the user's to fix.
+        policy = isinstance(ending.error, PinPolicyError)
+        reason = FailureCode.PIN_POLICY if policy else ending.reason
+        pin = _DIRECTIONS[self._operation].proof_pin
+        return ResetOutcome(ending.outcome, self._op_id, reason=reason, pin=pin)
+
+    def _end_facts(self, outcome: ResetOutcome) -> Mapping[str, JsonValue]:
+        return {
+            "operation": self._operation.value,
+            "outcome": outcome.outcome.value,
+            "reason": outcome.reason,
+            "reservation": outcome.reservation_id or None,
+        }
 
     def _open_now(self) -> bool:
         if self._hours is None:
@@ -231,189 +239,156 @@ class PinResetFlow:
         # A window past midnight (22:00-02:00) wraps around.
         return start <= now < end if start <= end else (now >= start or now < end)
 
-    def _failed(
-        self, op_id: str, exc: BaseException, kind: Outcome, reason: str, pin: PinKind | None = None
-    ) -> ResetOutcome:
-        self._to(ResetStep.FAILED)
-        self._ctx.emit(FlowFailed(failure_code(exc), str(exc)))
-        return ResetOutcome(kind, op_id, reason=reason, pin=pin)
-
     async def _ask_otp(self, attempts_left: int | None = None) -> Secret:
         # After a wrong OTP the prompt carries the verifier's attempts left,
         # so the screen can say the code was refused and how many tries remain.
         self._to(ResetStep.ENTER_OTP)
         text = prompt_text(PromptKey.ONE_TIME_PASSWORD)
-        prompt = Prompt(PromptKind.ONE_TIME_PASSWORD, text.en, attempts_left, message=text)
+        prompt = Prompt(
+            PromptKind.ONE_TIME_PASSWORD, text.en, tries_left=attempts_left, message=text
+        )
         self._ctx.emit(prompt)
         return await self._ctx.step("OTP", self._user.secret(prompt), self._ctx.timeouts.prompt)
 
-    async def _run(self, op_id: str, operation: ResetOperation) -> ResetOutcome:
-        ctx, t = self._ctx, self._ctx.timeouts
+    def _drop_otp(self) -> None:
+        if self._otp is not None:  # the OTP lives only as long as the redemption
+            self._otp.wipe()
+            self._otp = None
+
+    async def _steps(self, op_id: str, operation: ResetOperation) -> ResetOutcome:
+        if not self._open_now():
+            raise FlowRefusedError(RefusalReason.OUTSIDE_KIOSK_HOURS)
         self._to(ResetStep.WAIT_CARD)
-        insert = prompt_text(PromptKey.INSERT_CARD)
-        ctx.emit(Prompt(PromptKind.INSERT_CARD, insert.en, message=insert))
-        await ctx.step("card", self._card.wait_card(t.insert_card), t.insert_card + 1.0)
+        await self._wait_card()
         self._to(ResetStep.CERTIFICATES)
-        if not await ctx.step("certificates", self._card.has_certificate(KeyKind.SIGN), t.card):
-            raise NoSigningCertificateError("the card has no signing certificate")
-        card_id = await ctx.step("card id", self._card.card_id(), t.card)
+        await self._require_signing_certificate()
+        card_id = await self._ctx.step("card id", self._card.card_id(), self._ctx.timeouts.card)
         self._otp = await self._ask_otp() if self._otp_first else None
         try:
             redemption = await self._redeem(op_id, operation, card_id)
         finally:
-            if self._otp is not None:  # the OTP lives only as long as the redemption
-                self._otp.wipe()
-                self._otp = None
+            self._drop_otp()
         return await self._reset(op_id, operation, redemption)
 
     async def _redeem(self, op_id: str, operation: ResetOperation, card_id: bytes) -> Redemption:
-        ctx, t = self._ctx, self._ctx.timeouts
-        _, proof_pin, proof_key, _ = _DIRECTIONS[operation]
-        prompt_kind = (
-            PromptKind.AUTH_PIN if proof_pin is PinKind.AUTH else PromptKind.SIGNING_PASSWORD
-        )
         for round_no in range(_MAX_REDEEM_ROUNDS):
-            self._to(ResetStep.SESSION)
-            ctx.emit(Working("opening a verifier session"))
-            session = await ctx.step(
-                "open session",
-                self._verifier.open_session(
-                    SessionPurpose.PIN_RESET, f"{op_id}.session.{round_no}"
-                ),
-                t.service, cancellable=False,
-            )  # fmt: skip
-            self._to(ResetStep.CHALLENGE)
-            challenge = await ctx.step("challenge", self._card.get_challenge(), t.card)
-            digest = card_challenge_digest(
-                SessionPurpose.PIN_RESET, self._verifier.terminal_id, session.nonce,
-                (card_id, challenge),
-            )  # fmt: skip
-            proof = await use_secret(
-                ctx, self._card, self._user, proof_pin, prompt_kind,
-                "Enter the secret you did not forget",
-                functools.partial(self._card.prove, proof_key, digest),
-                working="the card is proving itself",
-                on_prompt=lambda: self._to(ResetStep.ENTER_OTHER_SECRET),
-            )  # fmt: skip
-            self._to(ResetStep.REDEEMING)
-            ctx.emit(Working("redeeming the reset booking"))
-            key = f"{op_id}.redeem.{round_no}"
-            self._journal.record(
-                op_id, FLOW, Effect.RESET_REDEEM, Phase.INTENT, idempotency_key=key,
-                data={"operation": operation.value, "with_code": self._otp is not None},
-            )  # fmt: skip
-            answer = await ctx.step(
-                "redeem",
-                self._verifier.redeem_reset(
-                    session.session_id, operation, proof, card_challenge=challenge,
-                    card_id=card_id, one_time_password=self._otp, idempotency_key=key,
-                ),
-                t.service, cancellable=False,
-            )  # fmt: skip
-            self._journal.record(
-                op_id, FLOW, Effect.RESET_REDEEM, Phase.OUTCOME, idempotency_key=key,
-                data={"accepted": answer.accepted, "reason": answer.reason,
-                      "reservation_id": answer.reservation_id,
-                      "attempts_left": answer.attempts_left},
-            )  # fmt: skip
+            answer = await self._redeem_once(op_id, operation, card_id, round_no)
             if answer.accepted:
                 return answer
-            if answer.reason in ("OTP_REQUIRED", "OTP_WRONG") and (
-                answer.reason == "OTP_REQUIRED" or answer.attempts_left > 0
-            ):
-                if self._otp is not None:
-                    self._otp.wipe()
-                    self._otp = None
-                wrong = answer.reason == "OTP_WRONG"
-                self._otp = await self._ask_otp(answer.attempts_left if wrong else None)
-                continue
-            raise FlowRefusedError(answer.reason)
-        raise FlowRefusedError("TOO_MANY_ATTEMPTS")
+            reason = refusal_reason(answer.reason)
+            wrong = reason is RefusalReason.OTP_WRONG and answer.attempts_left > 0
+            if not (wrong or reason is RefusalReason.OTP_REQUIRED):
+                raise FlowRefusedError(answer.reason)
+            self._drop_otp()
+            self._otp = await self._ask_otp(answer.attempts_left if wrong else None)
+        raise FlowRefusedError(RefusalReason.TOO_MANY_ATTEMPTS)
 
-    async def _new_secret(self, kind: PinKind) -> Secret:
-        ctx, t = self._ctx, self._ctx.timeouts
-        first_text, again_text = new_secret_texts(kind)
-        for _ in range(_MAX_NEW_SECRET_ROUNDS):
-            self._to(ResetStep.NEW_SECRET)
-            first_prompt = Prompt(PromptKind.NEW_SECRET, first_text.en, message=first_text)
-            ctx.emit(first_prompt)
-            first = await ctx.step("new secret", self._user.secret(first_prompt), t.prompt)
-            again_prompt = Prompt(PromptKind.NEW_SECRET, again_text.en, message=again_text)
-            ctx.emit(again_prompt)
-            try:
-                second = await ctx.step(
-                    "new secret again", self._user.secret(again_prompt), t.prompt
-                )
-            except BaseException:
-                first.wipe()
-                raise
-            with second:
-                try:
-                    same = normalize_pin(kind, first, new=True) == normalize_pin(
-                        kind, second, new=True
-                    )
-                except PinPolicyError:
-                    first.wipe()
-                    ctx.emit(Working("the new secret breaks the card's rules"))
-                    continue
-            if same:
-                return first
-            first.wipe()
-            ctx.emit(Working("the two entries differ"))
-        raise PinPolicyError("no acceptable new secret was entered")
+    async def _redeem_once(
+        self, op_id: str, operation: ResetOperation, card_id: bytes, round_no: int
+    ) -> Redemption:
+        # Each round needs a fresh session and proof: the verifier consumes the nonce.
+        direction = _DIRECTIONS[operation]
+        self._to(ResetStep.SESSION)
+        self._working("opening a verifier session")
+        session_key = f"{op_id}.session.{round_no}"
+        session = await self._call(
+            "open session", self._verifier.open_session(SessionPurpose.PIN_RESET, session_key)
+        )
+        self._to(ResetStep.CHALLENGE)
+        challenge = await self._ctx.step(
+            "challenge", self._card.get_challenge(), self._ctx.timeouts.card
+        )
+        digest = card_challenge_digest(
+            SessionPurpose.PIN_RESET,
+            self._verifier.terminal_id,
+            session.nonce,
+            (card_id, challenge),
+        )
+        proof = await self._use_secret(
+            pin=direction.proof_pin,
+            prompt=direction.prompt,
+            text="Enter the secret you did not forget",
+            action=functools.partial(self._card.prove, direction.proof_key, digest),
+            working="the card is proving itself",
+            entering=ResetStep.ENTER_OTHER_SECRET,
+        )
+        self._to(ResetStep.REDEEMING)
+        self._working("redeeming the reset booking")
+        key = f"{op_id}.redeem.{round_no}"
+        intent: dict[str, JsonValue] = {
+            "operation": operation.value,
+            "with_code": self._otp is not None,
+        }
+        self._record(op_id, Effect.RESET_REDEEM, Phase.INTENT, key=key, data=intent)
+        redeem = self._verifier.redeem_reset(
+            session.session_id,
+            operation,
+            proof,
+            card_challenge=challenge,
+            card_id=card_id,
+            one_time_password=self._otp,
+            idempotency_key=key,
+        )
+        answer = await self._call("redeem", redeem)
+        outcome: dict[str, JsonValue] = {
+            "accepted": answer.accepted,
+            "reason": answer.reason,
+            "reservation_id": answer.reservation_id,
+            "attempts_left": answer.attempts_left,
+        }
+        self._record(op_id, Effect.RESET_REDEEM, Phase.OUTCOME, key=key, data=outcome)
+        return answer
 
     async def _reset(
         self, op_id: str, operation: ResetOperation, redemption: Redemption
     ) -> ResetOutcome:
-        ctx, t = self._ctx, self._ctx.timeouts
-        op_byte, _, _, new_kind = _DIRECTIONS[operation]
+        direction = _DIRECTIONS[operation]
         reservation = redemption.reservation_id
-        new = await self._new_secret(new_kind)
+        new = await ask_new_secret(
+            self._ctx,
+            self._user,
+            direction.new_kind,
+            on_prompt=lambda: self._to(ResetStep.NEW_SECRET),
+        )
         with new:
             self._to(ResetStep.RESETTING)
-            ctx.emit(Working("the card is taking the new secret"))
-            self._journal.record(
-                op_id, FLOW, Effect.RESET_CARD, Phase.INTENT,
-                data={"reservation_id": reservation, "operation": operation.value},
-            )  # fmt: skip
-            succeeded = True
+            self._working("the card is taking the new secret")
+            intent: dict[str, JsonValue] = {
+                "reservation_id": reservation,
+                "operation": operation.value,
+            }
+            self._record(op_id, Effect.RESET_CARD, Phase.INTENT, data=intent)
+            reset = self._card.issuer_reset(direction.op_byte, redemption.issuer_authorization, new)
+            failure: MynaEdgeError | None = None
             try:
-                await ctx.step(
-                    "reset", self._card.issuer_reset(op_byte, redemption.issuer_authorization, new),
-                    t.card, cancellable=False,
-                )  # fmt: skip
+                await self._call("reset", reset, timeout=self._ctx.timeouts.card)
             except MynaEdgeError as exc:
-                succeeded = False
-                failure: MynaEdgeError | None = exc
-            else:
-                failure = None
-        self._journal.record(
-            op_id, FLOW, Effect.RESET_CARD, Phase.OUTCOME,
-            data={"reservation_id": reservation, "succeeded": succeeded},
-        )  # fmt: skip
+                failure = exc
+        succeeded = failure is None
+        card_outcome: dict[str, JsonValue] = {"reservation_id": reservation, "succeeded": succeeded}
+        self._record(op_id, Effect.RESET_CARD, Phase.OUTCOME, data=card_outcome)
+        recorded = await self._confirm(op_id, reservation, succeeded)
+        if failure is not None:
+            raise failure
+        self._remove_card()
+        return ResetOutcome(
+            Outcome.COMPLETED, op_id, reservation_id=reservation, confirmed=recorded
+        )
+
+    async def _confirm(self, op_id: str, reservation: str, succeeded: bool) -> bool:
         self._to(ResetStep.CONFIRMING)
         key = f"{op_id}.reset.confirm"
-        self._journal.record(op_id, FLOW, Effect.RESET_CONFIRM, Phase.INTENT, idempotency_key=key)
+        self._record(op_id, Effect.RESET_CONFIRM, Phase.INTENT, key=key)
         try:
-            recorded = await ctx.step(
-                "confirm",
-                self._verifier.confirm_reset(reservation, succeeded, key),
-                t.service, cancellable=False,
-            )  # fmt: skip
+            recorded = await self._call(
+                "confirm", self._verifier.confirm_reset(reservation, succeeded, key)
+            )
         except (ServiceError, StepTimeoutError) as exc:
             # The card has answered and that answer is journaled: recovery
             # confirms it later with the same key. The user must hear what
             # the card did (a new secret in force), not that the network failed.
             _log.warning("reset %s: confirmation left to recovery: %s", op_id, exc)
-            recorded = False
-        else:
-            self._journal.record(
-                op_id, FLOW, Effect.RESET_CONFIRM, Phase.OUTCOME, idempotency_key=key,
-                data={"recorded": recorded, "succeeded": succeeded},
-            )  # fmt: skip
-        if failure is not None:
-            raise failure
-        self._to(ResetStep.REMOVE_CARD)
-        ctx.emit(RemoveCard())
-        self._to(ResetStep.DONE)
-        return ResetOutcome(Outcome.COMPLETED, op_id, reservation, "", recorded)
+            return False
+        outcome: dict[str, JsonValue] = {"recorded": recorded, "succeeded": succeeded}
+        self._record(op_id, Effect.RESET_CONFIRM, Phase.OUTCOME, key=key, data=outcome)
+        return recorded

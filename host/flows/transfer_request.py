@@ -9,10 +9,11 @@ read in one place.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
-from host.client import AccountType, TransferState
+from host.client import AccountType, TransferState, TransferStatement
 from host.flows.events import Outcome
 
 __all__ = ["TransferFieldError", "TransferOutcome", "TransferRequest", "TransferStep"]
@@ -45,9 +46,17 @@ class TransferFieldError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TransferRequest:
-    """What the ATM application asks for: amount, payee and remitter."""
+    """What the ATM application asks for: the statement without its session binding.
+
+    These are ``TransferStatement``'s fields less ``nonce`` and
+    ``terminal_id``, which only the flow knows (the verifier's session and
+    this ATM); ``bind`` adds them and is the one way a statement is made
+    from a request. The statement's own rules (the amount's range) stay the
+    statement's: the request checks formats the statement does not, and
+    names the offending field for the API's ``invalid_field``.
+    """
 
     amount_yen: int
     payee_bank_code: str
@@ -61,8 +70,10 @@ class TransferRequest:
     def __post_init__(self) -> None:
         # Bad input from the ATM application is refused before anything runs.
         # Raises TransferFieldError (a ValueError) naming the first bad field.
-        if not 1 <= self.amount_yen <= 999_999_999_999:
-            raise TransferFieldError("amount_yen", "must be 1 .. 999,999,999,999")
+        try:  # the statement's rule, asked of an unbound probe
+            self.bind(nonce=b"", terminal_id="")
+        except ValueError:
+            raise TransferFieldError("amount_yen", "must be 1 .. 999,999,999,999") from None
         digits = {"payee_bank_code": 4, "payee_branch_code": 3, "payee_account_number": 7}
         for name, length in digits.items():
             value = getattr(self, name)
@@ -76,6 +87,15 @@ class TransferRequest:
             AccountType(self.payee_account_type)
         except ValueError:
             raise TransferFieldError("payee_account_type", "ORDINARY, CURRENT or SAVINGS") from None
+
+    def bind(self, *, nonce: bytes, terminal_id: str) -> TransferStatement:
+        """The statement the card signs: this request bound to a session and a terminal.
+
+        Raises:
+            ValueError: the statement refuses a field (the amount's range).
+        """
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return TransferStatement(nonce=nonce, terminal_id=terminal_id, **fields)
 
 
 @dataclass(frozen=True)
@@ -95,3 +115,8 @@ class TransferOutcome:
     receipt_printed: bool = False
     #: The receipt's lines (committed transfers), for ATMs that print themselves.
     receipt_lines: tuple[str, ...] = ()
+
+    @property
+    def reference(self) -> str:
+        """The authorisation id (empty when nothing was authorised)."""
+        return self.authorization_id

@@ -40,7 +40,6 @@ from typing import Final
 from host.errors import GatewayRequestError
 from host.gateway.bridge import AgentBridge, parse_message
 from host.gateway.guard import check_host, check_origin, check_peer
-from host.gateway.texts import message_table
 from host.gateway.http import (
     MAX_HEADER_BYTES,
     Request,
@@ -49,6 +48,7 @@ from host.gateway.http import (
     read_request,
     response_head,
 )
+from host.gateway.texts import message_table
 from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = ["STATIC_DIR", "Gateway", "GatewayConfig", "Handler"]

@@ -180,6 +180,7 @@ def _grpc() -> dict[str, list[bytes]]:
         "EnterPin": [tpb.EnterPinRequest(type=tpb.PROMPT_TYPE_AUTH_PIN, min_length=4, max_length=4)],
         "PresentPin": [tpb.PresentPinRequest(command_header=bytes.fromhex("00200080"))],
         "PrintRaw": [tpb.PrintRawRequest(data=b"RAW\n")],
+        "UpdateFirmware": [tpb.UpdateFirmwareRequest(request_id="fw-1", image=b"MYFW\x01\x00" + bytes(6))],
     }  # fmt: skip
     out = {f"verifier_{m}": [r.SerializeToString() for r in rs] for m, rs in verifier.items()}
     for method in tpb.DESCRIPTOR.services_by_name["TerminalService"].methods_by_name:

@@ -292,6 +292,7 @@ def test_a11y_zoom_200_and_large_text_keyboards(
         assert box["x"] >= 0
         assert box["x"] + box["width"] <= size["width"], (size, level)
         if size is LANDSCAPE:
+            page.evaluate("window.scrollTo(0, 0)")
             shot(page, "kiosk-large-text")
             audit(page, axe_source, "A-Z keyboard, text 200 %", langs=("ja",))
     page.set_viewport_size(LANDSCAPE)
@@ -301,6 +302,7 @@ def test_a11y_zoom_200_and_large_text_keyboards(
 
 
 def test_a11y_atm_transfer_screens(world: WorldThread, page: Any, axe_source: str) -> None:
+    """The transfer with a keypad only (the password on the PIN pad), audited on each screen."""
     w = world.world
     assert w.atm is not None
     assert w.pad is not None
@@ -322,7 +324,7 @@ def test_a11y_atm_transfer_screens(world: WorldThread, page: Any, axe_source: st
     # Longer limits where reading takes time: the statement 2×, the PIN pad 3× (+20 s).
     assert page.evaluate("document.body.dataset.idleLimit") == "140"
     audit(page, axe_source, "statement")
-    page.click("#statement-yes")
+    page.keyboard.press("Enter")  # the keypad's Enter: この内容で振り込む
     wait_screen(page, "insert")
     w.atm_reader.place()
     wait_screen(page, "pad")
@@ -335,10 +337,12 @@ def test_a11y_atm_transfer_screens(world: WorldThread, page: Any, axe_source: st
     w.pad.enter_password("ABCD1234")
     wait_screen(page, "cash", timeout=30)
     audit(page, axe_source, "cash")
-    page.click("#cash-yes")
+    page.keyboard.press("Enter")  # 入金しました
     wait_screen(page, "result", timeout=30)
     assert "振込が完了しました" in page.inner_text("#result")
     audit(page, axe_source, "transfer result")
+    page.keyboard.press("Enter")  # 終了する: the whole transfer without touching the screen
+    wait_screen(page, "start")
 
 
 def test_a11y_voice_guidance_never_speaks_a_secret(world: WorldThread, browser: Any) -> None:

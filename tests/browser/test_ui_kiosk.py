@@ -60,7 +60,8 @@ def test_ui_read_card_happy_path(world: WorldThread, page: Any, trap: LogTrap) -
     wait_screen(page, "result")
     result = page.inner_text("#result")
     # The birth date in 和暦, as on the card (the Western year follows in brackets).
-    for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", "昭和55年1月1日（1980年）", "男性", "確認済み"):
+    birth = "昭和55年1月1日（1980年）"
+    for item in ("山田　太郎", "東京都千代田区霞が関１－１－１", birth, "男性", "確認済み"):
         assert item in result
     shot(page, "05-read-result")
     secret_free(page, [PIN])
@@ -176,7 +177,7 @@ def test_ui_card_removed_mid_flow(world: WorldThread, page: Any) -> None:
     enter_secret(page, PIN)
     wait_screen(page, "error")
     assert page.evaluate("document.body.dataset.error") == "card_removed"
-    assert "カードが取り外されました" in page.inner_text("#error-text")
+    assert "カードが取り外されました" in plain_text(page, "#error-text")
     shot(page, "07-card-removed")
 
 
@@ -298,12 +299,12 @@ def test_ui_reset_on_a_card_without_a_signing_certificate(world: WorldThread, pa
         assert page.evaluate("document.body.dataset.reason") == "result.no_signing_certificate"
         texts = {"ja": "署名用電子証明書がありません", "en": "no signing certificate"}
         first = page.evaluate("document.documentElement.lang")
-        assert texts[first] in page.inner_text("#error-text")
+        assert texts[first] in plain_text(page, "#error-text")
         shot(page, "22-no-signing-certificate")
         page.click("#lang")
         second = page.evaluate("document.documentElement.lang")
         assert second != first
-        assert texts[second] in page.inner_text("#error-text")
+        assert texts[second] in plain_text(page, "#error-text")
         assert page.locator("#screen-entry").is_hidden()
         world.idle()
     finally:

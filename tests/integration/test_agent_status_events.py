@@ -239,6 +239,10 @@ def test_controller_not_commissioned_is_a_status_and_a_refusal_at_ack(
         devices, refused, under_accepted = asyncio.run(scenario())
     states = {d.device: d.state for d in devices}
     assert states["controller"] == D.DEVICE_STATE_NOT_COMMISSIONED
+    # Its firmware is reported too: the handshake's version (issue 17); this
+    # board was started without update slots.
+    pad = next(d for d in devices if d.device == "controller")
+    assert (pad.firmware.version, pad.firmware.updatable) == ("1.0.0", False)
     # refused at acknowledgement, and nothing follows a refusal
     assert len(refused) == 1
     assert not refused[0].acknowledgement.accepted

@@ -26,7 +26,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import astuple, dataclass
@@ -249,24 +249,10 @@ class Transaction:
     def get_transfer(self, authorization_id: str) -> Transfer | None:
         """The authorisation, or None."""
         row = self._x(
-            "SELECT authorization_id, terminal_id, amount_yen, statement_digest, state,"
-            " identity_verified, certificate_serial, revocation_source, created_us, expires_us,"
-            " changed_us FROM transfers WHERE authorization_id = ?",
+            f"SELECT {_TRANSFER_COLUMNS} FROM transfers WHERE authorization_id = ?",  # noqa: S608
             (authorization_id,),
         ).fetchone()
-        if row is None:
-            return None
-        return Transfer(
-            row[0],
-            row[1],
-            row[2],
-            bytes(row[3]),
-            TransferState(row[4]),
-            bool(row[5]),
-            row[6],
-            _SOURCES[row[7]],
-            *row[8:],
-        )
+        return None if row is None else _transfer(row)
 
     def change_transfer_state(
         self, authorization_id: str, expected: TransferState, new: TransferState, now_us: int
@@ -383,6 +369,40 @@ class Transaction:
         ).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]
 
+    # -- read-only views for audits (chaos campaigns, tests) ---------------------
+    def list_transfers(self, *, terminal_id: str = "") -> list[Transfer]:
+        """Every authorisation (only ``terminal_id``'s when given), oldest first.
+
+        Why here: campaigns and tests check the ledger through this interface,
+        never with SQL of their own against the tables (STYLE §11).
+        """
+        where, params = (" WHERE terminal_id = ?", (terminal_id,)) if terminal_id else ("", ())
+        rows = self._x(
+            f"SELECT {_TRANSFER_COLUMNS} FROM transfers{where}"  # noqa: S608 - constant text
+            " ORDER BY created_us, authorization_id",
+            params,
+        ).fetchall()
+        return [_transfer(row) for row in rows]
+
+    def list_reservations(self) -> list[Reservation]:
+        """Every PIN-reset booking, oldest first."""
+        rows = self._x(
+            f"SELECT {_RESERVATION_COLUMNS} FROM reservations"  # noqa: S608 - constant text
+            " ORDER BY created_us, reservation_id"
+        ).fetchall()
+        return [_reservation(row) for row in rows]
+
+    def audit_trail(self, *, actions: Collection[str] = ()) -> list[AuditEntry]:
+        """The whole audit log in the order it was written (only ``actions`` when given)."""
+        wanted = sorted(actions)
+        where = f" WHERE action IN ({', '.join('?' * len(wanted))})" if wanted else ""
+        rows = self._x(
+            "SELECT at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id,"
+            f" card_id FROM audit{where} ORDER BY seq",  # noqa: S608 - placeholders only
+            wanted,
+        ).fetchall()
+        return [AuditEntry(*row) for row in rows]
+
     def count(self, table: str) -> int:
         """Rows in one of the service's tables (for tests and health figures)."""
         if table not in _TABLES:
@@ -393,6 +413,10 @@ class Transaction:
 _TABLES = frozenset(
     {"sessions", "idempotency", "transfers", "identity_verifications", "reservations", "audit"}
 )
+_TRANSFER_COLUMNS = (
+    "authorization_id, terminal_id, amount_yen, statement_digest, state, identity_verified,"
+    " certificate_serial, revocation_source, created_us, expires_us, changed_us"
+)
 _RESERVATION_COLUMNS = (
     "reservation_id, terminal_id, operation, policy, certificate_fingerprint,"
     " certificate_serial, otp_hash, attempts_left, state, created_us, expires_us, changed_us,"
@@ -402,6 +426,20 @@ _RESERVATION_COLUMNS = (
 
 def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
+
+
+def _transfer(row: Sequence[Any]) -> Transfer:
+    return Transfer(
+        row[0],
+        row[1],
+        row[2],
+        bytes(row[3]),
+        TransferState(row[4]),
+        bool(row[5]),
+        row[6],
+        _SOURCES[row[7]],
+        *row[8:],
+    )
 
 
 def _reservation(row: Sequence[Any]) -> Reservation:

@@ -18,6 +18,8 @@
 //   和暦 dates on Japanese screens; texts of results come from the one message table;
 // - voice guidance (the operator's choice, gateway --voice) speaks headings and prompts in
 //   the screen's language, never an entry, a mask or personal data.
+// The stateless helpers (furigana, 和暦, tones, speech, focus moves) are in access.js, the
+// warning dialog in timeout.js.
 "use strict";
 
 const App = (() => {
@@ -52,68 +54,21 @@ const App = (() => {
     tries: {}, notice: "",
   };
   let entry = "";  // the secret being typed: this variable only, cleared after sealing
-  const idle = {timer: null, tick: null, left: 0, back: null};
-  let audio = null;
+  const idle = {timer: null};
 
   const t = (key, ...args) => format((TEXTS[state.lang] || TEXTS.ja)[key] ?? key, ...args);
   // The agent's own text (UserMessage: key, ja, en) in the screen's language, else a fallback:
   // one table of texts (host/messages.py) for the demo, this app and every ATM application.
   const say = (message, fallback) => (message && message[state.lang]) || fallback;
 
-  // --- texts: furigana, dates ---------------------------------------------------------------
-  /** Set ``el``'s text; on Japanese screens the first use of each hard term gets <ruby>. */
-  function setText(el, text) {
-    el.textContent = text;
-    const readings = state.messages && state.messages.furigana;
-    if (state.lang !== "ja" || !readings || !text) return;
-    const hits = [];
-    for (const term of Object.keys(readings).sort((a, b) => b.length - a.length)) {
-      let at = text.indexOf(term);
-      while (at >= 0 && hits.some(([i, w]) => at < i + w.length && i < at + term.length)) {
-        at = text.indexOf(term, at + 1);
-      }
-      if (at >= 0) hits.push([at, term]);
-    }
-    if (!hits.length) return;
-    hits.sort((a, b) => a[0] - b[0]);
-    el.textContent = "";
-    let from = 0;
-    for (const [at, term] of hits) {
-      el.append(text.slice(from, at));
-      const ruby = document.createElement("ruby");
-      const rt = document.createElement("rt");
-      rt.textContent = readings[term];
-      rt.setAttribute("aria-hidden", "true");  // a screen reader reads the term, not twice
-      ruby.append(term, rt);
-      el.append(ruby);
-      from = at + term.length;
-    }
-    el.append(text.slice(from));
-  }
-
-  /** The text a person hears or a test reads: without the furigana. */
-  function plain(el) {
-    const copy = el.cloneNode(true);
-    for (const rt of copy.querySelectorAll("rt")) rt.remove();
-    return copy.textContent.trim();
-  }
-
-  /** 1980-01-01 -> 昭和55年1月1日（1980年） on Japanese screens (和暦, as on the card). */
-  function dateText(iso) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
-    if (!m || state.lang !== "ja") return iso;
-    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const n = y * 10000 + mo * 100 + d;
-    const eras = [["令和", 20190501, 2019], ["平成", 19890108, 1989], ["昭和", 19261225, 1926],
-      ["大正", 19120730, 1912], ["明治", 18680125, 1868]];
-    for (const [name, from, first] of eras) {
-      if (n >= from) {
-        const year = y - first + 1;
-        return `${name}${year === 1 ? "元" : year}年${mo}月${d}日（${y}年）`;
-      }
-    }
-    return `${y}年${mo}月${d}日`;
-  }
+  // --- texts: furigana on Japanese screens, 和暦 dates (access.js) --------------------------
+  const setText = (el, text) =>
+    Access.setText(el, text, state.lang === "ja" && state.messages ? state.messages.furigana : null);
+  const plain = Access.plain;
+  const dateText = (iso) => (state.lang === "ja" ? Access.wareki(iso) : iso);
+  const beep = Access.beep;
+  /** Voice guidance, when the operator enabled it: only headings and prompts are passed. */
+  const speak = (text) => { if (state.voice) Access.speak(text, state.lang); };
 
   function translate() {
     document.documentElement.lang = state.lang;
@@ -174,50 +129,23 @@ const App = (() => {
 
   /** Activity: a touch, a key, or a message from the agent (its prompts, the pad's keys). */
   function activity() {
-    if ($("timeout").open) closeWarning();
+    if (TimeoutWarning.isOpen()) closeWarning();
     armIdle();
   }
 
   function openWarning() {
-    const dialog = $("timeout");
-    if (dialog.open) return;
-    idle.back = document.activeElement;
-    idle.left = Math.ceil(grace());
     setText($("timeout-text"), t("timeout_text"));
-    countdown();
-    dialog.showModal();
-    $("timeout-continue").focus();
+    const texts = {count: (n) => t("timeout_count", n), live: (n) => t("timeout_live", n)};
+    TimeoutWarning.open(grace(), texts, timedOut);
     speak(`${t("timeout_title")}。${t("timeout_text")}`);
-    idle.tick = setInterval(() => {
-      idle.left -= 1;
-      if (idle.left <= 0) return timedOut();
-      countdown();
-    }, 1000);
   }
 
-  function countdown() {
-    $("timeout-count").textContent = t("timeout_count", idle.left);
-    document.body.dataset.countdown = String(idle.left);
-    // The live region speaks at the start and at 10 and 5 seconds, not every second.
-    if (idle.left === Math.ceil(grace()) || idle.left === 10 || idle.left === 5) {
-      $("timeout-live").textContent = t("timeout_live", idle.left);
-    }
-  }
-
-  function closeWarning() {
-    clearInterval(idle.tick);
-    idle.tick = null;
-    const dialog = $("timeout");
-    if (!dialog.open) return;
-    dialog.close();
-    $("timeout-live").textContent = "";
-    delete document.body.dataset.countdown;
-    if (idle.back && idle.back.isConnected && !idle.back.closest("[hidden]")) idle.back.focus();
-  }
+  const closeWarning = TimeoutWarning.close;
 
   function timedOut() {
     closeWarning();
-    reset(true, "timed_out");
+    // Say why the screen changed: a procedure cancelled, or only a finished screen cleared.
+    reset(true, state.command ? "timed_out" : "timed_out_screen");
   }
 
   function reset(cancelRunning, notice) {
@@ -270,32 +198,6 @@ const App = (() => {
   function textSizeShown() {
     $("textsize").setAttribute("aria-pressed", state.size > 0 ? "true" : "false");
     $("textsize-level").textContent = t(`size_${state.size + 1}`);
-  }
-
-  /** A short tone per key (Web Audio): feedback without saying which key it was. */
-  function beep(kind) {
-    try {
-      audio = audio || new AudioContext();
-      const osc = audio.createOscillator();
-      const gain = audio.createGain();
-      osc.frequency.value = {key: 880, back: 520, error: 220}[kind] || 880;
-      gain.gain.value = 0.15;
-      osc.connect(gain).connect(audio.destination);
-      const now = audio.currentTime;
-      osc.start(now);
-      osc.stop(now + (kind === "error" ? 0.3 : 0.05));
-    } catch (err) {
-      // no audio device: the visual mask and the live region still tell
-    }
-  }
-
-  /** Voice guidance, when the operator enabled it: only headings and prompts are passed. */
-  function speak(text) {
-    if (!state.voice || !text || !window.speechSynthesis) return;
-    const utterance = new SpeechSynthesisUtterance(text);
-    utterance.lang = state.lang === "ja" ? "ja-JP" : "en-US";
-    speechSynthesis.cancel();
-    speechSynthesis.speak(utterance);
   }
 
   // --- talking to the gateway ----------------------------------------------------------
@@ -638,31 +540,11 @@ const App = (() => {
   }
 
   // --- a physical keypad or jog dial ------------------------------------------------------
-  function focusables() {
-    const scope = $("timeout").open ? $("timeout") : document;
-    return [...scope.querySelectorAll("button, [tabindex='0']")].filter(
-      (el) => !el.disabled && !el.closest("[hidden]") && el.offsetParent !== null &&
-        (scope !== document || !el.closest("dialog")));
-  }
-
-  function moveFocus(step) {
-    const list = focusables();
-    if (!list.length) return;
-    const at = list.indexOf(document.activeElement);
-    const next = at < 0 ? (step > 0 ? 0 : list.length - 1) : (at + step + list.length) % list.length;
-    list[next].focus();
-  }
-
-  function visibleButton(selector) {
-    return [...document.querySelectorAll(selector)].find(
-      (el) => !el.disabled && !el.closest("[hidden]") && !el.hidden);
-  }
-
   function onKeyDown(e) {
     if (e.altKey || e.ctrlKey || e.metaKey || e.isComposing) return;
     const k = e.key;
     if (k.startsWith("Arrow")) {
-      moveFocus(k === "ArrowDown" || k === "ArrowRight" ? 1 : -1);
+      Access.moveFocus(k === "ArrowDown" || k === "ArrowRight" ? 1 : -1);
       e.preventDefault();
       return;
     }
@@ -687,7 +569,7 @@ const App = (() => {
       if (choice) choice.click();
       else handled = false;
     } else if (k === "Enter" && !onButton) {
-      const primary = visibleButton(`#screen-${screen} button.primary`);
+      const primary = Access.visibleButton(`#screen-${screen} button.primary`);
       if (primary) primary.click();
       else handled = false;
     } else if (k === "Escape" && !$("cancel").hidden) $("cancel").click();

@@ -419,6 +419,92 @@ CHIP_POWER_ACTION_WARM: ChipPowerAction.ValueType  # 2
 CHIP_POWER_ACTION_OFF: ChipPowerAction.ValueType  # 3
 Global___ChipPowerAction: _TypeAlias = ChipPowerAction  # noqa: Y015
 
+class _FirmwareUpdatePhase:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FirmwareUpdatePhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FirmwareUpdatePhase.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FIRMWARE_UPDATE_PHASE_UNSPECIFIED: _FirmwareUpdatePhase.ValueType  # 0
+    FIRMWARE_UPDATE_PHASE_TRANSFER: _FirmwareUpdatePhase.ValueType  # 1
+    """Bytes go to the board (bytes_done of bytes_total staged)."""
+    FIRMWARE_UPDATE_PHASE_COMMIT: _FirmwareUpdatePhase.ValueType  # 2
+    """The board checks the whole image and installs it into its spare slot."""
+    FIRMWARE_UPDATE_PHASE_REBOOT: _FirmwareUpdatePhase.ValueType  # 3
+    """The board reboots into the new image on trial; its self-test runs."""
+    FIRMWARE_UPDATE_PHASE_CONFIRMED: _FirmwareUpdatePhase.ValueType  # 4
+    """The board runs the new image and has confirmed it (the last event)."""
+
+class FirmwareUpdatePhase(_FirmwareUpdatePhase, metaclass=_FirmwareUpdatePhaseEnumTypeWrapper):
+    """Where an update is."""
+
+FIRMWARE_UPDATE_PHASE_UNSPECIFIED: FirmwareUpdatePhase.ValueType  # 0
+FIRMWARE_UPDATE_PHASE_TRANSFER: FirmwareUpdatePhase.ValueType  # 1
+"""Bytes go to the board (bytes_done of bytes_total staged)."""
+FIRMWARE_UPDATE_PHASE_COMMIT: FirmwareUpdatePhase.ValueType  # 2
+"""The board checks the whole image and installs it into its spare slot."""
+FIRMWARE_UPDATE_PHASE_REBOOT: FirmwareUpdatePhase.ValueType  # 3
+"""The board reboots into the new image on trial; its self-test runs."""
+FIRMWARE_UPDATE_PHASE_CONFIRMED: FirmwareUpdatePhase.ValueType  # 4
+"""The board runs the new image and has confirmed it (the last event)."""
+Global___FirmwareUpdatePhase: _TypeAlias = FirmwareUpdatePhase  # noqa: Y015
+
+class _FirmwareUpdateError:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FirmwareUpdateErrorEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FirmwareUpdateError.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FIRMWARE_UPDATE_ERROR_UNSPECIFIED: _FirmwareUpdateError.ValueType  # 0
+    FIRMWARE_UPDATE_ERROR_INVALID_IMAGE: _FirmwareUpdateError.ValueType  # 1
+    """The board found the image malformed (a flipped bit, truncated)."""
+    FIRMWARE_UPDATE_ERROR_BAD_SIGNATURE: _FirmwareUpdateError.ValueType  # 2
+    """Unsigned, or not signed by an authority the board trusts."""
+    FIRMWARE_UPDATE_ERROR_WRONG_BOARD: _FirmwareUpdateError.ValueType  # 3
+    """Built for another board type."""
+    FIRMWARE_UPDATE_ERROR_DOWNGRADE: _FirmwareUpdateError.ValueType  # 4
+    """Its security counter is below the board's floor."""
+    FIRMWARE_UPDATE_ERROR_BUSY: _FirmwareUpdateError.ValueType  # 5
+    """The board is busy (a secure entry, or a trial not yet confirmed)."""
+    FIRMWARE_UPDATE_ERROR_TAMPERED: _FirmwareUpdateError.ValueType  # 6
+    """The tamper switch fired: no update until re-commissioned."""
+    FIRMWARE_UPDATE_ERROR_UNSUPPORTED: _FirmwareUpdateError.ValueType  # 7
+    """The board has no update slots."""
+    FIRMWARE_UPDATE_ERROR_TRANSFER: _FirmwareUpdateError.ValueType  # 8
+    """The transfer could not be completed (resumes spent)."""
+    FIRMWARE_UPDATE_ERROR_NOT_CONFIRMED: _FirmwareUpdateError.ValueType  # 9
+    """The board rebooted but did not keep the new image (reverted)."""
+    FIRMWARE_UPDATE_ERROR_BOARD_UNREACHABLE: _FirmwareUpdateError.ValueType  # 10
+    """The board stopped answering."""
+
+class FirmwareUpdateError(_FirmwareUpdateError, metaclass=_FirmwareUpdateErrorEnumTypeWrapper):
+    """Why an update did not end with the new image confirmed (the board's
+    refusal, typed; host/firmware/errors.py UpdateFailure).
+    """
+
+FIRMWARE_UPDATE_ERROR_UNSPECIFIED: FirmwareUpdateError.ValueType  # 0
+FIRMWARE_UPDATE_ERROR_INVALID_IMAGE: FirmwareUpdateError.ValueType  # 1
+"""The board found the image malformed (a flipped bit, truncated)."""
+FIRMWARE_UPDATE_ERROR_BAD_SIGNATURE: FirmwareUpdateError.ValueType  # 2
+"""Unsigned, or not signed by an authority the board trusts."""
+FIRMWARE_UPDATE_ERROR_WRONG_BOARD: FirmwareUpdateError.ValueType  # 3
+"""Built for another board type."""
+FIRMWARE_UPDATE_ERROR_DOWNGRADE: FirmwareUpdateError.ValueType  # 4
+"""Its security counter is below the board's floor."""
+FIRMWARE_UPDATE_ERROR_BUSY: FirmwareUpdateError.ValueType  # 5
+"""The board is busy (a secure entry, or a trial not yet confirmed)."""
+FIRMWARE_UPDATE_ERROR_TAMPERED: FirmwareUpdateError.ValueType  # 6
+"""The tamper switch fired: no update until re-commissioned."""
+FIRMWARE_UPDATE_ERROR_UNSUPPORTED: FirmwareUpdateError.ValueType  # 7
+"""The board has no update slots."""
+FIRMWARE_UPDATE_ERROR_TRANSFER: FirmwareUpdateError.ValueType  # 8
+"""The transfer could not be completed (resumes spent)."""
+FIRMWARE_UPDATE_ERROR_NOT_CONFIRMED: FirmwareUpdateError.ValueType  # 9
+"""The board rebooted but did not keep the new image (reverted)."""
+FIRMWARE_UPDATE_ERROR_BOARD_UNREACHABLE: FirmwareUpdateError.ValueType  # 10
+"""The board stopped answering."""
+Global___FirmwareUpdateError: _TypeAlias = FirmwareUpdateError  # noqa: Y015
+
 @_typing.final
 class UserMessage(_message.Message):
     """A text for the person at the terminal: a stable key (for applications
@@ -1172,6 +1258,7 @@ class GetCapabilitiesResponse(_message.Message):
     TOUCHSCREEN_SECRETS_FIELD_NUMBER: _builtins.int
     RECEIPT_PRINTER_FIELD_NUMBER: _builtins.int
     TRANSFER_IDENTITY_THRESHOLD_YEN_FIELD_NUMBER: _builtins.int
+    FIRMWARE_UPDATE_FIELD_NUMBER: _builtins.int
     profile: Global___TerminalProfile.ValueType
     read_card: _builtins.bool
     pin_reset: _builtins.bool
@@ -1179,6 +1266,8 @@ class GetCapabilitiesResponse(_message.Message):
     touchscreen_secrets: _builtins.bool
     receipt_printer: _builtins.bool
     transfer_identity_threshold_yen: _builtins.int
+    firmware_update: _builtins.bool
+    """UpdateFirmware is offered: a controller board is configured."""
     def __init__(
         self,
         *,
@@ -1189,14 +1278,61 @@ class GetCapabilitiesResponse(_message.Message):
         touchscreen_secrets: _builtins.bool = ...,
         receipt_printer: _builtins.bool = ...,
         transfer_identity_threshold_yen: _builtins.int = ...,
+        firmware_update: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["firmware_update", b"firmware_update", "pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCapabilitiesResponse: _TypeAlias = GetCapabilitiesResponse  # noqa: Y015
+
+@_typing.final
+class FirmwareInfo(_message.Message):
+    """The firmware a controller board runs (its INFO handshake and FW_STATUS,
+    firmware/PROTOCOL.md §7).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATABLE_FIELD_NUMBER: _builtins.int
+    FACTORY_FIELD_NUMBER: _builtins.int
+    TRIAL_FIELD_NUMBER: _builtins.int
+    SECURITY_COUNTER_FIELD_NUMBER: _builtins.int
+    FLOOR_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """"1.2.0", as the board reports it."""
+    updatable: _builtins.bool
+    """The board takes signed updates (it has update slots). False: only the
+    version is known and UpdateFirmware completes with UNSUPPORTED.
+    """
+    factory: _builtins.bool
+    """The frozen factory firmware runs (no verified image in a slot)."""
+    trial: _builtins.bool
+    """The running image is on trial (it has not confirmed itself yet)."""
+    security_counter: _builtins.int
+    """The running image's security counter (anti-rollback)."""
+    floor: _builtins.int
+    """The lowest security counter the board still accepts."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        updatable: _builtins.bool = ...,
+        factory: _builtins.bool = ...,
+        trial: _builtins.bool = ...,
+        security_counter: _builtins.int = ...,
+        floor: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["factory", b"factory", "floor", b"floor", "security_counter", b"security_counter", "trial", b"trial", "updatable", b"updatable", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FirmwareInfo: _TypeAlias = FirmwareInfo  # noqa: Y015
 
 @_typing.final
 class DeviceStatus(_message.Message):
@@ -1204,18 +1340,27 @@ class DeviceStatus(_message.Message):
 
     DEVICE_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
+    FIRMWARE_FIELD_NUMBER: _builtins.int
     device: _builtins.str
     """reader, controller, printer, verifier"""
     state: Global___DeviceState.ValueType
+    @_builtins.property
+    def firmware(self) -> Global___FirmwareInfo:
+        """controller only, when the board answered: the firmware it runs. A
+        change of it alone (an update, a reverted trial) is a WatchStatus event
+        too, with the same state.
+        """
+
     def __init__(
         self,
         *,
         device: _builtins.str = ...,
         state: Global___DeviceState.ValueType = ...,
+        firmware: Global___FirmwareInfo | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firmware", b"firmware"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device", b"device", "firmware", b"firmware", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1697,3 +1842,127 @@ class PrintRawResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PrintRawResponse: _TypeAlias = PrintRawResponse  # noqa: Y015
+
+@_typing.final
+class UpdateFirmwareRequest(_message.Message):
+    """UpdateFirmware: an operator applies a signed image to the controller board."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Client-chosen, as ExecuteRequest.request_id (the agent's log names it)."""
+    image: _builtins.bytes
+    """The signed image (`myna-edge firmware build`), at most 528,460 bytes.
+    The agent parses it before anything reaches the board; the board
+    checks the signature, board type, security counter and every file.
+    """
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        image: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateFirmwareRequest: _TypeAlias = UpdateFirmwareRequest  # noqa: Y015
+
+@_typing.final
+class FirmwareUpdateProgress(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PHASE_FIELD_NUMBER: _builtins.int
+    BYTES_DONE_FIELD_NUMBER: _builtins.int
+    BYTES_TOTAL_FIELD_NUMBER: _builtins.int
+    phase: Global___FirmwareUpdatePhase.ValueType
+    bytes_done: _builtins.int
+    bytes_total: _builtins.int
+    def __init__(
+        self,
+        *,
+        phase: Global___FirmwareUpdatePhase.ValueType = ...,
+        bytes_done: _builtins.int = ...,
+        bytes_total: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_done", b"bytes_done", "bytes_total", b"bytes_total", "phase", b"phase"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FirmwareUpdateProgress: _TypeAlias = FirmwareUpdateProgress  # noqa: Y015
+
+@_typing.final
+class FirmwareUpdateCompletion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    FIRMWARE_FIELD_NUMBER: _builtins.int
+    code: Global___CompletionCode.ValueType
+    """SUCCESS; COMMAND_ERROR (the board refused: error); HARDWARE_ERROR (the
+    board stopped answering); INTERNAL_ERROR.
+    """
+    error: Global___FirmwareUpdateError.ValueType
+    detail: _builtins.str
+    """Why, in English, for the operator's log."""
+    @_builtins.property
+    def firmware(self) -> Global___FirmwareInfo:
+        """What the board runs now (the new image on SUCCESS, the old one after a
+        refusal); unset when the board did not answer.
+        """
+
+    def __init__(
+        self,
+        *,
+        code: Global___CompletionCode.ValueType = ...,
+        error: Global___FirmwareUpdateError.ValueType = ...,
+        detail: _builtins.str = ...,
+        firmware: Global___FirmwareInfo | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["firmware", b"firmware"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "detail", b"detail", "error", b"error", "firmware", b"firmware"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FirmwareUpdateCompletion: _TypeAlias = FirmwareUpdateCompletion  # noqa: Y015
+
+@_typing.final
+class UpdateFirmwareResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ACKNOWLEDGEMENT_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    COMPLETION_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    @_builtins.property
+    def acknowledgement(self) -> Global___Acknowledgement: ...
+    @_builtins.property
+    def progress(self) -> Global___FirmwareUpdateProgress: ...
+    @_builtins.property
+    def completion(self) -> Global___FirmwareUpdateCompletion: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        acknowledgement: Global___Acknowledgement | None = ...,
+        progress: Global___FirmwareUpdateProgress | None = ...,
+        completion: Global___FirmwareUpdateCompletion | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acknowledgement", b"acknowledgement", "completion", b"completion", "message", b"message", "progress", b"progress"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledgement", b"acknowledgement", "completion", b"completion", "message", b"message", "progress", b"progress", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["acknowledgement", "progress", "completion"]  # noqa: Y015
+    _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
+
+Global___UpdateFirmwareResponse: _TypeAlias = UpdateFirmwareResponse  # noqa: Y015

@@ -112,6 +112,11 @@ class TerminalServiceStub:
                 request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.SerializeToString,
                 response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.FromString,
                 _registered_method=True)
+        self.UpdateFirmware = channel.unary_stream(
+                '/myna.edge.v1.TerminalService/UpdateFirmware',
+                request_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareResponse.FromString,
+                _registered_method=True)
 
 
 class TerminalServiceServicer:
@@ -238,6 +243,21 @@ class TerminalServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateFirmware(self, request, context):
+        """Operator action (docs/terminal-api.md, "Operator calls"): apply a signed
+        firmware image to the controller board over the agent's own link
+        (docs/firmware-updates.md). Streams an Acknowledgement, progress, then
+        one FirmwareUpdateCompletion. Refused at acknowledgement BUSY while a
+        command, a device operation, recovery or another update runs;
+        DEVICE_NOT_READY when the board is not present; INVALID_MESSAGE for a
+        malformed image (invalid_field "image"); UNSUPPORTED_COMMAND when the
+        agent has no controller configured. New commands are refused BUSY
+        until it completes; a lost stream does not stop it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TerminalServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -315,6 +335,11 @@ def add_TerminalServiceServicer_to_server(servicer, server):
                     servicer.PrintRaw,
                     request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.FromString,
                     response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.SerializeToString,
+            ),
+            'UpdateFirmware': grpc.unary_stream_rpc_method_handler(
+                    servicer.UpdateFirmware,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -723,6 +748,33 @@ class TerminalService:
             '/myna.edge.v1.TerminalService/PrintRaw',
             myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawRequest.SerializeToString,
             myna_dot_edge_dot_v1_dot_terminal__pb2.PrintRawResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateFirmware(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/myna.edge.v1.TerminalService/UpdateFirmware',
+            myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_terminal__pb2.UpdateFirmwareResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -112,6 +112,17 @@ class TerminalServiceStub:
     """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it."""
     PrintRaw: _grpc.UnaryUnaryMultiCallable[_terminal_pb2.PrintRawRequest, _terminal_pb2.PrintRawResponse]
     """Send raw ESC/POS bytes to the receipt printer."""
+    UpdateFirmware: _grpc.UnaryStreamMultiCallable[_terminal_pb2.UpdateFirmwareRequest, _terminal_pb2.UpdateFirmwareResponse]
+    """Operator action (docs/terminal-api.md, "Operator calls"): apply a signed
+    firmware image to the controller board over the agent's own link
+    (docs/firmware-updates.md). Streams an Acknowledgement, progress, then
+    one FirmwareUpdateCompletion. Refused at acknowledgement BUSY while a
+    command, a device operation, recovery or another update runs;
+    DEVICE_NOT_READY when the board is not present; INVALID_MESSAGE for a
+    malformed image (invalid_field "image"); UNSUPPORTED_COMMAND when the
+    agent has no controller configured. New commands are refused BUSY
+    until it completes; a lost stream does not stop it.
+    """
 
 @_typing.type_check_only
 class TerminalServiceAsyncStub(TerminalServiceStub):
@@ -169,6 +180,17 @@ class TerminalServiceAsyncStub(TerminalServiceStub):
     """Send the held PIN to the chip in a VERIFY the agent builds, then wipe it."""
     PrintRaw: _aio.UnaryUnaryMultiCallable[_terminal_pb2.PrintRawRequest, _terminal_pb2.PrintRawResponse]  # type: ignore[assignment]
     """Send raw ESC/POS bytes to the receipt printer."""
+    UpdateFirmware: _aio.UnaryStreamMultiCallable[_terminal_pb2.UpdateFirmwareRequest, _terminal_pb2.UpdateFirmwareResponse]  # type: ignore[assignment]
+    """Operator action (docs/terminal-api.md, "Operator calls"): apply a signed
+    firmware image to the controller board over the agent's own link
+    (docs/firmware-updates.md). Streams an Acknowledgement, progress, then
+    one FirmwareUpdateCompletion. Refused at acknowledgement BUSY while a
+    command, a device operation, recovery or another update runs;
+    DEVICE_NOT_READY when the board is not present; INVALID_MESSAGE for a
+    malformed image (invalid_field "image"); UNSUPPORTED_COMMAND when the
+    agent has no controller configured. New commands are refused BUSY
+    until it completes; a lost stream does not stop it.
+    """
 
 class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
     """The terminal agent: flows, prompts, cancellation, devices."""
@@ -313,5 +335,22 @@ class TerminalServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_terminal_pb2.PrintRawResponse, _abc.Awaitable[_terminal_pb2.PrintRawResponse]]:
         """Send raw ESC/POS bytes to the receipt printer."""
+
+    @_abc_1.abstractmethod
+    def UpdateFirmware(
+        self,
+        request: _terminal_pb2.UpdateFirmwareRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_terminal_pb2.UpdateFirmwareResponse], _abc.AsyncIterator[_terminal_pb2.UpdateFirmwareResponse]]:
+        """Operator action (docs/terminal-api.md, "Operator calls"): apply a signed
+        firmware image to the controller board over the agent's own link
+        (docs/firmware-updates.md). Streams an Acknowledgement, progress, then
+        one FirmwareUpdateCompletion. Refused at acknowledgement BUSY while a
+        command, a device operation, recovery or another update runs;
+        DEVICE_NOT_READY when the board is not present; INVALID_MESSAGE for a
+        malformed image (invalid_field "image"); UNSUPPORTED_COMMAND when the
+        agent has no controller configured. New commands are refused BUSY
+        until it completes; a lost stream does not stop it.
+        """
 
 def add_TerminalServiceServicer_to_server(servicer: TerminalServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

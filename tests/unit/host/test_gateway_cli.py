@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
@@ -48,8 +49,9 @@ def test_bad_options_exit_2_before_serving(
 
 def test_serves_the_app_on_loopback_and_stops_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    argv = ["gateway", "--agent", "127.0.0.1:9", "--port", "0", "--voice"]
     with subprocess.Popen(
-        [sys.executable, "-c", _MAIN, "gateway", "--agent", "127.0.0.1:9", "--port", "0"],
+        [sys.executable, "-c", _MAIN, *argv],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         try:
@@ -60,6 +62,8 @@ def test_serves_the_app_on_loopback_and_stops_on_sigterm() -> None:
             with urllib.request.urlopen(url, timeout=10) as reply:
                 assert b"/static/app.js" in reply.read()
                 assert reply.headers["X-Frame-Options"] == "DENY"
+            with urllib.request.urlopen(url + "api/config", timeout=20) as reply:
+                assert json.loads(reply.read())["voice_guidance"] is True  # --voice
         finally:
             proc.send_signal(signal.SIGTERM)
             code = proc.wait(20)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from verifier.config import load_config
+from verifier import config as config_module
+from verifier.config import PolicyConfig, RevocationConfig, TlsConfig, VerifierConfig, load_config
 from verifier.errors import ConfigError
 
 
@@ -81,3 +84,44 @@ def test_bad_files_are_refused(tmp_path: Path, text: str) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("[policy]\notp_max_attempts = 'three'\n", "policy.otp_max_attempts", "expected `int`"),
+        ("[policy]\nnonce_ttl_seconds = -1\n", "policy.nonce_ttl_seconds", "> 0"),
+        ("[policy]\nreset_policy = 'maybe'\n", "policy.reset_policy", "'otp', 'reservation_only'"),
+        ("[tls]\nserver_kee = 'k'\n", "tls.server_kee", "unknown key"),
+        ("trust_dir = ''\n", "trust_dir", "non-empty string path"),
+        ("policy = 3\n", "policy", "expected a table"),
+    ],
+)
+def test_an_error_names_the_file_the_key_and_what_was_expected(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    path = tmp_path / "verifier.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: {key}: ")
+    assert expected in message
+    assert "maybe" not in message  # the bad value is not echoed
+
+
+@pytest.mark.parametrize(
+    ("schema", "public"),
+    [
+        (config_module._TlsFile, TlsConfig),
+        (config_module._RevocationFile, RevocationConfig),
+        (config_module._PolicyFile, PolicyConfig),
+        (config_module._File, VerifierConfig),
+    ],
+)
+def test_the_file_schema_has_every_key_of_the_configuration(
+    schema: type[msgspec.Struct], public: type
+) -> None:
+    # Every configuration field is a file key, except insecure_dev (command line only).
+    fields = {f.name for f in dataclasses.fields(public)} - {"insecure_dev"}
+    assert set(schema.__struct_fields__) == fields

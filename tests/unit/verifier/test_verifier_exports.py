@@ -7,6 +7,7 @@ checks the source; this checks what is actually loaded).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 MODULES = [
     "verifier.canonical",
     "verifier.cli",
+    "verifier.codes",
     "verifier.config",
     "verifier.core",
     "verifier.errors",
@@ -25,18 +27,24 @@ MODULES = [
     "verifier.interceptors",
     "verifier.issuer",
     "verifier.pki",
+    "verifier.readings",
     "verifier.resets",
     "verifier.revocation",
+    "verifier.secret_files",
     "verifier.server",
     "verifier.service",
+    "verifier.sessions",
     "verifier.storage",
     "verifier.storage.base",
     "verifier.storage.migrations",
     "verifier.storage.postgres",
     "verifier.storage.sqlite",
+    "verifier.terminal_denylist",
     "verifier.tls",
     "verifier.transfers",
+    "verifier.translate",
     "verifier.validation",
+    "verifier.wire",
 ]
 
 
@@ -70,3 +78,40 @@ def test_the_verifier_never_loads_the_simulator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     assert out.stdout.strip() == "[]"
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """The ``verifier`` modules ``path`` imports (anywhere in it, lazily too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        found.update(name for name in names if name in known)
+    return found
+
+
+def test_no_import_cycle_in_the_verifier() -> None:
+    # Issue 13: service <-> resets imported each other; the layers now point one way.
+    package = Path(importlib.import_module("verifier").__file__ or "").parent
+    files = {
+        ".".join(p.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in package.rglob("*.py")
+    }
+    graph = {name: _imports(path, set(files)) - {name} for name, path in files.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        assert name not in trail, " -> ".join((*trail[trail.index(name) :], name))
+        if name in done:
+            return
+        for imported in sorted(graph[name]):
+            visit(imported, (*trail, name))
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())
+    assert {"verifier.service", "verifier.resets", "verifier.sessions"} <= set(graph)

@@ -9,6 +9,7 @@ applied once) must hold the same on both.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,24 @@ from pathlib import Path
 import pytest
 
 from tests.postgres_support import PostgresCluster, postgres_cluster
-from verifier.codes import Purpose, RevocationSource, TransferState
+from verifier.codes import (
+    Purpose,
+    ReservationState,
+    ResetOperation,
+    ResetPolicy,
+    RevocationSource,
+    TransferState,
+)
 from verifier.errors import ConfigError, StorageError
-from verifier.storage import AuditEntry, Session, Storage, Transaction, Transfer, open_storage
+from verifier.storage import (
+    AuditEntry,
+    Reservation,
+    Session,
+    Storage,
+    Transaction,
+    Transfer,
+    open_storage,
+)
 from verifier.storage.migrations import SCHEMA_VERSION
 
 AUTHORIZED, COMMITTED, REVERSED = TransferState
@@ -211,3 +227,52 @@ def test_reading_sees_committed_state(storage: Storage) -> None:
         stored = tx.get_session(_session().session_id)
     assert stored is not None
     assert stored.nonce == _session().nonce
+
+
+def test_the_read_only_views_list_what_was_stored(storage: Storage) -> None:
+    # Issue 13.6: audits (chaos campaigns, tests) read the ledger through these.
+    first = _transfer("aut_" + "1" * 22)
+    second = dataclasses.replace(_transfer("aut_" + "2" * 22), terminal_id="atm-02", created_us=2)
+    booking = Reservation(
+        reservation_id="res_" + "r" * 22,
+        terminal_id="phone-app",
+        operation=ResetOperation.SIGNING_PASSWORD,
+        policy=ResetPolicy.OTP,
+        certificate_fingerprint=b"f" * 32,
+        certificate_serial="1A",
+        otp_hash=b"h" * 32,
+        attempts_left=3,
+        state=ReservationState.BOOKED,
+        created_us=1,
+        expires_us=10**15,
+    )
+    entries = [
+        AuditEntry(1, "atm-01", "AUTHORIZE_TRANSFER", "ACCEPTED", "OK", "", first.authorization_id),
+        AuditEntry(2, "atm-01", "VERIFY_CARD", "ACCEPTED", "OK", "1A", ""),
+        AuditEntry(3, "atm-01", "COMMIT_TRANSFER", "ACCEPTED", "OK", "", first.authorization_id),
+    ]
+    with storage.transaction() as tx:
+        tx.insert_transfer(second)
+        tx.insert_transfer(first)
+        tx.change_transfer_state(first.authorization_id, AUTHORIZED, COMMITTED, 5)
+        tx.insert_reservation(booking)
+        for entry in entries:
+            tx.append_audit(entry)
+    with storage.reading() as tx:
+        everything = tx.list_transfers()
+        mine = tx.list_transfers(terminal_id="atm-01")
+        nobody = tx.list_transfers(terminal_id="atm-09")
+        bookings = tx.list_reservations()
+        trail = tx.audit_trail()
+        settled = tx.audit_trail(actions={"COMMIT_TRANSFER", "REVERSE_TRANSFER"})
+    assert [t.authorization_id for t in everything] == [
+        first.authorization_id,
+        second.authorization_id,
+    ]
+    assert mine == [dataclasses.replace(first, state=COMMITTED, changed_us=5)]
+    assert nobody == []
+    assert [(b.reservation_id, b.state) for b in bookings] == [
+        (booking.reservation_id, ReservationState.BOOKED)
+    ]
+    assert trail == entries
+    assert settled == entries[2:]
