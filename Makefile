@@ -30,8 +30,15 @@ NODE_DEPS := tests/browser/node_modules/.package-lock.json
 $(NODE_DEPS): tests/browser/package-lock.json tests/browser/package.json
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 
+# Buf for lint's checks of the gRPC contracts (buf lint, buf breaking; see buf.yaml), from
+# tools/package-lock.json the same way: the npm package ships the binary.
+BUF := tools/node_modules/.bin/buf
+TOOL_DEPS := tools/node_modules/.package-lock.json
+$(TOOL_DEPS): tools/package-lock.json tools/package.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+
 venv: $(VENV)/.installed
-venv-test: $(VENV)/.installed-test $(NODE_DEPS)
+venv-test: $(VENV)/.installed-test $(NODE_DEPS) $(TOOL_DEPS)
 
 ## demo: set up (Debian packages when root: the receipts' font, the reader backends' build
 ## needs), then run the main job on the embedded default (virtual card)
@@ -47,6 +54,8 @@ lint: venv-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	MYPY_MP_TYPINGS=$$($(BIN)/python firmware/tools/stub_path.py) $(BIN)/mypy --config-file firmware/mypy.ini firmware
+	$(BUF) lint
+	$(BUF) breaking --against protos/baseline/v1.binpb
 
 format: venv-test
 	$(BIN)/ruff format .
@@ -67,4 +76,4 @@ debs-demo:
 	scripts/install-debian-packages.sh scripts/debian-packages-demo.txt
 
 clean:
-	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks tests/browser/node_modules
+	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks tests/browser/node_modules tools/node_modules

@@ -40,7 +40,7 @@ no message or repr ever carries a PIN, password or personal data::
     │   ├── BoardRefusedError              the board refused a command: .status
     │   │   ├── BoardTamperedError         tamper opened: keys erased until re-commissioned
     │   │   └── BoardNotCommissionedError  no key injected yet
-    │   ├── PinBlockError                  a PIN block fails its MAC, binding or counter
+    │   ├── InvalidPinBlockError           a PIN block is malformed, fails its MAC, or is replayed
     │   ├── EntryCancelledError            the user or the host cancelled secure entry
     │   ├── EntryTimeoutError (TimeoutError) the user did not finish in time
     │   └── PrinterError                   the receipt printer cannot print
@@ -49,6 +49,7 @@ no message or repr ever carries a PIN, password or personal data::
     ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
     ├── GatewayRequestError (ValueError)   the kiosk gateway refuses a browser request: .status
     ├── XfsMessageError (ValueError)       an XFS4IoT message is refused at acknowledge: .status
+    ├── TouchEntryError (ValueError)       an encrypted touchscreen entry cannot be opened
     ├── FlowError                          a terminal flow could not finish: .code
     │   ├── FlowCancelledError             the user or the application cancelled
     │   ├── StepTimeoutError (TimeoutError) a step (prompt, card, service) ran out of time
@@ -93,6 +94,7 @@ __all__ = [
     "IncompatibleBoardError",
     "InstructionNotSupportedError",
     "IntegrityError",
+    "InvalidPinBlockError",
     "InvalidReaderUrlError",
     "InvalidServiceRequestError",
     "JournalError",
@@ -103,7 +105,6 @@ __all__ = [
     "NoSigningCertificateError",
     "PaperOutError",
     "PeripheralError",
-    "PinBlockError",
     "PinBlockedError",
     "PinPolicyError",
     "PrinterError",
@@ -302,8 +303,12 @@ class BoardNotCommissionedError(BoardRefusedError):
     """The board has no injected key yet: secure entry is refused."""
 
 
-class PinBlockError(PeripheralError):
-    """A PIN block fails its MAC, its request binding or its replay counter."""
+class InvalidPinBlockError(PeripheralError):
+    """A PIN block is malformed or fails its MAC, its request binding or its replay counter.
+
+    Not to be confused with ``PinBlockedError``, the card's "this PIN is
+    blocked" (issue 13.8 renamed this one from ``PinBlockError``).
+    """
 
 
 class EntryCancelledError(PeripheralError):

@@ -14,6 +14,9 @@ protocol's minimum.
 ``myna_edge.bench_report``), because the issue asks for one command that
 measures everything. Naming suites keeps the quick check: their figures are
 printed (``--json`` for JSON) and nothing is written unless ``--out`` is given.
+
+Real devices (``--reader``, ``--controller``, ``--printer``), ``bench
+calibrate`` and ``--timing FILE`` are ``myna_edge.bench_hil_cli``'s.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from host.transport import CardTransport, open_transport
 from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile
 from hw_sim.card.timing import modelled_seconds
+from hw_sim.card.timing_profile import TimingProfileError
 
 __all__ = [
     "DEFAULT_REPORT_DIR",
@@ -221,6 +225,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"write the report (table, plots, JSON) here; default {DEFAULT_REPORT_DIR}/ "
         "when no suite is named, none otherwise",
     )
+    from myna_edge.bench_hil_cli import add_arguments
+
+    add_arguments(bench)
     bench.set_defaults(handler=run_bench)
 
 
@@ -229,6 +236,19 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         print("myna-edge bench: --rounds must be at least 1", file=sys.stderr)
         return 2
+    from myna_edge.bench_hil_cli import hil_requested, run_hil_command, timing_context
+
+    if hil_requested(args):
+        return run_hil_command(args)
+    try:
+        with timing_context(args):
+            return _run_sim_suites(args)
+    except TimingProfileError as exc:
+        print(f"myna-edge bench: --timing: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run_sim_suites(args: argparse.Namespace) -> int:
     unknown = [name for name in args.suites if name not in SUITES]
     if unknown:
         print(f"myna-edge bench: unknown suite(s) {', '.join(unknown)}", file=sys.stderr)

@@ -128,9 +128,15 @@ async def _one(
                 user=_User([profile.sign_password]), emit=lambda e: None, printer=printer,
             )  # fmt: skip
             request = TransferRequest(
-                250_000, "0001", "123", AccountType.ORDINARY, "1234567",
-                "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-            )  # fmt: skip
+                amount_yen=250_000,
+                payee_bank_code="0001",
+                payee_branch_code="123",
+                payee_account_type=AccountType.ORDINARY,
+                payee_account_number="1234567",
+                payee_name="ヤマダ　ハナコ",
+                remitter_name="ヤマダ　タロウ",
+                remitter_phone="03-1234-5678",
+            )
             outcome: TransferOutcome | ReadOutcome = await transfer.run(request)
         else:
             reading = CardReadingFlow(

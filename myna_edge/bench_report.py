@@ -34,6 +34,7 @@ from typing import Any
 
 from myna_edge import bench_plots
 from myna_edge.bench_latency import LatencySet, collect_latency
+from hw_sim.card.timing import default_link
 from myna_edge.bench_machine import load_average, machine_info
 from myna_edge.bench_rows import Row, build_rows, flow_split_rows
 
@@ -175,6 +176,12 @@ def write_report(folder: Path, names: Sequence[str], rounds: int) -> Report:
         "commit": _commit(),
         "rounds": rounds,
         "load_average_before": load_average(),
+        # Modelled card times come from this model (bench --timing FILE swaps it).
+        "card_timing_model": (
+            "built-in constants (UNCONFIRMED), 106 kbit/s"
+            if default_link().byte_s is None
+            else "a measured calibration profile (--timing)"
+        ),
     }
     latency = _run_suites(names, rounds, report)
     report.run["load_average_after"] = load_average()
@@ -253,6 +260,7 @@ def render_markdown(report: Report) -> str:
         *(f"| {name} | {version} |" for name, version in versions.items()),
         f"| load average before / after (1, 5, 15 min) | {run['load_average_before']} / "
         f"{run['load_average_after']} |",
+        f"| modelled card times | {run.get('card_timing_model', 'built-in constants')} |",
         "",
         "A shared machine is noisy: the baselines are measured in the same run, "
         "interleaved with the measured layers where the workloads allow, so noise hits both.",

@@ -185,8 +185,8 @@ def _link(f: Mapping[str, Any]) -> Iterator[Row]:
         )
 
 
-def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
-    area, runs = "verifier (grpc.aio, mTLS, SQLite)", f["runs"]
+def _verifier_runs(area: str, runs: Mapping[str, Any]) -> Iterator[Row]:
+    """Throughput, p99 and server CPU of one database's runs, each against the same run's echo."""
     levels = sorted({int(name.rsplit("_", 1)[1]) for name in runs})
     for n in (levels[0], levels[-1]):
         echo = runs[f"echo_{n}"]
@@ -203,20 +203,27 @@ def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
                 f"{run['per_second']} calls/s, p50 {run['p50_ms']} ms",
             )
     top = levels[-1]
+    echo, verify = runs[f"echo_{top}"], runs[f"verify_card_{top}"]
     yield Row(
         area,
         f"VerifyCard p99 latency, {top} in flight",
-        f["verify_vs_echo_p99_at_32"],
-        f"bare gRPC echo p99 ({f['echo_p99_ms_at_32']} ms)",
-        f"{runs[f'verify_card_{top}']['p99_ms']} ms",
+        round(verify["p99_ms"] / echo["p99_ms"], 3),
+        f"bare gRPC echo p99 ({echo['p99_ms']} ms)",
+        f"{verify['p99_ms']} ms",
     )
     yield Row(
         area,
         f"VerifyCard server CPU per call, {top} in flight",
-        f["verify_server_cpu_vs_echo_at_32"],
-        f"bare echo's server CPU ({runs[f'echo_{top}']['server_cpu_us_per_call']} µs/call)",
-        f"{runs[f'verify_card_{top}']['server_cpu_us_per_call']} µs/call",
+        round(verify["server_cpu_us_per_call"] / echo["server_cpu_us_per_call"], 3),
+        f"bare echo's server CPU ({echo['server_cpu_us_per_call']} µs/call)",
+        f"{verify['server_cpu_us_per_call']} µs/call",
     )
+
+
+def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
+    area, runs = "verifier (grpc.aio, mTLS, SQLite)", f["runs"]
+    yield from _verifier_runs(area, runs)
+    top = max(int(name.rsplit("_", 1)[1]) for name in runs)
     crypto = f["crypto_check_ms"]
     raw = f"raw cryptography: parse the certificate, check issuer and card signatures ({crypto} ms)"
     yield Row(
@@ -233,6 +240,8 @@ def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
         raw,
         f"{runs['verify_card_1']['p50_ms']} ms",
     )
+    if "postgresql_runs" in f:
+        yield from _verifier_runs("verifier (grpc.aio, mTLS, PostgreSQL)", f["postgresql_runs"])
     if "postgresql_vs_sqlite_verify_at_32" in f:
         yield Row(
             area,
@@ -241,6 +250,26 @@ def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
             "the same on SQLite, same run",
             "",
         )
+    workers = f.get("workers")
+    if isinstance(workers, dict) and len(workers) > 1:
+        counts = sorted(workers, key=int)
+        first = workers[counts[0]]
+        for count in counts[1:]:
+            run = workers[count]
+            for key, label in (
+                ("verify_card", "VerifyCard"),
+                ("authorize_transfer", "AuthorizeTransfer"),
+            ):
+                base, mine = first[f"{key}_{top}"], run[f"{key}_{top}"]
+                yield Row(
+                    f"verifier --workers (SQLite, {count} vs {counts[0]})",
+                    f"{label} throughput, {top} in flight, {count} workers",
+                    round(mine["per_second"] / base["per_second"], 3),
+                    f"{counts[0]} worker ({base['per_second']} calls/s,"
+                    f" {base['server_cpu_us_per_call']} µs server CPU/call)",
+                    f"{mine['per_second']} calls/s, {mine['server_cpu_us_per_call']} µs server"
+                    f" + {mine['client_cpu_us_per_call']} µs client CPU/call",
+                )
 
 
 def _flows(f: Mapping[str, Any]) -> Iterator[Row]:

@@ -24,13 +24,15 @@ echo's own p99 at the same concurrency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import os
 import resource
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,13 +49,14 @@ from myna_edge.bench_verifier_load import (
     LoadSpec,
     RequestFactory,
     drive_from_child,
+    process_cpu_seconds,
 )
 from verifier.canonical import card_challenge_digest
 from verifier.config import TlsConfig, VerifierConfig
 from verifier.server import VerifierServer, build_core
 from verifier.tls import ensure_tls_material, issue_terminal_certificate
 
-__all__ = ["CONCURRENCY", "POSTGRES_ENV", "BenchRig", "verifier_suite"]
+__all__ = ["CONCURRENCY", "POSTGRES_ENV", "WORKER_COUNTS", "BenchRig", "verifier_suite"]
 
 
 class BenchRig(RequestFactory):
@@ -176,8 +179,10 @@ def _crypto_seconds(rig: BenchRig, rounds: int) -> tuple[float, float]:
 
 
 # -- the load generator: a separate process ----------------------------------
-#: A PostgreSQL URL here adds the same runs on PostgreSQL, side by side.
+#: A PostgreSQL URL here runs PostgreSQL on that database instead of a throwaway cluster.
 POSTGRES_ENV: Final = "MYNA_EDGE_BENCH_POSTGRES"
+#: Worker counts compared (``myna-edge verifier --workers N``), at the ends of ``CONCURRENCY``.
+WORKER_COUNTS: Final = (1, 2)
 
 
 def _run_rig(database: str | None, rounds: int) -> tuple[dict[str, Any], tuple[float, float], int]:
@@ -193,45 +198,113 @@ def _run_rig(database: str | None, rounds: int) -> tuple[dict[str, Any], tuple[f
     return figures, crypto, load_pid
 
 
-def verifier_suite(rounds: int) -> dict[str, object]:
-    """The verifier figures: throughput and latency at 1 to 32 in flight, as ratios.
+def _run_workers(rounds: int) -> dict[str, dict[str, Any]]:
+    """The same load against ``--workers N`` (SQLite), for each of ``WORKER_COUNTS``.
 
-    Set ``MYNA_EDGE_BENCH_POSTGRES`` to a ``postgresql://`` URL (an empty
-    database) to add the PostgreSQL runs.
+    The server CPU charged to a run is every worker's (read from ``/proc``)
+    plus this process's (the echo); the client's own CPU per call is beside it.
     """
-    figures, crypto, load_pid = _run_rig(None, rounds)
+    from verifier.workers import WorkerPool
+
+    levels = (CONCURRENCY[0], CONCURRENCY[-1])
+    out: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="myna-bench-workers-") as folder:
+        rig = BenchRig(Path(folder))
+        try:
+            for count in WORKER_COUNTS:
+                pool = WorkerPool(rig.config, count)
+                try:
+                    spec = dataclasses.replace(
+                        rig.load_spec(max(rounds, 1) * 100), port=pool.start(), levels=levels
+                    )
+
+                    def clock(pool: WorkerPool = pool) -> float:
+                        return time.process_time() + sum(map(process_cpu_seconds, pool.pids))
+
+                    out[str(count)], _ = drive_from_child(spec, None, cpu_clock=clock)
+                finally:
+                    pool.stop()
+        finally:
+            rig.close()
+    return out
+
+
+@contextlib.contextmanager
+def _postgres() -> Iterator[str | None]:
+    """A PostgreSQL URL: ``MYNA_EDGE_BENCH_POSTGRES``, else a throwaway cluster if installed."""
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        yield url
+        return
+    from myna_edge.chaos.pgcluster import PG_BIN, postgres_cluster
+
+    if not (PG_BIN / "initdb").exists():
+        yield None
+        return
+    with postgres_cluster() as cluster:
+        yield cluster.new_database()
+
+
+def _ratio(a: float, b: float) -> float:
+    return round(a / b, 3)
+
+
+def _headline(figures: dict[str, Any], crypto: tuple[float, float] | None) -> dict[str, object]:
+    """The ratios of one set of runs (SQLite or PostgreSQL) to the echo of the same run."""
     top = CONCURRENCY[-1]
     verify, echo = figures[f"verify_card_{top}"], figures[f"echo_{top}"]
     transfer = figures[f"authorize_transfer_{top}"]
+    one, echo_one = figures[f"verify_card_{CONCURRENCY[0]}"], figures[f"echo_{CONCURRENCY[0]}"]
     report: dict[str, object] = {
-        "runs": figures,
-        "verify_vs_echo_throughput_at_32": round(verify["per_second"] / echo["per_second"], 3),
+        "verify_vs_echo_throughput_at_32": _ratio(verify["per_second"], echo["per_second"]),
+        "verify_vs_echo_throughput_at_1": _ratio(one["per_second"], echo_one["per_second"]),
+        "authorize_vs_echo_throughput_at_32": _ratio(transfer["per_second"], echo["per_second"]),
         # The echo's own p99 at 32 in flight bounds any service's p99 on this machine.
         "echo_p99_ms_at_32": echo["p99_ms"],
-        "verify_vs_echo_p99_at_32": round(verify["p99_ms"] / echo["p99_ms"], 3),
-        "authorize_vs_verify_throughput_at_32": round(
-            transfer["per_second"] / verify["per_second"], 3
+        "verify_vs_echo_p99_at_32": _ratio(verify["p99_ms"], echo["p99_ms"]),
+        "authorize_vs_verify_throughput_at_32": _ratio(
+            transfer["per_second"], verify["per_second"]
         ),
-        "verify_server_cpu_vs_echo_at_32": round(
-            verify["server_cpu_us_per_call"] / echo["server_cpu_us_per_call"], 3
+        "verify_server_cpu_vs_echo_at_32": _ratio(
+            verify["server_cpu_us_per_call"], echo["server_cpu_us_per_call"]
         ),
-        "crypto_share_of_verify_p50_at_1": round(
-            crypto[0] / (figures["verify_card_1"]["p50_ms"] / 1000), 3
-        ),
-        "crypto_check_ms": round(crypto[0] * 1000, 3),
-        "service_check_proof_ms": round(crypto[1] * 1000, 3),
-        # Both ceilings and services were driven from another process than the servers'.
-        "clients_in_separate_process": load_pid != os.getpid(),
     }
-    postgres = os.environ.get(POSTGRES_ENV)
-    if postgres:
-        pg_figures, _, _ = _run_rig(postgres, rounds)
-        report["postgresql_runs"] = pg_figures
-        report["postgresql_vs_sqlite_verify_at_32"] = round(
-            pg_figures[f"verify_card_{top}"]["per_second"] / verify["per_second"], 3
-        )
-        report["postgresql_vs_sqlite_authorize_at_32"] = round(
-            pg_figures[f"authorize_transfer_{top}"]["per_second"] / transfer["per_second"], 3
+    if crypto is not None:
+        report["crypto_share_of_verify_p50_at_1"] = round(crypto[0] / (one["p50_ms"] / 1000), 3)
+        report["crypto_check_ms"] = round(crypto[0] * 1000, 3)
+        report["service_check_proof_ms"] = round(crypto[1] * 1000, 3)
+    return report
+
+
+def verifier_suite(rounds: int) -> dict[str, object]:
+    """The verifier figures: throughput and latency at 1 to 32 in flight, as ratios.
+
+    SQLite, then PostgreSQL when it is installed (a throwaway cluster, or the
+    database named by ``MYNA_EDGE_BENCH_POSTGRES``), then ``--workers`` 1
+    and 2 on SQLite.
+    """
+    figures, crypto, load_pid = _run_rig(None, rounds)
+    top = CONCURRENCY[-1]
+    report: dict[str, object] = {"runs": figures, **_headline(figures, crypto)}
+    # Both ceilings and services were driven from another process than the servers'.
+    report["clients_in_separate_process"] = load_pid != os.getpid()
+    with _postgres() as postgres:
+        if postgres is None:
+            report["postgresql"] = "not installed: no PostgreSQL rows"
+        else:
+            pg_figures, _, _ = _run_rig(postgres, rounds)
+            report["postgresql_runs"] = pg_figures
+            report["postgresql"] = _headline(pg_figures, None)
+            for key, label in (("verify_card", "verify"), ("authorize_transfer", "authorize")):
+                report[f"postgresql_vs_sqlite_{label}_at_32"] = _ratio(
+                    pg_figures[f"{key}_{top}"]["per_second"], figures[f"{key}_{top}"]["per_second"]
+                )
+    workers = _run_workers(rounds)
+    report["workers"] = workers
+    last, first = workers[str(WORKER_COUNTS[-1])], workers[str(WORKER_COUNTS[0])]
+    for key, label in (("verify_card", "verify"), ("authorize_transfer", "authorize")):
+        report[f"workers_{WORKER_COUNTS[-1]}_vs_{WORKER_COUNTS[0]}_{label}_at_32"] = _ratio(
+            last[f"{key}_{top}"]["per_second"], first[f"{key}_{top}"]["per_second"]
         )
     # The clients run in their own process: this is the servers' (and harness's) peak.
     report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -41,6 +41,7 @@ __all__ = [
     "RequestFactory",
     "drive",
     "drive_from_child",
+    "process_cpu_seconds",
     "summarise",
 ]
 
@@ -176,6 +177,8 @@ class LoadSpec:
     auth_der: bytes
     sign_der: bytes
     calls: int
+    #: The in-flight levels to run (the worker comparison runs only the ends).
+    levels: tuple[int, ...] = CONCURRENCY
 
 
 class _Client(RequestFactory):
@@ -191,7 +194,9 @@ class _Client(RequestFactory):
         self.auth_der, self.sign_der = spec.auth_der, spec.sign_der
 
 
-async def _measure(client: _Client, calls: int, mark: Callable[[str], None]) -> dict[str, Any]:
+async def _measure(
+    client: _Client, calls: int, mark: Callable[[str], None], levels: tuple[int, ...] = CONCURRENCY
+) -> dict[str, Any]:
     """Each target at every ``CONCURRENCY`` level: a warm-up, then ``calls`` measured calls.
 
     The targets take turns in blocks (echo, VerifyCard, AuthorizeTransfer,
@@ -208,7 +213,7 @@ async def _measure(client: _Client, calls: int, mark: Callable[[str], None]) -> 
         stub = pb_grpc.VerifierServiceStub(channel)
         echo: Any = echo_channel.unary_unary(ECHO_METHOD)
         payload = b"\x00" * 1200  # about a VerifyCardRequest's size
-        for inflight in CONCURRENCY:
+        for inflight in levels:
             n, warm = max(calls, inflight * 4), inflight * 2
             block = max(inflight * 8, 64)
             runs: list[tuple[str, Callable[[Any], Awaitable[Any]], list[Any]]] = [
@@ -243,7 +248,7 @@ def _load_process(spec: LoadSpec, conn: Connection) -> None:
         conn.recv()  # the server's acknowledgement: it has read its CPU clock
 
     try:
-        figures = asyncio.run(_measure(_Client(spec), spec.calls, mark))
+        figures = asyncio.run(_measure(_Client(spec), spec.calls, mark, spec.levels))
         figures["load_process"] = {"pid": os.getpid()}
         conn.send(("done", figures))
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
@@ -252,13 +257,31 @@ def _load_process(spec: LoadSpec, conn: Connection) -> None:
         conn.close()
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used, from ``/proc``; 0 if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def drive_from_child(
-    spec: LoadSpec, storage: object, timeout: float = 600.0
+    spec: LoadSpec,
+    storage: object,
+    timeout: float = 600.0,
+    *,
+    cpu_clock: Callable[[], float] = time.process_time,
 ) -> tuple[dict[str, Any], int]:
-    """Run the load in a spawned process; charge this (server) process's CPU per run.
+    """Run the load in a spawned process; charge the server's CPU (``cpu_clock``) per run.
 
     ``storage`` is the served verifier's storage: a SQLite one counts its
     group commits, which each run reports as ``units_per_commit``.
+    ``cpu_clock`` is this process's CPU time unless the servers run
+    elsewhere (worker processes). The client process's own CPU per call is
+    reported too (``client_cpu_us_per_call``): on a small machine it is the
+    share of the cores the servers did not get.
 
     Raises:
         TimeoutError: the load process did not finish within ``timeout``.
@@ -284,14 +307,15 @@ def drive_from_child(
             if kind == "mark":
                 edge, name = body.split(" ", 1)
                 now = [
-                    time.process_time(),
+                    cpu_clock(),
                     float(getattr(storage, "group_units", 0)),
                     float(getattr(storage, "group_commits", 0)),
+                    process_cpu_seconds(process.pid or 0),
                 ]
                 if edge == "start":
                     started = now
                 else:
-                    total = spent.setdefault(name, [0.0, 0.0, 0.0])
+                    total = spent.setdefault(name, [0.0, 0.0, 0.0, 0.0])
                     for i, value in enumerate(now):
                         total[i] += value - started[i]
                 parent.send("ok")
@@ -308,8 +332,9 @@ def drive_from_child(
     figures: dict[str, Any] = body
     load_pid: int = figures.pop("load_process")["pid"]
     for name, run in figures.items():
-        cpu, units, commits = spent[name]
+        cpu, units, commits, client = spent[name]
         run["server_cpu_us_per_call"] = round(cpu / run["calls"] * 1e6, 1)
+        run["client_cpu_us_per_call"] = round(client / run["calls"] * 1e6, 1)
         if commits:
             run["units_per_commit"] = round(units / commits, 2)
     return figures, load_pid

@@ -26,7 +26,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "hw_sim.cli:add_sim_parser",
     "myna_edge.bench:add_parser",
     "verifier.cli:add_parser",
-    "host.readers:add_parser",
+    "host.transport.cli:add_parser",
     "host.agent.cli:add_parser",
     "myna_edge.chaos.cli:add_parser",
     "host.gateway.cli:add_parser",

@@ -37,6 +37,7 @@ from host.flows import (
     TransferStep,
 )
 from host.journal import ElectronicJournal, Journal
+from host.messages import Language
 from host.peripherals import BoardKey, Controller
 from hw_sim.card import get_profile
 from hw_sim.devices import SimController, SimPrinter
@@ -99,14 +100,26 @@ async def transfer_story(run: DemoRun) -> str:
         async with VerifierClient(run.client(TERMINAL_ID)) as client:
             with Journal(run.root / "atm-journal.sqlite") as journal:
                 flow = TransferFlow(
-                    terminal_id=TERMINAL_ID, verifier=client, card=card, journal=journal,
-                    user=user, emit=tell, printer=printer,
+                    terminal_id=TERMINAL_ID,
+                    verifier=client,
+                    card=card,
+                    journal=journal,
+                    user=user,
+                    emit=tell,
+                    printer=printer,
                     ejournal=ElectronicJournal(run.out / "electronic-journal.txt", TERMINAL_ID),
-                )  # fmt: skip
+                    language=Language.JA,  # statement shown Japanese first: so is the receipt
+                )
                 request = TransferRequest(
-                    run.amount, "0001", "123", AccountType.ORDINARY, "1234567",
-                    "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-                )  # fmt: skip
+                    amount_yen=run.amount,
+                    payee_bank_code="0001",
+                    payee_branch_code="123",
+                    payee_account_type=AccountType.ORDINARY,
+                    payee_account_number="1234567",
+                    payee_name="ヤマダ　ハナコ",
+                    remitter_name="ヤマダ　タロウ",
+                    remitter_phone="03-1234-5678",
+                )
                 outcome = await flow.run(request)
     finally:
         await card.aclose()

@@ -9,10 +9,8 @@ verifier's own SQLite database to check exactly-once outcomes.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from host.card import KeyKind
 from host.client import AccountType, ClientConfig
@@ -70,28 +68,27 @@ def client_config(
 def transfer_request(amount: int = 250_000) -> TransferRequest:
     """The README's golden transfer with ``amount``."""
     return TransferRequest(
-        amount, "0001", "123", AccountType.ORDINARY, "1234567",
-        "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-    )  # fmt: skip
-
-
-def _db(server: ServerThread) -> Path:
-    return Path(server.config.database.removeprefix("sqlite:///"))
+        amount_yen=amount,
+        payee_bank_code="0001",
+        payee_branch_code="123",
+        payee_account_type=AccountType.ORDINARY,
+        payee_account_number="1234567",
+        payee_name="ヤマダ　ハナコ",
+        remitter_name="ヤマダ　タロウ",
+        remitter_phone="03-1234-5678",
+    )
 
 
 def transfer_rows(server: ServerThread) -> dict[str, int]:
-    """authorization_id -> state (proto TransferState number) at the verifier."""
-    with sqlite3.connect(_db(server)) as db:
-        return dict(db.execute("SELECT authorization_id, state FROM transfers").fetchall())
+    """authorization_id -> state (its number, the proto's too), read through the storage API."""
+    with server.core.storage.reading() as tx:
+        return {t.authorization_id: int(t.state) for t in tx.list_transfers()}
 
 
 def audit_actions(server: ServerThread, subject: str) -> Sequence[str]:
     """The verifier's audited actions on ``subject`` (an authorization id), in order."""
-    with sqlite3.connect(_db(server)) as db:
-        rows = db.execute(
-            "SELECT action FROM audit WHERE subject_id = ? ORDER BY seq", (subject,)
-        ).fetchall()
-    return [r[0] for r in rows]
+    with server.core.storage.reading() as tx:
+        return [e.action for e in tx.audit_trail() if e.subject_id == subject]
 
 
 def book_reset(env: VerifierEnv, server: ServerThread, operation: int) -> pb.ReserveResetResponse:

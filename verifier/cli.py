@@ -6,6 +6,7 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
 
     myna-edge verifier --listen 127.0.0.1:50051 [--config verifier.toml]
                        [--db sqlite:///PATH | --db postgresql://...] [--insecure-dev]
+                       [--workers N]  (default one per core; 1 = in this process)
     myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
     myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
                                         --terminal-id ID) [--note TEXT] [--config ...]
@@ -42,6 +43,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--listen", help="host:port to bind (default 127.0.0.1:50051)")
     parser.add_argument("--config", type=Path, help="TOML configuration file")
     parser.add_argument("--db", help="sqlite:///PATH (default) or postgresql://...")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="server processes on the one port (SO_REUSEPORT); default: one per core",
+    )
     parser.add_argument(
         "--insecure-dev",
         action="store_true",
@@ -99,12 +107,44 @@ def run_verifier(args: argparse.Namespace) -> int:
             "authentication, test PKI trusted. Development only.",
             file=sys.stderr,
         )
+    from verifier.workers import default_workers
+
+    workers = args.workers if getattr(args, "workers", None) is not None else default_workers()
+    if workers < 1:
+        print("myna-edge verifier: --workers must be at least 1", file=sys.stderr)
+        return 2
     try:
-        asyncio.run(_serve(config))
+        if workers == 1:
+            asyncio.run(_serve(config))
+        else:
+            _supervise(config, workers)
     except VerifierError as exc:
         print(f"myna-edge verifier: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _supervise(config: VerifierConfig, workers: int) -> None:
+    """``workers`` processes on one port until SIGINT/SIGTERM (``verifier.workers``)."""
+    from verifier.workers import WorkerPool
+
+    pool = WorkerPool(config, workers)
+    previous = {
+        sig: signal.signal(sig, pool.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        port = pool.start()
+        pids = " ".join(str(pid) for pid in pool.pids)
+        print(
+            f"myna-edge verifier: listening on port {port} ({workers} workers, pids {pids})",
+            file=sys.stderr,
+            flush=True,
+        )
+        pool.supervise()
+    finally:
+        pool.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _serve(config: VerifierConfig) -> None:

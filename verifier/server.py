@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,11 +39,29 @@ from verifier.service import INSECURE_DEV_METADATA_KEY, VerifierServicer
 from verifier.storage import open_storage
 from verifier.tls import service_material
 
-__all__ = ["SERVICE_NAME", "VerifierServer", "build_core"]
+__all__ = [
+    "SERVICE_NAME",
+    "WORKER_HEALTH_PREFIX",
+    "VerifierServer",
+    "build_core",
+    "worker_health_name",
+]
 
 _log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VerifierService"].full_name
+#: Health service names ``<prefix><pid>``: one per worker process.
+WORKER_HEALTH_PREFIX = "myna-edge.verifier.worker/"
+
+
+def worker_health_name(pid: int | None = None) -> str:
+    """The health service name only worker ``pid`` reports SERVING (others: NOT_FOUND).
+
+    Why: with several workers on one port a health check reaches whichever
+    worker the kernel picked for the connection; asking for this name tells
+    a probe (and the tests) which worker holds that connection.
+    """
+    return f"{WORKER_HEALTH_PREFIX}{os.getpid() if pid is None else pid}"
 
 
 def _read_key_file(path: Path | None, what: str) -> bytes | None:
@@ -112,8 +131,12 @@ def build_core(config: VerifierConfig, *, clock: Callable[[], dt.datetime] | Non
 class VerifierServer:
     """One verifier process: ``await start()``, then ``await stop()``."""
 
-    def __init__(self, config: VerifierConfig, core: Core | None = None) -> None:
+    def __init__(
+        self, config: VerifierConfig, core: Core | None = None, *, worker: bool = False
+    ) -> None:
+        """``worker``: one of several processes on one port (``verifier.workers``)."""
         self.config = config
+        self.worker = worker
         self.core = core if core is not None else build_core(config)
         self.port = 0
         self._server: grpc.aio.Server | None = None
@@ -133,7 +156,9 @@ class VerifierServer:
             ConfigError: TLS material unreadable, or the address cannot be bound.
         """
         check_insecure_listen(self.config)
-        server = grpc.aio.server(interceptors=(AccessLogInterceptor(),))
+        # Several workers share the port (the kernel spreads connections over them).
+        options = (("grpc.so_reuseport", 1),) if self.worker else ()
+        server = grpc.aio.server(interceptors=(AccessLogInterceptor(),), options=options)
         servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
         pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -160,6 +185,8 @@ class VerifierServer:
         self._server, self.port = server, port
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        if self.worker:
+            await self._health.set(worker_health_name(), health_pb2.HealthCheckResponse.SERVING)
         self._sweeper = asyncio.create_task(self._sweep())
         _log.info("verifier listening on port %d", port)
         return port
@@ -201,4 +228,5 @@ class VerifierServer:
                 await self._sweeper
         if self._server is not None:
             await self._server.stop(grace)
-        self.core.storage.close()
+        # In a thread: SQLite's writer may be handing a transaction to this loop.
+        await asyncio.to_thread(self.core.storage.close)

@@ -16,7 +16,7 @@ Where work runs: cheap checks run on the event loop (no thread hop):
 identity, validation, and the certificate check when its revocation answer
 is known without I/O (``Core.check_certificate_cached``); otherwise that
 check runs in a worker thread, because it may download. The transactional
-part (``verifier.idempotency``) is handed to ``Storage.submit`` and awaited:
+part (``verifier.idempotency``) is handed to ``Storage.run`` and awaited:
 on SQLite concurrent calls share one group commit, and nothing is answered
 before its transaction is durable. The card's signature over a session
 challenge is checked inside the unit, where the session nonce is read.
@@ -172,7 +172,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         unit = idempotent_unit(
             terminal, method, request, response_type, work, lambda: to_us(self.core.now())
         )
-        return raise_refusal(await asyncio.wrap_future(self.core.storage.submit(unit)))
+        return raise_refusal(await self.core.storage.run(unit))
 
     async def _certificate(self, kind: CertKind, certificate_der: bytes) -> ProofResult:
         """Chain, validity, revocation: on the loop when known without I/O, else in a thread."""

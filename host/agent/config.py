@@ -27,6 +27,15 @@ Production defaults are safe: the verifier is reached over mTLS unless
     ca = "/etc/myna-edge/verifier-ca.pem"
     certificate = "/etc/myna-edge/terminal.pem"
     key = "/etc/myna-edge/terminal.key"
+
+Why msgspec checks the file (issue 13), as it does the verifier's: the
+schema is the ``_File`` structs below, with each key's type and range beside
+it, and every error names the file, the key and what was expected
+(``terminal.toml: verifier.timeout must be float, got str``), never the bad
+value. msgspec is strict as this loader always was (no ``"3"`` -> 3, a
+boolean is not a number) and refuses unknown keys. The rules between keys
+stay code: ``target`` or ``targets``, key material unless ``insecure_dev``,
+``controller_key`` with ``controller``.
 """
 
 from __future__ import annotations
@@ -36,7 +45,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Final
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from host.api import Profile, check_listen
 from host.client import ClientConfig
@@ -44,15 +56,6 @@ from host.client.channel import replica_target
 from host.errors import AgentConfigError
 
 __all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
-
-_TOP = {
-    "profile", "terminal_id", "reader", "printer", "listen", "journal", "electronic_journal",
-    "verifier", "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
-    "kiosk_hours", "recovery_answer_seconds", "card_taken_seconds",
-}  # fmt: skip
-_VERIFIER = {
-    "target", "targets", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -81,19 +84,72 @@ class AgentConfig:
     card_taken_seconds: float = 0.0
 
 
-def _get(
-    data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = ...
-) -> Any:
-    if key not in data:
-        if default is ...:
-            raise AgentConfigError(f"{where}{key} is required")
-        return default
-    value = data[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-        names = " or ".join(k.__name__ for k in kinds)
-        raise AgentConfigError(f"{where}{key} must be {names}")
-    return value
+# -- the file's schema (UNSET: not in the file) --------------------------------
+_Seconds = Annotated[float, msgspec.Meta(ge=0, le=600)]
+
+
+class _VerifierFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    target: str | UnsetType = UNSET
+    targets: list[str] | UnsetType = UNSET
+    ca: str | UnsetType = UNSET
+    certificate: str | UnsetType = UNSET
+    key: str | UnsetType = UNSET
+    insecure_dev: bool = False
+    timeout: float = 5.0
+    server_name: str | UnsetType = UNSET
+
+
+class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    profile: Profile
+    terminal_id: str
+    reader: str
+    verifier: _VerifierFile
+    listen: str = "unix:/run/myna-edge/agent.sock"
+    journal: str = "journal.sqlite"
+    electronic_journal: str | UnsetType = UNSET
+    printer: str | UnsetType = UNSET
+    controller: str | UnsetType = UNSET
+    controller_key: str | UnsetType = UNSET
+    reset_otp_first: bool = False
+    transfer_threshold_yen: int = 100_000
+    kiosk_hours: str | UnsetType = UNSET
+    recovery_answer_seconds: _Seconds = 120.0
+    card_taken_seconds: _Seconds = 0.0
+
+
+_AT: Final = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<key>[^`]*)`)?$", re.DOTALL)
+_UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$")
+_MISSING: Final = re.compile(r"^Object missing required field `(?P<name>[^`]*)`$")
+_EXPECTED: Final = re.compile(r"^Expected `(?P<kind>[^`]*)`(?P<rest>.*)$", re.DOTALL)
+#: msgspec's JSON-ish type names, as TOML's words.
+_KINDS: Final = {"object": "table", "array": "list"}
+#: What these keys must be, said whole instead of msgspec's words; the bad value
+#: is never repeated (it may be a secret typed into the wrong key).
+_SAID: Final = {
+    "profile": "'kiosk' or 'atm'",
+    "verifier.targets": "a non-empty list of str",
+}
+
+
+def _explain(path: Path, exc: msgspec.ValidationError) -> AgentConfigError:
+    """``FILE: KEY must be WHAT`` (or ``is required``, ``unknown key``) from msgspec's error."""
+    match = _AT.match(str(exc))
+    what, key = (match["what"], match["key"] or "") if match else (str(exc), "")
+    element = key.endswith("]")  # a list item: name the list, not the item
+    key = re.sub(r"\[\d+\]$", "", key)
+    joined = (key + ".") if key else ""
+    if unknown := _UNKNOWN.match(what):
+        return AgentConfigError(f"{path}: unknown key {joined}{unknown['name']}")
+    if missing := _MISSING.match(what):
+        return AgentConfigError(f"{path}: {joined}{missing['name']} is required")
+    expected = _EXPECTED.match(what)
+    if key in _SAID and (element or expected is None):
+        return AgentConfigError(f"{path}: {key} must be {_SAID[key]}")
+    if expected is None:
+        return AgentConfigError(f"{path}: {key or 'the file'}: {what}")
+    kind = _KINDS.get(expected["kind"], expected["kind"])
+    rest = re.sub(r"`([^`]*)`", lambda m: _KINDS.get(m[1], m[1]), expected["rest"])
+    return AgentConfigError(f"{path}: {key or 'the file'} must be {kind}{rest}")
 
 
 def _path(base: Path, value: str) -> Path:
@@ -101,19 +157,81 @@ def _path(base: Path, value: str) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def _target(section: dict[str, Any]) -> str:
+def _target(path: Path, section: _VerifierFile) -> str:
     """``target``, or the round-robin target of several ``targets`` (not both)."""
-    if "targets" not in section:
-        return str(_get(section, "target", str, "verifier."))
-    if "target" in section:
-        raise AgentConfigError("verifier.target and verifier.targets: give only one")
-    targets = _get(section, "targets", list, "verifier.")
-    if not targets or not all(isinstance(t, str) for t in targets):
-        raise AgentConfigError("verifier.targets must be a non-empty list of str")
+    if isinstance(section.targets, UnsetType):
+        if isinstance(section.target, UnsetType):
+            raise AgentConfigError(f"{path}: verifier.target is required")
+        return section.target
+    if not isinstance(section.target, UnsetType):
+        raise AgentConfigError(f"{path}: verifier.target and verifier.targets: give only one")
+    if not section.targets:
+        raise AgentConfigError(f"{path}: verifier.targets must be {_SAID['verifier.targets']}")
     try:
-        return replica_target(targets)
+        return replica_target(section.targets)
     except ValueError as exc:
-        raise AgentConfigError(f"verifier.targets: {exc}") from None
+        raise AgentConfigError(f"{path}: verifier.targets: {exc}") from None
+
+
+def _material(path: Path, section: _VerifierFile, name: str) -> bytes | None:
+    """The PEM file ``verifier.NAME``: required unless ``insecure_dev`` (plaintext)."""
+    value: str | UnsetType = getattr(section, name)
+    if isinstance(value, UnsetType):
+        if section.insecure_dev:
+            return None
+        raise AgentConfigError(f"{path}: verifier.{name} is required")
+    try:
+        return _path(path.parent, value).read_bytes()
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise AgentConfigError(f"{path}: verifier.{name}: cannot read {value}: {exc}") from None
+
+
+def _client(path: Path, file: _File) -> ClientConfig:
+    section = file.verifier
+    target = _target(path, section)  # outside the try: AgentConfigError is a ValueError
+    ca, certificate, key = (_material(path, section, n) for n in ("ca", "certificate", "key"))
+    try:
+        return ClientConfig(
+            target,
+            file.terminal_id,
+            timeout=section.timeout,
+            insecure_dev=section.insecure_dev,
+            server_name_override=_or_none(section.server_name),
+            ca_pem=ca,
+            certificate_pem=certificate,
+            key_pem=key,
+        )
+    except ValueError as exc:  # ClientConfig's own checks (timeout, server name)
+        raise AgentConfigError(f"{path}: [verifier]: {exc}") from None
+
+
+def _hours(path: Path, text: str | UnsetType) -> tuple[dt.time, dt.time] | None:
+    if isinstance(text, UnsetType):
+        return None
+    match = re.fullmatch(r"(\d\d:\d\d)-(\d\d:\d\d)", text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        return dt.time.fromisoformat(match[1]), dt.time.fromisoformat(match[2])
+    except ValueError:
+        raise AgentConfigError(f'{path}: kiosk_hours must look like "06:00-23:00"') from None
+
+
+def _controller_key(path: Path, file: _File) -> bytes | None:
+    """The PIN pad's key, read from its hex file (never in an error: only the reason)."""
+    if isinstance(file.controller_key, UnsetType):
+        if isinstance(file.controller, UnsetType):
+            return None
+        raise AgentConfigError(f"{path}: controller_key is required (with controller)")
+    try:
+        text = _path(path.parent, file.controller_key).read_text(encoding="ascii")
+        return bytes.fromhex(text.strip())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise AgentConfigError(f"{path}: controller_key: cannot read a hex key: {exc}") from None
+
+
+def _or_none(value: str | UnsetType) -> str | None:
+    return None if isinstance(value, UnsetType) else value
 
 
 def load_agent_config(path: Path) -> AgentConfig:
@@ -121,93 +239,37 @@ def load_agent_config(path: Path) -> AgentConfig:
 
     Raises:
         AgentConfigError: unreadable file, bad TOML, unknown or mistyped key,
-            unreadable key material, or a public listen address.
+            unreadable key material, or a public listen address (each naming
+            the file and the key).
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise AgentConfigError(f"cannot read {path}: {exc}") from exc
+    try:
+        file = msgspec.convert(data, _File)
+    except msgspec.ValidationError as exc:
+        raise _explain(path, exc) from None
+    try:
+        listen = check_listen(file.listen)
+    except ValueError as exc:
+        raise AgentConfigError(f"{path}: listen: {exc}") from None
     base = path.parent
-    unknown = set(data) - _TOP
-    if unknown:
-        raise AgentConfigError(f"unknown key(s) in {path.name}: {', '.join(sorted(unknown))}")
-    try:
-        profile = Profile(_get(data, "profile", str, ""))
-    except ValueError:
-        raise AgentConfigError("profile must be 'kiosk' or 'atm'") from None
-    try:
-        listen = check_listen(_get(data, "listen", str, "", "unix:/run/myna-edge/agent.sock"))
-    except ValueError as exc:
-        raise AgentConfigError(f"listen: {exc}") from None
-    section = _get(data, "verifier", dict, "")
-    unknown = set(section) - _VERIFIER
-    if unknown:
-        raise AgentConfigError(f"unknown key(s) in [verifier]: {', '.join(sorted(unknown))}")
-    terminal_id = _get(data, "terminal_id", str, "")
-    dev = _get(section, "insecure_dev", bool, "verifier.", False)
-    material: dict[str, bytes | None] = {}
-    for name, field_name in (
-        ("ca", "ca_pem"),
-        ("certificate", "certificate_pem"),
-        ("key", "key_pem"),
-    ):
-        value = _get(section, name, str, "verifier.", None if dev else ...)
-        try:
-            material[field_name] = None if value is None else _path(base, value).read_bytes()
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            raise AgentConfigError(f"verifier.{name}: cannot read {value}: {exc}") from None
-    timeout = float(_get(section, "timeout", (int, float), "verifier.", 5.0))
-    server_name = _get(section, "server_name", str, "verifier.", None)
-    try:
-        client = ClientConfig(
-            _target(section), terminal_id, timeout=timeout,
-            insecure_dev=dev, server_name_override=server_name,
-            ca_pem=material["ca_pem"], certificate_pem=material["certificate_pem"],
-            key_pem=material["key_pem"],
-        )  # fmt: skip
-    except ValueError as exc:
-        raise AgentConfigError(f"[verifier]: {exc}") from None
-    hours_text = _get(data, "kiosk_hours", str, "", None)
-    hours = None
-    if hours_text is not None:
-        match = re.fullmatch(r"(\d\d:\d\d)-(\d\d:\d\d)", hours_text)
-        try:
-            if match is None:
-                raise ValueError(hours_text)
-            hours = (dt.time.fromisoformat(match[1]), dt.time.fromisoformat(match[2]))
-        except ValueError:
-            raise AgentConfigError('kiosk_hours must look like "06:00-23:00"') from None
-    ej = _get(data, "electronic_journal", str, "", None)
-    answer_seconds = float(_get(data, "recovery_answer_seconds", (int, float), "", 120.0))
-    if not 0 <= answer_seconds <= 600:
-        raise AgentConfigError("recovery_answer_seconds must be 0 .. 600")
-    taken_seconds = float(_get(data, "card_taken_seconds", (int, float), "", 0.0))
-    if not 0 <= taken_seconds <= 600:
-        raise AgentConfigError("card_taken_seconds must be 0 .. 600")
-    controller = _get(data, "controller", str, "", None)
-    key_file = _get(data, "controller_key", str, "", None if controller is None else ...)
-    controller_key = None
-    if key_file is not None:
-        try:
-            controller_key = bytes.fromhex(
-                _path(base, key_file).read_text(encoding="ascii").strip()
-            )
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise AgentConfigError(f"controller_key: cannot read a hex key: {exc}") from None
+    ej = file.electronic_journal
     return AgentConfig(
-        profile=profile,
-        terminal_id=terminal_id,
-        reader=_get(data, "reader", str, ""),
+        profile=file.profile,
+        terminal_id=file.terminal_id,
+        reader=file.reader,
         listen=listen,
-        journal=_path(base, _get(data, "journal", str, "", "journal.sqlite")),
-        electronic_journal=None if ej is None else _path(base, ej),
-        verifier=client,
-        printer=_get(data, "printer", str, "", None),
-        controller=controller,
-        controller_key=controller_key,
-        reset_otp_first=_get(data, "reset_otp_first", bool, "", False),
-        transfer_threshold_yen=_get(data, "transfer_threshold_yen", int, "", 100_000),
-        kiosk_hours=hours,
-        recovery_answer_seconds=answer_seconds,
-        card_taken_seconds=taken_seconds,
+        journal=_path(base, file.journal),
+        electronic_journal=None if isinstance(ej, UnsetType) else _path(base, ej),
+        verifier=_client(path, file),
+        printer=_or_none(file.printer),
+        controller=_or_none(file.controller),
+        controller_key=_controller_key(path, file),
+        reset_otp_first=file.reset_otp_first,
+        transfer_threshold_yen=file.transfer_threshold_yen,
+        kiosk_hours=_hours(path, file.kiosk_hours),
+        recovery_answer_seconds=file.recovery_answer_seconds,
+        card_taken_seconds=file.card_taken_seconds,
     )

@@ -227,12 +227,21 @@ class Agent:
         )
         controller_state = await self._open_controller()
         runtime = AgentRuntime.for_reader(
-            c.reader, profile=c.profile, terminal_id=c.terminal_id, verifier=self.client,
-            journal=self.journal, ejournal=self._ej, printer=self._printer,
-            secure_entry=self._secure_entry or self._pad, threshold_yen=c.transfer_threshold_yen,
-            reset_otp_first=c.reset_otp_first, reset_hours=c.kiosk_hours, recovery=self.desk,
-            card_taken_seconds=c.card_taken_seconds, firmware=self._firmware_board(),
-        )  # fmt: skip
+            c.reader,
+            profile=c.profile,
+            terminal_id=c.terminal_id,
+            verifier=self.client,
+            journal=self.journal,
+            ejournal=self._ej,
+            printer=self._printer,
+            secure_entry=self._secure_entry or self._pad,
+            threshold_yen=c.transfer_threshold_yen,
+            reset_otp_first=c.reset_otp_first,
+            reset_hours=c.kiosk_hours,
+            recovery=self.desk,
+            card_taken_seconds=c.card_taken_seconds,
+            firmware=self._firmware_board(),
+        )
         self.server = TerminalServer(runtime, c.listen)
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
         self.address = await self.server.start()

@@ -1,13 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A command's message log, so that its stream can be lost and re-attached (issue 23.1).
+"""Commands: their kinds, and each one's log, so its stream can be lost and re-attached.
 
-Why a log and not a queue: the flow of a command runs as its own task, not
-inside the ``Execute`` stream, so the ATM application can lose its stream
-(a crash, a network blip on the local socket) without losing the command.
-Every message of the command — acknowledgement, events, completion — is
-appended here in order; ``Execute`` and ``Attach`` both follow the log from
-its start, and ``GetCommandOutcome`` reads its completion. ``CommandBook``
-keeps the last few finished commands for those calls (bounded: the agent's
+``CommandKind`` names what an ``ExecuteRequest`` asks for (issue 13: an
+enum, not strings). Why a log and not a queue (issue 23.1): the flow of a
+command runs as its own task, not inside the ``Execute`` stream, so the ATM
+application can lose its stream (a crash, a network blip on the local
+socket) without losing the command. Every message of the command —
+acknowledgement, events, completion — is appended here in order;
+``Execute`` and ``Attach`` both follow the log from its start, and
+``GetCommandOutcome`` reads its completion. ``CommandBook`` keeps the last
+few finished commands for those calls (bounded: the agent's
 memory never grows with its uptime; transfers are also in the journal).
 """
 
@@ -16,15 +18,35 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
+from enum import StrEnum
 from typing import Final
 
 from host.api.prompts import ApiUser
 from myna.edge.v1 import terminal_pb2 as tpb
 
-__all__ = ["Command", "CommandBook", "CommandLog"]
+__all__ = ["Command", "CommandBook", "CommandKind", "CommandLog", "command_kind"]
 
 #: Finished commands remembered for Attach and GetCommandOutcome.
 KEPT_FINISHED: Final = 64
+
+
+class CommandKind(StrEnum):
+    """What an ``ExecuteRequest`` asks for: the members are its ``command`` oneof's fields.
+
+    Why an enum: the servicer, the runtime and the capabilities branch on
+    it, and a misspelt member fails at import where a misspelt string would
+    silently compare unequal.
+    """
+
+    READ_CARD = "read_card"
+    PIN_RESET = "pin_reset"
+    TRANSFER = "transfer"
+
+
+def command_kind(request: tpb.ExecuteRequest) -> CommandKind | None:
+    """The command ``request`` carries (None: none set)."""
+    which = request.WhichOneof("command")
+    return None if which is None else CommandKind(which)
 
 
 class CommandLog:
@@ -75,6 +97,10 @@ class Command:
         self.completion: tpb.Completion | None = None
         self.timed_out = False
         self.task: asyncio.Future[None] | None = None
+
+    def post(self, event: tpb.FlowEvent) -> None:
+        """Append ``event`` to the log, as the command's stream carries it."""
+        self.log.append(tpb.ExecuteResponse(request_id=self.request_id, event=event))
 
 
 class CommandBook:

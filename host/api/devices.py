@@ -162,8 +162,10 @@ class DeviceDesk:
                 code=tpb.COMPLETION_CODE_DEVICE_NOT_READY, error=tpb.DEVICE_ERROR_NO_DEVICE
             )
         if request.action not in (
-            tpb.CHIP_POWER_ACTION_COLD, tpb.CHIP_POWER_ACTION_WARM, tpb.CHIP_POWER_ACTION_OFF
-        ):  # fmt: skip
+            tpb.CHIP_POWER_ACTION_COLD,
+            tpb.CHIP_POWER_ACTION_WARM,
+            tpb.CHIP_POWER_ACTION_OFF,
+        ):
             return tpb.ChipPowerResponse(
                 code=tpb.COMPLETION_CODE_COMMAND_ERROR, error=tpb.DEVICE_ERROR_INVALID_DATA
             )

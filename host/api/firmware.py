@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Final, Protocol
 
 from host.api.status import StatusBoard
@@ -45,9 +45,13 @@ _log = logging.getLogger(__name__)
 _REQUEST_ID: Final = re.compile(r"[\x21-\x7e]{1,64}")
 #: Controller states in which the board answers (an update can be tried;
 #: a tampered board refuses it itself, typed).
-_PRESENT: Final = frozenset({
-    tpb.DEVICE_STATE_ONLINE, tpb.DEVICE_STATE_NOT_COMMISSIONED, tpb.DEVICE_STATE_FRAUD_ATTEMPT,
-})  # fmt: skip
+_PRESENT: Final = frozenset(
+    {
+        tpb.DEVICE_STATE_ONLINE,
+        tpb.DEVICE_STATE_NOT_COMMISSIONED,
+        tpb.DEVICE_STATE_FRAUD_ATTEMPT,
+    }
+)
 _PHASES: Final = {
     UpdatePhase.TRANSFER: tpb.FIRMWARE_UPDATE_PHASE_TRANSFER,
     UpdatePhase.COMMIT: tpb.FIRMWARE_UPDATE_PHASE_COMMIT,
@@ -87,7 +91,7 @@ class FirmwareBoard(Protocol):
         """The controller's device state now (ONLINE, NOT_COMMISSIONED, ...)."""
 
 
-class UpdateRefusedError(Exception):
+class UpdateRefusedError(MynaEdgeError):
     """Why an UpdateFirmware is refused at acknowledgement."""
 
     def __init__(
@@ -99,9 +103,11 @@ class UpdateRefusedError(Exception):
     def acknowledgement(self) -> tpb.Acknowledgement:
         """The refusing acknowledgement."""
         return tpb.Acknowledgement(
-            accepted=False, refusal=self.reason, invalid_field=self.invalid_field,
+            accepted=False,
+            refusal=self.reason,
+            invalid_field=self.invalid_field,
             detail=self.detail,
-        )  # fmt: skip
+        )
 
 
 class FirmwareDesk:
@@ -166,6 +172,30 @@ class FirmwareDesk:
                 tpb.REFUSAL_REASON_INVALID_MESSAGE, str(exc), "image"
             ) from None
         return image
+
+    async def stream(
+        self, request: tpb.UpdateFirmwareRequest, *, busy: bool
+    ) -> AsyncIterator[tpb.UpdateFirmwareResponse]:
+        """UpdateFirmware's stream: acknowledgement, progress, completion (``busy``: others run)."""
+        rid = request.request_id
+        try:
+            image = self.check(request, busy=busy)
+        except UpdateRefusedError as refused:
+            reason = tpb.RefusalReason.Name(refused.reason)
+            _log.info("firmware update %r refused: %s %s", rid[:64], reason, refused.invalid_field)
+            yield tpb.UpdateFirmwareResponse(
+                request_id=rid, acknowledgement=refused.acknowledgement()
+            )
+            return
+        queue: asyncio.Queue[tpb.UpdateFirmwareResponse] = asyncio.Queue()
+        self.start(rid, image, queue.put_nowait)  # no await since the check: one update only
+        accepted = tpb.Acknowledgement(accepted=True)
+        yield tpb.UpdateFirmwareResponse(request_id=rid, acknowledgement=accepted)
+        while True:
+            message = await queue.get()
+            yield message
+            if message.HasField("completion"):
+                return
 
     def start(self, request_id: str, image: bytes, send: Send) -> None:
         """Start the update as its own task; ``send`` gets its progress and completion."""
@@ -240,12 +270,15 @@ class FirmwareDesk:
             return
         try:
             self._ej.append(
-                "", "FIRMWARE-UPDATE", request_id=rid,
+                "",
+                "FIRMWARE-UPDATE",
+                request_id=rid,
                 result=tpb.CompletionCode.Name(done.code).removeprefix("COMPLETION_CODE_"),
                 error=tpb.FirmwareUpdateError.Name(done.error).removeprefix(
-                    "FIRMWARE_UPDATE_ERROR_"),
+                    "FIRMWARE_UPDATE_ERROR_"
+                ),
                 version=done.firmware.version,
-            )  # fmt: skip
+            )
         except (OSError, MynaEdgeError):
             _log.exception("firmware update %s: the electronic journal line was not written", rid)
 

@@ -64,11 +64,12 @@ class RecoveryDesk:
         data = plan.authorize_request
         amount = data.get("st_amount_yen")
         prompt = tpb.RecoveryPrompt(
-            recovery_id=plan.op_id, request_id=str(data.get("request_id") or ""),
+            recovery_id=plan.op_id,
+            request_id=str(data.get("request_id") or ""),
             authorization_id=plan.authorization_id,
             amount_yen=amount if isinstance(amount, int) else 0,
             payee_name=str(data.get("st_payee_name") or ""),
-        )  # fmt: skip
+        )
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending[plan.op_id] = (prompt, future)
         for queue in self._watchers:
@@ -80,8 +81,12 @@ class RecoveryDesk:
             return None
         finally:
             del self._pending[plan.op_id]
-        _log.info("transfer %s (request %s): the ATM application says cash moved=%s",
-                  plan.op_id, prompt.request_id, moved)  # fmt: skip
+        _log.info(
+            "transfer %s (request %s): the ATM application says cash moved=%s",
+            plan.op_id,
+            prompt.request_id,
+            moved,
+        )
         return moved
 
     def waiting_for(self, request_id: str) -> bool:

@@ -13,7 +13,9 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
+from host.api.commands import CommandKind, command_kind
 from host.api.firmware import FirmwareBoard
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
@@ -37,7 +39,18 @@ from host.flows import (
 from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 
-__all__ = ["AgentRuntime", "Flow", "FlowRunner", "Profile", "build_flow", "check_listen"]
+__all__ = [
+    "AgentRuntime",
+    "Flow",
+    "FlowRunner",
+    "Profile",
+    "RuntimeOptions",
+    "build_flow",
+    "check_listen",
+    "reading_flow",
+    "reset_flow",
+    "transfer_flow",
+]
 
 Flow = CardReadingFlow | PinResetFlow | TransferFlow
 FlowRunner = Callable[[], Awaitable[ReadOutcome | ResetOutcome | TransferOutcome]]
@@ -48,6 +61,35 @@ class Profile(StrEnum):
 
     KIOSK = "kiosk"
     ATM = "atm"
+
+
+class _NeededOptions(TypedDict):
+    profile: Profile
+    terminal_id: str
+    verifier: VerifierClient
+    journal: Journal
+
+
+class RuntimeOptions(_NeededOptions, total=False):
+    """``AgentRuntime``'s fields but the card's, for ``AgentRuntime.for_reader``.
+
+    Why a ``TypedDict``: the options are checked by name and type where they
+    are given, with no ``type: ignore`` on a splatted dict; a test keeps its
+    keys equal to the dataclass's fields. (The four needed ones are in a base
+    class, not ``Required[]``: Python 3.11 cannot see that under postponed
+    annotations.)
+    """
+
+    ejournal: ElectronicJournal | None
+    printer: PrinterPort | None
+    secure_entry: SecureEntry | None
+    timeouts: StepTimeouts
+    threshold_yen: int
+    reset_otp_first: bool
+    reset_hours: tuple[dt.time, dt.time] | None
+    recovery: RecoveryDesk | None
+    card_taken_seconds: float
+    firmware: FirmwareBoard | None
 
 
 @dataclass
@@ -75,19 +117,34 @@ class AgentRuntime:
     firmware: FirmwareBoard | None = None
 
     @classmethod
-    def for_reader(cls, reader_url: str, **kw: object) -> AgentRuntime:
+    def for_reader(cls, reader_url: str, **options: Unpack[RuntimeOptions]) -> AgentRuntime:
         """A runtime whose cards come from ``reader_url`` (one worker thread each)."""
-        return cls(
-            card_factory=lambda: ThreadedCard(reader_url),
-            reader_url=reader_url,
-            **kw,  # type: ignore[arg-type]
+        return cls(card_factory=lambda: ThreadedCard(reader_url), reader_url=reader_url, **options)
+
+    def capabilities(self) -> tpb.GetCapabilitiesResponse:
+        """What this agent offers (GetCapabilities)."""
+        kiosk = self.profile is Profile.KIOSK
+        return tpb.GetCapabilitiesResponse(
+            profile=tpb.TERMINAL_PROFILE_KIOSK if kiosk else tpb.TERMINAL_PROFILE_ATM,
+            read_card=True,
+            pin_reset=self.offers(CommandKind.PIN_RESET),
+            transfer=self.offers(CommandKind.TRANSFER),
+            touchscreen_secrets=kiosk,
+            receipt_printer=self.printer is not None,
+            transfer_identity_threshold_yen=self.threshold_yen,
+            firmware_update=self.firmware is not None,
         )
 
-    def offers(self, command: str) -> bool:
-        """Whether this profile offers ``command`` (read_card, pin_reset, transfer)."""
-        return command == "read_card" or command == (
-            "pin_reset" if self.profile is Profile.KIOSK else "transfer"
-        )
+    def offers(self, command: CommandKind) -> bool:
+        """Whether this profile offers ``command``: a kiosk resets PINs, an ATM transfers."""
+        return command in _OFFERED[self.profile]
+
+
+#: The commands each profile offers (reading the card everywhere).
+_OFFERED: dict[Profile, frozenset[CommandKind]] = {
+    Profile.KIOSK: frozenset({CommandKind.READ_CARD, CommandKind.PIN_RESET}),
+    Profile.ATM: frozenset({CommandKind.READ_CARD, CommandKind.TRANSFER}),
+}
 
 
 def check_listen(address: str) -> str:
@@ -106,6 +163,7 @@ def check_listen(address: str) -> str:
 def build_flow(
     rt: AgentRuntime,
     request: tpb.ExecuteRequest,
+    *,
     card: CardPort,
     user: ApiUser,
     emit: Callable[[Event], None],
@@ -113,30 +171,96 @@ def build_flow(
     """The flow for ``request`` and how to run it.
 
     Raises:
-        ValueError: a field of the command is out of format (``TransferFieldError``
-            names it).
+        ValueError: no command set, or a field of the command is out of format
+            (``TransferFieldError`` names it).
     """
-    common = {"card": card, "user": user, "journal": rt.journal, "emit": emit,
-              "ejournal": rt.ejournal, "timeouts": rt.timeouts}  # fmt: skip
-    which = request.WhichOneof("command")
-    if which == "transfer":
-        treq = transfer_request(request.transfer)
-        language = request_language(request.language)  # the receipt's
-        tflow = TransferFlow(
-            terminal_id=rt.terminal_id, verifier=rt.verifier, printer=rt.printer,
-            language=language,
-            threshold_yen=rt.threshold_yen, request_id=request.request_id,
-            cash_question=rt.recovery.ask if rt.recovery is not None else None,
-            **common,  # type: ignore[arg-type]
-        )  # fmt: skip
-        return tflow, lambda: tflow.run(treq)
-    if which == "pin_reset":
-        operation = reset_operation(request.pin_reset)
-        pflow = PinResetFlow(
-            verifier=rt.verifier, ask_otp_first=rt.reset_otp_first, hours=rt.reset_hours,
-            **common,  # type: ignore[arg-type]
-        )  # fmt: skip
-        return pflow, lambda: pflow.run(operation)
-    rreq = ReadRequest(request.read_card.read_basic_four, request.read_card.verify_card)
-    rflow = CardReadingFlow(verifier=rt.verifier, **common)  # type: ignore[arg-type]
-    return rflow, lambda: rflow.run(rreq)
+    kind = command_kind(request)
+    if kind is CommandKind.TRANSFER:
+        return transfer_flow(rt, request, card=card, user=user, emit=emit)
+    if kind is CommandKind.PIN_RESET:
+        return reset_flow(rt, request.pin_reset, card=card, user=user, emit=emit)
+    if kind is CommandKind.READ_CARD:
+        return reading_flow(rt, request.read_card, card=card, user=user, emit=emit)
+    raise ValueError("no command")
+
+
+def transfer_flow(
+    rt: AgentRuntime,
+    request: tpb.ExecuteRequest,
+    *,
+    card: CardPort,
+    user: ApiUser,
+    emit: Callable[[Event], None],
+) -> tuple[TransferFlow, FlowRunner]:
+    """A transfer, its cash question going to the recovery desk (if any).
+
+    Raises:
+        TransferFieldError: a field of the command is out of format.
+    """
+    treq = transfer_request(request.transfer)
+    flow = TransferFlow(
+        terminal_id=rt.terminal_id,
+        verifier=rt.verifier,
+        card=card,
+        user=user,
+        journal=rt.journal,
+        emit=emit,
+        ejournal=rt.ejournal,
+        printer=rt.printer,
+        timeouts=rt.timeouts,
+        threshold_yen=rt.threshold_yen,
+        request_id=request.request_id,
+        cash_question=rt.recovery.ask if rt.recovery is not None else None,
+        language=request_language(request.language),  # the receipt's
+    )
+    return flow, lambda: flow.run(treq)
+
+
+def reset_flow(
+    rt: AgentRuntime,
+    command: tpb.PinResetCommand,
+    *,
+    card: CardPort,
+    user: ApiUser,
+    emit: Callable[[Event], None],
+) -> tuple[PinResetFlow, FlowRunner]:
+    """A PIN reset, with the kiosk's OTP order and opening hours.
+
+    Raises:
+        ValueError: the command's operation is out of range.
+    """
+    operation = reset_operation(command)
+    flow = PinResetFlow(
+        verifier=rt.verifier,
+        card=card,
+        user=user,
+        journal=rt.journal,
+        emit=emit,
+        ejournal=rt.ejournal,
+        timeouts=rt.timeouts,
+        ask_otp_first=rt.reset_otp_first,
+        hours=rt.reset_hours,
+    )
+    return flow, lambda: flow.run(operation)
+
+
+def reading_flow(
+    rt: AgentRuntime,
+    command: tpb.ReadCardCommand,
+    *,
+    card: CardPort,
+    user: ApiUser,
+    emit: Callable[[Event], None],
+) -> tuple[CardReadingFlow, FlowRunner]:
+    """A card reading, verified by the verifier when asked."""
+    read = ReadRequest(read_basic_four=command.read_basic_four, verify_card=command.verify_card)
+    flow = CardReadingFlow(
+        verifier=rt.verifier,
+        card=card,
+        user=user,
+        journal=rt.journal,
+        emit=emit,
+        ejournal=rt.ejournal,
+        timeouts=rt.timeouts,
+    )
+    return flow, lambda: flow.run(read)

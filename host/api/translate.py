@@ -16,6 +16,7 @@ from host.api.user_text import describe_completion, describe_reason, prompt_user
 from host.client import AccountType, ResetOperation, TransferState
 from host.flows import (
     Event,
+    FailureCode,
     FlowFailed,
     LastTryWarning,
     Outcome,
@@ -42,20 +43,20 @@ __all__ = [
     "transfer_request",
 ]
 
-_FAILURE_CODES: Final = {
-    "timeout": tpb.COMPLETION_CODE_TIME_OUT,
-    "cancelled": tpb.COMPLETION_CODE_CANCELED,
-    "card_removed": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
-    "service_unavailable": tpb.COMPLETION_CODE_DEVICE_NOT_READY,
-    "pin_blocked": tpb.COMPLETION_CODE_USER_ERROR,
+_FAILURE_CODES: Final[dict[str, tpb.CompletionCode.ValueType]] = {
+    FailureCode.TIMEOUT: tpb.COMPLETION_CODE_TIME_OUT,
+    FailureCode.CANCELLED: tpb.COMPLETION_CODE_CANCELED,
+    FailureCode.CARD_REMOVED: tpb.COMPLETION_CODE_DEVICE_NOT_READY,
+    FailureCode.SERVICE_UNAVAILABLE: tpb.COMPLETION_CODE_DEVICE_NOT_READY,
+    FailureCode.PIN_BLOCKED: tpb.COMPLETION_CODE_USER_ERROR,
     # The new secret of a reset kept breaking the card's rules.
-    "pin_policy": tpb.COMPLETION_CODE_USER_ERROR,
+    FailureCode.PIN_POLICY: tpb.COMPLETION_CODE_USER_ERROR,
     # What the card cannot do (no signing certificate): see Completion.reason.
-    "no_signing_certificate": tpb.COMPLETION_CODE_COMMAND_ERROR,
-    "device_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
-    "storage_error": tpb.COMPLETION_CODE_HARDWARE_ERROR,
+    FailureCode.NO_SIGNING_CERTIFICATE: tpb.COMPLETION_CODE_COMMAND_ERROR,
+    FailureCode.DEVICE_ERROR: tpb.COMPLETION_CODE_HARDWARE_ERROR,
+    FailureCode.STORAGE_ERROR: tpb.COMPLETION_CODE_HARDWARE_ERROR,
     # Nobody answered the cash question within recovery_answer_seconds.
-    "reversed_unanswered": tpb.COMPLETION_CODE_TIME_OUT,
+    FailureCode.REVERSED_UNANSWERED: tpb.COMPLETION_CODE_TIME_OUT,
 }
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
@@ -117,7 +118,7 @@ def completion_for(
     """The one ``Completion`` of a command from its flow's outcome."""
     done = tpb.Completion(
         code=_code(outcome.outcome, outcome.reason, timed_out),
-        error_code="timeout" if timed_out else outcome.reason,
+        error_code=FailureCode.TIMEOUT.value if timed_out else outcome.reason,
     )
     describe_completion(done, outcome, timed_out=timed_out)
     if isinstance(outcome, TransferOutcome):
@@ -154,7 +155,7 @@ def journaled_completion(journaled: JournaledTransfer) -> tpb.Completion:
     """
     codes = {
         TransferState.COMMITTED: (tpb.COMPLETION_CODE_SUCCESS, ""),
-        TransferState.REVERSED: (tpb.COMPLETION_CODE_CANCELED, "reversed"),
+        TransferState.REVERSED: (tpb.COMPLETION_CODE_CANCELED, FailureCode.REVERSED.value),
     }
     code, error = codes.get(journaled.state, (tpb.COMPLETION_CODE_UNSPECIFIED, ""))
     done = tpb.Completion(code=code, error_code=error)
@@ -181,10 +182,15 @@ def transfer_request(command: tpb.TransferCommand) -> TransferRequest:
     if command.payee_account_type not in _ACCOUNT_TYPES:
         raise TransferFieldError("payee_account_type", "ORDINARY, CURRENT or SAVINGS")
     return TransferRequest(
-        command.amount_yen, command.payee_bank_code, command.payee_branch_code,
-        _ACCOUNT_TYPES[command.payee_account_type], command.payee_account_number,
-        command.payee_name, command.remitter_name, command.remitter_phone,
-    )  # fmt: skip
+        amount_yen=command.amount_yen,
+        payee_bank_code=command.payee_bank_code,
+        payee_branch_code=command.payee_branch_code,
+        payee_account_type=_ACCOUNT_TYPES[command.payee_account_type],
+        payee_account_number=command.payee_account_number,
+        payee_name=command.payee_name,
+        remitter_name=command.remitter_name,
+        remitter_phone=command.remitter_phone,
+    )
 
 
 def reset_operation(command: tpb.PinResetCommand) -> ResetOperation:

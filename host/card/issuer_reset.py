@@ -100,14 +100,23 @@ def apply_issuer_reset(
     channel.send(select_aid(c.JPKI_AID))
     channel.send(
         CommandApdu(
-            c.CLA_ISO, _INS_EXTERNAL_AUTHENTICATE, 0, operation, authorization,
+            c.CLA_ISO,
+            _INS_EXTERNAL_AUTHENTICATE,
+            0,
+            operation,
+            authorization,
             name="EXTERNAL AUTHENTICATE",
         )
-    )  # fmt: skip
+    )
     channel.send(
         CommandApdu(
-            c.CLA_ISO, _INS_RESET_RETRY_COUNTER, _P1_NEW_VALUE, p2, new,
-            name="RESET RETRY COUNTER", sensitive=True,
+            c.CLA_ISO,
+            _INS_RESET_RETRY_COUNTER,
+            _P1_NEW_VALUE,
+            p2,
+            new,
+            name="RESET RETRY COUNTER",
+            sensitive=True,
         )
-    )  # fmt: skip
+    )
     _log.info("issuer reset applied (operation %d)", operation)

@@ -254,9 +254,13 @@ class VerifierClient:
         if r.HasField("identity"):
             i = r.identity
             identity = VerifiedIdentity(
-                i.name, i.address, i.birth_date, i.gender, i.certificate_serial,
+                i.name,
+                i.address,
+                i.birth_date,
+                i.gender,
+                i.certificate_serial,
                 _source(i.revocation_source),
-            )  # fmt: skip
+            )
         return Authorization(
             r.verdict == pb.VERDICT_ACCEPTED,
             _reason(r.reason),

@@ -12,12 +12,20 @@ pyserial or gRPC types), journals every external side effect
 * ``PinResetFlow``: both directions, OTP only when the policy needs it
   (start-up ``recover_resets``).
 
+Each is a ``FlowMachine`` (``machine``): the base owns the step history,
+cancel, the insert-card and secret prompts, verifier calls and the one
+ending, so a flow file holds only its own steps. A new flow is a new module
+that subclasses it (see ``tests/unit/host/test_flows_machine.py``). Codes are
+enums (``codes``): ``FailureCode`` for the flows' own, ``RefusalReason`` for
+the verifier's and the kiosk's refusals.
+
 Device shells, one worker thread each: ``ThreadedCard`` (any reader URL),
 ``ThreadedPrinter`` (ESC/POS), ``ControllerSecureEntry`` (the ATM's PIN pad).
 """
 
 from __future__ import annotations
 
+from host.flows.codes import FailureCode, RefusalReason
 from host.flows.context import FlowContext, StepTimeouts
 from host.flows.events import (
     Event,
@@ -30,6 +38,7 @@ from host.flows.events import (
     RemoveCard,
     Working,
 )
+from host.flows.machine import FlowMachine
 from host.flows.ports import (
     CardPort,
     CardVerifier,
@@ -52,8 +61,10 @@ __all__ = [
     "CardVerifier",
     "ControllerSecureEntry",
     "Event",
+    "FailureCode",
     "FlowContext",
     "FlowFailed",
+    "FlowMachine",
     "FlowResult",
     "LastTryWarning",
     "Outcome",
@@ -65,6 +76,7 @@ __all__ = [
     "ReadRequest",
     "ReadStep",
     "RecoveryResult",
+    "RefusalReason",
     "RemoveCard",
     "ResetOutcome",
     "ResetReconciliation",

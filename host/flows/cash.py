@@ -47,9 +47,9 @@ class CashAnswer(StrEnum):
 async def ask_cash_moved(
     ctx: FlowContext,
     user: UserPort,
+    *,
     question: CashQuestion | None,
     plan: Callable[[], TransferRecovery],
-    *,
     on_unanswered: Callable[[str], None],
 ) -> tuple[bool | None, CashAnswer]:
     """Ask whether the cash moved; (moved, how). ``moved`` is None unless answered.
@@ -86,9 +86,10 @@ async def _first_answer(
     # The prompt (a re-attached application) and the desk's question race;
     # the loser is withdrawn (the desk forgets a question it no longer needs).
     desk = asyncio.ensure_future(question)
-    pending: set[asyncio.Future[bool | None]] = {desk}
+    # Two answer types, one wait: Future is invariant, so the set holds either.
+    pending: set[asyncio.Future[bool] | asyncio.Future[bool | None]] = {desk}
     if not ask.done():
-        pending.add(ask)  # type: ignore[arg-type]
+        pending.add(ask)
     try:
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)

@@ -147,7 +147,14 @@ class FlowMachine(Generic[_StepT, _OutcomeT]):
         outcome = await self._after_release(op_id, outcome)
         if self._ej is not None:
             self._ej.append(op_id, f"{self.flow.upper()}-END", **self._end_facts(outcome))
-        self._ctx.emit(FlowResult(self.flow, outcome.outcome, outcome.reference, outcome.reason))
+        self._ctx.emit(
+            FlowResult(
+                flow=self.flow,
+                outcome=outcome.outcome,
+                reference=outcome.reference,
+                reason=outcome.reason,
+            )
+        )
         return outcome
 
     def _stop(self, ending: Ending) -> _OutcomeT:

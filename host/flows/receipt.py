@@ -23,6 +23,7 @@ from host.errors import FlowError, PeripheralError
 from host.flows.context import error_code
 from host.flows.ports import PrinterPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
+from host.journal.records import JsonValue
 from host.messages import Language, language_of, receipt_words
 
 __all__ = ["REPRINT_MARK", "print_receipt", "print_receipt_within", "receipt_lines"]
@@ -67,9 +68,9 @@ def receipt_lines(
 async def print_receipt(
     printer: PrinterPort,
     journal: Journal,
+    *,
     op_id: str,
     lines: list[str],
-    *,
     authorization_id: str,
     ejournal: ElectronicJournal | None = None,
 ) -> bool:
@@ -82,10 +83,8 @@ async def print_receipt(
         JournalError: the journal cannot be written (nothing printed).
     """
     reprint = REPRINT_MARK in lines
-    journal.record(
-        op_id, _FLOW, Effect.RECEIPT_PRINT, Phase.INTENT,
-        data={"ref": authorization_id, "reprint": reprint},
-    )  # fmt: skip
+    intent: dict[str, JsonValue] = {"ref": authorization_id, "reprint": reprint}
+    journal.record(op_id, _FLOW, Effect.RECEIPT_PRINT, Phase.INTENT, data=intent)
     try:
         await printer.print_lines(lines, qr=authorization_id)
     except (PeripheralError, FlowError, TimeoutError) as exc:
@@ -96,19 +95,17 @@ async def print_receipt(
         return False
     journal.record(op_id, _FLOW, Effect.RECEIPT_PRINT, Phase.OUTCOME, data={"printed": True})
     if ejournal is not None:
-        ejournal.append(
-            op_id, "RECEIPT-REPRINTED" if reprint else "RECEIPT-PRINTED",
-            reference=authorization_id,
-        )  # fmt: skip
+        event = "RECEIPT-REPRINTED" if reprint else "RECEIPT-PRINTED"
+        ejournal.append(op_id, event, reference=authorization_id)
     return True
 
 
 async def print_receipt_within(
     printer: PrinterPort,
     journal: Journal,
+    *,
     op_id: str,
     lines: list[str],
-    *,
     authorization_id: str,
     timeout: float,
     ejournal: ElectronicJournal | None = None,
@@ -122,13 +119,15 @@ async def print_receipt_within(
         JournalError: the journal cannot be written.
     """
     try:
-        return await asyncio.wait_for(
-            print_receipt(
-                printer, journal, op_id, lines,
-                authorization_id=authorization_id, ejournal=ejournal,
-            ),
-            timeout,
-        )  # fmt: skip
+        printing = print_receipt(
+            printer,
+            journal,
+            op_id=op_id,
+            lines=lines,
+            authorization_id=authorization_id,
+            ejournal=ejournal,
+        )
+        return await asyncio.wait_for(printing, timeout)
     except TimeoutError:
         if ejournal is not None:
             ejournal.append(op_id, "RECEIPT-UNKNOWN", reason="timeout")

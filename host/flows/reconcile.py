@@ -16,7 +16,9 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from host.flows.reset import FLOW as _FLOW
 from host.journal import Effect, ElectronicJournal, Journal, Phase
+from host.journal.records import JsonValue
 
 __all__ = ["ResetConfirmer", "ResetReconciliation", "recover_resets"]
 
@@ -57,32 +59,34 @@ async def recover_resets(
     results = []
     for plan in journal.unknown_resets():
         succeeded = bool(plan.card_outcome)
+        op_id, key = plan.op_id, plan.confirm_key
         if plan.card_outcome is None:
-            journal.record(
-                plan.op_id, "reset", Effect.RESET_CARD, Phase.OUTCOME,
-                data={"reservation_id": plan.reservation_id, "succeeded": False,
-                      "unknown": True},
-            )  # fmt: skip
+            unknown: dict[str, JsonValue] = {
+                "reservation_id": plan.reservation_id,
+                "succeeded": False,
+                "unknown": True,
+            }
+            journal.record(op_id, _FLOW, Effect.RESET_CARD, Phase.OUTCOME, data=unknown)
+        journal.record(op_id, _FLOW, Effect.RESET_CONFIRM, Phase.INTENT, idempotency_key=key)
+        recorded = await client.confirm_reset(plan.reservation_id, succeeded, key)
+        outcome: dict[str, JsonValue] = {
+            "recorded": recorded,
+            "succeeded": succeeded,
+            "recovered": True,
+        }
         journal.record(
-            plan.op_id,
-            "reset",
-            Effect.RESET_CONFIRM,
-            Phase.INTENT,
-            idempotency_key=plan.confirm_key,
+            op_id, _FLOW, Effect.RESET_CONFIRM, Phase.OUTCOME, idempotency_key=key, data=outcome
         )
-        recorded = await client.confirm_reset(plan.reservation_id, succeeded, plan.confirm_key)
-        journal.record(
-            plan.op_id, "reset", Effect.RESET_CONFIRM, Phase.OUTCOME,
-            idempotency_key=plan.confirm_key,
-            data={"recorded": recorded, "succeeded": succeeded, "recovered": True},
-        )  # fmt: skip
         if ejournal is not None:
-            ejournal.append(
-                plan.op_id, "RESET-RECONCILED", reservation=plan.reservation_id,
-                card="unknown" if plan.card_outcome is None else str(plan.card_outcome),
-            )  # fmt: skip
+            card = "unknown" if plan.card_outcome is None else str(plan.card_outcome)
+            ejournal.append(op_id, "RESET-RECONCILED", reservation=plan.reservation_id, card=card)
         _log.info("reset %s reconciled (card outcome %s)", plan.op_id, plan.card_outcome)
         results.append(
-            ResetReconciliation(plan.op_id, plan.reservation_id, plan.card_outcome, recorded)
+            ResetReconciliation(
+                op_id=op_id,
+                reservation_id=plan.reservation_id,
+                card_outcome=plan.card_outcome,
+                recorded=recorded,
+            )
         )
     return results

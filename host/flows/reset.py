@@ -272,7 +272,9 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
 
     async def _redeem(self, op_id: str, operation: ResetOperation, card_id: bytes) -> Redemption:
         for round_no in range(_MAX_REDEEM_ROUNDS):
-            answer = await self._redeem_once(op_id, operation, card_id, round_no)
+            answer = await self._redeem_once(
+                op_id, operation=operation, card_id=card_id, round_no=round_no
+            )
             if answer.accepted:
                 return answer
             reason = refusal_reason(answer.reason)
@@ -284,7 +286,7 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
         raise FlowRefusedError(RefusalReason.TOO_MANY_ATTEMPTS)
 
     async def _redeem_once(
-        self, op_id: str, operation: ResetOperation, card_id: bytes, round_no: int
+        self, op_id: str, *, operation: ResetOperation, card_id: bytes, round_no: int
     ) -> Redemption:
         # Each round needs a fresh session and proof: the verifier consumes the nonce.
         direction = _DIRECTIONS[operation]

@@ -51,9 +51,12 @@ class ControllerSecureEntry:
     def _collect(self, prompt: Prompt, cancelled: threading.Event) -> Secret:
         kind, low, high = ENTRY_LIMITS.get(prompt.kind, (EntryKind.NUMERIC, 4, 4))
         block = self._controller.secure_entry(
-            kind, min_length=low, max_length=high, entry_timeout=self._timeout,
+            kind,
+            min_length=low,
+            max_length=high,
+            entry_timeout=self._timeout,
             cancel=cancelled.is_set,
-        )  # fmt: skip
+        )
         with block.decrypted() as inner:
             # The flow owns (and wipes) this copy; the block's own is wiped here.
             return Secret(inner.reveal())
@@ -64,7 +67,7 @@ class ControllerSecureEntry:
         Raises:
             EntryCancelledError, EntryTimeoutError: the entry did not finish.
             BoardTamperedError, BoardNotCommissionedError: the board refused.
-            PinBlockError: the block failed its MAC, binding or counter.
+            InvalidPinBlockError: the block failed its MAC, binding or counter.
         """
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()

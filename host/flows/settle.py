@@ -16,20 +16,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from host.client import CardProof, TransferState, TransferStatement
-from host.errors import ServiceStateError
+from host.errors import ServiceError, ServiceStateError
 from host.flows.ports import PrinterPort, TransferVerifier
 from host.flows.receipt import print_receipt, receipt_lines
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
+from host.journal.records import JsonValue
 
 __all__ = [
+    "Decision",
     "JournaledTransfer",
     "RecoveryResult",
     "authorize_request_data",
     "journaled_transfer",
     "recover_receipts",
     "recover_transfers",
+    "resolve_lost_authorization",
+    "reverse_unsettled",
     "settle_transfer",
 ]
 
@@ -38,15 +43,30 @@ _log = logging.getLogger(__name__)
 FLOW = "transfer"
 
 
+class Decision(StrEnum):
+    """What was done with an authorised transfer (journaled as the decision's ``action``)."""
+
+    COMMIT = "commit"
+    REVERSE = "reverse"
+    NONE = "none"  # recovery only: nothing was authorised
+
+
 def authorize_request_data(
     session_id: str, statement: TransferStatement, proof: CardProof | None
 ) -> dict[str, str | int | float | bool | None]:
     """What the journal keeps to repeat an AuthorizeTransfer byte for byte (no secrets)."""
     data: dict[str, str | int | float | bool | None] = {"session_id": session_id}
-    data.update({f"st_{k}": v for k, v in statement.to_dict().items()})  # type: ignore[misc]
+    data.update({f"st_{k}": _scalar(v) for k, v in statement.to_dict().items()})
     data["proof_certificate_hex"] = proof.certificate_der.hex() if proof else None
     data["proof_signature_hex"] = proof.signature.hex() if proof else None
     return data
+
+
+def _scalar(value: object) -> str | int | float | bool | None:
+    # to_dict promises JSON scalars but types them ``object``; a surprise is a bug here.
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"not a JSON scalar: {type(value).__name__}")
 
 
 def _request_from_data(
@@ -62,9 +82,9 @@ def _request_from_data(
 async def settle_transfer(
     journal: Journal,
     client: TransferVerifier,
+    *,
     op_id: str,
     authorization_id: str,
-    *,
     commit: bool,
     ejournal: ElectronicJournal | None = None,
     decided: bool = False,
@@ -79,34 +99,42 @@ async def settle_transfer(
         ServiceError: the verifier could not be reached; the journal keeps
             the intent and recovery repeats it with the same key.
     """
-    action = "commit" if commit else "reverse"
-    key = f"{op_id}.{action}"
+    action = Decision.COMMIT if commit else Decision.REVERSE
+    key = f"{op_id}.{action.value}"
     effect = Effect.TRANSFER_COMMIT if commit else Effect.TRANSFER_REVERSE
     if not decided:
+        decision: dict[str, JsonValue] = {"action": action.value}
         journal.record(
-            op_id, FLOW, Effect.TRANSFER_DECISION, Phase.DECISION,
-            idempotency_key=key, data={"action": action},
-        )  # fmt: skip
-    journal.record(
-        op_id, FLOW, effect, Phase.INTENT, idempotency_key=key,
-        data={"authorization_id": authorization_id},
-    )  # fmt: skip
+            op_id,
+            FLOW,
+            Effect.TRANSFER_DECISION,
+            Phase.DECISION,
+            idempotency_key=key,
+            data=decision,
+        )
+    intent: dict[str, JsonValue] = {"authorization_id": authorization_id}
+    journal.record(op_id, FLOW, effect, Phase.INTENT, idempotency_key=key, data=intent)
     call = client.commit_transfer if commit else client.reverse_transfer
     try:
         status = await call(authorization_id, key)
         state, error = status.state, ""
     except ServiceStateError as exc:
         state, error = TransferState.UNSPECIFIED, exc.reason or exc.code
-    journal.record(
-        op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key,
-        data={"authorization_id": authorization_id, "state": state.value, "error": error},
-    )  # fmt: skip
+    outcome: dict[str, JsonValue] = {
+        "authorization_id": authorization_id,
+        "state": state.value,
+        "error": error,
+    }
+    journal.record(op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key, data=outcome)
     if ejournal is not None:
         ejournal.append(
-            op_id, f"TRANSFER-{action.upper()}", authorization=authorization_id,
-            state=state.value, error=error or None,
-        )  # fmt: skip
-    _log.info("transfer %s %s: %s %s", op_id, action, state.value, error)
+            op_id,
+            f"TRANSFER-{action.value.upper()}",
+            authorization=authorization_id,
+            state=state.value,
+            error=error or None,
+        )
+    _log.info("transfer %s %s: %s %s", op_id, action.value, state.value, error)
     return state
 
 
@@ -116,7 +144,7 @@ class RecoveryResult:
 
     op_id: str
     authorization_id: str
-    action: str  # "commit", "reverse" or "none" (nothing was authorised)
+    action: Decision
     state: TransferState
 
 
@@ -148,29 +176,93 @@ async def recover_transfers(
             answer = await client.authorize_transfer(
                 session_id, statement, proof, plan.authorize_key
             )
+            learnt: dict[str, JsonValue] = {
+                "accepted": answer.accepted,
+                "reason": answer.reason,
+                "authorization_id": answer.authorization_id,
+                "recovered": True,
+            }
+            key = plan.authorize_key
+            effect = Effect.TRANSFER_AUTHORIZE
             journal.record(
-                plan.op_id, FLOW, Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME,
-                idempotency_key=plan.authorize_key,
-                data={"accepted": answer.accepted, "reason": answer.reason,
-                      "authorization_id": answer.authorization_id, "recovered": True},
-            )  # fmt: skip
+                plan.op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key, data=learnt
+            )
             if not answer.accepted:
-                results.append(RecoveryResult(plan.op_id, "", "none", TransferState.UNSPECIFIED))
+                results.append(
+                    RecoveryResult(
+                        op_id=plan.op_id,
+                        authorization_id="",
+                        action=Decision.NONE,
+                        state=TransferState.UNSPECIFIED,
+                    )
+                )
                 continue
             auth_id = answer.authorization_id
             commit = False  # the ATM was never asked to move money for it
         elif plan.decision is not None:
-            commit = plan.decision == "commit"
+            commit = Decision(plan.decision) is Decision.COMMIT
         else:
             commit = await money_moved(plan)
         state = await settle_transfer(
-            journal, client, plan.op_id, auth_id, commit=commit, ejournal=ejournal,
+            journal,
+            client,
+            op_id=plan.op_id,
+            authorization_id=auth_id,
+            commit=commit,
+            ejournal=ejournal,
             decided=plan.decision is not None,
-        )  # fmt: skip
+        )
+        action = Decision.COMMIT if commit else Decision.REVERSE
         results.append(
-            RecoveryResult(plan.op_id, auth_id, "commit" if commit else "reverse", state)
+            RecoveryResult(op_id=plan.op_id, authorization_id=auth_id, action=action, state=state)
         )
     return results
+
+
+async def _no_cash_moved(plan: TransferRecovery) -> bool:
+    return False  # never asked: an unknown authorisation is reversed, not committed
+
+
+async def resolve_lost_authorization(
+    journal: Journal, client: TransferVerifier, *, op_id: str, ejournal: ElectronicJournal | None
+) -> None:
+    """Learn a lost AuthorizeTransfer answer (same key) and reverse what it authorised.
+
+    For a flow whose AuthorizeTransfer answer was lost (deadline, connection)
+    and which never asked the ATM to move cash. An unreachable verifier
+    leaves it to start-up recovery (logged, not raised).
+    """
+    try:
+        await recover_transfers(journal, client, _no_cash_moved, ejournal=ejournal, only=op_id)
+    except ServiceError:
+        _log.warning("authorisation of %s still unknown; left to recovery", op_id)
+
+
+async def reverse_unsettled(
+    journal: Journal,
+    client: TransferVerifier,
+    *,
+    op_id: str,
+    authorization_id: str,
+    ejournal: ElectronicJournal | None,
+) -> TransferState | None:
+    """Reverse an authorised transfer no cash moved for; its state, None if left to recovery.
+
+    For a flow that failed (cancel or timeout at the confirmation, a crash of
+    the ATM application...) before the ATM was asked to move cash.
+    """
+    try:
+        return await settle_transfer(
+            journal,
+            client,
+            op_id=op_id,
+            authorization_id=authorization_id,
+            commit=False,
+            ejournal=ejournal,
+        )
+    except ServiceError:
+        _log.warning("reversal of %s left to recovery", op_id)
+        return None
 
 
 async def recover_receipts(
@@ -197,9 +289,13 @@ async def recover_receipts(
             plan.statement, plan.authorization_id, TransferState.COMMITTED, reprint=plan.reprint
         )
         printed += await print_receipt(
-            printer, journal, plan.op_id, lines,
-            authorization_id=plan.authorization_id, ejournal=ejournal,
-        )  # fmt: skip
+            printer,
+            journal,
+            op_id=plan.op_id,
+            lines=lines,
+            authorization_id=plan.authorization_id,
+            ejournal=ejournal,
+        )
     return printed
 
 
@@ -224,10 +320,8 @@ def journaled_transfer(journal: Journal, request_id: str) -> JournaledTransfer |
     found: list[str] = []
     entries = journal.entries()
     for entry in entries:
-        if (
-            entry.flow == FLOW and entry.effect is Effect.TRANSFER_AUTHORIZE
-            and entry.phase is Phase.INTENT and entry.data.get("request_id") == request_id
-        ):  # fmt: skip
+        asked = entry.effect is Effect.TRANSFER_AUTHORIZE and entry.phase is Phase.INTENT
+        if entry.flow == FLOW and asked and entry.data.get("request_id") == request_id:
             found.append(entry.op_id)
     if not found:
         return None
@@ -251,4 +345,11 @@ def journaled_transfer(journal: Journal, request_id: str) -> JournaledTransfer |
     lines: tuple[str, ...] = ()
     if state is TransferState.COMMITTED:
         lines = tuple(receipt_lines(intent.data, auth_id, state, reprint=printed))
-    return JournaledTransfer(op_id, auth_id, state, lines, printed, identified)
+    return JournaledTransfer(
+        op_id=op_id,
+        authorization_id=auth_id,
+        state=state,
+        receipt_lines=lines,
+        receipt_printed=printed,
+        identity_verified=identified,
+    )

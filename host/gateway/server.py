@@ -61,9 +61,12 @@ STATIC_DIR: Final = Path(__file__).parent / "static"
 Handler = Callable[[Request], Awaitable[Response]]
 
 _TYPES: Final = {
-    ".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
-}  # fmt: skip
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 _STATIC_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 #: A browser that connects but sends nothing is dropped after this long.
 _HEAD_TIMEOUT_S: Final = 10.0

@@ -15,7 +15,7 @@ Failures are typed (host.errors): ``BoardAbsentError`` (port will not open),
 ``BoardSilentError`` (no handshake, no result, link retries spent),
 ``IncompatibleBoardError``, ``BoardTamperedError``,
 ``BoardNotCommissionedError``, ``BoardRefusedError``; secure entry adds
-``EntryCancelledError``, ``EntryTimeoutError`` and ``PinBlockError``.
+``EntryCancelledError``, ``EntryTimeoutError`` and ``InvalidPinBlockError``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from host.peripherals.messages import (
 )
 from host.peripherals.pinblock import BoardKey, EncryptedPin, ReplayGuard
 from host.peripherals.serial_port import SerialPeripheralABC
-from host.transport.base import TRACE
+from host.trace import TRACE
 
 __all__ = ["Controller"]
 
@@ -366,7 +366,7 @@ class Controller(SerialPeripheralABC):
             BoardTamperedError: tampered before or during the entry.
             BoardNotCommissionedError: no key injected.
             EntryCancelledError, EntryTimeoutError: the entry did not finish.
-            PinBlockError: the block is malformed.
+            InvalidPinBlockError: the block is malformed.
         """
         if self.key is None:
             raise ValueError("secure_entry needs the board key to open the PIN block")

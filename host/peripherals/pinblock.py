@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from host.errors import PeripheralError, PinBlockError
+from host.errors import InvalidPinBlockError, PeripheralError
 from host.peripherals.messages import EntryKind
 from host.secret import Secret
 
@@ -102,16 +102,16 @@ class ReplayGuard:
         """Record ``counter``.
 
         Raises:
-            PinBlockError: ``counter`` is not above the last accepted one, or
+            InvalidPinBlockError: ``counter`` is not above the last accepted one, or
                 it could not be stored (the cause is chained).
         """
         if counter <= self.last_counter:
-            raise PinBlockError("PIN block replayed (counter not above the last one)")
+            raise InvalidPinBlockError("PIN block replayed (counter not above the last one)")
         if self._persist is not None:
             try:
                 self._persist(counter)
             except (OSError, PeripheralError) as exc:
-                raise PinBlockError("the PIN-block counter could not be stored") from exc
+                raise InvalidPinBlockError("the PIN-block counter could not be stored") from exc
         self.last_counter = counter
 
 
@@ -129,7 +129,7 @@ class EncryptedPin:
 
     def __init__(self, block: bytes, request_id: int, key: BoardKey, guard: ReplayGuard) -> None:
         if len(block) != _BLOCK_LENGTH:
-            raise PinBlockError(f"PIN block of {len(block)} bytes, expected {_BLOCK_LENGTH}")
+            raise InvalidPinBlockError(f"PIN block of {len(block)} bytes, expected {_BLOCK_LENGTH}")
         self._block: bytes | None = bytes(block)
         self._key = key
         self._guard = guard
@@ -137,13 +137,13 @@ class EncryptedPin:
         try:
             self.kind = EntryKind(block[0])
         except ValueError:
-            raise PinBlockError("PIN block of an unknown kind") from None
+            raise InvalidPinBlockError("PIN block of an unknown kind") from None
 
     @property
     def block(self) -> bytes:
         """The encrypted block as received (never logged; tests replay it)."""
         if self._block is None:
-            raise PinBlockError("the PIN block was already used")
+            raise InvalidPinBlockError("the PIN block was already used")
         return self._block
 
     @contextmanager
@@ -151,7 +151,7 @@ class EncryptedPin:
         """Check and open the block; the Secret is wiped when the block exits.
 
         Raises:
-            PinBlockError: wrong MAC (altered or another key), another request
+            InvalidPinBlockError: wrong MAC (altered or another key), another request
                 id, a replayed counter, bad padding, or used twice.
         """
         block = self.block
@@ -162,14 +162,14 @@ class EncryptedPin:
         header = struct.pack(">IBI", self.request_id, kind, counter)
         expected = hmac.new(mac, b"PIN1" + header + iv + ciphertext, hashlib.sha256).digest()
         if not hmac.compare_digest(expected, tag):
-            raise PinBlockError("PIN block fails its MAC (altered, or not for this request)")
+            raise InvalidPinBlockError("PIN block fails its MAC (altered, or not for this request)")
         self._guard.accept(counter)
         decryptor = Cipher(algorithms.AES(enc), modes.CBC(iv)).decryptor()
         plain = bytearray(decryptor.update(ciphertext) + decryptor.finalize())
         try:
             length = plain[0]
             if not 1 <= length <= len(plain) - 1:
-                raise PinBlockError("PIN block has a bad length")
+                raise InvalidPinBlockError("PIN block has a bad length")
             secret = Secret(plain[1 : 1 + length])
         finally:
             for i in range(len(plain)):

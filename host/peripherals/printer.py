@@ -31,7 +31,7 @@ from host.peripherals.escpos import (
     status_request,
 )
 from host.peripherals.serial_port import SerialPeripheralABC
-from host.transport.base import TRACE
+from host.trace import TRACE
 
 __all__ = ["ReceiptPrinter"]
 

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 from host.errors import MalformedResponseError, TransportClosedError
 from host.redaction import ApduRedactor, RedactedApdu
+from host.trace import TRACE  # re-exported: the level's home is host.trace
 
 __all__ = [
     "TRACE",
@@ -33,10 +34,6 @@ __all__ = [
     "TransportCapabilities",
     "open_transports",
 ]
-
-#: Wire traffic goes below DEBUG (STYLE §7), so DEBUG logs stay readable.
-TRACE = 5
-logging.addLevelName(TRACE, "TRACE")
 
 _log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ URL grammar::
 
     sim://[PROFILE][?home=DIR&persist=0|1&extended=0|1]
     sim://?slot=NAME[&home=DIR&persist=0|1&extended=0|1]
+    (either form also takes &timing=FILE)
 
     PROFILE  a card profile of hw_sim.card.profiles(); empty = "default"
     slot     a reader slot (hw_sim.readers.slot) instead of a fixed card:
@@ -27,6 +28,9 @@ URL grammar::
              behaves like a short-APDU-only reader (responses up to 258
              bytes; an extended command raises TransportError), so the
              driver's chunked strategy can be tested and measured
+    timing   a calibration profile (``myna-edge bench calibrate``); the
+             transport's ``timing`` model is then the measured one instead
+             of the built-in UNCONFIRMED constants (hw_sim.card.timing)
 
 Capabilities:
 
@@ -61,6 +65,8 @@ from host.errors import (
 )
 from host.transport.base import CardTransport, TransportCapabilities
 from hw_sim.card import VirtualCard, open_card
+from hw_sim.card.timing import LinkTiming, default_link
+from hw_sim.card.timing_profile import TimingProfileError, load_profile
 from hw_sim.errors import (
     CardClosedError,
     CardNotPoweredError,
@@ -85,7 +91,7 @@ DEFAULT_PROFILE: Final = "default"
 #: Folder under the sim home where ``sim_trust_dir`` exports the public PKI.
 TRUST_FOLDER: Final = "trust"
 _PROFILE_NAME: Final = re.compile(r"[A-Za-z0-9_.-]+")
-_QUERY_KEYS: Final = frozenset({"home", "persist", "extended", "slot"})
+_QUERY_KEYS: Final = frozenset({"home", "persist", "extended", "slot", "timing"})
 _SHORT_MAX_RESPONSE: Final = 258
 
 
@@ -98,9 +104,10 @@ class SimUrl:
         persist: save card state on close.
         extended: the path carries extended-length APDUs.
         slot: the reader slot whose card this is, or None for a fixed card.
+        timing: a calibration profile to price exchanges with, or None.
     """
 
-    __slots__ = ("extended", "home", "persist", "profile", "slot")
+    __slots__ = ("extended", "home", "persist", "profile", "slot", "timing")
 
     def __init__(
         self,
@@ -110,12 +117,14 @@ class SimUrl:
         extended: bool = True,
         *,
         slot: str | None = None,
+        timing: Path | None = None,
     ) -> None:
         self.profile = profile
         self.home = home
         self.persist = persist
         self.extended = extended
         self.slot = slot
+        self.timing = timing
 
     def __repr__(self) -> str:
         return f"SimUrl(profile={self.profile!r}, home={self.home!r}, persist={self.persist})"
@@ -155,6 +164,11 @@ def parse_sim_url(url: str) -> SimUrl:
         if not query["home"][0]:
             raise InvalidReaderUrlError(f"empty home= in {url!r}")
         home = Path(query["home"][0])
+    timing: Path | None = None
+    if "timing" in query:
+        if not query["timing"][0]:
+            raise InvalidReaderUrlError(f"empty timing= in {url!r}")
+        timing = Path(query["timing"][0])
     persist, extended = (_flag(query, key, url) for key in ("persist", "extended"))
     slot: str | None = None
     if "slot" in query:
@@ -163,7 +177,7 @@ def parse_sim_url(url: str) -> SimUrl:
             raise InvalidReaderUrlError(f"sim://?slot= takes no profile (insert one): {url!r}")
         if not _PROFILE_NAME.fullmatch(slot) or slot in (".", ".."):
             raise InvalidReaderUrlError(f"bad slot name in {url!r}")
-    return SimUrl(profile, home, persist, extended, slot=slot)
+    return SimUrl(profile, home, persist, extended, slot=slot, timing=timing)
 
 
 def _flag(query: dict[str, list[str]], key: str, url: str) -> bool:
@@ -186,6 +200,12 @@ class SimTransport(CardTransport):
         self._atr = b""
         self._profile = self._parsed.profile
         self._insertion: str | None = None  # the slot insertion this session belongs to
+        self._timing: LinkTiming | None = None
+
+    @property
+    def timing(self) -> LinkTiming:
+        """The model that prices this card's exchanges: ``timing=FILE``'s, else the default."""
+        return self._timing if self._timing is not None else default_link()
 
     @property
     def atr(self) -> bytes:
@@ -216,6 +236,11 @@ class SimTransport(CardTransport):
         return self._card
 
     def _open(self) -> None:
+        if self._parsed.timing is not None:
+            try:
+                self._timing = load_profile(self._parsed.timing).link
+            except TimingProfileError as exc:
+                raise InvalidReaderUrlError(f"sim:// timing=: {exc}") from exc
         if self._parsed.slot is not None:
             found = self._slot_state()
             if found is None:

@@ -46,8 +46,15 @@ __all__ = ["SUPPORTED_PROTOCOLS", "CardReaderService"]
 #: ChipIO protocols this reader path carries (see the module docstring).
 SUPPORTED_PROTOCOLS: Final = frozenset({"chipTypeB", "chipTypeAPart4", "chipProtocolNotRequired"})
 _TRACKS: Final = (
-    "track1", "track2", "track3", "watermark", "track1Front", "track1JIS", "track3JIS", "ddi",
-)  # fmt: skip
+    "track1",
+    "track2",
+    "track3",
+    "watermark",
+    "track1Front",
+    "track1JIS",
+    "track3JIS",
+    "ddi",
+)
 #: How often ReadRawData asks again for a card, and its longest wait without a timeout.
 _POLL_S: Final = 0.2
 _LONGEST_WAIT_S: Final = 600.0
@@ -69,19 +76,28 @@ class CardReaderService(Service):
             "CardReader.ChipPower": CommandSpec(self._chip_power),
         }
         self.events = (
-            "CardReader.InsertCardEvent", "CardReader.MediaInsertedEvent",
+            "CardReader.InsertCardEvent",
+            "CardReader.MediaInsertedEvent",
             "CardReader.MediaRemovedEvent",
-        )  # fmt: skip
+        )
 
     def status_section(self, states: dict[str, int]) -> dict[str, Any]:
         chip = self.chip_power_state if states.get(self.device) else "noDevice"
         return {"cardReader": {"media": self.media, "chipPower": chip, "chipModule": "ok"}}
 
     async def capability_sections(self) -> dict[str, Any]:
-        protocols = {p: p in SUPPORTED_PROTOCOLS for p in (
-            "chipT0", "chipT1", "chipProtocolNotRequired", "chipTypeAPart3", "chipTypeAPart4",
-            "chipTypeB", "chipTypeNFC",
-        )}  # fmt: skip
+        protocols = {
+            p: p in SUPPORTED_PROTOCOLS
+            for p in (
+                "chipT0",
+                "chipT1",
+                "chipProtocolNotRequired",
+                "chipTypeAPart3",
+                "chipTypeAPart4",
+                "chipTypeB",
+                "chipTypeNFC",
+            )
+        }
         return {
             "cardReader": {
                 "type": "contactless",

@@ -54,13 +54,16 @@ async def follow_cash_questions(agent: AgentLink, session: Session) -> None:
         try:
             async for prompt in agent.watch_recovery():
                 attempt = 0
-                await session.send_unsolicited("MynaEdge.CashQuestionEvent", {
-                    "recoveryId": prompt.recovery_id[:64],
-                    "transactionId": prompt.request_id[:64],
-                    "authorizationId": prompt.authorization_id[:128],
-                    "amountYen": prompt.amount_yen,
-                    "payeeName": prompt.payee_name[:64],
-                })  # fmt: skip
+                await session.send_unsolicited(
+                    "MynaEdge.CashQuestionEvent",
+                    {
+                        "recoveryId": prompt.recovery_id[:64],
+                        "transactionId": prompt.request_id[:64],
+                        "authorizationId": prompt.authorization_id[:128],
+                        "amountYen": prompt.amount_yen,
+                        "payeeName": prompt.payee_name[:64],
+                    },
+                )
             return  # the agent asks no cash questions (not the ATM profile)
         except AgentUnavailableError:
             pass

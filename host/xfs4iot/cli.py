@@ -34,17 +34,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--port", type=int, default=DEFAULT_PORT, help=f"local port (default {DEFAULT_PORT})"
     )
     parser.add_argument(
-        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
         help="a browser origin allowed to connect (repeatable; default: none)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--host", default="127.0.0.1",
+        "--host",
+        default="127.0.0.1",
         help="address to bind (default 127.0.0.1; non-loopback needs --allow-remote)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--allow-remote", action="store_true",
+        "--allow-remote",
+        action="store_true",
         help="serve a non-loopback address to other machines (requires --tls-cert/--tls-key)",
-    )  # fmt: skip
+    )
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain for wss://")
     parser.add_argument("--tls-key", type=Path, help="PEM private key of --tls-cert")
     parser.set_defaults(handler=run_xfs4iot)
@@ -64,10 +69,14 @@ def run_xfs4iot(args: argparse.Namespace) -> int:
     """Serve until stopped; 2 on a bad option, 1 when the port cannot be bound."""
     try:
         config = Xfs4IotConfig(
-            agent=check_listen(args.agent), port=args.port,
-            allowed_origins=frozenset(args.allow_origin), host=args.host,
-            allow_remote=args.allow_remote, tls_cert=args.tls_cert, tls_key=args.tls_key,
-        )  # fmt: skip
+            agent=check_listen(args.agent),
+            port=args.port,
+            allowed_origins=frozenset(args.allow_origin),
+            host=args.host,
+            allow_remote=args.allow_remote,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+        )
     except ValueError as exc:
         print(f"myna-edge xfs4iot: {exc}", file=sys.stderr)
         return 2

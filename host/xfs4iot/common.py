@@ -41,7 +41,7 @@ async def _status(context: CommandContext) -> Outcome:
     service = context.session.service
     states = await _states(context)
     state = states.get(service.device)
-    device = DEVICE_STATES.get(state, "offline") if state is not None else "noDevice"  # type: ignore[call-overload]
+    device = DEVICE_STATES.get(state, "offline") if state is not None else "noDevice"
     if not states:
         device = "offline"  # the agent itself is unreachable
     return Outcome(payload={"common": {"device": device}} | service.status_section(states))

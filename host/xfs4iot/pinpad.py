@@ -94,10 +94,11 @@ class PinPadService(Service):
             return _UNAVAILABLE
         if reply.error == tpb.DEVICE_ERROR_UNSUPPORTED_LENGTH:
             return Outcome(
-                CompletionCode.UNSUPPORTED_DATA, {},
+                CompletionCode.UNSUPPORTED_DATA,
+                {},
                 "the pad enters 4-digit PINs (minLen <= 4, maxLen 0 or >= 4) or 6-16 character "
                 "signing passwords (minLen 6, maxLen 0 or >= 16)",
-            )  # fmt: skip
+            )
         result = {"digits": reply.digits, "completion": "enter"}
         errors = {tpb.DEVICE_ERROR_ENTRY_TIMEOUT: "entryTimeout"}
         return device_outcome(reply.code, reply.error, errors, payload=result)
@@ -111,10 +112,11 @@ class PinPadService(Service):
         where = payload["algorithmData"]
         if len(header) != 4 or where["pinPointer"] != PIN_POINTER or where["pinOffset"] != 0:
             return Outcome(
-                CompletionCode.COMMAND_ERROR_CODE, {"errorCode": "invalidData"},
+                CompletionCode.COMMAND_ERROR_CODE,
+                {"errorCode": "invalidData"},
                 "chipData must be a VERIFY's CLA INS P1 P2 with pinPointer 5 and pinOffset 0: "
                 "the agent appends Lc and the PIN as ASCII (docs/xfs4iot.md)",
-            )  # fmt: skip
+            )
         try:
             reply = await self.agent.present_pin(header)
         except AgentUnavailableError:

@@ -154,6 +154,7 @@ class Xfs4IotServer:
         self.publisher.commands = {"ServicePublisher.GetServices": CommandSpec(self._get_services)}
         self._server: Server | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._last_state: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -244,7 +245,16 @@ class Xfs4IotServer:
             attempt += 1
 
     async def _status_changed(self, device: str, state: int) -> None:
-        value = DEVICE_STATES.get(state, "offline")  # type: ignore[call-overload]
+        """Broadcast a device's new XFS4IoT state; repeats of the same state are not news.
+
+        Why the filter: the agent's status stream also reports changes that
+        XFS4IoT's ``common.device`` cannot show (a new firmware version on
+        the PIN pad), which arrive with the same state.
+        """
+        value = DEVICE_STATES.get(state, "offline")
+        if self._last_state.get(device) == value:
+            return
+        self._last_state[device] = value
         for service in self.services.values():
             if service.device == device:
                 payload: dict[str, Any] = {"common": {"device": value}}
@@ -255,10 +265,15 @@ class Xfs4IotServer:
     async def start(self) -> str:
         """Bind the configured address (127.0.0.1 by default) and serve; returns the URI."""
         self._server = await serve(
-            self._handle, self.config.host, self.config.port, process_request=self._check,
-            max_size=MAX_MESSAGE_BYTES, origins=None, server_header=None,
+            self._handle,
+            self.config.host,
+            self.config.port,
+            process_request=self._check,
+            max_size=MAX_MESSAGE_BYTES,
+            origins=None,
+            server_header=None,
             ssl=self.config.tls_context(),
-        )  # fmt: skip
+        )
         self.port = self._server.sockets[0].getsockname()[1]
         self._watch = asyncio.ensure_future(self._follow_status())
         _log.info("XFS4IoT front end on %s (agent %s)", self.url, self.config.agent)

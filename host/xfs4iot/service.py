@@ -64,7 +64,7 @@ COMMAND_VERSIONS: Final = {
 }
 
 #: Agent device state -> XFS4IoT ``common.device``.
-DEVICE_STATES: Final = {
+DEVICE_STATES: Final[dict[int, str]] = {
     tpb.DEVICE_STATE_ONLINE: "online",
     tpb.DEVICE_STATE_OFFLINE: "offline",
     tpb.DEVICE_STATE_NO_DEVICE: "noDevice",

@@ -93,8 +93,12 @@ class Session:
         errors = self._book.message_errors(message)
         if errors:
             header = message["header"]
-            _log.error("outgoing %s %s breaks its schema: %s", header.get("name"),
-                       header.get("type"), "; ".join(errors[:3]))  # fmt: skip
+            _log.error(
+                "outgoing %s %s breaks its schema: %s",
+                header.get("name"),
+                header.get("type"),
+                "; ".join(errors[:3]),
+            )
             return False
         try:
             await self._send(encode(message))
@@ -111,12 +115,24 @@ class Session:
     async def _complete(self, command: Command, outcome: Outcome) -> None:
         name = command.name
         version = VERSIONS.get((name, "completion"), "2.0")
-        message = completion(name, command.request_id, outcome.code, outcome.payload,
-                             description=outcome.description, version=version)  # fmt: skip
+        message = completion(
+            name,
+            command.request_id,
+            outcome.code,
+            outcome.payload,
+            description=outcome.description,
+            version=version,
+        )
         if not await self._emit(message):
-            await self._emit(completion(name, command.request_id, CompletionCode.INTERNAL_ERROR,
-                                        description="the completion broke its schema",
-                                        version=version))  # fmt: skip
+            await self._emit(
+                completion(
+                    name,
+                    command.request_id,
+                    CompletionCode.INTERNAL_ERROR,
+                    description="the completion broke its schema",
+                    version=version,
+                )
+            )
 
     # --- receiving ----------------------------------------------------------
 

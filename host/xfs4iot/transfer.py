@@ -70,13 +70,18 @@ _REFUSALS: Final = {
 }
 #: Where the agent's request id is the transaction id (the refusal names it so).
 _ID_REFUSALS: Final = (
-    tpb.REFUSAL_REASON_DUPLICATE_REQUEST_ID, tpb.REFUSAL_REASON_INVALID_REQUEST_ID,
-)  # fmt: skip
+    tpb.REFUSAL_REASON_DUPLICATE_REQUEST_ID,
+    tpb.REFUSAL_REASON_INVALID_REQUEST_ID,
+)
 _EVENT_NAMES: Final = (
-    "MynaEdge.PromptEvent", "MynaEdge.LastTryWarningEvent", "MynaEdge.WorkingEvent",
-    "MynaEdge.RemoveCardEvent", "MynaEdge.CardTakenEvent", "MynaEdge.FailureEvent",
+    "MynaEdge.PromptEvent",
+    "MynaEdge.LastTryWarningEvent",
+    "MynaEdge.WorkingEvent",
+    "MynaEdge.RemoveCardEvent",
+    "MynaEdge.CardTakenEvent",
+    "MynaEdge.FailureEvent",
     "MynaEdge.CashQuestionEvent",
-)  # fmt: skip
+)
 _UNAVAILABLE: Final = Outcome(CompletionCode.DEVICE_NOT_READY, {}, "the agent is unreachable")
 
 
@@ -134,7 +139,7 @@ class TransferService(Service):
 
     def status_section(self, states: dict[str, int]) -> dict[str, Any]:
         state = states.get("verifier")
-        verifier = DEVICE_STATES.get(state, "offline") if state is not None else "noDevice"  # type: ignore[call-overload]
+        verifier = DEVICE_STATES.get(state, "offline") if state is not None else "noDevice"
         return {"mynaEdge": {"verifier": verifier}}
 
     async def capability_sections(self) -> dict[str, Any]:
@@ -153,17 +158,22 @@ class TransferService(Service):
     def _request(self, context: CommandContext, agent_id: str) -> tpb.ExecuteRequest:
         p = context.command.payload
         command = tpb.TransferCommand(
-            amount_yen=p["amountYen"], payee_bank_code=p["payeeBankCode"],
+            amount_yen=p["amountYen"],
+            payee_bank_code=p["payeeBankCode"],
             payee_branch_code=p["payeeBranchCode"],
             payee_account_type=_ACCOUNT_TYPES[p["payeeAccountType"]],
-            payee_account_number=p["payeeAccountNumber"], payee_name=p["payeeName"],
-            remitter_name=p["remitterName"], remitter_phone=p.get("remitterPhone", ""),
-        )  # fmt: skip
+            payee_account_number=p["payeeAccountNumber"],
+            payee_name=p["payeeName"],
+            remitter_name=p["remitterName"],
+            remitter_phone=p.get("remitterPhone", ""),
+        )
         # The agent bounds the command (never its cash question): see the module docstring.
         return tpb.ExecuteRequest(
-            request_id=agent_id, timeout_ms=context.command.timeout_ms, transfer=command,
+            request_id=agent_id,
+            timeout_ms=context.command.timeout_ms,
+            transfer=command,
             language=p.get("language", ""),
-        )  # fmt: skip
+        )
 
     async def _transfer(self, context: CommandContext) -> Outcome:
         rid = context.command.request_id
@@ -220,10 +230,13 @@ class TransferService(Service):
             p = event.prompt
             prompt = camel(tpb.PromptType.Name(p.type), "PROMPT_TYPE_")
             payload: dict[str, Any] = {
-                "promptId": p.prompt_id, "prompt": prompt,
-                "text": p.text, "triesLeft": max(p.tries_left, 0), "lastTry": p.last_try,
+                "promptId": p.prompt_id,
+                "prompt": prompt,
+                "text": p.text,
+                "triesLeft": max(p.tries_left, 0),
+                "lastTry": p.last_try,
                 "answerable": bool(p.prompt_id),
-            }  # fmt: skip
+            }
             if p.HasField("message"):
                 payload["message"] = _user_message(p.message)
             await context.event("MynaEdge.PromptEvent", payload)
@@ -240,9 +253,13 @@ class TransferService(Service):
             await context.event("MynaEdge.CardTakenEvent")
         elif kind == "failure":
             failure = event.failure
-            await context.event("MynaEdge.FailureEvent", {
-                "code": _enum_text(failure, "code")[:64], "message": failure.message[:512],
-            })  # fmt: skip
+            await context.event(
+                "MynaEdge.FailureEvent",
+                {
+                    "code": _enum_text(failure, "code")[:64],
+                    "message": failure.message[:512],
+                },
+            )
         # Event kinds added to the agent later are not forwarded until mapped here.
 
     async def _answer(self, context: CommandContext) -> Outcome:

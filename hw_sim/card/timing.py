@@ -13,17 +13,29 @@ Every chip constant below is UNCONFIRMED: no public source measures the
 My Number card (jpki-card.md §7). They are round figures typical of
 contactless RSA-2048 smart cards, chosen so that relative comparisons
 (chunked against extended reads, one APDU against three) are meaningful; set
-your own ``ChipTimes`` from a real card's trace when you have one.
+your own ``ChipTimes`` from a real card's trace when you have one, or load
+a profile measured by ``myna-edge bench calibrate`` (``timing_profile``):
+its ``LinkTiming`` carries a measured per-byte time (``byte_s``) instead of
+the 14443 air-time formula, and ``use_default_link`` makes it the model
+every ``modelled_seconds`` call without an explicit link uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hw_sim.card.apdu_log import ApduLogEntry
 
-__all__ = ["ChipTimes", "LinkTiming", "exchange_seconds", "modelled_seconds"]
+__all__ = [
+    "ChipTimes",
+    "LinkTiming",
+    "default_link",
+    "exchange_seconds",
+    "modelled_seconds",
+    "use_default_link",
+]
 
 #: ISO/IEC 14443-2: the carrier is 13.56 MHz; one etu is 128/fc at 106 kbit/s.
 _CARRIER_HZ = 13_560_000
@@ -71,21 +83,30 @@ class LinkTiming:
         frame_delay_s: turnaround between the end of one frame and the start
             of the answer, and for each chaining acknowledgement.
         chip: the chip's processing times.
+        byte_s: a measured time per APDU byte on the whole path (reader,
+            USB, air), from a calibration profile; when set it replaces the
+            air-time formula (framing and chaining are inside the measurement)
+            and ``frame_delay_s`` is the measured fixed time per exchange.
     """
 
     bit_rate_kbps: int = 106
     frame_size: int = 256
     frame_delay_s: float = 0.0005
     chip: ChipTimes = field(default_factory=ChipTimes)
+    byte_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.bit_rate_kbps not in (106, 212, 424, 848):
             raise ValueError("bit_rate_kbps must be 106, 212, 424 or 848")
         if self.frame_size <= _FRAME_OVERHEAD_BYTES:
             raise ValueError("frame_size too small")
+        if self.byte_s is not None and not self.byte_s >= 0:
+            raise ValueError("byte_s must be a non-negative number")
 
     def air_seconds(self, apdu_length: int) -> float:
         """Time on air for one APDU, chained into I-blocks, with block acknowledgements."""
+        if self.byte_s is not None:
+            return apdu_length * self.byte_s
         payload = self.frame_size - _FRAME_OVERHEAD_BYTES
         blocks = max(1, -(-apdu_length // payload))
         etu_s = 128 / _CARRIER_HZ * 106 / self.bit_rate_kbps
@@ -109,7 +130,33 @@ def exchange_seconds(entry: ApduLogEntry, link: LinkTiming) -> float:
     )
 
 
+#: The model ``modelled_seconds`` uses without an explicit link (None: the built-in one).
+_default_link: LinkTiming | None = None
+
+
+def default_link() -> LinkTiming:
+    """The model in force: a loaded profile's (``use_default_link``) or the built-in one."""
+    return _default_link if _default_link is not None else LinkTiming()
+
+
+@contextmanager
+def use_default_link(link: LinkTiming | None) -> Iterator[LinkTiming]:
+    """Make ``link`` the default model inside the block (None keeps the current one).
+
+    Why a default: ``myna-edge bench --timing FILE`` must change the modelled
+    figures of every suite without threading a model through each of them.
+    """
+    global _default_link  # one process-wide default, restored on exit
+    previous = _default_link
+    if link is not None:
+        _default_link = link
+    try:
+        yield default_link()
+    finally:
+        _default_link = previous
+
+
 def modelled_seconds(entries: Iterable[ApduLogEntry], link: LinkTiming | None = None) -> float:
-    """Modelled time of a sequence of logged exchanges on ``link`` (default 106 kbit/s)."""
-    model = link or LinkTiming()
+    """Modelled time of a sequence of logged exchanges on ``link`` (default: ``default_link()``)."""
+    model = link or default_link()
     return sum(exchange_seconds(entry, model) for entry in entries)

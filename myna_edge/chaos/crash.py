@@ -25,8 +25,9 @@ prompt with or without having dispensed first. The agent must then ask
 it (``RecoveryPrompt``), never decide.
 
 Afterwards the agent is restarted once more (a last start-up recovery)
-and three records must agree (``consistency``): the verifier's ledger (its
-SQLite database), the agent's journal and the ATM application's record.
+and three records must agree (``consistency``, the checker every scenario
+uses): the verifier's ledger (its SQLite database, read through its storage
+interface), the agent's journal and the ATM application's record.
 Each transfer is committed exactly once or reversed, never both, never
 lost, never stuck; committed exactly when the application's record says
 the cash moved; at least one receipt for every committed transfer, never
@@ -55,7 +56,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.atm import AppCrash, AtmApplication, RecoveryAnswerer, TransferAttempt
-from myna_edge.chaos.consistency import check_consistency
+from myna_edge.chaos.consistency import check_consistency, open_ledger
 from myna_edge.chaos.stack import ChaosStack
 
 __all__ = ["APP_CRASHES", "HOOK_STEPS", "run_scenario"]
@@ -325,8 +326,9 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
         stack.kill_verifier()
         if last_exit != 0:
             raise ChaosInvariantError(f"the agent exited with {last_exit} on SIGTERM")
+        ledger = open_ledger(f"sqlite:///{stack.database}")
         verdict = check_consistency(
-            stack.database, stack.journal, atm, figures.attempts, workdir / "receipts"
+            ledger, stack.journal, atm, figures.attempts, workdir / "receipts"
         )
     return {
         "seed": seed,

@@ -9,7 +9,8 @@ failure event the kiosk saw matches the completion's error code; no command
 left running and the card released; no PIN try spent (every prompt was
 answered rightly, so any lost try is one the user did not spend); the
 journal resolved (no unresolved transfer, no unknown reset); and the
-journal and the verifier's ledger agree: each transfer committed once or
+journal and the verifier's ledger agree, by the one checker every scenario
+uses (``consistency.check_transfers``): each transfer committed once or
 reversed, a committed completion committed at the verifier, a successful
 reset confirmed there.
 """
@@ -20,12 +21,14 @@ import asyncio
 import re
 from collections.abc import Collection
 
-from host.journal import Effect, Phase
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.consistency import Ledger, check_transfers
 from myna_edge.chaos.faults_drive import PullableCard, Run
 from myna_edge.chaos.faults_world import Terminal, World
+from verifier.codes import TransferState
+from verifier.wire import TRANSFER_STATES
 
 __all__ = ["check_electronic_journal", "check_run", "settle"]
 
@@ -115,7 +118,7 @@ def check_electronic_journal(text: str) -> list[int]:
     return torn + ([len(lines)] if text and not text.endswith("\n") else [])
 
 
-def _check_electronic_journal(label: str, t: Terminal, ledger: dict[str, int]) -> None:
+def _check_electronic_journal(label: str, t: Terminal, ledger: Ledger) -> None:
     """Every line whole; every settled transfer in the operator's record."""
     path = t.agent.config.electronic_journal
     if path is None:
@@ -125,43 +128,28 @@ def _check_electronic_journal(label: str, t: Terminal, ledger: dict[str, int]) -
     torn = check_electronic_journal(text)
     if torn:
         raise ChaosInvariantError(f"{label}: electronic journal lines {torn[:5]} are torn")
-    for auth, state in ledger.items():
-        event = "TRANSFER-COMMIT" if state == vpb.TRANSFER_STATE_COMMITTED else "TRANSFER-REVERSE"
+    for auth, row in ledger.items():
+        committed = row.state is TransferState.COMMITTED
+        event = "TRANSFER-COMMIT" if committed else "TRANSFER-REVERSE"
         if not any(f" {event} " in line and f"authorization={auth}" in line for line in lines):
             raise ChaosInvariantError(
-                f"{label}: {auth} is settled ({state}) at the verifier"
+                f"{label}: {auth} is settled ({row.state.name}) at the verifier"
                 f" but the electronic journal has no {event} line for it"
             )
 
 
 def _check_journal(label: str, t: Terminal, world: World, run: Run) -> None:
+    """The one consistency checker on this terminal's journal and ledger, then the ATM's side."""
     journal = t.agent.journal
     assert journal is not None
-    if journal.unresolved_transfers():
-        raise ChaosInvariantError(f"{label}: transfers left unresolved in the journal")
     if journal.unknown_resets():
         raise ChaosInvariantError(f"{label}: resets left unknown in the journal")
     ledger = world.ledger(t.terminal_id)
-    settled: dict[str, int] = {}
-    for entry in journal.entries():
-        if entry.phase is not Phase.OUTCOME:
-            continue
-        auth = str(entry.data.get("authorization_id", ""))
-        if entry.effect is Effect.TRANSFER_COMMIT and not entry.data.get("error"):
-            settled[auth] = vpb.TRANSFER_STATE_COMMITTED
-        elif entry.effect is Effect.TRANSFER_REVERSE and not entry.data.get("error"):
-            settled[auth] = vpb.TRANSFER_STATE_REVERSED
-    for auth, state in ledger.items():
-        if state not in _SETTLED:
-            raise ChaosInvariantError(f"{label}: transfer {auth} stuck in state {state}")
-        if settled.get(auth) != state:
-            raise ChaosInvariantError(
-                f"{label}: verifier says {auth} is {state}, the journal {settled.get(auth)}"
-            )
-    extra = set(settled) - set(ledger)
-    if extra:
-        raise ChaosInvariantError(f"{label}: journal settled transfers unknown to the verifier")
-    committed = sum(1 for state in ledger.values() if state == vpb.TRANSFER_STATE_COMMITTED)
+    try:
+        verdict = check_transfers(ledger, {t.terminal_id: journal})
+    except ChaosInvariantError as exc:
+        raise ChaosInvariantError(f"{label}: {exc}") from None
+    committed = len(verdict.committed())
     _check_electronic_journal(label, t, ledger)
     if committed != len(t.moved):
         raise ChaosInvariantError(
@@ -169,7 +157,8 @@ def _check_journal(label: str, t: Terminal, world: World, run: Run) -> None:
             f" the verifier committed {committed}"
         )
     result = run.completion.transfer
-    told = ledger.get(result.authorization_id)
+    row = ledger.get(result.authorization_id)
+    told = TRANSFER_STATES.to_wire(row.state) if row is not None else None
     if result.authorization_id and result.state in _SETTLED and told != result.state:
         raise ChaosInvariantError(
             f"{label}: the ATM was told {result.state}, the verifier has {told}"

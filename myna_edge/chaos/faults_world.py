@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna.edge.v1 import verifier_pb2_grpc as vpb_grpc
+from myna_edge.chaos.consistency import Ledger, read_ledger
 from myna_edge.demo_world import DemoVerifier, prepare_verifier
 from myna_edge.loop_thread import VerifierThread
 from myna_edge.phone import profile_secret, proving_key, reserve_request
@@ -77,23 +77,15 @@ class World:
         target = f"127.0.0.1:{port or self.server.port}"
         return dataclasses.replace(config, target=target, timeout=timeout)
 
-    def ledger(self, terminal_id: str) -> dict[str, int]:
-        """``terminal_id``'s transfers at the verifier: authorization id -> ``TransferState``."""
-        with sqlite3.connect(self._database()) as db:
-            rows = db.execute(
-                "SELECT authorization_id, state FROM transfers WHERE terminal_id = ?",
-                (terminal_id,),
-            ).fetchall()
-        return {str(k): int(v) for k, v in rows}
+    def ledger(self, terminal_id: str) -> Ledger:
+        """``terminal_id``'s transfers at the verifier, read through its storage."""
+        return read_ledger(self.server.core.storage, terminal_id=terminal_id)
 
     def reservations(self) -> dict[str, str]:
         """The verifier's reset bookings: reservation id -> state."""
-        with sqlite3.connect(self._database()) as db:
-            rows = db.execute("SELECT reservation_id, state FROM reservations").fetchall()
-        return {str(k): str(v) for k, v in rows}
-
-    def _database(self) -> Path:
-        return Path(self.server.config.database.removeprefix("sqlite:///"))
+        with self.server.core.storage.reading() as tx:
+            bookings = tx.list_reservations()
+        return {b.reservation_id: b.state.value for b in bookings}
 
     def book(self, operation: int) -> str:
         """The phone books a reset for the card (proof with the other key, face match)."""

@@ -21,7 +21,6 @@ ends at once, TIMED_OUT).
 
 from __future__ import annotations
 
-import sqlite3
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -107,9 +106,9 @@ class _World:
             return {table: tx.count(table) for table in VERIFIER_TABLES}
 
     def journal_rows(self, profile: Profile) -> int:
-        path = self.agents[profile][0].config.journal
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-            return int(db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        journal = self.agents[profile][0].journal  # read through its API, not its table
+        assert journal is not None
+        return len(journal.entries())
 
 
 _WORLDS: dict[int, _World] = {}

@@ -26,6 +26,7 @@ from host.errors import MynaEdgeError
 from host.peripherals.link import encode_frame
 from host.transport.base import TransportCapabilities
 from host.transport.sim import SimTransport
+from hw_sim.card.timing_profile import example_profile
 from hw_sim.readers.pn532_frames import build_frame
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
@@ -215,6 +216,7 @@ def seeds() -> dict[str, list[bytes]]:
     out["host_pin_counters"] = [b'{"boards": {"B": 7, "PAD-0001": 4294967295}}']
     out["sim_reader_slot"] = [b"default 0123456789abcdef\n", b"minor fedcba9876543210"]
     out["host_firmware_image"] = fuzz_seed_images()
+    out["sim_timing_profile"] = [example_profile()]
     return out
 
 

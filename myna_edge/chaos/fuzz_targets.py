@@ -58,6 +58,7 @@ from host.xfs4iot import SchemaBook, parse_command
 from host.xfs4iot.service import unb64
 from hw_sim.card import open_card
 from hw_sim.card.constants import KNOWN_SWS
+from hw_sim.card.timing_profile import TimingProfileError, load_profile
 from hw_sim.devices.memory_port import MemoryPort
 from hw_sim.errors import SlotStateError
 from hw_sim.readers.pn532 import Pn532
@@ -442,6 +443,11 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
             "verifier_config_toml",
             "verifier.toml",
             _config("verifier.toml", load_config, ConfigError),
+        ),
+        Target(
+            "sim_timing_profile",
+            "calibration profiles (sim://?timing=, bench --timing)",
+            _config("timing-profile.json", load_profile, TimingProfileError),
         ),
         Target(
             "verifier_terminal_denylist",

@@ -15,11 +15,13 @@ small ATM application per terminal, in this process, answers "did the cash
 move?" (seeded: mostly yes) after writing it down.
 
 Invariants, checked against three records after the agents' background
-recovery has settled their journals: the PostgreSQL ledger (at most one
-authorisation per transfer, identity-verified, never left AUTHORIZED,
-committed exactly when the ATM application dispensed, one commit-or-reverse
-audit entry), the agents' journals (one settle outcome per authorisation,
-agreeing with the ledger, nothing unresolved) and the application's record.
+recovery has settled their journals: the PostgreSQL ledger, read through
+the verifier's storage interface, against the agents' journals by the one
+consistency checker (``consistency.check_transfers``: never left
+AUTHORIZED, one commit-or-reverse audit entry, one settle outcome per
+authorisation agreeing with the ledger, nothing unresolved), then against
+the application's record (at most one authorisation per transfer,
+identity-verified, committed exactly when the ATM application dispensed).
 The load is shown balanced from each replica's access log: both served
 while both were up. Seeded: events happen at seeded transfer counts, after
 a seeded delay, so a failing run replays from its seed.
@@ -32,21 +34,19 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import grpc.aio
-import psycopg
 
-from host.journal import Effect, Journal, Phase
+from host.journal import Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
-from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.atm import transfer_command
+from myna_edge.chaos.consistency import LedgerRow, Verdict, check_transfers, open_ledger
 from myna_edge.chaos.pgcluster import PostgresCluster, postgres_cluster
 from myna_edge.chaos.replica_stack import (
     AgentProcess,
@@ -55,6 +55,7 @@ from myna_edge.chaos.replica_stack import (
     prepare_trust,
     terminal_toml,
 )
+from verifier.codes import TransferState
 from verifier.storage import open_storage
 
 __all__ = ["Attempt", "check_outcomes", "run_scenario"]
@@ -63,10 +64,6 @@ _log = logging.getLogger(__name__)
 
 TERMINALS: Final = ("atm-01", "atm-02")
 BASE_AMOUNT: Final = 100_001  # over the threshold: the card signs every statement
-_STATES: Final[dict[int, str]] = {
-    vpb.TRANSFER_STATE_COMMITTED: "COMMITTED",
-    vpb.TRANSFER_STATE_REVERSED: "REVERSED",
-}
 _SETTLE_DEADLINE: Final = 90.0  # seconds for background recovery to empty the journals
 _REVIVAL_CHECK_MIN: Final = 10  # transfers left after a revival for "it serves again" to be asked
 
@@ -251,81 +248,45 @@ def _unresolved(path: Path) -> int:
         return len(journal.unresolved_transfers())
 
 
-Ledger = list[tuple[str, str, int, int, bool]]  # (authorization, terminal, amount, state, identity)
+def check_outcomes(attempts: list[Attempt], verdict: Verdict) -> dict[str, int]:
+    """The ATM applications' record against ``check_transfers``' verdict; the outcome counts.
 
-
-def _ledger(url: str) -> tuple[Ledger, Counter[str]]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT authorization_id, terminal_id, amount_yen, state, identity_verified"
-            " FROM transfers"
-        ).fetchall()
-        settled = conn.execute(
-            "SELECT subject_id FROM audit WHERE action IN ('COMMIT_TRANSFER', 'REVERSE_TRANSFER')"
-        ).fetchall()
-    ledger = [(str(a), str(t), int(m), int(s), bool(i)) for a, t, m, s, i in rows]
-    return ledger, Counter(str(s) for (s,) in settled)
-
-
-def _settled_in_journal(path: Path) -> dict[str, str]:
-    """authorization id -> settled state, from a journal; raises on a second settlement."""
-    settled: dict[str, str] = {}
-    with Journal(path) as journal:
-        if journal.unresolved_transfers():
-            raise ChaosInvariantError(f"{path}: unresolved transfers remain")
-        for entry in journal.entries():
-            if entry.phase is Phase.OUTCOME and entry.effect in (
-                Effect.TRANSFER_COMMIT, Effect.TRANSFER_REVERSE
-            ):  # fmt: skip
-                auth = str(entry.data["authorization_id"])
-                if auth in settled:
-                    raise ChaosInvariantError(f"{auth}: settled twice in the journal {path}")
-                settled[auth] = str(entry.data["state"])
-    return settled
-
-
-def check_outcomes(
-    attempts: list[Attempt], ledger: Ledger, audit: Counter[str], settled: dict[str, dict[str, str]]
-) -> dict[str, int]:
-    """Every invariant of the module doc; returns the outcome counts.
-
-    Args:
-        attempts: the ATM applications' record of every transfer.
-        ledger: the verifier's transfers; ``audit``: commit/reverse audit
-            entries per authorisation id.
-        settled: per terminal, authorisation id -> settled state in its journal.
+    The ledger against the journals (settled, audited once, agreeing) is the
+    one consistency checker's (``consistency.check_transfers``); this adds
+    what only this scenario knows: each attempt has its own amount, so at
+    most one authorisation per (terminal, amount), identity-verified, and
+    committed exactly when the application dispensed.
 
     Raises:
         ChaosInvariantError: which invariant failed, for which transfer.
     """
     fail: Callable[[str], ChaosInvariantError] = ChaosInvariantError
-    by_transfer: dict[tuple[str, int], tuple[str, int, bool]] = {}
-    for auth, terminal, amount, state, verified in ledger:
-        if (terminal, amount) in by_transfer:
-            raise fail(f"{terminal} ¥{amount:,}: authorised twice")
-        by_transfer[(terminal, amount)] = (auth, state, verified)
-        if state not in _STATES:
-            raise fail(f"{auth}: left in state {state} (stuck)")
-        if audit[auth] != 1:
-            raise fail(f"{auth}: {audit[auth]} commit/reverse audit entries, not exactly one")
+    journal_of = {op.authorization_id: op.journal for op in verdict.operations}
+    by_transfer: dict[tuple[str, int], LedgerRow] = {}
+    for row in verdict.ledger.values():
+        if (row.terminal_id, row.amount_yen) in by_transfer:
+            raise fail(f"{row.terminal_id} ¥{row.amount_yen:,}: authorised twice")
+        by_transfer[(row.terminal_id, row.amount_yen)] = row
     counts = {"committed": 0, "reversed": 0, "not_authorised": 0}
     for a in attempts:
-        row = by_transfer.pop((a.terminal, a.amount), None)
-        if row is None:
+        found = by_transfer.pop((a.terminal, a.amount), None)
+        if found is None:
             if a.dispensed or a.completion == tpb.COMPLETION_CODE_SUCCESS:
                 raise fail(f"{a.request_id}: cash moved but the verifier has no transfer (lost)")
             counts["not_authorised"] += 1
             continue
-        auth, state, verified = row
-        if not verified:
+        auth, state = found.authorization_id, found.state.name
+        committed = found.state is TransferState.COMMITTED
+        if not found.identity_verified:
             raise fail(f"{auth}: over the threshold without identity verification")
-        if (state == vpb.TRANSFER_STATE_COMMITTED) != bool(a.dispensed):
-            raise fail(f"{a.request_id} / {auth}: ledger {_STATES[state]}, dispensed {a.dispensed}")
-        if a.completion == tpb.COMPLETION_CODE_SUCCESS and state != vpb.TRANSFER_STATE_COMMITTED:
-            raise fail(f"{a.request_id}: completed successfully but {_STATES[state]}")
-        if settled.get(a.terminal, {}).get(auth) != _STATES[state]:
-            raise fail(f"{auth}: the journal says {settled.get(a.terminal, {}).get(auth)!r}")
-        counts["committed" if state == vpb.TRANSFER_STATE_COMMITTED else "reversed"] += 1
+        if committed != bool(a.dispensed):
+            raise fail(f"{a.request_id} / {auth}: ledger {state}, dispensed {a.dispensed}")
+        if a.completion == tpb.COMPLETION_CODE_SUCCESS and not committed:
+            raise fail(f"{a.request_id}: completed successfully but {state}")
+        if journal_of.get(auth) != a.terminal:
+            where = journal_of.get(auth)
+            raise fail(f"{auth}: settled in the journal of {where!r}, not {a.terminal}")
+        counts["committed" if committed else "reversed"] += 1
     if by_transfer:
         raise fail(f"transfers at the verifier nobody asked for: {sorted(by_transfer)[:3]}")
     return counts
@@ -376,9 +337,11 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
         finally:
             for replica in replicas:
                 replica.stop()
-        ledger, audit = _ledger(database)
-    settled = {t: _settled_in_journal(p) for t, p in campaign.journals.items()}
-    counts = check_outcomes(campaign.attempts, ledger, audit, settled)
+        ledger = open_ledger(database)
+    with contextlib.ExitStack() as opened:
+        journals = {t: opened.enter_context(Journal(p)) for t, p in campaign.journals.items()}
+        verdict = check_transfers(ledger, journals)
+    counts = check_outcomes(campaign.attempts, verdict)
     served = _check_balance(campaign)
     return {
         "transfers": count,

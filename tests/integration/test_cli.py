@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from hw_sim.card import get_profile
 
 
@@ -34,13 +32,8 @@ def myna_edge(
     )
 
 
-@pytest.fixture
-def home(session_sim_home: Path) -> Path:
-    return session_sim_home
-
-
-def test_sim_cards_json_lists_profiles_with_their_test_pins(home: Path) -> None:
-    result = myna_edge("sim", "cards", "--json", home=home)
+def test_sim_cards_json_lists_profiles_with_their_test_pins(sim_home_dir: Path) -> None:
+    result = myna_edge("sim", "cards", "--json", home=sim_home_dir)
     assert result.returncode == 0, result.stderr
     cards: list[dict[str, Any]] = json.loads(result.stdout)
     assert cards[0]["name"] == "default"
@@ -52,7 +45,7 @@ def test_sim_cards_json_lists_profiles_with_their_test_pins(home: Path) -> None:
     assert cards[0]["pins"]["text_pin"] == get_profile("default").text_pin
 
 
-def test_read_json_has_stable_fields_and_masks_the_my_number(home: Path) -> None:
+def test_read_json_has_stable_fields_and_masks_the_my_number(sim_home_dir: Path) -> None:
     pin = get_profile("default").text_pin
     result = myna_edge(
         "read",
@@ -61,7 +54,7 @@ def test_read_json_has_stable_fields_and_masks_the_my_number(home: Path) -> None
         "--pin-env",
         "PIN",
         "--json",
-        home=home,
+        home=sim_home_dir,
         env={"PIN": pin},
     )
     assert result.returncode == 0, result.stderr
@@ -77,7 +70,7 @@ def test_read_json_has_stable_fields_and_masks_the_my_number(home: Path) -> None
     assert person.my_number not in result.stdout + result.stderr
 
 
-def test_read_show_my_number_and_sign_cert(home: Path) -> None:
+def test_read_show_my_number_and_sign_cert(sim_home_dir: Path) -> None:
     profile = get_profile("default")
     result = myna_edge(
         "read",
@@ -90,7 +83,7 @@ def test_read_show_my_number_and_sign_cert(home: Path) -> None:
         "--sign-password-env",
         "SIGNPW",
         "--json",
-        home=home,
+        home=sim_home_dir,
         env={"PIN": profile.text_pin, "SIGNPW": profile.sign_password},
     )
     assert result.returncode == 0, result.stderr
@@ -99,26 +92,26 @@ def test_read_show_my_number_and_sign_cert(home: Path) -> None:
     assert [c["kind"] for c in report["certificates"]] == ["auth", "sign"]
 
 
-def test_wrong_pin_is_reported_and_remembered_between_runs(home: Path) -> None:
+def test_wrong_pin_is_reported_and_remembered_between_runs(sim_home_dir: Path) -> None:
     profile = get_profile("default")
     wrong = "0000" if profile.text_pin != "0000" else "1111"
     try:
-        before = json.loads(myna_edge("pin-status", "--json", home=home).stdout)
-        result = myna_edge("read", "--pin-env", "PIN", home=home, env={"PIN": wrong})
+        before = json.loads(myna_edge("pin-status", "--json", home=sim_home_dir).stdout)
+        result = myna_edge("read", "--pin-env", "PIN", home=sim_home_dir, env={"PIN": wrong})
         assert result.returncode == 1
         assert "tries left" in result.stderr
         assert wrong not in result.stderr + result.stdout
-        after = json.loads(myna_edge("pin-status", "--json", home=home).stdout)
+        after = json.loads(myna_edge("pin-status", "--json", home=sim_home_dir).stdout)
         text_before = next(r for r in before if r["pin"] == "text")
         text_after = next(r for r in after if r["pin"] == "text")
         assert text_after["tries_left"] == text_before["tries_left"] - 1
     finally:
-        assert myna_edge("sim", "reset-card", "default", home=home).returncode == 0
+        assert myna_edge("sim", "reset-card", "default", home=sim_home_dir).returncode == 0
 
 
-def test_pin_status_spends_no_try(home: Path) -> None:
-    first = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=home)
-    second = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=home)
+def test_pin_status_spends_no_try(sim_home_dir: Path) -> None:
+    first = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=sim_home_dir)
+    second = myna_edge("pin-status", "--reader", "sim://auth-last-try", "--json", home=sim_home_dir)
     assert first.returncode == 0, first.stderr
     assert json.loads(first.stdout) == json.loads(second.stdout)
     auth = next(r for r in json.loads(first.stdout) if r["pin"] == "auth")
@@ -126,21 +119,21 @@ def test_pin_status_spends_no_try(home: Path) -> None:
     assert auth["state"] == "last try"
 
 
-def test_no_pin_source_without_a_terminal_is_a_clear_error(home: Path) -> None:
-    result = myna_edge("read", home=home)
+def test_no_pin_source_without_a_terminal_is_a_clear_error(sim_home_dir: Path) -> None:
+    result = myna_edge("read", home=sim_home_dir)
     assert result.returncode == 1
     assert "--pin-env" in result.stderr
 
 
-def test_unknown_reader_is_a_clear_error(home: Path) -> None:
-    result = myna_edge("pin-status", "--reader", "sim://nobody", home=home)
+def test_unknown_reader_is_a_clear_error(sim_home_dir: Path) -> None:
+    result = myna_edge("pin-status", "--reader", "sim://nobody", home=sim_home_dir)
     assert result.returncode == 1
     assert "nobody" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_demo_reads_the_default_card(home: Path) -> None:
-    result = myna_edge("demo", home=home)
+def test_demo_reads_the_default_card(sim_home_dir: Path) -> None:
+    result = myna_edge("demo", home=sim_home_dir)
     assert result.returncode == 0, result.stderr
     person = get_profile("default").person
     assert person.name in result.stdout
@@ -148,8 +141,8 @@ def test_demo_reads_the_default_card(home: Path) -> None:
     assert person.my_number not in result.stdout
 
 
-def test_bench_card_suite_reports_ratios_and_the_protocol_minimum(home: Path) -> None:
-    result = myna_edge("bench", "card", "--rounds", "1", "--json", home=home)
+def test_bench_card_suite_reports_ratios_and_the_protocol_minimum(sim_home_dir: Path) -> None:
+    result = myna_edge("bench", "card", "--rounds", "1", "--json", home=sim_home_dir)
     assert result.returncode == 0, result.stderr
     card = json.loads(result.stdout)["card"]
     assert card["per_apdu"]["host_stack_over_raw"] > 0
@@ -157,17 +150,17 @@ def test_bench_card_suite_reports_ratios_and_the_protocol_minimum(home: Path) ->
     assert card["auth_certificate"]["extended_apdus_over_minimum"] == 1.0
 
 
-def test_bench_rejects_unknown_suites(home: Path) -> None:
-    result = myna_edge("bench", "nonsense", home=home)
+def test_bench_rejects_unknown_suites(sim_home_dir: Path) -> None:
+    result = myna_edge("bench", "nonsense", home=sim_home_dir)
     assert result.returncode == 2
     assert "nonsense" in result.stderr
 
 
-def test_read_sign_cert_on_a_card_without_one_says_so_before_any_prompt(home: Path) -> None:
+def test_read_sign_cert_on_a_card_without_one_says_so_before_any_prompt(sim_home_dir: Path) -> None:
     # stdin is not a terminal and no --pin-env is given: had the command
     # prompted, it would fail "no terminal to prompt"; it must stop before.
-    before = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=home)
-    result = myna_edge("read", "--reader", "sim://minor", "--sign-cert", home=home)
+    before = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=sim_home_dir)
+    result = myna_edge("read", "--reader", "sim://minor", "--sign-cert", home=sim_home_dir)
     assert result.returncode == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -175,5 +168,5 @@ def test_read_sign_cert_on_a_card_without_one_says_so_before_any_prompt(home: Pa
     assert "署名用電子証明書がありません" in lines[1]
     assert "no signing certificate" in lines[2]
     assert "prompt" not in result.stderr
-    after = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=home)
+    after = myna_edge("pin-status", "--reader", "sim://minor", "--json", home=sim_home_dir)
     assert json.loads(after.stdout) == json.loads(before.stdout)  # no try spent

@@ -54,10 +54,10 @@ def _read_rest(fd: int, deadline: float) -> bytes:
     return out
 
 
-def test_pin_prompt_reads_from_the_terminal_without_echo(session_sim_home: Path) -> None:
+def test_pin_prompt_reads_from_the_terminal_without_echo(sim_home_dir: Path) -> None:
     pin = get_profile("default").text_pin
     controller, terminal = pty.openpty()
-    env = {**os.environ, "MYNA_EDGE_SIM_HOME": str(session_sim_home)}
+    env = {**os.environ, "MYNA_EDGE_SIM_HOME": str(sim_home_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "myna_edge", "read", "--json"],
         stdin=terminal,

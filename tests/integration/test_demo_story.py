@@ -33,9 +33,9 @@ def demo(*args: str, home: Path, out: Path) -> str:
     return result.stdout
 
 
-def test_all_three_flows_complete(session_sim_home: Path, tmp_path: Path) -> None:
+def test_all_three_flows_complete(sim_home_dir: Path, tmp_path: Path) -> None:
     require_micropython()
-    out = demo(home=session_sim_home, out=tmp_path)
+    out = demo(home=sim_home_dir, out=tmp_path)
     profile = get_profile("default")
     assert "reading: completed; card accepted by the verifier: True" in out
     assert "transfer: completed; verifier state: COMMITTED; identity verified: True" in out
@@ -55,8 +55,8 @@ def test_all_three_flows_complete(session_sim_home: Path, tmp_path: Path) -> Non
     assert "TRANSFER-COMMIT" in (tmp_path / "electronic-journal.txt").read_text(encoding="utf-8")
 
 
-def test_revoked_card_is_refused_by_every_flow(session_sim_home: Path, tmp_path: Path) -> None:
-    out = demo("--card", "revoked", home=session_sim_home, out=tmp_path)
+def test_revoked_card_is_refused_by_every_flow(sim_home_dir: Path, tmp_path: Path) -> None:
+    out = demo("--card", "revoked", home=sim_home_dir, out=tmp_path)
     assert "reading: refused; card accepted by the verifier: False" in out
     assert "transfer: refused; verifier state: UNSPECIFIED" in out
     assert "[verifier] AuthorizeTransfer: refused CERTIFICATE_REVOKED" in out
@@ -73,17 +73,17 @@ def test_revoked_card_is_refused_by_every_flow(session_sim_home: Path, tmp_path:
     ],
 )
 def test_one_flow_on_request(
-    session_sim_home: Path, tmp_path: Path, args: tuple[str, ...], expected: str
+    sim_home_dir: Path, tmp_path: Path, args: tuple[str, ...], expected: str
 ) -> None:
-    out = demo(*args, home=session_sim_home, out=tmp_path)
+    out = demo(*args, home=sim_home_dir, out=tmp_path)
     assert expected in out
     assert out.count("\n== ") == 1
 
 
 def test_a_card_without_a_signing_certificate_is_told_before_the_password(
-    session_sim_home: Path, tmp_path: Path
+    sim_home_dir: Path, tmp_path: Path
 ) -> None:
-    out = demo("--flow", "transfer", "--card", "minor", home=session_sim_home, out=tmp_path)
+    out = demo("--flow", "transfer", "--card", "minor", home=sim_home_dir, out=tmp_path)
     assert "[agent]  result: failed  no_signing_certificate" in out
     assert "[screen] このカードには署名用電子証明書がありません" in out
     assert "[screen] This card has no signing certificate" in out

@@ -27,14 +27,18 @@ from host.agent import Agent
 from host.agent.config import AgentConfig
 from host.api import Profile
 from host.firmware import UpdateError, UpdateFailure
-from host.firmware.agent import AgentRefusedError, update_via_agent
+from host.firmware.agent import AgentRefusedError, agent_firmware, update_via_agent
 from host.peripherals import BoardKey, Controller
 from hw_sim.devices import SimController
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna_edge.firmware import _run_update
 from tests.flows_support import client_config
-from tests.integration.firmware_update_support import board_with_slots, signed_image
+from tests.integration.firmware_update_support import (
+    board_with_slots,
+    second_authority,
+    signed_image,
+)
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 
 Stub = tpb_grpc.TerminalServiceStub
@@ -61,6 +65,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         "foreign": signed_image(work / "foreign", (1, 1, 0), 1,
                                 key=ec.generate_private_key(ec.SECP256R1())),
         "truncated": good[:-500],
+        "other_authority": signed_image(work / "authority", (1, 1, 0), 1, key=second_authority()),
     }  # fmt: skip
 
 
@@ -108,15 +113,17 @@ def test_status_reports_the_firmware_and_the_capability(
         key = commissioned(sim)
         cfg = config(env, verifier, tmp_path, controller=sim.url, controller_key=key.material())
 
-        async def scenario() -> tuple[tpb.DeviceStatus, tpb.GetCapabilitiesResponse]:
-            async with serving(cfg) as (_agent, stub):
+        async def scenario() -> tuple[tpb.DeviceStatus, tpb.GetCapabilitiesResponse, object]:
+            async with serving(cfg) as (agent, stub):
                 caps = await stub.GetCapabilities(tpb.GetCapabilitiesRequest(), timeout=10)
-                return await controller(stub), caps
+                cli = await asyncio.to_thread(agent_firmware, agent.address)  # status --agent
+                return await controller(stub), caps, cli
 
-        pad, caps = asyncio.run(scenario())
+        pad, caps, cli = asyncio.run(scenario())
+    assert cli == pad.firmware
     assert pad.state == tpb.DEVICE_STATE_ONLINE
     assert pad.firmware.version == "1.0.0"
-    assert pad.firmware.updatable and pad.firmware.factory and not pad.firmware.trial
+    assert (pad.firmware.updatable, pad.firmware.factory, pad.firmware.trial) == (True, True, False)
     assert (pad.firmware.security_counter, pad.firmware.floor) == (0, 0)
     assert caps.firmware_update
 
@@ -264,6 +271,24 @@ def test_bad_images_are_refused_typed_and_the_old_version_runs(
     assert len(boots) == 1  # never rebooted
     assert staging  # the board received the head, checked it, refused
     assert slot_writes == []  # no slot was ever written
+
+
+def test_an_update_by_another_authority_leaves_the_pad_not_commissioned(
+    env: VerifierEnv, verifier: ServerThread, tmp_path: Path, images: dict[str, bytes]
+) -> None:
+    # The board erased its PIN key before running the new authority's code:
+    # the agent says so at once, and the ATM's PIN commands are refused.
+    with board_with_slots(tmp_path / "fs") as sim:
+        key = commissioned(sim)
+        cfg = config(env, verifier, tmp_path, controller=sim.url, controller_key=key.material())
+
+        async def scenario() -> tuple[list[tpb.UpdateFirmwareResponse], tpb.DeviceStatus]:
+            async with serving(cfg) as (_agent, stub):
+                return await update(stub, images["other_authority"]), await controller(stub)
+
+        applied, pad = asyncio.run(scenario())
+    assert applied[-1].completion.code == tpb.COMPLETION_CODE_SUCCESS
+    assert (pad.state, pad.firmware.version) == (tpb.DEVICE_STATE_NOT_COMMISSIONED, "1.1.0")
 
 
 def test_refused_when_no_board_is_present(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -36,7 +35,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.atm import AtmApplication, RecoveryAnswerer
-from myna_edge.chaos.consistency import check_receipts
+from myna_edge.chaos.consistency import check_receipts, read_ledger
 from tests.flows_support import audit_actions
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.tls import issue_terminal_certificate
@@ -132,11 +131,9 @@ def wait_ready(stub: tpb_grpc.TerminalServiceStub, proc: subprocess.Popen[bytes]
 
 
 def verifier_rows(server: ServerThread) -> dict[str, tuple[int, int]]:
-    """authorization_id -> (amount, state) at the verifier."""
-    path = Path(server.config.database.removeprefix("sqlite:///"))
-    with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT authorization_id, amount_yen, state FROM transfers").fetchall()
-    return {a: (amount, state) for a, amount, state in rows}
+    """authorization_id -> (amount, state) at the verifier, read through its storage."""
+    ledger = read_ledger(server.core.storage)
+    return {auth: (row.amount_yen, int(row.state)) for auth, row in ledger.items()}
 
 
 def test_agent_killed_at_every_journaled_step_settles_each_transfer_once(

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from host.card import PinKind
-from host.readers import run_readers
+from host.transport.cli import run_readers
 from hw_sim.readers.stack import PcscRig, Pn532Rig
 from tests.integration.reader_stack import PCSC_READER, pcsc_stack, pn532_stack, require
 

@@ -20,7 +20,7 @@ from host.errors import (
     BoardTamperedError,
     EntryCancelledError,
     EntryTimeoutError,
-    PinBlockError,
+    InvalidPinBlockError,
     WrongPinError,
 )
 from host.peripherals import BoardKey, Controller, EncryptedPin, EntryAction, EntryKey, EntryKind
@@ -134,16 +134,16 @@ def test_replayed_and_altered_blocks_rejected_before_the_card(
     assert controller.key is not None
     # The old block offered as the answer to the new request: binding fails.
     replayed = EncryptedPin(recorded, second.request_id, controller.key, controller.guard)
-    with pytest.raises(PinBlockError, match="MAC"), replayed.decrypted():
+    with pytest.raises(InvalidPinBlockError, match="MAC"), replayed.decrypted():
         pass
     # The old block with its own request id: the counter was already used.
     stale = EncryptedPin(recorded, first.request_id, controller.key, controller.guard)
-    with pytest.raises(PinBlockError, match="replayed"), stale.decrypted():
+    with pytest.raises(InvalidPinBlockError, match="replayed"), stale.decrypted():
         pass
     altered = bytearray(second.block)
     altered[40] ^= 0x01
     forged = EncryptedPin(bytes(altered), second.request_id, controller.key, controller.guard)
-    with pytest.raises(PinBlockError, match="MAC"), forged.decrypted():
+    with pytest.raises(InvalidPinBlockError, match="MAC"), forged.decrypted():
         pass
     # None of that reached the card: it still has all its tries.
     assert card.tries_left(PinKind.AUTH) == 3

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from host.errors import PeripheralError, PinBlockError
+from host.errors import InvalidPinBlockError, PeripheralError
 from host.peripherals import BoardKey, Controller, CounterStore, EncryptedPin, EntryKind
 from hw_sim.devices import SimController
 from tests.integration.controller_support import in_background, running_sim
@@ -62,7 +62,7 @@ def test_block_replayed_after_restart_is_refused(sim: SimController, tmp_path: P
     # The agent restarts: a new process, a new guard, the same state folder.
     with Controller(sim.url, key=key, counters=CounterStore(store.path)) as restarted:
         replay = EncryptedPin(recorded.block, recorded.request_id, key, restarted.guard)
-        with pytest.raises(PinBlockError, match="replayed"), replay.decrypted():
+        with pytest.raises(InvalidPinBlockError, match="replayed"), replay.decrypted():
             pass
         # A genuine new entry still opens, and its counter is stored.
         fresh = _enter(sim, restarted)
@@ -81,7 +81,7 @@ def test_lost_state_file_still_refuses_through_the_boards_counter(
     os.unlink(store.path)
     with Controller(sim.url, key=key, counters=store) as restarted:
         replay = EncryptedPin(recorded.block, recorded.request_id, key, restarted.guard)
-        with pytest.raises(PinBlockError, match="replayed"), replay.decrypted():
+        with pytest.raises(InvalidPinBlockError, match="replayed"), replay.decrypted():
             pass
 
 
@@ -97,6 +97,6 @@ def test_block_whose_counter_cannot_be_stored_is_refused(tmp_path: Path) -> None
     shared.mkdir()
     os.chmod(shared, 0o777)  # another user could swap the file: nothing is stored
     guard = CounterStore(shared / "pin-counters.json").guard("B")
-    with pytest.raises(PinBlockError, match="could not be stored"):
+    with pytest.raises(InvalidPinBlockError, match="could not be stored"):
         guard.accept(5)
     assert guard.last_counter == 0

@@ -34,6 +34,7 @@ HOST_MODULES = [
     "host.card.pin_policy",
     "host.card.pins",
     "host.private_files",
+    "host.trace",
 ]
 
 #: Peripherals and simulated devices: ``__all__`` only.
@@ -79,7 +80,7 @@ READER_MODULES = [
     "host.transport.pcsc.transport",
     "host.transport.libnfc",
     "host.transport.nfc_binding",
-    "host.readers",
+    "host.transport.cli",
 ]
 
 
@@ -134,7 +135,7 @@ def test_peripheral_errors_are_one_branch() -> None:
         "IncompatibleBoardError",
         "BoardTamperedError",
         "BoardNotCommissionedError",
-        "PinBlockError",
+        "InvalidPinBlockError",
         "EntryCancelledError",
         "EntryTimeoutError",
         "PaperOutError",

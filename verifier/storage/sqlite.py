@@ -11,20 +11,26 @@ Group commit: the fsync is most of a small write transaction's cost, and
 writers queue for the one lock anyway, so ``submit`` hands units of work to
 one writer thread that runs everything queued so far in ONE transaction,
 each unit inside its own SAVEPOINT (a unit that raises is rolled back alone),
-and commits once. Every unit's future is settled only after that COMMIT has
-returned, so nothing is answered before it is on disk: durability is that of
-one transaction per call, the fsync is shared. If the batch as a whole
-fails, every unit in it fails and nothing of it was committed. Reads for
-pre-checks use a second connection (WAL readers never wait for the writer).
+and commits once. Every unit's future is settled
+only after that COMMIT has returned, so nothing is answered before it is
+on disk: durability is that of one transaction per call, the fsync is
+shared. If the batch as a whole fails, every unit in it fails and nothing of
+it was committed. ``run`` (what the service awaits) is the same group
+commit with the units run on the caller's event loop (``loop_lane``). Reads
+for pre-checks use a second connection (WAL readers never wait for the
+writer).
 """
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
 import os
 import queue
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -33,6 +39,7 @@ from typing import Any, Final, TypeVar
 
 from verifier.errors import MigrationError, StorageError
 from verifier.storage.base import Storage, Transaction, _Cursor, _Executor
+from verifier.storage.loop_lane import LaneOutcome, LoopLane
 from verifier.storage.migrations import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["MAX_BATCH", "SqliteStorage"]
@@ -60,6 +67,25 @@ def _create_owner_only(path: Path) -> None:
     os.close(fd)
 
 
+def _open_lock_file(path: Path) -> int | None:
+    """The writers' lock file beside the database (``PATH-writer.lock``, 0600)."""
+    if str(path) == ":memory:":
+        return None
+    try:
+        return os.open(
+            f"{path}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
+    except OSError as exc:
+        raise StorageError(f"cannot open the SQLite writer lock for {path}: {exc}") from exc
+
+
+def _executor(db: sqlite3.Connection) -> _Executor:
+    def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
+        return db.execute(sql, tuple(params))
+
+    return execute
+
+
 class SqliteStorage(Storage):
     """Storage in one SQLite file (``sqlite:///PATH``).
 
@@ -83,9 +109,13 @@ class SqliteStorage(Storage):
             self._db.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
             raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        self._writer_file = _open_lock_file(self.path)
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Unit | LoopLane | None] = queue.SimpleQueue()
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopLane] = (
+            weakref.WeakKeyDictionary()
+        )
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
         self._closed = False
@@ -96,6 +126,23 @@ class SqliteStorage(Storage):
     def __repr__(self) -> str:
         return f"SqliteStorage(path={str(self.path)!r})"
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the file lock every process's writer takes before BEGIN IMMEDIATE.
+
+        Why (issue 18, ``--workers``): SQLite's own lock wait is a sleep loop
+        (1, 2, 5, 10 ms ...), far longer than a group commit; a process
+        waiting on ``flock`` wakes the moment the other one commits.
+        """
+        if self._writer_file is None:
+            yield
+            return
+        fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise StorageError("the storage is closed")
@@ -103,7 +150,7 @@ class SqliteStorage(Storage):
 
     @contextmanager
     def _begin(self) -> Iterator[_Executor]:
-        with self._lock:
+        with self._lock, self._writing():
             db = self._connection()
 
             def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
@@ -181,20 +228,42 @@ class SqliteStorage(Storage):
         with self._writer_lock:
             if self._closed:
                 raise StorageError("the storage is closed")
-            if self._writer is None:
-                self._writer = threading.Thread(
-                    target=self._write_loop, name="sqlite-group-commit", daemon=True
-                )
-                self._writer.start()
+            self._start_writer()
             self._queue.put((future, work))
         return future
+
+    async def run(self, work: Callable[[Transaction], _T]) -> _T:
+        """``submit`` for a coroutine: ``work`` runs on this loop, in the next group commit.
+
+        See ``verifier.storage.loop_lane`` for why, and for what is unchanged.
+        """
+        loop = asyncio.get_running_loop()
+        with self._writer_lock:
+            if self._closed:
+                raise StorageError("the storage is closed")
+            self._start_writer()
+            lane = self._lanes.get(loop)
+            if lane is None:
+                lane = self._lanes[loop] = LoopLane(loop)
+            waiter, ask = lane.add(work)
+            if ask:
+                self._queue.put(lane)
+        result: _T = await waiter
+        return result
+
+    def _start_writer(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_loop, name="sqlite-group-commit", daemon=True
+            )
+            self._writer.start()
 
     def _write_loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch: list[_Unit | LoopLane] = [first]
             stop = False
             while len(batch) < MAX_BATCH:
                 try:
@@ -209,19 +278,25 @@ class SqliteStorage(Storage):
             if stop:
                 return
 
-    def _commit_batch(self, batch: list[_Unit]) -> None:
+    def _commit_batch(self, batch: list[_Unit | LoopLane]) -> None:
         """Run ``batch`` in one transaction; settle every future after the COMMIT."""
         settled: list[tuple[Future[Any], bool, Any]] = []
-        with self._lock:
+        lanes: list[tuple[LoopLane, LaneOutcome]] = []
+        with self._lock, self._writing():
             try:
                 db = self._connection()
                 db.execute("BEGIN IMMEDIATE")
-                for future, work in batch:
-                    if future.set_running_or_notify_cancel():
-                        settled.append((future, *self._run_unit_in(db, work)))
+                for item in batch:
+                    if isinstance(item, LoopLane):
+                        outcome = item.run_in(db, self._run_unit_in, lambda: self._closed)
+                        lanes.append((item, outcome))
+                        if outcome.error is not None:
+                            raise outcome.error
+                    elif item[0].set_running_or_notify_cancel():
+                        settled.append((item[0], *self._run_unit_in(db, item[1])))
                 db.execute("COMMIT")
                 self.group_commits += 1
-                self.group_units += len(settled)
+                self.group_units += len(settled) + sum(len(o.settled) for _, o in lanes)
             except BaseException as exc:  # noqa: BLE001 - every unit fails, the writer lives on
                 failure = exc if isinstance(exc, StorageError) else StorageError(f"SQLite: {exc}")
                 try:
@@ -230,12 +305,20 @@ class SqliteStorage(Storage):
                 except sqlite3.Error as rollback:
                     _log.error("rollback after a failed group commit failed: %s", rollback)
                 _log.error("group commit of %d units failed: %s", len(batch), failure)
-                for future, _ in batch:
-                    if not future.done():
-                        if not future.running():
-                            future.set_running_or_notify_cancel()
-                        future.set_exception(failure)
+                ran = {id(lane): done for lane, done in lanes}
+                for item in batch:
+                    if isinstance(item, LoopLane):
+                        if id(item) in ran:
+                            item.fail(ran[id(item)], failure)
+                        else:
+                            item.abandon(failure)
+                    elif not item[0].done():
+                        if not item[0].running():
+                            item[0].set_running_or_notify_cancel()
+                        item[0].set_exception(failure)
                 return
+        for lane, outcome in lanes:
+            lane.settle(outcome.settled)
         for future, ok, value in settled:
             if ok:
                 future.set_result(value)
@@ -253,9 +336,7 @@ class SqliteStorage(Storage):
                 whole transaction (then the batch fails as a whole).
         """
 
-        def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
-            return db.execute(sql, tuple(params))
-
+        execute = _executor(db)
         db.execute("SAVEPOINT unit")
         try:
             value = work(Transaction(execute))
@@ -284,5 +365,8 @@ class SqliteStorage(Storage):
             reader.close()
         with self._lock:
             db, self._db = self._db, None
+            lock_file, self._writer_file = self._writer_file, None
         if db is not None:
             db.close()
+        if lock_file is not None:
+            os.close(lock_file)

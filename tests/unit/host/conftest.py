@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Fixtures for the host unit tests: one simulator home shared by the session."""
+"""Fixtures for the host unit tests: ``sim://`` URLs in the session's simulator home.
+
+The home is the suite-wide ``sim_home_dir`` (``tests/conftest.py``): RSA key
+generation is slow, so the PKI and card keys are made once per session.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def sim_home_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A simulator home for ``sim://…?home=`` URLs, shared by the whole session.
-
-    RSA key generation is slow, so the PKI and card keys are made once here
-    and reused by every test that opens a virtual card.
-    """
-    return tmp_path_factory.mktemp("host-sim-home")
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,8 +83,8 @@ def test_card_taken_seconds(tmp_path: Path) -> None:
         (lambda t: "card_taken_seconds = 601\n" + t, "card_taken_seconds"),
     ],
 )
-def test_errors_name_the_key(tmp_path: Path, edit: object, message: str) -> None:
-    path = write(tmp_path, edit(GOOD))  # type: ignore[operator]
+def test_errors_name_the_key(tmp_path: Path, edit: Callable[[str], str], message: str) -> None:
+    path = write(tmp_path, edit(GOOD))
     with pytest.raises(AgentConfigError, match=message):
         load_agent_config(path)
 
@@ -128,3 +129,39 @@ def test_controller_needs_a_readable_hex_key(tmp_path: Path) -> None:
         load_agent_config(write(tmp_path, text))
     (tmp_path / "board.key").write_text("ab" * 16)
     assert b"\xab" * 16 not in repr(load_agent_config(write(tmp_path, text))).encode()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("timeout = 3", 'timeout = "3"'), "verifier.timeout must be float"),
+        (lambda t: t.replace("timeout = 3", "extra = 1"), "unknown key verifier.extra"),
+        (lambda t: t.replace('reader = "sim://default"', ""), "reader is required"),
+        (lambda t: "card_taken_seconds = true\n" + t, "card_taken_seconds must be float"),
+        (lambda t: "transfer_threshold_yen = 1.5\n" + t, "transfer_threshold_yen must be int"),
+    ],
+)
+def test_errors_name_the_file_the_key_and_what_was_expected(
+    tmp_path: Path, edit: Callable[[str], str], message: str
+) -> None:
+    path = write(tmp_path, edit(GOOD))
+    with pytest.raises(AgentConfigError) as caught:
+        load_agent_config(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "line"),
+    [
+        ("profile", 'profile = "hunter2-secret"'),
+        ("verifier.targets", 'targets = ["127.0.0.1:1", "hunter2-secret", 2]'),
+    ],
+)
+def test_a_bad_value_is_not_repeated(tmp_path: Path, key: str, line: str) -> None:
+    # A value typed into the wrong key may be a secret: the error names the key only.
+    text = GOOD.replace('profile = "atm"', line) if key == "profile" else GOOD + line + "\n"
+    text = text.replace('target = "127.0.0.1:50051"\n', "") if key != "profile" else text
+    with pytest.raises(AgentConfigError, match=key) as caught:
+        load_agent_config(write(tmp_path, text))
+    assert "hunter2" not in str(caught.value)

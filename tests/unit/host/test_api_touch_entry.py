@@ -118,6 +118,8 @@ def test_pin_never_in_the_grpc_request_bytes_and_a_wrong_key_is_invalid_argument
         reader_url = ""
         secure_entry = None
         printer = None
+        firmware = None
+        ejournal = None
 
     async def scenario() -> None:
         servicer = TerminalServicer(_Runtime())  # type: ignore[arg-type]

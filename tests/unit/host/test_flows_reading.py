@@ -66,9 +66,13 @@ def run(
     async def scenario() -> tuple[ReadOutcome, CardReadingFlow]:
         with Journal(tmp_path / "j.db") as journal:
             flow = CardReadingFlow(
-                card=card, user=user, journal=journal, emit=events.append, verifier=verifier,
+                card=card,
+                user=user,
+                journal=journal,
+                emit=events.append,
+                verifier=verifier,
                 timeouts=FAST,
-            )  # fmt: skip
+            )
             task = asyncio.ensure_future(flow.run(request))
             if during is not None:
                 await during(flow)
@@ -108,9 +112,12 @@ def test_read_and_verify_journals_the_verifier_call(tmp_path: Path) -> None:
 
 def test_rejected_card_is_refused(tmp_path: Path) -> None:
     outcome, _, _ = run(
-        tmp_path, ReadRequest(read_basic_four=False, verify_card=True), FakeCard(),
-        FakeUser(secrets=["1234"]), FakeCardVerifier(accept=False),
-    )  # fmt: skip
+        tmp_path,
+        ReadRequest(read_basic_four=False, verify_card=True),
+        FakeCard(),
+        FakeUser(secrets=["1234"]),
+        FakeCardVerifier(accept=False),
+    )
     assert outcome.outcome is Outcome.REFUSED
     assert outcome.reason == "CERTIFICATE_REVOKED"
 

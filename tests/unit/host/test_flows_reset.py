@@ -42,10 +42,17 @@ class FakeResetVerifier:
         return VerifierSession(idempotency_key, b"\x03" * 32, None)
 
     async def redeem_reset(
-        self, session_id: str, operation: ResetOperation, proof: CardProof, *,
-        card_challenge: bytes, card_id: bytes, one_time_password: Secret | None,
-        idempotency_key: str, timeout: float | None = None,
-    ) -> Redemption:  # fmt: skip
+        self,
+        session_id: str,
+        operation: ResetOperation,
+        proof: CardProof,
+        *,
+        card_challenge: bytes,
+        card_id: bytes,
+        one_time_password: Secret | None,
+        idempotency_key: str,
+        timeout: float | None = None,
+    ) -> Redemption:
         typed = one_time_password.reveal().decode() if one_time_password else ""
         self.otps_seen.append(typed)
         if not self.booked:
@@ -71,18 +78,27 @@ class FakeResetVerifier:
 
 
 def run(
-    tmp_path: Path, user: FakeUser, verifier: FakeResetVerifier, card: FakeCard | None = None,
-    operation: ResetOperation = ResetOperation.SIGNING_PASSWORD, **kw: object,
-) -> tuple[ResetOutcome, FakeCard, list[Event], PinResetFlow]:  # fmt: skip
+    tmp_path: Path,
+    user: FakeUser,
+    verifier: FakeResetVerifier,
+    card: FakeCard | None = None,
+    operation: ResetOperation = ResetOperation.SIGNING_PASSWORD,
+    **kw: object,
+) -> tuple[ResetOutcome, FakeCard, list[Event], PinResetFlow]:
     card = card or FakeCard()
     events: list[Event] = []
 
     async def scenario() -> tuple[ResetOutcome, PinResetFlow]:
         with Journal(tmp_path / "j.db") as journal:
             flow = PinResetFlow(
-                verifier=verifier, card=card, user=user, journal=journal, emit=events.append,
-                timeouts=FAST, **kw,  # type: ignore[arg-type]
-            )  # fmt: skip
+                verifier=verifier,
+                card=card,
+                user=user,
+                journal=journal,
+                emit=events.append,
+                timeouts=FAST,
+                **kw,  # type: ignore[arg-type]
+            )
             return await flow.run(operation), flow
 
     outcome, flow = asyncio.run(scenario())
@@ -202,10 +218,12 @@ def test_kiosk_hours(tmp_path: Path, now: str, hours: tuple[str, str], open_: bo
 
     user = FakeUser(secrets=["1234", "NEWPASS1", "NEWPASS1"])
     outcome, card, _, _ = run(
-        tmp_path, user, FakeResetVerifier(),
+        tmp_path,
+        user,
+        FakeResetVerifier(),
         hours=(at(hours[0]), at(hours[1])),
         clock=lambda: dt.datetime.combine(dt.date(2026, 11, 27), at(now)),
-    )  # fmt: skip
+    )
     if open_:
         assert outcome.outcome is Outcome.COMPLETED
     else:

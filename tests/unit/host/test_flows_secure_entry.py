@@ -33,9 +33,14 @@ class FakeBoard:
         self.blocks: list[FakeBlock] = []
 
     def secure_entry(
-        self, kind: EntryKind, *, min_length: int, max_length: int, entry_timeout: float,
+        self,
+        kind: EntryKind,
+        *,
+        min_length: int,
+        max_length: int,
+        entry_timeout: float,
         cancel: Callable[[], bool],
-    ) -> FakeBlock:  # fmt: skip
+    ) -> FakeBlock:
         self.calls.append((kind, min_length, max_length))
         if self.wait_for_cancel:
             deadline = time.monotonic() + 5

@@ -13,9 +13,17 @@ from host.journal import Effect, Journal, Phase, TransferRecovery
 from tests.unit.host.flow_fakes import FakeTransferVerifier
 
 STATEMENT = TransferStatement(
-    bytes(32), "atm-01", 250_000, "0001", "123", AccountType.CURRENT, "1234567", "ハナコ",
-    "タロウ", "03-1234-5678",
-)  # fmt: skip
+    nonce=bytes(32),
+    terminal_id="atm-01",
+    amount_yen=250_000,
+    payee_bank_code="0001",
+    payee_branch_code="123",
+    payee_account_type=AccountType.CURRENT,
+    payee_account_number="1234567",
+    payee_name="ハナコ",
+    remitter_name="タロウ",
+    remitter_phone="03-1234-5678",
+)
 
 
 def test_authorize_request_round_trips_without_secrets() -> None:
@@ -31,8 +39,12 @@ def test_settle_twice_the_other_way_records_the_refusal(tmp_path: Path) -> None:
 
     async def scenario() -> tuple[TransferState, TransferState]:
         with Journal(tmp_path / "j.db") as journal:
-            first = await settle_transfer(journal, verifier, "op", "a", commit=True)
-            second = await settle_transfer(journal, verifier, "op", "a", commit=False)
+            first = await settle_transfer(
+                journal, verifier, op_id="op", authorization_id="a", commit=True
+            )
+            second = await settle_transfer(
+                journal, verifier, op_id="op", authorization_id="a", commit=False
+            )
             outcomes = [e.data for e in journal.entries() if e.phase is Phase.OUTCOME]
         assert outcomes[-1]["error"] == "TRANSFER_COMMITTED"
         return first, second
@@ -63,9 +75,12 @@ def test_recovery_asks_the_atm_only_for_undecided_authorisations(tmp_path: Path)
                 idempotency_key=f"{op}.authorize",
             )
             journal.record(
-                op, "transfer", Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME,
+                op,
+                "transfer",
+                Effect.TRANSFER_AUTHORIZE,
+                Phase.OUTCOME,
                 data={"accepted": True, "authorization_id": auth},
-            )  # fmt: skip
+            )
         journal.record(
             "op2",
             "transfer",

@@ -11,6 +11,7 @@ transfer left both unsettled and unjournaled.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,20 @@ from host.flows import (
     Working,
     recover_transfers,
 )
+from host.flows.transfer import TransferFieldError
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
 from tests.unit.host.flow_fakes import FakeCard, FakePrinter, FakeTransferVerifier, FakeUser
 
 REQUEST = TransferRequest(
-    250_000, "0001", "123", AccountType.ORDINARY, "1234567", "ヤマダ　ハナコ", "ヤマダ　タロウ",
-    "03-1234-5678",
-)  # fmt: skip
+    amount_yen=250_000,
+    payee_bank_code="0001",
+    payee_branch_code="123",
+    payee_account_type=AccountType.ORDINARY,
+    payee_account_number="1234567",
+    payee_name="ヤマダ　ハナコ",
+    remitter_name="ヤマダ　タロウ",
+    remitter_phone="03-1234-5678",
+)
 FAST = StepTimeouts(prompt=5, insert_card=5, card=5, service=5, printer=5)
 
 
@@ -54,11 +62,17 @@ class Run:
         self.journal = Journal(tmp_path / "journal.db")
         self.ej = ElectronicJournal(tmp_path / "ej.txt", "atm-01")
         self.flow = TransferFlow(
-            terminal_id="atm-01", verifier=self.verifier, card=self.card, user=self.user,
-            journal=self.journal, emit=self.events.append, ejournal=self.ej,
-            printer=self.printer, timeouts=kw.pop("timeouts", FAST),  # type: ignore[arg-type]
+            terminal_id="atm-01",
+            verifier=self.verifier,
+            card=self.card,
+            user=self.user,
+            journal=self.journal,
+            emit=self.events.append,
+            ejournal=self.ej,
+            printer=self.printer,
+            timeouts=kw.pop("timeouts", FAST),  # type: ignore[arg-type]
             cash_question=kw.pop("cash_question", None),  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
 
     def go(
         self, request: TransferRequest = REQUEST, cancel_at: PromptKind | None = None
@@ -90,11 +104,19 @@ def test_happy_path_events_steps_journal_and_receipt(tmp_path: Path) -> None:
     assert outcome.receipt_printed
     assert run.verifier.states == {outcome.authorization_id: TransferState.COMMITTED}
     assert run.flow.history == [
-        TransferStep.START, TransferStep.SESSION, TransferStep.CONFIRM_STATEMENT,
-        TransferStep.WAIT_CARD, TransferStep.ENTER_PASSWORD, TransferStep.SIGNING,
-        TransferStep.AUTHORIZING, TransferStep.CONFIRM_MONEY, TransferStep.COMMITTING,
-        TransferStep.PRINTING, TransferStep.REMOVE_CARD, TransferStep.DONE,
-    ]  # fmt: skip
+        TransferStep.START,
+        TransferStep.SESSION,
+        TransferStep.CONFIRM_STATEMENT,
+        TransferStep.WAIT_CARD,
+        TransferStep.ENTER_PASSWORD,
+        TransferStep.SIGNING,
+        TransferStep.AUTHORIZING,
+        TransferStep.CONFIRM_MONEY,
+        TransferStep.COMMITTING,
+        TransferStep.PRINTING,
+        TransferStep.REMOVE_CARD,
+        TransferStep.DONE,
+    ]
     kinds = [type(e) for e in run.events]
     assert kinds.index(RemoveCard) < kinds.index(FlowResult)
     assert Working in kinds
@@ -104,11 +126,14 @@ def test_happy_path_events_steps_journal_and_receipt(tmp_path: Path) -> None:
     with Journal(tmp_path / "journal.db") as journal:
         pairs = [(e.effect, e.phase) for e in journal.entries()]
     assert pairs == [
-        (Effect.TRANSFER_AUTHORIZE, Phase.INTENT), (Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME),
-        (Effect.TRANSFER_DECISION, Phase.DECISION), (Effect.TRANSFER_COMMIT, Phase.INTENT),
-        (Effect.TRANSFER_COMMIT, Phase.OUTCOME), (Effect.RECEIPT_PRINT, Phase.INTENT),
+        (Effect.TRANSFER_AUTHORIZE, Phase.INTENT),
+        (Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME),
+        (Effect.TRANSFER_DECISION, Phase.DECISION),
+        (Effect.TRANSFER_COMMIT, Phase.INTENT),
+        (Effect.TRANSFER_COMMIT, Phase.OUTCOME),
+        (Effect.RECEIPT_PRINT, Phase.INTENT),
         (Effect.RECEIPT_PRINT, Phase.OUTCOME),
-    ]  # fmt: skip
+    ]
     assert "ABCD1234" not in (tmp_path / "ej.txt").read_text()
     assert b"ABCD1234" not in (tmp_path / "journal.db").read_bytes()
 
@@ -271,9 +296,7 @@ def test_user_declines_the_statement(tmp_path: Path) -> None:
 
 def test_under_threshold_skips_the_card(tmp_path: Path) -> None:
     run = Run(tmp_path)
-    request = TransferRequest(
-        100_000, *[getattr(REQUEST, f) for f in list(REQUEST.__dataclass_fields__)[1:]]
-    )
+    request = dataclasses.replace(REQUEST, amount_yen=100_000)
     outcome = run.go(request)
     assert outcome.outcome is Outcome.COMPLETED
     assert run.card.calls == []
@@ -382,3 +405,21 @@ def test_the_statement_prompt_carries_both_languages(tmp_path: Path) -> None:
     assert statement.text == statement.message.en
     assert "金額: 250,000円" in statement.message.ja
     assert "振込先: ヤマダ　ハナコ" in statement.message.ja
+
+
+def test_a_bound_request_is_the_golden_statement() -> None:
+    # The verifier README's golden vector (tests/unit/host/test_client_canonical.py):
+    # binding a request must not change a byte of what the card signs.
+    statement = dataclasses.replace(REQUEST, amount_yen=300_000).bind(
+        nonce=bytes(range(32)), terminal_id="atm-01"
+    )
+    assert statement.digest().hex() == (
+        "43be1a752996a99671a7fca89c9228d3366ee922b1707284c7da1d75fe750d31"
+    )
+
+
+@pytest.mark.parametrize("amount", [0, 10**12])
+def test_an_amount_out_of_range_names_its_field(amount: int) -> None:
+    with pytest.raises(TransferFieldError) as refused:
+        dataclasses.replace(REQUEST, amount_yen=amount)
+    assert refused.value.field == "amount_yen"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from host.errors import PeripheralError, PinBlockError
+from host.errors import InvalidPinBlockError, PeripheralError
 from host.peripherals import CounterStore
 
 
@@ -32,7 +32,7 @@ def test_guard_starts_above_stored_or_seed_and_writes_ahead(tmp_path: Path) -> N
     assert store.guard("A", seed=3).last_counter == 5
     guard = store.guard("A", seed=9)
     assert guard.last_counter == 9
-    with pytest.raises(PinBlockError, match="replayed"):
+    with pytest.raises(InvalidPinBlockError, match="replayed"):
         guard.accept(9)
     guard.accept(10)
     assert CounterStore(store.path).last("A") == 10

@@ -12,7 +12,7 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from host.errors import PinBlockError
+from host.errors import InvalidPinBlockError
 from host.peripherals.messages import EntryKind
 from host.peripherals.pinblock import BoardKey, EncryptedPin, ReplayGuard
 
@@ -46,7 +46,7 @@ def test_decrypts_once_and_wipes() -> None:
     with pin.decrypted() as secret:
         assert secret.reveal() == PIN
     assert secret.wiped
-    with pytest.raises(PinBlockError, match="already used"), pin.decrypted():
+    with pytest.raises(InvalidPinBlockError, match="already used"), pin.decrypted():
         pass
 
 
@@ -55,7 +55,7 @@ def test_altered_block_rejected() -> None:
     block = bytearray(make_block(key, 7, 1))
     block[30] ^= 1
     with (
-        pytest.raises(PinBlockError, match="MAC"),
+        pytest.raises(InvalidPinBlockError, match="MAC"),
         EncryptedPin(bytes(block), 7, key, ReplayGuard()).decrypted(),
     ):
         pass
@@ -64,7 +64,7 @@ def test_altered_block_rejected() -> None:
 def test_other_request_rejected() -> None:
     key = BoardKey(KEY)
     pin = EncryptedPin(make_block(key, 7, 1), 8, key, ReplayGuard())
-    with pytest.raises(PinBlockError, match="MAC"), pin.decrypted():
+    with pytest.raises(InvalidPinBlockError, match="MAC"), pin.decrypted():
         pass
 
 
@@ -75,13 +75,13 @@ def test_replayed_counter_rejected_and_guard_unchanged() -> None:
         pass
     assert guard.last_counter == 5
     with (
-        pytest.raises(PinBlockError, match="replayed"),
+        pytest.raises(InvalidPinBlockError, match="replayed"),
         EncryptedPin(block, 7, key, guard).decrypted(),
     ):
         pass
     older = make_block(key, 9, 4)
     with (
-        pytest.raises(PinBlockError, match="replayed"),
+        pytest.raises(InvalidPinBlockError, match="replayed"),
         EncryptedPin(older, 9, key, guard).decrypted(),
     ):
         pass
@@ -91,15 +91,18 @@ def test_replayed_counter_rejected_and_guard_unchanged() -> None:
 def test_wrong_key_rejected() -> None:
     block = make_block(BoardKey(KEY), 7, 1)
     other = BoardKey(bytes(32))
-    with pytest.raises(PinBlockError), EncryptedPin(block, 7, other, ReplayGuard()).decrypted():
+    with (
+        pytest.raises(InvalidPinBlockError),
+        EncryptedPin(block, 7, other, ReplayGuard()).decrypted(),
+    ):
         pass
 
 
 def test_malformed() -> None:
     key = BoardKey(KEY)
-    with pytest.raises(PinBlockError, match="bytes"):
+    with pytest.raises(InvalidPinBlockError, match="bytes"):
         EncryptedPin(b"\x01", 1, key, ReplayGuard())
-    with pytest.raises(PinBlockError, match="kind"):
+    with pytest.raises(InvalidPinBlockError, match="kind"):
         EncryptedPin(b"\x09" + bytes(84), 1, key, ReplayGuard())
     with pytest.raises(ValueError, match="32 bytes"):
         BoardKey(b"short")

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Helpers shared by the ``hw_sim.card`` unit tests: APDU exchange, EF reads, TLV splits.
 
-The fixtures (``home``, ``card``) live in this folder's ``conftest.py``;
-these are the plain functions and constants the test modules import.
+The fixtures (``sim_home_dir`` in ``tests/conftest.py``, ``card`` in this
+folder's ``conftest.py``) are not here; these are the plain functions and
+constants the test modules import.
 Commands are written as spaced hex strings.
 """
 

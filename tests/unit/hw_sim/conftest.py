@@ -1,5 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Fixtures for the ``hw_sim`` unit tests: one simulator folder and a powered card.
+"""Fixtures for the ``hw_sim`` unit tests: a powered card in the session's simulator folder.
+
+The folder is the suite-wide ``sim_home_dir`` (``tests/conftest.py``), so
+keys are made once per session; tests that save card state copy its PKI
+into a folder of their own (``card_helpers.with_shared_pki``).
 
 A module whose tests start inside an application overrides ``card`` with a
 fixture of the same name that takes this one and sends its SELECT.
@@ -15,15 +19,9 @@ import pytest
 from hw_sim.card import VirtualCard, open_card
 
 
-@pytest.fixture(scope="session")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One simulator folder shared by the test_card_* modules: keys are made once."""
-    return tmp_path_factory.getbasetemp() / "card-sim-home"
-
-
 @pytest.fixture
-def card(home: Path) -> Iterator[VirtualCard]:
+def card(sim_home_dir: Path) -> Iterator[VirtualCard]:
     """The ``default`` card, powered on, that saves no state."""
-    with open_card("default", home=home, persist=False) as card:
+    with open_card("default", home=sim_home_dir, persist=False) as card:
         card.power_on()
         yield card

@@ -38,8 +38,8 @@ def test_cards_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert default["pins"] == {"auth_pin": "1234", "sign_password": "ABCD1234", "text_pin": "1234"}
 
 
-def test_reset_card(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with_shared_pki(home, tmp_path)
+def test_reset_card(sim_home_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with_shared_pki(sim_home_dir, tmp_path)
     with open_card("default", home=tmp_path) as card:
         card.power_on()
         card.transmit(bytes.fromhex("00A4040C0AD392F000260100000001"))

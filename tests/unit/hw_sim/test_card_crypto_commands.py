@@ -148,8 +148,8 @@ def test_sol_schemes_want_a_32_byte_hash(card: VirtualCard, p1: int) -> None:
     assert run(card, sign_apdu(DIGEST[:31], p1=p1))[1] == 0x6700
 
 
-def test_minor_has_no_signing_key(home: Path) -> None:
-    with open_card("minor", home=home, persist=False) as card:
+def test_minor_has_no_signing_key(sim_home_dir: Path) -> None:
+    with open_card("minor", home=sim_home_dir, persist=False) as card:
         card.power_on()
         run(card, SELECT_JPKI)
         assert run(card, "00 20 00 9B 09 4D 49 4E 4F 52 39 39 39 39")[1] == 0x9000

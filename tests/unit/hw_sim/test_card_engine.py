@@ -80,8 +80,8 @@ def test_snapshot(card: VirtualCard) -> None:
     assert card.state_snapshot().verified == frozenset({0x18})
 
 
-def test_engine_is_usable_alone(home: Path) -> None:
-    with open_card("default", home=home, persist=False) as card:
+def test_engine_is_usable_alone(sim_home_dir: Path) -> None:
+    with open_card("default", home=sim_home_dir, persist=False) as card:
         image: CardImage = card._engine.image
         pins: PinStore = card._engine.pins
     engine = CardEngine(image, pins, random_bytes=lambda n: b"\x5a" * n)

@@ -74,10 +74,10 @@ SETUPS = [
 
 
 @pytest.fixture(scope="module")
-def warm(home: Path) -> Path:
-    with open_card("default", home=home, persist=False):
+def warm(sim_home_dir: Path) -> Path:
+    with open_card("default", home=sim_home_dir, persist=False):
         pass  # build the card image once, outside the timed examples
-    return home
+    return sim_home_dir
 
 
 def check(card: VirtualCard, command: bytes) -> None:

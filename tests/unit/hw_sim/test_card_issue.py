@@ -21,8 +21,8 @@ from tests.unit.hw_sim.card_helpers import SELECT_JPKI, run, with_shared_pki
 
 
 @pytest.fixture
-def private_home(home: Path, tmp_path: Path) -> Path:
-    return with_shared_pki(home, tmp_path)
+def private_home(sim_home_dir: Path, tmp_path: Path) -> Path:
+    return with_shared_pki(sim_home_dir, tmp_path)
 
 
 def auth_certificate(profile: str, home: Path) -> x509.Certificate:
@@ -35,10 +35,10 @@ def auth_certificate(profile: str, home: Path) -> x509.Certificate:
     return x509.load_der_x509_certificate(content[: int.from_bytes(content[2:4], "big") + 4])
 
 
-def test_certificates_are_cached(home: Path) -> None:
-    first = auth_certificate("default", home)
-    assert (home / "cards" / "default" / "auth-cert.der").is_file()
-    assert auth_certificate("default", home).serial_number == first.serial_number
+def test_certificates_are_cached(sim_home_dir: Path) -> None:
+    first = auth_certificate("default", sim_home_dir)
+    assert (sim_home_dir / "cards" / "default" / "auth-cert.der").is_file()
+    assert auth_certificate("default", sim_home_dir).serial_number == first.serial_number
 
 
 def test_damaged_cache_is_reissued(private_home: Path) -> None:
@@ -51,31 +51,31 @@ def test_damaged_cache_is_reissued(private_home: Path) -> None:
     )
 
 
-def test_revoked_profile(home: Path) -> None:
-    pki = TestPki.open(home / "pki")
-    certificate = auth_certificate("revoked", home)
+def test_revoked_profile(sim_home_dir: Path) -> None:
+    pki = TestPki.open(sim_home_dir / "pki")
+    certificate = auth_certificate("revoked", sim_home_dir)
     assert pki.is_revoked(certificate)
     sign = x509.load_der_x509_certificate(
-        (home / "cards" / "revoked" / "sign-cert.der").read_bytes()
+        (sim_home_dir / "cards" / "revoked" / "sign-cert.der").read_bytes()
     )
     assert pki.is_revoked(sign)
-    assert not pki.is_revoked(auth_certificate("default", home))
+    assert not pki.is_revoked(auth_certificate("default", sim_home_dir))
 
 
-def test_expired_profile(home: Path) -> None:
-    certificate = auth_certificate("expired", home)
+def test_expired_profile(sim_home_dir: Path) -> None:
+    certificate = auth_certificate("expired", sim_home_dir)
     assert certificate.not_valid_after_utc < dt.datetime.now(dt.UTC)
-    assert auth_certificate("default", home).not_valid_after_utc > dt.datetime.now(dt.UTC)
+    assert auth_certificate("default", sim_home_dir).not_valid_after_utc > dt.datetime.now(dt.UTC)
 
 
-def test_minor_has_no_signing_certificate_file(home: Path) -> None:
-    auth_certificate("minor", home)
-    assert not (home / "cards" / "minor" / "sign-cert.der").exists()
+def test_minor_has_no_signing_certificate_file(sim_home_dir: Path) -> None:
+    auth_certificate("minor", sim_home_dir)
+    assert not (sim_home_dir / "cards" / "minor" / "sign-cert.der").exists()
 
 
-def test_pin_seeds_cover_every_pin_object(home: Path, tmp_path: Path) -> None:
+def test_pin_seeds_cover_every_pin_object(sim_home_dir: Path, tmp_path: Path) -> None:
     profile = get_profile("default")
-    image, seeds = build_card(profile, TestPki.open(home / "pki"), tmp_path / "card")
+    image, seeds = build_card(profile, TestPki.open(sim_home_dir / "pki"), tmp_path / "card")
     pin_objects = {
         (application.aid, fid)
         for application in image.applications
@@ -95,7 +95,7 @@ def test_card_serial_number() -> None:
     assert serial != card_serial_number(get_profile("minor"))
 
 
-def test_other_atr(home: Path) -> None:
-    with open_card("default", home=home, persist=False) as card:
+def test_other_atr(sim_home_dir: Path) -> None:
+    with open_card("default", home=sim_home_dir, persist=False) as card:
         assert card.atr == bytes.fromhex("3B E0 00 FF 81 31 FE 45 14")
         assert card.power_on() == card.atr

@@ -78,57 +78,59 @@ def _verify(card: VirtualCard, sfi: str, value: str) -> int:
     return sw(card, bytes.fromhex(f"00 20 00 {sfi}") + bytes([len(data)]) + data)
 
 
-def test_authorised_reset_sets_the_new_password(jpki: VirtualCard, home: Path) -> None:
-    assert _authorize(jpki, home, 0x01) == 0x9000
+def test_authorised_reset_sets_the_new_password(jpki: VirtualCard, sim_home_dir: Path) -> None:
+    assert _authorize(jpki, sim_home_dir, 0x01) == 0x9000
     assert _reset(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x9000
     assert _verify(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x9000
     # The authorisation was single use.
     assert _reset(jpki, SIGN_PASSWORD_SFI, "OTHER123") == 0x6982
 
 
-def test_auth_pin_reset_needs_its_own_operation(jpki: VirtualCard, home: Path) -> None:
-    assert _authorize(jpki, home, 0x01) == 0x9000
+def test_auth_pin_reset_needs_its_own_operation(jpki: VirtualCard, sim_home_dir: Path) -> None:
+    assert _authorize(jpki, sim_home_dir, 0x01) == 0x9000
     assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x6982
-    assert _authorize(jpki, home, 0x02) == 0x9000
+    assert _authorize(jpki, sim_home_dir, 0x02) == 0x9000
     assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x9000
     assert _verify(jpki, AUTH_PIN_SFI, "9876") == 0x9000
 
 
-def test_wrong_mac_is_refused_and_authorises_nothing(jpki: VirtualCard, home: Path) -> None:
+def test_wrong_mac_is_refused_and_authorises_nothing(jpki: VirtualCard, sim_home_dir: Path) -> None:
     before = jpki.state_snapshot().pins
-    assert _authorize(jpki, home, 0x01, tamper=True) == 0x6300
+    assert _authorize(jpki, sim_home_dir, 0x01, tamper=True) == 0x6300
     assert _reset(jpki, SIGN_PASSWORD_SFI, "NEWPASS9") == 0x6982
     assert jpki.state_snapshot().pins == before
 
 
-def test_without_a_challenge_or_twice_with_one(jpki: VirtualCard, home: Path) -> None:
+def test_without_a_challenge_or_twice_with_one(jpki: VirtualCard, sim_home_dir: Path) -> None:
     mac = "00" * 16
     assert sw(jpki, "00 82 00 01 10 " + mac) == 0x6985
     challenge, _ = run(jpki, "00 84 00 00 08")
-    cert = _proof_certificate(home, 1)
+    cert = _proof_certificate(sim_home_dir, 1)
     good = issuer_authorization(
-        _master(home), _card_id(jpki), challenge, 1, proof_certificate_der=cert
+        _master(sim_home_dir), _card_id(jpki), challenge, 1, proof_certificate_der=cert
     )
     assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x9000
     assert sw(jpki, bytes([0, 0x82, 0, 1, 0x10, *good])) == 0x6985  # challenge consumed
 
 
-def test_an_authorisation_for_another_certificate_is_refused(jpki: VirtualCard, home: Path) -> None:
+def test_an_authorisation_for_another_certificate_is_refused(
+    jpki: VirtualCard, sim_home_dir: Path
+) -> None:
     # Issue 22: card A's signing certificate proved the reset; card B refuses it.
     before = jpki.state_snapshot().pins
     challenge, _ = run(jpki, "00 84 00 00 08")
-    other = _proof_certificate(home, 1)  # not this card's signing certificate
+    other = _proof_certificate(sim_home_dir, 1)  # not this card's signing certificate
     mac = issuer_authorization(
-        _master(home), _card_id(jpki), challenge, 2, proof_certificate_der=other
+        _master(sim_home_dir), _card_id(jpki), challenge, 2, proof_certificate_der=other
     )
     assert sw(jpki, bytes([0, 0x82, 0, 2, 0x10, *mac])) == 0x6300
     assert _reset(jpki, AUTH_PIN_SFI, "9876") == 0x6982
     assert jpki.state_snapshot().pins == before
 
 
-def test_new_value_must_follow_the_pin_rules(jpki: VirtualCard, home: Path) -> None:
+def test_new_value_must_follow_the_pin_rules(jpki: VirtualCard, sim_home_dir: Path) -> None:
     before = jpki.state_snapshot().pins
-    assert _authorize(jpki, home, 0x02) == 0x9000
+    assert _authorize(jpki, sim_home_dir, 0x02) == 0x9000
     assert _reset(jpki, AUTH_PIN_SFI, "12AB") == 0x6A80
     assert jpki.state_snapshot().pins == before
 
@@ -144,11 +146,11 @@ def test_outside_the_jpki_application(card: VirtualCard) -> None:
     assert sw(card, "00 82 00 01 10 " + "00" * 16) == 0x6985
 
 
-def test_reset_unblocks_a_locked_password(home: Path) -> None:
-    with open_card("sign-locked", home=home, persist=False) as locked:
+def test_reset_unblocks_a_locked_password(sim_home_dir: Path) -> None:
+    with open_card("sign-locked", home=sim_home_dir, persist=False) as locked:
         locked.power_on()
         assert sw(locked, SELECT_JPKI) == 0x9000
         assert _verify(locked, SIGN_PASSWORD_SFI, "ABCD1234") == 0x6984
-        assert _authorize(locked, home, 0x01, profile="sign-locked") == 0x9000
+        assert _authorize(locked, sim_home_dir, 0x01, profile="sign-locked") == 0x9000
         assert _reset(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000
         assert _verify(locked, SIGN_PASSWORD_SFI, "FRESH2026") == 0x9000

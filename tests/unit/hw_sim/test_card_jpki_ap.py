@@ -48,31 +48,33 @@ def test_token_info_and_availability_on_the_card(card: VirtualCard) -> None:
     [(0x0A, CertKind.AUTH, False), (0x0B, CertKind.AUTH, True), (0x02, CertKind.SIGN, True)],
 )
 def test_public_certificates(
-    card: VirtualCard, home: Path, fid: int, kind: CertKind, is_ca: bool
+    card: VirtualCard, sim_home_dir: Path, fid: int, kind: CertKind, is_ca: bool
 ) -> None:
     run(card, SELECT_JPKI)
     certificate, filler = split_certificate(read_ef(card, fid))
     assert filler
     assert set(filler) == {0xFF}
-    ca = TestPki.open(home / "pki").ca_certificate(kind)
+    ca = TestPki.open(sim_home_dir / "pki").ca_certificate(kind)
     if is_ca:
         assert certificate == ca
     else:
         certificate.verify_directly_issued_by(ca)
 
 
-def test_signing_certificate_after_the_password(card: VirtualCard, home: Path) -> None:
+def test_signing_certificate_after_the_password(card: VirtualCard, sim_home_dir: Path) -> None:
     run(card, SELECT_JPKI)
     run(card, "00 A4 02 0C 02 00 01")
     assert run(card, "00 B0 00 00 04")[1] == 0x6982
     assert run(card, "00 20 00 9B 08 41 42 43 44 31 32 33 34")[1] == 0x9000
     certificate, filler = split_certificate(read_ef(card, 0x01))
     assert set(filler) == {0xFF}
-    certificate.verify_directly_issued_by(TestPki.open(home / "pki").ca_certificate(CertKind.SIGN))
+    certificate.verify_directly_issued_by(
+        TestPki.open(sim_home_dir / "pki").ca_certificate(CertKind.SIGN)
+    )
 
 
-def test_certificates_hold_the_card_keys(card: VirtualCard, home: Path) -> None:
-    pki = TestPki.open(home / "pki")
+def test_certificates_hold_the_card_keys(card: VirtualCard, sim_home_dir: Path) -> None:
+    pki = TestPki.open(sim_home_dir / "pki")
     run(card, SELECT_JPKI)
     auth, _ = split_certificate(read_ef(card, 0x0A))
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -82,8 +84,8 @@ def test_certificates_hold_the_card_keys(card: VirtualCard, home: Path) -> None:
     ) == expected.public_bytes(serialization.Encoding.DER, spki)
 
 
-def test_minor_card(home: Path) -> None:
-    with open_card("minor", home=home, persist=False) as card:
+def test_minor_card(sim_home_dir: Path) -> None:
+    with open_card("minor", home=sim_home_dir, persist=False) as card:
         card.power_on()
         run(card, SELECT_JPKI)
         assert read_ef(card, 0x08) == bytes.fromhex("00 8F 00")

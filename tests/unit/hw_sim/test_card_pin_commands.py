@@ -127,14 +127,14 @@ def test_wrong_verify_drops_the_security_status(card: VirtualCard) -> None:
     assert not can_sign_with_auth_key(card)
 
 
-def test_locked_profiles(home: Path) -> None:
-    with open_card("sign-locked", home=home, persist=False) as card:
+def test_locked_profiles(sim_home_dir: Path) -> None:
+    with open_card("sign-locked", home=sim_home_dir, persist=False) as card:
         card.power_on()
         run(card, SELECT_JPKI)
         assert sw(card, "00 20 00 9B") == 0x63C0
         assert sw(card, "00 20 00 9B 0A 4C 4F 43 4B 45 44 31 31 31 31") == 0x6984
         assert sw(card, "00 20 00 98") == 0x63C3
-    with open_card("auth-last-try", home=home, persist=False) as card:
+    with open_card("auth-last-try", home=sim_home_dir, persist=False) as card:
         card.power_on()
         run(card, SELECT_JPKI)
         assert sw(card, "00 20 00 98") == 0x63C1
@@ -185,9 +185,11 @@ def test_reselecting_the_same_application_keeps_status_by_default(card: VirtualC
     assert can_sign_with_auth_key(card)
 
 
-def test_reselect_clears_security_option(home: Path) -> None:
+def test_reselect_clears_security_option(sim_home_dir: Path) -> None:
     # OpenSC's logout re-selects the JPKI AP and assumes this behaviour.
-    with open_card("default", home=home, persist=False, reselect_clears_security=True) as card:
+    with open_card(
+        "default", home=sim_home_dir, persist=False, reselect_clears_security=True
+    ) as card:
         card.power_on()
         select_auth_pin(card)
         run(card, f"00 20 00 80 {AUTH_PIN}")

@@ -22,9 +22,9 @@ AUTH_PIN_NAME = "D392F000260100000001/0018"
 
 
 @pytest.fixture(scope="module")
-def module_home(home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def module_home(sim_home_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of this module's own, with a copy of the shared PKI (no new keys)."""
-    return with_shared_pki(home, tmp_path_factory.mktemp("storage-home"))
+    return with_shared_pki(sim_home_dir, tmp_path_factory.mktemp("storage-home"))
 
 
 @pytest.fixture

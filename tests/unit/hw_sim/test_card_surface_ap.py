@@ -71,7 +71,7 @@ def test_access_conditions(card: VirtualCard, credential: str | None, readable: 
     check_read_access(card, (0x01, 0x02, 0x05), readable, free=(0x03, 0x04))
 
 
-def test_age_record(card: VirtualCard, home: Path) -> None:
+def test_age_record(card: VirtualCard, sim_home_dir: Path) -> None:
     run(card, f"00 20 00 91 {BIRTH_KEY}")
     content = read_ef(card, 0x01)
     assert content[:5] == bytes.fromhex("FF 10 82 02 1E")
@@ -82,10 +82,10 @@ def test_age_record(card: VirtualCard, home: Path) -> None:
     assert items[0][1] == b"19800101"
     assert items[1][1][:9] == bytes.fromhex("90 03 01 00 01 91 82 01 00")
     signed = items[0][2] + items[1][2]
-    issuer(home).verify(items[2][1], signed, padding.PKCS1v15(), hashes.SHA256())
+    issuer(sim_home_dir).verify(items[2][1], signed, padding.PKCS1v15(), hashes.SHA256())
 
 
-def test_card_face(card: VirtualCard, home: Path) -> None:
+def test_card_face(card: VirtualCard, sim_home_dir: Path) -> None:
     run(card, f"00 20 00 92 {CODE_B}")
     content = read_ef(card, 0x02)
     value, _header = outer(content, b"\xff\x20")
@@ -103,7 +103,7 @@ def test_card_face(card: VirtualCard, home: Path) -> None:
     for tag in (b"\xdf\x25", b"\xdf\x26", b"\xdf\x27", b"\xdf\x2a"):
         check_png(by_tag[tag][0])
     # DF28: PKCS#1 v1.5 type 1 over three SHA-256 digests (UNCONFIRMED detail).
-    numbers = issuer(home).public_numbers()
+    numbers = issuer(sim_home_dir).public_numbers()
     encoded = pow(int.from_bytes(by_tag[b"\xdf\x28"][0], "big"), numbers.e, numbers.n)
     recovered = encoded.to_bytes(256, "big")[-96:]
     wholes = [whole for _, _, whole in items[1:7]]
@@ -127,13 +127,13 @@ def test_basic_info_and_cv_certificate(card: VirtualCard) -> None:
     assert cv[26:42] == items[b"\xdf\x32"]
 
 
-def test_rendered_my_number(card: VirtualCard, home: Path) -> None:
+def test_rendered_my_number(card: VirtualCard, sim_home_dir: Path) -> None:
     run(card, f"00 20 00 93 {CODE_A}")
     value, _ = outer(read_ef(card, 0x05), b"\xff\x40")
     items = parse_tlvs(value)
     check_png(items[0][1], (72, 12))
     signed = items[0][2] + items[1][2]
-    issuer(home).verify(items[2][1], signed, padding.PKCS1v15(), hashes.SHA256())
+    issuer(sim_home_dir).verify(items[2][1], signed, padding.PKCS1v15(), hashes.SHA256())
 
 
 def test_keys_of_the_surface_ap(card: VirtualCard) -> None:

@@ -87,7 +87,7 @@ def test_my_number_file(card: VirtualCard) -> None:
     assert run(card, "00 B0 00 00 11") == (expected, 0x9000)
 
 
-def test_integrity_record_checks_out(card: VirtualCard, home: Path) -> None:
+def test_integrity_record_checks_out(card: VirtualCard, sim_home_dir: Path) -> None:
     run(card, f"00 20 00 91 {TEXT_PIN}")
     number, four, record = read_ef(card, 0x01), read_ef(card, 0x02), read_ef(card, 0x03)
     assert len(record) == 336
@@ -97,19 +97,19 @@ def test_integrity_record_checks_out(card: VirtualCard, home: Path) -> None:
     end = 3 + four[2]  # the object is short-form here
     assert items[b"\xdf\x32"] == hashlib.sha256(four[14:end]).digest()  # DF22 .. end
     assert basic_four_signed_part(SECTION_9_3) == SECTION_9_3[14:]
-    issuer = TestPki.open(home / "pki").card_data_key().public_key()
+    issuer = TestPki.open(sim_home_dir / "pki").card_data_key().public_key()
     signed = items[b"\xdf\x31"] + items[b"\xdf\x32"]
     issuer.verify(items[b"\xdf\x33"], signed, padding.PKCS1v15(), hashes.SHA256())
 
 
-def test_cv_certificate(card: VirtualCard, home: Path) -> None:
+def test_cv_certificate(card: VirtualCard, sim_home_dir: Path) -> None:
     cv = read_ef(card, 0x04)  # no credential needed
     assert len(cv) == 568
     assert cv[:5] == bytes.fromhex("7F 21 82 02 33")
     assert cv[5:10] == bytes.fromhex("5F 4E 82 01 29")
     assert cv[42:51] == bytes.fromhex("90 03 01 00 01 91 82 01 00")
     assert cv[307:312] == bytes.fromhex("5F 37 82 01 00")
-    issuer = TestPki.open(home / "pki").card_data_key().public_key()
+    issuer = TestPki.open(sim_home_dir / "pki").card_data_key().public_key()
     issuer.verify(cv[312:], cv[5:307], padding.PKCS1v15(), hashes.SHA256())
 
 
@@ -152,8 +152,8 @@ def test_key_blocked_at_issuance(card: VirtualCard) -> None:
     assert run(card, f"00 20 00 92 {TEXT_PIN}")[1] == 0x6984
 
 
-def test_foreign_resident_name(home: Path) -> None:
-    with open_card("foreign-resident", home=home, persist=False) as card:
+def test_foreign_resident_name(sim_home_dir: Path) -> None:
+    with open_card("foreign-resident", home=sim_home_dir, persist=False) as card:
         card.power_on()
         run(card, SELECT_TEXT)
         assert run(card, "00 20 00 91 04 39 38 37 36")[1] == 0x9000

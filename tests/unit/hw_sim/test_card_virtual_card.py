@@ -18,8 +18,8 @@ from myna_edge.chaos.secrets_scan import encodings_found
 from tests.unit.hw_sim.card_helpers import SELECT_JPKI, SELECT_TEXT, run
 
 
-def test_power_cycle(home: Path) -> None:
-    with open_card("default", home=home, persist=False) as card:
+def test_power_cycle(sim_home_dir: Path) -> None:
+    with open_card("default", home=sim_home_dir, persist=False) as card:
         assert not card.powered
         with pytest.raises(CardNotPoweredError):
             card.transmit(bytes.fromhex(SELECT_JPKI))
@@ -39,8 +39,8 @@ def test_power_on_again_is_a_cold_reset(card: VirtualCard) -> None:
     assert card.state_snapshot().application is None
 
 
-def test_close(home: Path) -> None:
-    card = open_card("default", home=home, persist=False)
+def test_close(sim_home_dir: Path) -> None:
+    card = open_card("default", home=sim_home_dir, persist=False)
     assert card in open_cards()
     card.power_on()
     card.close()
@@ -164,12 +164,12 @@ def test_masked_state_keeps_everything_but_digests() -> None:
 
 
 def test_no_pin_in_logs_reprs_or_apdu_log(
-    home: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    sim_home_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Drive VERIFY and CHANGE with known PINs; no trace of them may remain (STYLE §7)."""
-    with open_card("default", home=home, persist=False):
+    with open_card("default", home=sim_home_dir, persist=False):
         pass  # makes sure the shared PKI exists
-    shutil.copytree(home / "pki", tmp_path / "pki")
+    shutil.copytree(sim_home_dir / "pki", tmp_path / "pki")
     caplog.set_level(1)
     secrets_used = [NEW_AUTH_PIN, NEW_PASSWORD, NEW_TEXT_PIN]
     old = {"auth": "1234", "sign": "ABCD1234", "text": "1234"}

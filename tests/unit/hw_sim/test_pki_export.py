@@ -30,10 +30,10 @@ def _export(out: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> list[s
 
 
 def test_export_is_a_trust_dir_the_verifier_accepts(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, sim_home_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "trust"
-    printed = _export(out, home, capsys)
+    printed = _export(out, sim_home_dir, capsys)
     names = {p.name for p in out.iterdir()}
     assert {"auth-ca.pem", "sign-ca.pem", "auth.crl.der", "sign.crl.der",
             "card-data-issuer.pub.pem", "face-provider.pub.pem", *_PRIVATE} <= names  # fmt: skip
@@ -44,33 +44,36 @@ def test_export_is_a_trust_dir_the_verifier_accepts(
     config = VerifierConfig(trust_dir=out)  # the production shape: no insecure_dev
     store = TrustStore.from_folder(config.trust_folder())
     now = dt.datetime.now(dt.UTC)
-    with open_card("default", home=home, persist=False):
+    with open_card("default", home=sim_home_dir, persist=False):
         pass
-    sign_der = (home / "cards" / "default" / "sign-cert.der").read_bytes()
+    sign_der = (sim_home_dir / "cards" / "default" / "sign-cert.der").read_bytes()
     assert store.check("sign", sign_der, now).reason == "OK"
     revoked = x509.load_der_x509_certificate(
-        (home / "cards" / "revoked" / "sign-cert.der").read_bytes()
+        (sim_home_dir / "cards" / "revoked" / "sign-cert.der").read_bytes()
     )
     crl = x509.load_der_x509_crl(Path(config.crl_sources("sign")[0]).read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
 
 
 def test_a_second_export_keeps_the_face_provider_key(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, sim_home_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "trust"
-    _export(out, home, capsys)
+    _export(out, sim_home_dir, capsys)
     first = (out / FACE_KEY_FILE).read_bytes(), (out / "face-provider.pub.pem").read_bytes()
-    _export(out, home, capsys)
+    _export(out, sim_home_dir, capsys)
     assert ((out / FACE_KEY_FILE).read_bytes(), (out / "face-provider.pub.pem").read_bytes()) == (
         first
     )
 
 
 def test_an_unwritable_folder_is_an_error_not_a_traceback(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, sim_home_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    assert main(["sim", "export-pki", "--out", str(blocker / "trust"), "--home", str(home)]) == 1
+    assert (
+        main(["sim", "export-pki", "--out", str(blocker / "trust"), "--home", str(sim_home_dir)])
+        == 1
+    )
     assert capsys.readouterr().err.startswith("myna-edge sim export-pki: ")

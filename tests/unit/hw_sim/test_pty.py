@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.pty import close_fds, open_pty, replace_symlink
+from hw_sim.pty import close_fds, open_pty, open_ptys, replace_symlink
 
 
 def _read(fd: int, n: int) -> bytes:
@@ -47,3 +47,25 @@ def test_close_fds_closes_all_and_ignores_closed_ones() -> None:
     close_fds([read_end, write_end])
     with pytest.raises(OSError, match="Bad file descriptor"):
         os.fstat(write_end)
+
+
+def test_open_ptys_lists_a_pty_until_both_ends_are_closed() -> None:
+    # What the autouse leak check in tests/conftest.py counts (issue 13.8).
+    master, slave, path = open_pty()
+    try:
+        assert path in open_ptys()
+        os.close(slave)  # a plain close counts as well as close_fds
+        assert path in open_ptys()  # the master is still open
+    finally:
+        close_fds((master, slave))
+    assert path not in open_ptys()
+
+
+def test_a_reused_descriptor_number_is_not_a_pty(tmp_path: Path) -> None:
+    master, slave, path = open_pty()
+    close_fds((master, slave))
+    reused = os.open(tmp_path / "file", os.O_CREAT | os.O_RDWR)  # likely gets a freed number
+    try:
+        assert path not in open_ptys()
+    finally:
+        os.close(reused)

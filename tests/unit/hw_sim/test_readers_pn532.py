@@ -22,8 +22,8 @@ SELECT_AUTH_CERT = hx("00A4020C02000A")
 
 
 @pytest.fixture
-def chip(home: Path) -> Pn532:
-    card = open_card("default", home=home, persist=False)
+def chip(sim_home_dir: Path) -> Pn532:
+    card = open_card("default", home=sim_home_dir, persist=False)
     yield Pn532(card)  # type: ignore[misc]
     card.close()
 
@@ -124,7 +124,7 @@ def test_release_deselect_power_down(chip: Pn532) -> None:
     assert not card.powered
 
 
-def test_empty_field_and_place(chip: Pn532, home: Path) -> None:
+def test_empty_field_and_place(chip: Pn532, sim_home_dir: Path) -> None:
     card = chip.card
     activate(chip)
     chip.place(None)

@@ -56,9 +56,9 @@ def test_unpowered_card_gives_an_empty_answer(card: VirtualCard) -> None:
     assert proto.receive(msg(SELECT_JPKI)) == msg(b"\x90\x00")
 
 
-def test_empty_slot_and_closed_card(home: Path) -> None:
+def test_empty_slot_and_closed_card(sim_home_dir: Path) -> None:
     assert VpcdProtocol(None).receive(msg(b"\x04") + msg(SELECT_JPKI)) == msg(b"") + msg(b"")
-    card = open_card("default", home=home, persist=False)
+    card = open_card("default", home=sim_home_dir, persist=False)
     card.close()
     proto = VpcdProtocol(card)
     assert proto.receive(msg(b"\x04")) == msg(b"")

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The crash campaign's verdict: each way the three records can disagree is caught.
+"""The one consistency checker: each way the three records can disagree is caught.
 
-The ledger is a small SQLite file with the verifier's column names, the
-journal the real ``host.journal.Journal`` written as the transfer flow
-writes it, and the ATM record the application's own.
+The ledger is a real verifier database written through its storage
+interface (and read back by ``read_ledger``), the journal the real
+``host.journal.Journal`` written as the transfer flow writes it, and the
+ATM record the application's own.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,31 +16,48 @@ import pytest
 
 from host.journal import Effect, Journal, Phase
 from myna.edge.v1 import terminal_pb2 as tpb
-from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.atm import AtmApplication, TransferAttempt
-from myna_edge.chaos.consistency import check_consistency, check_receipts, ledger
+from myna_edge.chaos.consistency import (
+    check_consistency,
+    check_receipts,
+    check_transfers,
+    open_ledger,
+)
+from verifier.codes import RevocationSource, TransferState
+from verifier.storage import AuditEntry, Transfer, open_storage
 
-COMMITTED, REVERSED = vpb.TRANSFER_STATE_COMMITTED, vpb.TRANSFER_STATE_REVERSED
-AUTHORIZED = vpb.TRANSFER_STATE_AUTHORIZED
+AUTHORIZED, COMMITTED, REVERSED = TransferState
 
 
 class World:
     """Three records under construction."""
 
     def __init__(self, root: Path) -> None:
-        self.db_path, self.journal_path = root / "v.sqlite", root / "j.sqlite"
-        with sqlite3.connect(self.db_path) as db:
-            db.execute("CREATE TABLE transfers (authorization_id TEXT, amount_yen INT, state INT)")
-            db.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, subject_id TEXT, action TEXT)")
+        self.url, self.journal_path = f"sqlite:///{root / 'v.sqlite'}", root / "j.sqlite"
         self.atm = AtmApplication(cast(Any, None), None, "")
         self.attempts: list[TransferAttempt] = []
+        self._audited = 0
 
-    def ledger_row(self, auth: str, amount: int, state: int, *actions: str) -> None:
-        with sqlite3.connect(self.db_path) as db:
-            db.execute("INSERT INTO transfers VALUES (?, ?, ?)", (auth, amount, state))
+    def ledger_row(self, auth: str, amount: int, state: TransferState, *actions: str) -> None:
+        transfer = Transfer(
+            authorization_id=auth,
+            terminal_id="atm-01",
+            amount_yen=amount,
+            statement_digest=b"d" * 32,
+            state=state,
+            identity_verified=True,
+            certificate_serial="1A",
+            revocation_source=RevocationSource.OCSP,
+            created_us=len(self.attempts),
+            expires_us=10**15,
+        )
+        with open_storage(self.url) as storage, storage.transaction() as tx:
+            tx.insert_transfer(transfer)
             for action in ("AUTHORIZE_TRANSFER", *actions):
-                db.execute("INSERT INTO audit (subject_id, action) VALUES (?, ?)", (auth, action))
+                self._audited += 1
+                entry = AuditEntry(self._audited, "atm-01", action, "ACCEPTED", "OK", "1A", auth)
+                tx.append_audit(entry)
 
     def journal(self, op: str, rid: str, auth: str | None, *settle: Effect) -> None:
         with Journal(self.journal_path) as j:
@@ -60,7 +77,7 @@ class World:
             self.atm.record(rid, dispensed)
 
     def check(self) -> dict[str, object]:
-        return check_consistency(self.db_path, self.journal_path, self.atm, self.attempts)
+        return check_consistency(open_ledger(self.url), self.journal_path, self.atm, self.attempts)
 
 
 @pytest.fixture
@@ -85,7 +102,8 @@ def test_agreeing_records_give_the_figures(world: World) -> None:
     assert figures["reversed"] == 1
     assert figures["not_authorised"] == 2
     assert figures["ledger_rows"] == 2
-    assert set(ledger(world.db_path)) == {"aut-1", "aut-2"}
+    assert set(open_ledger(world.url)) == {"aut-1", "aut-2"}
+    assert set(open_ledger(world.url, terminal_id="atm-02")) == set()
 
 
 def test_cash_dispensed_for_a_reversed_transfer(world: World) -> None:
@@ -193,7 +211,7 @@ def _receipt(folder: Path, name: str, ref: str) -> None:
 def test_receipts_for_committed_transfers_once(world: World, tmp_path: Path) -> None:
     _receipt(tmp_path / "paper", "receipt-0001.txt", "aut-1")
     figures = check_consistency(
-        world.db_path, world.journal_path, world.atm, world.attempts, tmp_path / "paper"
+        open_ledger(world.url), world.journal_path, world.atm, world.attempts, tmp_path / "paper"
     )
     assert figures["receipts_printed"] == 1
 
@@ -225,3 +243,77 @@ def test_a_receipt_for_a_reversed_transfer(tmp_path: Path) -> None:
     _receipt(tmp_path, "receipt-0001.txt", "aut-2")
     with pytest.raises(ChaosInvariantError, match="not committed: \\['aut-2'\\]"):
         check_receipts(tmp_path, {"aut-1"})
+
+
+# -- check_transfers on its own (the part every scenario shares) ---------------------------
+
+
+def test_the_journal_and_the_ledger_disagree_on_the_state(world: World) -> None:
+    world.ledger_row("aut-15", 300_000, REVERSED, "REVERSE_TRANSFER")
+    world.journal("op-15", "r-15", "aut-15", Effect.TRANSFER_COMMIT)
+    world.attempt("r-15", 300_000, True)
+    with pytest.raises(
+        ChaosInvariantError, match=r"aut-15: journal says .*commit.*ledger REVERSED"
+    ):
+        world.check()
+
+
+def test_a_settlement_that_failed_is_not_a_settlement(world: World) -> None:
+    # Settle outcomes with an error mean someone else (the expiry sweep) settled it.
+    world.ledger_row("aut-16", 300_000, REVERSED, "REVERSE_TRANSFER")
+    world.journal("op-16", "r-16", "aut-16")
+    with Journal(world.journal_path) as j:
+        data = {"authorization_id": "aut-16", "state": "", "error": "AUTHORIZATION_EXPIRED"}
+        j.record("op-16", "transfer", Effect.TRANSFER_REVERSE, Phase.OUTCOME, data=data)
+    world.attempt("r-16", 300_000, False)
+    with pytest.raises(ChaosInvariantError, match="aut-16 settled with error"):
+        world.check()
+
+
+def test_every_terminal_journal_is_checked_against_one_ledger(world: World, tmp_path: Path) -> None:
+    world.ledger_row("aut-20", 1_000, COMMITTED, "COMMIT_TRANSFER")
+    second = tmp_path / "second.sqlite"
+    with Journal(second) as j:
+        asked = {"request_id": "q-20"}
+        key = "op-20.authorize"
+        j.record(
+            "op-20",
+            "transfer",
+            Effect.TRANSFER_AUTHORIZE,
+            Phase.INTENT,
+            idempotency_key=key,
+            data=asked,
+        )
+        accepted = {"accepted": True, "authorization_id": "aut-20"}
+        j.record("op-20", "transfer", Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME, data=accepted)
+        settled = {"authorization_id": "aut-20", "state": "COMMITTED", "error": ""}
+        j.record("op-20", "transfer", Effect.TRANSFER_COMMIT, Phase.OUTCOME, data=settled)
+    ledger = open_ledger(world.url)
+    with Journal(world.journal_path) as first, Journal(second) as other:
+        verdict = check_transfers(ledger, {"atm-01": first, "atm-02": other})
+        with pytest.raises(
+            ChaosInvariantError, match=r"no journaled operation knows: \['aut-20'\]"
+        ):
+            check_transfers(ledger, {"atm-01": first})  # the second terminal's is missing
+    assert verdict.committed() == {"aut-1", "aut-20"}
+    assert {(op.journal, op.authorization_id) for op in verdict.operations} >= {
+        ("atm-01", "aut-1"),
+        ("atm-02", "aut-20"),
+    }
+    with Journal(second) as j:  # the second terminal authorises again, never settles
+        asked = {"request_id": "q-21"}
+        key = "op-21.authorize"
+        j.record(
+            "op-21",
+            "transfer",
+            Effect.TRANSFER_AUTHORIZE,
+            Phase.INTENT,
+            idempotency_key=key,
+            data=asked,
+        )
+    with (
+        Journal(world.journal_path) as first,
+        Journal(second) as other,
+        pytest.raises(ChaosInvariantError, match=r"journal atm-02: .*unresolved.*op-21"),
+    ):
+        check_transfers(ledger, {"atm-01": first, "atm-02": other})

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge readers``: every reader the host can reach, on every transport.
 
+The transport layer's command (as ``hw_sim.readers.cli`` is the simulated
+readers'); it was ``host/readers.py`` until issue 13.8.
+
 Why: the first question at a terminal with a new reader is "does the host
 see it, and under which URL?". Each backend is asked in turn; one that
 cannot run here (pyscard missing, pcscd stopped) is reported, not fatal.

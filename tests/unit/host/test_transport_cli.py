@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""host.readers: the listing over every transport, and its command output.
+"""host.transport.cli: the readers listing over every transport, and its command output.
 
 The backends below are faked at the module's two probes (``_pcsc``,
 ``_libnfc``); the real listing against pcscd and the PN532 emulator is in
@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from host import readers
 from host.errors import BackendUnavailableError
-from host.readers import ReaderEntry
+from host.transport import cli as readers
+from host.transport.cli import ReaderEntry
 
 
 def test_every_transport_is_listed(monkeypatch: pytest.MonkeyPatch) -> None:

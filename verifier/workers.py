@@ -1,0 +1,275 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``myna-edge verifier --workers N``: N server processes on one port, one supervisor.
+
+Why processes: one Python process serves gRPC on one core (the GIL), and the
+service is CPU-bound at the gRPC layer (issue 18). Each worker is a whole
+``VerifierServer`` (its own event loop, gRPC server, health service,
+sweeper and storage connections) listening with ``SO_REUSEPORT`` on the same
+address, and the kernel spreads incoming connections over them. All state
+is in the database, so any worker can serve any call: on PostgreSQL as for
+replicas; on SQLite (WAL) the workers share the file, one writer at a time
+across processes (``SqliteStorage`` takes a file lock around each group
+commit, so a waiting worker sleeps in the kernel, not in SQLite's busy
+loop), and each keeps its own group commit.
+
+The supervisor (the process started by the CLI) serves nothing. It
+migrates the database once, reserves the port (a bound socket with
+``SO_REUSEPORT`` that never listens, so ``:0`` resolves to one port for all
+and the port stays ours while a worker restarts), spawns the workers (never
+forks: gRPC does not survive a fork), and waits. SIGTERM or SIGINT to the
+supervisor is passed on as SIGTERM to every worker, which drains (health
+NOT_SERVING, in-flight calls finish) and exits; one that lingers past the
+grace is killed. A worker that dies on its own is logged with its exit code
+and started again; too many deaths in a minute stop the whole service
+(exit 1) instead of looping. A worker dies with its supervisor (Linux
+``PR_SET_PDEATHSIG``), so killing the supervisor leaves no stray server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any, Final
+
+from verifier.config import VerifierConfig
+from verifier.errors import ConfigError, VerifierError
+
+__all__ = ["WorkerPool", "default_workers", "reserve_port"]
+
+_log = logging.getLogger(__name__)
+
+#: More deaths than this within ``_DEATH_WINDOW`` seconds stop the service.
+_MAX_DEATHS: Final = 5
+_DEATH_WINDOW: Final = 60.0
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def reserve_port(listen: str) -> tuple[socket.socket, str]:
+    """A bound, never-listening ``SO_REUSEPORT`` socket on ``listen``, and the resolved address.
+
+    Raises:
+        ConfigError: the address does not parse or cannot be bound.
+    """
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise ConfigError(f"listen address {listen!r} must be host:port")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]"), int(port_text), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot resolve {listen!r}: {exc}") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {listen}: {exc}") from exc
+    return sock, f"{host}:{sock.getsockname()[1]}"
+
+
+@dataclass(frozen=True)
+class _Logging:
+    """The supervisor's log level and format, for the spawned workers (picklable)."""
+
+    level: int
+    fmt: str | None
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its supervisor dies (a crash stays a crash)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
+def _worker_main(config: VerifierConfig, logs: _Logging, ready: Connection) -> None:
+    """A spawned worker: serve until SIGTERM, telling the supervisor when it listens."""
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:  # the supervisor died before the request took effect
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor passes SIGTERM on
+    logging.basicConfig(level=logs.level, format=logs.fmt or logging.BASIC_FORMAT)
+    try:
+        asyncio.run(_serve_worker(config, ready))
+    except VerifierError as exc:
+        with contextlib.suppress(OSError):
+            ready.send(("error", str(exc)))
+        raise SystemExit(1) from exc
+    finally:
+        ready.close()
+
+
+async def _serve_worker(config: VerifierConfig, ready: Connection) -> None:
+    from verifier.server import VerifierServer
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stopping.set)
+    server = VerifierServer(config, worker=True)
+    port = await server.start()
+    ready.send(("ready", port))
+    await stopping.wait()
+    await server.stop()
+
+
+class WorkerPool:
+    """N worker processes serving ``config.listen`` together; ``start``, ``supervise``, ``stop``."""
+
+    def __init__(self, config: VerifierConfig, workers: int, *, grace: float = 5.0) -> None:
+        if workers < 1:
+            raise ConfigError("--workers must be at least 1")
+        self.config = config
+        self.size = workers
+        self.grace = grace
+        self.port = 0
+        self._reserved: socket.socket | None = None
+        self._workers: list[BaseProcess | None] = [None] * workers
+        self._context = multiprocessing.get_context("spawn")
+        self._deaths: deque[float] = deque()
+        self._stopping = threading.Event()
+        #: Workers started again after they died (figures for tests and logs).
+        self.restarts = 0
+
+    @property
+    def pids(self) -> list[int]:
+        """The live workers' process ids."""
+        return [w.pid for w in self._workers if w is not None and w.pid is not None]
+
+    def start(self, timeout: float = 60.0) -> int:
+        """Migrate, reserve the port, start every worker; returns the port once all listen.
+
+        Raises:
+            ConfigError: the address cannot be bound.
+            VerifierError: a worker failed to start (the others are stopped).
+        """
+        from verifier.storage import open_storage
+
+        open_storage(self.config.database).close()  # migrate once, not N times at once
+        self._reserved, listen = reserve_port(self.config.listen)
+        self.config = replace(self.config, listen=listen)
+        self.port = int(listen.rpartition(":")[2])
+        try:
+            for index in range(self.size):
+                self._spawn(index, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.port
+
+    def _spawn(self, index: int, timeout: float) -> None:
+        root = logging.getLogger()
+        fmt = (
+            root.handlers[0].formatter._fmt
+            if root.handlers and root.handlers[0].formatter
+            else None
+        )
+        theirs, ours = self._context.Pipe(duplex=False)
+        process = self._context.Process(
+            target=_worker_main,
+            args=(self.config, _Logging(root.getEffectiveLevel(), fmt), ours),
+            name=f"verifier-worker-{index}",
+        )
+        process.start()
+        ours.close()
+        self._workers[index] = process
+        try:
+            if not theirs.poll(timeout):
+                raise VerifierError(f"verifier worker {index} did not listen within {timeout} s")
+            kind, body = theirs.recv()
+        except EOFError:
+            process.join(timeout=5)
+            raise VerifierError(
+                f"verifier worker {index} exited before listening (code {process.exitcode})"
+            ) from None
+        finally:
+            theirs.close()
+        if kind != "ready":
+            raise VerifierError(f"verifier worker {index} failed: {body}")
+        _log.info("verifier worker %d (pid %s) listening on port %d", index, process.pid, body)
+
+    def supervise(self, *, poll: float = 0.5, until: Callable[[], bool] | None = None) -> None:
+        """Restart workers that die until ``stop`` (or ``until()``); returns when stopping.
+
+        Raises:
+            VerifierError: workers died more than 5 times in a minute (all are stopped).
+        """
+        while not self._stopping.is_set() and not (until is not None and until()):
+            live = [w.sentinel for w in self._workers if w is not None]
+            wait(live, timeout=poll)
+            for index, process in enumerate(self._workers):
+                if process is None or process.is_alive() or self._stopping.is_set():
+                    continue
+                self._restart(index, process)
+
+    def _restart(self, index: int, process: BaseProcess) -> None:
+        code = process.exitcode
+        process.join()
+        now = time.monotonic()
+        self._deaths.append(now)
+        while self._deaths and self._deaths[0] < now - _DEATH_WINDOW:
+            self._deaths.popleft()
+        if len(self._deaths) > _MAX_DEATHS:
+            _log.error("verifier workers keep dying (%d in a minute): stopping", len(self._deaths))
+            self._workers[index] = None
+            self.stop()
+            raise VerifierError("verifier workers keep dying; see the log")
+        _log.warning(
+            "verifier worker %d (pid %s) exited with code %s; starting it again",
+            index,
+            process.pid,
+            code,
+        )
+        self._spawn(index, 60.0)
+        self.restarts += 1
+        again = self._workers[index]
+        _log.warning("verifier worker %d started again as pid %s", index, again and again.pid)
+
+    def stop(self) -> None:
+        """SIGTERM every worker, wait ``grace`` (+10 s) for them to drain, kill stragglers."""
+        self._stopping.set()
+        running = [w for w in self._workers if w is not None and w.is_alive()]
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()  # SIGTERM: the worker drains and exits
+        deadline = time.monotonic() + self.grace + 10.0
+        for process in running:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                _log.warning("verifier worker pid %s did not stop; killing it", process.pid)
+                process.kill()  # by its own handle
+                process.join(timeout=10)
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
+
+    def exit_codes(self) -> list[int | None]:
+        """Each worker's exit code (None while it runs, or if it never started)."""
+        return [None if w is None else w.exitcode for w in self._workers]
+
+    def request_stop(self, *_: Any) -> None:
+        """A signal handler: make ``supervise`` return (call ``stop`` after it)."""
+        self._stopping.set()
