@@ -201,6 +201,7 @@ SUITES: dict[str, str] = {
     "latency": "myna_edge.bench_latency:latency_suite",
     "link": "myna_edge.bench_link:link_suite",
     "verifier": "myna_edge.bench_verifier:verifier_suite",
+    "capacity": "myna_edge.bench_capacity:capacity_suite",
     "flows": "myna_edge.bench_flows:flows_suite",
 }
 #: Where ``myna-edge bench`` (no suite named) writes its report.

@@ -241,6 +241,18 @@ def run_hil(targets: HilTargets, *, out: Callable[[str], None] = print) -> dict[
     modelled: dict[str, object] = {
         "timing": str(targets.timing) if targets.timing else "built-in constants (UNCONFIRMED)"
     }
+    # Every device's plan is said before the first byte goes to any of them.
+    if targets.controller is not None:
+        sizes = "/".join(map(str, ECHO_SIZES))
+        out(
+            f"Plan: controller {targets.controller}: HELLO (handshake), STATUS, "
+            f"ECHO of {sizes} bytes x{targets.rounds} each; no key, no entry, no update"
+        )
+    if targets.printer is not None:
+        out(
+            f"Plan: printer {targets.printer}: GS I 1/2 (and 67 if answered), "
+            f"DLE EOT 2+4 x{targets.rounds + 1}; nothing is printed"
+        )
     with use_default_link(profile):
         if targets.reader is not None:
             card: dict[str, object] = {}

@@ -32,9 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hw_sim.card.timing import default_link
 from myna_edge import bench_plots
 from myna_edge.bench_latency import LatencySet, collect_latency
-from hw_sim.card.timing import default_link
 from myna_edge.bench_machine import load_average, machine_info
 from myna_edge.bench_rows import Row, build_rows, flow_split_rows
 

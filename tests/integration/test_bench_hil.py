@@ -73,7 +73,8 @@ def test_pcsc_reader_board_and_printer(
         )  # fmt: skip
         entries = card.apdu_log.entries
     assert code == 0, err
-    assert err.index("Plan:") < err.index("wrote")
+    assert err.index("Plan: controller") < err.index("Plan: printer") < err.index("wrote")
+    assert "Plan: the card will receive exactly" in err
     devices = report["devices"]
     assert isinstance(devices, dict)
     assert devices["reader"]["name"] == PCSC_READER

@@ -55,6 +55,7 @@ MODULES = [
     "host.api.status",
     "host.api.listener",
     "host.api.commands",
+    "host.api.execute",
     "host.api.recovery",
 ]
 
