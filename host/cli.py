@@ -7,6 +7,11 @@ history and in every process listing. The My Number is masked unless
 ``--show-my-number`` is given. ``read --sign-cert`` on a card without a
 signing certificate (holders under 15) says so before any prompt, with the
 message of ``host.messages`` (Japanese, then English), and exits 1.
+
+``read --face`` is the counter check: the card-surface AP opened with
+照合番号B (14 digits) or A (the 12-digit My Number) from ``--code-env`` or a
+prompt; it prints the card face and the verdict and writes the chip's photo
+as PNG (``--photo``, a file only its owner can read: it is personal data).
 """
 
 from __future__ import annotations
@@ -28,19 +33,27 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from host.card import (
     CardInfo,
     CertificateSummary,
+    CodeKind,
+    FaceReading,
+    FaceVerdict,
     KeyKind,
     MynaCard,
     PinKind,
+    assess_face,
+    decode_photo,
+    face_differences,
     summarize_certificate,
 )
 from host.errors import MynaEdgeError
 from host.messages import ResultCode, result_text
+from host.private_files import write_private
 from host.secret import Secret
 from host.transport import open_transport
 
 __all__ = [
     "add_parsers",
     "card_report",
+    "face_report",
     "load_issuer_key",
     "mask_my_number",
     "print_card_report",
@@ -83,6 +96,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "(default for sim:// readers: the simulator's test PKI)",
     )
     read.add_argument("--show-my-number", action="store_true", help="print the My Number")
+    read.add_argument(
+        "--face",
+        action="store_true",
+        help="read the card face from the card-surface AP with 照合番号A/B (counter check)",
+    )
+    read.add_argument(
+        "--code-env",
+        metavar="NAME",
+        help="environment variable holding 照合番号B (14 digits) or A (12) (else a prompt)",
+    )
+    read.add_argument(
+        "--photo",
+        type=Path,
+        default=Path("face-photo.png"),
+        metavar="FILE",
+        help="with --face: where to write the chip's photo as PNG (default face-photo.png)",
+    )
     read.add_argument("--json", action="store_true", help="print JSON with stable field names")
     read.set_defaults(handler=run_read)
 
@@ -159,6 +189,8 @@ def _errors_to_exit_code() -> Iterator[list[int]]:
 
 def run_read(args: argparse.Namespace) -> int:
     """``myna-edge read``: basic four items, My Number (masked) and certificates."""
+    if args.face:
+        return _run_read_face(args)
     with _errors_to_exit_code() as code:
         issuer_key = _issuer_key(args)
         with open_transport(args.reader) as transport:
@@ -181,6 +213,90 @@ def run_read(args: argparse.Namespace) -> int:
         else:
             print_card_report(report)
     return code[0]
+
+
+def _run_read_face(args: argparse.Namespace) -> int:
+    """``myna-edge read --face``: the card face, its verdict, the photo as PNG."""
+    with _errors_to_exit_code() as code:
+        issuer_key = _issuer_key(args)
+        prompt = "照合番号B (14 digits) or A (12 digits): "
+        with open_transport(args.reader) as transport, read_secret(args.code_env, prompt) as secret:
+            card = MynaCard(transport)
+            kind = CodeKind.A if len(secret) == 12 else CodeKind.B
+            reading = card.read_card_face(kind, secret, issuer_key=issuer_key)
+            info = None
+            my_number = None
+            if kind is CodeKind.B:
+                info = card.read_card_info_with_code_b(secret, issuer_key=issuer_key)
+            else:
+                my_number = secret.reveal().decode("ascii")  # the card accepted it as A
+        photo = decode_photo(reading.face.photo)
+        write_private(args.photo, photo.png)
+        report = face_report(
+            reading,
+            info,
+            my_number=my_number,
+            show_my_number=args.show_my_number,
+            today=dt.date.today(),
+        )
+        report["photo"] = {"file": str(args.photo), "width": photo.width, "height": photo.height}
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, indent=2))
+        else:
+            _print_face_report(report)
+    return code[0]
+
+
+def face_report(
+    reading: FaceReading,
+    info: CardInfo | None,
+    *,
+    my_number: str | None,
+    show_my_number: bool,
+    today: dt.date,
+) -> dict[str, Any]:
+    """The card face with the stable field names of ``read --face --json``."""
+    face = reading.face
+    differences = face_differences(face, info.basic_four) if info is not None else ()
+    verdict = assess_face(reading, today=today, differences=differences)
+    number = None
+    if my_number is not None:
+        number = my_number if show_my_number else mask_my_number(my_number)
+    return {
+        "name": info.name if info is not None else None,
+        "address": info.address if info is not None else None,
+        "birth_date": face.birth_date.isoformat(),
+        "sex": face.sex,
+        "expiry": face.expiry.isoformat(),
+        "my_number": number,
+        "signature_verified": reading.signature_verified,
+        "differences": list(differences),
+        "verdict": verdict.value,
+    }
+
+
+_VERDICT_TEXT = {
+    FaceVerdict.GENUINE: "真正 (genuine)",
+    FaceVerdict.EXPIRED: "有効期限切れ (expired)",
+    FaceVerdict.NOT_CHECKED: "署名未確認 (not checked: no trust folder)",
+    FaceVerdict.FORGED: "偽造の疑い (forged)",
+    FaceVerdict.INCONSISTENT: "券面と入力補助APが不一致 (inconsistent)",
+}
+
+
+def _print_face_report(report: dict[str, Any]) -> None:
+    sex = report["sex"]
+    print(f"Name:        {report['name'] or '(image only; 照合番号A does not open the text)'}")
+    print(f"Address:     {report['address'] or '(image only)'}")
+    print(f"Birth date:  {report['birth_date']}")
+    print(f"Sex:         {_SEX_NAMES.get(sex, 'code')} ({sex})")
+    print(f"Expiry:      {report['expiry']}")
+    print(f"My Number:   {report['my_number'] or 'not read (照合番号B does not open it)'}")
+    if report["differences"]:
+        print(f"Differs:     {', '.join(report['differences'])} (face vs. card-info AP)")
+    print(f"Verdict:     {_VERDICT_TEXT[FaceVerdict(report['verdict'])]}")
+    photo = report["photo"]
+    print(f"Photo:       {photo['file']} ({photo['width']}x{photo['height']} PNG)")
 
 
 def print_result(code: ResultCode) -> None:

@@ -73,7 +73,7 @@ SOURCES: Final = {
     "atms": Source(
         "ATMs in Japan, 2020 (IMF Financial Access Survey)",
         134_084,
-        "https://data.imf.org/?sk=E5DCAB7E-A5CA-4892-A6EA-598B5463A34C",
+        "IMF Financial Access Survey, data.imf.org",
     ),
 }
 

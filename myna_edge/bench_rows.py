@@ -272,6 +272,28 @@ def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
                 )
 
 
+def _capacity(f: Mapping[str, Any]) -> Iterator[Row]:
+    test = f["load_test"]
+    area = f"capacity model (national peak, {test['store']})"
+    slo = f["slo_p99_ms"]
+    scale = f["scale_of_national_peak"]
+    for rpc, run in test["rpcs"].items():
+        yield Row(
+            area,
+            f"{rpc} p99 at {scale:.0%} of the national peak (one server process)",
+            round(run["p99_ms"] / slo, 3),
+            f"SLO: p99 ≤ {slo:g} ms",
+            f"{run['per_second']} calls/s, p50 {run['p50_ms']} ms, p99 {run['p99_ms']} ms",
+        )
+    yield Row(
+        area,
+        "cores for the national peak at 50% utilisation",
+        f["cores_needed"],
+        "one core",
+        f"{f['national_peak_calls_per_s']} calls/s × {test['server_cpu_us_per_call']} µs/call",
+    )
+
+
 def _flows(f: Mapping[str, Any]) -> Iterator[Row]:
     area = "terminal flows (agent software, sim card)"
     for kind in ("transfer", "reading"):
@@ -316,6 +338,7 @@ _BUILDERS = {
     "latency": _latency,
     "link": _link,
     "verifier": _verifier,
+    "capacity": _capacity,
     "flows": _flows,
 }
 

@@ -19,6 +19,13 @@ the ratios are the honest figures, the absolute ones are no capacity claim.
 Latency targets are checked with Little's law (32 in flight at throughput X
 means a mean latency of 32/X), and p99 is also given as a ratio to the
 echo's own p99 at the same concurrency.
+
+The same runs are made on PostgreSQL whenever it is installed (a throwaway
+cluster, as the tests start one; ``MYNA_EDGE_BENCH_POSTGRES`` names a
+database instead), and against ``myna-edge verifier --workers`` 1 and 2
+(SQLite, the ends of ``CONCURRENCY``), charged every worker's CPU; each run
+also reports the client process's CPU per call, the share of a small
+machine's cores the servers did not get.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "host.xfs4iot.cli:add_parser",
     "myna_edge.devstack:add_parser",
     "myna_edge.firmware:add_parser",
+    "municipal.document.cli:add_parser",
 )
 
 

@@ -6,9 +6,17 @@
 # fail under CI=true. `make demo` passes scripts/debian-packages-demo.txt.
 set -euo pipefail
 list="${1:-$(dirname "$0")/debian-packages.txt}"
+# A line is "PACKAGE" or "PACKAGE @COMMAND": the second form is also satisfied by
+# COMMAND on the PATH (Node.js from NodeSource ships npm and conflicts with
+# Debian's npm package, so a machine with that Node.js must not be asked for it).
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$list")
 missing=()
-for pkg in "${wanted[@]}"; do
+for line in "${wanted[@]}"; do
+  read -r pkg command <<<"$line"
+  command="${command#@}"
+  if [ -n "$command" ] && command -v "$command" >/dev/null 2>&1; then
+    continue
+  fi
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -eq 0 ]; then

@@ -29,6 +29,7 @@ from host.flows import (
     TransferRequest,
     Working,
 )
+from host.flows.events import PadKey, PadKeyAction
 from host.flows.settle import JournaledTransfer
 from host.flows.transfer import TransferFieldError
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -58,6 +59,11 @@ _FAILURE_CODES: Final[dict[str, tpb.CompletionCode.ValueType]] = {
     # Nobody answered the cash question within recovery_answer_seconds.
     FailureCode.REVERSED_UNANSWERED: tpb.COMPLETION_CODE_TIME_OUT,
 }
+_PAD_KEY_ACTIONS: Final = {
+    PadKeyAction.PRESSED: tpb.PAD_KEY_ACTION_PRESSED,
+    PadKeyAction.DELETED: tpb.PAD_KEY_ACTION_DELETED,
+    PadKeyAction.REFUSED: tpb.PAD_KEY_ACTION_REFUSED,
+}
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
     vpb.ACCOUNT_TYPE_CURRENT: AccountType.CURRENT,
@@ -82,7 +88,7 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
 
     Answerable prompts are sent by the API's user port with their id and
     the result goes into the completion, so only the insert-card prompt,
-    warnings, working, remove-card and failures map here.
+    warnings, the PIN pad's keys, working, remove-card and failures map here.
     """
     if isinstance(event, Prompt):
         if event.kind is PromptKind.INSERT_CARD:
@@ -91,6 +97,9 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
     if isinstance(event, LastTryWarning):
         kind = tpb.PromptType.Value(f"PROMPT_TYPE_{event.kind.value.upper()}")
         return tpb.FlowEvent(last_try_warning=tpb.LastTryWarningEvent(type=kind))
+    if isinstance(event, PadKey):
+        key = tpb.PadKeyEvent(action=_PAD_KEY_ACTIONS[event.action], length=event.length)
+        return tpb.FlowEvent(pad_key=key)
     if isinstance(event, Working):
         return tpb.FlowEvent(working=tpb.WorkingEvent(step=event.step))
     if isinstance(event, RemoveCard):

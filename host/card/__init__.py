@@ -14,8 +14,9 @@ and it never logs personal data or secrets (STYLE §7)::
 
 Layers inside: ``commands`` (APDU builders), ``files`` (select and read),
 ``pins`` (counter, verify, change), ``jpki`` and ``card_info`` (the two
-applications), and the pure parsers ``tlv``-based ``basic_four``,
-``integrity`` and ``certificates``.
+applications), ``surface`` and ``surface_codes`` (the card-surface AP and
+照合番号A/B), and the pure parsers ``tlv``-based ``basic_four``,
+``integrity``, ``surface_face``, ``surface_photo`` and ``certificates``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from host.card import card_info as _card_info
 from host.card import jpki as _jpki
 from host.card import pins as _pins
+from host.card import surface as _surface
 from host.card.basic_four import BasicFour
 from host.card.card_info import CardInfo
 from host.card.certificates import CertificateSummary, summarize_certificate
@@ -36,6 +38,10 @@ from host.card.files import ReadStrategy
 from host.card.integrity import IntegrityStatus
 from host.card.kinds import KeyKind
 from host.card.pin_policy import PIN_RULES, PinKind, PinRule, check_pin, normalize_pin
+from host.card.surface import FaceReading, FaceVerdict, assess_face
+from host.card.surface_codes import CodeKind, CodeTarget, code_b, normalize_code
+from host.card.surface_face import CardFace, face_differences
+from host.card.surface_photo import FacePhoto, decode_photo
 from host.channel import ApduChannel
 from host.secret import Secret
 from host.transport.base import CardTransport
@@ -43,15 +49,25 @@ from host.transport.base import CardTransport
 __all__ = [
     "PIN_RULES",
     "BasicFour",
+    "CardFace",
     "CardInfo",
     "CertificateSummary",
+    "CodeKind",
+    "CodeTarget",
+    "FacePhoto",
+    "FaceReading",
+    "FaceVerdict",
     "IntegrityStatus",
     "KeyKind",
     "MynaCard",
     "PinKind",
     "PinRule",
     "ReadStrategy",
+    "assess_face",
     "check_pin",
+    "code_b",
+    "decode_photo",
+    "face_differences",
     "summarize_certificate",
 ]
 
@@ -235,6 +251,54 @@ class MynaCard:
             CardError: a refusal.
         """
         return _jpki.certificate_present(self._channel, kind)
+
+    def code_tries_left(self, kind: CodeKind, target: CodeTarget = CodeTarget.SURFACE) -> int:
+        """Return the tries left for 照合番号 ``kind`` in ``target`` (0: blocked); spends none.
+
+        Raises:
+            CardError: the card refused the query.
+        """
+        return _surface.code_tries_left(self._channel, kind, target)
+
+    def read_card_face(
+        self, kind: CodeKind, code: Secret, *, issuer_key: rsa.RSAPublicKey | None = None
+    ) -> FaceReading:
+        """Open the card-surface AP with 照合番号 ``kind`` and read the card face.
+
+        Args:
+            kind: A (the My Number) or B (era birth date, expiry year, code).
+            code: the code as typed.
+            issuer_key: the card-data issuer's public key; when given, the
+                face's signature is checked (``IntegrityError`` if it fails).
+
+        Raises:
+            PinPolicyError: ``code`` breaks the format; nothing was sent.
+            PinBlockedError, WrongPinError: the code was refused.
+            IntegrityError: the face is not signed by ``issuer_key``.
+            DataFormatError: the face does not parse.
+            CardError: another refusal.
+        """
+        raw = normalize_code(kind, code)
+        return _surface.read_card_face(
+            self._channel, kind, raw, issuer_key=issuer_key, strategy=self._strategy
+        )
+
+    def read_card_info_with_code_b(
+        self, code: Secret, *, issuer_key: rsa.RSAPublicKey | None = None
+    ) -> CardInfo:
+        """Read the basic four with 照合番号B instead of the card-info PIN (no My Number).
+
+        Raises:
+            PinPolicyError: ``code`` breaks the format; nothing was sent.
+            PinBlockedError, WrongPinError: the code was refused.
+            IntegrityError: the files do not match their integrity record.
+            DataFormatError: a file does not parse.
+            CardError: another refusal.
+        """
+        raw = normalize_code(CodeKind.B, code)
+        return _surface.read_basic_four_with_code(
+            self._channel, raw, issuer_key=issuer_key, strategy=self._strategy
+        )
 
     def token_label(self) -> str:
         """Return the JPKI token label (``JPKIAPICCTOKEN2`` for a card, §3.1).

@@ -46,18 +46,35 @@ __all__ = [
     "OID_SAN_NAME",
     "OID_SAN_NAME_SUBSTITUTE",
     "SHA256_DIGEST_LENGTH",
+    "SURFACE_AID",
+    "SURFACE_FID_CODE_A",
+    "SURFACE_FID_CODE_B",
+    "SURFACE_FID_FACE",
     "TAG_BASIC_FOUR",
     "TAG_BF_ADDRESS",
     "TAG_BF_BIRTH_DATE",
     "TAG_BF_NAME",
     "TAG_BF_OFFSETS",
     "TAG_BF_SEX",
+    "TAG_FACE",
+    "TAG_FACE_ADDRESS_IMAGE",
+    "TAG_FACE_AP_KEY",
+    "TAG_FACE_BIRTH_DATE",
+    "TAG_FACE_CODE_IMAGE",
+    "TAG_FACE_EXPIRY",
+    "TAG_FACE_NAME_IMAGE",
+    "TAG_FACE_OFFSETS",
+    "TAG_FACE_PHOTO",
+    "TAG_FACE_SEX",
+    "TAG_FACE_SIGNATURE",
     "TAG_INTEGRITY",
     "TAG_INT_BASIC_FOUR_HASH",
     "TAG_INT_MY_NUMBER_HASH",
     "TAG_INT_SIGNATURE",
     "TAG_MY_NUMBER",
     "TEXT_AID",
+    "TEXT_FID_CODE_A",
+    "TEXT_FID_CODE_B",
     "TOKEN_LABEL_LENGTH",
 ]
 
@@ -66,6 +83,8 @@ __all__ = [
 JPKI_AID: Final = bytes.fromhex("D392F000260100000001")
 #: 券面事項入力補助AP ("card-info AP"): My Number and the basic four items.
 TEXT_AID: Final = bytes.fromhex("D3921000310001010408")
+#: 券面事項確認AP ("card-surface AP"): the card face, signed, with the photo.
+SURFACE_AID: Final = bytes.fromhex("D3921000310001010402")
 
 # --- JPKI-AP files (§3.1) ----------------------------------------------------
 FID_SIGN_CERT: Final = 0x0001  # needs the signing password first
@@ -90,6 +109,16 @@ FID_MY_NUMBER: Final = 0x0001
 FID_BASIC_FOUR: Final = 0x0002
 FID_INTEGRITY: Final = 0x0003
 FID_TEXT_PIN: Final = 0x0011
+#: 照合番号A (the My Number) and B (14 digits) in the card-info AP: A opens
+#: EF 0001 and 0003, B opens EF 0002 and 0003 (§3.2).
+TEXT_FID_CODE_A: Final = 0x0014
+TEXT_FID_CODE_B: Final = 0x0015
+
+# --- card-surface AP files (§3.3) --------------------------------------------
+#: The card face ``FF 20``, opened by 照合番号A or B.
+SURFACE_FID_FACE: Final = 0x0002
+SURFACE_FID_CODE_B: Final = 0x0012
+SURFACE_FID_CODE_A: Final = 0x0013
 
 # --- instructions (§4.1) -------------------------------------------------------
 CLA_ISO: Final = 0x00
@@ -114,6 +143,19 @@ TAG_INTEGRITY: Final = 0xFF30
 TAG_INT_MY_NUMBER_HASH: Final = 0xDF31
 TAG_INT_BASIC_FOUR_HASH: Final = 0xDF32
 TAG_INT_SIGNATURE: Final = 0xDF33
+
+# --- TLV tags of the card-surface AP's card face (§3.3) ----------------------
+TAG_FACE: Final = 0xFF20
+TAG_FACE_OFFSETS: Final = 0xDF21
+TAG_FACE_BIRTH_DATE: Final = 0xDF22  # YYYYMMDD
+TAG_FACE_SEX: Final = 0xDF23  # one ISO/IEC 5218 digit
+TAG_FACE_AP_KEY: Final = 0xDF24  # the AP's public key (90/91)
+TAG_FACE_NAME_IMAGE: Final = 0xDF25  # 1-bit PNG
+TAG_FACE_ADDRESS_IMAGE: Final = 0xDF26  # 1-bit PNG
+TAG_FACE_PHOTO: Final = 0xDF27  # greyscale JPEG 2000
+TAG_FACE_SIGNATURE: Final = 0xDF28  # covers DF22-DF27 only
+TAG_FACE_EXPIRY: Final = 0xDF29  # YYYYMMDD, not signed
+TAG_FACE_CODE_IMAGE: Final = 0xDF2A  # security code as a PNG, not signed
 
 # --- signing (§4.1) -----------------------------------------------------------
 #: DER DigestInfo header for SHA-256; the card adds PKCS#1 v1.5 type-1 padding.

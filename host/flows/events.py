@@ -3,9 +3,11 @@
 
 Shaped after XFS4IoT's event stream (docs/terminal-api.md §1): prompts say
 what the user must do and how many tries are left; a warning comes before
-the last try; "working" marks a long step; the card must be removed; and
-every flow ends with exactly one ``FlowResult`` (preceded by ``FlowFailed``
-when it did not complete). Events carry no secret and no personal data.
+the last try; a key on the secure PIN pad is reported by what it did and
+the length so far (never its value); "working" marks a long step; the card
+must be removed; and every flow ends with exactly one ``FlowResult``
+(preceded by ``FlowFailed`` when it did not complete). Events carry no
+secret and no personal data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ __all__ = [
     "FlowResult",
     "LastTryWarning",
     "Outcome",
+    "PadKey",
+    "PadKeyAction",
     "Prompt",
     "PromptKind",
     "RemoveCard",
@@ -73,6 +77,29 @@ class LastTryWarning:
     tries_left: int = 1
 
 
+class PadKeyAction(StrEnum):
+    """What a key on the secure PIN pad did to the entry (the board's ENTRY_KEY)."""
+
+    PRESSED = "pressed"  # a character added (or, multi-tap, the pending letter changed)
+    DELETED = "deleted"
+    REFUSED = "refused"  # full, not a key of this entry, or ENTER too early
+
+
+@dataclass(frozen=True)
+class PadKey:
+    """A key on the secure PIN pad during an entry: what it did, never which key.
+
+    Why an event: a person typing on the pad does nothing the screen sees,
+    so without it the touchscreen's idle timer clears the screen mid-entry
+    (issue 24, WCAG 2.2.1), and a screen reader cannot say how many
+    characters are in. ``length`` is the count entered so far; no key value
+    exists anywhere in the event.
+    """
+
+    action: PadKeyAction
+    length: int
+
+
 @dataclass(frozen=True)
 class Working:
     """A step is under way (card command, verifier call, printing)."""
@@ -103,4 +130,4 @@ class FlowResult:
     reason: str = ""
 
 
-Event = Prompt | LastTryWarning | Working | RemoveCard | FlowFailed | FlowResult
+Event = Prompt | LastTryWarning | PadKey | Working | RemoveCard | FlowFailed | FlowResult

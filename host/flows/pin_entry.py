@@ -9,6 +9,8 @@ secret to one card action and wipes it whatever happens. A wrong secret
 loops (the counter is read again); a badly formed one costs no try and is
 re-asked a bounded number of times. A new secret (``ask_new_secret``) is
 typed twice and checked against the card's rule before any card sees it.
+While a secret is asked for (``ask_secret``), keys typed on the secure PIN
+pad reach the flow's events as ``PadKey`` (what they did, never which).
 """
 
 from __future__ import annotations
@@ -22,15 +24,35 @@ from host.errors import PinBlockedError, PinPolicyError, WrongPinError
 from host.flows.context import FlowContext
 from host.flows.events import LastTryWarning, Prompt, PromptKind, Working
 from host.flows.ports import CardPort, UserPort
+from host.flows.secure_entry import pad_keys_to
 from host.messages import new_secret_texts
 from host.secret import Secret
 
-__all__ = ["MAX_NEW_SECRET_ROUNDS", "MAX_POLICY_RETRIES", "ask_new_secret", "use_secret"]
+__all__ = [
+    "MAX_NEW_SECRET_ROUNDS",
+    "MAX_POLICY_RETRIES",
+    "ask_new_secret",
+    "ask_secret",
+    "use_secret",
+]
 
 _T = TypeVar("_T")
 
 MAX_POLICY_RETRIES = 3
 MAX_NEW_SECRET_ROUNDS = 3
+
+
+async def ask_secret(ctx: FlowContext, user: UserPort, prompt: Prompt, name: str) -> Secret:
+    """``user.secret(prompt)`` as the step ``name``; the caller wipes the secret.
+
+    A secure PIN pad's keys during the entry are emitted as ``PadKey`` events.
+
+    Raises:
+        FlowCancelledError, StepTimeoutError: at the prompt.
+    """
+    with pad_keys_to(ctx.emit):
+        # The step's task is created here, so it keeps the listener.
+        return await ctx.step(name, user.secret(prompt), ctx.timeouts.prompt)
 
 
 async def use_secret(
@@ -64,7 +86,7 @@ async def use_secret(
             on_prompt()
         prompt = Prompt(prompt_kind, text, tries_left=tries, last_try=tries == 1)
         ctx.emit(prompt)
-        secret = await ctx.step(prompt_kind.value, user.secret(prompt), ctx.timeouts.prompt)
+        secret = await ask_secret(ctx, user, prompt, prompt_kind.value)
         with secret:
             ctx.emit(Working(working))
             try:
@@ -91,13 +113,11 @@ async def ask_new_secret(
         on_prompt()
         first_prompt = Prompt(PromptKind.NEW_SECRET, first_text.en, message=first_text)
         ctx.emit(first_prompt)
-        first = await ctx.step("new secret", user.secret(first_prompt), ctx.timeouts.prompt)
+        first = await ask_secret(ctx, user, first_prompt, "new secret")
         again_prompt = Prompt(PromptKind.NEW_SECRET, again_text.en, message=again_text)
         ctx.emit(again_prompt)
         try:
-            second = await ctx.step(
-                "new secret again", user.secret(again_prompt), ctx.timeouts.prompt
-            )
+            second = await ask_secret(ctx, user, again_prompt, "new secret again")
         except BaseException:
             first.wipe()
             raise

@@ -10,20 +10,64 @@ thread (DESIGN "Concurrency"), chooses numeric or multi-tap alphanumeric
 entry from the prompt, and opens the block only to hand the flow a
 ``Secret`` it wipes after the one card command. Cancelling the awaiting
 task cancels the entry on the board.
+
+Each key the board reports during the entry (pressed, deleted or refused,
+with the length so far, never the key) becomes a ``PadKey`` event for the
+flow that asked (``pad_keys_to``), so the touchscreen knows the person is
+typing (issue 24: its idle timer, its live region).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import Final
 
-from host.flows.events import Prompt, PromptKind
-from host.peripherals import BoardStatus, Controller, EntryKind
+from host.flows.events import PadKey, PadKeyAction, Prompt, PromptKind
+from host.peripherals import BoardStatus, Controller, EntryKey, EntryKind
 from host.secret import Secret
 
-__all__ = ["ENTRY_LIMITS", "ControllerSecureEntry"]
+__all__ = ["ENTRY_LIMITS", "ControllerSecureEntry", "pad_keys_to"]
+
+PadKeyListener = Callable[[PadKey], None]
+
+#: Who hears the pad's keys in this context: the flow asking for a secret.
+#: A context variable, because the request reaches the pad through the
+#: user port (``UserPort.secret(prompt)``, which touch entry shares and the
+#: API layer implements) and that call has no place for a listener; the
+#: flow's prompt step is a task, which copies the context it starts in.
+_listener: ContextVar[PadKeyListener | None] = ContextVar("pad_key_listener", default=None)
+
+
+@contextmanager
+def pad_keys_to(listener: PadKeyListener) -> Iterator[None]:
+    """Send ``PadKey`` events of secure entries started in this block to ``listener``.
+
+    ``listener`` is called on the event loop that asked, in the order the
+    board sent the keys, before the entry's own result is delivered.
+    """
+    token = _listener.set(listener)
+    try:
+        yield
+    finally:
+        _listener.reset(token)
+
+
+def _relay(loop: asyncio.AbstractEventLoop, listener: PadKeyListener) -> Callable[[EntryKey], None]:
+    """The driver's ``on_key`` (worker thread) handing ``PadKey`` events to ``loop``."""
+
+    def on_key(key: EntryKey) -> None:
+        event = PadKey(PadKeyAction[key.action.name], key.length)
+        # A closed loop has nobody left to tell; the entry goes on regardless.
+        with suppress(RuntimeError):
+            loop.call_soon_threadsafe(listener, event)
+
+    return on_key
+
 
 #: prompt -> (entry kind, minimum length, maximum length)
 ENTRY_LIMITS: Final = {
@@ -48,13 +92,19 @@ class ControllerSecureEntry:
         self._timeout = entry_timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="controller")
 
-    def _collect(self, prompt: Prompt, cancelled: threading.Event) -> Secret:
+    def _collect(
+        self,
+        prompt: Prompt,
+        cancelled: threading.Event,
+        on_key: Callable[[EntryKey], None] | None,
+    ) -> Secret:
         kind, low, high = ENTRY_LIMITS.get(prompt.kind, (EntryKind.NUMERIC, 4, 4))
         block = self._controller.secure_entry(
             kind,
             min_length=low,
             max_length=high,
             entry_timeout=self._timeout,
+            on_key=on_key,
             cancel=cancelled.is_set,
         )
         with block.decrypted() as inner:
@@ -64,6 +114,8 @@ class ControllerSecureEntry:
     async def __call__(self, prompt: Prompt) -> Secret:
         """Collect the secret ``prompt`` asks for on the board.
 
+        Its keys go to the listener of ``pad_keys_to`` as ``PadKey`` events, if one is set.
+
         Raises:
             EntryCancelledError, EntryTimeoutError: the entry did not finish.
             BoardTamperedError, BoardNotCommissionedError: the board refused.
@@ -71,7 +123,9 @@ class ControllerSecureEntry:
         """
         cancelled = threading.Event()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, self._collect, prompt, cancelled)
+        listener = _listener.get()
+        on_key = None if listener is None else _relay(loop, listener)
+        future = loop.run_in_executor(self._executor, self._collect, prompt, cancelled, on_key)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -1,23 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Tiny generated PNG pictures for the card-surface application.
+"""Tiny generated pictures for the card-surface application.
 
 The real card stores the name, address and security code as 1-bit PNG
 images, the rendered My Number as a 72×12 PNG, and the face photo as
 greyscale JPEG 2000 (jpki-card.md §3.3). A simulator needs bytes of the
-right kind, not art: these are valid PNGs built with ``zlib`` and
-``struct``, small and deterministic. The photo is a greyscale PNG, not JPEG
-2000 (the standard library cannot write JPEG 2000; hosts that only carry
-the bytes do not notice). Kanji are not rendered: name and address images
-are a pattern derived from the text.
+right kind, not art: the PNGs are built with ``zlib`` and ``struct``, small
+and deterministic; the photo is a real greyscale JPEG 2000 file (JP2 boxes,
+lossless 5/3 wavelet), written by Pillow through OpenJPEG so that hosts
+decode what real cards carry. UNCONFIRMED: the real photo's pixel size and
+codec options; ours is 48×64. Kanji are not rendered: name and address
+images are a pattern derived from the text.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 import zlib
 from collections.abc import Sequence
 from typing import Final
+
+from PIL import Image
 
 __all__ = ["face_photo", "number_image", "pattern_image", "png"]
 
@@ -102,15 +106,19 @@ def pattern_image(text: str, *, width: int = 64, height: int = 8) -> bytes:
     return _bitmap(width, height, ink)
 
 
-def face_photo(seed: str, *, width: int = 24, height: int = 32) -> bytes:
-    """Return a small 8-bit greyscale PNG: a light oval on a shade chosen by ``seed``."""
+def face_photo(seed: str, *, width: int = 48, height: int = 64) -> bytes:
+    """Return a small greyscale JPEG 2000 (JP2): a light oval on a shade chosen by ``seed``.
+
+    Deterministic: the same seed gives the same bytes (lossless coding).
+    """
     background = hashlib.sha256(seed.encode("utf-8")).digest()[0] // 2
     cx, cy = (width - 1) / 2, (height - 1) / 2
-    rows = []
+    pixels = bytearray()
     for y in range(height):
-        row = bytearray()
         for x in range(width):
             inside = ((x - cx) / (width * 0.35)) ** 2 + ((y - cy) / (height * 0.4)) ** 2 <= 1
-            row.append(200 if inside else background)
-        rows.append(bytes(row))
-    return png(width, height, rows, bit_depth=8)
+            pixels.append(200 if inside else background)
+    image = Image.frombytes("L", (width, height), bytes(pixels))
+    out = io.BytesIO()
+    image.save(out, format="JPEG2000", irreversible=False)
+    return out.getvalue()

@@ -31,9 +31,10 @@ from byte 0, of all nine following objects; DF28 is a PKCS#1 v1.5 type-1
 signature by the card-data issuer key over the 96 bytes SHA-256(DF22‖DF23‖DF24)
 ‖ SHA-256(DF25‖DF26) ‖ SHA-256(DF27), each over whole TLVs (SOL: three digests,
 DF29/DF2A not covered); DF13 and DF43 are RSASSA-PKCS1-v1_5 SHA-256
-signatures by the same key over the preceding TLVs of their record; the
-photo is a greyscale PNG (the card's is JPEG 2000); physical EF sizes are
-whole 256-byte blocks with ``FF`` filler.
+signatures by the same key over the preceding TLVs of their record;
+physical EF sizes are whole 256-byte blocks with ``FF`` filler. The photo
+is greyscale JPEG 2000, as on real cards (``images.face_photo``). The host
+driver (``host.card.surface_face``) checks exactly this contract.
 """
 
 from __future__ import annotations

@@ -15,22 +15,28 @@ the host's real commands, and the gRPC seeds are well-formed requests.
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
 import sys
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from host.card import MynaCard
+from host.card import CodeKind, MynaCard
 from host.errors import MynaEdgeError
 from host.peripherals.link import encode_frame
+from host.secret import Secret
 from host.transport.base import TransportCapabilities
 from host.transport.sim import SimTransport
+from hw_sim.card.profiles import get_profile
 from hw_sim.card.timing_profile import example_profile
 from hw_sim.readers.pn532_frames import build_frame
+from municipal.document import encode_code, key_id, render_pdf, sign_content
+from municipal.document.cli import sample_content
+from municipal.document.render import code_image
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
-from myna_edge.chaos.fuzz_targets import CARD_OPERATIONS, run_card_operation
+from myna_edge.chaos.fuzz_targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
 from myna_edge.firmware import fuzz_seed_images
 
 __all__ = ["main", "seeds", "write_seeds"]
@@ -193,7 +199,7 @@ def _grpc() -> dict[str, list[bytes]]:
 
 def seeds() -> dict[str, list[bytes]]:
     """Target name -> seed inputs."""
-    out = {**_card_transcripts(), **_link(), **_grpc()}
+    out = {**_card_transcripts(), **_link(), **_grpc(), **_documents()}
     out["sim_pn532_frames"] = _pn532()
     out["host_printer_status"] = [b"\x12\x12", b"\x1a\x72", b"\x16\x12", b"\x12\x1e", b"\xff"]
     out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
@@ -217,7 +223,39 @@ def seeds() -> dict[str, list[bytes]]:
     out["sim_reader_slot"] = [b"default 0123456789abcdef\n", b"minor fedcba9876543210"]
     out["host_firmware_image"] = fuzz_seed_images()
     out["sim_timing_profile"] = [example_profile()]
+    out["host_card_surface"] = _card_surface()
     return out
+
+
+def _card_surface() -> list[bytes]:
+    """The default card's face as read with 照合番号B (0x00 + file), and its photo (0x01 + JP2)."""
+    profile = get_profile("default")
+    transport = _RecordingSim("sim://default?persist=0", extended=True)
+    with transport.open():
+        face = MynaCard(transport).read_card_face(
+            CodeKind.B, Secret.from_text(profile.verification_code_b)
+        )
+    raw = [r[:-2] for c, r in transport.exchanges if c[1] == 0xB0 and len(r) > 100]
+    return [b"\x00" + raw[-1], b"\x01" + face.face.photo]
+
+
+def _documents() -> dict[str, list[bytes]]:
+    """Signed and unsigned codes, a small PDF (no 地紋, to keep it small) and a scan."""
+    content = sample_content()
+    signed = sign_content(content, DOCUMENT_FUZZ_KEY)
+    unsigned = encode_code(content, key=key_id(DOCUMENT_FUZZ_KEY.public_key()))
+    scan = io.BytesIO()
+    code_image(signed, box_px=2).save(scan, format="PNG")
+    jpeg = io.BytesIO()
+    code_image(signed, box_px=3).convert("L").save(jpeg, format="JPEG", quality=90)
+    return {
+        "document_code": [signed, unsigned],
+        "document_file": [
+            render_pdf(content, signed, pattern=False),
+            scan.getvalue(),
+            jpeg.getvalue(),
+        ],
+    }
 
 
 def write_seeds(folder: Path) -> int:

@@ -13,7 +13,8 @@ The gRPC targets of both services live in ``fuzz_grpc`` (they need servers);
 this module holds the sans-I/O parsers: APDU responses at the host (channel,
 TLV and the JPKI driver's certificate, basic-four and integrity parsing),
 command APDUs at the virtual card, PN532 frames at the emulator, controller
-link frames and messages, ESC/POS printer status, and both config files.
+link frames and messages, ESC/POS printer status, both config files, and
+the issued document's code and files (``document verify``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from host.agent.config import load_agent_config
 from host.apdu import ResponseApdu, check
 from host.api.chip import is_secret_bearing
 from host.card import KeyKind, MynaCard, PinKind
 from host.card.basic_four import parse_basic_four, parse_my_number
 from host.card.integrity import parse_integrity_record
+from host.card.surface_face import parse_card_face
+from host.card.surface_photo import decode_photo
 from host.errors import (
     AgentConfigError,
     CardError,
@@ -64,6 +69,15 @@ from hw_sim.errors import SlotStateError
 from hw_sim.readers.pn532 import Pn532
 from hw_sim.readers.pn532_frames import Command, FrameParser
 from hw_sim.readers.slot import parse_slot
+from municipal.document import (
+    CodeFormatError,
+    DocumentError,
+    DocumentInputError,
+    TrustStore,
+    parse_code,
+    read_document,
+    verify_input,
+)
 from myna_edge.chaos import ChaosInvariantError
 from verifier.config import load_config
 from verifier.errors import ConfigError
@@ -71,6 +85,7 @@ from verifier.terminal_denylist import TerminalDenyList
 
 __all__ = [
     "CARD_OPERATIONS",
+    "DOCUMENT_FUZZ_KEY",
     "PARSER_TARGETS",
     "Harness",
     "ScriptedCardTransport",
@@ -208,6 +223,20 @@ def _host_card_files(stack: ExitStack, workdir: Path) -> Harness:
         if not data:
             return
         parser = parsers[data[0] % len(parsers)]
+        try:
+            parser(data[1:])
+        except ProtocolError:
+            return
+
+    return harness
+
+
+def _host_card_surface(stack: ExitStack, workdir: Path) -> Harness:
+    # First byte even: the card face (EF 0002 of the surface AP); odd: the photo (DF27).
+    def harness(data: bytes) -> None:
+        if not data:
+            return
+        parser = decode_photo if data[0] & 1 else parse_card_face
         try:
             parser(data[1:])
         except ProtocolError:
@@ -383,6 +412,38 @@ def _host_firmware_image(stack: ExitStack, workdir: Path) -> Harness:
     return harness
 
 
+# --- issued documents (issue 14) ------------------------------------------------
+
+#: The fuzz municipality's key: fixed, so seeds signed with it verify in every run.
+DOCUMENT_FUZZ_KEY: Final = ec.derive_private_key(0x6D796E612D646F63, ec.SECP256R1())
+#: PDFs render at this resolution in the harness: every page path runs, 1000 runs stay fast.
+_DOCUMENT_FUZZ_DPI: Final = 72
+
+
+def _document_code(stack: ExitStack, workdir: Path) -> Harness:
+    key = DOCUMENT_FUZZ_KEY.public_key()
+
+    def harness(data: bytes) -> None:
+        with suppress(CodeFormatError):
+            signed = parse_code(data)
+            with suppress(DocumentError):
+                signed.verify(key)
+
+    return harness
+
+
+def _document_file(stack: ExitStack, workdir: Path) -> Harness:
+    trust = TrustStore({"141003": DOCUMENT_FUZZ_KEY.public_key()})
+
+    def harness(data: bytes) -> None:
+        with suppress(DocumentInputError):
+            document = read_document(data, dpi=_DOCUMENT_FUZZ_DPI)
+            with suppress(DocumentError):
+                verify_input(document, trust)
+
+    return harness
+
+
 # --- configuration files --------------------------------------------------------
 
 
@@ -419,6 +480,7 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("host_apdu_tlv", "R-APDU and TLV at the host", _host_apdu),
         Target("host_card", "JPKI driver over a hostile card", _host_card),
         Target("host_card_files", "basic four, My Number, integrity record", _host_card_files),
+        Target("host_card_surface", "card face and JPEG 2000 photo", _host_card_surface),
         Target("sim_card_apdu", "command APDUs at the virtual card", _sim_card),
         Target("sim_pn532_frames", "host frames at the PN532 emulator", _sim_pn532),
         Target("host_link_frames", "controller link frames at the host", _host_link),
@@ -429,6 +491,8 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
         Target("host_xfs4iot_messages", "XFS4IoT commands at the front end", _host_xfs4iot),
+        Target("document_code", "decoded document codes (document verify)", _document_code),
+        Target("document_file", "PDF/PNG/JPEG files at document verify", _document_file),
         Target(
             "host_pin_counters",
             "the agent's PIN-block counters file",

@@ -33,7 +33,7 @@ __all__ = ["HARNESS_FAILED", "main"]
 #: Exit code of a child whose harness could not be built (a set-up failure, not a crash).
 HARNESS_FAILED = 71
 #: Packages whose branches guide the fuzzer.
-INSTRUMENTED = ["host", "hw_sim", "verifier"]
+INSTRUMENTED = ["host", "hw_sim", "verifier", "municipal"]
 
 
 def _child(item: dict[str, Any], targets: dict[str, Any], atheris: Any) -> None:

@@ -5,8 +5,9 @@ The ``verifier`` group holds the bare echo call (the framework's ceiling on
 the same mTLS transport), VerifyCard, AuthorizeTransfer (durable) and the raw
 ``cryptography`` checks, so the table reads as ratios. The concurrent
 figures (1 to 32 in flight, p50/p99, server CPU per call, driven from a
-separate client process) come from ``myna-edge bench verifier``, whose suite
-is smoke-run here with tiny sizes so it cannot rot.
+separate client process; PostgreSQL when installed; ``--workers`` 1 and 2)
+come from ``myna-edge bench verifier``, whose suite is smoke-run here with
+tiny sizes so it cannot rot.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench_verifier import CONCURRENCY, POSTGRES_ENV, BenchRig, verifier_suite
+from myna_edge.bench_verifier import (
+    CONCURRENCY,
+    POSTGRES_ENV,
+    WORKER_COUNTS,
+    BenchRig,
+    verifier_suite,
+)
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 
 TERMINAL = "bench-atm"
@@ -134,6 +141,8 @@ def test_bench_raw_crypto_checks(benchmark: Any, rig: BenchRig) -> None:
 
 
 def test_suite_reports_ratios() -> None:
+    from myna_edge.chaos.pgcluster import PG_BIN
+
     report = verifier_suite(1)
     runs = report["runs"]
     assert isinstance(runs, dict)
@@ -142,6 +151,7 @@ def test_suite_reports_ratios() -> None:
     }
     assert all(run["calls"] >= 2 * int(name.rsplit("_", 1)[1]) for name, run in runs.items())
     assert all(run["server_cpu_us_per_call"] > 0 for run in runs.values())
+    assert all(run["client_cpu_us_per_call"] >= 0 for run in runs.values())
     # SQLite group commit: every durable run reports how many calls shared an fsync.
     assert all(
         runs[f"{kind}_{n}"]["units_per_commit"] >= 1
@@ -151,19 +161,39 @@ def test_suite_reports_ratios() -> None:
     assert report["clients_in_separate_process"] is True
     for ratio in (
         "verify_vs_echo_throughput_at_32",
+        "verify_vs_echo_throughput_at_1",
+        "authorize_vs_echo_throughput_at_32",
         "authorize_vs_verify_throughput_at_32",
         "verify_vs_echo_p99_at_32",
         "verify_server_cpu_vs_echo_at_32",
+        "workers_2_vs_1_verify_at_32",
+        "workers_2_vs_1_authorize_at_32",
     ):
         assert isinstance(report[ratio], float)
         assert report[ratio] > 0
+    # --workers 1 and 2: the ends of CONCURRENCY, every worker's CPU charged.
+    workers = report["workers"]
+    assert isinstance(workers, dict)
+    assert set(workers) == {str(n) for n in WORKER_COUNTS}
+    for figures in workers.values():
+        assert set(figures) == {
+            f"{kind}_{n}"
+            for kind in ("echo", "verify_card", "authorize_transfer")
+            for n in (CONCURRENCY[0], CONCURRENCY[-1])
+        }
+        assert all(run["server_cpu_us_per_call"] > 0 for run in figures.values())
+    # PostgreSQL by default when it is installed (a throwaway cluster).
+    if (PG_BIN / "initdb").exists():
+        assert isinstance(report["postgresql_runs"], dict)
+        assert set(report["postgresql_runs"]) == set(runs)
+        assert report["postgresql_vs_sqlite_verify_at_32"] > 0  # type: ignore[operator]
+    else:
+        assert "not installed" in str(report["postgresql"])
 
 
-def test_suite_runs_postgresql_side_by_side(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.postgres_support import postgres_cluster
+def test_a_named_postgresql_database_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    from myna_edge import bench_verifier
 
-    with postgres_cluster() as cluster:
-        monkeypatch.setenv(POSTGRES_ENV, cluster.new_database())
-        report = verifier_suite(1)
-    assert isinstance(report["postgresql_runs"], dict)
-    assert report["postgresql_vs_sqlite_verify_at_32"] > 0  # type: ignore[operator]
+    monkeypatch.setenv(POSTGRES_ENV, "postgresql://nobody@127.0.0.1:1/named")
+    with bench_verifier._postgres() as url:
+        assert url == "postgresql://nobody@127.0.0.1:1/named"

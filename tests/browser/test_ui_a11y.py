@@ -7,10 +7,11 @@ flows reach, in Japanese and English and at 1280×1024 and 1080×1920; any
 WCAG 2.x A/AA violation fails, and so does a "serious" item axe could not
 decide unless it is reviewed below. Scripted checks cover what axe cannot
 see: the timeout warning (countdown, 続ける, the message afterwards),
-focus on each new heading, live regions (a wrong PIN, the mask's count,
-the working status), keyboard-only completion of a flow with a physical
-keypad's keys, 200 % zoom and 文字を大きく without horizontal scrolling,
-furigana, 和暦 dates, and voice guidance that never speaks a secret.
+keys on the hardware PIN pad keeping the pad screen alive, focus on each
+new heading, live regions (a wrong PIN, the mask's count, the pad's count,
+the working status), keyboard-only completion of the reading and the PIN
+reset, 200 % zoom and 文字を大きく without horizontal scrolling, furigana,
+和暦 dates, and voice guidance that never speaks a secret.
 
 States are sampled along a few real flows on the shared world rather than
 one flow per state, to keep the module's time near a minute.
@@ -229,6 +230,46 @@ def test_a11y_keyboard_only_read_flow(world: WorldThread, page: Any, axe_source:
     wait_screen(page, "start")
 
 
+def test_a11y_keyboard_only_pin_reset(world: WorldThread, page: Any) -> None:
+    """The signing password reset with a physical keyboard alone: digits, letters, Enter."""
+    w = world.world
+    assert w.kiosk is not None
+    world.call(w.book("sign"))
+    w.kiosk_reader.place()
+    open_app(page, w.kiosk.url)
+    number = page.evaluate(
+        "() => [...document.querySelectorAll('#screen-start .menu button')]"
+        ".filter(b => !b.hidden).indexOf(document.getElementById('go-reset')) + 1"
+    )
+    assert number > 0
+    page.keyboard.press(str(number))
+    wait_screen(page, "reset-choice")
+    focus_on_heading(page)
+    page.keyboard.press("1")  # the first choice: the signing password
+    wait_screen(page, "entry")
+    page.keyboard.type(PIN)  # the authentication PIN proves the holder
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('entry-title').textContent.startsWith('新しい')"
+    )
+    focus_on_heading(page)
+    new = "NEWPASS77"
+    page.keyboard.type(new.lower())  # letters from the keyboard, upper-cased by the app
+    assert page.inner_text("#entry-count") == f"{len(new)}文字を入力しました"
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('entry-title').textContent.includes('確認')"
+    )
+    page.keyboard.type(new)
+    page.keyboard.press("Enter")
+    wait_screen(page, "result")
+    focus_on_heading(page)
+    assert plain_text(page, "#result-title") == "暗証番号の再設定が完了しました"
+    secret_free(page, [PIN, new])
+    page.keyboard.press("Enter")  # 終了する
+    wait_screen(page, "start")
+
+
 def test_a11y_timeout_warning_dialog(world: WorldThread, page: Any, axe_source: str) -> None:
     w = world.world
     assert w.kiosk is not None
@@ -343,6 +384,33 @@ def test_a11y_atm_transfer_screens(world: WorldThread, page: Any, axe_source: st
     audit(page, axe_source, "transfer result")
     page.keyboard.press("Enter")  # 終了する: the whole transfer without touching the screen
     wait_screen(page, "start")
+
+
+def test_a11y_pad_keys_keep_the_pad_screen_alive(world: WorldThread, page: Any) -> None:
+    """Presses on the hardware PIN pad restart the page's idle timer (issue 24, problem 2)."""
+    w = world.world
+    assert w.atm is not None
+    assert w.pad is not None
+    w.atm_reader.place()
+    mark = w.pad.display_mark()
+    open_app(page, w.atm.url + "?idle=3")
+    page.click("#go-read")
+    wait_screen(page, "consent")
+    page.click("#consent-ok")
+    wait_screen(page, "pad")
+    assert page.evaluate("document.body.dataset.idleLimit") == "12"  # 3 × 3 s, then 3 s
+    w.pad.wait_display(0, "ENTER PIN", timeout=15.0, since=mark)
+    # Four keys 4 s apart: 16 s on the pad screen, past its 12 s, never idle for 9 s.
+    for key in ("1", "2", "3", "CLEAR"):
+        w.pad.press(key)
+        page.wait_for_timeout(4000)
+        assert page.evaluate("document.body.dataset.screen") == "pad"
+        assert not page.evaluate("document.getElementById('timeout').open")
+    # The count, never a digit, in a polite live region.
+    assert page.inner_text("#pad-count") == "4桁のうち2桁を入力しました"
+    assert page.get_attribute("#pad-count", "aria-live") == "polite"
+    page.click("#cancel")
+    wait_screen(page, "error")
 
 
 def test_a11y_voice_guidance_never_speaks_a_secret(world: WorldThread, browser: Any) -> None:

@@ -160,8 +160,8 @@ const App = (() => {
     state.tries = {};
     delete document.body.dataset.error;
     delete document.body.dataset.reason;
-    for (const id of ["result", "statement", "entry-mask", "entry-count", "payee", "amount",
-      "working-step"]) {
+    for (const id of ["result", "statement", "entry-mask", "entry-count", "pad-count", "payee",
+      "amount", "working-step"]) {
       $(id).textContent = "";
     }
     setSize(0);  // the next person starts with the standard text size
@@ -273,6 +273,7 @@ const App = (() => {
     if (kind !== "event") return false;
     activity();  // the agent moved on (a prompt, a pad key): the person is there
     if (data.prompt) onPrompt(data.prompt);
+    else if (data.pad_key) padKey(data.pad_key);
     else if (data.last_try_warning) state.lastTry = true;
     else if (data.working) show("working", () => { $("working-step").textContent = data.working.step; });
     else if (data.remove_card) show("remove");
@@ -399,6 +400,7 @@ const App = (() => {
 
   function showPad(prompt, wrong) {
     if (wrong) beep("error");
+    $("pad-count").textContent = "";
     show("pad", () => {
       $("pad-tries").textContent = prompt.tries_left ? t("tries", prompt.tries_left) : "";
       $("pad-error").hidden = !wrong;
@@ -407,6 +409,15 @@ const App = (() => {
       $("pad-warning").hidden = !warn;
       setText($("pad-warning"), warn ? t("last_try") : "");
     });
+  }
+
+  /** A key on the secure PIN pad (what it did and the count so far, never which key). */
+  function padKey(key) {
+    if (state.screen !== "pad" || !state.prompt) return;
+    const rule = entryRule(state.prompt);
+    const n = Number(key.length) || 0;
+    $("pad-count").textContent =
+      rule.alnum ? t("entry_count_chars", n) : t("entry_count_digits", n, rule.max);
   }
 
   function keys(container, alnum, onKey) {

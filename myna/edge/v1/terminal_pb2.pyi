@@ -19,8 +19,9 @@ Conventions, modelled on CEN/XFS and XFS4IoT (see docs/terminal-api.md):
   (busy, invalid, duplicate request id, unsupported) ends the stream:
   nothing follows it.
 * Then zero or more FlowEvents (prompts with tries left, a warning before
-  the last try, working, remove card, failure), then exactly one
-  Completion with a typed CompletionCode and a class-specific error code.
+  the last try, keys on the PIN pad, working, remove card, failure), then
+  exactly one Completion with a typed CompletionCode and a class-specific
+  error code.
 * Prompts are answered with AnswerPrompt by request_id and prompt_id;
   Cancel by request_id (none = everything the agent runs).
 * Secrets: a PIN typed on the touchscreen reaches the agent only in
@@ -307,6 +308,34 @@ TERMINAL_PROFILE_KIOSK: TerminalProfile.ValueType  # 1
 TERMINAL_PROFILE_ATM: TerminalProfile.ValueType  # 2
 """ATM: card reading and transfers; PINs only from the secure PIN pad."""
 Global___TerminalProfile: _TypeAlias = TerminalProfile  # noqa: Y015
+
+class _PadKeyAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _PadKeyActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PadKeyAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    PAD_KEY_ACTION_UNSPECIFIED: _PadKeyAction.ValueType  # 0
+    PAD_KEY_ACTION_PRESSED: _PadKeyAction.ValueType  # 1
+    """A character was added (multi-tap: or the letter being chosen changed)."""
+    PAD_KEY_ACTION_DELETED: _PadKeyAction.ValueType  # 2
+    PAD_KEY_ACTION_REFUSED: _PadKeyAction.ValueType  # 3
+    """Not taken: the entry is full, the key is not one of the entry's, or
+    Enter came before the minimum length (the pad beeps).
+    """
+
+class PadKeyAction(_PadKeyAction, metaclass=_PadKeyActionEnumTypeWrapper):
+    """What a key on the secure PIN pad did to the entry."""
+
+PAD_KEY_ACTION_UNSPECIFIED: PadKeyAction.ValueType  # 0
+PAD_KEY_ACTION_PRESSED: PadKeyAction.ValueType  # 1
+"""A character was added (multi-tap: or the letter being chosen changed)."""
+PAD_KEY_ACTION_DELETED: PadKeyAction.ValueType  # 2
+PAD_KEY_ACTION_REFUSED: PadKeyAction.ValueType  # 3
+"""Not taken: the entry is full, the key is not one of the entry's, or
+Enter came before the minimum length (the pad beeps).
+"""
+Global___PadKeyAction: _TypeAlias = PadKeyAction  # noqa: Y015
 
 class _CommandState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -843,6 +872,34 @@ class CardTakenEvent(_message.Message):
 Global___CardTakenEvent: _TypeAlias = CardTakenEvent  # noqa: Y015
 
 @_typing.final
+class PadKeyEvent(_message.Message):
+    """A key pressed on the secure PIN pad during a secret prompt (ATM
+    profile): what it did and how many characters are in, never which key.
+    A screen restarts its idle timer on it and may say the count aloud.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    LENGTH_FIELD_NUMBER: _builtins.int
+    action: Global___PadKeyAction.ValueType
+    length: _builtins.int
+    """Characters entered so far, after this key."""
+    def __init__(
+        self,
+        *,
+        action: Global___PadKeyAction.ValueType = ...,
+        length: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "length", b"length"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PadKeyEvent: _TypeAlias = PadKeyEvent  # noqa: Y015
+
+@_typing.final
 class FailureEvent(_message.Message):
     """The command stops short; the completion follows."""
 
@@ -877,6 +934,7 @@ class FlowEvent(_message.Message):
     REMOVE_CARD_FIELD_NUMBER: _builtins.int
     FAILURE_FIELD_NUMBER: _builtins.int
     CARD_TAKEN_FIELD_NUMBER: _builtins.int
+    PAD_KEY_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt(self) -> Global___PromptEvent: ...
     @_builtins.property
@@ -889,6 +947,8 @@ class FlowEvent(_message.Message):
     def failure(self) -> Global___FailureEvent: ...
     @_builtins.property
     def card_taken(self) -> Global___CardTakenEvent: ...
+    @_builtins.property
+    def pad_key(self) -> Global___PadKeyEvent: ...
     def __init__(
         self,
         *,
@@ -898,12 +958,13 @@ class FlowEvent(_message.Message):
         remove_card: Global___RemoveCardEvent | None = ...,
         failure: Global___FailureEvent | None = ...,
         card_taken: Global___CardTakenEvent | None = ...,
+        pad_key: Global___PadKeyEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken", "pad_key"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -19,8 +19,9 @@ Conventions, modelled on CEN/XFS and XFS4IoT (see docs/terminal-api.md):
   (busy, invalid, duplicate request id, unsupported) ends the stream:
   nothing follows it.
 * Then zero or more FlowEvents (prompts with tries left, a warning before
-  the last try, working, remove card, failure), then exactly one
-  Completion with a typed CompletionCode and a class-specific error code.
+  the last try, keys on the PIN pad, working, remove card, failure), then
+  exactly one Completion with a typed CompletionCode and a class-specific
+  error code.
 * Prompts are answered with AnswerPrompt by request_id and prompt_id;
   Cancel by request_id (none = everything the agent runs).
 * Secrets: a PIN typed on the touchscreen reaches the agent only in

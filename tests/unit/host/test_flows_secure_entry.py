@@ -39,6 +39,7 @@ class FakeBoard:
         min_length: int,
         max_length: int,
         entry_timeout: float,
+        on_key: object = None,
         cancel: Callable[[], bool],
     ) -> FakeBlock:
         self.calls.append((kind, min_length, max_length))

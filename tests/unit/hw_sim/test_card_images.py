@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from PIL import Image
 
 from hw_sim.card import images
 from hw_sim.card.cv_cert import CV_CERT_SIZE, cv_certificate, key_id, public_key_blob
@@ -46,9 +48,12 @@ def test_pattern_and_face() -> None:
     assert first == images.pattern_image("山田　太郎")  # deterministic
     assert first != images.pattern_image("山田　花子")
     assert decode_png(first)[:3] == (64, 8, 1)
-    width, height, depth, raw = decode_png(images.face_photo("seed"))
-    assert (width, height, depth) == (24, 32, 8)
-    assert len(raw) == 32 * 25
+    photo = images.face_photo("seed")
+    assert photo == images.face_photo("seed")  # deterministic
+    assert photo.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n")  # JP2 signature box
+    with Image.open(io.BytesIO(photo)) as decoded:  # JPEG 2000 via OpenJPEG, as a host reads it
+        assert (decoded.format, decoded.mode, decoded.size) == ("JPEG2000", "L", (48, 64))
+        assert decoded.getpixel((24, 32)) == 200  # the oval, lossless
 
 
 def test_png_rejects_mismatched_rows() -> None:

@@ -100,8 +100,9 @@ def test_card_face(card: VirtualCard, sim_home_dir: Path) -> None:
     assert by_tag[b"\xdf\x22"][0] == b"19800101"
     assert by_tag[b"\xdf\x23"][0] == b"1"
     assert by_tag[b"\xdf\x29"][0] == b"20350101"
-    for tag in (b"\xdf\x25", b"\xdf\x26", b"\xdf\x27", b"\xdf\x2a"):
+    for tag in (b"\xdf\x25", b"\xdf\x26", b"\xdf\x2a"):
         check_png(by_tag[tag][0])
+    assert by_tag[b"\xdf\x27"][0][:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # JPEG 2000
     # DF28: PKCS#1 v1.5 type 1 over three SHA-256 digests (UNCONFIRMED detail).
     numbers = issuer(sim_home_dir).public_numbers()
     encoded = pow(int.from_bytes(by_tag[b"\xdf\x28"][0], "big"), numbers.e, numbers.n)

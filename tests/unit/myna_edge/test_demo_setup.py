@@ -27,7 +27,7 @@ TEST_LIST = ROOT / "scripts" / "debian-packages.txt"
 
 def _packages(path: Path) -> set[str]:
     lines = path.read_text(encoding="utf-8").splitlines()
-    return {line.strip() for line in lines if line.strip() and not line.startswith("#")}
+    return {line.split()[0] for line in lines if line.strip() and not line.startswith("#")}
 
 
 def _dry_run(tmp_path: Path) -> str:

@@ -1,0 +1,466 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The counter check (対面確認) at a staffed desk as an explicit state machine.
+
+From 2027-04-01 Japan's AML rules (犯罪収益移転防止法施行規則) make a business
+that checks a My Number card in person read its IC chip and show what the
+chip holds. States (``CounterStep``)::
+
+    WAIT_CARD -> ENTER_CODE -> READING -> RESULT -> RECORDING -> REMOVE_CARD
+              -> DONE                                          (any -> FAILED)
+
+Staff type 照合番号B from the card face (``StaffPort.verification_code``;
+the counter is read first and a blocked code is never sent, as with PINs);
+the card-surface AP gives the signed face and photo, the card-info AP (same
+code) the name and address as text; the face's signature is checked with the
+issuer key and the two applications compared (``host.card.assess_face``).
+The result screen (``CounterScreen``: photo, name, address, birth date, sex,
+expiry, verdict) goes to the staff only, never into events or logs; staff
+confirm they compared the person with the photo (``StaffPort.compare``).
+Finally one ``AmlCheckRecord`` goes to the business's AML file: who, when,
+which items, the verdict and the comparison; never the My Number (照合番号B
+does not even open it) and the photo only when ``store_photo`` is set.
+
+A forged face (signature fails) is recorded and refused without showing its
+data; an expired or inconsistent card is shown, recorded and refused; a
+genuine one, or one whose signature could not be checked (no issuer key:
+verdict "not checked"), completes when staff confirm the photo.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar, Final, Protocol
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from host.card import (
+    CardInfo,
+    CodeKind,
+    FaceReading,
+    FaceVerdict,
+    assess_face,
+    decode_photo,
+    face_differences,
+)
+from host.errors import IntegrityError, PinBlockedError, PinPolicyError, WrongPinError
+from host.flows.context import StepTimeouts
+from host.flows.events import Event, FlowFailed, Outcome
+from host.flows.machine import Ending, FlowMachine
+from host.flows.ports import CardPort, ThreadedCard, UserPort
+from host.journal import ElectronicJournal, Journal
+from host.journal.records import JsonValue
+from host.private_files import open_private
+from host.secret import Secret
+
+__all__ = [
+    "AmlCheckRecord",
+    "AmlFile",
+    "CounterCardPort",
+    "CounterCheckFlow",
+    "CounterOutcome",
+    "CounterReading",
+    "CounterReason",
+    "CounterScreen",
+    "CounterStep",
+    "JsonLinesAmlFile",
+    "StaffPort",
+    "ThreadedCounterCard",
+]
+
+_log = logging.getLogger(__name__)
+
+FLOW = "counter"
+MAX_POLICY_RETRIES: Final = 3
+#: The card items the chip read shows and the record names (never the My Number).
+CHECKED_ITEMS: Final = ("name", "address", "birth_date", "sex", "expiry", "photo", "signature")
+
+
+class CounterStep(StrEnum):
+    """The states of the counter check."""
+
+    START = "start"
+    WAIT_CARD = "wait_card"
+    ENTER_CODE = "enter_code"
+    READING = "reading"
+    RESULT = "result"
+    RECORDING = "recording"
+    REMOVE_CARD = "remove_card"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class CounterReason(StrEnum):
+    """Why a counter check did not accept the card (``CounterOutcome.reason``)."""
+
+    CARD_FORGED = "card_face_forged"
+    CARD_EXPIRED = "card_expired"
+    DATA_INCONSISTENT = "card_data_inconsistent"
+    PHOTO_MISMATCH = "photo_mismatch"
+
+
+@dataclass(frozen=True, repr=False)
+class CounterReading:
+    """What the card gave for 照合番号B: the face and the card-info AP's basic four."""
+
+    face: FaceReading
+    info: CardInfo
+
+    def __repr__(self) -> str:
+        return "CounterReading(<redacted>)"
+
+
+@dataclass(frozen=True, repr=False)
+class CounterScreen:
+    """The result screen for the staff: personal data, shown, never logged.
+
+    ``photo_png`` is the chip's photo as PNG; name and address come from the
+    card-info AP (the face holds them only as images).
+    """
+
+    verdict: FaceVerdict
+    name: str
+    address: str
+    birth_date: dt.date
+    sex: str
+    expiry: dt.date
+    photo_png: bytes
+    differences: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"CounterScreen(verdict={self.verdict.value}, <redacted>)"
+
+
+@dataclass(frozen=True, repr=False)
+class AmlCheckRecord:
+    """One check for the business's AML file (取引時確認の記録).
+
+    Attributes:
+        check_id: the flow's operation id.
+        checked_at: when (UTC).
+        terminal_id, staff_id: where and who.
+        method: how the identity was checked.
+        items: which card items the chip gave and the screen showed.
+        verdict: the chip's verdict.
+        photo_compared: staff confirmed the person matches the photo (None: not shown).
+        name, address, birth_date: the identity items (本人特定事項) as read;
+            empty for a forged face, whose data cannot be trusted.
+        photo_png: the photo, only when the operator's config stores it.
+    """
+
+    check_id: str
+    checked_at: dt.datetime
+    terminal_id: str
+    staff_id: str
+    method: str
+    items: tuple[str, ...]
+    verdict: FaceVerdict
+    photo_compared: bool | None
+    name: str = ""
+    address: str = ""
+    birth_date: dt.date | None = None
+    photo_png: bytes | None = field(default=None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as one JSON object (stable field names)."""
+        return {
+            "check_id": self.check_id,
+            "checked_at": self.checked_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "terminal_id": self.terminal_id,
+            "staff_id": self.staff_id,
+            "method": self.method,
+            "items": list(self.items),
+            "verdict": self.verdict.value,
+            "photo_compared": self.photo_compared,
+            "name": self.name,
+            "address": self.address,
+            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "photo_png": base64.b64encode(self.photo_png).decode() if self.photo_png else None,
+        }
+
+    def __repr__(self) -> str:
+        return f"AmlCheckRecord({self.check_id}, verdict={self.verdict.value}, <redacted>)"
+
+
+class AmlFile(Protocol):
+    """Where check records go (the business's AML file)."""
+
+    def append(self, record: AmlCheckRecord) -> None:
+        """Store ``record`` durably."""
+
+
+class JsonLinesAmlFile:
+    """An AML file as JSON lines, owner-only (0600), appended and fsynced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def append(self, record: AmlCheckRecord) -> None:
+        """Append ``record`` as one line.
+
+        Raises:
+            UnsafePathError, OSError: the file cannot be written safely.
+        """
+        line = json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, line.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class StaffPort(UserPort, Protocol):
+    """The staff's screen at the desk."""
+
+    async def verification_code(self, *, tries_left: int, last_try: bool) -> Secret:
+        """照合番号B as typed from the card face; the flow wipes it after use."""
+
+    async def compare(self, screen: CounterScreen) -> bool:
+        """Show ``screen``; True when staff confirm the person matches the photo."""
+
+
+class CounterCardPort(CardPort, Protocol):
+    """The card as the counter check needs it."""
+
+    async def code_tries_left(self) -> int:
+        """Tries left for 照合番号B on the card-surface AP, without spending one."""
+
+    async def read_counter(self, code: Secret) -> CounterReading:
+        """The face (signature checked when a key is set) and the basic four, with ``code``."""
+
+
+class ThreadedCounterCard(ThreadedCard):
+    """A ``CounterCardPort`` over a reader URL (see ``ThreadedCard``).
+
+    Args:
+        url: the reader URL.
+        issuer_key: the card-data issuer's public key (configuration); None
+            leaves the face's signature unchecked (verdict "not checked").
+    """
+
+    def __init__(
+        self, url: str, *, issuer_key: rsa.RSAPublicKey | None, poll_interval: float = 0.1
+    ) -> None:
+        super().__init__(url, poll_interval=poll_interval)
+        self._issuer_key = issuer_key
+
+    async def code_tries_left(self) -> int:
+        """Tries left for 照合番号B (surface AP); never spends one.
+
+        Raises:
+            NoCardError: no session; CardError, TransportError from the card.
+        """
+        card = self._require()
+        return await self._run(lambda: card.code_tries_left(CodeKind.B))
+
+    async def read_counter(self, code: Secret) -> CounterReading:
+        """Read and check the face, then the basic four, with 照合番号B.
+
+        Raises:
+            PinPolicyError, WrongPinError, PinBlockedError: the code was refused.
+            IntegrityError: the face or the basic four fails its signature.
+            DataFormatError, CardError, TransportError: the card failed.
+        """
+        card, key = self._require(), self._issuer_key
+
+        def work() -> CounterReading:
+            face = card.read_card_face(CodeKind.B, code, issuer_key=key)
+            return CounterReading(face, card.read_card_info_with_code_b(code, issuer_key=key))
+
+        return await self._run(work)
+
+
+@dataclass(frozen=True)
+class CounterOutcome:
+    """How a counter check ended; ``screen`` and ``record`` hold personal data."""
+
+    outcome: Outcome
+    op_id: str
+    verdict: FaceVerdict | None = None
+    screen: CounterScreen | None = field(default=None, repr=False)
+    record: AmlCheckRecord | None = field(default=None, repr=False)
+    reason: str = ""
+
+    @property
+    def reference(self) -> str:
+        """The operation id (also the record's check id)."""
+        return self.op_id
+
+
+class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
+    """One counter check at a time.
+
+    Args:
+        card: the card port; ``staff``: the desk's screen.
+        aml_file: where the check record goes.
+        terminal_id, staff_id: recorded as where and who.
+        store_photo: also store the photo in the record (operator's config).
+        journal, ejournal, emit, timeouts: as in every flow.
+        clock: the current time (UTC); the verdict uses its date in JST.
+    """
+
+    flow: ClassVar[str] = FLOW
+    steps = CounterStep
+
+    def __init__(
+        self,
+        *,
+        card: CounterCardPort,
+        staff: StaffPort,
+        aml_file: AmlFile,
+        terminal_id: str,
+        staff_id: str,
+        journal: Journal,
+        emit: Callable[[Event], None],
+        store_photo: bool = False,
+        ejournal: ElectronicJournal | None = None,
+        timeouts: StepTimeouts | None = None,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        super().__init__(
+            card=card, user=staff, journal=journal, emit=emit, ejournal=ejournal, timeouts=timeouts
+        )
+        self._counter_card, self._staff, self._aml = card, staff, aml_file
+        self._terminal_id, self._staff_id, self._store_photo = terminal_id, staff_id, store_photo
+        self._clock = clock
+        self._op_id = ""
+
+    async def run(self) -> CounterOutcome:
+        """Run to the end; failures are events and the outcome, not exceptions.
+
+        Raises:
+            JournalError: the journal cannot be written.
+        """
+        self._op_id = Journal.new_op_id()
+        return await self.drive(self._op_id, self._steps(self._op_id))
+
+    def _stopped(self, ending: Ending) -> CounterOutcome:
+        return CounterOutcome(ending.outcome, self._op_id, reason=ending.reason)
+
+    def _end_facts(self, outcome: CounterOutcome) -> Mapping[str, JsonValue]:
+        verdict = outcome.verdict.value if outcome.verdict else None
+        return {"outcome": outcome.outcome.value, "reason": outcome.reason, "verdict": verdict}
+
+    async def _steps(self, op_id: str) -> CounterOutcome:
+        self._to(CounterStep.WAIT_CARD)
+        await self._wait_card()
+        now = self._clock()
+        try:
+            reading = await self._read_with_code()
+        except IntegrityError:
+            # Forged (or altered) chip data: nothing of it is shown or kept.
+            record = self._record_check(op_id, now, FaceVerdict.FORGED, None, None)
+            self._remove_card()
+            return self._refuse(op_id, FaceVerdict.FORGED, CounterReason.CARD_FORGED, None, record)
+        screen = self._screen(reading, now)
+        self._to(CounterStep.RESULT)
+        compared = await self._ctx.step(
+            "photo comparison", self._staff.compare(screen), self._ctx.timeouts.prompt
+        )
+        record = self._record_check(op_id, now, screen.verdict, screen, compared)
+        self._remove_card()
+        reason = _REFUSALS.get(screen.verdict)
+        if reason is None and not compared:
+            reason = CounterReason.PHOTO_MISMATCH
+        if reason is not None:
+            return self._refuse(op_id, screen.verdict, reason, screen, record)
+        self._ej_append(op_id, "COUNTER-CHECK", verdict=screen.verdict.value, compared=True)
+        return CounterOutcome(
+            Outcome.COMPLETED, op_id, verdict=screen.verdict, screen=screen, record=record
+        )
+
+    async def _read_with_code(self) -> CounterReading:
+        """Ask for 照合番号B until the card opens; read counter first, never send a blocked code."""
+        policy_errors = 0
+        card, t = self._counter_card, self._ctx.timeouts
+        while True:
+            tries = await self._ctx.step("code status", card.code_tries_left(), t.card)
+            if tries == 0:
+                raise PinBlockedError(0x6984, "VERIFY", "照合番号B is blocked")
+            self._to(CounterStep.ENTER_CODE)
+            ask = self._staff.verification_code(tries_left=tries, last_try=tries == 1)
+            code = await self._ctx.step("verification code", ask, t.prompt)
+            with code:
+                self._to(CounterStep.READING)
+                self._working("reading the card face")
+                try:
+                    return await self._ctx.step("card face", card.read_counter(code), t.card)
+                except WrongPinError:
+                    continue
+                except PinPolicyError:
+                    policy_errors += 1
+                    if policy_errors >= MAX_POLICY_RETRIES:
+                        raise
+
+    def _screen(self, reading: CounterReading, now: dt.datetime) -> CounterScreen:
+        face, basic = reading.face.face, reading.info.basic_four
+        differences = face_differences(face, basic)
+        today = now.astimezone(_JST).date()  # the card's dates are Japanese dates
+        verdict = assess_face(reading.face, today=today, differences=differences)
+        return CounterScreen(
+            verdict=verdict,
+            name=basic.name,
+            address=basic.address,
+            birth_date=face.birth_date,
+            sex=face.sex,
+            expiry=face.expiry,
+            photo_png=decode_photo(face.photo).png,
+            differences=differences,
+        )
+
+    def _record_check(
+        self,
+        op_id: str,
+        now: dt.datetime,
+        verdict: FaceVerdict,
+        screen: CounterScreen | None,
+        compared: bool | None,
+    ) -> AmlCheckRecord:
+        self._to(CounterStep.RECORDING)
+        record = AmlCheckRecord(
+            check_id=op_id,
+            checked_at=now,
+            terminal_id=self._terminal_id,
+            staff_id=self._staff_id,
+            method="ic-chip/card-surface-ap/verification-code-b",
+            items=CHECKED_ITEMS if screen is not None else ("signature",),
+            verdict=verdict,
+            photo_compared=compared,
+            name=screen.name if screen else "",
+            address=screen.address if screen else "",
+            birth_date=screen.birth_date if screen else None,
+            photo_png=screen.photo_png if screen and self._store_photo else None,
+        )
+        self._aml.append(record)
+        _log.info("counter check %s recorded: %s", op_id, verdict.value)
+        return record
+
+    def _refuse(
+        self,
+        op_id: str,
+        verdict: FaceVerdict,
+        reason: CounterReason,
+        screen: CounterScreen | None,
+        record: AmlCheckRecord,
+    ) -> CounterOutcome:
+        self._ej_append(op_id, "COUNTER-CHECK", verdict=verdict.value, reason=reason.value)
+        self._ctx.emit(FlowFailed(reason.value, "the card was not accepted"))
+        return CounterOutcome(
+            Outcome.REFUSED, op_id, verdict=verdict, screen=screen, record=record, reason=reason
+        )
+
+
+_JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
+#: Verdicts that refuse the card whatever staff see (FORGED is handled before the screen).
+_REFUSALS: Final = {
+    FaceVerdict.EXPIRED: CounterReason.CARD_EXPIRED,
+    FaceVerdict.INCONSISTENT: CounterReason.DATA_INCONSISTENT,
+}

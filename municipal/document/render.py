@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The issued document as an A4 PDF: the front with its 地紋, the back with the signed code.
+
+Layout (millimetres from the top left; the real certificates' elements):
+issue number top right, title, the certificate's rows in a ruled table, the
+certifying sentence, 発行日, the mayor's line with the 公印 over it, and a
+note on where the check lives. Every word on the front comes from
+``front_lines`` so that ``verify`` can rebuild the same text from the signed
+content and compare it with what the PDF says.
+
+Why fpdf2: pure Python, maintained, embeds a subset of a TrueType font with a
+ToUnicode map, and takes Pillow images directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Final
+
+import numpy as np
+import qrcode  # type: ignore[import-untyped]
+from fpdf import FPDF
+from PIL import Image
+from qrcode import constants
+
+from municipal.document.content import DocumentContent
+from municipal.document.fonts import japanese_font
+from municipal.document.pattern import A4_MM, pattern_image
+from municipal.document.seal import seal_image
+
+__all__ = ["FOOTER", "code_image", "front_lines", "japanese_date", "render_pdf"]
+
+FOOTER: Final = (
+    "裏面の二次元コードに記録された内容と市区町村の電子署名で、この証明書の真正性を確認できます。"
+)
+_FONT: Final = "jp"
+_LEFT: Final = 22.0
+_LABEL_W: Final = 40.0
+_ROW_H: Final = 11.0
+_QR_MM: Final = 110.0
+#: First days of the eras certificates print, newest first (before 明治 6: the Western year).
+_ERAS: Final = (
+    (dt.date(2019, 5, 1), "令和"),
+    (dt.date(1989, 1, 8), "平成"),
+    (dt.date(1926, 12, 25), "昭和"),
+    (dt.date(1912, 7, 30), "大正"),
+    (dt.date(1873, 1, 1), "明治"),  # the Gregorian calendar's first day in Japan
+)
+
+
+def japanese_date(day: dt.date) -> str:
+    """``day`` as printed on a certificate (和暦, the first year as 元年)."""
+    for start, era in _ERAS:
+        if day >= start:
+            year = day.year - start.year + (1 if era != "明治" else 6)
+            return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def front_lines(content: DocumentContent) -> list[str]:
+    """Every text item of the front page, in drawing order."""
+    lines = [f"発行番号 {content.serial}", content.kind.title]
+    for label, value in content.fields:
+        lines += [label, value]
+    lines += [
+        content.certification,
+        f"発行日 {japanese_date(content.issued_on)}",
+        content.mayor,
+        FOOTER,
+    ]
+    return lines
+
+
+def code_image(code: bytes, *, box_px: int = 8) -> Image.Image:
+    """The QR code of ``code`` (byte mode, level M, 4-module quiet zone), mode "1"."""
+    qr = qrcode.QRCode(error_correction=constants.ERROR_CORRECT_M, border=4)
+    qr.add_data(code)
+    qr.make(fit=True)
+    matrix = np.array(qr.get_matrix(), dtype=bool)
+    big = np.kron(matrix, np.ones((box_px, box_px), dtype=bool))
+    return Image.fromarray(~big)
+
+
+def render_pdf(content: DocumentContent, code: bytes, *, pattern: bool = True) -> bytes:
+    """Render the two-page document; ``code`` is printed on the back as given.
+
+    ``code`` comes in separately (rather than being signed here) so the signer
+    can live apart from the renderer, and so tests can build the forgeries the
+    verifier must refuse (a tampered page under a genuine code).
+    """
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(auto=False)
+    pdf.set_creator("myna-edge municipal reference service")
+    pdf.add_font(_FONT, fname=str(japanese_font()))
+    _front(pdf, content, pattern=pattern)
+    _back(pdf, content, code)
+    return bytes(pdf.output())
+
+
+def _front(pdf: FPDF, content: DocumentContent, *, pattern: bool) -> None:
+    pdf.add_page()
+    width, _ = A4_MM
+    if pattern:
+        # Bilevel images go in as 8-bit grey: fpdf2 2.8 stores mode "1" at about
+        # 1 MB a page (and shears it under FlateDecode); as "L" it is 28 KB.
+        pdf.image(pattern_image().convert("L"), x=0, y=0, w=A4_MM[0], h=A4_MM[1])
+    lines = iter(front_lines(content))
+    pdf.set_font(_FONT, size=9)
+    pdf.set_xy(width - _LEFT - 80, 12)
+    pdf.cell(80, 5, next(lines), align="R")
+    pdf.set_font(_FONT, size=22)
+    pdf.set_xy(_LEFT, 24)
+    pdf.cell(width - 2 * _LEFT, 12, next(lines), align="C")
+    pdf.set_font(_FONT, size=11)
+    y = 48.0
+    pdf.set_line_width(0.3)
+    for _ in content.fields:
+        pdf.set_xy(_LEFT, y)
+        pdf.cell(_LABEL_W, _ROW_H, next(lines), border=1)
+        pdf.set_xy(_LEFT + _LABEL_W, y)
+        pdf.cell(width - 2 * _LEFT - _LABEL_W, _ROW_H, next(lines), border=1)
+        y += _ROW_H
+    y = max(y + 16, 200.0)
+    pdf.set_xy(_LEFT, y)
+    pdf.cell(width - 2 * _LEFT, 8, next(lines))
+    pdf.set_xy(_LEFT, y + 12)
+    pdf.cell(80, 8, next(lines))
+    pdf.set_font(_FONT, size=13)
+    pdf.set_xy(width - _LEFT - 110, y + 26)
+    pdf.cell(90, 10, next(lines), align="R")
+    pdf.image(seal_image(content.municipality_name), x=width - _LEFT - 24, y=y + 20, w=22, h=22)
+    pdf.set_font(_FONT, size=7)
+    pdf.set_xy(_LEFT, 282)
+    pdf.cell(width - 2 * _LEFT, 5, next(lines), align="C")
+
+
+def _back(pdf: FPDF, content: DocumentContent, code: bytes) -> None:
+    pdf.add_page()
+    width, _ = A4_MM
+    pdf.set_font(_FONT, size=10)
+    pdf.set_xy(_LEFT, 30)
+    pdf.cell(width - 2 * _LEFT, 6, f"{content.kind.title}　発行番号 {content.serial}", align="C")
+    pdf.image(code_image(code).convert("L"), x=(width - _QR_MM) / 2, y=50, w=_QR_MM, h=_QR_MM)
+    pdf.set_xy(_LEFT, 170)
+    pdf.multi_cell(
+        width - 2 * _LEFT,
+        6,
+        f"この二次元コードには表面の記載事項と{content.municipality_name}の電子署名"
+        "（ECDSA P-256）が記録されています。読み取って署名を検証すると、"
+        "写しや改ざんをオフラインで見分けられます。",
+    )

@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The issuing office: what a resident may obtain, and issuing one document exactly once.
+
+Domain logic with no gRPC (STYLE §11): the servicer (next step) validates a
+request, calls this and translates. Each incident of 2023–24 is closed here:
+
+- a document is built from the record the *request's own* certificate links
+  to, inside the call that returns it, never picked from a shared queue by
+  position (Yokohama: a timeout released the print-order lock and the next
+  applicant's document printed for the wrong person);
+- requests are keyed by the centre's idempotency key: two keys never share a
+  document, and a retry gets the same bytes (Kawasaki: two stores in one
+  second, the later overwrote the earlier);
+- serials come from one counter under one lock here; the storage step moves
+  the ledger to SQLite/PostgreSQL with a unique key, so replicas share it
+  (Takamatsu: a single-server build on a multi-server site).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from municipal.document.content import DocumentContent, DocumentKind
+from municipal.document.issue import issue_document
+from municipal.document.render import japanese_date
+from municipal.errors import IdempotencyConflictError, Refusal, RefusedError
+from municipal.fees import JST, FeeTable, check_service_hours
+from municipal.registry import CertificateLink, Registry, Resident
+
+__all__ = [
+    "HouseholdScope",
+    "IssueRequest",
+    "IssuedDocument",
+    "IssuingOffice",
+    "Municipality",
+    "Offer",
+]
+
+
+class HouseholdScope(enum.Enum):
+    """Whose entries a resident record shows (the wire's HouseholdScope)."""
+
+    SELF = "self"
+    WHOLE_HOUSEHOLD = "whole_household"
+
+
+@dataclass(frozen=True)
+class Municipality:
+    """Who issues: the 6-digit local government code, the name and the mayor's line."""
+
+    code: str
+    name: str
+    mayor: str
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One document a resident may obtain here."""
+
+    kind: DocumentKind
+    fee_yen_per_copy: int
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    """One request from the centre; ``idempotency_key`` is the centre's request id."""
+
+    idempotency_key: str
+    link: CertificateLink
+    kind: DocumentKind
+    fee_yen: int
+    copies: int = 1
+    scope: HouseholdScope = HouseholdScope.SELF
+    terminal_id: str = ""
+
+
+@dataclass(frozen=True)
+class IssuedDocument:
+    """An issued document: its serial, the signed PDF and its digest, and the fee."""
+
+    serial: str
+    pdf: bytes
+    sha256: bytes
+    fee_yen: int
+
+    def __repr__(self) -> str:
+        return f"IssuedDocument(serial={self.serial!r}, fee_yen={self.fee_yen})"
+
+
+class IssuingOffice:
+    """One municipality's store service: offers, and issuing exactly once per key."""
+
+    def __init__(
+        self,
+        *,
+        municipality: Municipality,
+        registry: Registry,
+        fees: FeeTable,
+        key: ec.EllipticCurvePrivateKey,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self._municipality = municipality
+        self._registry = registry
+        self._fees = fees
+        self._key = key
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._ledger: dict[str, tuple[IssueRequest, IssuedDocument]] = {}
+        self._next_serial = 1
+
+    def offers(self, link: CertificateLink) -> tuple[Offer, ...]:
+        """The documents the certificate's holder may obtain here now.
+
+        Raises:
+            RefusedError: OUTSIDE_SERVICE_HOURS, NOT_A_RESIDENT, COUNTER_ONLY.
+        """
+        check_service_hours(self._clock())
+        resident = self._resident(link)
+        return tuple(
+            Offer(kind=kind, fee_yen_per_copy=fee)
+            for kind, fee in self._fees.fees.items()
+            if self._refusal_for(resident, kind) is None
+        )
+
+    def issue(self, request: IssueRequest) -> IssuedDocument:
+        """Issue the document once; a retry with the same key returns the same bytes.
+
+        Raises:
+            RefusedError: any ``Refusal`` (nothing is issued).
+            IdempotencyConflictError: the key was used for another request.
+        """
+        with self._lock:
+            done = self._ledger.get(request.idempotency_key)
+            if done is not None:
+                if done[0] != request:
+                    raise IdempotencyConflictError("idempotency key reused for another request")
+                return done[1]
+            now = self._clock()
+            check_service_hours(now)
+            resident = self._resident(request.link)
+            refusal = self._refusal_for(resident, request.kind)
+            if refusal is not None:
+                raise RefusedError(refusal)
+            fee = self._fees.fee(request.kind, request.copies)
+            if fee != request.fee_yen:
+                raise RefusedError(Refusal.FEE_CHANGED)
+            today = now.astimezone(JST).date()
+            serial = f"{self._municipality.code}-{today.year}-{self._next_serial:06d}"
+            content = self._content(resident, request, serial=serial, today=today)
+            pdf = issue_document(content, self._key)
+            issued = IssuedDocument(
+                serial=serial, pdf=pdf, sha256=hashlib.sha256(pdf).digest(), fee_yen=fee
+            )
+            self._next_serial += 1
+            self._ledger[request.idempotency_key] = (request, issued)
+            return issued
+
+    def _resident(self, link: CertificateLink) -> Resident:
+        resident = self._registry.resident(link)
+        if resident.restricted:
+            raise RefusedError(Refusal.COUNTER_ONLY)
+        return resident
+
+    def _refusal_for(self, resident: Resident, kind: DocumentKind) -> Refusal | None:
+        if kind not in self._fees.fees:
+            return Refusal.DOCUMENT_NOT_OFFERED
+        if kind is DocumentKind.SEAL_REGISTRATION and not resident.seal_registered:
+            return Refusal.NO_REGISTERED_SEAL
+        own_domicile = resident.domicile_code == self._municipality.code
+        if kind is DocumentKind.FAMILY_REGISTER and not own_domicile:
+            # 戸籍 is kept by the 本籍地; that office answers (routing is the centre's).
+            return Refusal.DOCUMENT_NOT_OFFERED
+        return None
+
+    def _content(
+        self, resident: Resident, request: IssueRequest, *, serial: str, today: dt.date
+    ) -> DocumentContent:
+        return DocumentContent(
+            kind=request.kind,
+            serial=serial,
+            municipality_code=self._municipality.code,
+            municipality_name=self._municipality.name,
+            mayor=self._municipality.mayor,
+            issued_on=today,
+            fields=self._rows(resident, request, today=today),
+        )
+
+    def _rows(
+        self, resident: Resident, request: IssueRequest, *, today: dt.date
+    ) -> tuple[tuple[str, str], ...]:
+        if request.kind is DocumentKind.RESIDENT_RECORD:
+            members = (
+                self._registry.household(resident)
+                if request.scope is HouseholdScope.WHOLE_HOUSEHOLD
+                else (resident,)
+            )
+            head = next(
+                (m.name for m in self._registry.household(resident) if m.relationship == "世帯主"),
+                resident.name,
+            )
+            rows = [("住所", resident.address), ("世帯主", head)]
+            for member in members:
+                rows += [
+                    ("氏名", member.name),
+                    ("生年月日", japanese_date(member.birth_date)),
+                    ("性別", member.sex),
+                    ("続柄", member.relationship),
+                    ("住民となった年月日", japanese_date(member.moved_in_on)),
+                ]
+            return tuple(rows)
+        rows = [
+            ("氏名", resident.name),
+            ("生年月日", japanese_date(resident.birth_date)),
+            ("住所", resident.address),
+        ]
+        if request.kind is DocumentKind.SEAL_REGISTRATION:
+            rows.append(("印影", "登録印（印影は窓口で照合）"))
+        elif request.kind is DocumentKind.TAX:
+            # The reference registry holds no income data: every resident is 非課税.
+            rows += [("年度", f"令和{today.year - 2018}年度"), ("課税区分", "非課税")]
+        else:
+            # The reference registry keeps 本籍 at the address for residents whose
+            # 本籍地 is here; a separate 戸籍 register comes with the service step.
+            rows += [("本籍", resident.address), ("筆頭者", resident.name)]
+        return tuple(rows)
