@@ -75,6 +75,7 @@ class FaceVerdict(StrEnum):
     EXPIRED = "expired"  # genuine data, but the card is past its expiry date
     NOT_CHECKED = "not-checked"  # no issuer key configured: the signature was not checked
     FORGED = "forged"  # the face's signature does not verify: do not accept the card
+    REVOKED = "revoked"  # the verifier refused the authentication certificate (holder's PIN)
     INCONSISTENT = "inconsistent"  # the face and the card-info AP disagree
 
 

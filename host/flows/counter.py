@@ -23,12 +23,17 @@ does not even open it) and the photo only when ``store_photo`` is set.
 A forged face (signature fails) is recorded and refused without showing its
 data; an expired or inconsistent card is shown, recorded and refused; a
 genuine one, or one whose signature could not be checked (no issuer key:
-verdict "not checked"), completes when staff confirm the photo.
+verdict "not checked"), completes when staff confirm the photo. When the
+holder also enters the 4-digit authentication PIN (``run(holder_pin=True)``,
+a ``CardVerifier`` configured), the card proves itself to the verifier as in
+the reading flow (journaled VerifyCard) and a refused certificate makes the
+verdict "revoked" (or the verifier's reason).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -44,6 +49,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from host.card import (
     CardInfo,
     CodeKind,
+    KeyKind,
+    PinKind,
     FaceReading,
     FaceVerdict,
     assess_face,
@@ -52,10 +59,11 @@ from host.card import (
 )
 from host.errors import IntegrityError, PinBlockedError, PinPolicyError, WrongPinError
 from host.flows.context import StepTimeouts
-from host.flows.events import Event, FlowFailed, Outcome
+from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
+from host.flows.events import Event, FlowFailed, Outcome, PromptKind
 from host.flows.machine import Ending, FlowMachine
-from host.flows.ports import CardPort, ThreadedCard, UserPort
-from host.journal import ElectronicJournal, Journal
+from host.flows.ports import CardPort, CardVerifier, ThreadedCard, UserPort
+from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import JsonValue
 from host.private_files import open_private
 from host.secret import Secret
@@ -90,6 +98,8 @@ class CounterStep(StrEnum):
     WAIT_CARD = "wait_card"
     ENTER_CODE = "enter_code"
     READING = "reading"
+    ENTER_AUTH_PIN = "enter_auth_pin"
+    VERIFYING = "verifying"
     RESULT = "result"
     RECORDING = "recording"
     REMOVE_CARD = "remove_card"
@@ -104,6 +114,7 @@ class CounterReason(StrEnum):
     CARD_EXPIRED = "card_expired"
     DATA_INCONSISTENT = "card_data_inconsistent"
     PHOTO_MISMATCH = "photo_mismatch"
+    CERTIFICATE_REFUSED = "certificate_refused"  # the verifier's reason is in the record
 
 
 @dataclass(frozen=True, repr=False)
@@ -305,6 +316,7 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         store_photo: also store the photo in the record (operator's config).
         journal, ejournal, emit, timeouts: as in every flow.
         clock: the current time (UTC); the verdict uses its date in JST.
+        verifier: needed only for ``run(holder_pin=True)``.
     """
 
     flow: ClassVar[str] = FLOW
@@ -324,22 +336,31 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         ejournal: ElectronicJournal | None = None,
         timeouts: StepTimeouts | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        verifier: CardVerifier | None = None,
     ) -> None:
         super().__init__(
             card=card, user=staff, journal=journal, emit=emit, ejournal=ejournal, timeouts=timeouts
         )
         self._counter_card, self._staff, self._aml = card, staff, aml_file
         self._terminal_id, self._staff_id, self._store_photo = terminal_id, staff_id, store_photo
-        self._clock = clock
+        self._clock, self._verifier = clock, verifier
         self._op_id = ""
+        self._holder_pin = False
 
-    async def run(self) -> CounterOutcome:
+    async def run(self, *, holder_pin: bool = False) -> CounterOutcome:
         """Run to the end; failures are events and the outcome, not exceptions.
 
+        Args:
+            holder_pin: the holder also enters the authentication PIN, so the
+                verifier checks the certificate (revocation).
+
         Raises:
+            ValueError: ``holder_pin`` without a verifier.
             JournalError: the journal cannot be written.
         """
-        self._op_id = Journal.new_op_id()
+        if holder_pin and self._verifier is None:
+            raise ValueError("holder_pin needs a verifier")
+        self._op_id, self._holder_pin = Journal.new_op_id(), holder_pin
         return await self.drive(self._op_id, self._steps(self._op_id))
 
     def _stopped(self, ending: Ending) -> CounterOutcome:
@@ -361,6 +382,12 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
             self._remove_card()
             return self._refuse(op_id, FaceVerdict.FORGED, CounterReason.CARD_FORGED, None, record)
         screen = self._screen(reading, now)
+        refused_by = ""
+        if self._holder_pin:
+            card_verdict = await self._verify(op_id)
+            if not card_verdict.accepted:
+                refused_by = card_verdict.reason
+                screen = dataclasses.replace(screen, verdict=FaceVerdict.REVOKED)
         self._to(CounterStep.RESULT)
         compared = await self._ctx.step(
             "photo comparison", self._staff.compare(screen), self._ctx.timeouts.prompt
@@ -368,6 +395,8 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         record = self._record_check(op_id, now, screen.verdict, screen, compared)
         self._remove_card()
         reason = _REFUSALS.get(screen.verdict)
+        if refused_by:
+            self._ej_append(op_id, "CARD-REJECTED", reason=refused_by)
         if reason is None and not compared:
             reason = CounterReason.PHOTO_MISMATCH
         if reason is not None:
@@ -399,6 +428,35 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
                     policy_errors += 1
                     if policy_errors >= MAX_POLICY_RETRIES:
                         raise
+
+    async def _verify(self, op_id: str) -> CardVerdict:
+        """The card proves itself with the holder's PIN; the verifier checks the certificate."""
+        verifier = self._verifier
+        if verifier is None:  # run() checked it; keeps the type narrow
+            raise ValueError("holder_pin needs a verifier")
+        self._to(CounterStep.VERIFYING)
+        purpose = SessionPurpose.CARD_VERIFICATION
+        session = await self._call(
+            "open session", verifier.open_session(purpose, f"{op_id}.session")
+        )
+        digest = card_challenge_digest(purpose, verifier.terminal_id, session.nonce)
+        proof: CardProof = await self._use_secret(
+            pin=PinKind.AUTH,
+            prompt=PromptKind.AUTH_PIN,
+            text="Enter your 4-digit user-authentication PIN",
+            action=lambda pin: self._card.prove(KeyKind.AUTH, digest, pin),
+            working="the card is proving itself",
+            entering=CounterStep.ENTER_AUTH_PIN,
+        )
+        self._to(CounterStep.VERIFYING)
+        key = f"{op_id}.verify"
+        self._record(op_id, Effect.CARD_VERIFY, Phase.INTENT, key=key)
+        verdict = await self._call(
+            "verify card", verifier.verify_card(session.session_id, proof, key)
+        )
+        outcome: dict[str, JsonValue] = {"accepted": verdict.accepted, "reason": verdict.reason}
+        self._record(op_id, Effect.CARD_VERIFY, Phase.OUTCOME, key=key, data=outcome)
+        return verdict
 
     def _screen(self, reading: CounterReading, now: dt.datetime) -> CounterScreen:
         face, basic = reading.face.face, reading.info.basic_four
@@ -463,4 +521,5 @@ _JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
 _REFUSALS: Final = {
     FaceVerdict.EXPIRED: CounterReason.CARD_EXPIRED,
     FaceVerdict.INCONSISTENT: CounterReason.DATA_INCONSISTENT,
+    FaceVerdict.REVOKED: CounterReason.CERTIFICATE_REFUSED,
 }

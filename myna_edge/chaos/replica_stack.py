@@ -136,7 +136,9 @@ class VerifierReplica:
         while time.monotonic() < deadline:  # bounded
             with self.log_path.open("rb") as log:
                 log.seek(mark)
-                if b"listening on port" in log.read():
+                # The command's own line, printed once every worker listens (a
+                # worker's "verifier listening" log line comes before that).
+                if b"myna-edge verifier: listening on port" in log.read():
                     return
             if self.process.poll() is not None:
                 raise ReplicaError(f"verifier {self.name} exited; see {self.log_path}")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge read --face`` and the card-surface driver over ``sim://`` and ``pcsc://`` (vpcd).
+"""``myna-edge read --face`` and the surface driver over ``sim://``, ``pcsc://`` and ``libnfc://``.
 
 The counter check end to end: 照合番号B from the environment, the card face
 printed with its verdict, the chip's JPEG 2000 photo written as a PNG only
@@ -24,12 +24,12 @@ from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import sim_trust_dir
 from hw_sim.card.profiles import get_profile
-from hw_sim.readers.stack import PcscRig
+from hw_sim.readers.stack import PcscRig, Pn532Rig
 from myna_edge.cli import main
-from tests.integration.reader_stack import PCSC_URL, pcsc_stack
+from tests.integration.reader_stack import PCSC_URL, pcsc_stack, pn532_stack
 from tests.unit.host.surface_cards import variant_card
 
-__all__ = ["pcsc_stack"]  # fixture used by name
+__all__ = ["pcsc_stack", "pn532_stack"]  # fixtures used by name
 
 PROFILE = get_profile("default")
 CODE_B = PROFILE.verification_code_b
@@ -160,3 +160,22 @@ def test_forged_face_over_pcsc(
     err = capsys.readouterr().err
     assert "not signed by the trusted issuer" in err
     assert not photo.exists()
+
+
+def test_read_face_over_libnfc(
+    pn532_stack: Pn532Rig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # libnfc caps a response at 263 bytes: the 2 kB face comes in short reads.
+    trust = sim_trust_dir(f"sim://default?home={pn532_stack.home}")
+    photo = tmp_path / "face.png"
+    with pn532_stack.card("default") as card:
+        code = read_face(monkeypatch, pn532_stack.url, photo, CODE_B, "--trust-dir", str(trust))
+        reads = [e for e in card.apdu_log.entries if e.command[1] == 0xB0]
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "真正 (genuine)" in out
+    assert len(reads) > 8  # the face alone needs at least 8 short reads
+    secrets_absent(out)

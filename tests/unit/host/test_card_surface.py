@@ -33,6 +33,7 @@ from host.errors import (
 )
 from host.secret import Secret
 from host.transport import open_transport
+from host.transport.sim import SimTransport
 from hw_sim.card.profiles import get_profile
 from hw_sim.identity import Sex
 from hw_sim.pki import TestPki
@@ -104,11 +105,21 @@ def test_code_a_opens_the_face_but_not_the_basic_four(
             files.read_object(channel)
 
 
+def test_code_b_does_not_open_the_my_number(sim_url: Callable[[str], str]) -> None:
+    with open_transport(sim_url("default")) as transport:
+        channel = ApduChannel(transport)
+        surface.verify_code(channel, CodeKind.B, CODE_B.encode(), CodeTarget.TEXT)
+        files.select_file(channel, 0x0001)  # §3.2: only the PIN or A open the My Number
+        with pytest.raises(SecurityStatusError):
+            files.read_physical(channel)
+
+
 def test_wrong_code_b_counts_down_and_locks_out(
     sim_url: Callable[[str], str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(1)  # everything, wire traffic included
     with open_transport(sim_url("default")) as transport:
+        assert isinstance(transport, SimTransport)
         card = MynaCard(transport)
         for expected in range(9, 0, -1):
             with pytest.raises(WrongPinError) as caught:

@@ -156,6 +156,7 @@ def test_genuine_card_completes_and_is_recorded(
     assert record["staff_id"] == "staff-042"
     assert record["photo_compared"] is True
     assert record["photo_png"] is None  # not configured
+    assert isinstance(record["items"], list)
     assert "photo" in record["items"]
     text = json.dumps(record, ensure_ascii=False) + caplog.text + repr(events) + repr(outcome)
     for secret in (CODE_B, PROFILE.person.my_number):

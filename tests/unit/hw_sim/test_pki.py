@@ -161,7 +161,8 @@ def test_concurrent_first_open_agrees(tmp_path: Path) -> None:
     assert not list(folder.glob(".*.tmp")), "temporary files left behind"
 
 
-def test_damaged_cache_raises_cache_error(pki_dir: Path, tmp_path: Path) -> None:
+def test_damaged_cache_raises_cache_error(pki: TestPki, pki_dir: Path, tmp_path: Path) -> None:
+    # ``pki`` first: the folder must hold a whole PKI before it is copied
     copy = tmp_path / "copy"
     shutil.copytree(pki_dir, copy)
     (copy / "auth-ca.pem").write_bytes(b"-----BEGIN CERTIFICATE-----\nbroken\n")
@@ -169,7 +170,8 @@ def test_damaged_cache_raises_cache_error(pki_dir: Path, tmp_path: Path) -> None
         TestPki.open(copy)
 
 
-def test_swapped_ca_key_is_detected(pki_dir: Path, tmp_path: Path) -> None:
+def test_swapped_ca_key_is_detected(pki: TestPki, pki_dir: Path, tmp_path: Path) -> None:
+    # ``pki`` first: the folder must hold a whole PKI before it is copied
     copy = tmp_path / "copy"
     shutil.copytree(pki_dir, copy)
     shutil.copy(copy / "sign-ca.key.pem", copy / "auth-ca.key.pem")
