@@ -280,6 +280,7 @@ _VERDICT_TEXT = {
     FaceVerdict.EXPIRED: "有効期限切れ (expired)",
     FaceVerdict.NOT_CHECKED: "署名未確認 (not checked: no trust folder)",
     FaceVerdict.FORGED: "偽造の疑い (forged)",
+    FaceVerdict.REVOKED: "証明書失効 (revoked)",
     FaceVerdict.INCONSISTENT: "券面と入力補助APが不一致 (inconsistent)",
 }
 

@@ -41,7 +41,15 @@ from myna_edge.bench_verifier import BenchRig
 from myna_edge.bench_verifier_load import TERMINAL, LoadSpec, _Client, process_cpu_seconds
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 
-__all__ = ["ASSUMPTIONS", "SLO_P99_MS", "SOURCES", "capacity_suite", "national_peak"]
+__all__ = [
+    "ASSUMPTIONS",
+    "FLOWS",
+    "SLO_P99_MS",
+    "SOURCES",
+    "Source",
+    "capacity_suite",
+    "national_peak",
+]
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ _VERDICT = {
     FaceVerdict.EXPIRED: "有効期限切れ (expired)",
     FaceVerdict.NOT_CHECKED: "署名未確認 (not checked)",
     FaceVerdict.FORGED: "偽造の疑い (forged)",
+    FaceVerdict.REVOKED: "証明書失効 (revoked)",
     FaceVerdict.INCONSISTENT: "記録の不一致 (inconsistent)",
 }
 

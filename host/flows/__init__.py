@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from host.flows.codes import FailureCode, RefusalReason
 from host.flows.context import FlowContext, StepTimeouts
+from host.flows.counter import CounterCheckFlow, CounterOutcome, CounterStep
 from host.flows.events import (
     Event,
     FlowFailed,
@@ -60,6 +61,9 @@ __all__ = [
     "CardReadingFlow",
     "CardVerifier",
     "ControllerSecureEntry",
+    "CounterCheckFlow",
+    "CounterOutcome",
+    "CounterStep",
     "Event",
     "FailureCode",
     "FlowContext",

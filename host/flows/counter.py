@@ -49,17 +49,17 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from host.card import (
     CardInfo,
     CodeKind,
-    KeyKind,
-    PinKind,
     FaceReading,
     FaceVerdict,
+    KeyKind,
+    PinKind,
     assess_face,
     decode_photo,
     face_differences,
 )
+from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
 from host.errors import IntegrityError, PinBlockedError, PinPolicyError, WrongPinError
 from host.flows.context import StepTimeouts
-from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
 from host.flows.events import Event, FlowFailed, Outcome, PromptKind
 from host.flows.machine import Ending, FlowMachine
 from host.flows.ports import CardPort, CardVerifier, ThreadedCard, UserPort

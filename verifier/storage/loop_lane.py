@@ -13,9 +13,10 @@ and hands it back; after the COMMIT one loop wake-up settles them all.
 Durability is unchanged: nothing is answered before its COMMIT has returned.
 
 The loop never waits for the writer, so a loop busy elsewhere only delays
-its own units. If the loop stops, or the storage is closed while the loop
-has not yet taken the transaction (``close`` called on the loop thread), the
-writer gives up on it and the lane's units fail with ``StorageError``.
+its own units. If the loop does not take the transaction within 50 ms (it
+is blocked, for instance in ``close`` or ``transaction`` on the loop's own
+thread), the writer runs the units itself, as ``submit`` does, so nothing
+can deadlock; if the loop is closed, its units fail with ``StorageError``.
 """
 
 from __future__ import annotations
@@ -70,33 +71,33 @@ class LoopLane:
             ask, self._requested = not self._requested, True
         return waiter, ask
 
-    def run_in(
-        self, db: sqlite3.Connection, run_unit: _RunUnit, give_up: Callable[[], bool]
-    ) -> LaneOutcome:
+    def run_in(self, db: sqlite3.Connection, run_unit: _RunUnit) -> LaneOutcome:
         """Writer thread, transaction open: run the queued units on the loop and wait.
 
-        ``give_up()`` is asked while the loop has not started; when it says
-        so (the storage is closing), the units fail instead.
+        If the loop has not started them within ``_POLL`` seconds (it is
+        blocked, perhaps on this storage: ``close`` or ``transaction`` called
+        on the loop's thread), the writer runs them itself, as ``submit``
+        would; their callers are answered when the loop runs again.
         """
         handover: Future[LaneOutcome] = Future()
         try:
             self.loop.call_soon_threadsafe(self._run, db, run_unit, handover)
-        except RuntimeError:  # the loop is closed
+        except RuntimeError:  # the loop is closed: nobody waits for these units
             self.abandon(StorageError("the event loop of these calls is closed"))
             return LaneOutcome()
         while True:
             try:
                 return handover.result(timeout=_POLL)
             except FutureTimeout:
-                stuck = give_up() or not self.loop.is_running()
-                if stuck and handover.cancel():
-                    self.abandon(StorageError("the storage is closed"))
-                    return LaneOutcome()
+                if handover.cancel():  # the loop never started them
+                    return self._take_and_run(db, run_unit)
 
     def _run(self, db: sqlite3.Connection, run_unit: _RunUnit, handover: Future[Any]) -> None:
         """On the loop: every queued unit in its SAVEPOINT, inside the writer's transaction."""
-        if not handover.set_running_or_notify_cancel():
-            return  # the writer gave up on us
+        if handover.set_running_or_notify_cancel():  # else the writer ran them
+            handover.set_result(self._take_and_run(db, run_unit))
+
+    def _take_and_run(self, db: sqlite3.Connection, run_unit: _RunUnit) -> LaneOutcome:
         with self._lock:
             taken, self._units, self._requested = self._units, [], False
         outcome = LaneOutcome(taken)
@@ -106,7 +107,7 @@ class LoopLane:
                     outcome.settled.append((waiter, *run_unit(db, work)))
         except BaseException as exc:  # noqa: BLE001 - the batch fails; the writer says so
             outcome.error = exc
-        handover.set_result(outcome)
+        return outcome
 
     def settle(self, settled: list[_Settled]) -> None:
         """After the COMMIT: one loop wake-up answers every unit."""

@@ -288,7 +288,7 @@ class SqliteStorage(Storage):
                 db.execute("BEGIN IMMEDIATE")
                 for item in batch:
                     if isinstance(item, LoopLane):
-                        outcome = item.run_in(db, self._run_unit_in, lambda: self._closed)
+                        outcome = item.run_in(db, self._run_unit_in)
                         lanes.append((item, outcome))
                         if outcome.error is not None:
                             raise outcome.error

@@ -21,7 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
 
 from host.card import FaceVerdict, MynaCard
-from host.flows import Event, FlowFailed, FlowResult, Outcome, Prompt, StepTimeouts
+from host.client import (
+    CardProof,
+    CardVerdict,
+    RevocationSource,
+    SessionPurpose,
+    VerifierSession,
+)
+from host.flows import Event, FlowFailed, FlowResult, Outcome, Prompt, PromptKind, StepTimeouts
 from host.flows.counter import (
     AmlCheckRecord,
     CounterCheckFlow,
@@ -56,6 +63,7 @@ class FakeStaff:
         self.asked: list[tuple[int, bool]] = []
         self.screens: list[CounterScreen] = []
         self.handed_out: list[Secret] = []
+        self.holder_pins: list[str] = []
 
     async def verification_code(self, *, tries_left: int, last_try: bool) -> Secret:
         self.asked.append((tries_left, last_try))
@@ -71,7 +79,35 @@ class FakeStaff:
         raise AssertionError("the counter flow asks staff through verification_code/compare")
 
     async def secret(self, prompt: Prompt) -> Secret:
-        raise AssertionError("the counter flow asks staff through verification_code/compare")
+        # Only the holder's authentication PIN, on the desk's PIN pad.
+        assert prompt.kind is PromptKind.AUTH_PIN
+        secret = Secret.from_text(self.holder_pins.pop(0))
+        self.handed_out.append(secret)
+        return secret
+
+
+class FakeCardVerifier:
+    terminal_id = "desk-01"
+
+    def __init__(self, reason: str = "OK") -> None:
+        self.reason = reason
+        self.proofs: list[CardProof] = []
+
+    async def open_session(
+        self, purpose: SessionPurpose, idempotency_key: str, *, timeout: float | None = None
+    ) -> VerifierSession:
+        return VerifierSession("s", b"\x07" * 32, None)
+
+    async def verify_card(
+        self,
+        session_id: str,
+        proof: CardProof,
+        idempotency_key: str,
+        *,
+        timeout: float | None = None,
+    ) -> CardVerdict:
+        self.proofs.append(proof)
+        return CardVerdict(self.reason == "OK", self.reason, "0a", RevocationSource.CRL)
 
 
 class VariantCounterCard(ThreadedCounterCard):
@@ -94,7 +130,12 @@ def issuer(sim_home_dir: Path) -> rsa.RSAPublicKey:
 
 
 def run(
-    tmp_path: Path, card: ThreadedCounterCard, staff: FakeStaff, *, store_photo: bool = False
+    tmp_path: Path,
+    card: ThreadedCounterCard,
+    staff: FakeStaff,
+    *,
+    store_photo: bool = False,
+    verifier: FakeCardVerifier | None = None,
 ) -> tuple[CounterOutcome, list[Event], CounterCheckFlow]:
     events: list[Event] = []
 
@@ -111,9 +152,10 @@ def run(
                 store_photo=store_photo,
                 timeouts=FAST,
                 clock=lambda: NOW,
+                verifier=verifier,
             )
             try:
-                return await flow.run(), flow
+                return await flow.run(holder_pin=verifier is not None), flow
             finally:
                 await card.aclose()
 
@@ -262,3 +304,54 @@ def test_reprs_are_redacted() -> None:
     )
     assert "山田" not in repr(record)
     logging.getLogger(__name__).debug("%r", record)
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome", "verdict"),
+    [
+        ("OK", Outcome.COMPLETED, FaceVerdict.GENUINE),
+        ("CERTIFICATE_REVOKED", Outcome.REFUSED, FaceVerdict.REVOKED),
+    ],
+)
+def test_holder_pin_checks_the_certificate(
+    tmp_path: Path,
+    sim_home_dir: Path,
+    issuer: rsa.RSAPublicKey,
+    reason: str,
+    outcome: Outcome,
+    verdict: FaceVerdict,
+) -> None:
+    card = ThreadedCounterCard(f"sim://default?home={sim_home_dir}&persist=0", issuer_key=issuer)
+    staff = FakeStaff([CODE_B])
+    staff.holder_pins = ["0000", PROFILE.auth_pin]  # one wrong try first
+    verifier = FakeCardVerifier(reason)
+    result, _, flow = run(tmp_path, card, staff, verifier=verifier)
+    assert result.outcome is outcome
+    assert result.verdict is verdict
+    assert len(verifier.proofs) == 1
+    assert CounterStep.ENTER_AUTH_PIN in flow.history
+    assert staff.screens[0].verdict is verdict  # staff see the revocation too
+    assert records(tmp_path)[0]["verdict"] == verdict.value
+    if outcome is Outcome.REFUSED:
+        assert result.reason == CounterReason.CERTIFICATE_REFUSED
+
+
+def test_holder_pin_needs_a_verifier(tmp_path: Path, sim_home_dir: Path) -> None:
+    card = ThreadedCounterCard(f"sim://default?home={sim_home_dir}&persist=0", issuer_key=None)
+
+    async def scenario() -> None:
+        with Journal(tmp_path / "j.db") as journal:
+            flow = CounterCheckFlow(
+                card=card,
+                staff=FakeStaff([]),
+                aml_file=JsonLinesAmlFile(tmp_path / "aml.jsonl"),
+                terminal_id="desk-01",
+                staff_id="s",
+                journal=journal,
+                emit=lambda event: None,
+            )
+            with pytest.raises(ValueError, match="verifier"):
+                await flow.run(holder_pin=True)
+        await card.aclose()
+
+    asyncio.run(scenario())

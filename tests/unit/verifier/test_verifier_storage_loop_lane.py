@@ -5,9 +5,9 @@ What must hold (``verifier.storage.loop_lane``): units queued from one loop
 share one transaction and are answered only after its COMMIT; they run on
 the loop's thread, not the writer's; a unit that raises fails alone; a call
 cancelled before its turn is not run; if SQLite abandons the transaction,
-every unit fails and none is stored; and closing the storage from the
-loop's own thread (the loop cannot run the units any more) fails them
-instead of hanging.
+every unit fails and none is stored; and a loop blocked on the storage
+itself (``close`` or ``transaction`` on its own thread) cannot deadlock:
+the writer runs its units.
 """
 
 from __future__ import annotations
@@ -143,19 +143,38 @@ def test_an_abandoned_transaction_fails_every_unit(storage: SqliteStorage) -> No
     assert asyncio.run(storage.run(_insert(3))) == 3  # the writer lives on
 
 
-def test_closing_on_the_loop_thread_fails_queued_units_instead_of_hanging(
+def test_a_blocked_loop_has_its_units_run_by_the_writer(storage: SqliteStorage) -> None:
+    # close() on the loop's own thread blocks the loop until the writer has
+    # finished: the writer must not wait for the loop (it would never come).
+    seen: list[int] = []
+
+    async def main() -> Any:
+        release, held = _hold_writer(storage)
+        call = asyncio.ensure_future(storage.run(_insert(1, seen=seen)))
+        await asyncio.sleep(0.05)
+        release.set()
+        storage.close()  # blocks this loop; returns once the writer is done
+        held.result(timeout=30)
+        return await call
+
+    assert asyncio.run(main()) == 1
+    assert len(seen) == 1
+    assert seen[0] != threading.get_ident()  # the writer ran it, not the blocked loop
+    with pytest.raises(StorageError):
+        asyncio.run(storage.run(_insert(2)))
+
+
+def test_a_transaction_opened_on_the_loop_thread_does_not_deadlock(
     storage: SqliteStorage,
 ) -> None:
-    async def main() -> Any:
+    async def main() -> tuple[int, bool]:
         release, held = _hold_writer(storage)
         call = asyncio.ensure_future(storage.run(_insert(1)))
         await asyncio.sleep(0.05)
         release.set()
-        storage.close()  # blocks this loop: the writer must give up on it
         held.result(timeout=30)
-        return (await asyncio.gather(call, return_exceptions=True))[0]
+        with storage.transaction() as tx:  # blocks the loop while the writer holds the lock
+            found = tx.get_session(_session(1).session_id) is not None
+        return await call, found
 
-    outcome = asyncio.run(main())
-    assert isinstance(outcome, StorageError)
-    with pytest.raises(StorageError):
-        asyncio.run(storage.run(_insert(2)))
+    assert asyncio.run(main()) == (1, True)
