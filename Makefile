@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
 
-.PHONY: demo test lint format bench bench-report debs debs-demo venv venv-test clean
+.PHONY: demo test lint format bench bench-report debs debs-demo venv venv-test docs docs-serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[test]'
 	touch $@ $(VENV)/.installed
+
+# The manual's tools (mkdocs.yml), also in the test extra for lint's strict build.
+$(VENV)/.installed-docs: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install -c constraints.txt -e '.[docs]'
+	touch $@
 
 # axe-core for the kiosk app's accessibility tests (tests/browser/test_ui_a11y.py), from
 # the lock file: npm ci reinstalls exactly it whenever the lock file changes.
@@ -56,6 +61,7 @@ lint: venv-test
 	MYPY_MP_TYPINGS=$$($(BIN)/python firmware/tools/stub_path.py) $(BIN)/mypy --config-file firmware/mypy.ini firmware
 	$(BUF) lint
 	$(BUF) breaking --against protos/baseline/v1.binpb
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 format: venv-test
 	$(BIN)/ruff format .
@@ -69,6 +75,13 @@ bench: venv-test
 bench-report: venv-test
 	$(BIN)/myna-edge bench
 
+## docs: build the manual (mkdocs.yml) into site/; docs-serve: serve it on 127.0.0.1:8000
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
 debs:
 	scripts/install-debian-packages.sh
 
@@ -76,4 +89,4 @@ debs-demo:
 	scripts/install-debian-packages.sh scripts/debian-packages-demo.txt
 
 clean:
-	rm -rf $(VENV) .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks tests/browser/node_modules tools/node_modules
+	rm -rf $(VENV) site .sim-home .pytest_cache .mypy_cache .ruff_cache .benchmarks tests/browser/node_modules tools/node_modules

@@ -93,6 +93,12 @@ class ResultCode(StrEnum):
     STORAGE_ERROR = "storage_error"
     REFUSED = "refused"  # another refusal of the verifier
     INTERNAL_ERROR = "internal_error"
+    # The counter check (対面確認): the staff read these.
+    CARD_FORGED = "card_forged"
+    CARD_DATA_INCONSISTENT = "card_data_inconsistent"
+    PHOTO_MISMATCH = "photo_mismatch"
+    CARD_FACE_EXPIRED = "card_face_expired"
+    VERIFICATION_CODE_BLOCKED = "verification_code_blocked"
 
 
 _STAFF_JA: Final = "係員をお呼びください。"
@@ -206,6 +212,34 @@ _RESULTS: Final[dict[ResultCode, tuple[str, str]]] = {
         f"手続きを完了できませんでした。{_STAFF_JA}",
         f"The procedure could not be completed. {_STAFF_EN}",
     ),
+    ResultCode.CARD_FORGED: (
+        "ICチップの券面情報の署名を確認できませんでした。偽造の疑いがあります。"
+        "このカードでは本人確認をしないでください。",
+        "The chip's card-face signature does not verify: the card may be forged. "
+        "Do not accept it for the identity check.",
+    ),
+    ResultCode.CARD_DATA_INCONSISTENT: (
+        "ICチップ内の券面情報と券面事項入力補助用の記録が一致しません。"
+        "このカードでは本人確認をしないでください。",
+        "The chip's card face and its text items disagree. "
+        "Do not accept the card for the identity check.",
+    ),
+    ResultCode.PHOTO_MISMATCH: (
+        "顔写真と本人が一致しないため、本人確認を完了しませんでした。"
+        "他の本人確認書類でご確認ください。",
+        "The person did not match the photo, so the check was not completed. "
+        "Use another identity document.",
+    ),
+    ResultCode.CARD_FACE_EXPIRED: (
+        "このカードは有効期限が切れています。お住まいの市区町村の窓口で更新してください。",
+        "This card has expired. The holder can renew it at their municipal office.",
+    ),
+    ResultCode.VERIFICATION_CODE_BLOCKED: (
+        "照合番号Bがロックされています。カードの持ち主がお住まいの市区町村の窓口で"
+        "解除してください。",
+        "Verification code B (shogo bango B) is blocked. "
+        "The holder can have it unlocked at their municipal office.",
+    ),
 }
 
 #: Failure codes of the flows and refusal reasons of the verifier -> ResultCode.
@@ -243,6 +277,12 @@ _REASONS: Final[dict[str, ResultCode]] = {
     "NONCE_REPLAYED": ResultCode.REFUSED,
     "NONCE_OTHER_TERMINAL": ResultCode.REFUSED,
     "NONCE_WRONG_PURPOSE": ResultCode.REFUSED,
+    # The counter check's reasons (host.flows.counter.CounterReason values).
+    "card_face_forged": ResultCode.CARD_FORGED,
+    "card_expired": ResultCode.CARD_FACE_EXPIRED,
+    "card_data_inconsistent": ResultCode.CARD_DATA_INCONSISTENT,
+    "photo_mismatch": ResultCode.PHOTO_MISMATCH,
+    "certificate_refused": ResultCode.CARD_REVOKED,
 }
 _BLOCKED: Final = {
     PinKind.SIGN: ResultCode.SIGNING_PASSWORD_BLOCKED,
@@ -295,6 +335,7 @@ FURIGANA: Final[dict[str, str]] = {
     "依頼人": "いらいにん",
     "入金口": "にゅうきんぐち",
     "窓口": "まどぐち",
+    "照合番号": "しょうごうばんごう",
 }
 
 
@@ -313,6 +354,8 @@ class PromptKey(StrEnum):
     NEW_AUTH_PIN_AGAIN = "prompt.new_auth_pin_again"
     NEW_SECRET = "prompt.new_secret"  # noqa: S105 - which secret is not known
     CONFIRM_MONEY_MOVED = "prompt.confirm_money_moved"
+    VERIFICATION_CODE = "prompt.verification_code"
+    CONFIRM_PHOTO = "prompt.confirm_photo"
 
 
 _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
@@ -357,6 +400,16 @@ _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
     PromptKey.CONFIRM_MONEY_MOVED: (
         "振込金額の現金は入金されましたか",
         "Did the cash move?",
+    ),
+    PromptKey.VERIFICATION_CODE: (
+        "カード表面の照合番号B（生年月日6桁・有効期限の西暦4桁・セキュリティコード4桁）を"
+        "入力してください",
+        "Enter verification code B from the card face "
+        "(birth date 6, expiry year 4, security code 4 digits)",
+    ),
+    PromptKey.CONFIRM_PHOTO: (
+        "ICチップの顔写真とご本人が同じ方か確認してください",
+        "Compare the person with the chip's photo: is it the same person?",
     ),
 }
 

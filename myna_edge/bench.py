@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge bench``: the card-layer workloads, the suite registry and the command.
+"""``myna-edge bench``: the card-layer workloads and the suite registry.
 
 The workloads are defined once here and timed twice: by ``myna-edge bench``
 (a quick report for operators, ratios only) and by the pytest-benchmark
@@ -9,23 +9,13 @@ machines are noisy: the per-APDU cost of the host stack against calling the
 virtual card directly, and the APDUs and bytes the driver needs against the
 protocol's minimum.
 
-``myna-edge bench`` alone runs every suite and writes the report folder
-(``bench-report/``, or ``--out DIR``: table, plots, raw JSON; see
-``myna_edge.bench_report``), because the issue asks for one command that
-measures everything. Naming suites keeps the quick check: their figures are
-printed (``--json`` for JSON) and nothing is written unless ``--out`` is given.
-
-Real devices (``--reader``, ``--controller``, ``--printer``), ``bench
-calibrate`` and ``--timing FILE`` are ``myna_edge.bench_hil_cli``'s.
+The command itself (suite selection, the report folder, real devices) is
+``myna_edge.bench_cli``, which sits above this module and the report.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,13 +24,13 @@ from pathlib import Path
 
 from host.apdu import CommandApdu
 from host.card import KeyKind, MynaCard, ReadStrategy
+from host.card.constants import MINIMUM_APDUS_PER_FILE, SELECT_JPKI
 from host.channel import ApduChannel
 from host.secret import Secret
 from host.transport import CardTransport, open_transport
 from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile
 from hw_sim.card.timing import modelled_seconds
-from hw_sim.card.timing_profile import TimingProfileError
 
 __all__ = [
     "DEFAULT_REPORT_DIR",
@@ -48,20 +38,11 @@ __all__ = [
     "SELECT_JPKI",
     "SUITES",
     "ApduCost",
-    "add_parser",
     "card_session",
     "card_suite",
     "measure_apdu_cost",
     "median_seconds",
-    "run_bench",
 ]
-
-#: The APDU the per-APDU figures time: cheap on the card, so the host's own
-#: overhead dominates.
-SELECT_JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")
-#: Protocol minimum to read one EF: SELECT application, SELECT file, one
-#: extended-length READ BINARY.
-MINIMUM_APDUS_PER_FILE = 3
 
 
 @dataclass(frozen=True)
@@ -200,99 +181,9 @@ SUITES: dict[str, str] = {
     "readers": "hw_sim.readers.bench:readers_suite",
     "latency": "myna_edge.bench_latency:latency_suite",
     "link": "myna_edge.bench_link:link_suite",
-    "verifier": "myna_edge.bench_verifier:verifier_suite",
+    "verifier": "myna_edge.bench_metrics:verifier_suite_with_metrics",
     "capacity": "myna_edge.bench_capacity:capacity_suite",
     "flows": "myna_edge.bench_flows:flows_suite",
 }
 #: Where ``myna-edge bench`` (no suite named) writes its report.
 DEFAULT_REPORT_DIR = Path("bench-report")
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``bench``."""
-    bench = sub.add_parser("bench", help="measure the stack (ratios against same-run baselines)")
-    bench.add_argument(
-        "suites",
-        nargs="*",
-        metavar="SUITE",
-        help=f"suites to run (default: all, and write the report): {', '.join(SUITES)}",
-    )
-    bench.add_argument("--rounds", type=int, default=30, help="timing rounds (default 30)")
-    bench.add_argument("--json", action="store_true", help="print JSON")
-    bench.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help=f"write the report (table, plots, JSON) here; default {DEFAULT_REPORT_DIR}/ "
-        "when no suite is named, none otherwise",
-    )
-    from myna_edge.bench_hil_cli import add_arguments
-
-    add_arguments(bench)
-    bench.set_defaults(handler=run_bench)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Run the chosen suites and print their figures."""
-    if args.rounds < 1:
-        print("myna-edge bench: --rounds must be at least 1", file=sys.stderr)
-        return 2
-    from myna_edge.bench_hil_cli import hil_requested, run_hil_command, timing_context
-
-    if hil_requested(args):
-        return run_hil_command(args)
-    try:
-        with timing_context(args):
-            return _run_sim_suites(args)
-    except TimingProfileError as exc:
-        print(f"myna-edge bench: --timing: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run_sim_suites(args: argparse.Namespace) -> int:
-    unknown = [name for name in args.suites if name not in SUITES]
-    if unknown:
-        print(f"myna-edge bench: unknown suite(s) {', '.join(unknown)}", file=sys.stderr)
-        return 2
-    if args.out is not None or not args.suites:
-        return _write_report(args)
-    report: dict[str, object] = {}
-    for name in args.suites:
-        module_name, _, function = SUITES[name].partition(":")
-        suite = getattr(importlib.import_module(module_name), function)
-        report[name] = suite(args.rounds)
-    if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
-    else:
-        _print_tree(report, indent=0)
-    return 0
-
-
-def _write_report(args: argparse.Namespace) -> int:
-    from myna_edge.bench_report import write_report
-
-    folder: Path = args.out if args.out is not None else DEFAULT_REPORT_DIR
-    report = write_report(folder, args.suites or list(SUITES), args.rounds)
-    if args.json:
-        print(json.dumps(report.figures, indent=2, ensure_ascii=False))
-    else:
-        print(report.markdown.read_text(encoding="utf-8"))
-    print(
-        f"myna-edge bench: wrote {report.markdown} ({len(report.rows)} rows, "
-        f"{len(report.plots)} plots)",
-        file=sys.stderr,
-    )
-    for name, why in report.failures.items():
-        print(f"myna-edge bench: suite {name} {why}", file=sys.stderr)
-    return 1 if report.failures else 0
-
-
-def _print_tree(node: object, indent: int) -> None:
-    assert isinstance(node, dict)
-    for key, value in node.items():
-        label = " " * indent + str(key).replace("_", " ")
-        if isinstance(value, dict):
-            print(f"{label}:")
-            _print_tree(value, indent + 2)
-        else:
-            print(f"{label}: {value}")

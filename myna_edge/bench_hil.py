@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Final
 
 from host.card import KeyKind, MynaCard
-from host.card.constants import JPKI_AID
+from host.card.constants import SELECT_JPKI
 from host.card.files import resolve_strategy
 from host.errors import PinBlockedError, WrongPinError
 from host.peripherals import Controller
@@ -53,7 +53,6 @@ __all__ = ["ECHO_SIZES", "HilTargets", "card_plan", "render_markdown", "run_hil"
 
 #: ECHO payload sizes: enough spread for a per-byte slope (the link carries 240).
 ECHO_SIZES: Final = (0, 64, 200)
-_SELECT_JPKI: Final = bytes.fromhex("00A4040C0A") + JPKI_AID
 _DIGEST: Final = hashlib.sha256(b"myna-edge bench: hardware in the loop").digest()
 
 
@@ -85,7 +84,7 @@ def card_plan(targets: HilTargets, *, chunked: bool) -> CardPlan:
         plan.add(Phase.PREFLIGHT, f"empty VERIFY ({secret} counter)", "00 20 00 80", "x1")
     plan.add(Phase.READS, "SELECT JPKI-AP + EF 0006, READ BINARY (label)", "00 B0 00 00 20", "x1")
     plan.add(Phase.READS, "SELECT EF 0008, READ BINARY (which certs)", "00 B0 00 00 ..", "x1")
-    plan.add(Phase.READS, "SELECT JPKI-AP (timed)", _SELECT_JPKI.hex(" ").upper()[:29], n)
+    plan.add(Phase.READS, "SELECT JPKI-AP (timed)", SELECT_JPKI.hex(" ").upper()[:29], n)
     plan.add(Phase.READS, f"read auth certificate EF 000A ({reads})", "00 A4 .. / 00 B0 ..", n)
     plan.add(Phase.READS, f"read auth CA certificate EF 000B ({reads})", "00 A4 .. / 00 B0 ..", n)
     if targets.pin_env is not None:
@@ -141,7 +140,7 @@ def _card_suite(targets: HilTargets, out: Callable[[str], None], result: dict[st
         measured["read_strategy"] = strategy.value
         mark = trace.mark()
         for _ in range(targets.rounds):
-            transport.transmit(_SELECT_JPKI)
+            transport.transmit(SELECT_JPKI)
         measured["select_path_ms"] = _path_ms(trace.since(mark), 0xA4)
         for name, work in (
             ("auth_certificate", lambda: card.read_certificate(KeyKind.AUTH)),

@@ -30,6 +30,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Final
 
+from host.card.constants import SELECT_JPKI
 from host.transport import open_transport
 from hw_sim.devices.bench import (
     SMALL_PAYLOAD,
@@ -38,7 +39,7 @@ from hw_sim.devices.bench import (
     firmware_round_trip,
     firmware_session,
 )
-from hw_sim.readers.bench import SELECT_JPKI, bare_libnfc_select, bare_pyscard_select
+from hw_sim.readers.bench import bare_libnfc_select, bare_pyscard_select
 from hw_sim.readers.stack import PCSC_URL, PcscRig, Pn532Rig
 from myna_edge.bench import card_session, channel_select, raw_card_select, transport_select
 

@@ -32,8 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host.card.constants import MINIMUM_APDUS_PER_FILE
 from hw_sim.card.timing import default_link
-from myna_edge import bench_plots
+from myna_edge import bench, bench_plots
 from myna_edge.bench_latency import LatencySet, collect_latency
 from myna_edge.bench_machine import load_average, machine_info
 from myna_edge.bench_rows import Row, build_rows, flow_split_rows
@@ -88,19 +89,22 @@ def apdu_counts(figures: dict[str, object]) -> list[tuple[str, int, int]]:
     """(operation, our card commands, protocol minimum) from the suites' exact counts."""
     out: list[tuple[str, int, int]] = []
     card, readers, flows = figures.get("card"), figures.get("readers"), figures.get("flows")
+    minimum = MINIMUM_APDUS_PER_FILE  # each read below is one EF
     if isinstance(card, dict):
         cert = card["auth_certificate"]
-        out.append(("auth cert, sim:// extended", cert["extended"]["apdus"], 3))
-        out.append(("auth cert, 256-B chunks", cert["chunked_256"]["apdus"], 3))
+        out.append(("auth cert, sim:// extended", cert["extended"]["apdus"], minimum))
+        out.append(("auth cert, 256-B chunks", cert["chunked_256"]["apdus"], minimum))
     if isinstance(readers, dict):
         for path in ("pcsc", "libnfc"):
             found = readers.get(path)
             if isinstance(found, dict):
-                out.append((f"auth cert, {path}://", found["auth_certificate"]["apdus"], 3))
+                out.append((f"auth cert, {path}://", found["auth_certificate"]["apdus"], minimum))
         pcsc = readers.get("pcsc")
         if isinstance(pcsc, dict) and isinstance(pcsc.get("opensc_auth_certificate"), dict):
             opensc = pcsc["opensc_auth_certificate"]
-            out.append(("auth cert, OpenSC (after probing)", opensc["apdus_after_probing"], 3))
+            out.append(
+                ("auth cert, OpenSC (after probing)", opensc["apdus_after_probing"], minimum)
+            )
     if isinstance(flows, dict):
         for kind in ("transfer", "reading"):
             found = flows.get(kind)
@@ -110,8 +114,6 @@ def apdu_counts(figures: dict[str, object]) -> list[tuple[str, int, int]]:
 
 
 def _run_suites(names: Sequence[str], rounds: int, report: Report) -> dict[str, LatencySet | str]:
-    from myna_edge.bench import SUITES
-
     latency: dict[str, LatencySet | str] = {}
     for name in names:
         print(f"myna-edge bench: {name} ...", file=sys.stderr, flush=True)
@@ -124,7 +126,7 @@ def _run_suites(names: Sequence[str], rounds: int, report: Report) -> dict[str, 
                     for path, found in latency.items()
                 }
             else:
-                module_name, _, function = SUITES[name].partition(":")
+                module_name, _, function = bench.SUITES[name].partition(":")
                 suite: Callable[[int], dict[str, object]] = getattr(
                     importlib.import_module(module_name), function
                 )

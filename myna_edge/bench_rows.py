@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from host.card.constants import MINIMUM_APDUS_PER_FILE
 from myna_edge.bench_flows import MINIMUM_COMMANDS
 
 __all__ = ["Row", "build_rows", "flow_split_rows"]
@@ -51,7 +52,7 @@ def _card(f: Mapping[str, Any]) -> Iterator[Row]:
         area,
         "auth certificate read: APDUs (extended length)",
         cert["extended_apdus_over_minimum"],
-        "protocol minimum (3 APDUs)",
+        f"protocol minimum ({MINIMUM_APDUS_PER_FILE} APDUs)",
         f"{ext['apdus']} APDUs, {ext['command_bytes'] + ext['response_bytes']} B",
     )
     yield Row(
@@ -86,7 +87,7 @@ def _readers(f: Mapping[str, Any]) -> Iterator[Row]:
             area,
             "auth certificate read: APDUs",
             pcsc["auth_certificate_apdus_over_minimum"],
-            "protocol minimum (3 APDUs)",
+            f"protocol minimum ({MINIMUM_APDUS_PER_FILE} APDUs)",
             f"{pcsc['auth_certificate']['apdus']} APDUs",
         )
         opensc = pcsc.get("opensc_auth_certificate")
@@ -115,7 +116,7 @@ def _readers(f: Mapping[str, Any]) -> Iterator[Row]:
             area,
             "auth certificate read: APDUs (frames carry 256 B: chunked)",
             round(apdus / _MINIMUM_FILE_APDUS, 2),
-            "protocol minimum (3 APDUs)",
+            f"protocol minimum ({MINIMUM_APDUS_PER_FILE} APDUs)",
             f"{apdus} APDUs",
         )
     else:

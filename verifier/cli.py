@@ -7,6 +7,7 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
     myna-edge verifier --listen 127.0.0.1:50051 [--config verifier.toml]
                        [--db sqlite:///PATH | --db postgresql://...] [--insecure-dev]
                        [--workers N]  (default one per core; 1 = in this process)
+                       [--metrics [HOST:]PORT]  (/metrics; host 127.0.0.1 by default)
     myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
     myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
                                         --terminal-id ID) [--note TEXT] [--config ...]
@@ -29,7 +30,7 @@ import signal
 import sys
 from pathlib import Path
 
-from verifier.config import VerifierConfig, load_config
+from verifier.config import VerifierConfig, load_config, with_metrics
 from verifier.errors import VerifierError
 
 __all__ = ["add_parser", "run_issue_terminal_cert", "run_revoke_terminal", "run_verifier"]
@@ -49,6 +50,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         metavar="N",
         help="server processes on the one port (SO_REUSEPORT); default: one per core",
+    )
+    parser.add_argument(
+        "--metrics",
+        metavar="ADDRESS",
+        help="serve Prometheus /metrics on [HOST:]PORT (127.0.0.1 unless the file allows more)",
     )
     parser.add_argument(
         "--insecure-dev",
@@ -86,12 +92,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def _config(args: argparse.Namespace, path: Path | None) -> VerifierConfig:
-    return load_config(
+    config = load_config(
         path,
         listen=getattr(args, "listen", None),
         database=getattr(args, "db", None),
         insecure_dev=getattr(args, "insecure_dev", None),
     )
+    return with_metrics(config, getattr(args, "metrics", None))
 
 
 def run_verifier(args: argparse.Namespace) -> int:
@@ -126,25 +133,28 @@ def run_verifier(args: argparse.Namespace) -> int:
 
 def _supervise(config: VerifierConfig, workers: int) -> None:
     """``workers`` processes on one port until SIGINT/SIGTERM (``verifier.workers``)."""
+    from verifier.metrics import supervisor_metrics
     from verifier.workers import WorkerPool
 
     pool = WorkerPool(config, workers)
     previous = {
         sig: signal.signal(sig, pool.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
     }
-    try:
-        port = pool.start()
-        pids = " ".join(str(pid) for pid in pool.pids)
-        print(
-            f"myna-edge verifier: listening on port {port} ({workers} workers, pids {pids})",
-            file=sys.stderr,
-            flush=True,
-        )
-        pool.supervise()
-    finally:
-        pool.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    # One /metrics for all workers (verifier.metrics: why multiprocess mode).
+    with supervisor_metrics(config, lambda: len(pool.pids)):
+        try:
+            port = pool.start()
+            pids = " ".join(str(pid) for pid in pool.pids)
+            print(
+                f"myna-edge verifier: listening on port {port} ({workers} workers, pids {pids})",
+                file=sys.stderr,
+                flush=True,
+            )
+            pool.supervise()
+        finally:
+            pool.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 async def _serve(config: VerifierConfig) -> None:

@@ -27,6 +27,8 @@ File layout (every key optional; paths relative to the file)::
     crl_refresh_seconds = 300
     [policy]
     transfer_threshold_yen = 100000; nonce_ttl_seconds = 60; ...
+    [metrics]                               # off unless listen is given (or --metrics)
+    listen = "127.0.0.1:9464"; allow = ["10.0.0.0/8"]   # allow: scrapers, if not loopback
 
 Why msgspec checks the file (issue 13): the schema is the ``_...File``
 structs below, with the constraints beside each key, and an error names the
@@ -54,6 +56,7 @@ from typing import Annotated, Any, Final, Literal, get_args
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from myna_metrics import MetricsConfig
 from verifier.errors import ConfigError
 
 __all__ = [
@@ -63,6 +66,7 @@ __all__ = [
     "VerifierConfig",
     "check_insecure_listen",
     "load_config",
+    "with_metrics",
 ]
 
 _SIM_HOME_ENV = "MYNA_EDGE_SIM_HOME"
@@ -129,6 +133,8 @@ class VerifierConfig:
     tls: TlsConfig = field(default_factory=TlsConfig)
     revocation: RevocationConfig = field(default_factory=RevocationConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    #: ``/metrics`` (``verifier.metrics``); None: no metrics.
+    metrics: MetricsConfig | None = None
 
     def trust_folder(self) -> Path:
         """The folder holding the JPKI CA certificates.
@@ -183,6 +189,11 @@ class _PolicyFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
     idempotency_ttl_seconds: float | UnsetType = UNSET
 
 
+class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    listen: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     listen: str | UnsetType = UNSET
     database: str | UnsetType = UNSET
@@ -192,6 +203,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     tls: _TlsFile | UnsetType = UNSET
     revocation: _RevocationFile | UnsetType = UNSET
     policy: _PolicyFile | UnsetType = UNSET
+    metrics: _MetricsFile | UnsetType = UNSET
 
 
 #: Keys refused in the file whatever their value, with why (issue 22).
@@ -279,13 +291,40 @@ def _from_file(path: Path) -> VerifierConfig:
             kind: tuple(_resolve(base, source) for source in sources)
             for kind, sources in revocation["crl_sources"].items()
         }
-    top = {k: v for k, v in _given(file).items() if k not in ("tls", "revocation", "policy")}
+    sections = ("tls", "revocation", "policy", "metrics")
+    top = {k: v for k, v in _given(file).items() if k not in sections}
     return VerifierConfig(
         **top,
         tls=TlsConfig(**_given(file.tls)),
         revocation=RevocationConfig(**revocation),
         policy=PolicyConfig(**_given(file.policy)),
+        metrics=_metrics(path, file.metrics),
     )
+
+
+def _metrics(path: Path, section: _MetricsFile | UnsetType) -> MetricsConfig | None:
+    """``[metrics]``; a non-loopback ``listen`` needs ``allow`` (the scrapers' networks)."""
+    if isinstance(section, UnsetType):
+        return None
+    try:
+        return MetricsConfig(section.listen, tuple(section.allow))
+    except ValueError as exc:
+        raise ConfigError(f"{path}: metrics: {exc}") from None
+
+
+def with_metrics(config: VerifierConfig, address: str | None) -> VerifierConfig:
+    """``--metrics ADDRESS`` over the file's ``[metrics]`` (its ``allow`` is kept).
+
+    Raises:
+        ConfigError: a bad address, or a non-loopback one the file does not allow.
+    """
+    if address is None:
+        return config
+    allow = config.metrics.allow if config.metrics is not None else ()
+    try:
+        return dataclasses.replace(config, metrics=MetricsConfig(address, allow))
+    except ValueError as exc:
+        raise ConfigError(f"--metrics: {exc}") from None
 
 
 def load_config(path: Path | None = None, **overrides: Any) -> VerifierConfig:

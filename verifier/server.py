@@ -33,6 +33,7 @@ from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
 from verifier.interceptors import AccessLogInterceptor
+from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker
 from verifier.service import INSECURE_DEV_METADATA_KEY, VerifierServicer
@@ -142,6 +143,10 @@ class VerifierServer:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._sweeper: asyncio.Task[None] | None = None
+        #: Prometheus metrics when ``config.metrics`` is set (``verifier.metrics``).
+        self.metrics: VerifierMetrics | None = None
+        if config.metrics is not None:
+            self.metrics = VerifierMetrics.for_server(config, self.core, worker=worker)
 
     def _credentials(self) -> grpc.ServerCredentials:
         key, cert, ca = service_material(self.config.tls)
@@ -158,7 +163,9 @@ class VerifierServer:
         check_insecure_listen(self.config)
         # Several workers share the port (the kernel spreads connections over them).
         options = (("grpc.so_reuseport", 1),) if self.worker else ()
-        server = grpc.aio.server(interceptors=(AccessLogInterceptor(),), options=options)
+        metered = self.metrics.interceptors() if self.metrics is not None else ()
+        interceptors = (*metered, AccessLogInterceptor())
+        server = grpc.aio.server(interceptors=interceptors, options=options)
         servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
         pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
@@ -183,6 +190,8 @@ class VerifierServer:
             raise ConfigError(f"cannot listen on {self.config.listen}")
         await server.start()
         self._server, self.port = server, port
+        if self.metrics is not None:
+            await self.metrics.start()
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
         if self.worker:
@@ -228,5 +237,7 @@ class VerifierServer:
                 await self._sweeper
         if self._server is not None:
             await self._server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.stop()
         # In a thread: SQLite's writer may be handing a transaction to this loop.
         await asyncio.to_thread(self.core.storage.close)

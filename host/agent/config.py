@@ -8,7 +8,7 @@ Production defaults are safe: the verifier is reached over mTLS unless
 ``verifier.insecure_dev = true``; the API listens only on a Unix socket or
 127.0.0.1. Example (``deploy/terminal.toml`` carries a commented one)::
 
-    profile = "atm"                      # or "kiosk"
+    profile = "atm"                      # or "kiosk", "counter" (staffed desk)
     terminal_id = "atm-01"
     reader = "pcsc://SONY FeliCa"        # or sim://, libnfc://...
     printer = "/dev/ttyUSB1"             # optional
@@ -28,6 +28,9 @@ Production defaults are safe: the verifier is reached over mTLS unless
     certificate = "/etc/myna-edge/terminal.pem"
     key = "/etc/myna-edge/terminal.key"
 
+    [metrics]                            # Prometheus /metrics; none when absent
+    listen = "127.0.0.1:9465"            # a non-loopback host needs allow = ["10.0.0.0/8"]
+
 Why msgspec checks the file (issue 13), as it does the verifier's: the
 schema is the ``_File`` structs below, with each key's type and range beside
 it, and every error names the file, the key and what was expected
@@ -40,6 +43,7 @@ stay code: ``target`` or ``targets``, key material unless ``insecure_dev``,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import tomllib
@@ -54,8 +58,9 @@ from host.api import Profile, check_listen
 from host.client import ClientConfig
 from host.client.channel import replica_target
 from host.errors import AgentConfigError
+from myna_metrics import MetricsConfig
 
-__all__ = ["AgentConfig", "AgentConfigError", "load_agent_config"]
+__all__ = ["AgentConfig", "AgentConfigError", "load_agent_config", "with_metrics"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class AgentConfig:
     #: card to leave the reader before its completion, to send CardTakenEvent
     #: (0 = it does not wait and sends none).
     card_taken_seconds: float = 0.0
+    #: ``/metrics``; None: no metrics.
+    metrics: MetricsConfig | None = None
 
 
 # -- the file's schema (UNSET: not in the file) --------------------------------
@@ -97,6 +104,11 @@ class _VerifierFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_
     insecure_dev: bool = False
     timeout: float = 5.0
     server_name: str | UnsetType = UNSET
+
+
+class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    listen: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -115,6 +127,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     kiosk_hours: str | UnsetType = UNSET
     recovery_answer_seconds: _Seconds = 120.0
     card_taken_seconds: _Seconds = 0.0
+    metrics: _MetricsFile | UnsetType = UNSET
 
 
 _AT: Final = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<key>[^`]*)`)?$", re.DOTALL)
@@ -126,7 +139,7 @@ _KINDS: Final = {"object": "table", "array": "list"}
 #: What these keys must be, said whole instead of msgspec's words; the bad value
 #: is never repeated (it may be a secret typed into the wrong key).
 _SAID: Final = {
-    "profile": "'kiosk' or 'atm'",
+    "profile": "'kiosk', 'atm' or 'counter'",
     "verifier.targets": "a non-empty list of str",
 }
 
@@ -272,4 +285,30 @@ def load_agent_config(path: Path) -> AgentConfig:
         kiosk_hours=_hours(path, file.kiosk_hours),
         recovery_answer_seconds=file.recovery_answer_seconds,
         card_taken_seconds=file.card_taken_seconds,
+        metrics=_metrics(path, file.metrics),
     )
+
+
+def _metrics(path: Path, section: _MetricsFile | UnsetType) -> MetricsConfig | None:
+    """``[metrics]``: a non-loopback ``listen`` needs ``allow`` (the scrapers' networks)."""
+    if isinstance(section, UnsetType):
+        return None
+    try:
+        return MetricsConfig(section.listen, tuple(section.allow))
+    except ValueError as exc:
+        raise AgentConfigError(f"{path}: metrics: {exc}") from None
+
+
+def with_metrics(config: AgentConfig, address: str | None) -> AgentConfig:
+    """``--metrics ADDRESS`` over the file's ``[metrics]`` (its ``allow`` is kept).
+
+    Raises:
+        AgentConfigError: a bad address, or a non-loopback one the file does not allow.
+    """
+    if address is None:
+        return config
+    allow = config.metrics.allow if config.metrics is not None else ()
+    try:
+        return dataclasses.replace(config, metrics=MetricsConfig(address, allow))
+    except ValueError as exc:
+        raise AgentConfigError(f"--metrics: {exc}") from None

@@ -27,6 +27,7 @@ from typing import Any, Final
 from host.agent.board import AbsentBoard, AgentBoard
 from host.agent.config import AgentConfig
 from host.agent.crash_hook import open_journal
+from host.agent.metrics import AgentMetrics
 from host.agent.monitor import (
     DeviceMonitor,
     board_state,
@@ -111,6 +112,8 @@ class Agent:
         self._monitor: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self.address = ""
+        #: Prometheus metrics when ``config.metrics`` is set (``host.agent.metrics``).
+        self.metrics = AgentMetrics(config.metrics) if config.metrics is not None else None
 
     async def recover(self) -> bool:
         """Resolve journaled transfers and resets; False when the verifier is unreachable."""
@@ -134,6 +137,9 @@ class Agent:
         finally:
             if self.server is not None:
                 self.server.servicer.hold = False
+        if self.metrics is not None:
+            left = len(self.journal.unresolved_transfers()) + len(self.journal.unknown_resets())
+            self.metrics.recovered(left, transfers, resets)
         if transfers or resets:
             _log.info("recovered %d transfer(s) and %d reset(s)", len(transfers), len(resets))
         return True
@@ -175,6 +181,8 @@ class Agent:
                 delay = min(delay * 2, 60.0)
 
     async def _printer_status(self, state: str) -> None:
+        if self.metrics is not None:
+            self.metrics.printer(state)
         if self.server is not None:
             mapped = _PRINTER_STATES.get(state, tpb.DEVICE_STATE_HARDWARE_ERROR)
             await self.server.servicer.set_status("printer", mapped)
@@ -242,10 +250,13 @@ class Agent:
             card_taken_seconds=c.card_taken_seconds,
             firmware=self._firmware_board(),
         )
-        self.server = TerminalServer(runtime, c.listen)
+        metered = self.metrics.interceptors() if self.metrics is not None else ()
+        self.server = TerminalServer(runtime, c.listen, interceptors=metered)
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
         self.address = await self.server.start()
         servicer = self.server.servicer
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.start, servicer.status.statuses)
         await servicer.set_status("reader", tpb.DEVICE_STATE_ONLINE)
         printer_state = tpb.DEVICE_STATE_ONLINE if c.printer else tpb.DEVICE_STATE_NO_DEVICE
         await servicer.set_status("printer", printer_state)
@@ -311,6 +322,8 @@ class Agent:
         if self.server is not None:
             await self.server.stop()
             self.server = None
+        if self.metrics is not None:
+            await asyncio.to_thread(self.metrics.stop)
         if self._printer is not None:
             await self._printer.aclose()
             self._printer = None

@@ -41,6 +41,7 @@ class CommandKind(StrEnum):
     READ_CARD = "read_card"
     PIN_RESET = "pin_reset"
     TRANSFER = "transfer"
+    COUNTER_CHECK = "counter_check"
 
 
 def command_kind(request: tpb.ExecuteRequest) -> CommandKind | None:

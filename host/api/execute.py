@@ -183,13 +183,18 @@ def verifier_state(
 ) -> tpb.DeviceState.ValueType | None:
     """What a completed command learnt about the verifier (None: nothing).
 
-    Unreachable now, or answered: every transfer and reset, and a verifying
-    read, opens a verifier session first.
+    Unreachable now, or answered: every transfer and reset, a verifying
+    read, and a counter check with the holder's PIN opens a verifier session
+    first (a plain counter check never calls it).
     """
     if done.error_code == FailureCode.SERVICE_UNAVAILABLE:
         return tpb.DEVICE_STATE_OFFLINE
     answered = done.code in (tpb.COMPLETION_CODE_SUCCESS, tpb.COMPLETION_CODE_COMMAND_ERROR)
-    if answered and (kind is not CommandKind.READ_CARD or request.read_card.verify_card):
+    asked = {
+        CommandKind.READ_CARD: request.read_card.verify_card,
+        CommandKind.COUNTER_CHECK: request.counter_check.holder_pin,
+    }.get(kind, True)
+    if answered and asked:
         return tpb.DEVICE_STATE_ONLINE
     return None
 

@@ -8,6 +8,7 @@ the device desk) read in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc.aio
@@ -29,6 +30,7 @@ class TerminalServer:
         listen: ``unix:PATH`` or ``127.0.0.1:PORT`` (port 0 = any free port).
         socket_mode: a Unix socket's mode, whatever the umask (``unix_socket``).
         socket_group: a Unix socket's group (None: the process's group).
+        interceptors: more server interceptors, outermost first (``host.agent.metrics``).
     """
 
     def __init__(
@@ -38,11 +40,13 @@ class TerminalServer:
         *,
         socket_mode: int = SOCKET_MODE,
         socket_group: str | int | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.listen = check_listen(listen)
         self._socket_mode, self._socket_group = socket_mode, socket_group
         self.servicer = TerminalServicer(runtime)
-        self._server = grpc.aio.server(interceptors=(DecodeGuardInterceptor(),))
+        # ``interceptors`` (metrics) go first: they see every call, refused ones too.
+        self._server = grpc.aio.server(interceptors=(*interceptors, DecodeGuardInterceptor()))
         tpb_grpc.add_TerminalServiceServicer_to_server(self.servicer, self._server)
         self.port = 0
 

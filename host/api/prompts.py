@@ -75,11 +75,15 @@ class ApiUser:
         return False
 
     async def _ask(self, prompt: Prompt, wants_secret: bool) -> bool | Secret:
+        return await self._ask_with(prompt_message(prompt), wants_secret)
+
+    async def _ask_with(self, message: tpb.PromptEvent, wants_secret: bool) -> bool | Secret:
+        """Send ``message`` with a fresh id (and entry key for a secret); await the answer."""
         prompt_id = f"p{next(self._ids)}"
         future: asyncio.Future[bool | Secret] = asyncio.get_running_loop().create_future()
         key = EntryKey(self._rid, prompt_id) if wants_secret else None
         self._waiting[prompt_id] = (future, key)
-        message = prompt_message(prompt, prompt_id)
+        message.prompt_id = prompt_id
         if key is not None:
             message.entry_public_key = key.public_bytes
         self._send(tpb.FlowEvent(prompt=message))

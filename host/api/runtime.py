@@ -13,12 +13,16 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypedDict, Unpack
+from pathlib import Path
+from typing import Final, TypedDict, Unpack
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from host.api.commands import CommandKind, command_kind
 from host.api.firmware import FirmwareBoard
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
+from host.api.staff import ApiStaff
 from host.api.translate import reset_operation, transfer_request
 from host.api.user_text import request_language
 from host.client import VerifierClient
@@ -36,6 +40,8 @@ from host.flows import (
     TransferFlow,
     TransferOutcome,
 )
+from host.flows.aml_record import AmlFile, JsonLinesAmlFile
+from host.flows.counter import CounterCheckFlow, CounterOutcome, ThreadedCounterCard
 from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 
@@ -47,13 +53,18 @@ __all__ = [
     "RuntimeOptions",
     "build_flow",
     "check_listen",
+    "counter_flow",
     "reading_flow",
     "reset_flow",
     "transfer_flow",
 ]
 
-Flow = CardReadingFlow | PinResetFlow | TransferFlow
-FlowRunner = Callable[[], Awaitable[ReadOutcome | ResetOutcome | TransferOutcome]]
+Flow = CardReadingFlow | PinResetFlow | TransferFlow | CounterCheckFlow
+FlowRunner = Callable[[], Awaitable[ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome]]
+#: The AML file's name beside the journal when the runtime names none.
+AML_FILE_NAME: Final = "aml-checks.jsonl"
+#: A staff id: 1-64 printable ASCII characters, no spaces (as a request id).
+_STAFF_ID: Final = re.compile(r"[\x21-\x7e]{1,64}")
 
 
 class Profile(StrEnum):
@@ -61,6 +72,7 @@ class Profile(StrEnum):
 
     KIOSK = "kiosk"
     ATM = "atm"
+    COUNTER = "counter"  # a staffed desk: counter checks, staff type on their screen
 
 
 class _NeededOptions(TypedDict):
@@ -90,6 +102,10 @@ class RuntimeOptions(_NeededOptions, total=False):
     recovery: RecoveryDesk | None
     card_taken_seconds: float
     firmware: FirmwareBoard | None
+    issuer_key: rsa.RSAPublicKey | None
+    aml_file: AmlFile | None
+    store_photo: bool
+    staff_id: str
 
 
 @dataclass
@@ -115,21 +131,39 @@ class AgentRuntime:
     card_taken_seconds: float = 0.0
     #: The controller board for the operator's UpdateFirmware (None = no controller).
     firmware: FirmwareBoard | None = None
+    #: The card-data issuer's public key for the counter check (None: "not checked").
+    issuer_key: rsa.RSAPublicKey | None = None
+    #: The business's AML file (None: ``aml-checks.jsonl`` beside the journal).
+    aml_file: AmlFile | None = None
+    #: Also store the chip's photo in each AML record (the operator's choice).
+    store_photo: bool = False
+    #: Who checks when a counter command names nobody.
+    staff_id: str = "staff"
 
     @classmethod
     def for_reader(cls, reader_url: str, **options: Unpack[RuntimeOptions]) -> AgentRuntime:
-        """A runtime whose cards come from ``reader_url`` (one worker thread each)."""
+        """A runtime whose cards come from ``reader_url`` (one worker thread each).
+
+        A counter desk's cards can also read the card face (``ThreadedCounterCard``).
+        """
+        if options["profile"] is Profile.COUNTER:
+            key = options.get("issuer_key")
+            return cls(
+                card_factory=lambda: ThreadedCounterCard(reader_url, issuer_key=key),
+                reader_url=reader_url,
+                **options,
+            )
         return cls(card_factory=lambda: ThreadedCard(reader_url), reader_url=reader_url, **options)
 
     def capabilities(self) -> tpb.GetCapabilitiesResponse:
         """What this agent offers (GetCapabilities)."""
-        kiosk = self.profile is Profile.KIOSK
         return tpb.GetCapabilitiesResponse(
-            profile=tpb.TERMINAL_PROFILE_KIOSK if kiosk else tpb.TERMINAL_PROFILE_ATM,
+            profile=_PROFILES[self.profile],
             read_card=True,
             pin_reset=self.offers(CommandKind.PIN_RESET),
             transfer=self.offers(CommandKind.TRANSFER),
-            touchscreen_secrets=kiosk,
+            counter_check=self.offers(CommandKind.COUNTER_CHECK),
+            touchscreen_secrets=self.touch_secrets,
             receipt_printer=self.printer is not None,
             transfer_identity_threshold_yen=self.threshold_yen,
             firmware_update=self.firmware is not None,
@@ -139,11 +173,23 @@ class AgentRuntime:
         """Whether this profile offers ``command``: a kiosk resets PINs, an ATM transfers."""
         return command in _OFFERED[self.profile]
 
+    @property
+    def touch_secrets(self) -> bool:
+        """Secrets come sealed from a screen (kiosk, counter), not from the secure PIN pad."""
+        return self.profile is not Profile.ATM
+
 
 #: The commands each profile offers (reading the card everywhere).
 _OFFERED: dict[Profile, frozenset[CommandKind]] = {
     Profile.KIOSK: frozenset({CommandKind.READ_CARD, CommandKind.PIN_RESET}),
     Profile.ATM: frozenset({CommandKind.READ_CARD, CommandKind.TRANSFER}),
+    Profile.COUNTER: frozenset({CommandKind.READ_CARD, CommandKind.COUNTER_CHECK}),
+}
+#: Each profile on the wire.
+_PROFILES: Final = {
+    Profile.KIOSK: tpb.TERMINAL_PROFILE_KIOSK,
+    Profile.ATM: tpb.TERMINAL_PROFILE_ATM,
+    Profile.COUNTER: tpb.TERMINAL_PROFILE_COUNTER,
 }
 
 
@@ -181,7 +227,44 @@ def build_flow(
         return reset_flow(rt, request.pin_reset, card=card, user=user, emit=emit)
     if kind is CommandKind.READ_CARD:
         return reading_flow(rt, request.read_card, card=card, user=user, emit=emit)
+    if kind is CommandKind.COUNTER_CHECK:
+        return counter_flow(rt, request.counter_check, card=card, user=user, emit=emit)
     raise ValueError("no command")
+
+
+def counter_flow(
+    rt: AgentRuntime,
+    command: tpb.CounterCheckCommand,
+    *,
+    card: CardPort,
+    user: ApiUser,
+    emit: Callable[[Event], None],
+) -> tuple[CounterCheckFlow, FlowRunner]:
+    """A counter check: staff on the API's prompts, the record in the AML file.
+
+    Raises:
+        ValueError: ``staff_id`` is out of format, or the card or user port
+            cannot serve a counter check (a runtime built for another profile).
+    """
+    if command.staff_id and not _STAFF_ID.fullmatch(command.staff_id):
+        raise ValueError("staff_id: 1-64 printable ASCII characters, no spaces")
+    if not isinstance(card, ThreadedCounterCard) or not isinstance(user, ApiStaff):
+        raise ValueError("this agent's reader or screen cannot run a counter check")
+    aml = rt.aml_file or JsonLinesAmlFile(Path(rt.journal.path).with_name(AML_FILE_NAME))
+    flow = CounterCheckFlow(
+        card=card,
+        staff=user,
+        aml_file=aml,
+        terminal_id=rt.terminal_id,
+        staff_id=command.staff_id or rt.staff_id,
+        journal=rt.journal,
+        emit=emit,
+        store_photo=rt.store_photo,
+        ejournal=rt.ejournal,
+        timeouts=rt.timeouts,
+        verifier=rt.verifier,
+    )
+    return flow, lambda: flow.run(holder_pin=command.holder_pin)
 
 
 def transfer_flow(

@@ -49,6 +49,7 @@ from host.api.execute import (
 from host.api.firmware import FirmwareDesk
 from host.api.prompts import ApiUser
 from host.api.runtime import AgentRuntime, Profile, build_flow, check_listen
+from host.api.staff import ApiStaff
 from host.api.status import StatusBoard
 from host.api.translate import journaled_completion
 from host.errors import TouchEntryError
@@ -129,9 +130,10 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
         if refusal is not None or kind is None:
             return refusal or Refusal(tpb.REFUSAL_REASON_INVALID_MESSAGE)
         command = Command(request.request_id)
-        user = ApiUser(
+        port = ApiStaff if self.runtime.profile is Profile.COUNTER else ApiUser
+        user = port(
             command.post,
-            touch_secrets=self.runtime.profile is Profile.KIOSK,
+            touch_secrets=self.runtime.touch_secrets,
             secure_entry=self.runtime.secure_entry,
             request_id=request.request_id,
         )

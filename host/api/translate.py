@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from host.api.user_text import describe_completion, describe_reason, prompt_user_message
+from host.card import FaceVerdict
 from host.client import AccountType, ResetOperation, TransferState
 from host.flows import (
     Event,
@@ -29,6 +30,7 @@ from host.flows import (
     TransferRequest,
     Working,
 )
+from host.flows.counter import CounterOutcome, CounterScreen
 from host.flows.events import PadKey, PadKeyAction
 from host.flows.settle import JournaledTransfer
 from host.flows.transfer import TransferFieldError
@@ -36,6 +38,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 
 __all__ = [
+    "card_face_message",
     "completion_for",
     "event_message",
     "journaled_completion",
@@ -64,6 +67,15 @@ _PAD_KEY_ACTIONS: Final = {
     PadKeyAction.DELETED: tpb.PAD_KEY_ACTION_DELETED,
     PadKeyAction.REFUSED: tpb.PAD_KEY_ACTION_REFUSED,
 }
+#: The chip's verdict on the wire (total: a test walks FaceVerdict).
+FACE_VERDICTS: Final[dict[FaceVerdict, tpb.FaceVerdict.ValueType]] = {
+    FaceVerdict.GENUINE: tpb.FACE_VERDICT_GENUINE,
+    FaceVerdict.EXPIRED: tpb.FACE_VERDICT_EXPIRED,
+    FaceVerdict.NOT_CHECKED: tpb.FACE_VERDICT_NOT_CHECKED,
+    FaceVerdict.FORGED: tpb.FACE_VERDICT_FORGED,
+    FaceVerdict.REVOKED: tpb.FACE_VERDICT_REVOKED,
+    FaceVerdict.INCONSISTENT: tpb.FACE_VERDICT_INCONSISTENT,
+}
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
     vpb.ACCOUNT_TYPE_CURRENT: AccountType.CURRENT,
@@ -81,6 +93,31 @@ def prompt_message(prompt: Prompt, prompt_id: str = "") -> tpb.PromptEvent:
         last_try=prompt.last_try,
         message=prompt_user_message(prompt),
     )
+
+
+def card_face_message(screen: CounterScreen) -> tpb.CardFace:
+    """The staff screen's ``CardFace`` (personal data: only to the local API caller)."""
+    return tpb.CardFace(
+        name=screen.name,
+        address=screen.address,
+        birth_date=screen.birth_date.isoformat(),
+        sex=screen.sex,
+        expiry=screen.expiry.isoformat(),
+        photo_png=screen.photo_png,
+        verdict=FACE_VERDICTS[screen.verdict],
+        differences=screen.differences,
+    )
+
+
+def _counter_result(outcome: CounterOutcome) -> tpb.CounterCheckResult:
+    result = tpb.CounterCheckResult(check_id=outcome.op_id)
+    if outcome.verdict is not None:
+        result.verdict = FACE_VERDICTS[outcome.verdict]
+    if outcome.record is not None:
+        result.photo_compared = bool(outcome.record.photo_compared)
+    if outcome.screen is not None:
+        result.card_face.CopyFrom(card_face_message(outcome.screen))
+    return result
 
 
 def event_message(event: Event) -> tpb.FlowEvent | None:
@@ -122,7 +159,9 @@ def _code(outcome: Outcome, reason: str, timed_out: bool) -> tpb.CompletionCode.
 
 
 def completion_for(
-    outcome: ReadOutcome | ResetOutcome | TransferOutcome, *, timed_out: bool = False
+    outcome: ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome,
+    *,
+    timed_out: bool = False,
 ) -> tpb.Completion:
     """The one ``Completion`` of a command from its flow's outcome."""
     done = tpb.Completion(
@@ -140,6 +179,9 @@ def completion_for(
                 receipt_lines=outcome.receipt_lines,
             )
         )
+    elif isinstance(outcome, CounterOutcome):
+        if outcome.verdict is not None:  # a verdict was reached (also when refused)
+            done.counter_check.CopyFrom(_counter_result(outcome))
     elif isinstance(outcome, ResetOutcome):
         done.pin_reset.CopyFrom(tpb.PinResetResult(reservation_id=outcome.reservation_id))
     elif outcome.outcome is Outcome.COMPLETED:

@@ -13,6 +13,7 @@ from typing import Final
 
 from host.card import PinKind
 from host.flows import Prompt, ReadOutcome, ResetOutcome, TransferOutcome
+from host.flows.counter import CounterOutcome
 from host.messages import (
     PROMPT_KEYS,
     Language,
@@ -70,20 +71,25 @@ def prompt_user_message(prompt: Prompt) -> tpb.UserMessage:
     return user_message(text)
 
 
-def _pin(outcome: ReadOutcome | ResetOutcome | TransferOutcome) -> PinKind | None:
+_Outcome = ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome
+
+
+def _pin(outcome: _Outcome) -> PinKind | None:
     if isinstance(outcome, TransferOutcome):
         return PinKind.SIGN  # the transfer's only secret
     return outcome.pin
 
 
 def describe_completion(
-    done: tpb.Completion,
-    outcome: ReadOutcome | ResetOutcome | TransferOutcome,
-    *,
-    timed_out: bool = False,
+    done: tpb.Completion, outcome: _Outcome, *, timed_out: bool = False
 ) -> None:
     """Set ``done.reason`` and ``done.message`` from the flow's outcome (not on success)."""
     reason = "timeout" if timed_out else outcome.reason
+    if isinstance(outcome, CounterOutcome) and reason == "pin_blocked" and outcome.pin is None:
+        # The counter check's own secret: 照合番号B, not one of the PINs.
+        done.reason = reason_value(ResultCode.VERIFICATION_CODE_BLOCKED)
+        done.message.CopyFrom(user_message(result_text(ResultCode.VERIFICATION_CODE_BLOCKED)))
+        return
     if isinstance(outcome, TransferOutcome) and not reason and outcome.state.value == "REVERSED":
         reason = "reversed"  # the cash did not move
     describe_reason(done, outcome=outcome.outcome.value, reason=reason, pin=_pin(outcome))

@@ -39,12 +39,14 @@ __all__ = [
     "INS_VERIFY",
     "JPKI_AID",
     "MAX_READ_OFFSET",
+    "MINIMUM_APDUS_PER_FILE",
     "OID_SAN_ADDRESS",
     "OID_SAN_ADDRESS_SUBSTITUTE",
     "OID_SAN_BIRTH_DATE",
     "OID_SAN_GENDER",
     "OID_SAN_NAME",
     "OID_SAN_NAME_SUBSTITUTE",
+    "SELECT_JPKI",
     "SHA256_DIGEST_LENGTH",
     "SURFACE_AID",
     "SURFACE_FID_CODE_A",
@@ -130,6 +132,12 @@ INS_READ_BINARY: Final = 0xB0
 INS_COMPUTE_SIGNATURE: Final = 0x2A
 #: READ BINARY offsets are 15 bits: P1 bit 8 set would mean a short EF ID.
 MAX_READ_OFFSET: Final = 0x7FFF
+#: SELECT the JPKI-AP by DF name, no response data (P2 0C). The cheapest real
+#: command, so benchmarks time the host's own overhead with it.
+SELECT_JPKI: Final = bytes([CLA_ISO, INS_SELECT, 0x04, 0x0C, len(JPKI_AID)]) + JPKI_AID
+#: The protocol minimum of APDUs to read one EF: SELECT the application,
+#: SELECT the file, one extended-length READ BINARY (the benchmarks' yardstick).
+MINIMUM_APDUS_PER_FILE: Final = 3
 
 # --- TLV tags of the card-info AP (§3.2) -----------------------------------
 TAG_MY_NUMBER: Final = 0xFF10

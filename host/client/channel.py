@@ -32,6 +32,8 @@ from typing import Final
 import grpc
 import grpc.aio
 
+from myna_metrics.interceptors import client_interceptors
+
 __all__ = [
     "RETRYABLE_METHODS",
     "SERVICE_NAME",
@@ -205,8 +207,10 @@ def open_channel(config: ClientConfig) -> grpc.aio.Channel:
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
     ]
+    # grpc_client_* metrics when the process serves /metrics (myna_metrics).
+    interceptors = client_interceptors()
     if config.insecure_dev:
-        return grpc.aio.insecure_channel(config.target, options=options)
+        return grpc.aio.insecure_channel(config.target, options=options, interceptors=interceptors)
     if config.server_name_override:
         options.append(("grpc.ssl_target_name_override", config.server_name_override))
     credentials = grpc.ssl_channel_credentials(
@@ -214,4 +218,6 @@ def open_channel(config: ClientConfig) -> grpc.aio.Channel:
         private_key=config.key_pem,
         certificate_chain=config.certificate_pem,
     )
-    return grpc.aio.secure_channel(config.target, credentials, options=options)
+    return grpc.aio.secure_channel(
+        config.target, credentials, options=options, interceptors=interceptors
+    )

@@ -25,6 +25,7 @@ Device shells, one worker thread each: ``ThreadedCard`` (any reader URL),
 
 from __future__ import annotations
 
+from host.flows.aml_record import AmlCheckRecord, AmlFile, JsonLinesAmlFile
 from host.flows.codes import FailureCode, RefusalReason
 from host.flows.context import FlowContext, StepTimeouts
 from host.flows.counter import CounterCheckFlow, CounterOutcome, CounterStep
@@ -57,6 +58,8 @@ from host.flows.settle import RecoveryResult, recover_transfers, settle_transfer
 from host.flows.transfer import TransferFlow, TransferOutcome, TransferRequest, TransferStep
 
 __all__ = [
+    "AmlCheckRecord",
+    "AmlFile",
     "CardPort",
     "CardReadingFlow",
     "CardVerifier",
@@ -70,6 +73,7 @@ __all__ = [
     "FlowFailed",
     "FlowMachine",
     "FlowResult",
+    "JsonLinesAmlFile",
     "LastTryWarning",
     "Outcome",
     "PinResetFlow",

@@ -16,9 +16,10 @@ issuer key and the two applications compared (``host.card.assess_face``).
 The result screen (``CounterScreen``: photo, name, address, birth date, sex,
 expiry, verdict) goes to the staff only, never into events or logs; staff
 confirm they compared the person with the photo (``StaffPort.compare``).
-Finally one ``AmlCheckRecord`` goes to the business's AML file: who, when,
-which items, the verdict and the comparison; never the My Number (照合番号B
-does not even open it) and the photo only when ``store_photo`` is set.
+Finally one ``AmlCheckRecord`` (``host.flows.aml_record``) goes to the
+business's AML file: who, when, which items, the verdict and the comparison;
+never the My Number (照合番号B does not even open it) and the photo only
+when ``store_photo`` is set.
 
 A forged face (signature fails) is recorded and refused without showing its
 data; an expired or inconsistent card is shown, recorded and refused; a
@@ -32,17 +33,13 @@ verdict "revoked" (or the verifier's reason).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
-import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, ClassVar, Final, Protocol
+from typing import ClassVar, Final, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -59,18 +56,16 @@ from host.card import (
 )
 from host.client import CardProof, CardVerdict, SessionPurpose, card_challenge_digest
 from host.errors import IntegrityError, PinBlockedError, PinPolicyError, WrongPinError
+from host.flows.aml_record import AmlCheckRecord, AmlFile
 from host.flows.context import StepTimeouts
 from host.flows.events import Event, FlowFailed, Outcome, PromptKind
 from host.flows.machine import Ending, FlowMachine
 from host.flows.ports import CardPort, CardVerifier, ThreadedCard, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import JsonValue
-from host.private_files import open_private
 from host.secret import Secret
 
 __all__ = [
-    "AmlCheckRecord",
-    "AmlFile",
     "CounterCardPort",
     "CounterCheckFlow",
     "CounterOutcome",
@@ -78,7 +73,6 @@ __all__ = [
     "CounterReason",
     "CounterScreen",
     "CounterStep",
-    "JsonLinesAmlFile",
     "StaffPort",
     "ThreadedCounterCard",
 ]
@@ -147,85 +141,6 @@ class CounterScreen:
 
     def __repr__(self) -> str:
         return f"CounterScreen(verdict={self.verdict.value}, <redacted>)"
-
-
-@dataclass(frozen=True, repr=False)
-class AmlCheckRecord:
-    """One check for the business's AML file (取引時確認の記録).
-
-    Attributes:
-        check_id: the flow's operation id.
-        checked_at: when (UTC).
-        terminal_id, staff_id: where and who.
-        method: how the identity was checked.
-        items: which card items the chip gave and the screen showed.
-        verdict: the chip's verdict.
-        photo_compared: staff confirmed the person matches the photo (None: not shown).
-        name, address, birth_date: the identity items (本人特定事項) as read;
-            empty for a forged face, whose data cannot be trusted.
-        photo_png: the photo, only when the operator's config stores it.
-    """
-
-    check_id: str
-    checked_at: dt.datetime
-    terminal_id: str
-    staff_id: str
-    method: str
-    items: tuple[str, ...]
-    verdict: FaceVerdict
-    photo_compared: bool | None
-    name: str = ""
-    address: str = ""
-    birth_date: dt.date | None = None
-    photo_png: bytes | None = field(default=None)
-
-    def to_json(self) -> dict[str, Any]:
-        """The record as one JSON object (stable field names)."""
-        return {
-            "check_id": self.check_id,
-            "checked_at": self.checked_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-            "terminal_id": self.terminal_id,
-            "staff_id": self.staff_id,
-            "method": self.method,
-            "items": list(self.items),
-            "verdict": self.verdict.value,
-            "photo_compared": self.photo_compared,
-            "name": self.name,
-            "address": self.address,
-            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
-            "photo_png": base64.b64encode(self.photo_png).decode() if self.photo_png else None,
-        }
-
-    def __repr__(self) -> str:
-        return f"AmlCheckRecord({self.check_id}, verdict={self.verdict.value}, <redacted>)"
-
-
-class AmlFile(Protocol):
-    """Where check records go (the business's AML file)."""
-
-    def append(self, record: AmlCheckRecord) -> None:
-        """Store ``record`` durably."""
-
-
-class JsonLinesAmlFile:
-    """An AML file as JSON lines, owner-only (0600), appended and fsynced."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def append(self, record: AmlCheckRecord) -> None:
-        """Append ``record`` as one line.
-
-        Raises:
-            UnsafePathError, OSError: the file cannot be written safely.
-        """
-        line = json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
-        fd = open_private(self.path, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, line.encode("utf-8"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class StaffPort(UserPort, Protocol):
@@ -299,6 +214,8 @@ class CounterOutcome:
     screen: CounterScreen | None = field(default=None, repr=False)
     record: AmlCheckRecord | None = field(default=None, repr=False)
     reason: str = ""
+    #: The holder's PIN a ``pin_blocked`` ending concerns; None: 照合番号B itself.
+    pin: PinKind | None = None
 
     @property
     def reference(self) -> str:
@@ -346,6 +263,7 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         self._clock, self._verifier = clock, verifier
         self._op_id = ""
         self._holder_pin = False
+        self._code_open = False  # 照合番号B was accepted: a later block is the holder's PIN
 
     async def run(self, *, holder_pin: bool = False) -> CounterOutcome:
         """Run to the end; failures are events and the outcome, not exceptions.
@@ -361,10 +279,12 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         if holder_pin and self._verifier is None:
             raise ValueError("holder_pin needs a verifier")
         self._op_id, self._holder_pin = Journal.new_op_id(), holder_pin
+        self._code_open = False
         return await self.drive(self._op_id, self._steps(self._op_id))
 
     def _stopped(self, ending: Ending) -> CounterOutcome:
-        return CounterOutcome(ending.outcome, self._op_id, reason=ending.reason)
+        pin = PinKind.AUTH if self._code_open else None
+        return CounterOutcome(ending.outcome, self._op_id, reason=ending.reason, pin=pin)
 
     def _end_facts(self, outcome: CounterOutcome) -> Mapping[str, JsonValue]:
         verdict = outcome.verdict.value if outcome.verdict else None
@@ -421,13 +341,16 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
                 self._to(CounterStep.READING)
                 self._working("reading the card face")
                 try:
-                    return await self._ctx.step("card face", card.read_counter(code), t.card)
+                    reading = await self._ctx.step("card face", card.read_counter(code), t.card)
                 except WrongPinError:
                     continue
                 except PinPolicyError:
                     policy_errors += 1
                     if policy_errors >= MAX_POLICY_RETRIES:
                         raise
+                else:
+                    self._code_open = True
+                    return reading
 
     async def _verify(self, op_id: str) -> CardVerdict:
         """The card proves itself with the holder's PIN; the verifier checks the certificate."""

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from host.card import KeyKind, MynaCard, ReadStrategy
+from host.card.constants import MINIMUM_APDUS_PER_FILE, SELECT_JPKI
 from host.secret import Secret
 from host.transport import CardTransport, open_transport
 from host.transport import nfc_binding as nb
@@ -34,7 +35,6 @@ from hw_sim.card import VirtualCard, get_profile
 from hw_sim.readers.stack import PCSC_READER, PCSC_URL, PcscRig, Pn532Rig
 
 __all__ = [
-    "SELECT_JPKI",
     "ApduCount",
     "bare_libnfc_select",
     "bare_pyscard_select",
@@ -43,9 +43,7 @@ __all__ = [
     "readers_suite",
 ]
 
-SELECT_JPKI: Final = bytes.fromhex("00A4040C0AD392F000260100000001")
 _SELECT_AUTH_CERT: Final = bytes.fromhex("00A4020C02000A")
-_MINIMUM_APDUS: Final = 3
 
 
 @dataclass(frozen=True)
@@ -201,7 +199,7 @@ def _pcsc_figures(rounds: int) -> dict[str, object]:
         "baseline_bare_pyscard_us": round(bare, 1),
         "transport_over_bare_pyscard": round(ours / bare, 3),
         **costs,
-        "auth_certificate_apdus_over_minimum": round(cert["apdus"] / _MINIMUM_APDUS, 2),
+        "auth_certificate_apdus_over_minimum": round(cert["apdus"] / MINIMUM_APDUS_PER_FILE, 2),
         "opensc_auth_certificate": opensc,
     }
     if isinstance(opensc, dict):

@@ -22,10 +22,10 @@ __all__ = ["SCENARIOS", "ChaosInvariantError"]
 #: Scenario name -> ``module:function``; imported only when run.
 SCENARIOS: dict[str, str] = {
     "crash": "myna_edge.chaos.crash:run_scenario",
-    "replicas": "myna_edge.chaos.replicas:run_scenario",
-    "faults": "myna_edge.chaos.faults:run_scenario",
+    "replicas": "myna_edge.chaos.replicas.scenario:run_scenario",
+    "faults": "myna_edge.chaos.faults.scenario:run_scenario",
     "fuzz": "myna_edge.chaos.fuzz:run_scenario",
-    "secrets": "myna_edge.chaos.secrets:run_scenario",
+    "secrets": "myna_edge.chaos.secrets.scenario:run_scenario",
 }
 
 

@@ -31,12 +31,22 @@ from typing import Final
 
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.fuzz_targets import PARSER_TARGETS, Target
-from myna_edge.chaos.fuzz_worker import HARNESS_FAILED
 
-__all__ = ["CORPUS_DIR", "all_targets", "replay_corpus", "run_scenario", "run_targets"]
+__all__ = [
+    "CORPUS_DIR",
+    "HARNESS_FAILED",
+    "all_targets",
+    "replay_corpus",
+    "run_scenario",
+    "run_targets",
+]
 
 _log = logging.getLogger(__name__)
 
+#: Exit code of a worker's child whose harness could not be built (a set-up
+#: failure, not a crash). Defined here, where it is read: the worker imports
+#: this module anyway (for ``all_targets``), so the two never import each other.
+HARNESS_FAILED: Final = 71
 #: The committed corpus (seeds and crashers), one folder per target.
 CORPUS_DIR: Final = Path(__file__).resolve().parents[2] / "tests" / "chaos" / "corpus"
 #: The longest input libFuzzer makes (a certificate transcript is ~4 KiB).

@@ -28,10 +28,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HARNESS_FAILED", "main"]
+__all__ = ["main"]
 
-#: Exit code of a child whose harness could not be built (a set-up failure, not a crash).
-HARNESS_FAILED = 71
 #: Packages whose branches guide the fuzzer.
 INSTRUMENTED = ["host", "hw_sim", "verifier", "municipal"]
 
@@ -66,7 +64,9 @@ def main(argv: list[str]) -> int:
     plan_path = Path(argv[1])
     plan: list[dict[str, Any]] = json.loads(plan_path.read_text(encoding="utf-8"))
     with atheris.instrument_imports(include=INSTRUMENTED):
-        from myna_edge.chaos.fuzz import all_targets
+        # Lazily, and from the campaign (which never imports this worker): inside the
+        # instrumentation, so the project's modules are imported instrumented.
+        from myna_edge.chaos.fuzz import HARNESS_FAILED, all_targets
 
         targets = all_targets()  # imports the gRPC servers too, instrumented
     results: dict[str, list[float]] = {}

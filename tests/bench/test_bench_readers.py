@@ -18,10 +18,10 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from host.card import KeyKind, MynaCard
+from host.card.constants import SELECT_JPKI
 from host.transport import open_transport
 from hw_sim.card import VirtualCard
 from hw_sim.readers.bench import (
-    SELECT_JPKI,
     bare_libnfc_select,
     bare_pyscard_select,
     count_apdus,

@@ -2,7 +2,7 @@
 """Drive the kiosk touchscreen app in headless Chromium against the real stack.
 
 Why a thread: Playwright's sync API runs its own event loop, so the world
-(``myna_edge.demo_ui.UiWorld``: the in-process verifier over mTLS, the
+(``myna_edge.demo.ui.UiWorld``: the in-process verifier over mTLS, the
 kiosk and ATM agents over real gRPC, their gateways, the receipt printer
 and the controller firmware under MicroPython) runs in an asyncio loop of
 its own thread, and tests reach it with ``WorldThread.call``. The browser
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from myna_edge.demo_ui import UiWorld
+from myna_edge.demo.ui import UiWorld
 from tests.prerequisites import missing_prerequisite
 
 __all__ = [
@@ -172,7 +172,7 @@ def secret_free(page: Any, secrets: list[str]) -> None:
 class LogTrap(logging.Handler):
     """Every record of the gateway and the demo world, formatted, while installed."""
 
-    LOGGERS = ("host.gateway", "myna_edge.demo_ui")
+    LOGGERS = ("host.gateway", "myna_edge.demo.ui")
 
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)

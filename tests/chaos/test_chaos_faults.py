@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 from myna_edge.chaos import SCENARIOS
-from myna_edge.chaos.faults import run_scenario
-from myna_edge.chaos.faults_card import FLOWS, sweep_card_pulls
-from myna_edge.chaos.faults_disk import disk_full
-from myna_edge.chaos.faults_net import verifier_faults
-from myna_edge.chaos.faults_serial import serial_faults
-from myna_edge.chaos.faults_world import World
+from myna_edge.chaos.faults.card import FLOWS, sweep_card_pulls
+from myna_edge.chaos.faults.disk import disk_full
+from myna_edge.chaos.faults.net import verifier_faults
+from myna_edge.chaos.faults.scenario import run_scenario
+from myna_edge.chaos.faults.serial import serial_faults
+from myna_edge.chaos.faults.world import World
 from tests.integration.controller_support import require_micropython
 from tests.prerequisites import missing_prerequisite
 

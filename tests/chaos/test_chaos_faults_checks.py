@@ -2,7 +2,7 @@
 """The fault matrix's own honesty: its checks, card pulls and relay fire where they should.
 
 A harness whose checks cannot fail proves nothing: here each invariant of
-``faults_check`` and the hang detector of ``faults_drive`` is shown to
+``faults.check`` and the hang detector of ``faults.drive`` is shown to
 fire on a real run that is then made to look broken, and the card-pull
 plan and the verifier relay are shown to act exactly where armed.
 """
@@ -19,10 +19,10 @@ import pytest
 from host.api import Profile
 from hw_sim.card import get_profile
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos.faults_check import check_run
-from myna_edge.chaos.faults_drive import PullableCard, PullPlan, drive, fresh_pins, transfer
-from myna_edge.chaos.faults_relay import TcpRelay
-from myna_edge.chaos.faults_world import CARD, World, terminal
+from myna_edge.chaos.faults.check import check_run
+from myna_edge.chaos.faults.drive import PullableCard, PullPlan, drive, fresh_pins, transfer
+from myna_edge.chaos.faults.relay import TcpRelay
+from myna_edge.chaos.faults.world import CARD, World, terminal
 
 
 @pytest.fixture(scope="module")

@@ -54,11 +54,11 @@ from hw_sim.devices import LinkFaults, SimPrinter
 from hw_sim.devices.escpos_parse import EscPosPrinter
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
-from myna_edge.chaos.faults_check import check_electronic_journal, check_run, settle
-from myna_edge.chaos.faults_disk import Filler, small_disk
-from myna_edge.chaos.faults_drive import PullableCard, drive, fresh_pins, read_card, reset
-from myna_edge.chaos.faults_relay import TcpRelay
-from myna_edge.chaos.faults_world import CARD, World, terminal
+from myna_edge.chaos.faults.check import check_electronic_journal, check_run, settle
+from myna_edge.chaos.faults.disk import Filler, small_disk
+from myna_edge.chaos.faults.drive import PullableCard, drive, fresh_pins, read_card, reset
+from myna_edge.chaos.faults.relay import TcpRelay
+from myna_edge.chaos.faults.world import CARD, World, terminal
 from tests.integration.controller_support import running_sim
 from tests.prerequisites import missing_prerequisite
 

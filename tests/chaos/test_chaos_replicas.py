@@ -21,7 +21,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.consistency import LedgerRow, Operation, Verdict
 from myna_edge.chaos.pgcluster import PG_BIN
-from myna_edge.chaos.replicas import Attempt, check_outcomes, run_scenario
+from myna_edge.chaos.replicas.scenario import Attempt, check_outcomes, run_scenario
 from tests.prerequisites import missing_prerequisite
 from verifier.codes import TransferState
 
@@ -137,7 +137,7 @@ def test_ports_are_picked_below_the_ephemeral_range() -> None:
 
 
 def test_the_agent_process_refuses_a_bad_config(tmp_path: Path) -> None:
-    from myna_edge.chaos.replica_agent import main
+    from myna_edge.chaos.replicas.agent import main
 
     bad = tmp_path / "terminal.toml"
     bad.write_text('profile = "bank"\n', encoding="utf-8")

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Secrets: every flow on a real stack leaves no test secret anywhere, and the scan can see one.
 
-The scenario (``myna_edge.chaos.secrets``) runs the verifier and two agents
+The scenario (``myna_edge.chaos.secrets.scenario``) runs the verifier and two agents
 as processes at TRACE behind recording relays, drives a reading (with one
 wrong card-info PIN), a transfer with the keypad, and a reset each way with
 OTPs, then scans logs, journals, the electronic journals, the verifier
@@ -24,8 +24,8 @@ import pytest
 
 from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
-from myna_edge.chaos.secrets import SECRETS, run_scenario
-from myna_edge.chaos.secrets_scan import encodings_found, scan, variants
+from myna_edge.chaos.secrets.scan import encodings_found, scan, variants
+from myna_edge.chaos.secrets.scenario import SECRETS, run_scenario
 from tests.prerequisites import missing_prerequisite
 
 PIN = SECRETS["auth_pin"]

@@ -2,7 +2,7 @@
 """Secrets of the counter check: 照合番号B and the My Number in no log, journal or record.
 
 The counter flow is not yet behind the terminal API, so the process-level
-campaign (``myna_edge.chaos.secrets``) cannot drive it; this runs the flow
+campaign (``myna_edge.chaos.secrets.scenario``) cannot drive it; this runs the flow
 in-process on the virtual card with every logger at TRACE into a file, the
 journal and the AML file (photo stored) in the same folder, with a wrong
 code first (an error path), and scans the folder for every encoding of the
@@ -18,11 +18,12 @@ from pathlib import Path
 
 from host.cli import load_issuer_key
 from host.flows import StepTimeouts
-from host.flows.counter import CounterCheckFlow, JsonLinesAmlFile, ThreadedCounterCard
+from host.flows.aml_record import JsonLinesAmlFile
+from host.flows.counter import CounterCheckFlow, ThreadedCounterCard
 from host.journal import ElectronicJournal, Journal
 from host.transport.sim import sim_trust_dir
 from hw_sim.card.profiles import get_profile
-from myna_edge.chaos.secrets_scan import scan
+from myna_edge.chaos.secrets.scan import scan
 from tests.unit.host.test_flows_counter import FakeStaff
 
 PROFILE = get_profile("default")

@@ -39,7 +39,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.atm import transfer_command
-from myna_edge.chaos.faults_world import Pad
+from myna_edge.chaos.faults.world import Pad
 from tests.flows_support import client_config
 from tests.verifier_support import ServerThread, VerifierEnv, prove
 

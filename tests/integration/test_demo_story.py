@@ -51,7 +51,7 @@ def test_all_three_flows_complete(sim_home_dir: Path, tmp_path: Path) -> None:
     typed = [line for line in out.splitlines() if "[user]" in line or "[pad]" in line]
     assert len(typed) >= 7
     assert not any(c.isdigit() for line in typed for c in line)
-    assert (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8").count("JPY 250,000") == 1
+    assert (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8").count("250,000円") == 1
     assert "TRANSFER-COMMIT" in (tmp_path / "electronic-journal.txt").read_text(encoding="utf-8")
 
 

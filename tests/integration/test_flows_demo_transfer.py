@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge demo --flow transfer`` (module ``myna_edge.demo_transfer``) tells its story."""
+"""``myna-edge demo --flow transfer`` (package ``myna_edge.demo``) tells its story."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from myna_edge.demo_transfer import main
+from myna_edge.demo import main
 
 
 def test_transfer_story_with_receipt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -17,7 +17,7 @@ def test_transfer_story_with_receipt(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "verifier state: COMMITTED" in out
     assert "identity verified: True" in out
     receipt = (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8")
-    assert "AMOUNT JPY 250,000" in receipt
+    assert "振込金額 250,000円" in receipt  # the customer's language (issue 12.6)
     assert "TRANSFER-COMMIT" in (tmp_path / "electronic-journal.txt").read_text(encoding="utf-8")
 
 
@@ -44,7 +44,7 @@ def test_no_verifier_answer_is_reported_when_none_was_asked(
 def test_verifier_line_says_only_what_happened() -> None:
     from host.client import TransferState
     from host.flows import Outcome, TransferOutcome
-    from myna_edge.demo_transfer import verifier_line
+    from myna_edge.demo.transfer import verifier_line
 
     never = TransferOutcome(Outcome.CANCELLED, "op", reason="cancelled")
     assert verifier_line(never, asked=False) == ""

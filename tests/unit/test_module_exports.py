@@ -87,6 +87,18 @@ READER_MODULES = [
     "host.transport.cli",
 ]
 
+#: The demo package (``myna-edge demo``): a "Why" (or long) docstring, licence, under 420 lines.
+DEMO_MODULES = [
+    "myna_edge.demo",
+    "myna_edge.demo.counter",
+    "myna_edge.demo.flows",
+    "myna_edge.demo.readers",
+    "myna_edge.demo.stories",
+    "myna_edge.demo.transfer",
+    "myna_edge.demo.ui",
+    "myna_edge.demo.world",
+]
+
 
 def _source_lines(name: str) -> list[str]:
     module = importlib.import_module(name)
@@ -95,7 +107,7 @@ def _source_lines(name: str) -> list[str]:
         return source.readlines()
 
 
-@pytest.mark.parametrize("name", HOST_MODULES + PERIPHERAL_MODULES + READER_MODULES)
+@pytest.mark.parametrize("name", HOST_MODULES + PERIPHERAL_MODULES + READER_MODULES + DEMO_MODULES)
 def test_all_is_in_sync(name: str) -> None:
     module = importlib.import_module(name)
     exported = list(module.__all__)
@@ -120,8 +132,8 @@ def test_host_modules_have_docstrings_and_licence(name: str) -> None:
     assert _source_lines(name)[0].strip() == _LICENCE, name
 
 
-@pytest.mark.parametrize("name", READER_MODULES)
-def test_reader_modules_say_why_and_stay_small(name: str) -> None:
+@pytest.mark.parametrize("name", READER_MODULES + DEMO_MODULES)
+def test_reader_and_demo_modules_say_why_and_stay_small(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__doc__
     assert "Why" in module.__doc__ or len(module.__doc__) > 200, name

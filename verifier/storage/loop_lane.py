@@ -4,13 +4,16 @@
 Why (issue 18, measured with py-spy and per-thread CPU clocks): when the
 writer thread ran the units, each of a unit's SQL statements released and
 took back the GIL while the event loop thread was busy with gRPC, so every
-statement was a GIL hand-off between two busy threads; that cost more than
-the SQL itself. Here the writer thread keeps only what may block: BEGIN
-IMMEDIATE (it may wait for another process's write lock) and COMMIT (the
-fsync). Between the two it hands the open transaction to the loop, which
-runs every unit queued from that loop, each in its own SAVEPOINT as before,
-and hands it back; after the COMMIT one loop wake-up settles them all.
-Durability is unchanged: nothing is answered before its COMMIT has returned.
+statement was a GIL hand-off between two busy threads; on contended cores
+that cost more than the SQL itself (with a core idle, the writer's SQLite
+work ran in parallel instead: the old path was then ~10 % faster at the
+same CPU, README "Verifier: CPU, workers and capacity"). Here the writer
+thread keeps only what may block: BEGIN IMMEDIATE (it may wait for another
+process's write lock) and COMMIT (the fsync). Between the two it hands the
+open transaction to the loop, which runs every unit queued from that loop,
+each in its own SAVEPOINT as before, and hands it back; after the COMMIT one
+loop wake-up settles them all. Durability is unchanged: nothing is answered
+before its COMMIT has returned.
 
 The loop never waits for the writer, so a loop busy elsewhere only delays
 its own units. If the loop does not take the transaction within 50 ms (it

@@ -25,7 +25,9 @@
 const App = (() => {
   const $ = (id) => document.getElementById(id);
   const SECRET_TYPES = ["PROMPT_TYPE_CARD_INFO_PIN", "PROMPT_TYPE_AUTH_PIN",
-    "PROMPT_TYPE_SIGNING_PASSWORD", "PROMPT_TYPE_ONE_TIME_PASSWORD", "PROMPT_TYPE_NEW_SECRET"];
+    "PROMPT_TYPE_SIGNING_PASSWORD", "PROMPT_TYPE_ONE_TIME_PASSWORD", "PROMPT_TYPE_NEW_SECRET",
+    "PROMPT_TYPE_VERIFICATION_CODE"];
+  const CODE_B = "PROMPT_TYPE_VERIFICATION_CODE";  // 照合番号B at a counter: typed like a PIN
   const ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   // The demo ATM's payee (a real ATM takes it from its own screens or the bank's records).
   const PAYEE = {
@@ -35,7 +37,7 @@ const App = (() => {
   };
   // Screens that need longer than the idle limit (multi-tap on the pad: up to ~80 presses;
   // reading the statement the card signs), as factors of it.
-  const IDLE_FACTOR = {pad: 3, statement: 2, "entry-alnum": 2};
+  const IDLE_FACTOR = {pad: 3, statement: 2, "entry-alnum": 2, photo: 2};
   // The warning dialog gives at least this long to answer (WCAG 2.2.1: 20 s).
   const GRACE_SECONDS = 20;
   const TEXT_SIZES = [1, 1.5, 2];
@@ -161,9 +163,10 @@ const App = (() => {
     delete document.body.dataset.error;
     delete document.body.dataset.reason;
     for (const id of ["result", "statement", "entry-mask", "entry-count", "pad-count", "payee",
-      "amount", "working-step"]) {
+      "amount", "working-step", "photo-facts", "photo-verdict"]) {
       $(id).textContent = "";
     }
+    $("photo-img").removeAttribute("src");  // the chip's photo leaves the page with the person
     setSize(0);  // the next person starts with the standard text size
     show("start", renderStart);
     state.notice = notice || "";
@@ -178,7 +181,10 @@ const App = (() => {
     $("go-read").hidden = !!caps && !caps.read_card;
     $("go-reset").hidden = !caps || !caps.pin_reset;
     $("go-transfer").hidden = !caps || !caps.transfer;
-    for (const id of ["go-read", "go-reset", "go-transfer"]) $(id).disabled = !caps || state.agentDown;
+    $("go-counter").hidden = !caps || !caps.counter_check;
+    for (const id of ["go-read", "go-reset", "go-transfer", "go-counter"]) {
+      $(id).disabled = !caps || state.agentDown;
+    }
   }
 
   function banner() {
@@ -297,6 +303,7 @@ const App = (() => {
       // the signed fields; the bytes the card signs do not depend on the language).
       show("statement", () => { $("statement").textContent = say(prompt.message, prompt.text); });
     } else if (type === "PROMPT_TYPE_CONFIRM_MONEY_MOVED") show("cash");
+    else if (type === "PROMPT_TYPE_CONFIRM_PHOTO") showPhoto(prompt.card_face || {});
     else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) {
       // An OTP prompt with attempts left follows a refused OTP: say so.
       const otpWrong = type === "PROMPT_TYPE_ONE_TIME_PASSWORD" && prompt.tries_left;
@@ -320,6 +327,7 @@ const App = (() => {
     const type = prompt.type;
     if (type === "PROMPT_TYPE_SIGNING_PASSWORD") return {alnum: true, min: 6, max: 16};
     if (type === "PROMPT_TYPE_ONE_TIME_PASSWORD") return {alnum: false, min: 8, max: 8};
+    if (type === CODE_B) return {alnum: false, min: 14, max: 14};
     if (type === "PROMPT_TYPE_NEW_SECRET" && state.newSecretKind === "alnum") {
       return {alnum: true, min: 6, max: 16};
     }
@@ -336,13 +344,17 @@ const App = (() => {
         (key0 ? key0.endsWith("_again") : /again/i.test(prompt.text));
       const key = `entry_${prompt.type.replace("PROMPT_TYPE_", "")}${again ? "_again" : ""}`;
       setText($("entry-title"), t(key));
-      setText($("entry-rule"), rule.alnum ? t("rule_password") : t("rule_digits", rule.max));
+      const ruleText = prompt.type === CODE_B ? t("rule_code_b")
+        : rule.alnum ? t("rule_password") : t("rule_digits", rule.max);
+      setText($("entry-rule"), ruleText);
+      const code = prompt.type === CODE_B;
       $("entry-tries").textContent = prompt.tries_left ? t("tries", prompt.tries_left) : "";
       const warn = state.lastTry || prompt.last_try;
       $("entry-warning").hidden = !warn;
-      setText($("entry-warning"), warn ? t("last_try") : "");
+      setText($("entry-warning"), warn ? t(code ? "last_try_code" : "last_try") : "");
       $("entry-error").hidden = !error;
-      setText($("entry-error"), error ? t(error, prompt.tries_left) : "");
+      const errorKey = code && error === "pin_wrong" ? "code_wrong" : error;
+      setText($("entry-error"), error ? t(errorKey, prompt.tries_left) : "");
       keys($("entry-keys"), rule.alnum, (k) => typeKey(k, rule));
       updateMask(rule, false);
     });
@@ -504,6 +516,14 @@ const App = (() => {
       } else if (done.pin_reset) {
         setText($("result-title"), t("result_reset"));
         fact(dl, t("reservation_id"), done.pin_reset.reservation_id);
+      } else if (done.counter_check) {
+        const r = done.counter_check;
+        const face = r.card_face || {};
+        setText($("result-title"), t("result_counter"));
+        fact(dl, t("verdict"), t(`verdict_${r.verdict || "FACE_VERDICT_UNSPECIFIED"}`));
+        if (face.name) fact(dl, t("name"), face.name, "ja");
+        fact(dl, t("photo_compared"), r.photo_compared ? t("yes") : t("no"));
+        fact(dl, t("check_id"), r.check_id);
       } else if (done.transfer) {
         const r = done.transfer;
         setText($("result-title"), t("result_transfer"));
@@ -513,6 +533,28 @@ const App = (() => {
         fact(dl, t("authorization_id"), r.authorization_id);
       } else {
         setText($("result-title"), t("result_" + flow));
+      }
+    });
+  }
+
+  /** The counter check: the chip's face and photo for the staff to compare with the person. */
+  function showPhoto(face) {
+    show("photo", () => {
+      const verdict = face.verdict || "FACE_VERDICT_UNSPECIFIED";
+      setText($("photo-verdict"), `${t("verdict")}: ${t(`verdict_${verdict}`)}`);
+      $("photo-verdict").dataset.verdict = verdict;
+      const img = $("photo-img");
+      if (face.photo_png) img.src = `data:image/png;base64,${face.photo_png}`;
+      img.alt = t("photo_alt");
+      const dl = $("photo-facts");
+      dl.textContent = "";
+      fact(dl, t("name"), face.name || "", "ja");
+      fact(dl, t("address"), face.address || "", "ja");
+      fact(dl, t("birth_date"), face.birth_date ? dateText(face.birth_date) : "");
+      fact(dl, t("sex"), t(`sex_${face.sex}`));
+      fact(dl, t("expiry"), face.expiry ? dateText(face.expiry) : "");
+      if (face.differences && face.differences.length) {
+        fact(dl, t("differences"), face.differences.join(", "));
       }
     });
   }
@@ -650,6 +692,9 @@ const App = (() => {
     $("statement-no").addEventListener("click", () => answerConfirm(false));
     $("cash-yes").addEventListener("click", () => answerConfirm(true));
     $("cash-no").addEventListener("click", () => answerConfirm(false));
+    $("go-counter").addEventListener("click", () => execute("counter", {counter_check: {}}));
+    $("photo-yes").addEventListener("click", () => answerConfirm(true));
+    $("photo-no").addEventListener("click", () => answerConfirm(false));
     $("cancel").addEventListener("click", () => {
       if (state.command) cancelCommand();
       else reset(false);

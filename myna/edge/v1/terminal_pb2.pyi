@@ -174,6 +174,18 @@ class _CompletionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Comp
     COMPLETION_REASON_REFUSED: _CompletionReason.ValueType  # 23
     """Another refusal of the verifier."""
     COMPLETION_REASON_INTERNAL_ERROR: _CompletionReason.ValueType  # 24
+    COMPLETION_REASON_CARD_FORGED: _CompletionReason.ValueType  # 25
+    """Counter check (CounterCheckCommand): the card face's signature does not
+    verify; nothing it holds is shown. Do not accept the card.
+    """
+    COMPLETION_REASON_CARD_DATA_INCONSISTENT: _CompletionReason.ValueType  # 26
+    """The card face and the card-info AP disagree."""
+    COMPLETION_REASON_PHOTO_MISMATCH: _CompletionReason.ValueType  # 27
+    """Staff said the person does not match the chip's photo."""
+    COMPLETION_REASON_CARD_FACE_EXPIRED: _CompletionReason.ValueType  # 28
+    """The card itself is past its expiry date (the face's expiry)."""
+    COMPLETION_REASON_VERIFICATION_CODE_BLOCKED: _CompletionReason.ValueType  # 29
+    """照合番号B is blocked on the card (the municipal office resets it)."""
 
 class CompletionReason(_CompletionReason, metaclass=_CompletionReasonEnumTypeWrapper):
     """Why a command did not succeed, typed (Completion.reason): one value per
@@ -217,6 +229,18 @@ COMPLETION_REASON_STORAGE_ERROR: CompletionReason.ValueType  # 22
 COMPLETION_REASON_REFUSED: CompletionReason.ValueType  # 23
 """Another refusal of the verifier."""
 COMPLETION_REASON_INTERNAL_ERROR: CompletionReason.ValueType  # 24
+COMPLETION_REASON_CARD_FORGED: CompletionReason.ValueType  # 25
+"""Counter check (CounterCheckCommand): the card face's signature does not
+verify; nothing it holds is shown. Do not accept the card.
+"""
+COMPLETION_REASON_CARD_DATA_INCONSISTENT: CompletionReason.ValueType  # 26
+"""The card face and the card-info AP disagree."""
+COMPLETION_REASON_PHOTO_MISMATCH: CompletionReason.ValueType  # 27
+"""Staff said the person does not match the chip's photo."""
+COMPLETION_REASON_CARD_FACE_EXPIRED: CompletionReason.ValueType  # 28
+"""The card itself is past its expiry date (the face's expiry)."""
+COMPLETION_REASON_VERIFICATION_CODE_BLOCKED: CompletionReason.ValueType  # 29
+"""照合番号B is blocked on the card (the municipal office resets it)."""
 Global___CompletionReason: _TypeAlias = CompletionReason  # noqa: Y015
 
 class _PromptType:
@@ -234,6 +258,14 @@ class _PromptTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptType
     PROMPT_TYPE_ONE_TIME_PASSWORD: _PromptType.ValueType  # 6
     PROMPT_TYPE_NEW_SECRET: _PromptType.ValueType  # 7
     PROMPT_TYPE_CONFIRM_MONEY_MOVED: _PromptType.ValueType  # 8
+    PROMPT_TYPE_VERIFICATION_CODE: _PromptType.ValueType  # 9
+    """Counter profile: 照合番号B (14 digits from the card face), typed by staff
+    and answered sealed like a PIN (touch_entry); tries_left as for PINs.
+    """
+    PROMPT_TYPE_CONFIRM_PHOTO: _PromptType.ValueType  # 10
+    """Counter profile: staff compare the person with the chip's photo
+    (PromptEvent.card_face); confirmed = true when they match.
+    """
 
 class PromptType(_PromptType, metaclass=_PromptTypeEnumTypeWrapper):
     """What a prompt asks for."""
@@ -247,6 +279,14 @@ PROMPT_TYPE_CARD_INFO_PIN: PromptType.ValueType  # 5
 PROMPT_TYPE_ONE_TIME_PASSWORD: PromptType.ValueType  # 6
 PROMPT_TYPE_NEW_SECRET: PromptType.ValueType  # 7
 PROMPT_TYPE_CONFIRM_MONEY_MOVED: PromptType.ValueType  # 8
+PROMPT_TYPE_VERIFICATION_CODE: PromptType.ValueType  # 9
+"""Counter profile: 照合番号B (14 digits from the card face), typed by staff
+and answered sealed like a PIN (touch_entry); tries_left as for PINs.
+"""
+PROMPT_TYPE_CONFIRM_PHOTO: PromptType.ValueType  # 10
+"""Counter profile: staff compare the person with the chip's photo
+(PromptEvent.card_face); confirmed = true when they match.
+"""
 Global___PromptType: _TypeAlias = PromptType  # noqa: Y015
 
 class _DeviceState:
@@ -298,6 +338,10 @@ class _TerminalProfileEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Termi
     """Convenience-store kiosk: card reading and PIN reset; touchscreen PINs."""
     TERMINAL_PROFILE_ATM: _TerminalProfile.ValueType  # 2
     """ATM: card reading and transfers; PINs only from the secure PIN pad."""
+    TERMINAL_PROFILE_COUNTER: _TerminalProfile.ValueType  # 3
+    """Staffed desk (bank branch, phone shop, clinic reception): card reading
+    and counter checks (対面確認); staff type on their own screen, sealed.
+    """
 
 class TerminalProfile(_TerminalProfile, metaclass=_TerminalProfileEnumTypeWrapper):
     """Which kind of terminal the agent runs on."""
@@ -307,7 +351,49 @@ TERMINAL_PROFILE_KIOSK: TerminalProfile.ValueType  # 1
 """Convenience-store kiosk: card reading and PIN reset; touchscreen PINs."""
 TERMINAL_PROFILE_ATM: TerminalProfile.ValueType  # 2
 """ATM: card reading and transfers; PINs only from the secure PIN pad."""
+TERMINAL_PROFILE_COUNTER: TerminalProfile.ValueType  # 3
+"""Staffed desk (bank branch, phone shop, clinic reception): card reading
+and counter checks (対面確認); staff type on their own screen, sealed.
+"""
 Global___TerminalProfile: _TypeAlias = TerminalProfile  # noqa: Y015
+
+class _FaceVerdict:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _FaceVerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FaceVerdict.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    FACE_VERDICT_UNSPECIFIED: _FaceVerdict.ValueType  # 0
+    FACE_VERDICT_GENUINE: _FaceVerdict.ValueType  # 1
+    """Signed by the trusted issuer, in date, face and text AP agree."""
+    FACE_VERDICT_EXPIRED: _FaceVerdict.ValueType  # 2
+    """Genuine data, but the card is past its expiry date."""
+    FACE_VERDICT_NOT_CHECKED: _FaceVerdict.ValueType  # 3
+    """No issuer key configured: the face's signature was not checked."""
+    FACE_VERDICT_FORGED: _FaceVerdict.ValueType  # 4
+    """The face's signature does not verify: do not accept the card."""
+    FACE_VERDICT_REVOKED: _FaceVerdict.ValueType  # 5
+    """The verifier refused the authentication certificate (holder's PIN)."""
+    FACE_VERDICT_INCONSISTENT: _FaceVerdict.ValueType  # 6
+    """The card face and the card-info AP disagree."""
+
+class FaceVerdict(_FaceVerdict, metaclass=_FaceVerdictEnumTypeWrapper):
+    """What the chip says about the card in front of the staff (counter check)."""
+
+FACE_VERDICT_UNSPECIFIED: FaceVerdict.ValueType  # 0
+FACE_VERDICT_GENUINE: FaceVerdict.ValueType  # 1
+"""Signed by the trusted issuer, in date, face and text AP agree."""
+FACE_VERDICT_EXPIRED: FaceVerdict.ValueType  # 2
+"""Genuine data, but the card is past its expiry date."""
+FACE_VERDICT_NOT_CHECKED: FaceVerdict.ValueType  # 3
+"""No issuer key configured: the face's signature was not checked."""
+FACE_VERDICT_FORGED: FaceVerdict.ValueType  # 4
+"""The face's signature does not verify: do not accept the card."""
+FACE_VERDICT_REVOKED: FaceVerdict.ValueType  # 5
+"""The verifier refused the authentication certificate (holder's PIN)."""
+FACE_VERDICT_INCONSISTENT: FaceVerdict.ValueType  # 6
+"""The card face and the card-info AP disagree."""
+Global___FaceVerdict: _TypeAlias = FaceVerdict  # noqa: Y015
 
 class _PadKeyAction:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -565,6 +651,90 @@ class UserMessage(_message.Message):
 Global___UserMessage: _TypeAlias = UserMessage  # noqa: Y015
 
 @_typing.final
+class CounterCheckCommand(_message.Message):
+    """A face-to-face check at a staffed desk (counter profile): staff type
+    照合番号B, the chip's face and photo are read and checked, staff compare
+    the person with the photo, and the check is recorded for the AML file.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDER_PIN_FIELD_NUMBER: _builtins.int
+    STAFF_ID_FIELD_NUMBER: _builtins.int
+    holder_pin: _builtins.bool
+    """The holder also enters the 4-digit authentication PIN, so the verifier
+    checks the certificate (revocation).
+    """
+    staff_id: _builtins.str
+    """Who checks (recorded in the AML file); 1-64 printable ASCII, or empty
+    for the agent's default.
+    """
+    def __init__(
+        self,
+        *,
+        holder_pin: _builtins.bool = ...,
+        staff_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder_pin", b"holder_pin", "staff_id", b"staff_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CounterCheckCommand: _TypeAlias = CounterCheckCommand  # noqa: Y015
+
+@_typing.final
+class CardFace(_message.Message):
+    """The card face as the chip holds it, for the staff's screen only. Personal
+    data: never logged by the agent; keep it only as your AML rules require.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    BIRTH_DATE_FIELD_NUMBER: _builtins.int
+    SEX_FIELD_NUMBER: _builtins.int
+    EXPIRY_FIELD_NUMBER: _builtins.int
+    PHOTO_PNG_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    DIFFERENCES_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Name and address from the card-info AP (the face holds them as images)."""
+    address: _builtins.str
+    birth_date: _builtins.str
+    """ISO 8601 dates."""
+    sex: _builtins.str
+    """ISO/IEC 5218 digit."""
+    expiry: _builtins.str
+    photo_png: _builtins.bytes
+    """The chip's photo (JPEG 2000 on the card), converted to PNG."""
+    verdict: Global___FaceVerdict.ValueType
+    @_builtins.property
+    def differences(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The items on which face and text AP disagree (INCONSISTENT)."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        address: _builtins.str = ...,
+        birth_date: _builtins.str = ...,
+        sex: _builtins.str = ...,
+        expiry: _builtins.str = ...,
+        photo_png: _builtins.bytes = ...,
+        verdict: Global___FaceVerdict.ValueType = ...,
+        differences: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "birth_date", b"birth_date", "differences", b"differences", "expiry", b"expiry", "name", b"name", "photo_png", b"photo_png", "sex", b"sex", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardFace: _TypeAlias = CardFace  # noqa: Y015
+
+@_typing.final
 class ReadCardCommand(_message.Message):
     """Read the basic four items and/or prove the card with the verifier."""
 
@@ -675,6 +845,7 @@ class ExecuteRequest(_message.Message):
     READ_CARD_FIELD_NUMBER: _builtins.int
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
+    COUNTER_CHECK_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Client-chosen, 1-64 characters, unique among running commands."""
     timeout_ms: _builtins.int
@@ -689,6 +860,8 @@ class ExecuteRequest(_message.Message):
     def pin_reset(self) -> Global___PinResetCommand: ...
     @_builtins.property
     def transfer(self) -> Global___TransferCommand: ...
+    @_builtins.property
+    def counter_check(self) -> Global___CounterCheckCommand: ...
     def __init__(
         self,
         *,
@@ -698,12 +871,13 @@ class ExecuteRequest(_message.Message):
         read_card: Global___ReadCardCommand | None = ...,
         pin_reset: Global___PinResetCommand | None = ...,
         transfer: Global___TransferCommand | None = ...,
+        counter_check: Global___CounterCheckCommand | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "pin_reset", b"pin_reset", "read_card", b"read_card", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "pin_reset", b"pin_reset", "read_card", b"read_card", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "language", b"language", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "language", b"language", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 
@@ -752,6 +926,7 @@ class PromptEvent(_message.Message):
     LAST_TRY_FIELD_NUMBER: _builtins.int
     ENTRY_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CARD_FACE_FIELD_NUMBER: _builtins.int
     prompt_id: _builtins.str
     """Answer with this id (AnswerPrompt). Empty for display-only prompts that
     no API call answers: INSERT_CARD (the card answers), and under the ATM
@@ -776,6 +951,10 @@ class PromptEvent(_message.Message):
         built from the fields the card signs.
         """
 
+    @_builtins.property
+    def card_face(self) -> Global___CardFace:
+        """CONFIRM_PHOTO only: what the chip holds, to compare the person with."""
+
     def __init__(
         self,
         *,
@@ -786,10 +965,11 @@ class PromptEvent(_message.Message):
         last_try: _builtins.bool = ...,
         entry_public_key: _builtins.bytes = ...,
         message: Global___UserMessage | None = ...,
+        card_face: Global___CardFace | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_public_key", b"entry_public_key", "last_try", b"last_try", "message", b"message", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "entry_public_key", b"entry_public_key", "last_try", b"last_try", "message", b"message", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1007,6 +1187,39 @@ class ReadCardResult(_message.Message):
 Global___ReadCardResult: _TypeAlias = ReadCardResult  # noqa: Y015
 
 @_typing.final
+class CounterCheckResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHECK_ID_FIELD_NUMBER: _builtins.int
+    VERDICT_FIELD_NUMBER: _builtins.int
+    PHOTO_COMPARED_FIELD_NUMBER: _builtins.int
+    CARD_FACE_FIELD_NUMBER: _builtins.int
+    check_id: _builtins.str
+    """The check's id (also in the AML record)."""
+    verdict: Global___FaceVerdict.ValueType
+    photo_compared: _builtins.bool
+    """Staff confirmed the person matches the photo."""
+    @_builtins.property
+    def card_face(self) -> Global___CardFace:
+        """The face (empty for a forged one: nothing of it is trusted)."""
+
+    def __init__(
+        self,
+        *,
+        check_id: _builtins.str = ...,
+        verdict: Global___FaceVerdict.ValueType = ...,
+        photo_compared: _builtins.bool = ...,
+        card_face: Global___CardFace | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "check_id", b"check_id", "photo_compared", b"photo_compared", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CounterCheckResult: _TypeAlias = CounterCheckResult  # noqa: Y015
+
+@_typing.final
 class PinResetResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1078,6 +1291,7 @@ class Completion(_message.Message):
     READ_CARD_FIELD_NUMBER: _builtins.int
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
+    COUNTER_CHECK_FIELD_NUMBER: _builtins.int
     code: Global___CompletionCode.ValueType
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -1107,6 +1321,8 @@ class Completion(_message.Message):
     def pin_reset(self) -> Global___PinResetResult: ...
     @_builtins.property
     def transfer(self) -> Global___TransferResult: ...
+    @_builtins.property
+    def counter_check(self) -> Global___CounterCheckResult: ...
     def __init__(
         self,
         *,
@@ -1117,12 +1333,13 @@ class Completion(_message.Message):
         read_card: Global___ReadCardResult | None = ...,
         pin_reset: Global___PinResetResult | None = ...,
         transfer: Global___TransferResult | None = ...,
+        counter_check: Global___CounterCheckResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error_code", b"error_code", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "counter_check", b"counter_check", "error_code", b"error_code", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 
@@ -1320,6 +1537,7 @@ class GetCapabilitiesResponse(_message.Message):
     RECEIPT_PRINTER_FIELD_NUMBER: _builtins.int
     TRANSFER_IDENTITY_THRESHOLD_YEN_FIELD_NUMBER: _builtins.int
     FIRMWARE_UPDATE_FIELD_NUMBER: _builtins.int
+    COUNTER_CHECK_FIELD_NUMBER: _builtins.int
     profile: Global___TerminalProfile.ValueType
     read_card: _builtins.bool
     pin_reset: _builtins.bool
@@ -1329,6 +1547,8 @@ class GetCapabilitiesResponse(_message.Message):
     transfer_identity_threshold_yen: _builtins.int
     firmware_update: _builtins.bool
     """UpdateFirmware is offered: a controller board is configured."""
+    counter_check: _builtins.bool
+    """CounterCheckCommand is offered (counter profile)."""
     def __init__(
         self,
         *,
@@ -1340,10 +1560,11 @@ class GetCapabilitiesResponse(_message.Message):
         receipt_printer: _builtins.bool = ...,
         transfer_identity_threshold_yen: _builtins.int = ...,
         firmware_update: _builtins.bool = ...,
+        counter_check: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["firmware_update", b"firmware_update", "pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "firmware_update", b"firmware_update", "pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -23,6 +23,7 @@ _KEYS = [
     "reset_otp_first", "transfer_threshold_yen", "controller", "controller_key",
     "kiosk_hours", "recovery_answer_seconds",
 ]  # fmt: skip
+_METRICS_KEYS = ["listen", "allow"]
 _VERIFIER_KEYS = [
     "target", "targets", "ca", "certificate", "key", "insecure_dev", "timeout", "server_name",
 ]  # fmt: skip
@@ -45,6 +46,7 @@ _FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 _SCALARS = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["atm", "kiosk", "ca.pem", "unix:", "127.0.0.1:99999", "06:00-25:61", "\x00"]),
+    st.sampled_from(["9465", "0.0.0.0:9465", "[::1]:1", "10.0.0.0/8", "::/0", "host:"]),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     _FLOATS,
     st.booleans(),
@@ -97,12 +99,17 @@ def mutated(draw: st.DrawFn) -> dict[str, Any]:
     """The good document with some keys replaced, removed or added."""
     data = {**_GOOD, "verifier": dict(_GOOD["verifier"])}
     for _ in range(draw(st.integers(1, 4))):
-        where = draw(st.sampled_from(["top", "verifier", "drop", "extra"]))
+        where = draw(st.sampled_from(["top", "verifier", "metrics", "drop", "extra"]))
         if where == "top":
             data[draw(st.sampled_from(_KEYS))] = draw(_VALUES)
         elif where == "verifier":
             section = data.setdefault("verifier", {})  # it may have been dropped
             section[draw(st.sampled_from(_VERIFIER_KEYS))] = draw(_VALUES)
+        elif where == "metrics":
+            metrics = data.setdefault("metrics", {})
+            if not isinstance(metrics, dict):
+                metrics = data["metrics"] = {}
+            metrics[draw(st.sampled_from(_METRICS_KEYS))] = draw(_VALUES)
         elif where == "drop":
             data.pop(draw(st.sampled_from([*_KEYS, "verifier"])), None)
         else:

@@ -25,6 +25,7 @@ MODULES = [
     "host.journal.records",
     "host.journal.store",
     "host.flows",
+    "host.flows.aml_record",
     "host.flows.codes",
     "host.flows.context",
     "host.flows.events",
@@ -41,6 +42,7 @@ MODULES = [
     "host.agent",
     "host.agent.cli",
     "host.agent.config",
+    "host.agent.metrics",
     "host.agent.monitor",
     "host.agent.runner",
     "host.api.prompts",
@@ -57,6 +59,9 @@ MODULES = [
     "host.api.commands",
     "host.api.execute",
     "host.api.recovery",
+    "myna_metrics",
+    "myna_metrics.interceptors",
+    "myna_metrics.listener",
 ]
 
 

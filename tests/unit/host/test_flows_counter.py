@@ -29,14 +29,13 @@ from host.client import (
     VerifierSession,
 )
 from host.flows import Event, FlowFailed, FlowResult, Outcome, Prompt, PromptKind, StepTimeouts
+from host.flows.aml_record import AmlCheckRecord, JsonLinesAmlFile
 from host.flows.counter import (
-    AmlCheckRecord,
     CounterCheckFlow,
     CounterOutcome,
     CounterReason,
     CounterScreen,
     CounterStep,
-    JsonLinesAmlFile,
     ThreadedCounterCard,
 )
 from host.journal import Journal

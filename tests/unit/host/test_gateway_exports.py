@@ -16,8 +16,8 @@ MODULES = [
     "host.gateway.guard",
     "host.gateway.http",
     "host.gateway.server",
-    "myna_edge.demo_readers",
-    "myna_edge.demo_ui",
+    "myna_edge.demo.readers",
+    "myna_edge.demo.ui",
 ]
 
 

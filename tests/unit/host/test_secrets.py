@@ -20,7 +20,7 @@ from host.card import KeyKind, MynaCard, PinKind
 from host.secret import Secret
 from host.transport import ApduEvent, open_transport
 from hw_sim.card import get_profile
-from myna_edge.chaos.secrets_scan import encodings_found
+from myna_edge.chaos.secrets.scan import encodings_found
 
 PROFILE = get_profile("default")
 

@@ -14,7 +14,7 @@ import pytest
 from hw_sim.card import ApduLog, ApduLogEntry, VirtualCard, open_card, open_cards
 from hw_sim.card.constants import TRACE
 from hw_sim.errors import CardClosedError, CardError, CardNotPoweredError
-from myna_edge.chaos.secrets_scan import encodings_found
+from myna_edge.chaos.secrets.scan import encodings_found
 from tests.unit.hw_sim.card_helpers import SELECT_JPKI, SELECT_TEXT, run
 
 

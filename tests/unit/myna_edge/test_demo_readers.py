@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna_edge.demo_readers``: the open card's PIN counters, as the browser tests read them."""
+"""``myna_edge.demo.readers``: the open card's PIN counters, as the browser tests read them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from host.card import PinKind
 from host.errors import NoCardError
-from myna_edge.demo_readers import ReaderSlot
+from myna_edge.demo.readers import ReaderSlot
 
 
 def test_pin_tries_reads_the_open_card_and_refuses_without_one() -> None:

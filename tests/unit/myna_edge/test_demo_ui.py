@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna_edge.demo_ui``: the simulated reader field and the demo's options.
+"""``myna_edge.demo.ui``: the simulated reader field and the demo's options.
 
 The whole world (verifier, agents, gateways, panel) runs in the browser
 tests (``tests/browser``); here only the reader slot and the CLI options.
@@ -14,7 +14,7 @@ import pytest
 
 from host.card import PinKind
 from host.errors import CardRemovedError, StepTimeoutError, TransportError
-from myna_edge.demo_ui import ReaderSlot, add_ui_arguments, run_ui_demo
+from myna_edge.demo.ui import ReaderSlot, add_ui_arguments, run_ui_demo
 
 
 def test_the_reader_is_empty_until_the_card_is_placed() -> None:

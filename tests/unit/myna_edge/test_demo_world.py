@@ -11,7 +11,7 @@ import pytest
 from host.card import PinKind
 from host.flows import FlowResult, Outcome, Prompt, PromptKind, Working
 from host.messages import ResultCode, UserText, result_text
-from myna_edge.demo_world import CountingCard, StoryUser, prepare_verifier, screen, tell
+from myna_edge.demo.world import CountingCard, StoryUser, prepare_verifier, screen, tell
 from verifier.server import build_core
 
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from host.card import KeyKind
 from host.client import SessionPurpose, card_challenge_digest
 from myna.edge.v1 import verifier_pb2 as pb
-from myna_edge.chaos.secrets_scan import encodings_found
+from myna_edge.chaos.secrets.scan import encodings_found
 from myna_edge.phone import profile_secret, proving_key, reserve_request
 from verifier.resets import face_match_bytes
 

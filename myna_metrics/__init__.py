@@ -1,0 +1,32 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Prometheus metrics shared by the verifier and the agent (issue 16).
+
+Why a package of its own: both servers need the same gRPC interceptors (the
+names grpc-prometheus made the convention) and the same local-only
+``/metrics`` listener, and ``verifier/`` must never import ``host/`` (nor
+``host/`` the verifier). It imports neither, nor ``hw_sim``.
+
+- ``listener``: ``MetricsListener`` (``/metrics`` on its own port, loopback
+  by default, non-local peers refused unless allowed) and ``MetricsConfig``.
+- ``interceptors``: ``ServerMetricsInterceptor`` (grpc.aio server) and
+  ``ClientMetricsInterceptor`` (grpc.aio channel), counting
+  ``grpc_server_*`` / ``grpc_client_*``.
+"""
+
+from myna_metrics.interceptors import (
+    ClientMetricsInterceptor,
+    ServerMetricsInterceptor,
+    client_interceptors,
+    enable_client_metrics,
+)
+from myna_metrics.listener import MetricsConfig, MetricsListener, parse_metrics_address
+
+__all__ = [
+    "ClientMetricsInterceptor",
+    "MetricsConfig",
+    "MetricsListener",
+    "ServerMetricsInterceptor",
+    "client_interceptors",
+    "enable_client_metrics",
+    "parse_metrics_address",
+]
