@@ -119,7 +119,9 @@ class ClientConfig:
         ca: Path,
         certificate: Path,
         key: Path,
-        **options: object,
+        timeout: float = 5.0,
+        max_attempts: int = 4,
+        server_name_override: str | None = None,
     ) -> ClientConfig:
         """Read the PEM files of an enrolled terminal.
 
@@ -132,7 +134,9 @@ class ClientConfig:
             ca_pem=ca.read_bytes(),
             certificate_pem=certificate.read_bytes(),
             key_pem=key.read_bytes(),
-            **options,  # type: ignore[arg-type]
+            timeout=timeout,
+            max_attempts=max_attempts,
+            server_name_override=server_name_override,
         )
 
 

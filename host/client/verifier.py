@@ -29,6 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from host.client.canonical import TransferStatement
 from host.client.channel import ClientConfig, open_channel
 from host.client.models import (
+    AccountType,
     Authorization,
     CardProof,
     CardVerdict,
@@ -52,6 +53,12 @@ _log = logging.getLogger(__name__)
 
 DEV_TERMINAL_HEADER: Final = "x-myna-dev-terminal-id"
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: The statement's account type on the wire (the proto enum's numbers are the 全銀 codes).
+_WIRE_ACCOUNT_TYPE: Final = {
+    AccountType.ORDINARY: pb.ACCOUNT_TYPE_ORDINARY,
+    AccountType.CURRENT: pb.ACCOUNT_TYPE_CURRENT,
+    AccountType.SAVINGS: pb.ACCOUNT_TYPE_SAVINGS,
+}
 _T = TypeVar("_T")
 
 
@@ -237,7 +244,7 @@ class VerifierClient:
                 amount_yen=statement.amount_yen,
                 payee_bank_code=statement.payee_bank_code,
                 payee_branch_code=statement.payee_branch_code,
-                payee_account_type=statement.payee_account_type.code,  # type: ignore[arg-type]
+                payee_account_type=_WIRE_ACCOUNT_TYPE[statement.payee_account_type],
                 payee_account_number=statement.payee_account_number,
                 payee_name=statement.payee_name,
                 remitter_name=statement.remitter_name,

@@ -25,7 +25,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from host.errors import XfsMessageError
 
@@ -128,11 +128,11 @@ def _refuse(message: str, name: object = "", request_id: object = 0) -> XfsMessa
         AckStatus.INVALID_MESSAGE,
         message,
         name=usable_name,
-        request_id=rid,  # type: ignore[arg-type]
+        request_id=rid,
     )
 
 
-def _is_request_id(value: object) -> bool:
+def _is_request_id(value: object) -> TypeGuard[int]:
     return type(value) is int and 1 <= value <= _MAX_REQUEST_ID
 
 
@@ -179,7 +179,7 @@ def parse_command(data: str | bytes) -> Command:
     extra = set(message) - {"header", "payload"}
     if extra:
         raise _refuse("the message has members besides header and payload", name, rid)
-    return Command(name, rid, version, timeout, payload)  # type: ignore[arg-type]
+    return Command(name, rid, version, timeout, payload)
 
 
 def _header(name: str, kind: MessageType, version: str, request_id: int | None) -> dict[str, Any]:
