@@ -78,16 +78,18 @@ def _line_image(line: Line) -> Any:
     cjk = _cjk_font(CJK_FONT)
     pieces = []
     for seg in line.segments:
-        cell_w = _CELL_W * (2 if seg.kanji else 1)
-        small = image_mod.new("1", (max(1, cell_w * len(seg.text) + 1), _CELL_H), 1)
+        # In Kanji mode a printer still prints one-byte codes (ASCII) as
+        # half-width ANK characters; only two-byte characters take two cells.
+        cells = [(char, _CELL_W * (2 if ord(char) > 0x7E else 1)) for char in seg.text]
+        small = image_mod.new("1", (max(1, sum(w for _, w in cells) + 1), _CELL_H), 1)
         draw = draw_mod.Draw(small)
-        wide: list[tuple[int, str]] = []  # drawn after scaling, at Unifont's own size
+        wide: list[tuple[int, str, int]] = []  # drawn after scaling, at Unifont's own size
         x = 0
-        for char in seg.text:
-            if not (seg.kanji or ord(char) > 0x7E):
+        for char, cell_w in cells:
+            if ord(char) <= 0x7E:
                 draw.text((x, 0), char, font=font, fill=0)
             elif cjk is not None:
-                wide.append((x, char))
+                wide.append((x, char, cell_w))
             else:
                 draw.rectangle((x + 1, 1, x + cell_w - 2, _CELL_H - 2), outline=0)
             x += cell_w
@@ -97,8 +99,8 @@ def _line_image(line: Line) -> Any:
         if wide:
             glyphs = draw_mod.Draw(scaled)
             top = (_CELL_H * _SCALE - _CJK_SIZE) // 2
-            for x, char in wide:
-                # Centred in the cell; a half-width cell (12 dots) fits Unifont's 8.
+            for x, char, cell_w in wide:
+                # Centred in its cell.
                 left = x * _SCALE + max(0, (cell_w * _SCALE - cjk.getlength(char)) // 2)
                 glyphs.text((int(left), top), char, font=cjk, fill=0)
         size = (scaled.width * seg.width, scaled.height * seg.height)

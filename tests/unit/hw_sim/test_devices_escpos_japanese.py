@@ -79,3 +79,23 @@ def test_a_japanese_transfer_receipt_prints_in_japanese() -> None:
     english = {k: v for k, v in statement.items() if k != "language"}  # journaled before
     old = receipt_lines(english, "auth-1", TransferState.COMMITTED, reprint=False)
     assert old[:3] == ["MYNA-EDGE TRANSFER", "TERMINAL atm-01", "AMOUNT JPY 250,000"]
+
+
+def _ink_width(text: str) -> int:
+    """From the left margin to the last black dot of one rendered line."""
+    image = _line(text).convert("L").point(lambda value: 255 - value)
+    box = image.getbbox()
+    assert box is not None, f"{text!r} printed nothing"
+    return int(box[2])
+
+
+def test_ascii_in_a_kanji_line_is_half_width() -> None:
+    # A printer in Kanji mode prints one-byte codes as half-width characters: the
+    # payee line of a 58 mm receipt (32 cells) must not lose its account number.
+    _font()
+    kanji = _ink_width("振込先振込先")  # 12 cells if two-byte characters take two
+    mixed = _ink_width("振込先 0001-123 1234567")  # 6 + 17 = 23 cells
+    wide_ascii = 6 + 17 * 2  # what it took when ASCII was drawn two cells wide
+    cell = kanji / 12
+    assert mixed <= 24 * cell, (mixed, cell)
+    assert mixed < wide_ascii * cell * 0.7
