@@ -52,6 +52,8 @@ from pathlib import Path
 from typing import Annotated, Final
 
 import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from msgspec import UNSET, UnsetType
 
 from host.api import Profile, check_listen
@@ -60,7 +62,7 @@ from host.client.channel import replica_target
 from host.errors import AgentConfigError
 from myna_metrics import MetricsConfig
 
-__all__ = ["AgentConfig", "AgentConfigError", "load_agent_config", "with_metrics"]
+__all__ = ["AgentConfig", "AgentConfigError", "CounterDesk", "load_agent_config", "with_metrics"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,23 @@ class AgentConfig:
     card_taken_seconds: float = 0.0
     #: ``/metrics``; None: no metrics.
     metrics: MetricsConfig | None = None
+    #: ``[counter]``: the staffed desk's settings (profile ``counter``; issue 21).
+    counter: CounterDesk | None = None
+
+
+@dataclass(frozen=True)
+class CounterDesk:
+    """A staffed desk's counter-check settings.
+
+    Why in the file: the card-data issuer's key decides whether a face can be
+    called genuine (without it the verdict is "not checked"), and the AML
+    file and whether it keeps photos are the business's own decisions.
+    """
+
+    issuer_key: rsa.RSAPublicKey | None = field(default=None, repr=False)
+    aml_file: Path | None = None
+    store_photo: bool = False
+    staff_id: str = "staff"
 
 
 # -- the file's schema (UNSET: not in the file) --------------------------------
@@ -111,6 +130,13 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
 
 
+class _CounterFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    issuer_key: str | UnsetType = UNSET
+    aml_file: str | UnsetType = UNSET
+    store_photo: bool = False
+    staff_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "staff"
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     profile: Profile
     terminal_id: str
@@ -128,6 +154,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     recovery_answer_seconds: _Seconds = 120.0
     card_taken_seconds: _Seconds = 0.0
     metrics: _MetricsFile | UnsetType = UNSET
+    counter: _CounterFile | UnsetType = UNSET
 
 
 _AT: Final = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<key>[^`]*)`)?$", re.DOTALL)
@@ -286,6 +313,32 @@ def load_agent_config(path: Path) -> AgentConfig:
         recovery_answer_seconds=file.recovery_answer_seconds,
         card_taken_seconds=file.card_taken_seconds,
         metrics=_metrics(path, file.metrics),
+        counter=_counter(path, file.counter),
+    )
+
+
+def _counter(path: Path, section: _CounterFile | UnsetType) -> CounterDesk | None:
+    """``[counter]``: the issuer key is read now, so a bad file stops the start."""
+    if isinstance(section, UnsetType):
+        return None
+    key: rsa.RSAPublicKey | None = None
+    if not isinstance(section.issuer_key, UnsetType):
+        key_path = _path(path.parent, section.issuer_key)
+        try:
+            loaded = serialization.load_pem_public_key(key_path.read_bytes())
+        except (OSError, ValueError):
+            raise AgentConfigError(
+                f"{path}: counter.issuer_key: cannot read a PEM public key from {key_path}"
+            ) from None
+        if not isinstance(loaded, rsa.RSAPublicKey):
+            raise AgentConfigError(f"{path}: counter.issuer_key must be an RSA public key")
+        key = loaded
+    aml = section.aml_file
+    return CounterDesk(
+        issuer_key=key,
+        aml_file=None if isinstance(aml, UnsetType) else _path(path.parent, aml),
+        store_photo=section.store_photo,
+        staff_id=section.staff_id,
     )
 
 

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from host.agent.board import AbsentBoard, AgentBoard
-from host.agent.config import AgentConfig
+from host.agent.config import AgentConfig, CounterDesk
 from host.agent.crash_hook import open_journal
 from host.agent.metrics import AgentMetrics
 from host.agent.monitor import (
@@ -41,7 +41,7 @@ from host.api import AgentRuntime, SecureEntry, TerminalServer
 from host.api.recovery import RecoveryDesk
 from host.client import VerifierClient
 from host.errors import BoardTamperedError, PeripheralError, ServiceError
-from host.flows import ThreadedPrinter, recover_resets, recover_transfers
+from host.flows import JsonLinesAmlFile, ThreadedPrinter, recover_resets, recover_transfers
 from host.flows.settle import recover_receipts
 from host.journal import ElectronicJournal, Journal, TransferRecovery
 from host.peripherals import BoardKey, BoardStatus, Controller, CounterStore
@@ -234,6 +234,7 @@ class Agent:
             ThreadedPrinter(c.printer, on_status=self._printer_status) if c.printer else None
         )
         controller_state = await self._open_controller()
+        desk = c.counter or CounterDesk()  # the counter check's settings (counter profile)
         runtime = AgentRuntime.for_reader(
             c.reader,
             profile=c.profile,
@@ -249,6 +250,10 @@ class Agent:
             recovery=self.desk,
             card_taken_seconds=c.card_taken_seconds,
             firmware=self._firmware_board(),
+            issuer_key=desk.issuer_key,
+            aml_file=JsonLinesAmlFile(desk.aml_file) if desk.aml_file is not None else None,
+            store_photo=desk.store_photo,
+            staff_id=desk.staff_id,
         )
         metered = self.metrics.interceptors() if self.metrics is not None else ()
         self.server = TerminalServer(runtime, c.listen, interceptors=metered)

@@ -165,3 +165,41 @@ def test_a_bad_value_is_not_repeated(tmp_path: Path, key: str, line: str) -> Non
     with pytest.raises(AgentConfigError, match=key) as caught:
         load_agent_config(write(tmp_path, text))
     assert "hunter2" not in str(caught.value)
+
+
+COUNTER = GOOD.replace('profile = "atm"', 'profile = "counter"') + """
+[counter]
+issuer_key = "issuer.pem"
+aml_file = "state/aml.jsonl"
+store_photo = true
+staff_id = "desk-3"
+"""
+
+
+def test_counter_desk_settings(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "issuer.pem").write_bytes(pem)
+    config = load_agent_config(write(tmp_path, COUNTER))
+    assert config.profile is Profile.COUNTER
+    desk = config.counter
+    assert desk is not None
+    assert desk.issuer_key is not None
+    assert desk.issuer_key.public_numbers() == public.public_numbers()
+    assert desk.aml_file == tmp_path / "state" / "aml.jsonl"
+    assert desk.store_photo is True
+    assert desk.staff_id == "desk-3"
+    assert load_agent_config(write(tmp_path, GOOD)).counter is None
+
+
+def test_counter_issuer_key_must_be_a_readable_rsa_key(tmp_path: Path) -> None:
+    (tmp_path / "issuer.pem").write_bytes(b"not a key")
+    with pytest.raises(AgentConfigError, match=r"counter\.issuer_key"):
+        load_agent_config(write(tmp_path, COUNTER))
+    with pytest.raises(AgentConfigError, match=r"counter\.colour"):
+        load_agent_config(write(tmp_path, COUNTER + 'colour = "red"\n'))
