@@ -167,13 +167,16 @@ def test_a_bad_value_is_not_repeated(tmp_path: Path, key: str, line: str) -> Non
     assert "hunter2" not in str(caught.value)
 
 
-COUNTER = GOOD.replace('profile = "atm"', 'profile = "counter"') + """
+COUNTER = (
+    GOOD.replace('profile = "atm"', 'profile = "counter"')
+    + """
 [counter]
 issuer_key = "issuer.pem"
 aml_file = "state/aml.jsonl"
 store_photo = true
 staff_id = "desk-3"
 """
+)
 
 
 def test_counter_desk_settings(tmp_path: Path) -> None:
