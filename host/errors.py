@@ -43,9 +43,11 @@ no message or repr ever carries a PIN, password or personal data::
     │   ├── InvalidPinBlockError           a PIN block is malformed, fails its MAC, or is replayed
     │   ├── EntryCancelledError            the user or the host cancelled secure entry
     │   ├── EntryTimeoutError (TimeoutError) the user did not finish in time
-    │   └── PrinterError                   the receipt printer cannot print
-    │       ├── PaperOutError
-    │       └── CoverOpenError
+    │   ├── PrinterError                   the receipt printer cannot print
+    │   │   ├── PaperOutError
+    │   │   └── CoverOpenError
+    │   └── FaceMatcherError               the face-matching reader failed or was refused
+    │       └── FaceMatcherFrameError      a frame from the reader does not check
     ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
     ├── GatewayRequestError (ValueError)   the kiosk gateway refuses a browser request: .status
     ├── XfsMessageError (ValueError)       an XFS4IoT message is refused at acknowledge: .status
@@ -85,6 +87,8 @@ __all__ = [
     "DataFormatError",
     "EntryCancelledError",
     "EntryTimeoutError",
+    "FaceMatcherError",
+    "FaceMatcherFrameError",
     "FileNotFoundOnCardError",
     "FlowCancelledError",
     "FlowError",
@@ -329,6 +333,22 @@ class PaperOutError(PrinterError):
 
 class CoverOpenError(PrinterError):
     """The printer's cover is open."""
+
+
+class FaceMatcherError(PeripheralError):
+    """The face-matching reader failed, refused a request (``.code``) or answered out of turn.
+
+    Attributes:
+        code: the reader's REJECT code (``host/peripherals/FACE_MATCHER.md`` §4), 0 if none.
+    """
+
+    def __init__(self, message: str, *, code: int = 0) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+class FaceMatcherFrameError(FaceMatcherError):
+    """A frame from the face-matching reader does not check (sync, length or CRC)."""
 
 
 class AgentConfigError(MynaEdgeError, ValueError):

@@ -6,7 +6,11 @@
     MunicipalError
     ├── RefusedError          a business refusal, carrying a ``Refusal`` (the wire's
     │                         MunicipalRefusal); a normal response, not a failure
-    └── IdempotencyConflictError  a key reused with a different request (ValueError)
+    ├── IdempotencyConflictError  a key reused with a different request (ValueError)
+    ├── UnknownDocumentError  no document has this serial (LookupError)
+    ├── DigestMismatchError   "printed" names bytes other than the issued ones (ValueError)
+    ├── LedgerError           the ledger's database failed or cannot be opened
+    └── MunicipalConfigError  a bad configuration or registry file (ValueError)
 
 The issued document has its own tree (``municipal.document.errors``).
 Messages never name the resident.
@@ -16,7 +20,16 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["IdempotencyConflictError", "MunicipalError", "Refusal", "RefusedError"]
+__all__ = [
+    "DigestMismatchError",
+    "IdempotencyConflictError",
+    "LedgerError",
+    "MunicipalConfigError",
+    "MunicipalError",
+    "Refusal",
+    "RefusedError",
+    "UnknownDocumentError",
+]
 
 
 class Refusal(enum.Enum):
@@ -45,3 +58,19 @@ class RefusedError(MunicipalError):
 
 class IdempotencyConflictError(MunicipalError, ValueError):
     """An idempotency key came back with a different request."""
+
+
+class UnknownDocumentError(MunicipalError, LookupError):
+    """No document was issued under this serial."""
+
+
+class DigestMismatchError(MunicipalError, ValueError):
+    """A print was recorded for bytes that are not the issued document's."""
+
+
+class LedgerError(MunicipalError):
+    """The ledger's database cannot be opened, or a transaction failed."""
+
+
+class MunicipalConfigError(MunicipalError, ValueError):
+    """A configuration or registry file is unreadable or breaks its schema."""

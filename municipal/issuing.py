@@ -11,9 +11,10 @@ request, calls this and translates. Each incident of 2023–24 is closed here:
 - requests are keyed by the centre's idempotency key: two keys never share a
   document, and a retry gets the same bytes (Kawasaki: two stores in one
   second, the later overwrote the earlier);
-- serials come from one counter under one lock here; the storage step moves
-  the ledger to SQLite/PostgreSQL with a unique key, so replicas share it
-  (Takamatsu: a single-server build on a multi-server site).
+- the number, the document and the key are stored in one ledger transaction
+  with unique keys (``municipal.ledger``), so a second process or replica on
+  the same database cannot duplicate a serial (Takamatsu: a single-server
+  build on a multi-server site).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import threading
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from municipal.document.issue import issue_document
 from municipal.document.render import japanese_date
 from municipal.errors import IdempotencyConflictError, Refusal, RefusedError
 from municipal.fees import JST, FeeTable, check_service_hours
+from municipal.ledger import DocumentState, IssuedDocument, Ledger, MemoryLedger, PrintFailure
 from municipal.registry import CertificateLink, Registry, Resident
 
 __all__ = [
@@ -79,19 +81,22 @@ class IssueRequest:
     copies: int = 1
     scope: HouseholdScope = HouseholdScope.SELF
     terminal_id: str = ""
+    centre_request_id: str = ""
 
-
-@dataclass(frozen=True)
-class IssuedDocument:
-    """An issued document: its serial, the signed PDF and its digest, and the fee."""
-
-    serial: str
-    pdf: bytes
-    sha256: bytes
-    fee_yen: int
-
-    def __repr__(self) -> str:
-        return f"IssuedDocument(serial={self.serial!r}, fee_yen={self.fee_yen})"
+    def fingerprint(self) -> bytes:
+        """SHA-256 over every field: a retry must match it exactly."""
+        body = {
+            "key": self.idempotency_key,
+            "issuer": self.link.issuer,
+            "serial": self.link.serial,
+            "kind": self.kind.value,
+            "fee": self.fee_yen,
+            "copies": self.copies,
+            "scope": self.scope.value,
+            "terminal": self.terminal_id,
+            "centre_request": self.centre_request_id,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).digest()
 
 
 class IssuingOffice:
@@ -105,15 +110,25 @@ class IssuingOffice:
         fees: FeeTable,
         key: ec.EllipticCurvePrivateKey,
         clock: Callable[[], dt.datetime],
+        ledger: Ledger | None = None,
     ) -> None:
+        """``ledger``: where documents are kept; default in memory (unit tests only)."""
         self._municipality = municipality
         self._registry = registry
         self._fees = fees
         self._key = key
         self._clock = clock
-        self._lock = threading.Lock()
-        self._ledger: dict[str, tuple[IssueRequest, IssuedDocument]] = {}
-        self._next_serial = 1
+        self.ledger: Ledger = ledger if ledger is not None else MemoryLedger()
+
+    @property
+    def municipality(self) -> Municipality:
+        """Who issues."""
+        return self._municipality
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        """The public half of the document-signing key (``ListSigningKeys``)."""
+        return self._key.public_key()
 
     def offers(self, link: CertificateLink) -> tuple[Offer, ...]:
         """The documents the certificate's holder may obtain here now.
@@ -136,12 +151,8 @@ class IssuingOffice:
             RefusedError: any ``Refusal`` (nothing is issued).
             IdempotencyConflictError: the key was used for another request.
         """
-        with self._lock:
-            done = self._ledger.get(request.idempotency_key)
-            if done is not None:
-                if done[0] != request:
-                    raise IdempotencyConflictError("idempotency key reused for another request")
-                return done[1]
+
+        def build(number: int) -> IssuedDocument:
             now = self._clock()
             check_service_hours(now)
             resident = self._resident(request.link)
@@ -152,15 +163,36 @@ class IssuingOffice:
             if fee != request.fee_yen:
                 raise RefusedError(Refusal.FEE_CHANGED)
             today = now.astimezone(JST).date()
-            serial = f"{self._municipality.code}-{today.year}-{self._next_serial:06d}"
+            serial = f"{self._municipality.code}-{today.year}-{number:06d}"
             content = self._content(resident, request, serial=serial, today=today)
             pdf = issue_document(content, self._key)
-            issued = IssuedDocument(
-                serial=serial, pdf=pdf, sha256=hashlib.sha256(pdf).digest(), fee_yen=fee
+            return IssuedDocument(
+                serial=serial,
+                pdf=pdf,
+                sha256=hashlib.sha256(pdf).digest(),
+                fee_yen=fee,
+                issued_at=now,
             )
-            self._next_serial += 1
-            self._ledger[request.idempotency_key] = (request, issued)
-            return issued
+
+        # Look-up, refusal checks, number, rendering and storing: one ledger
+        # transaction, so a retry finds the row and a refusal stores nothing.
+        return self.ledger.issue_once(request.idempotency_key, request.fingerprint(), build)
+
+    def record_printed(self, key: str, serial: str, sha256: bytes) -> DocumentState:
+        """The terminal printed these bytes: the fee is due (unless already void).
+
+        Raises:
+            UnknownDocumentError, DigestMismatchError, IdempotencyConflictError, LedgerError.
+        """
+        return self.ledger.record_printed(key, serial, sha256)
+
+    def void(self, key: str, serial: str, failure: PrintFailure) -> DocumentState:
+        """The terminal could not print: the serial is void (unless already printed).
+
+        Raises:
+            UnknownDocumentError, IdempotencyConflictError, LedgerError.
+        """
+        return self.ledger.void(key, serial, failure)
 
     def _resident(self, link: CertificateLink) -> Resident:
         resident = self._registry.resident(link)

@@ -8,6 +8,7 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
                        [--db sqlite:///PATH | --db postgresql://...] [--insecure-dev]
                        [--workers N]  (default one per core; 1 = in this process)
                        [--metrics [HOST:]PORT]  (/metrics; host 127.0.0.1 by default)
+                       [--otlp URL] [--log-format text|json]  (traces, JSON-lines logs)
     myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
     myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
                                         --terminal-id ID) [--note TEXT] [--config ...]
@@ -25,12 +26,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from verifier.config import VerifierConfig, load_config, with_metrics
+from verifier.config import VerifierConfig, load_config, with_metrics, with_tracing
 from verifier.errors import VerifierError
 
 __all__ = ["add_parser", "run_issue_terminal_cert", "run_revoke_terminal", "run_verifier"]
@@ -55,6 +57,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--metrics",
         metavar="ADDRESS",
         help="serve Prometheus /metrics on [HOST:]PORT (127.0.0.1 unless the file allows more)",
+    )
+    parser.add_argument(
+        "--otlp",
+        metavar="URL",
+        help="send OpenTelemetry traces to this OTLP/HTTP endpoint (.../v1/traces)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="log lines as text (default) or JSON lines with trace and request ids",
     )
     parser.add_argument(
         "--insecure-dev",
@@ -98,7 +110,11 @@ def _config(args: argparse.Namespace, path: Path | None) -> VerifierConfig:
         database=getattr(args, "db", None),
         insecure_dev=getattr(args, "insecure_dev", None),
     )
-    return with_metrics(config, getattr(args, "metrics", None))
+    config = with_tracing(
+        with_metrics(config, getattr(args, "metrics", None)), getattr(args, "otlp", None)
+    )
+    log_format = getattr(args, "log_format", None)
+    return config if log_format is None else dataclasses.replace(config, log_format=log_format)
 
 
 def run_verifier(args: argparse.Namespace) -> int:
@@ -108,6 +124,10 @@ def run_verifier(args: argparse.Namespace) -> int:
     except VerifierError as exc:
         print(f"myna-edge verifier: {exc}", file=sys.stderr)
         return 2
+    if config.log_format == "json":
+        from myna_metrics.json_logs import use_json_logs
+
+        use_json_logs()
     if config.insecure_dev:
         print(
             "myna-edge verifier: WARNING: --insecure-dev: plaintext, no terminal "

@@ -29,6 +29,9 @@ File layout (every key optional; paths relative to the file)::
     transfer_threshold_yen = 100000; nonce_ttl_seconds = 60; ...
     [metrics]                               # off unless listen is given (or --metrics)
     listen = "127.0.0.1:9464"; allow = ["10.0.0.0/8"]   # allow: scrapers, if not loopback
+    [tracing]                               # OpenTelemetry; off unless endpoint (or --otlp)
+    endpoint = "http://127.0.0.1:4318/v1/traces"; sample_ratio = 0.01
+    log_format = "json"                     # top level: JSON lines (or --log-format json)
 
 Why msgspec checks the file (issue 13): the schema is the ``_...File``
 structs below, with the constraints beside each key, and an error names the
@@ -57,6 +60,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from myna_metrics import MetricsConfig
+from myna_metrics.tracing import TracingConfig, tracing_config
 from verifier.errors import ConfigError
 
 __all__ = [
@@ -67,6 +71,7 @@ __all__ = [
     "check_insecure_listen",
     "load_config",
     "with_metrics",
+    "with_tracing",
 ]
 
 _SIM_HOME_ENV = "MYNA_EDGE_SIM_HOME"
@@ -135,6 +140,10 @@ class VerifierConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     #: ``/metrics`` (``verifier.metrics``); None: no metrics.
     metrics: MetricsConfig | None = None
+    #: OpenTelemetry traces (``myna_metrics.tracing``); None: off.
+    tracing: TracingConfig | None = None
+    #: ``text`` or ``json`` (``myna_metrics.json_logs``).
+    log_format: Literal["text", "json"] = "text"
 
     def trust_folder(self) -> Path:
         """The folder holding the JPKI CA certificates.
@@ -194,6 +203,11 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
 
 
+class _TracingFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    endpoint: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     listen: str | UnsetType = UNSET
     database: str | UnsetType = UNSET
@@ -204,6 +218,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     revocation: _RevocationFile | UnsetType = UNSET
     policy: _PolicyFile | UnsetType = UNSET
     metrics: _MetricsFile | UnsetType = UNSET
+    tracing: _TracingFile | UnsetType = UNSET
+    log_format: Literal["text", "json"] | UnsetType = UNSET
 
 
 #: Keys refused in the file whatever their value, with why (issue 22).
@@ -291,7 +307,7 @@ def _from_file(path: Path) -> VerifierConfig:
             kind: tuple(_resolve(base, source) for source in sources)
             for kind, sources in revocation["crl_sources"].items()
         }
-    sections = ("tls", "revocation", "policy", "metrics")
+    sections = ("tls", "revocation", "policy", "metrics", "tracing")
     top = {k: v for k, v in _given(file).items() if k not in sections}
     return VerifierConfig(
         **top,
@@ -299,7 +315,32 @@ def _from_file(path: Path) -> VerifierConfig:
         revocation=RevocationConfig(**revocation),
         policy=PolicyConfig(**_given(file.policy)),
         metrics=_metrics(path, file.metrics),
+        tracing=_tracing(path, file.tracing),
     )
+
+
+def _tracing(path: Path, section: _TracingFile | UnsetType) -> TracingConfig | None:
+    if isinstance(section, UnsetType):
+        return None
+    try:
+        return tracing_config(section.endpoint, section.sample_ratio)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: tracing: {exc}") from None
+
+
+def with_tracing(config: VerifierConfig, endpoint: str | None) -> VerifierConfig:
+    """``--otlp URL`` over the file's ``[tracing] endpoint`` (its ``sample_ratio`` is kept).
+
+    Raises:
+        ConfigError: not an http(s) URL.
+    """
+    if endpoint is None:
+        return config
+    ratio = config.tracing.sample_ratio if config.tracing is not None else 1.0
+    try:
+        return dataclasses.replace(config, tracing=tracing_config(endpoint, ratio))
+    except ValueError as exc:
+        raise ConfigError(f"--otlp: {exc}") from None
 
 
 def _metrics(path: Path, section: _MetricsFile | UnsetType) -> MetricsConfig | None:

@@ -39,6 +39,7 @@ from verifier.revocation import CrlStore, OcspClient, RevocationChecker
 from verifier.service import INSECURE_DEV_METADATA_KEY, VerifierServicer
 from verifier.storage import open_storage
 from verifier.tls import service_material
+from verifier.tracing import VerifierTracing
 
 __all__ = [
     "SERVICE_NAME",
@@ -147,6 +148,8 @@ class VerifierServer:
         self.metrics: VerifierMetrics | None = None
         if config.metrics is not None:
             self.metrics = VerifierMetrics.for_server(config, self.core, worker=worker)
+        #: OpenTelemetry server spans when ``config.tracing`` is set (``verifier.tracing``).
+        self.tracing = VerifierTracing.for_server(config, worker=worker)
 
     def _credentials(self) -> grpc.ServerCredentials:
         key, cert, ca = service_material(self.config.tls)
@@ -164,7 +167,8 @@ class VerifierServer:
         # Several workers share the port (the kernel spreads connections over them).
         options = (("grpc.so_reuseport", 1),) if self.worker else ()
         metered = self.metrics.interceptors() if self.metrics is not None else ()
-        interceptors = (*metered, AccessLogInterceptor())
+        # Tracing before the access log: its line then carries the trace id.
+        interceptors = (*metered, *self.tracing.interceptors(), AccessLogInterceptor())
         server = grpc.aio.server(interceptors=interceptors, options=options)
         servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
         pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
@@ -239,5 +243,6 @@ class VerifierServer:
             await self._server.stop(grace)
         if self.metrics is not None:
             await self.metrics.stop()
+        await asyncio.to_thread(self.tracing.shutdown)  # sends the spans still batched
         # In a thread: SQLite's writer may be handing a transaction to this loop.
         await asyncio.to_thread(self.core.storage.close)

@@ -31,6 +31,10 @@ Production defaults are safe: the verifier is reached over mTLS unless
     [metrics]                            # Prometheus /metrics; none when absent
     listen = "127.0.0.1:9465"            # a non-loopback host needs allow = ["10.0.0.0/8"]
 
+    [tracing]                            # OpenTelemetry; off unless endpoint (or --otlp)
+    endpoint = "http://127.0.0.1:4318/v1/traces"; sample_ratio = 0.01
+    # log_format = "json"                (top level: JSON lines; or --log-format json)
+
 Why msgspec checks the file (issue 13), as it does the verifier's: the
 schema is the ``_File`` structs below, with each key's type and range beside
 it, and every error names the file, the key and what was expected
@@ -49,7 +53,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Literal
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
@@ -61,8 +65,16 @@ from host.client import ClientConfig
 from host.client.channel import replica_target
 from host.errors import AgentConfigError
 from myna_metrics import MetricsConfig
+from myna_metrics.tracing import TracingConfig, tracing_config
 
-__all__ = ["AgentConfig", "AgentConfigError", "CounterDesk", "load_agent_config", "with_metrics"]
+__all__ = [
+    "AgentConfig",
+    "AgentConfigError",
+    "CounterDesk",
+    "load_agent_config",
+    "with_metrics",
+    "with_tracing",
+]
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,10 @@ class AgentConfig:
     card_taken_seconds: float = 0.0
     #: ``/metrics``; None: no metrics.
     metrics: MetricsConfig | None = None
+    #: OpenTelemetry traces (``host.agent.tracing``); None: off.
+    tracing: TracingConfig | None = None
+    #: ``text`` or ``json`` (``myna_metrics.json_logs``).
+    log_format: Literal["text", "json"] = "text"
     #: ``[counter]``: the staffed desk's settings (profile ``counter``; issue 21).
     counter: CounterDesk | None = None
 
@@ -108,6 +124,8 @@ class CounterDesk:
     aml_file: Path | None = None
     store_photo: bool = False
     staff_id: str = "staff"
+    #: The face-matching reader's pyserial URL ("": staff compare the photo).
+    face_matcher: str = ""
 
 
 # -- the file's schema (UNSET: not in the file) --------------------------------
@@ -130,11 +148,17 @@ class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
 
 
+class _TracingFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    endpoint: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+
+
 class _CounterFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     issuer_key: str | UnsetType = UNSET
     aml_file: str | UnsetType = UNSET
     store_photo: bool = False
     staff_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "staff"
+    face_matcher: Annotated[str, msgspec.Meta(min_length=1, max_length=300)] | UnsetType = UNSET
 
 
 class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -154,6 +178,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     recovery_answer_seconds: _Seconds = 120.0
     card_taken_seconds: _Seconds = 0.0
     metrics: _MetricsFile | UnsetType = UNSET
+    tracing: _TracingFile | UnsetType = UNSET
+    log_format: Literal["text", "json"] = "text"
     counter: _CounterFile | UnsetType = UNSET
 
 
@@ -313,6 +339,8 @@ def load_agent_config(path: Path) -> AgentConfig:
         recovery_answer_seconds=file.recovery_answer_seconds,
         card_taken_seconds=file.card_taken_seconds,
         metrics=_metrics(path, file.metrics),
+        tracing=_tracing(path, file.tracing),
+        log_format=file.log_format,
         counter=_counter(path, file.counter),
     )
 
@@ -339,6 +367,7 @@ def _counter(path: Path, section: _CounterFile | UnsetType) -> CounterDesk | Non
         aml_file=None if isinstance(aml, UnsetType) else _path(path.parent, aml),
         store_photo=section.store_photo,
         staff_id=section.staff_id,
+        face_matcher="" if isinstance(section.face_matcher, UnsetType) else section.face_matcher,
     )
 
 
@@ -350,6 +379,30 @@ def _metrics(path: Path, section: _MetricsFile | UnsetType) -> MetricsConfig | N
         return MetricsConfig(section.listen, tuple(section.allow))
     except ValueError as exc:
         raise AgentConfigError(f"{path}: metrics: {exc}") from None
+
+
+def _tracing(path: Path, section: _TracingFile | UnsetType) -> TracingConfig | None:
+    if isinstance(section, UnsetType):
+        return None
+    try:
+        return tracing_config(section.endpoint, section.sample_ratio)
+    except ValueError as exc:
+        raise AgentConfigError(f"{path}: tracing: {exc}") from None
+
+
+def with_tracing(config: AgentConfig, endpoint: str | None) -> AgentConfig:
+    """``--otlp URL`` over the file's ``[tracing] endpoint`` (its ``sample_ratio`` is kept).
+
+    Raises:
+        AgentConfigError: not an http(s) URL.
+    """
+    if endpoint is None:
+        return config
+    ratio = config.tracing.sample_ratio if config.tracing is not None else 1.0
+    try:
+        return dataclasses.replace(config, tracing=tracing_config(endpoint, ratio))
+    except ValueError as exc:
+        raise AgentConfigError(f"--otlp: {exc}") from None
 
 
 def with_metrics(config: AgentConfig, address: str | None) -> AgentConfig:

@@ -37,6 +37,7 @@ from host.agent.monitor import (
     serial_reader_probe,
     sim_slot_probe,
 )
+from host.agent.tracing import AgentTracing
 from host.api import AgentRuntime, SecureEntry, TerminalServer
 from host.api.recovery import RecoveryDesk
 from host.client import VerifierClient
@@ -45,6 +46,7 @@ from host.flows import JsonLinesAmlFile, ThreadedPrinter, recover_resets, recove
 from host.flows.settle import recover_receipts
 from host.journal import ElectronicJournal, Journal, TransferRecovery
 from host.peripherals import BoardKey, BoardStatus, Controller, CounterStore
+from host.peripherals.face_matcher import ThreadedFaceMatcher
 from host.transport.libnfc import parse_libnfc_url
 from host.transport.pcsc.url import parse_pcsc_url
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -114,6 +116,8 @@ class Agent:
         self.address = ""
         #: Prometheus metrics when ``config.metrics`` is set (``host.agent.metrics``).
         self.metrics = AgentMetrics(config.metrics) if config.metrics is not None else None
+        #: OpenTelemetry traces when ``config.tracing`` is set (``host.agent.tracing``).
+        self.tracing = AgentTracing(config)
 
     async def recover(self) -> bool:
         """Resolve journaled transfers and resets; False when the verifier is unreachable."""
@@ -229,6 +233,7 @@ class Agent:
         if c.electronic_journal is not None:
             self._ej = ElectronicJournal(c.electronic_journal, c.terminal_id)
             self._ej.append("", "AGENT-START", profile=c.profile.value)
+        self.tracing.install()  # before the verifier channel: its interceptors are fixed
         self.client = VerifierClient(c.verifier)
         self._printer = (
             ThreadedPrinter(c.printer, on_status=self._printer_status) if c.printer else None
@@ -254,6 +259,7 @@ class Agent:
             aml_file=JsonLinesAmlFile(desk.aml_file) if desk.aml_file is not None else None,
             store_photo=desk.store_photo,
             staff_id=desk.staff_id,
+            face_matcher=ThreadedFaceMatcher(desk.face_matcher) if desk.face_matcher else None,
         )
         metered = self.metrics.interceptors() if self.metrics is not None else ()
         self.server = TerminalServer(runtime, c.listen, interceptors=metered)
@@ -329,6 +335,7 @@ class Agent:
             self.server = None
         if self.metrics is not None:
             await asyncio.to_thread(self.metrics.stop)
+        await asyncio.to_thread(self.tracing.shutdown)  # sends the spans still batched
         if self._printer is not None:
             await self._printer.aclose()
             self._printer = None

@@ -27,6 +27,7 @@ from host.api.user_text import describe_reason
 from host.flows import CardPort, Event, FailureCode, FlowFailed, TransferFlow
 from host.flows.transfer import TransferFieldError
 from myna.edge.v1 import terminal_pb2 as tpb
+from myna_metrics.tracing import command_span
 
 __all__ = [
     "PAD_UNUSABLE",
@@ -167,7 +168,9 @@ def needs_pad(runtime: AgentRuntime, request: tpb.ExecuteRequest) -> bool:
 async def run_to_completion(admission: Admission) -> tpb.Completion:
     """Run the flow; its outcome as a completion, even when the flow has a bug."""
     try:
-        outcome = await admission.run()
+        # the trace's root span (when the agent traces) and the request id of its log lines
+        with command_span(admission.kind.name, admission.command.request_id):
+            outcome = await admission.run()
     except Exception:  # noqa: BLE001 - a bug must not leave the command without a completion
         _log.exception("command %s failed", admission.command.request_id)
         done = tpb.Completion(

@@ -41,7 +41,12 @@ from host.flows import (
     TransferOutcome,
 )
 from host.flows.aml_record import AmlFile, JsonLinesAmlFile
-from host.flows.counter import CounterCheckFlow, CounterOutcome, ThreadedCounterCard
+from host.flows.counter import (
+    CounterCheckFlow,
+    CounterOutcome,
+    FaceMatcherPort,
+    ThreadedCounterCard,
+)
 from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 
@@ -106,6 +111,7 @@ class RuntimeOptions(_NeededOptions, total=False):
     aml_file: AmlFile | None
     store_photo: bool
     staff_id: str
+    face_matcher: FaceMatcherPort | None
 
 
 @dataclass
@@ -139,6 +145,8 @@ class AgentRuntime:
     store_photo: bool = False
     #: Who checks when a counter command names nobody.
     staff_id: str = "staff"
+    #: The desk's face-matching reader (None: staff compare the photo).
+    face_matcher: FaceMatcherPort | None = None
 
     @classmethod
     def for_reader(cls, reader_url: str, **options: Unpack[RuntimeOptions]) -> AgentRuntime:
@@ -263,6 +271,7 @@ def counter_flow(
         ejournal=rt.ejournal,
         timeouts=rt.timeouts,
         verifier=rt.verifier,
+        face_matcher=rt.face_matcher,
     )
     return flow, lambda: flow.run(holder_pin=command.holder_pin)
 

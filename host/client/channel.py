@@ -33,6 +33,7 @@ import grpc
 import grpc.aio
 
 from myna_metrics.interceptors import client_interceptors
+from myna_metrics.tracing import client_tracing_interceptors
 
 __all__ = [
     "RETRYABLE_METHODS",
@@ -211,8 +212,9 @@ def open_channel(config: ClientConfig) -> grpc.aio.Channel:
         ("grpc.initial_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
     ]
-    # grpc_client_* metrics when the process serves /metrics (myna_metrics).
-    interceptors = client_interceptors()
+    # grpc_client_* metrics when the process serves /metrics (myna_metrics), then a
+    # client span per call when the agent traces (myna_metrics.tracing).
+    interceptors = (*client_interceptors(), *client_tracing_interceptors())
     if config.insecure_dev:
         return grpc.aio.insecure_channel(config.target, options=options, interceptors=interceptors)
     if config.server_name_override:

@@ -16,6 +16,11 @@ issuer key and the two applications compared (``host.card.assess_face``).
 The result screen (``CounterScreen``: photo, name, address, birth date, sex,
 expiry, verdict) goes to the staff only, never into events or logs; staff
 confirm they compared the person with the photo (``StaffPort.compare``).
+Where the desk has a face-matching reader (``FaceMatcherPort``, configured
+as ``[counter] face_matcher``), the device compares instead: MATCH stands
+for the staff's confirmation, NO_MATCH refuses (``PHOTO_MISMATCH``), and
+anything it cannot decide (no face, busy, error, the device gone) falls
+back to the staff; the record's ``method`` says which compared.
 Finally one ``AmlCheckRecord`` (``host.flows.aml_record``) goes to the
 business's AML file: who, when, which items, the verdict and the comparison;
 never the My Number (照合番号B does not even open it) and the photo only
@@ -73,6 +78,7 @@ __all__ = [
     "CounterReason",
     "CounterScreen",
     "CounterStep",
+    "FaceMatcherPort",
     "StaffPort",
     "ThreadedCounterCard",
 ]
@@ -151,6 +157,14 @@ class StaffPort(UserPort, Protocol):
 
     async def compare(self, screen: CounterScreen) -> bool:
         """Show ``screen``; True when staff confirm the person matches the photo."""
+
+
+class FaceMatcherPort(Protocol):
+    """A face-matching reader at the desk: the device compares the holder with the photo."""
+
+    async def compare_face(self, photo: bytes) -> bool | None:
+        """True: the device matched ``photo`` (the chip's); False: it did not;
+        None: it could not decide, so staff compare."""
 
 
 class CounterCardPort(CardPort, Protocol):
@@ -234,6 +248,7 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         journal, ejournal, emit, timeouts: as in every flow.
         clock: the current time (UTC); the verdict uses its date in JST.
         verifier: needed only for ``run(holder_pin=True)``.
+        face_matcher: the desk's face-matching reader (None: staff compare).
     """
 
     flow: ClassVar[str] = FLOW
@@ -254,13 +269,14 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         timeouts: StepTimeouts | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         verifier: CardVerifier | None = None,
+        face_matcher: FaceMatcherPort | None = None,
     ) -> None:
         super().__init__(
             card=card, user=staff, journal=journal, emit=emit, ejournal=ejournal, timeouts=timeouts
         )
         self._counter_card, self._staff, self._aml = card, staff, aml_file
         self._terminal_id, self._staff_id, self._store_photo = terminal_id, staff_id, store_photo
-        self._clock, self._verifier = clock, verifier
+        self._clock, self._verifier, self._matcher = clock, verifier, face_matcher
         self._op_id = ""
         self._holder_pin = False
         self._code_open = False  # 照合番号B was accepted: a later block is the holder's PIN
@@ -309,10 +325,14 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
                 refused_by = card_verdict.reason
                 screen = dataclasses.replace(screen, verdict=FaceVerdict.REVOKED)
         self._to(CounterStep.RESULT)
-        compared = await self._ctx.step(
-            "photo comparison", self._staff.compare(screen), self._ctx.timeouts.prompt
-        )
-        record = self._record_check(op_id, now, screen.verdict, screen, compared)
+        by_device = await self._device_compare(reading.face.face.photo)
+        compared = by_device
+        if compared is None:
+            compared = await self._ctx.step(
+                "photo comparison", self._staff.compare(screen), self._ctx.timeouts.prompt
+            )
+        method = _METHOD_DEVICE if by_device is not None else _METHOD
+        record = self._record_check(op_id, now, screen.verdict, screen, compared, method=method)
         self._remove_card()
         reason = _REFUSALS.get(screen.verdict)
         if refused_by:
@@ -324,6 +344,15 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         self._ej_append(op_id, "COUNTER-CHECK", verdict=screen.verdict.value, compared=True)
         return CounterOutcome(
             Outcome.COMPLETED, op_id, verdict=screen.verdict, screen=screen, record=record
+        )
+
+    async def _device_compare(self, photo: bytes) -> bool | None:
+        """The face matcher's verdict, or None (no matcher, or it could not decide)."""
+        if self._matcher is None:
+            return None
+        self._working("the face matcher is comparing")
+        return await self._ctx.step(
+            "face matcher", self._matcher.compare_face(photo), self._ctx.timeouts.prompt
         )
 
     async def _read_with_code(self) -> CounterReading:
@@ -404,6 +433,8 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
         verdict: FaceVerdict,
         screen: CounterScreen | None,
         compared: bool | None,
+        *,
+        method: str = "",
     ) -> AmlCheckRecord:
         self._to(CounterStep.RECORDING)
         record = AmlCheckRecord(
@@ -411,7 +442,7 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
             checked_at=now,
             terminal_id=self._terminal_id,
             staff_id=self._staff_id,
-            method="ic-chip/card-surface-ap/verification-code-b",
+            method=method or _METHOD,
             items=CHECKED_ITEMS if screen is not None else ("signature",),
             verdict=verdict,
             photo_compared=compared,
@@ -440,6 +471,10 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
 
 
 _JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
+#: How the identity was checked (``AmlCheckRecord.method``): staff compared the photo ...
+_METHOD: Final = "ic-chip/card-surface-ap/verification-code-b"
+#: ... or the desk's face-matching reader did.
+_METHOD_DEVICE: Final = _METHOD + "/face-matcher"
 #: Verdicts that refuse the card whatever staff see (FORGED is handled before the screen).
 _REFUSALS: Final = {
     FaceVerdict.EXPIRED: CounterReason.CARD_EXPIRED,

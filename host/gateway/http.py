@@ -1,27 +1,27 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The little HTTP/1.1 the kiosk gateway speaks: one request per connection, bounded.
+"""What the kiosk gateway adds to aiohttp: strict request framing, bounded JSON, SSE.
 
-Why not a framework: the gateway serves one local browser a handful of
-routes, and a standard-library server leaves nothing to audit or pin. The
-parser is deliberately strict and small: a request line, at most
-``MAX_HEADER_BYTES`` of headers, a body only with ``Content-Length`` (ASCII
-digits only: ``"²".isdigit()`` is true) and no chunked uploads, of at most
-``MAX_BODY_BYTES``, and JSON nested at most ``MAX_JSON_DEPTH`` deep (checked
-before parsing, so a hostile page cannot make the parser recurse until it
-fails). Every response closes the connection (``Connection: close``), so
-there is no keep-alive state to get wrong. Anything else is a
-``GatewayRequestError`` carrying its HTTP status.
+aiohttp parses HTTP/1.1 (and refuses a malformed request line, header or
+``Content-Length`` such as ``²`` before any handler runs); this module holds
+the few rules the gateway keeps on top of it, as before the port. A body
+only with an ASCII-digit ``Content-Length`` and no chunked upload, of at most
+``MAX_BODY_BYTES``, one ``Host``/``Origin``/``Content-Length`` each, and JSON
+nested at most ``MAX_JSON_DEPTH`` deep (checked before parsing, so a hostile
+page cannot make the parser recurse until it fails). Every response closes
+the connection and carries ``SECURITY_HEADERS``. Handlers see a small frozen
+``Request`` whose body never reaches a repr (or a log). Anything refused is
+a ``GatewayRequestError`` carrying its HTTP status.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Final
-from urllib.parse import parse_qsl, urlsplit
+
+from aiohttp import web
 
 from host.errors import GatewayRequestError
 
@@ -32,12 +32,14 @@ __all__ = [
     "SECURITY_HEADERS",
     "Request",
     "Response",
+    "check_framing",
+    "event_stream",
     "json_response",
     "read_request",
-    "response_head",
+    "to_web",
 ]
 
-#: Request line plus headers; a browser's are well under 4 KiB.
+#: One request line or header line; a browser's are well under 4 KiB.
 MAX_HEADER_BYTES: Final = 8192
 #: The largest JSON body a route accepts (a sealed entry is ~200 bytes).
 MAX_BODY_BYTES: Final = 16384
@@ -45,22 +47,7 @@ MAX_BODY_BYTES: Final = 16384
 MAX_JSON_DEPTH: Final = 16
 
 _CONTENT_LENGTH: Final = re.compile(r"[0-9]{1,9}")
-
-_REASONS: Final = {
-    200: "OK",
-    400: "Bad Request",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    411: "Length Required",
-    413: "Content Too Large",
-    415: "Unsupported Media Type",
-    422: "Unprocessable Content",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-    505: "HTTP Version Not Supported",
-}
+_SINGLE: Final = ("Host", "Origin", "Content-Length")
 
 #: Sent with every response: only this origin's own files run, nothing frames
 #: the kiosk page, and no answer is cached (it may carry personal data).
@@ -80,7 +67,7 @@ SECURITY_HEADERS: Final = {
 
 @dataclass(frozen=True)
 class Request:
-    """One parsed request; header names are lower-case."""
+    """One request as a route sees it; header names are lower-case."""
 
     method: str
     path: str
@@ -151,75 +138,67 @@ def json_response(status: int, value: object) -> Response:
     return Response(status, data, "application/json; charset=utf-8")
 
 
-def response_head(status: int, content_type: str, length: int | None = None) -> bytes:
-    """Status line and headers (with the security headers); ``length`` None = streamed."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"Content-Type: {content_type}"]
-    if length is not None:
-        lines.append(f"Content-Length: {length}")
-    lines += [f"{name}: {value}" for name, value in SECURITY_HEADERS.items()]
-    lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _parse_head(head: bytes) -> tuple[str, str, dict[str, str], dict[str, str]]:
-    try:
-        text = head.decode("latin-1")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise GatewayRequestError(400, "undecodable request head") from None
-    request_line, *header_lines = text.split("\r\n")
-    parts = request_line.split(" ")
-    if len(parts) != 3 or not parts[0].isalpha() or not parts[1].startswith("/"):
-        raise GatewayRequestError(400, "malformed request line")
-    method, target, version = parts
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise GatewayRequestError(505, "only HTTP/1.x is spoken")
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        if not line:
-            continue
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or not name.isascii():
-            raise GatewayRequestError(400, "malformed header line")
-        key = name.lower()
-        if key in headers and key in ("host", "origin", "content-length"):
-            raise GatewayRequestError(400, f"repeated {key} header")
-        headers[key] = value.strip()
-    split = urlsplit(target)
-    query = dict(parse_qsl(split.query, keep_blank_values=True))
-    return method, split.path, headers, query
-
-
-async def read_request(reader: asyncio.StreamReader) -> Request | None:
-    """Read one request; None when the client closed before sending one.
+def check_framing(request: web.BaseRequest) -> None:
+    """Refuse what aiohttp accepts but the gateway does not (before the body is read).
 
     Raises:
-        GatewayRequestError: malformed or oversized request (400, 411, 413, 431, 505).
+        GatewayRequestError: 400 for a repeated Host/Origin/Content-Length or
+            a Content-Length that is not ASCII digits, 411 for a chunked
+            upload or a POST without Content-Length, 413 for a large body.
     """
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
-            return None
-        raise GatewayRequestError(400, "truncated request head") from None
-    except asyncio.LimitOverrunError:
-        raise GatewayRequestError(431, "request head too large") from None
-    if len(head) > MAX_HEADER_BYTES:
-        raise GatewayRequestError(431, "request head too large")
-    method, path, headers, query = _parse_head(head[:-4])
-    if "transfer-encoding" in headers:
+    headers = request.headers
+    for name in _SINGLE:
+        if len(headers.getall(name, ())) > 1:
+            raise GatewayRequestError(400, f"repeated {name.lower()} header")
+    if "Transfer-Encoding" in headers:
         raise GatewayRequestError(411, "chunked bodies are not accepted")
-    body = b""
-    if "content-length" in headers:
-        raw = headers["content-length"]
-        if not _CONTENT_LENGTH.fullmatch(raw):
-            raise GatewayRequestError(400, "bad Content-Length")
-        length = int(raw)
-        if length > MAX_BODY_BYTES:
-            raise GatewayRequestError(413, "body too large")
-        try:
-            body = await reader.readexactly(length)
-        except asyncio.IncompleteReadError:
-            raise GatewayRequestError(400, "truncated body") from None
-    elif method == "POST":
-        raise GatewayRequestError(411, "a POST needs Content-Length")
-    return Request(method, path, query, headers, body)
+    raw = headers.get("Content-Length")
+    if raw is None:
+        if request.method == "POST":
+            raise GatewayRequestError(411, "a POST needs Content-Length")
+        return
+    # aiohttp's parser already refuses "²"; this keeps the rule where it is read.
+    if not _CONTENT_LENGTH.fullmatch(raw):
+        raise GatewayRequestError(400, "bad Content-Length")
+    if int(raw) > MAX_BODY_BYTES:
+        raise GatewayRequestError(413, "body too large")
+
+
+async def read_request(request: web.BaseRequest) -> Request:
+    """The route's view of ``request``, its body read (call ``check_framing`` first)."""
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    body = await request.read() if request.body_exists else b""
+    return Request(request.method, request.path, dict(request.query), headers, body)
+
+
+def to_web(response: Response) -> web.Response:
+    """The aiohttp response: security headers, and the connection closes after it."""
+    out = web.Response(status=response.status, body=response.body, headers=SECURITY_HEADERS)
+    out.content_type, _, charset = response.content_type.partition("; charset=")
+    out.charset = charset or None
+    out.force_close()
+    return out
+
+
+async def event_stream(
+    request: web.BaseRequest, events: AsyncIterator[tuple[str, object]]
+) -> web.StreamResponse:
+    """Relay ``events`` as Server-Sent Events until they end or the browser leaves.
+
+    The browser leaving cancels this handler (the runner's handler
+    cancellation); closing ``events`` then cancels the agent call.
+    """
+    stream = web.StreamResponse(status=200, headers=SECURITY_HEADERS)
+    stream.content_type, stream.charset = "text/event-stream", "utf-8"
+    stream.force_close()
+    try:
+        await stream.prepare(request)
+        async for kind, data in events:
+            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            await stream.write(f"event: {kind}\ndata: {text}\n\n".encode())
+        await stream.write_eof()
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    return stream

@@ -18,35 +18,45 @@ source of truth and the gateway adds no flow logic. Routes:
 =======================  ====  ==============================================
 
 Every request passes ``guard``: loopback peer, own Host, own Origin (POST).
-At most ``max_connections`` connections are served at once (a page that
-opens more gets 503 at once), so a hostile page cannot exhaust the agent.
+At most ``max_connections`` connections are open at once (a request on one
+more gets 503 at once), so a hostile page cannot exhaust the agent.
 An embedding program (the demo) may add routes of its own with
 ``extra_routes``; they pass the same guard. Logs carry method, path and
-status only, never a body.
+status only, never a body (aiohttp's access log is off).
+
+Why aiohttp: a well-kept asyncio HTTP/1.1 server (llhttp's parser, SSE by
+``StreamResponse``, handler cancellation when the browser leaves) replaces
+the gateway's own parser; ``http.py`` keeps only the gateway's stricter
+rules. One application, one middleware (the guard, the framing rules and
+the error translation), one handler per route.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from host.errors import GatewayRequestError
 from host.gateway.bridge import AgentBridge, parse_message
 from host.gateway.guard import check_host, check_origin, check_peer
 from host.gateway.http import (
+    MAX_BODY_BYTES,
     MAX_HEADER_BYTES,
     Request,
     Response,
+    check_framing,
+    event_stream,
     json_response,
     read_request,
-    response_head,
+    to_web,
 )
 from host.gateway.texts import message_table
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -54,11 +64,14 @@ from myna.edge.v1 import terminal_pb2 as tpb
 __all__ = ["STATIC_DIR", "Gateway", "GatewayConfig", "Handler"]
 
 _log = logging.getLogger(__name__)
+#: aiohttp's own messages (malformed requests), tamed by ``_ProtocolNoise``.
+_protocol_log = logging.getLogger(f"{__name__}.protocol")
 
 #: The touchscreen application shipped with the gateway.
 STATIC_DIR: Final = Path(__file__).parent / "static"
 #: A route an embedding program adds (``extra_routes``).
 Handler = Callable[[Request], Awaitable[Response]]
+_WebHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
@@ -68,8 +81,32 @@ _TYPES: Final = {
     ".png": "image/png",
 }
 _STATIC_NAME: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
-#: A browser that connects but sends nothing is dropped after this long.
-_HEAD_TIMEOUT_S: Final = 10.0
+#: Open streams get this long to end when the gateway stops (they are cancelled first).
+_SHUTDOWN_S: Final = 1.0
+
+
+class _ProtocolNoise(logging.Filter):
+    """aiohttp logs each malformed request as an error with a traceback.
+
+    For the gateway that is a refusal a hostile page may cause at will (a
+    400), not a fault: it becomes one DEBUG line naming the exception type,
+    never its text (which may quote the request) nor a traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.levelno < logging.ERROR or exc is None:
+            return True
+        refusal = isinstance(exc, HttpProcessingError | ConnectionError)
+        record.levelno = logging.DEBUG if refusal else logging.WARNING
+        record.levelname = logging.getLevelName(record.levelno)
+        args = record.args if isinstance(record.args, tuple) else ()
+        record.msg, record.args = f"{record.msg}: %s", (*args, type(exc).__name__)
+        record.exc_info, record.exc_text = None, None
+        return _protocol_log.isEnabledFor(record.levelno)
+
+
+_protocol_log.addFilter(_ProtocolNoise())
 
 
 @dataclass(frozen=True)
@@ -116,8 +153,8 @@ class Gateway:
         self._extra = dict(extra_routes or {})
         self._files: dict[str, Path] = {}
         self._messages = json_response(200, message_table())
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
         self.port = 0
 
     @property
@@ -131,22 +168,36 @@ class Gateway:
         self._files = {
             p.name: p for p in folder.iterdir() if p.is_file() and _STATIC_NAME.fullmatch(p.name)
         }
-        self._server = await asyncio.start_server(
-            self._connection, "127.0.0.1", self.config.port, limit=16384
+        app = web.Application(middlewares=[self._guard], client_max_size=MAX_BODY_BYTES)
+        self._add_routes(app.router)
+        runner = web.AppRunner(
+            app,
+            access_log=None,  # a line of ours per request instead: method, path, status
+            handler_cancellation=True,  # the browser leaving ends its stream (and command)
+            shutdown_timeout=_SHUTDOWN_S,
+            logger=_protocol_log,
+            max_line_size=MAX_HEADER_BYTES,
+            max_field_size=MAX_HEADER_BYTES,
         )
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", self.config.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
         _log.info("kiosk gateway on %s for agent %s", self.url, self.config.agent)
         return self.url
 
     async def stop(self) -> None:
         """Stop serving, end open streams, close the agent channel; harmless twice."""
-        if self._server is not None:
-            self._server.close()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-            await self._server.wait_closed()
-            self._server = None
+            await runner.cleanup()
         await self.bridge.close()
 
     async def __aenter__(self) -> Gateway:
@@ -156,135 +207,95 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _add_routes(self, router: web.UrlDispatcher) -> None:
+        for path, extra in self._extra.items():  # first: an embedder's route wins
+            router.add_route("*", path, _adapt(extra))
+        for path in ("/", "/static/{name}"):
+            router.add_get(path, self._static, allow_head=False)
+        router.add_get("/api/config", self._config, allow_head=False)
+        router.add_get("/api/messages", self._message_table, allow_head=False)
+        router.add_get("/api/status", self._status, allow_head=False)
+        router.add_post("/api/execute", self._execute)
+        router.add_post("/api/answer", self._answer)
+        router.add_post("/api/cancel", self._cancel)
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: _WebHandler) -> web.StreamResponse:
+        """Every request: the connection cap, the guard, framing; errors as JSON."""
         task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        method, path, status = "-", "-", 0
+        if task is not None:
+            self._tasks.add(task)
         try:
-            if len(self._tasks) > self.config.max_connections:
-                status = 503
-                await _refuse_busy(reader, writer)
-                return
-            check_peer(writer.get_extra_info("peername"))
-            request = await asyncio.wait_for(read_request(reader), _HEAD_TIMEOUT_S)
-            if request is None:
-                return
-            method, path = request.method, request.path
-            check_host(request.headers, self.port)
-            status = await self._route(request, reader, writer)
+            response = await self._checked(request, handler)
         except GatewayRequestError as exc:
-            status = exc.status
-            _write(writer, json_response(exc.status, {"error": str(exc)}))
-        except (ConnectionError, TimeoutError):
-            status = status or 408
+            response = to_web(json_response(exc.status, {"error": str(exc)}))
+        except web.HTTPException as exc:  # the router's 404/405, aiohttp's 413
+            response = to_web(json_response(exc.status, {"error": exc.reason.lower()}))
         except Exception:  # noqa: BLE001 - a gateway bug answers 500, never hangs the kiosk
-            status = 500
-            _log.exception("%s %s failed", method, path[:80])
-            _write(writer, json_response(500, {"error": "internal"}))
+            _log.exception("%s %s failed", request.method, request.path[:80])
+            response = to_web(json_response(500, {"error": "internal"}))
         finally:
-            self._tasks.discard(task)
-            _log.debug("%s %s -> %d", method, path[:80], status)
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                writer.close()
-                await writer.wait_closed()
+            if task is not None:
+                self._tasks.discard(task)
+        _log.debug("%s %s -> %d", request.method, request.path[:80], response.status)
+        return response
 
-    async def _route(
-        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> int:
-        post = request.method == "POST"
-        if request.method not in ("GET", "POST"):
-            raise GatewayRequestError(405, "method not allowed")
-        check_origin(request.headers, self.port, required=post)
-        path = request.path
-        if path in self._extra:
-            response = await self._extra[path](request)
-        elif path.startswith("/api/"):
-            wanted = "POST" if path in ("/api/execute", "/api/answer", "/api/cancel") else "GET"
-            if request.method != wanted:
-                raise GatewayRequestError(405, "method not allowed")
-            if path == "/api/execute":
-                message = parse_message(request.json(), tpb.ExecuteRequest())
-                return await _stream(reader, writer, self.bridge.execute(message))
-            if path == "/api/status":
-                return await _stream(reader, writer, self.bridge.watch_status())
-            response = await self._api(path, request)
-        elif post:
-            raise GatewayRequestError(405, "method not allowed")
-        else:
-            response = self._static(path)
-        _write(writer, response)
-        await writer.drain()
-        return response.status
+    async def _checked(self, request: web.Request, handler: _WebHandler) -> web.StreamResponse:
+        server = self._runner.server if self._runner is not None else None
+        if server is not None and len(server.connections) > self.config.max_connections:
+            raise GatewayRequestError(503, "too many open connections")
+        transport = request.transport
+        check_peer(transport.get_extra_info("peername") if transport is not None else None)
+        check_host(request.headers, self.port)
+        check_framing(request)
+        check_origin(request.headers, self.port, required=request.method == "POST")
+        return await handler(request)
 
-    async def _api(self, path: str, request: Request) -> Response:
-        if path == "/api/answer":
-            answer = parse_message(request.json(), tpb.AnswerPromptRequest())
-            return json_response(200, await self.bridge.answer(answer))
-        if path == "/api/cancel":
-            cancel = parse_message(request.json(), tpb.CancelRequest())
-            return json_response(200, await self.bridge.cancel(cancel))
-        if path == "/api/config":
-            try:
-                capabilities: object = await self.bridge.capabilities()
-            except GatewayRequestError:
-                capabilities = None  # the app shows "service unavailable"
-            config = {
-                "idle_seconds": self.config.idle_seconds,
-                "voice_guidance": self.config.voice_guidance,
-                "capabilities": capabilities,
-            }
-            return json_response(200, config)
-        if path == "/api/messages":
-            return self._messages
-        raise GatewayRequestError(404, "no such route")
-
-    def _static(self, path: str) -> Response:
-        name = "index.html" if path == "/" else path.removeprefix("/static/")
-        file = self._files.get(name) if path == "/" or path.startswith("/static/") else None
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        file = self._files.get(request.match_info.get("name", "index.html"))
         if file is None:
             raise GatewayRequestError(404, "not found")
         content_type = _TYPES.get(file.suffix, "application/octet-stream")
-        return Response(200, file.read_bytes(), content_type)
+        return to_web(Response(200, file.read_bytes(), content_type))
+
+    async def _config(self, request: web.Request) -> web.StreamResponse:
+        try:
+            capabilities: object = await self.bridge.capabilities()
+        except GatewayRequestError:
+            capabilities = None  # the app shows "service unavailable"
+        config = {
+            "idle_seconds": self.config.idle_seconds,
+            "voice_guidance": self.config.voice_guidance,
+            "capabilities": capabilities,
+        }
+        return to_web(json_response(200, config))
+
+    async def _message_table(self, request: web.Request) -> web.StreamResponse:
+        return to_web(self._messages)
+
+    async def _status(self, request: web.Request) -> web.StreamResponse:
+        return await event_stream(request, self.bridge.watch_status())
+
+    async def _execute(self, request: web.Request) -> web.StreamResponse:
+        body = (await read_request(request)).json()
+        message = parse_message(body, tpb.ExecuteRequest())
+        return await event_stream(request, self.bridge.execute(message))
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        body = (await read_request(request)).json()
+        answer = parse_message(body, tpb.AnswerPromptRequest())
+        return to_web(json_response(200, await self.bridge.answer(answer)))
+
+    async def _cancel(self, request: web.Request) -> web.StreamResponse:
+        body = (await read_request(request)).json()
+        cancel = parse_message(body, tpb.CancelRequest())
+        return to_web(json_response(200, await self.bridge.cancel(cancel)))
 
 
-async def _refuse_busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Answer 503 at once, reading (briefly) what the client sent so closing does not reset it."""
-    _write(writer, json_response(503, {"error": "too many open connections"}))
-    with contextlib.suppress(ConnectionError, TimeoutError):
-        await writer.drain()
-        await asyncio.wait_for(reader.read(MAX_HEADER_BYTES), 1.0)
+def _adapt(handler: Handler) -> _WebHandler:
+    """An embedder's route as an aiohttp handler (it sees the gateway's ``Request``)."""
 
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return to_web(await handler(await read_request(request)))
 
-def _write(writer: asyncio.StreamWriter, response: Response) -> None:
-    writer.write(response_head(response.status, response.content_type, len(response.body)))
-    writer.write(response.body)
-
-
-async def _stream(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    events: AsyncIterator[tuple[str, object]],
-) -> int:
-    """Relay ``events`` as Server-Sent Events until they end or the browser leaves."""
-    writer.write(response_head(200, "text/event-stream; charset=utf-8"))
-    await writer.drain()
-
-    async def pump() -> None:
-        async for kind, data in events:
-            text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-            writer.write(f"event: {kind}\ndata: {text}\n\n".encode())
-            await writer.drain()
-
-    pumper = asyncio.ensure_future(pump())
-    gone = asyncio.ensure_future(reader.read(1))  # b"" when the browser closes
-    try:
-        await asyncio.wait({pumper, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pumper, gone):
-            task.cancel()
-        await asyncio.gather(pumper, gone, return_exceptions=True)
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    return 200
+    return serve

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Serial peripherals: the controller board (PIN pad, display, tamper) and the printer.
+"""Serial peripherals: the controller board (PIN pad, display, tamper), the printer
+and the face-matching reader (``face_matcher``).
 
 Both are opened by pyserial URL (``serial.serial_for_url``), so a real port,
 the simulator's pty, ``spy://`` and ``socket://`` all work::
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from host.peripherals.controller import Controller
 from host.peripherals.counters import CounterStore
+from host.peripherals.face_matcher import FaceMatcher, MatchOutcome, MatchResult
 from host.peripherals.messages import (
     BoardInfo,
     BoardStatus,
@@ -39,8 +41,11 @@ __all__ = [
     "EntryAction",
     "EntryKey",
     "EntryKind",
+    "FaceMatcher",
     "Heartbeat",
     "KeyPressed",
+    "MatchOutcome",
+    "MatchResult",
     "ReplayGuard",
     "Tamper",
 ]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge sim controller`` and ``myna-edge sim printer``.
+"""``myna-edge sim controller``, ``sim printer`` and ``sim face-matcher``.
 
 ``sim controller --link PATH`` runs the firmware under the MicroPython unix
 port and exposes the host end of its serial line as the symlink PATH; lines
@@ -12,11 +12,14 @@ with a fresh key when missing) through the key-injection command of
 ``firmware/PROTOCOL.md`` §6 before the banner, as at the key ceremony.
 ``sim printer --link PATH --out DIR`` emulates the receipt printer and
 writes each receipt to DIR as PNG and text (``paper out|in``,
-``cover open|close``, ``quit`` on standard input). Both take the link fault
-options ``--corrupt --drop --duplicate --delay`` (probabilities per frame)
-and ``--seed``.
+``cover open|close``, ``quit`` on standard input). ``sim face-matcher
+--link PATH --outcome match|no-match|no-face|busy|error`` emulates the
+face-matching reader (``host/peripherals/FACE_MATCHER.md``); ``outcome
+WORD [SCORE]``, ``counts`` and ``quit`` on standard input. All take the link
+fault options ``--corrupt --drop --duplicate --delay`` (probabilities per
+frame) and ``--seed``.
 
-Both run until ``quit``, SIGINT or SIGTERM: standard input closing is not a
+All run until ``quit``, SIGINT or SIGTERM: standard input closing is not a
 stop, so they run under a supervisor or service manager with no terminal.
 """
 
@@ -36,6 +39,7 @@ from host.peripherals import BoardKey, Controller
 from hw_sim.devices.base import SimDeviceABC
 from hw_sim.devices.controller import SimController
 from hw_sim.devices.errors import DeviceError
+from hw_sim.devices.face_matcher import SimFaceMatcher, SimOutcome
 from hw_sim.devices.faults import LinkFaults
 from hw_sim.devices.printer import SimPrinter
 
@@ -57,7 +61,7 @@ def _faults(args: argparse.Namespace) -> LinkFaults:
 
 
 def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
-    """Register ``controller`` and ``printer`` on the ``sim`` group."""
+    """Register ``controller``, ``printer`` and ``face-matcher`` on the ``sim`` group."""
     ctl = commands.add_parser("controller", help="run the controller firmware on a pty")
     ctl.add_argument("--link", type=Path, required=True, help="symlink to create for the host end")
     ctl.add_argument("--flash", type=Path, default=None, help="file standing in for flash")
@@ -79,6 +83,14 @@ def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     _fault_options(prn)
     prn.set_defaults(handler=_run_printer)
+    fm = commands.add_parser("face-matcher", help="emulate the face-matching reader on a pty")
+    fm.add_argument("--link", type=Path, required=True, help="symlink to create for the host end")
+    fm.add_argument(
+        "--outcome", type=SimOutcome, choices=list(SimOutcome), default=SimOutcome.MATCH,
+        help="what every MATCH answers until changed on standard input",
+    )  # fmt: skip
+    _fault_options(fm)
+    fm.set_defaults(handler=_run_face_matcher)
 
 
 def _serve(
@@ -242,3 +254,28 @@ def _printer_command(sim: SimPrinter, words: list[str], line: str) -> None:
         sim.set_cover_open(words[1] == "open")
     else:
         print(f"unknown command {line.strip()!r}")
+
+
+def _run_face_matcher(args: argparse.Namespace) -> int:
+    return _serve(
+        "face-matcher",
+        lambda: SimFaceMatcher(args.outcome, faults=_faults(args), link_path=args.link),
+        lambda sim: (
+            f"face matcher on {args.link}; outcome {sim.outcome.value}; "
+            "commands: outcome match|no-match|no-face|busy|error [SCORE], counts, quit"
+        ),
+        _face_matcher_command,
+    )
+
+
+def _face_matcher_command(sim: SimFaceMatcher, words: list[str], line: str) -> None:
+    try:
+        if words[0] == "outcome" and len(words) in (2, 3):
+            sim.set_outcome(SimOutcome(words[1]), int(words[2]) if len(words) == 3 else None)
+            print(f"outcome {sim.outcome.value}")
+        elif words[0] == "counts":
+            print(f"matches {sim.matches} rejects {sim.rejects}")
+        else:
+            print(f"unknown command {line.strip()!r}")
+    except ValueError as error:
+        print(f"error: {error}")

@@ -52,6 +52,7 @@ from host.firmware.image import parse_image
 from host.firmware.signing import verify_image
 from host.gateway.http import read_request
 from host.peripherals import Controller, CounterStore
+from host.peripherals import face_matcher as fm
 from host.peripherals.escpos import parse_status
 from host.peripherals.link import Frame, FrameDecoder, Link, decode_body
 from host.peripherals.messages import parse_event, parse_info
@@ -343,6 +344,29 @@ def _host_printer_status(stack: ExitStack, workdir: Path) -> Harness:
     return harness
 
 
+def _host_face_matcher(stack: ExitStack, workdir: Path) -> Harness:
+    """Face-matcher frames: the parser, then the driver (IDENTIFY/STATUS) on them."""
+
+    def harness(data: bytes) -> None:
+        for got in fm.FrameParser().feed(data):  # refusals are returned, never raised
+            if isinstance(got, fm.FmFrame):
+                if fm.encode_frame(got.type, got.seq, got.payload) not in data:
+                    raise ChaosInvariantError("a face-matcher frame parsed into another")
+                with suppress(PeripheralError):
+                    fm.parse_result(got.payload)
+                    fm.parse_identity(got.payload)
+        device = fm.FaceMatcher("loop://", timeout=0.0)
+        device._port = MemoryPort(b"", (data,))  # type: ignore[assignment]
+        ask = device.status if data[:1] == b"\xa5" else device.identify
+        try:
+            ask()
+        except PeripheralError:
+            if device._port is None or device.identity is not None:
+                raise ChaosInvariantError("a refused answer changed the driver") from None
+
+    return harness
+
+
 def _sim_reader_slot(stack: ExitStack, workdir: Path) -> Harness:
     def harness(data: bytes) -> None:
         with suppress(SlotStateError):
@@ -487,6 +511,7 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("host_controller_messages", "controller messages at the host", _host_messages),
         Target("host_controller_wire", "controller serial bytes at the driver", _host_controller),
         Target("host_printer_status", "ESC/POS status bytes at the host", _host_printer_status),
+        Target("host_face_matcher_frames", "face-matcher frames at the host", _host_face_matcher),
         Target("host_firmware_image", "controller firmware update images", _host_firmware_image),
         Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),

@@ -47,6 +47,7 @@ PERIPHERAL_MODULES = [
     "host.peripherals.controller",
     "host.peripherals.counters",
     "host.peripherals.escpos",
+    "host.peripherals.face_matcher",
     "host.peripherals.link",
     "host.peripherals.messages",
     "host.peripherals.pinblock",
@@ -60,6 +61,7 @@ PERIPHERAL_MODULES = [
     "hw_sim.devices.errors",
     "hw_sim.devices.escpos_parse",
     "hw_sim.devices.escpos_render",
+    "hw_sim.devices.face_matcher",
     "hw_sim.devices.faults",
     "hw_sim.devices.printer",
 ]

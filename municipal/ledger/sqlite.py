@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ledger in one SQLite file (``sqlite:///PATH``): the reference service's default.
+
+Durable by configuration, as the verifier's storage: WAL journal,
+``synchronous=FULL`` (every commit fsynced), ``BEGIN IMMEDIATE`` (the write
+lock taken up front, so two processes on one file queue instead of
+deadlocking) and a busy timeout. The whole of an issue (look up the key,
+allocate the number, build and sign the document, store it) is one
+transaction: a crash before COMMIT leaves no row and no used number, and
+the unique keys (idempotency key, serial, number) make a second writer's
+duplicate impossible rather than unlikely (Takamatsu). The price is that
+documents are rendered one at a time per database (≈ 0.2 s each, see
+docs/issuance.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+from municipal.errors import (
+    DigestMismatchError,
+    IdempotencyConflictError,
+    LedgerError,
+    UnknownDocumentError,
+)
+from municipal.ledger.base import Builder, DocumentState, IssuedDocument, PrintFailure
+from municipal.ledger.memory import settle
+
+__all__ = ["SCHEMA", "SqliteLedger"]
+
+#: The schema (version 1); ``CREATE ... IF NOT EXISTS`` so opening migrates a new file.
+SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS documents (
+        number INTEGER PRIMARY KEY,
+        serial TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        fingerprint BLOB NOT NULL,
+        fee_yen INTEGER NOT NULL,
+        pdf BLOB NOT NULL,
+        sha256 BLOB NOT NULL,
+        issued_at TEXT NOT NULL,
+        state TEXT NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS state_changes (
+        idempotency_key TEXT PRIMARY KEY,
+        serial TEXT NOT NULL REFERENCES documents (serial),
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+)
+
+
+def _create_owner_only(path: Path) -> None:
+    """The file holds issued documents (personal data): 0600 whatever the umask."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
+class SqliteLedger:
+    """The ledger in one SQLite file, one connection under one lock per process."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _create_owner_only(self.path)
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from exc
+        with self._transaction() as db:
+            for statement in SCHEMA:
+                db.execute(statement)
+
+    def __repr__(self) -> str:
+        return f"SqliteLedger(path={str(self.path)!r})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._db
+            if db is None:
+                raise LedgerError("the ledger is closed")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"SQLite: {exc}") from exc
+            try:
+                yield db
+            except sqlite3.Error as exc:
+                db.execute("ROLLBACK")
+                raise LedgerError(f"SQLite: {exc}") from exc
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"SQLite commit failed: {exc}") from exc
+
+    def issue_once(self, key: str, fingerprint: bytes, build: Builder) -> IssuedDocument:
+        """See ``Ledger.issue_once``."""
+        with self._transaction() as db:
+            row = db.execute(
+                "SELECT fingerprint, serial, pdf, sha256, fee_yen, issued_at FROM documents "
+                "WHERE idempotency_key = ?",
+                (key,),
+            ).fetchone()
+            if row is not None:
+                if bytes(row[0]) != fingerprint:
+                    raise IdempotencyConflictError("idempotency key reused for another request")
+                return IssuedDocument(
+                    serial=row[1],
+                    pdf=bytes(row[2]),
+                    sha256=bytes(row[3]),
+                    fee_yen=int(row[4]),
+                    issued_at=dt.datetime.fromisoformat(row[5]),
+                )
+            number = int(db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM documents").fetchone()[0])
+            document = build(number)
+            db.execute(
+                "INSERT INTO documents (number, serial, idempotency_key, fingerprint, fee_yen, "
+                "pdf, sha256, issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    number,
+                    document.serial,
+                    key,
+                    fingerprint,
+                    document.fee_yen,
+                    document.pdf,
+                    document.sha256,
+                    document.issued_at.isoformat(),
+                    DocumentState.ISSUED.value,
+                ),
+            )
+            return document
+
+    def _change(self, key: str, serial: str, action: DocumentState, detail: str) -> DocumentState:
+        with self._transaction() as db:
+            done = db.execute(
+                "SELECT serial, action, detail FROM state_changes WHERE idempotency_key = ?",
+                (key,),
+            ).fetchone()
+            if done is not None and tuple(done) != (serial, action.value, detail):
+                raise IdempotencyConflictError("idempotency key reused for another request")
+            row = db.execute(
+                "SELECT state, sha256 FROM documents WHERE serial = ?", (serial,)
+            ).fetchone()
+            if row is None:
+                raise UnknownDocumentError("no document has this serial")
+            if action is DocumentState.PRINTED and bytes(row[1]).hex() != detail:
+                raise DigestMismatchError("the printed bytes are not the issued document")
+            state = settle(DocumentState(row[0]), action)
+            db.execute("UPDATE documents SET state = ? WHERE serial = ?", (state.value, serial))
+            if done is None:
+                db.execute(
+                    "INSERT INTO state_changes (idempotency_key, serial, action, detail) "
+                    "VALUES (?, ?, ?, ?)",
+                    (key, serial, action.value, detail),
+                )
+            return state
+
+    def record_printed(self, key: str, serial: str, sha256: bytes) -> DocumentState:
+        """See ``Ledger.record_printed``."""
+        return self._change(key, serial, DocumentState.PRINTED, sha256.hex())
+
+    def void(self, key: str, serial: str, failure: PrintFailure) -> DocumentState:
+        """See ``Ledger.void``."""
+        return self._change(key, serial, DocumentState.VOID, failure.value)
+
+    def state(self, serial: str) -> DocumentState:
+        """See ``Ledger.state``."""
+        with self._transaction() as db:
+            row = db.execute("SELECT state FROM documents WHERE serial = ?", (serial,)).fetchone()
+        if row is None:
+            raise UnknownDocumentError("no document has this serial")
+        return DocumentState(row[0])
+
+    def count(self) -> int:
+        """See ``Ledger.count``."""
+        with self._transaction() as db:
+            return int(db.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the connection; harmless twice."""
+        with self._lock:
+            db, self._db = self._db, None
+        if db is not None:
+            db.close()
