@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from municipal.document.content import DocumentKind
 from municipal.errors import Refusal, RefusedError
 
-__all__ = ["DEFAULT_FEES", "JST", "FeeTable", "check_service_hours"]
+__all__ = ["DEFAULT_FEES", "JST", "MAX_COPIES", "FeeTable", "check_service_hours"]
 
 JST: Final = ZoneInfo("Asia/Tokyo")
 _OPEN: Final = dt.time(6, 30)

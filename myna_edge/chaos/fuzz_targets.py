@@ -354,6 +354,7 @@ def _host_face_matcher(stack: ExitStack, workdir: Path) -> Harness:
                     raise ChaosInvariantError("a face-matcher frame parsed into another")
                 with suppress(PeripheralError):
                     fm.parse_result(got.payload)
+                with suppress(PeripheralError):
                     fm.parse_identity(got.payload)
         device = fm.FaceMatcher("loop://", timeout=0.0)
         device._port = MemoryPort(b"", (data,))  # type: ignore[assignment]

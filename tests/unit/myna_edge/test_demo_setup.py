@@ -34,7 +34,7 @@ def _dry_run(tmp_path: Path) -> str:
     if shutil.which("make") is None:
         missing_prerequisite("make")
     result = subprocess.run(
-        ["make", "-n", "demo", f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", "demo", f"VENV={tmp_path / 'venv'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return result.stdout
