@@ -276,8 +276,8 @@ def render_markdown(report: Report) -> str:
         "| Area | Figure | Ratio | Baseline (same run) | Measured |",
         "| --- | --- | ---: | --- | --- |",
     ]
-        # every digit the suite kept (":g" cut 4440.922 to 4440.92)
     for row in report.rows:
+        # every digit the suite kept (":g" cut 4440.922 to 4440.92)
         ratio = "n/a" if row.ratio is None else f"{row.ratio:.12g}"
         cells = (row.area, row.figure, ratio, row.baseline, row.measured)
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")

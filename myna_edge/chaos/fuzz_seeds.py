@@ -24,6 +24,7 @@ from typing import Any
 
 from host.card import CodeKind, MynaCard
 from host.errors import MynaEdgeError
+from host.peripherals import face_matcher as fm
 from host.peripherals.link import encode_frame
 from host.secret import Secret
 from host.transport.base import TransportCapabilities
@@ -202,6 +203,12 @@ def seeds() -> dict[str, list[bytes]]:
     out = {**_card_transcripts(), **_link(), **_grpc(), **_documents()}
     out["sim_pn532_frames"] = _pn532()
     out["host_printer_status"] = [b"\x12\x12", b"\x1a\x72", b"\x16\x12", b"\x12\x1e", b"\xff"]
+    out["host_face_matcher_frames"] = [
+        fm.encode_frame(fm.MsgType.STATE, 1, b"\x00"),
+        fm.encode_frame(fm.MsgType.IDENTITY, 1, b"\x01MODEL\x00SERIAL\x00FW"),
+        b"noise" + fm.encode_frame(fm.MsgType.RESULT, 1, b"\x00\x57"),
+        fm.encode_frame(fm.MsgType.REJECT, 0, b"\x01"),
+    ]
     out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
     out["verifier_config_toml"] = [_VERIFIER_TOML]
     out["verifier_terminal_denylist"] = [
