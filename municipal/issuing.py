@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from municipal.document.content import DocumentContent, DocumentKind
 from municipal.document.issue import issue_document
 from municipal.document.render import japanese_date
-from municipal.errors import IdempotencyConflictError, Refusal, RefusedError
+from municipal.errors import Refusal, RefusedError
 from municipal.fees import JST, FeeTable, check_service_hours
 from municipal.ledger import DocumentState, IssuedDocument, Ledger, MemoryLedger, PrintFailure
 from municipal.registry import CertificateLink, Registry, Resident

@@ -32,7 +32,13 @@ from municipal.errors import MunicipalConfigError
 from municipal.issuing import Municipality
 from municipal.registry import CertificateLink, Registry, Resident
 
-__all__ = ["MAX_REGISTRY_BYTES", "RegistryFile", "decode_registry", "encode_registry", "load_registry"]
+__all__ = [
+    "MAX_REGISTRY_BYTES",
+    "RegistryFile",
+    "decode_registry",
+    "encode_registry",
+    "load_registry",
+]
 
 #: Bigger than any reference registry; bounds what a hostile file costs.
 MAX_REGISTRY_BYTES: Final = 16 * 1024 * 1024
@@ -140,7 +146,9 @@ def encode_registry(municipality: Municipality, residents: list[Resident]) -> by
         residents=[
             _ResidentFile(
                 resident_id=r.resident_id,
-                certificate=_CertificateFile(issuer=r.link.issuer, serial=format(r.link.serial, "x")),
+                certificate=_CertificateFile(
+                    issuer=r.link.issuer, serial=format(r.link.serial, "x")
+                ),
                 name=r.name,
                 birth_date=r.birth_date,
                 sex=r.sex,  # type: ignore[arg-type]  # checked on decode

@@ -34,6 +34,8 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "myna_edge.devstack:add_parser",
     "myna_edge.firmware:add_parser",
     "municipal.document.cli:add_parser",
+    "municipal.cli:add_parser",
+    "myna_edge.municipal_world:add_parser",
 )
 
 

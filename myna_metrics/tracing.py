@@ -54,6 +54,7 @@ __all__ = [
     "command_span",
     "install_agent_tracer",
     "tracing_config",
+    "with_endpoint",
 ]
 
 #: The request id of the command (agent) or call (verifier) being served; logs read it too.
@@ -94,6 +95,15 @@ def tracing_config(endpoint: str | None, sample_ratio: float = 1.0) -> TracingCo
     if not 0.0 <= sample_ratio <= 1.0:
         raise ValueError("sample_ratio must be between 0 and 1")
     return TracingConfig(endpoint, float(sample_ratio))
+
+
+def with_endpoint(current: TracingConfig | None, endpoint: str) -> TracingConfig:
+    """``--otlp URL`` over a file's ``[tracing]``: its ``sample_ratio`` is kept.
+
+    Raises:
+        ValueError: not an http(s) URL.
+    """
+    return tracing_config(endpoint, current.sample_ratio if current is not None else 1.0)
 
 
 def build_provider(config: TracingConfig, service_name: str) -> TracerProvider:
@@ -244,9 +254,13 @@ class ServerTracingInterceptor(grpc.aio.ServerInterceptor):
     """A server span per unary call, continuing the caller's trace from the metadata.
 
     Streaming methods pass through untraced (the verifier's API is unary).
+
+    Args:
+        tracer: None keeps only the request id for the log lines
+            (``myna_metrics.json_logs``) and makes no span.
     """
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer | None) -> None:
         self._tracer = tracer
         self._wrapped: dict[str, tuple[Any, Any]] = {}
 
@@ -275,6 +289,16 @@ class ServerTracingInterceptor(grpc.aio.ServerInterceptor):
         base = _rpc_attributes(method)
         name = method.lstrip("/")
         tracer = self._tracer
+        if tracer is None:
+
+            async def identified(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                token = REQUEST_ID.set(_request_id(context.invocation_metadata()))
+                try:
+                    return await inner(request, context)
+                finally:
+                    REQUEST_ID.reset(token)
+
+            return identified
 
         async def traced(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             metadata = context.invocation_metadata()

@@ -60,7 +60,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from myna_metrics import MetricsConfig
-from myna_metrics.tracing import TracingConfig, tracing_config
+from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
 from verifier.errors import ConfigError
 
 __all__ = [
@@ -329,16 +329,11 @@ def _tracing(path: Path, section: _TracingFile | UnsetType) -> TracingConfig | N
 
 
 def with_tracing(config: VerifierConfig, endpoint: str | None) -> VerifierConfig:
-    """``--otlp URL`` over the file's ``[tracing] endpoint`` (its ``sample_ratio`` is kept).
-
-    Raises:
-        ConfigError: not an http(s) URL.
-    """
+    """``--otlp URL`` over the file's ``[tracing]`` (its ratio kept); ConfigError: not http(s)."""
     if endpoint is None:
         return config
-    ratio = config.tracing.sample_ratio if config.tracing is not None else 1.0
     try:
-        return dataclasses.replace(config, tracing=tracing_config(endpoint, ratio))
+        return dataclasses.replace(config, tracing=with_endpoint(config.tracing, endpoint))
     except ValueError as exc:
         raise ConfigError(f"--otlp: {exc}") from None
 

@@ -35,24 +35,26 @@ SERVICE_NAME: Final = "myna-verifier"
 class VerifierTracing:
     """The verifier's tracer provider (None when tracing is off) and its interceptors."""
 
-    def __init__(self, provider: TracerProvider | None) -> None:
+    def __init__(self, provider: TracerProvider | None, *, json_logs: bool = False) -> None:
         #: Tests add a span processor here (an in-memory exporter).
         self.provider = provider
+        self._json_logs = json_logs
 
     @classmethod
     def for_server(cls, config: VerifierConfig, *, worker: bool = False) -> VerifierTracing:
         """Tracing as ``config`` says; a worker process also applies ``log_format``."""
         if worker and config.log_format == "json":
             use_json_logs()
+        json_logs = config.log_format == "json"
         if config.tracing is None:
-            return cls(None)
-        return cls(build_provider(config.tracing, SERVICE_NAME))
+            return cls(None, json_logs=json_logs)
+        return cls(build_provider(config.tracing, SERVICE_NAME), json_logs=json_logs)
 
     def interceptors(self) -> tuple[grpc.aio.ServerInterceptor, ...]:
-        """None when off, so tracing off costs nothing per call."""
-        if self.provider is None:
-            return ()
-        return (ServerTracingInterceptor(self.provider.get_tracer("myna_edge.verifier")),)
+        """None when off (tracing off costs nothing per call); JSON logs alone get request ids."""
+        if self.provider is not None:
+            return (ServerTracingInterceptor(self.provider.get_tracer("myna_edge.verifier")),)
+        return (ServerTracingInterceptor(None),) if self._json_logs else ()
 
     def shutdown(self) -> None:
         """Flush and stop the exporter (blocking: call it in a thread); harmless twice."""

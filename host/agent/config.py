@@ -65,7 +65,7 @@ from host.client import ClientConfig
 from host.client.channel import replica_target
 from host.errors import AgentConfigError
 from myna_metrics import MetricsConfig
-from myna_metrics.tracing import TracingConfig, tracing_config
+from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
 
 __all__ = [
     "AgentConfig",
@@ -391,16 +391,11 @@ def _tracing(path: Path, section: _TracingFile | UnsetType) -> TracingConfig | N
 
 
 def with_tracing(config: AgentConfig, endpoint: str | None) -> AgentConfig:
-    """``--otlp URL`` over the file's ``[tracing] endpoint`` (its ``sample_ratio`` is kept).
-
-    Raises:
-        AgentConfigError: not an http(s) URL.
-    """
+    """``--otlp URL`` over the file's ``[tracing]`` (its ratio kept); raises AgentConfigError."""
     if endpoint is None:
         return config
-    ratio = config.tracing.sample_ratio if config.tracing is not None else 1.0
     try:
-        return dataclasses.replace(config, tracing=tracing_config(endpoint, ratio))
+        return dataclasses.replace(config, tracing=with_endpoint(config.tracing, endpoint))
     except ValueError as exc:
         raise AgentConfigError(f"--otlp: {exc}") from None
 

@@ -144,8 +144,11 @@ def check_framing(request: web.BaseRequest) -> None:
     Raises:
         GatewayRequestError: 400 for a repeated Host/Origin/Content-Length or
             a Content-Length that is not ASCII digits, 411 for a chunked
-            upload or a POST without Content-Length, 413 for a large body.
+            upload or a POST without Content-Length, 413 for a large body,
+            505 for anything but HTTP/1.0 or 1.1 (aiohttp takes 0.9 and 2.0).
     """
+    if request.version not in ((1, 0), (1, 1)):
+        raise GatewayRequestError(505, "only HTTP/1.x is spoken")
     headers = request.headers
     for name in _SINGLE:
         if len(headers.getall(name, ())) > 1:

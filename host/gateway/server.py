@@ -34,8 +34,10 @@ the error translation), one handler per route.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ from typing import Final
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 from host.errors import GatewayRequestError
 from host.gateway.bridge import AgentBridge, parse_message
@@ -123,6 +126,8 @@ class GatewayConfig:
         static_dir: where the app's files are.
         max_connections: open connections served at once (the app holds two
             or three: the status stream, a command stream, a POST).
+        head_timeout: a connection that has not sent a whole request head
+            by then is closed (a silent or slow client would hold a slot).
     """
 
     agent: str
@@ -131,6 +136,7 @@ class GatewayConfig:
     voice_guidance: bool = False
     static_dir: Path = STATIC_DIR
     max_connections: int = 32
+    head_timeout: float = 10.0
 
 
 class Gateway:
@@ -148,6 +154,8 @@ class Gateway:
             raise ValueError("port must be 0-65535 and idle_seconds positive")
         if not 1 <= config.max_connections <= 4096:
             raise ValueError("max_connections must be 1-4096")
+        if config.head_timeout <= 0:
+            raise ValueError("head_timeout must be positive")
         self.config = config
         self.bridge = AgentBridge(config.agent)
         self._extra = dict(extra_routes or {})
@@ -155,6 +163,8 @@ class Gateway:
         self._messages = json_response(200, message_table())
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[object]] = set()
+        self._served: weakref.WeakSet[RequestHandler] = weakref.WeakSet()
+        self._reaper: asyncio.Task[None] | None = None
         self.port = 0
 
     @property
@@ -186,6 +196,7 @@ class Gateway:
             await runner.cleanup()
             raise
         self._runner = runner
+        self._reaper = asyncio.ensure_future(self._reap_silent(runner))
         self.port = int(runner.addresses[0][1])
         _log.info("kiosk gateway on %s for agent %s", self.url, self.config.agent)
         return self.url
@@ -194,6 +205,10 @@ class Gateway:
         """Stop serving, end open streams, close the agent channel; harmless twice."""
         if self._runner is not None:
             runner, self._runner = self._runner, None
+            if self._reaper is not None:
+                self._reaper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reaper
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -206,6 +221,25 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    async def _reap_silent(self, runner: web.AppRunner) -> None:
+        """Close each connection that sent no whole request head within ``head_timeout``.
+
+        aiohttp waits for a first request without a deadline; the gateway's
+        connection cap makes that a way to lock the kiosk out, so the old
+        server's head timeout is kept here.
+        """
+        limit = self.config.head_timeout
+        first_seen: dict[RequestHandler, float] = {}
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, limit / 2))
+            now = loop.time()
+            connections = runner.server.connections if runner.server is not None else []
+            first_seen = {conn: first_seen.get(conn, now) for conn in connections}
+            for conn, since in first_seen.items():
+                if conn not in self._served and now - since >= limit and conn.transport:
+                    conn.transport.close()
 
     def _add_routes(self, router: web.UrlDispatcher) -> None:
         for path, extra in self._extra.items():  # first: an embedder's route wins
@@ -225,6 +259,7 @@ class Gateway:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
+        self._served.add(request.protocol)
         try:
             response = await self._checked(request, handler)
         except GatewayRequestError as exc:

@@ -54,6 +54,8 @@ __all__ = [
     "ThreadedFaceMatcher",
     "encode_frame",
     "encode_match",
+    "parse_identity",
+    "parse_result",
     "photo_format",
 ]
 

@@ -37,6 +37,9 @@ _FONT: Final = "jp"
 _LEFT: Final = 22.0
 _LABEL_W: Final = 40.0
 _ROW_H: Final = 11.0
+#: Height of the table (y 48 to 200 mm): a long record (世帯全員) gets thinner rows
+#: and smaller type rather than running into the mayor's line and the footer.
+_TABLE_MM: Final = 152.0
 _QR_MM: Final = 110.0
 #: First days of the eras certificates print, newest first (before 明治 6: the Western year).
 _ERAS: Final = (
@@ -111,15 +114,17 @@ def _front(pdf: FPDF, content: DocumentContent, *, pattern: bool) -> None:
     pdf.set_font(_FONT, size=22)
     pdf.set_xy(_LEFT, 24)
     pdf.cell(width - 2 * _LEFT, 12, next(lines), align="C")
-    pdf.set_font(_FONT, size=11)
+    row_h = min(_ROW_H, _TABLE_MM / max(1, len(content.fields)))
+    pdf.set_font(_FONT, size=min(11.0, row_h * 1.6))
     y = 48.0
     pdf.set_line_width(0.3)
     for _ in content.fields:
         pdf.set_xy(_LEFT, y)
-        pdf.cell(_LABEL_W, _ROW_H, next(lines), border=1)
+        pdf.cell(_LABEL_W, row_h, next(lines), border=1)
         pdf.set_xy(_LEFT + _LABEL_W, y)
-        pdf.cell(width - 2 * _LEFT - _LABEL_W, _ROW_H, next(lines), border=1)
-        y += _ROW_H
+        pdf.cell(width - 2 * _LEFT - _LABEL_W, row_h, next(lines), border=1)
+        y += row_h
+    pdf.set_font(_FONT, size=11)
     y = max(y + 16, 200.0)
     pdf.set_xy(_LEFT, y)
     pdf.cell(width - 2 * _LEFT, 8, next(lines))

@@ -131,7 +131,9 @@ class SqliteLedger:
                     fee_yen=int(row[4]),
                     issued_at=dt.datetime.fromisoformat(row[5]),
                 )
-            number = int(db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM documents").fetchone()[0])
+            number = int(
+                db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM documents").fetchone()[0]
+            )
             document = build(number)
             db.execute(
                 "INSERT INTO documents (number, serial, idempotency_key, fingerprint, fee_yen, "

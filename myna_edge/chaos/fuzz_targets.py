@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
@@ -41,7 +42,6 @@ from host.card.surface_photo import decode_photo
 from host.errors import (
     AgentConfigError,
     CardError,
-    GatewayRequestError,
     IntegrityError,
     PeripheralError,
     ProtocolError,
@@ -50,7 +50,7 @@ from host.errors import (
 from host.firmware.errors import ImageFormatError, ImageRejectedError, ImageSignatureError
 from host.firmware.image import parse_image
 from host.firmware.signing import verify_image
-from host.gateway.http import read_request
+from host.gateway import Gateway, GatewayConfig
 from host.peripherals import Controller, CounterStore
 from host.peripherals import face_matcher as fm
 from host.peripherals.escpos import parse_status
@@ -70,6 +70,7 @@ from hw_sim.errors import SlotStateError
 from hw_sim.readers.pn532 import Pn532
 from hw_sim.readers.pn532_frames import Command, FrameParser
 from hw_sim.readers.slot import parse_slot
+from municipal.config import load_config as load_municipal_config
 from municipal.document import (
     CodeFormatError,
     DocumentError,
@@ -79,7 +80,10 @@ from municipal.document import (
     read_document,
     verify_input,
 )
+from municipal.errors import MunicipalConfigError
+from municipal.registry_file import load_registry
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.municipal_world import MUNICIPAL_METHODS, grpc_fuzz_target
 from verifier.config import load_config
 from verifier.errors import ConfigError
 from verifier.terminal_denylist import TerminalDenyList
@@ -378,23 +382,63 @@ def _sim_reader_slot(stack: ExitStack, workdir: Path) -> Harness:
     return harness
 
 
+#: How long the gateway harness waits for an answer: a request the input leaves
+#: incomplete (a Content-Length past its end) gets none, as from a real browser.
+_GATEWAY_ANSWER_S: Final = 1.0
+
+
 def _host_gateway_http(stack: ExitStack, workdir: Path) -> Harness:
+    # The raw bytes go to a started Gateway (aiohttp) over a loopback socket,
+    # with no agent behind it (so nothing a request does can reach one). The
+    # seeds name 127.0.0.1:8080; that becomes the gateway's port so they pass
+    # the Host/Origin checks and reach the routes and the JSON bounds.
     loop = asyncio.new_event_loop()
     stack.callback(loop.close)
+    gateway = Gateway(GatewayConfig(agent=f"unix:{workdir / 'no-agent.sock'}"))
+    loop.run_until_complete(gateway.start())
+    stack.callback(lambda: loop.run_until_complete(gateway.stop()))
+    errors = _ErrorRecords()
+    logging.getLogger("host.gateway").addHandler(errors)
+    stack.callback(logging.getLogger("host.gateway").removeHandler, errors)
+    own = f"127.0.0.1:{gateway.port}".encode()
 
-    async def parse(data: bytes) -> None:
-        reader = asyncio.StreamReader(limit=16384)  # as the gateway's server has it
-        reader.feed_data(data)
-        reader.feed_eof()
-        with suppress(GatewayRequestError):
-            request = await read_request(reader)
-            if request is not None:
-                request.json()
+    async def exchange(data: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+        answer = b""
+        try:
+            writer.write(data.replace(b"127.0.0.1:8080", own))
+            async with asyncio.timeout(_GATEWAY_ANSWER_S):
+                while chunk := await reader.read(65536):
+                    answer += chunk
+        except (TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with suppress(ConnectionError):
+                await writer.wait_closed()
+        return answer
 
     def harness(data: bytes) -> None:
-        loop.run_until_complete(parse(data))
+        answer = loop.run_until_complete(exchange(data))
+        status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 2 else b""
+        if answer and (not answer.startswith(b"HTTP/") or not status.isdigit()):
+            raise ChaosInvariantError(f"the gateway answered {answer[:40]!r}")
+        if status == b"500" or errors.records:
+            errors.records.clear()
+            raise ChaosInvariantError("a request made the gateway fail (500 or an error logged)")
 
     return harness
+
+
+class _ErrorRecords(logging.Handler):
+    """The gateway's ERROR records: a malformed request must be a refusal, never a fault."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def _host_xfs4iot(stack: ExitStack, workdir: Path) -> Harness:
@@ -543,6 +587,24 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
             "verifier_terminal_denylist",
             "the verifier's terminal deny-list file",
             _config("revoked-terminals.txt", TerminalDenyList, ConfigError),
+        ),
+        Target(
+            "municipal_registry",
+            "the municipality's registry file (--registry)",
+            _config("registry.json", load_registry, MunicipalConfigError),
+        ),
+        Target(
+            "municipal_config_toml",
+            "municipal.toml",
+            _config("municipal.toml", load_municipal_config, MunicipalConfigError),
+        ),
+        *(
+            Target(
+                f"municipal_{m.name}",
+                f"MunicipalService.{m.name} request",
+                grpc_fuzz_target(m.name),
+            )
+            for m in MUNICIPAL_METHODS
         ),
     )
 }

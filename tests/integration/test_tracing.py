@@ -115,7 +115,8 @@ def test_one_trace_per_command_across_agent_and_verifier(
     assert {s.resource.attributes["service.name"] for s in remote} == {VERIFIER_SERVICE}
     (root,) = [s for s in agent if s.parent is None]
     assert root.name == "Execute TRANSFER"
-    assert root.attributes is not None and root.attributes[REQUEST_ID_ATTRIBUTE] == "trace-1"
+    assert root.attributes is not None
+    assert root.attributes[REQUEST_ID_ATTRIBUTE] == "trace-1"
     trace_id = root.context.trace_id
     # one trace: every span of both services
     assert {s.context.trace_id for s in (*agent, *remote)} == {trace_id}
@@ -124,14 +125,16 @@ def test_one_trace_per_command_across_agent_and_verifier(
     methods = {s.name.rpartition("/")[2] for s in clients}
     assert {"OpenSession", "AuthorizeTransfer"} <= methods
     for span in clients:  # each verifier call hangs under the command's span
-        assert span.parent is not None and span.parent.span_id == root.context.span_id
+        assert span.parent is not None
+        assert span.parent.span_id == root.context.span_id
         assert span.attributes is not None
         assert span.attributes[REQUEST_ID_ATTRIBUTE] == "trace-1"
     by_id = {s.context.span_id: s for s in clients}
     assert len(remote) == len(clients)  # every call reached the verifier, traced
     for span in remote:  # the server span continues the client span of the same call
         assert span.kind is SpanKind.SERVER
-        assert span.parent is not None and span.parent.is_remote
+        assert span.parent is not None
+        assert span.parent.is_remote
         caller = by_id[span.parent.span_id]
         assert caller.name == span.name
         assert span.attributes is not None
@@ -149,7 +152,8 @@ def test_one_trace_per_command_across_agent_and_verifier(
     }
     text = "\n".join(_attribute_text(s) for s in (*agent, *remote))
     for what, value in secrets.items():
-        assert value and value not in text, what
+        assert value, what
+        assert value not in text, what
 
 
 async def _transfer(stub: tpb_grpc.TerminalServiceStub) -> list[tpb.ExecuteResponse]:

@@ -100,7 +100,10 @@ class SecretsStack:
         )
         # Development mode only from the command line, on loopback (issue 22).
         toml = str(self.folder / "verifier.toml")
-        self._spawn("verifier", ["verifier", "--config", toml, "--insecure-dev"])
+        # JSON-lines logs (issue 16.3) for the verifier and the ATM; the kiosk logs text.
+        self._spawn(
+            "verifier", ["verifier", "--config", toml, "--insecure-dev", "--log-format", "json"]
+        )
         self._wait_port(self.verifier_port)
         to_verifier = self._relay(self.verifier_port, "verifier")
         self.pad = self._stack.enter_context(SimController())
@@ -111,7 +114,11 @@ class SecretsStack:
         self.stubs: dict[str, tpb_grpc.TerminalServiceStub] = {}
         for profile, extra in (
             ("kiosk", "reset_otp_first = true\n"),
-            ("atm", f'controller = "{self.pad.url}"\ncontroller_key = "board.key"\n'),
+            (
+                "atm",
+                f'controller = "{self.pad.url}"\ncontroller_key = "board.key"\n'
+                'log_format = "json"\n',
+            ),
         ):
             port = free_port()
             (self.folder / f"{profile}.toml").write_text(

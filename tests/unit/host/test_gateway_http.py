@@ -1,79 +1,48 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``host.gateway.http``: the strict little HTTP/1.1 parser and the response heads."""
+"""``host.gateway.http``: the gateway's rules on top of aiohttp, and what reaches the wire.
+
+The framing rules are checked on aiohttp's own mocked requests; what aiohttp's
+parser refuses before the gateway sees a request is checked over a real
+socket against a started ``Gateway`` (no agent behind it: nothing may reach one).
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from aiohttp import web
+from aiohttp.http import HttpVersion
+from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 
 from host.errors import GatewayRequestError
+from host.gateway import Gateway, GatewayConfig
 from host.gateway.http import (
     MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    SECURITY_HEADERS,
     Request,
+    Response,
+    check_framing,
     json_response,
-    read_request,
-    response_head,
+    to_web,
 )
 
 
-def parse(data: bytes, *, eof: bool = True) -> Request | None:
-    async def main() -> Request | None:
-        reader = asyncio.StreamReader(limit=16384)
-        reader.feed_data(data)
-        if eof:
-            reader.feed_eof()
-        return await read_request(reader)
-
-    return asyncio.run(main())
-
-
-def test_get_with_query_and_lower_case_headers() -> None:
-    request = parse(b"GET /api/config?idle=2&x= HTTP/1.1\r\nHost: 127.0.0.1:8\r\nX-A:  b \r\n\r\n")
-    assert request is not None
-    assert (request.method, request.path) == ("GET", "/api/config")
-    assert request.query == {"idle": "2", "x": ""}
-    assert request.headers == {"host": "127.0.0.1:8", "x-a": "b"}
-    assert request.body == b""
-
-
-def test_post_body_by_content_length_and_json() -> None:
-    request = parse(
-        b"POST /api/cancel HTTP/1.1\r\nContent-Type: application/json; charset=utf-8\r\n"
-        b'Content-Length: 13\r\n\r\n{"a": [1, 2]}'
+def _mocked(
+    method: str, headers: list[tuple[str, str]], version: tuple[int, int] = (1, 1)
+) -> web.Request:
+    return make_mocked_request(
+        method, "/api/cancel", headers=CIMultiDict(headers), version=HttpVersion(*version)
     )
-    assert request is not None
+
+
+def test_post_body_as_json_and_never_in_a_repr() -> None:
+    headers = {"content-type": "application/json; charset=utf-8"}
+    request = Request("POST", "/api/cancel", {}, headers, b'{"a": [1, 2]}')
     assert request.json() == {"a": [1, 2]}
     assert "body" not in repr(request)  # bodies never reach a repr (or a log)
-
-
-def test_client_closing_before_a_request_is_not_an_error() -> None:
-    assert parse(b"") is None
-
-
-@pytest.mark.parametrize(
-    ("data", "status"),
-    [
-        (b"GET / HTTP/1.1\r\nHost: a", 400),  # truncated head
-        (b"GET /\r\n\r\n", 400),
-        (b"GET nohost HTTP/1.1\r\n\r\n", 400),
-        (b"GE T / HTTP/1.1\r\n\r\n", 400),
-        (b"GET / HTTP/2.0\r\n\r\n", 505),
-        (b"GET / HTTP/1.1\r\nbad header\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\n Host: x\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
-        (b"POST / HTTP/1.1\r\n\r\n", 411),
-        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411),
-        (b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
-        (b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", 400),
-        (f"POST / HTTP/1.1\r\nContent-Length: {MAX_BODY_BYTES + 1}\r\n\r\n".encode(), 413),
-    ],
-)
-def test_malformed_requests_carry_their_status(data: bytes, status: int) -> None:
-    with pytest.raises(GatewayRequestError) as caught:
-        parse(data)
-    assert caught.value.status == status
 
 
 @pytest.mark.parametrize(
@@ -82,6 +51,8 @@ def test_malformed_requests_carry_their_status(data: bytes, status: int) -> None
         ("text/plain", b"{}", 415),
         ("application/json", b"{", 400),
         ("application/json", b"\xff", 400),
+        ("application/json", b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1), 400),
+        ("application/json", b"[" * 5000 + b"]" * 5000, 400),
     ],
 )
 def test_json_body_errors(content_type: str, body: bytes, status: int) -> None:
@@ -91,14 +62,80 @@ def test_json_body_errors(content_type: str, body: bytes, status: int) -> None:
     assert caught.value.status == status
 
 
-def test_response_heads_close_and_carry_the_security_headers() -> None:
-    head = response_head(200, "text/html", 5).decode()
-    assert head.startswith("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n")
-    assert "Connection: close\r\n" in head
-    assert "Content-Security-Policy: default-src 'none'" in head
-    assert "Cache-Control: no-store" in head
-    assert head.endswith("\r\n\r\n")
-    assert "Content-Length" not in response_head(200, "text/event-stream").decode()
-    response = json_response(422, {"error": "日本"})
-    assert response.body == '{"error":"日本"}'.encode()
-    assert response.content_type == "application/json; charset=utf-8"
+def test_json_depth_counts_brackets_outside_strings_only() -> None:
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    in_string = b'["' + b"[" * 100 + b'\\"{"]'
+    for body in (deepest, in_string):
+        assert Request("POST", "/", {}, {"content-type": "application/json"}, body).json()
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "version", "status"),
+    [
+        ("POST", [("Host", "a"), ("Host", "b"), ("Content-Length", "2")], (1, 1), 400),
+        ("POST", [("Origin", "a"), ("Origin", "a"), ("Content-Length", "2")], (1, 1), 400),
+        ("POST", [("Content-Length", "²")], (1, 1), 400),
+        ("POST", [("Content-Length", "+5")], (1, 1), 400),
+        ("POST", [], (1, 1), 411),
+        ("POST", [("Transfer-Encoding", "chunked")], (1, 1), 411),
+        ("POST", [("Content-Length", str(MAX_BODY_BYTES + 1))], (1, 1), 413),
+        ("GET", [], (2, 0), 505),
+        ("GET", [], (0, 9), 505),
+    ],
+)
+def test_framing_refusals_carry_their_status(
+    method: str, headers: list[tuple[str, str]], version: tuple[int, int], status: int
+) -> None:
+    with pytest.raises(GatewayRequestError) as caught:
+        check_framing(_mocked(method, headers, version))
+    assert caught.value.status == status
+
+
+def test_framing_accepts_what_the_app_sends() -> None:
+    check_framing(_mocked("GET", [("Host", "127.0.0.1:8")]))
+    check_framing(_mocked("GET", [("Host", "127.0.0.1:8")], (1, 0)))
+    check_framing(_mocked("POST", [("Content-Length", str(MAX_BODY_BYTES))]))
+
+
+def test_responses_close_and_carry_the_security_headers() -> None:
+    response = to_web(Response(200, b"hello", "text/html; charset=utf-8"))
+    assert response.content_type == "text/html"
+    assert response.charset == "utf-8"
+    assert response.keep_alive is False  # one request per connection, as before
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert response.headers["Cache-Control"] == "no-store"
+    image = to_web(Response(200, b"\x89PNG", "image/png"))
+    assert (image.content_type, image.charset) == ("image/png", None)
+    answer = json_response(422, {"error": "日本"})
+    assert answer.body == '{"error":"日本"}'.encode()
+    assert answer.content_type == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET nohost HTTP/1.1\r\nHost: @\r\n\r\n",
+        b"GE T / HTTP/1.1\r\nHost: @\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: @\r\nbad header\r\n\r\n",
+        b"GET / HTTP/1.1\r\n Host: @\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: @\r\nHost: @\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: @\r\nX: " + b"a" * 9000 + b"\r\n\r\n",
+        b"POST /api/cancel HTTP/1.1\r\nHost: @\r\nContent-Length: -1\r\n\r\n",
+        b"POST /api/cancel HTTP/1.1\r\nHost: @\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /api/cancel HTTP/1.1\r\nHost: @\r\nContent-Length: ²\r\n\r\n{}".encode(),
+    ],
+)
+def test_malformed_requests_are_400_before_any_route(request_bytes: bytes) -> None:
+    async def main() -> bytes:
+        async with Gateway(GatewayConfig(agent="unix:/nonexistent/agent.sock")) as gateway:
+            data = request_bytes.replace(b"@", f"127.0.0.1:{gateway.port}".encode())
+            reader, writer = await asyncio.open_connection("127.0.0.1", gateway.port)
+            writer.write(data)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(), 10)
+            writer.close()
+            await writer.wait_closed()
+            return answer
+
+    assert asyncio.run(main()).split(b" ", 2)[1] == b"400"

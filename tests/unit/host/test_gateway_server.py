@@ -382,3 +382,20 @@ def test_extra_routes_pass_the_same_guard_and_a_bug_is_a_500(
         run(scenario, routes={"/hello": hello, "/boom": boom})
     assert seen == ["GET", "POST"]
     assert "GET /boom failed" in caplog.text
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost: 127.0.0.1"])
+def test_a_client_without_a_whole_request_head_is_dropped(sent: bytes) -> None:
+    async def main() -> None:
+        config = GatewayConfig(agent="unix:/nonexistent/agent.sock", head_timeout=0.2)
+        async with Gateway(config) as gw:
+            reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+            writer.write(sent)
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, slot freed
+            writer.close()
+            status, _, _ = await http(gw, "GET", "/api/messages")  # a whole request is served
+            assert status == 200
+
+    asyncio.run(main())
+    with pytest.raises(ValueError, match="head_timeout"):
+        Gateway(GatewayConfig(agent="unix:/x", head_timeout=0))
