@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """The reference municipality issuing service (証明発行サーバ) of issue 14.
 
-Today it holds the issued document (``municipal.document``: the A4 PDF, its
-signed 2D code and the offline check of a paper copy) and the issuing
+It holds the issued document (``municipal.document``: the A4 PDF, its
+signed 2D code and the offline check of a paper copy), the issuing
 office's domain logic with no gRPC (``registry``, ``fees``, ``issuing``,
-``errors``). The grpc.aio server and its storage come next
-(docs/issuance.md). This package initialiser stays empty on purpose:
+``errors``), its ledger (``ledger``: SQLite) and the grpc.aio
+``MunicipalService`` (``service``, ``server``, ``config``, ``wire``,
+``registry_file``, ``cli``; docs/issuance.md). This package initialiser
+stays empty on purpose:
 ``myna-edge document verify`` imports the document format without loading a
 server.
 """

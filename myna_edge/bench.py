@@ -181,7 +181,7 @@ SUITES: dict[str, str] = {
     "readers": "hw_sim.readers.bench:readers_suite",
     "latency": "myna_edge.bench_latency:latency_suite",
     "link": "myna_edge.bench_link:link_suite",
-    "verifier": "myna_edge.bench_metrics:verifier_suite_with_metrics",
+    "verifier": "myna_edge.bench_tracing:verifier_suite_with_tracing",
     "capacity": "myna_edge.bench_capacity:capacity_suite",
     "flows": "myna_edge.bench_flows:flows_suite",
 }

@@ -271,6 +271,19 @@ def _verifier(f: Mapping[str, Any]) -> Iterator[Row]:
                     f"{mine['per_second']} calls/s, {mine['server_cpu_us_per_call']} µs server"
                     f" + {mine['client_cpu_us_per_call']} µs client CPU/call",
                 )
+    for name, label, goal in (
+        ("metrics", "metrics on", 0.97),
+        ("tracing", "tracing 1-in-100", 0.95),
+    ):
+        cost = f.get(name)
+        if isinstance(cost, dict):
+            yield Row(
+                area,
+                f"VerifyCard throughput, {top} in flight, {label} (goal ≥ {goal}×)",
+                cost[f"verify_{name}_on_vs_off_at_32_vs_echo"],
+                f"the same with {name} off, each run over its own echo, same run",
+                f"raw on ÷ off {cost[f'verify_{name}_on_vs_off_at_32']}",
+            )
 
 
 def _capacity(f: Mapping[str, Any]) -> Iterator[Row]:

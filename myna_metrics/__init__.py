@@ -11,6 +11,9 @@ names grpc-prometheus made the convention) and the same local-only
 - ``interceptors``: ``ServerMetricsInterceptor`` (grpc.aio server) and
   ``ClientMetricsInterceptor`` (grpc.aio channel), counting
   ``grpc_server_*`` / ``grpc_client_*``.
+- ``tracing``: OpenTelemetry spans over gRPC (off unless configured) and the
+  request id of the command or call being served.
+- ``json_logs``: the JSON-lines log formatter with trace and request ids.
 """
 
 from myna_metrics.interceptors import (

@@ -20,7 +20,7 @@ def _failing_suite(rounds: int) -> dict[str, object]:
 def test_a_failed_suite_is_reported_and_the_rest_still_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert bench.SUITES["verifier"] == "myna_edge.bench_metrics:verifier_suite_with_metrics"
+    assert bench.SUITES["verifier"] == "myna_edge.bench_tracing:verifier_suite_with_tracing"
     monkeypatch.setattr("myna_edge.bench_verifier.verifier_suite", _failing_suite)
     report = write_report(tmp_path / "out", ["card", "verifier"], 1)
     assert report.failures == {"verifier": "failed: RuntimeError: the rig would not start"}
