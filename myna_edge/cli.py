@@ -2,7 +2,7 @@
 """Argument parsing and dispatch for ``myna-edge``.
 
 Each component registers its own subcommands (``host.cli``, ``hw_sim.cli``,
-``myna_edge.demo``, ``myna_edge.bench_cli``), so the command line grows with the
+``myna_edge.demo``, ``myna_edge.bench.cli``), so the command line grows with the
 components without this module knowing their options.
 """
 
@@ -24,7 +24,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "myna_edge.demo:add_parser",
     "host.cli:add_parsers",
     "hw_sim.cli:add_sim_parser",
-    "myna_edge.bench_cli:add_parser",
+    "myna_edge.bench.cli:add_parser",
     "verifier.cli:add_parser",
     "host.transport.cli:add_parser",
     "host.agent.cli:add_parser",

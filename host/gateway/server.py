@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,7 +162,7 @@ class Gateway:
         self._messages = json_response(200, message_table())
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[object]] = set()
-        self._served: weakref.WeakSet[RequestHandler] = weakref.WeakSet()
+        self._served: set[RequestHandler] = set()  # pruned to the live ones by the reaper
         self._reaper: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -206,9 +205,10 @@ class Gateway:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             if self._reaper is not None:
-                self._reaper.cancel()
+                reaper, self._reaper = self._reaper, None
+                reaper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await self._reaper
+                    await reaper
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -237,6 +237,7 @@ class Gateway:
             now = loop.time()
             connections = runner.server.connections if runner.server is not None else []
             first_seen = {conn: first_seen.get(conn, now) for conn in connections}
+            self._served.intersection_update(first_seen)
             for conn, since in first_seen.items():
                 if conn not in self._served and now - since >= limit and conn.transport:
                     conn.transport.close()

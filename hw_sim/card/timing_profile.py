@@ -2,7 +2,7 @@
 """Calibration profiles: a card timing model measured on a real reader, as a JSON file.
 
 Why a file: ``myna-edge bench calibrate`` measures a card and reader once
-(``myna_edge.bench_calibrate``); the simulator then prices exchanges with
+(``myna_edge.bench.hil.calibrate``); the simulator then prices exchanges with
 those figures instead of the UNCONFIRMED built-in constants of
 ``hw_sim.card.timing`` (``sim://?timing=FILE``, ``myna-edge bench --timing
 FILE``). The built-in constants stay as they are; a profile replaces them

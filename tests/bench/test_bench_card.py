@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from host.card import KeyKind, MynaCard, ReadStrategy
 from host.transport.sim import SimTransport
 from hw_sim.card import get_profile
-from myna_edge.bench import (
+from myna_edge.bench.card import (
     MINIMUM_APDUS_PER_FILE,
     card_session,
     channel_select,

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from myna_edge.bench_flows import FOOTPRINT_TARGETS, MINIMUM_COMMANDS, flows_suite
+from myna_edge.bench.flows import FOOTPRINT_TARGETS, MINIMUM_COMMANDS, flows_suite
 
 
 @pytest.fixture(scope="module")

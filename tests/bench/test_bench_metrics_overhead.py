@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna_edge.bench_metrics``: the metrics on/off comparison is smoke-run with tiny sizes.
+"""``myna_edge.bench.metrics``: the metrics on/off comparison is smoke-run with tiny sizes.
 
 The figures themselves come from ``myna-edge bench verifier`` (goal: on >=
 0.97x off); here only that the run completes and reports what it should,
@@ -8,7 +8,7 @@ so it cannot rot.
 
 from __future__ import annotations
 
-from myna_edge.bench_metrics import metrics_overhead
+from myna_edge.bench.metrics import metrics_overhead
 
 
 def test_metrics_overhead_reports_both_sides() -> None:

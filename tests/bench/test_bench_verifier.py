@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench_verifier import (
+from myna_edge.bench.verifier import (
     CONCURRENCY,
     POSTGRES_ENV,
     WORKER_COUNTS,
@@ -192,7 +192,7 @@ def test_suite_reports_ratios() -> None:
 
 
 def test_a_named_postgresql_database_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    from myna_edge import bench_verifier
+    from myna_edge.bench import verifier as bench_verifier
 
     monkeypatch.setenv(POSTGRES_ENV, "postgresql://nobody@127.0.0.1:1/named")
     with bench_verifier._postgres() as url:

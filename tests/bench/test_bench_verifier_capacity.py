@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from myna_edge.bench_capacity import FLOWS, SLO_P99_MS, capacity_suite, national_peak
+from myna_edge.bench.capacity import FLOWS, SLO_P99_MS, capacity_suite, national_peak
 
 
 def test_each_rpc_peak_is_the_sum_of_its_flows() -> None:

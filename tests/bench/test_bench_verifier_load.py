@@ -13,7 +13,7 @@ import asyncio
 
 import pytest
 
-from myna_edge.bench_verifier_load import LoadSpec, drive, drive_from_child
+from myna_edge.bench.verifier_load import LoadSpec, drive, drive_from_child
 
 
 def test_drive_times_every_call_and_applies_littles_law() -> None:

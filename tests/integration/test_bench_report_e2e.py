@@ -22,7 +22,7 @@ from PIL import Image
 from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna_edge.bench import SUITES
-from myna_edge.bench_plots import PLOTS
+from myna_edge.bench.plots import PLOTS
 from myna_edge.cli import main
 from tests.prerequisites import missing_prerequisite
 

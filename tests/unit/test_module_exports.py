@@ -101,6 +101,33 @@ DEMO_MODULES = [
     "myna_edge.demo.world",
 ]
 
+#: The bench package (``myna-edge bench``): same rules as the demo's.
+BENCH_MODULES = [
+    "myna_edge.bench",
+    "myna_edge.bench.capacity",
+    "myna_edge.bench.card",
+    "myna_edge.bench.cli",
+    "myna_edge.bench.flow_split",
+    "myna_edge.bench.flows",
+    "myna_edge.bench.latency",
+    "myna_edge.bench.link",
+    "myna_edge.bench.machine",
+    "myna_edge.bench.metrics",
+    "myna_edge.bench.plots",
+    "myna_edge.bench.report",
+    "myna_edge.bench.rows",
+    "myna_edge.bench.tracing",
+    "myna_edge.bench.verifier",
+    "myna_edge.bench.verifier_load",
+    "myna_edge.bench.hil",
+    "myna_edge.bench.hil.calibrate",
+    "myna_edge.bench.hil.cli",
+    "myna_edge.bench.hil.devices",
+    "myna_edge.bench.hil.plan",
+    "myna_edge.bench.hil.suite",
+    "myna_edge.bench.hil.trace",
+]
+
 
 def _source_lines(name: str) -> list[str]:
     module = importlib.import_module(name)
@@ -109,7 +136,9 @@ def _source_lines(name: str) -> list[str]:
         return source.readlines()
 
 
-@pytest.mark.parametrize("name", HOST_MODULES + PERIPHERAL_MODULES + READER_MODULES + DEMO_MODULES)
+@pytest.mark.parametrize(
+    "name", HOST_MODULES + PERIPHERAL_MODULES + READER_MODULES + DEMO_MODULES + BENCH_MODULES
+)
 def test_all_is_in_sync(name: str) -> None:
     module = importlib.import_module(name)
     exported = list(module.__all__)
@@ -134,8 +163,8 @@ def test_host_modules_have_docstrings_and_licence(name: str) -> None:
     assert _source_lines(name)[0].strip() == _LICENCE, name
 
 
-@pytest.mark.parametrize("name", READER_MODULES + DEMO_MODULES)
-def test_reader_and_demo_modules_say_why_and_stay_small(name: str) -> None:
+@pytest.mark.parametrize("name", READER_MODULES + DEMO_MODULES + BENCH_MODULES)
+def test_reader_demo_and_bench_modules_say_why_and_stay_small(name: str) -> None:
     module = importlib.import_module(name)
     assert module.__doc__
     assert "Why" in module.__doc__ or len(module.__doc__) > 200, name

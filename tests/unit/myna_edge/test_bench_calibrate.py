@@ -19,7 +19,7 @@ from host.transport.sim import SimTransport
 from hw_sim.card import get_profile
 from hw_sim.card.timing import ChipTimes, LinkTiming, modelled_seconds
 from hw_sim.card.timing_profile import FitError, TimingProfile, dump_profile, load_profile
-from myna_edge.bench_calibrate import (
+from myna_edge.bench.hil.calibrate import (
     ClockKind,
     ProbeKind,
     calibrate,
@@ -27,7 +27,7 @@ from myna_edge.bench_calibrate import (
     predicted_seconds,
     write_calibration,
 )
-from myna_edge.bench_hil_plan import SafetyStopError
+from myna_edge.bench.hil.plan import SafetyStopError
 from myna_edge.cli import main
 
 #: A linear "card" the fit's model family contains exactly.

@@ -12,14 +12,14 @@ import pytest
 
 from host.client import VerifierClient
 from hw_sim.card.apdu_log import ApduLogEntry
-from myna_edge.bench_flow_split import SPLIT_PARTS, Spent, TimedClient, split
+from myna_edge.bench.flow_split import SPLIT_PARTS, Spent, TimedClient, split
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """perf_counter advances by exactly one second per reading."""
     ticks = itertools.count()
-    monkeypatch.setattr("myna_edge.bench_flow_split.time.perf_counter", lambda: float(next(ticks)))
+    monkeypatch.setattr("myna_edge.bench.flow_split.time.perf_counter", lambda: float(next(ticks)))
 
 
 @pytest.mark.usefixtures("clock")

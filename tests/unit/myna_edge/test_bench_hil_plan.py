@@ -10,8 +10,8 @@ from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import SimTransport
 from hw_sim.card import get_profile
-from myna_edge.bench_hil import HilTargets, card_plan, run_hil
-from myna_edge.bench_hil_plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
+from myna_edge.bench.hil.plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
+from myna_edge.bench.hil.suite import HilTargets, card_plan, run_hil
 
 CHANGE_PIN = bytes.fromhex("00240180")  # CHANGE REFERENCE DATA header
 EMPTY_VERIFY_LENGTH = 4

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from myna_edge.bench_latency import PATHS, LatencySet, percentile
+from myna_edge.bench.latency import PATHS, LatencySet, percentile
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -7,7 +7,7 @@ import importlib.metadata
 import os
 import platform
 
-from myna_edge.bench_machine import PYTHON_PACKAGES, load_average, machine_info
+from myna_edge.bench.machine import PYTHON_PACKAGES, load_average, machine_info
 
 
 def test_machine_info_describes_this_machine() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from myna_edge.bench_latency import LatencySet
-from myna_edge.bench_plots import plot_apdus, plot_flow_split, plot_latency, plot_throughput
+from myna_edge.bench.latency import LatencySet
+from myna_edge.bench.plots import plot_apdus, plot_flow_split, plot_latency, plot_throughput
 from tests.prerequisites import missing_prerequisite
 
 

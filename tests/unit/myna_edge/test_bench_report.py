@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from myna_edge import bench, bench_report
-from myna_edge.bench_report import apdu_counts, write_report
+from myna_edge import bench
+from myna_edge.bench import report as bench_report
+from myna_edge.bench.report import apdu_counts, write_report
 
 
 def _failing_suite(rounds: int) -> dict[str, object]:
@@ -20,8 +21,8 @@ def _failing_suite(rounds: int) -> dict[str, object]:
 def test_a_failed_suite_is_reported_and_the_rest_still_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert bench.SUITES["verifier"] == "myna_edge.bench_tracing:verifier_suite_with_tracing"
-    monkeypatch.setattr("myna_edge.bench_verifier.verifier_suite", _failing_suite)
+    assert bench.SUITES["verifier"] == "myna_edge.bench.tracing:verifier_suite_with_tracing"
+    monkeypatch.setattr("myna_edge.bench.verifier.verifier_suite", _failing_suite)
     report = write_report(tmp_path / "out", ["card", "verifier"], 1)
     assert report.failures == {"verifier": "failed: RuntimeError: the rig would not start"}
     assert [row.figure for row in report.rows if row.ratio is None] == ["the whole suite"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from myna_edge.bench_rows import Row, build_rows, flow_split_rows
+from myna_edge.bench.rows import Row, build_rows, flow_split_rows
 
 _READERS = {
     "pcsc": "unavailable: pcscd is not installed",

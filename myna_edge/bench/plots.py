@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from myna_edge.bench_latency import LatencySet
+from myna_edge.bench.latency import LatencySet
 
 __all__ = ["PLOTS", "plot_apdus", "plot_flow_split", "plot_latency", "plot_throughput"]
 

@@ -41,7 +41,7 @@ from hw_sim.devices.bench import (
 )
 from hw_sim.readers.bench import bare_libnfc_select, bare_pyscard_select
 from hw_sim.readers.stack import PCSC_URL, PcscRig, Pn532Rig
-from myna_edge.bench import card_session, channel_select, raw_card_select, transport_select
+from myna_edge.bench.card import card_session, channel_select, raw_card_select, transport_select
 
 __all__ = ["PATHS", "LatencySet", "collect_latency", "latency_suite", "percentile"]
 

@@ -8,7 +8,7 @@ suite (``myna_edge.bench.SUITES``) and writes, into one folder:
 - ``README.md``: the machine, one table row per ratio (each naming the
   baseline measured in the same run), the flows' time split, the plots;
 - ``report.json``: every suite's raw figures, the machine, the rows;
-- PNG plots (``myna_edge.bench_plots``): latency distributions, verifier
+- PNG plots (``myna_edge.bench.plots``): latency distributions, verifier
   throughput against concurrency, each flow's time split, APDU counts
   against the protocol minimum. Without matplotlib (the ``bench`` extra)
   the table is still written and the report says the plots were skipped.
@@ -34,10 +34,11 @@ from typing import Any
 
 from host.card.constants import MINIMUM_APDUS_PER_FILE
 from hw_sim.card.timing import default_link
-from myna_edge import bench, bench_plots
-from myna_edge.bench_latency import LatencySet, collect_latency
-from myna_edge.bench_machine import load_average, machine_info
-from myna_edge.bench_rows import Row, build_rows, flow_split_rows
+from myna_edge import bench
+from myna_edge.bench import plots as bench_plots
+from myna_edge.bench.latency import LatencySet, collect_latency
+from myna_edge.bench.machine import load_average, machine_info
+from myna_edge.bench.rows import Row, build_rows, flow_split_rows
 
 __all__ = ["Report", "apdu_counts", "render_markdown", "write_report"]
 

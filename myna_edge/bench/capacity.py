@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench_verifier import BenchRig
-from myna_edge.bench_verifier_load import TERMINAL, LoadSpec, _Client, process_cpu_seconds
+from myna_edge.bench.verifier import BenchRig
+from myna_edge.bench.verifier_load import TERMINAL, LoadSpec, _Client, process_cpu_seconds
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 
 __all__ = [

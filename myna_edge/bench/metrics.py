@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from myna_edge import bench_verifier
-from myna_edge.bench_verifier import BenchRig
-from myna_edge.bench_verifier_load import CONCURRENCY, drive_from_child
+from myna_edge.bench import verifier as bench_verifier
+from myna_edge.bench.verifier import BenchRig
+from myna_edge.bench.verifier_load import CONCURRENCY, drive_from_child
 from myna_metrics import MetricsConfig
 from verifier.server import VerifierServer, build_core
 

@@ -21,9 +21,9 @@ from typing import Final
 from host.errors import MynaEdgeError
 from hw_sim.card.timing import use_default_link
 from hw_sim.card.timing_profile import TimingProfileError, load_profile
-from myna_edge.bench_calibrate import ClockKind, calibrate, predicted_seconds, write_calibration
-from myna_edge.bench_hil import HilTargets, render_markdown, run_hil
-from myna_edge.bench_hil_plan import SafetyStopError
+from myna_edge.bench.hil.calibrate import ClockKind, calibrate, predicted_seconds, write_calibration
+from myna_edge.bench.hil.plan import SafetyStopError
+from myna_edge.bench.hil.suite import HilTargets, render_markdown, run_hil
 
 __all__ = ["CALIBRATE", "add_arguments", "hil_requested", "run_hil_command", "timing_context"]
 

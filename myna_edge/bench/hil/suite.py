@@ -11,7 +11,7 @@ agent uses (``open_transport``, ``MynaCard``, ``Controller``,
   SELECT, the authentication certificate and its CA certificate read with
   the reader's strategy; with ``--pin-env NAME`` also VERIFY and COMPUTE
   DIGITAL SIGNATURE with the authentication key. The plan is printed first
-  and enforced (``bench_hil_plan``);
+  and enforced (``bench.hil.plan``);
 * ``controller`` (``--controller``): handshake (firmware version, serial),
   STATUS, ECHO round trips of several sizes (the link's per-byte time);
 * ``printer`` (``--printer``): its ``GS I`` identity and the real-time
@@ -45,9 +45,9 @@ from host.secret import Secret
 from host.transport import open_transport
 from hw_sim.card.timing import default_link, use_default_link
 from hw_sim.card.timing_profile import load_profile
-from myna_edge.bench_hil_devices import device_kind, printer_identity, reader_identity
-from myna_edge.bench_hil_plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
-from myna_edge.bench_trace import Exchange, ExchangeTrace, median_ms, summarize
+from myna_edge.bench.hil.devices import device_kind, printer_identity, reader_identity
+from myna_edge.bench.hil.plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
+from myna_edge.bench.hil.trace import Exchange, ExchangeTrace, median_ms, summarize
 
 __all__ = ["ECHO_SIZES", "HilTargets", "card_plan", "render_markdown", "run_hil"]
 

@@ -3,15 +3,15 @@
 
 ``myna-edge bench`` alone runs every suite and writes the report folder
 (``bench-report/``, or ``--out DIR``: table, plots, raw JSON; see
-``myna_edge.bench_report``), because the issue asks for one command that
+``myna_edge.bench.report``), because the issue asks for one command that
 measures everything. Naming suites keeps the quick check: their figures are
 printed (``--json`` for JSON) and nothing is written unless ``--out`` is given.
 
 Real devices (``--reader``, ``--controller``, ``--printer``), ``bench
-calibrate`` and ``--timing FILE`` are ``myna_edge.bench_hil_cli``'s.
+calibrate`` and ``--timing FILE`` are ``myna_edge.bench.hil.cli``'s.
 
 Why apart from the workloads: the report imports the workloads (through
-``bench_latency``), so the command that writes the report sits above both;
+``bench.latency``), so the command that writes the report sits above both;
 in one module, workloads and report imported each other.
 """
 
@@ -47,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help=f"write the report (table, plots, JSON) here; default {bench.DEFAULT_REPORT_DIR}/ "
         "when no suite is named, none otherwise",
     )
-    from myna_edge.bench_hil_cli import add_arguments  # imported when used, as before
+    from myna_edge.bench.hil.cli import add_arguments  # imported when used, as before
 
     add_arguments(parser)
     parser.set_defaults(handler=run_bench)
@@ -58,7 +58,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.rounds < 1:
         print("myna-edge bench: --rounds must be at least 1", file=sys.stderr)
         return 2
-    from myna_edge.bench_hil_cli import hil_requested, run_hil_command, timing_context
+    from myna_edge.bench.hil.cli import hil_requested, run_hil_command, timing_context
 
     if hil_requested(args):
         return run_hil_command(args)
@@ -90,7 +90,7 @@ def _run_sim_suites(args: argparse.Namespace) -> int:
 
 
 def _write_report(args: argparse.Namespace) -> int:
-    from myna_edge.bench_report import write_report
+    from myna_edge.bench.report import write_report
 
     folder: Path = args.out if args.out is not None else bench.DEFAULT_REPORT_DIR
     report = write_report(folder, args.suites or list(bench.SUITES), args.rounds)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from host.card.constants import MINIMUM_APDUS_PER_FILE
-from myna_edge.bench_flows import MINIMUM_COMMANDS
+from myna_edge.bench.flows import MINIMUM_COMMANDS
 
 __all__ = ["Row", "build_rows", "flow_split_rows"]
 
@@ -303,7 +303,7 @@ def _capacity(f: Mapping[str, Any]) -> Iterator[Row]:
         area,
         "cores for the national peak at 50% utilisation",
         f["cores_needed"],
-        "one core",
+        "one server core of this machine",
         f"{f['national_peak_calls_per_s']} calls/s × {test['server_cpu_us_per_call']} µs/call",
     )
 

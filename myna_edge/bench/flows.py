@@ -65,7 +65,7 @@ from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
-from myna_edge.bench_flow_split import (
+from myna_edge.bench.flow_split import (
     SPLIT_PARTS,
     RecordingCard,
     Run,

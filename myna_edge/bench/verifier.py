@@ -13,7 +13,7 @@ counted against the service. Lives in ``myna_edge`` because it needs the
 simulator's PKI, which ``verifier`` must never import.
 
 The servers run here; the clients run in a spawned process
-(``myna_edge.bench_verifier_load``), so they no longer steal the server's
+(``myna_edge.bench.verifier_load``), so they no longer steal the server's
 CPU and GIL. On a 2-core machine client and server still share the cores:
 the ratios are the honest figures, the absolute ones are no capacity claim.
 Latency targets are checked with Little's law (32 in flight at throughput X
@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from hw_sim.card import open_card
 from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
-from myna_edge.bench_verifier_load import (
+from myna_edge.bench.verifier_load import (
     CONCURRENCY,
     TERMINAL,
     LoadSpec,

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge bench verifier``: VerifyCard throughput with tracing at 1-in-100 vs off.
 
-Same method as ``bench_metrics`` (issue 16's budget is a ratio: tracing on at
+Same method as ``bench.metrics`` (issue 16's budget is a ratio: tracing on at
 1-in-100 sampling >= 0.95x off): a second server in this process on the same
 loop thread, trust, TLS and load process, its own SQLite file, alternating
 runs (off, on, on, off...), each run also divided by its own echo ceiling.
@@ -26,9 +26,9 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from myna_edge import bench_metrics
-from myna_edge.bench_verifier import BenchRig
-from myna_edge.bench_verifier_load import CONCURRENCY, drive_from_child
+from myna_edge.bench import metrics as bench_metrics
+from myna_edge.bench.verifier import BenchRig
+from myna_edge.bench.verifier_load import CONCURRENCY, drive_from_child
 from myna_metrics.tracing import TracingConfig
 from verifier.server import VerifierServer, build_core
 

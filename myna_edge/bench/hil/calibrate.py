@@ -4,7 +4,7 @@
 Why: ``hw_sim.card.timing``'s chip constants are UNCONFIRMED (no public
 source measures the card, jpki-card.md §7). This measures them, under the
 same safety rules as every hardware run (a printed plan, counters read
-first, no PIN without ``--pin-env``; ``bench_hil_plan``), and writes a
+first, no PIN without ``--pin-env``; ``bench.hil.plan``), and writes a
 profile (``hw_sim.card.timing_profile``) the simulator loads with
 ``sim://?timing=FILE`` or ``myna-edge bench --timing FILE``.
 
@@ -55,9 +55,9 @@ from host.transport import CardTransport, open_transport
 from hw_sim.card.apdu_log import ApduLogEntry
 from hw_sim.card.timing import ChipTimes, LinkTiming, exchange_seconds
 from hw_sim.card.timing_profile import FitError, TimingProfile, dump_profile
-from myna_edge.bench_hil_devices import device_kind, reader_identity
-from myna_edge.bench_hil_plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
-from myna_edge.bench_trace import ExchangeTrace
+from myna_edge.bench.hil.devices import device_kind, reader_identity
+from myna_edge.bench.hil.plan import CardGuard, CardPlan, Phase, SafetyStopError, check_counters
+from myna_edge.bench.hil.trace import ExchangeTrace
 
 __all__ = [
     "ABSENT_AID_LENGTHS",

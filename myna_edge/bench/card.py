@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge bench``: the card-layer workloads and the suite registry.
+"""``myna-edge bench card``: the card-layer workloads.
 
 The workloads are defined once here and timed twice: by ``myna-edge bench``
 (a quick report for operators, ratios only) and by the pytest-benchmark
@@ -9,8 +9,9 @@ machines are noisy: the per-APDU cost of the host stack against calling the
 virtual card directly, and the APDUs and bytes the driver needs against the
 protocol's minimum.
 
-The command itself (suite selection, the report folder, real devices) is
-``myna_edge.bench_cli``, which sits above this module and the report.
+The suite registry is ``myna_edge.bench``; the command itself (suite
+selection, the report folder, real devices) is ``myna_edge.bench.cli``,
+which sits above this module and the report.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from host.apdu import CommandApdu
 from host.card import KeyKind, MynaCard, ReadStrategy
@@ -33,15 +33,18 @@ from hw_sim.card import VirtualCard, get_profile
 from hw_sim.card.timing import modelled_seconds
 
 __all__ = [
-    "DEFAULT_REPORT_DIR",
     "MINIMUM_APDUS_PER_FILE",
     "SELECT_JPKI",
-    "SUITES",
     "ApduCost",
     "card_session",
     "card_suite",
+    "channel_select",
     "measure_apdu_cost",
     "median_seconds",
+    "raw_card_select",
+    "read_auth_certificate",
+    "read_basic_four",
+    "transport_select",
 ]
 
 
@@ -171,19 +174,3 @@ def card_suite(rounds: int) -> dict[str, object]:
         },
         "basic_four": {"extended": asdict(four_ext), "chunked_256": asdict(four_chunk)},
     }
-
-
-#: Benchmark suites: name -> ``module:function``; each function takes the
-#: number of timing rounds and returns a JSON-able report of figures (ratios
-#: against a baseline of the same run, and exact counts).
-SUITES: dict[str, str] = {
-    "card": "myna_edge.bench:card_suite",
-    "readers": "hw_sim.readers.bench:readers_suite",
-    "latency": "myna_edge.bench_latency:latency_suite",
-    "link": "myna_edge.bench_link:link_suite",
-    "verifier": "myna_edge.bench_tracing:verifier_suite_with_tracing",
-    "capacity": "myna_edge.bench_capacity:capacity_suite",
-    "flows": "myna_edge.bench_flows:flows_suite",
-}
-#: Where ``myna-edge bench`` (no suite named) writes its report.
-DEFAULT_REPORT_DIR = Path("bench-report")
