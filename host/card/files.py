@@ -15,7 +15,7 @@ against 1 for a certificate):
   BINARY with the exact Le: one APDU more than ``EXTENDED``, but none of
   the filler (a 2048-byte certificate EF holds ~1 kB of it), which on a
   106 kbit/s contactless link costs more than the extra APDU (see
-  ``hw_sim.card.timing`` and the README's figures).
+  ``hw_sim.card.timing`` and docs/internals/benchmarks.md).
 
 ``AUTO`` picks ``EXTENDED`` (the protocol minimum of APDUs) when the
 transport has extended length, else ``CHUNKED``.

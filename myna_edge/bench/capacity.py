@@ -8,7 +8,7 @@ per second for each RPC; the load test offers that rate, open loop (Poisson
 arrivals, so a slow answer does not slow the arrivals down), to one
 verifier process on 127.0.0.1 and measures each RPC's p99 and the server's
 CPU per call; ``cores_needed`` follows from the two. The SLO is derived in
-README.md ("Capacity model"): p99 at most 100 ms per RPC at the server.
+docs/internals/benchmarks.md ("Capacity model"): p99 at most 100 ms per RPC at the server.
 
 The load runs for a bounded time (``5 + min(rounds, 25)`` seconds, then at
 most 30 s to drain) from a spawned client process (the same rig as
@@ -61,7 +61,7 @@ class Source:
     where: str
 
 
-#: Public figures (README.md "Capacity model" cites them in full).
+#: Public figures (docs/internals/benchmarks.md, "Capacity model", cites them in full).
 SOURCES: Final = {
     "certificates_per_year": Source(
         "certificates issued at convenience stores, FY2023 (J-LIS via Kyodo, 2024-11)",
@@ -103,7 +103,7 @@ FLOWS: Final = {
     "transfer": {"OpenSession": 1, "AuthorizeTransfer": 1, "CommitTransfer": 1},
     "pin_reset": {"OpenSession": 2, "ReserveReset": 1, "RedeemReset": 1, "ConfirmReset": 1},
 }
-#: Per-RPC p99 objective at the server (README.md derives it).
+#: Per-RPC p99 objective at the server (docs/internals/benchmarks.md derives it).
 SLO_P99_MS: Final = 100.0
 #: CPU utilisation a deployment is sized for (head-room keeps queues, hence p99, short).
 TARGET_UTILISATION: Final = 0.5

@@ -7,7 +7,7 @@ took back the GIL while the event loop thread was busy with gRPC, so every
 statement was a GIL hand-off between two busy threads; on contended cores
 that cost more than the SQL itself (with a core idle, the writer's SQLite
 work ran in parallel instead: the old path was then ~10 % faster at the
-same CPU, README "Verifier: CPU, workers and capacity"). Here the writer
+same CPU, docs/internals/benchmarks.md "Verifier: CPU, workers and capacity"). Here the writer
 thread keeps only what may block: BEGIN IMMEDIATE (it may wait for another
 process's write lock) and COMMIT (the fsync). Between the two it hands the
 open transaction to the loop, which runs every unit queued from that loop,
