@@ -128,8 +128,11 @@ class VerifierReplica:
         environ = {**os.environ, "PYTHONPATH": str(ROOT)}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed argv
+                # One process per replica (--workers 1): the campaign SIGKILLs a
+                # replica by PID and restarts PostgreSQL under it; a supervisor whose
+                # worker starts while the database is down exits for good (issue 18).
                 [sys.executable, "-m", "myna_edge", "-v", "verifier", "--config",
-                 str(self.config)],
+                 str(self.config), "--workers", "1"],
                 cwd=ROOT, env=environ, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
             )  # fmt: skip
         deadline = time.monotonic() + _START_DEADLINE
