@@ -29,7 +29,7 @@ from host.xfs4iot.server import Xfs4IotConfig, Xfs4IotServer
 from host.xfs4iot.transfer import TransferService
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
-from tests.unit.host.test_xfs4iot_session import Conversation, FakeAgent, code, run
+from tests.unit.host.xfs4iot_fakes import Conversation, FakeAgent, code, run
 
 SELECT = base64.b64encode(bytes.fromhex("00A4040C0AD392F000260100000001")).decode()
 NO_MEDIA = tpb.ChipPowerResponse(
