@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """One XFS4IoT client connection: acknowledge, queue, timeout, cancel, completion (no sockets).
 
-``FakeAgent`` and ``Conversation`` are shared with test_xfs4iot_services.py:
+``FakeAgent`` and ``Conversation`` (tests.unit.host.xfs4iot_fakes, shared with the services tests):
 a session is driven with raw JSON text, the way a client sends it, and
 every message it sends back is read as JSON again.
 """
