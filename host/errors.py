@@ -45,7 +45,12 @@ no message or repr ever carries a PIN, password or personal data::
     │   ├── EntryTimeoutError (TimeoutError) the user did not finish in time
     │   ├── PrinterError                   the receipt printer cannot print
     │   │   ├── PaperOutError
-    │   │   └── CoverOpenError
+    │   │   ├── CoverOpenError
+    │   │   └── PrinterUnavailableError    the document printer cannot take a job: .state
+    │   ├── PaymentError                   the coin/bill acceptor failed or was not paid
+    │   │   ├── PaymentTimeoutError (TimeoutError) not paid in time; inserted money returned
+    │   │   ├── PaymentCancelledError      cancelled while paying; inserted money returned
+    │   │   └── PaymentDeviceError         the device failed or answered out of protocol
     │   └── FaceMatcherError               the face-matching reader failed or was refused
     │       └── FaceMatcherFrameError      a frame from the reader does not check
     ├── AgentConfigError (ValueError)      terminal.toml is unreadable or wrong (names the key)
@@ -108,10 +113,15 @@ __all__ = [
     "NoCardError",
     "NoSigningCertificateError",
     "PaperOutError",
+    "PaymentCancelledError",
+    "PaymentDeviceError",
+    "PaymentError",
+    "PaymentTimeoutError",
     "PeripheralError",
     "PinBlockedError",
     "PinPolicyError",
     "PrinterError",
+    "PrinterUnavailableError",
     "ProtocolError",
     "ReaderBusyError",
     "ReaderNotFoundError",
@@ -333,6 +343,36 @@ class PaperOutError(PrinterError):
 
 class CoverOpenError(PrinterError):
     """The printer's cover is open."""
+
+
+class PrinterUnavailableError(PrinterError):
+    """The document printer cannot take a job; nothing was printed.
+
+    Attributes:
+        state: what the print engine reported (IPP ``printer-state-reasons``
+            keyword such as ``media-empty``, ``media-jam``, ``door-open``,
+            or ``offline``).
+    """
+
+    def __init__(self, message: str, *, state: str) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class PaymentError(PeripheralError):
+    """The payment device failed, or the resident did not pay."""
+
+
+class PaymentTimeoutError(PaymentError, TimeoutError):
+    """The fee was not paid in time; whatever was inserted has been returned."""
+
+
+class PaymentCancelledError(PaymentError):
+    """Payment was cancelled; whatever was inserted has been returned."""
+
+
+class PaymentDeviceError(PaymentError):
+    """The payment device failed or answered outside its protocol."""
 
 
 class FaceMatcherError(PeripheralError):

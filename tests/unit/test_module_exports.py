@@ -186,6 +186,10 @@ def test_peripheral_errors_are_one_branch() -> None:
         "EntryCancelledError",
         "EntryTimeoutError",
         "PaperOutError",
+        "PaymentCancelledError",
+        "PaymentDeviceError",
+        "PaymentError",
+        "PaymentTimeoutError",
         "CoverOpenError",
     ):
         cls = getattr(errors, name)
