@@ -24,7 +24,7 @@ catalogue's holders live all over Japan, and the reference world puts them
 in one municipality so one service shows every case.
 
 ``MUNICIPAL_METHODS`` and ``grpc_fuzz_target`` give the fuzz campaign
-(``myna_edge.chaos.fuzz_targets``) one harness per ``MunicipalService``
+(``myna_edge.chaos.fuzz.targets``) one harness per ``MunicipalService``
 RPC: this world's service on 127.0.0.1 (plaintext, loopback: the harness
 judges the servicer, not TLS), its clock inside service hours.
 """

@@ -10,7 +10,7 @@ methods made idempotent by a key (``channel.RETRYABLE_METHODS``).
 
 from __future__ import annotations
 
-from host.client.canonical import TransferStatement, card_challenge_digest
+from host.client.canonical import card_challenge_digest
 from host.client.channel import RETRYABLE_METHODS, ClientConfig
 from host.client.models import (
     AccountType,
@@ -26,6 +26,7 @@ from host.client.models import (
     VerifiedIdentity,
     VerifierSession,
 )
+from host.client.statement import TransferFieldError, TransferRequest, TransferStatement
 from host.client.verifier import VerifierClient, new_idempotency_key
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "ResetOperation",
     "RevocationSource",
     "SessionPurpose",
+    "TransferFieldError",
+    "TransferRequest",
     "TransferState",
     "TransferStatement",
     "TransferStatus",

@@ -26,7 +26,6 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from host.client.canonical import TransferStatement
 from host.client.channel import ClientConfig, open_channel
 from host.client.models import (
     AccountType,
@@ -42,6 +41,7 @@ from host.client.models import (
     VerifiedIdentity,
     VerifierSession,
 )
+from host.client.statement import TransferStatement
 from host.client.translate import translate_rpc_error
 from host.secret import Secret
 from myna.edge.v1 import verifier_pb2 as pb

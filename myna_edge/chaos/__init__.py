@@ -24,7 +24,7 @@ SCENARIOS: dict[str, str] = {
     "crash": "myna_edge.chaos.crash:run_scenario",
     "replicas": "myna_edge.chaos.replicas.scenario:run_scenario",
     "faults": "myna_edge.chaos.faults.scenario:run_scenario",
-    "fuzz": "myna_edge.chaos.fuzz:run_scenario",
+    "fuzz": "myna_edge.chaos.fuzz.campaign:run_scenario",
     "secrets": "myna_edge.chaos.secrets.scenario:run_scenario",
 }
 

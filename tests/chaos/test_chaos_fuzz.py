@@ -22,16 +22,16 @@ import grpc
 import pytest
 
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos import fuzz_targets as ft
-from myna_edge.chaos.fuzz import (
+from myna_edge.chaos.fuzz import targets as ft
+from myna_edge.chaos.fuzz.campaign import (
     CORPUS_DIR,
     all_targets,
     replay_corpus,
     run_scenario,
     run_targets,
 )
-from myna_edge.chaos.fuzz_grpc import REFUSALS, _judge, _unchanged
-from myna_edge.chaos.fuzz_seeds import write_seeds
+from myna_edge.chaos.fuzz.grpc_targets import REFUSALS, _judge, _unchanged
+from myna_edge.chaos.fuzz.seeds import write_seeds
 from tests.prerequisites import missing_prerequisite
 
 #: Executions per target in CI (29 targets: about 70 s on two cores).

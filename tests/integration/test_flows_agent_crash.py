@@ -215,18 +215,14 @@ async def leave_an_authorised_transfer(
     env: VerifierEnv, server: ServerThread, journal_path: Path, request_id: str
 ) -> str:
     """What a crash between the authorisation's outcome and the decision leaves behind."""
-    from host.client import SessionPurpose, TransferStatement, VerifierClient
+    from host.client import SessionPurpose, VerifierClient
     from host.flows.settle import authorize_request_data
     from tests.flows_support import client_config, transfer_request
 
     async with VerifierClient(client_config(env, server)) as client:
         session = await client.open_session(SessionPurpose.TRANSFER, f"{request_id}.session")
         r = transfer_request(70_000)
-        statement = TransferStatement(
-            session.nonce, "atm-01", r.amount_yen, r.payee_bank_code, r.payee_branch_code,
-            r.payee_account_type, r.payee_account_number, r.payee_name, r.remitter_name,
-            r.remitter_phone,
-        )  # fmt: skip
+        statement = r.bind(nonce=session.nonce, terminal_id="atm-01")
         auth = await client.authorize_transfer(
             session.session_id, statement, None, f"{request_id}.authorize"
         )

@@ -20,7 +20,7 @@ import pytest
 
 from host.agent import Agent, load_agent_config
 from host.agent.cli import run_agent
-from host.client import SessionPurpose, TransferStatement, VerifierClient
+from host.client import SessionPurpose, VerifierClient
 from host.flows.settle import authorize_request_data
 from host.journal import Effect, Journal, Phase
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -66,11 +66,7 @@ async def leave_an_authorised_transfer(
     async with VerifierClient(client_config(env, server)) as client:
         session = await client.open_session(SessionPurpose.TRANSFER, "crash.session")
         r = transfer_request(50_000)
-        statement = TransferStatement(
-            session.nonce, "atm-01", r.amount_yen, r.payee_bank_code, r.payee_branch_code,
-            r.payee_account_type, r.payee_account_number, r.payee_name, r.remitter_name,
-            r.remitter_phone,
-        )  # fmt: skip
+        statement = r.bind(nonce=session.nonce, terminal_id="atm-01")
         auth = await client.authorize_transfer(
             session.session_id, statement, None, "crash.authorize"
         )

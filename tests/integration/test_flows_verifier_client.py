@@ -36,17 +36,12 @@ def server(env: VerifierEnv) -> Iterator[ServerThread]:
 def test_commit_is_exactly_once_and_reverse_after_commit_is_refused(
     env: VerifierEnv, server: ServerThread
 ) -> None:
-    from host.client import TransferStatement
 
     async def scenario() -> None:
         async with VerifierClient(client_config(env, server)) as client:
             session = await client.open_session(SessionPurpose.TRANSFER, "c1.session")
             r = transfer_request(50_000)
-            statement = TransferStatement(
-                session.nonce, "atm-01", r.amount_yen, r.payee_bank_code, r.payee_branch_code,
-                r.payee_account_type, r.payee_account_number, r.payee_name, r.remitter_name,
-                r.remitter_phone,
-            )  # fmt: skip
+            statement = r.bind(nonce=session.nonce, terminal_id="atm-01")
             auth = await client.authorize_transfer(session.session_id, statement, None, "c1.auth")
             assert auth.accepted
             again = await client.authorize_transfer(session.session_id, statement, None, "c1.auth")

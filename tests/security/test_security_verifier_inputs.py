@@ -182,9 +182,17 @@ def test_an_rlo_statement_is_refused_over_grpc_and_stores_nothing(
 def test_the_screen_shows_the_text_that_is_signed() -> None:
     decomposed = "ヤマカ\u3099"  # what a keyboard may send
     statement = TransferStatement(
-        bytes(32), "atm-01", 300_000, "0001", "123", AccountType.ORDINARY, "1234567",
-        decomposed, "ヤマダ　タロウ", "03-1234-5678",
-    )  # fmt: skip
+        nonce=bytes(32),
+        terminal_id="atm-01",
+        amount_yen=300_000,
+        payee_bank_code="0001",
+        payee_branch_code="123",
+        payee_account_type=AccountType.ORDINARY,
+        payee_account_number="1234567",
+        payee_name=decomposed,
+        remitter_name="ヤマダ　タロウ",
+        remitter_phone="03-1234-5678",
+    )
     composed = dataclasses.replace(statement, payee_name="ヤマガ")
     assert statement.to_bytes() == composed.to_bytes()  # NFC: the same signed bytes
     text = statement_message(statement)

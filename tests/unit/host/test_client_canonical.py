@@ -11,9 +11,17 @@ from host.client import AccountType, SessionPurpose, TransferStatement, card_cha
 from host.client.canonical import encode
 
 GOLDEN = TransferStatement(
-    bytes(range(32)), "atm-01", 300_000, "0001", "123", AccountType.ORDINARY, "1234567",
-    "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-)  # fmt: skip
+    nonce=bytes(range(32)),
+    terminal_id="atm-01",
+    amount_yen=300_000,
+    payee_bank_code="0001",
+    payee_branch_code="123",
+    payee_account_type=AccountType.ORDINARY,
+    payee_account_number="1234567",
+    payee_name="ヤマダ　ハナコ",
+    remitter_name="ヤマダ　タロウ",
+    remitter_phone="03-1234-5678",
+)
 
 
 def test_statement_golden_vector() -> None:
@@ -31,7 +39,16 @@ def test_statement_round_trips_through_the_journal_form() -> None:
 def test_amount_out_of_range_is_refused(amount: int) -> None:
     with pytest.raises(ValueError, match="amount_yen"):
         TransferStatement(
-            bytes(32), "t", amount, "0001", "123", AccountType.SAVINGS, "1", "a", "b", "c"
+            nonce=bytes(32),
+            terminal_id="t",
+            amount_yen=amount,
+            payee_bank_code="0001",
+            payee_branch_code="123",
+            payee_account_type=AccountType.SAVINGS,
+            payee_account_number="1234567",
+            payee_name="ヤマダ　ハナコ",
+            remitter_name="ヤマダ　タロウ",
+            remitter_phone="03-1234-5678",
         )
 
 

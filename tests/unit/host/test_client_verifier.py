@@ -36,9 +36,17 @@ PROOF = CardProof(b"\x30" * 40, b"\x01" * 256)
 
 def statement(amount: int = 250_000) -> TransferStatement:
     return TransferStatement(
-        bytes(32), "atm-01", amount, "0001", "123", AccountType.ORDINARY, "1234567",
-        "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-    )  # fmt: skip
+        nonce=bytes(32),
+        terminal_id="atm-01",
+        amount_yen=amount,
+        payee_bank_code="0001",
+        payee_branch_code="123",
+        payee_account_type=AccountType.ORDINARY,
+        payee_account_number="1234567",
+        payee_name="ヤマダ　ハナコ",
+        remitter_name="ヤマダ　タロウ",
+        remitter_phone="03-1234-5678",
+    )
 
 
 def test_unavailable_is_retried_with_the_same_idempotency_key() -> None:

@@ -98,9 +98,17 @@ def test_every_prompt_kind_has_a_default_text_in_both_languages() -> None:
 
 def test_the_statement_in_both_languages_from_the_signed_fields() -> None:
     statement = TransferStatement(
-        b"\x01" * 32, "atm-01", 250_000, "0001", "123", AccountType.ORDINARY, "1234567",
-        "ヤマダ　ハナコ", "ヤマダ　タロウ", "03-1234-5678",
-    )  # fmt: skip
+        nonce=b"\x01" * 32,
+        terminal_id="atm-01",
+        amount_yen=250_000,
+        payee_bank_code="0001",
+        payee_branch_code="123",
+        payee_account_type=AccountType.ORDINARY,
+        payee_account_number="1234567",
+        payee_name="ヤマダ　ハナコ",
+        remitter_name="ヤマダ　タロウ",
+        remitter_phone="03-1234-5678",
+    )
     before = statement.to_bytes()
     text = statement_message(statement)
     assert text.ja.splitlines() == [

@@ -35,7 +35,7 @@ from host.api import Profile
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos.fuzz_targets import Harness, Target
+from myna_edge.chaos.fuzz.targets import Harness, Target
 from myna_edge.demo.world import DemoVerifier, prepare_verifier
 from myna_edge.loop_thread import LoopThread
 from verifier.server import VerifierServer, build_core

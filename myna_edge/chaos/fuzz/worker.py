@@ -10,7 +10,7 @@ waits for it with a deadline and kills it by PID when it overruns. The
 project's packages are instrumented, so mutations are guided by the
 branches of our parsers, not only by chance.
 
-Usage: ``python -m myna_edge.chaos.fuzz_worker PLAN.json`` where the plan is
+Usage: ``python -m myna_edge.chaos.fuzz.worker PLAN.json`` where the plan is
 a list of ``{"target", "workdir", "args", "log", "seconds"}``; each target's
 ``[exit code, seconds]`` goes to ``PLAN.json.results``.
 """
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     with atheris.instrument_imports(include=INSTRUMENTED):
         # Lazily, and from the campaign (which never imports this worker): inside the
         # instrumentation, so the project's modules are imported instrumented.
-        from myna_edge.chaos.fuzz import HARNESS_FAILED, all_targets
+        from myna_edge.chaos.fuzz.campaign import HARNESS_FAILED, all_targets
 
         targets = all_targets()  # imports the gRPC servers too, instrumented
     results: dict[str, list[float]] = {}

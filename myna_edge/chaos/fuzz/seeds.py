@@ -8,7 +8,7 @@ already get far. The host-card seeds are the virtual card's real answers to
 each driver operation (so the fuzzer starts from a full certificate read or
 an integrity-checked basic-four read), the virtual-card and PN532 seeds are
 the host's real commands, and the gRPC seeds are well-formed requests.
-``python -m myna_edge.chaos.fuzz_seeds FOLDER`` writes them as
+``python -m myna_edge.chaos.fuzz.seeds FOLDER`` writes them as
 ``FOLDER/<target>/seed-<sha1>``; the committed corpus was made this way.
 """
 
@@ -37,7 +37,7 @@ from municipal.document.cli import sample_content
 from municipal.document.render import code_image
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
-from myna_edge.chaos.fuzz_targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
+from myna_edge.chaos.fuzz.targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
 from myna_edge.firmware import fuzz_seed_images
 from myna_edge.municipal_world import fuzz_seeds as municipal_fuzz_seeds
 
@@ -279,7 +279,7 @@ def write_seeds(folder: Path) -> int:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m myna_edge.chaos.fuzz_seeds FOLDER``."""
+    """``python -m myna_edge.chaos.fuzz.seeds FOLDER``."""
     print(write_seeds(Path(argv[1])), "seed files written")
     return 0
 

@@ -2,14 +2,14 @@
 """The fuzz harness table: one entry per parser that meets hostile bytes at a boundary.
 
 Why one table: the campaign (``myna_edge.chaos.fuzz``), the libFuzzer worker
-(``fuzz_worker``) and the corpus replay test all run exactly the same
+(``fuzz.worker``) and the corpus replay test all run exactly the same
 harnesses, so a crasher found by a long local run replays in CI as it was
 found. A harness takes the fuzzer's bytes and may raise only the parser's
 documented typed errors (which it swallows: a clean refusal); anything else
 escapes and is a crash. Where a parser owns state, the harness also checks
 that a refusal changed nothing and raises ``ChaosInvariantError`` when it did.
 
-The gRPC targets of both services live in ``fuzz_grpc`` (they need servers);
+The gRPC targets of both services live in ``fuzz.grpc_targets`` (they need servers);
 this module holds the sans-I/O parsers: APDU responses at the host (channel,
 TLV and the JPKI driver's certificate, basic-four and integrity parsing),
 command APDUs at the virtual card, PN532 frames at the emulator, controller

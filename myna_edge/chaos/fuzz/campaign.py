@@ -3,7 +3,7 @@
 
 Why: every byte that crosses a boundary (card, reader, serial line, network,
 config file) is written by someone we do not control. The campaign runs each
-target of the harness table (``fuzz_targets`` for the parsers, ``fuzz_grpc``
+target of the harness table (``targets`` for the parsers, ``grpc_targets``
 for every RPC of both gRPC services) under libFuzzer through atheris, a
 forked process per target, ``count`` executions each, seeded. Each run
 first replays the committed corpus (``tests/chaos/corpus/<target>/``: seeds
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Final
 
 from myna_edge.chaos import ChaosInvariantError
-from myna_edge.chaos.fuzz_targets import PARSER_TARGETS, Target
+from myna_edge.chaos.fuzz.targets import PARSER_TARGETS, Target
 
 __all__ = [
     "CORPUS_DIR",
@@ -48,7 +48,7 @@ _log = logging.getLogger(__name__)
 #: this module anyway (for ``all_targets``), so the two never import each other.
 HARNESS_FAILED: Final = 71
 #: The committed corpus (seeds and crashers), one folder per target.
-CORPUS_DIR: Final = Path(__file__).resolve().parents[2] / "tests" / "chaos" / "corpus"
+CORPUS_DIR: Final = Path(__file__).resolve().parents[3] / "tests" / "chaos" / "corpus"
 #: The longest input libFuzzer makes (a certificate transcript is ~4 KiB).
 MAX_LEN: Final = 8192
 #: Wall-clock cap of one worker, whatever ``count`` says (the loop is bounded).
@@ -59,7 +59,7 @@ _COVERAGE = re.compile(r"cov: (\d+) ft: (\d+)")
 
 def all_targets() -> dict[str, Target]:
     """Every target: the parsers and every RPC of both gRPC services."""
-    from myna_edge.chaos.fuzz_grpc import GRPC_TARGETS
+    from myna_edge.chaos.fuzz.grpc_targets import GRPC_TARGETS
 
     return {**PARSER_TARGETS, **GRPC_TARGETS}
 
@@ -150,7 +150,7 @@ def run_targets(
     started = time.monotonic()
     with (workdir / "logs" / "worker.log").open("wb") as out:
         process = subprocess.Popen(  # noqa: S603 - our own worker module
-            [sys.executable, "-m", "myna_edge.chaos.fuzz_worker", str(plan_path)],
+            [sys.executable, "-m", "myna_edge.chaos.fuzz.worker", str(plan_path)],
             stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
         try:
