@@ -8,7 +8,7 @@ with a loud warning. The standard ``grpc.health.v1`` service reports SERVING
 and flips to NOT_SERVING when shutdown starts, so a balancer drains us;
 ``stop`` waits for in-flight RPCs up to a grace period, then closes the
 ledger (every answered issue is already committed). The access-log
-interceptor is the verifier's (``verifier.interceptors``): one line per call
+interceptor is the verifier's (``myna_metrics.access_log``): one line per call
 with no bodies, and undecodable bodies answered INVALID_ARGUMENT.
 """
 
@@ -30,7 +30,7 @@ from municipal.registry_file import load_registry
 from municipal.service import MunicipalServicer
 from myna.edge.v1 import municipal_pb2 as pb
 from myna.edge.v1 import municipal_pb2_grpc as pb_grpc
-from verifier.interceptors import AccessLogInterceptor
+from myna_metrics.access_log import AccessLogInterceptor
 
 __all__ = ["SERVICE_NAME", "MunicipalServer", "build_office"]
 

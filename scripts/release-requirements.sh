@@ -16,7 +16,7 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
 # pip-compile builds the project's metadata: give it a copy, not the tree.
 cp pyproject.toml README.md constraints.txt "$work/"
 (cd "$work" && venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
-    --extra readers --all-build-deps --strip-extras --no-emit-index-url \
+    --extra readers --extra printing --all-build-deps --strip-extras --no-emit-index-url \
     --no-emit-find-links -c constraints.txt -o compiled.txt pyproject.toml)
 { sed -n '/^# SPDX/,/^#       --no-emit-find-links/p' requirements-release.txt
   cat "$work/compiled.txt"; } > "$work/release.txt"

@@ -28,11 +28,11 @@ from grpc_reflection.v1alpha import reflection
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from myna_metrics.access_log import AccessLogInterceptor
 from verifier import transfers
 from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
-from verifier.interceptors import AccessLogInterceptor
 from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker

@@ -108,7 +108,7 @@ def test_json_lines_carry_trace_and_request_ids(
     assert records
     assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)
     (access,) = [r for r in records if r.get("request_id") == "json-1"]
-    assert access["logger"] == "verifier.interceptors"
+    assert access["logger"] == "myna_metrics.access_log"
     assert access["trace_id"] == TRACE_ID
     # the worker that served the call exported its span (flushed at SIGTERM)
     exported = []

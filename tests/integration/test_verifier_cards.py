@@ -247,7 +247,7 @@ def test_plaintext_client_cannot_reach_an_mtls_server(
 def test_every_call_is_logged_with_a_request_id(
     env: VerifierEnv, server: ServerThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="verifier.interceptors")
+    caplog.set_level(logging.INFO, logger="myna_metrics.access_log")
     with server.stub(env.credentials("atm-01")) as stub:
         stub.OpenSession(
             pb.OpenSessionRequest(
@@ -261,7 +261,7 @@ def test_every_call_is_logged_with_a_request_id(
     # The server logs after it has answered: give its thread a moment.
     deadline = time.monotonic() + 5
     while True:
-        lines = [r.getMessage() for r in caplog.records if r.name == "verifier.interceptors"]
+        lines = [r.getMessage() for r in caplog.records if r.name == "myna_metrics.access_log"]
         if len(lines) >= 2 or time.monotonic() > deadline:
             break
         time.sleep(0.02)

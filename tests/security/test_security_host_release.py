@@ -45,7 +45,8 @@ def test_release_pins_equal_the_tested_pins_and_are_hashed() -> None:
 
 def test_every_runtime_dependency_is_in_the_release_set() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["readers"]]
+    extras = project["optional-dependencies"]
+    wanted = [*project["dependencies"], *extras["readers"], *extras["printing"]]
     names = {_norm(re.split(r"[\[<>=! ]", spec, maxsplit=1)[0]) for spec in wanted}
     release = _pins((ROOT / "requirements-release.txt").read_text(encoding="utf-8"))
     assert names - set(release) == set()

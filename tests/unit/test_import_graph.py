@@ -43,11 +43,20 @@ _ROOT = Path(__file__).resolve().parents[2]
 
 #: Source folder -> its top-level packages (firmware's packages live one folder down).
 _SOURCES: dict[Path, tuple[str, ...]] = {
-    _ROOT: ("host", "hw_sim", "verifier", "municipal", "myna_edge", "myna", "myna_metrics"),
+    _ROOT: (
+        "host",
+        "hw_sim",
+        "verifier",
+        "municipal",
+        "myna_edge",
+        "myna",
+        "myna_metrics",
+        "myna_files",
+    ),
     _ROOT / "firmware": ("myna_fw", "myna_boot"),
 }
 _SIM_PACKAGE = "hw_sim"
-_SIM_CLIENTS = ("host", "verifier", "municipal", "myna_metrics")
+_SIM_CLIENTS = ("host", "verifier", "municipal", "myna_metrics", "myna_files")
 #: The one module of those packages that may import hw_sim (the sim:// backend).
 _SIM_BACKENDS = frozenset({"host.transport.sim"})
 
@@ -244,6 +253,22 @@ def test_host_and_verifier_reach_hw_sim_only_through_the_sim_backend() -> None:
     assert any(target.startswith(f"{_SIM_PACKAGE}.") for target in graph["host.transport.sim"])
     paths = sim_reach(graph)
     assert not paths, f"hw_sim reached outside host/transport/sim.py:\n{_format(paths)}"
+
+
+#: Code both the agent and the servers use: it may import only itself (and the protos).
+_NEUTRAL = ("myna_metrics", "myna_files")
+
+
+def test_neutral_packages_import_no_component() -> None:
+    modules = find_modules(_SOURCES)
+    graph = build_graph(modules, typing_only=True)
+    neutral = [name for name in graph if name.split(".")[0] in _NEUTRAL]
+    assert {name.split(".")[0] for name in neutral} == set(_NEUTRAL)
+    allowed = (*_NEUTRAL, "myna")
+    wrong = {
+        name: sorted(t for t in graph[name] if t.split(".")[0] not in allowed) for name in neutral
+    }
+    assert not {name: targets for name, targets in wrong.items() if targets}
 
 
 # --- the checker on planted trees ----------------------------------------------------------

@@ -64,6 +64,13 @@ PERIPHERAL_MODULES = [
     "hw_sim.devices.face_matcher",
     "hw_sim.devices.faults",
     "hw_sim.devices.printer",
+    "host.printing",
+    "host.printing.ipp",
+    "host.printing.states",
+    "hw_sim.printing",
+    "hw_sim.printing.command",
+    "hw_sim.printing.configs",
+    "hw_sim.printing.engine",
 ]
 
 #: Readers and reader transports: a "Why" (or long) docstring, licence, under 420 lines.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from host import private_files
+import myna_files.private
 from host.errors import UnsafePathError
 from host.private_files import check_private_folder, open_private, private_folder, write_private
 
@@ -51,9 +51,9 @@ def test_group_writable_by_the_owners_own_group_only_is_accepted(
     folder = tmp_path / "upg"
     folder.mkdir()
     os.chmod(folder, 0o770)
-    monkeypatch.setattr(private_files, "_group_has_others", lambda gid, owner: False)
+    monkeypatch.setattr(myna_files.private, "_group_has_others", lambda gid, owner: False)
     check_private_folder(folder)
-    monkeypatch.setattr(private_files, "_group_has_others", lambda gid, owner: True)
+    monkeypatch.setattr(myna_files.private, "_group_has_others", lambda gid, owner: True)
     with pytest.raises(UnsafePathError, match="writable by other users"):
         check_private_folder(folder)
 

@@ -24,7 +24,6 @@ MODULES = [
     "verifier.core",
     "verifier.errors",
     "verifier.idempotency",
-    "verifier.interceptors",
     "verifier.issuer",
     "verifier.metrics",
     "verifier.pki",

@@ -20,7 +20,7 @@ from host.client import ClientConfig
 from host.client.channel import open_channel
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from verifier.interceptors import AccessLogInterceptor
+from myna_metrics.access_log import AccessLogInterceptor
 
 
 class FlakyOnce(pb_grpc.VerifierServiceServicer):
@@ -53,7 +53,7 @@ def test_a_retried_attempt_is_logged_with_its_number(caplog: pytest.LogCaptureFi
         finally:
             await server.stop(None)
 
-    with caplog.at_level(logging.INFO, logger="verifier.interceptors"):
+    with caplog.at_level(logging.INFO, logger="myna_metrics.access_log"):
         asyncio.run(scenario())
     lines = [r.getMessage() for r in caplog.records if "OpenSession" in r.getMessage()]
     assert len(lines) == 2

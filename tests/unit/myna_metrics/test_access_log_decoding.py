@@ -16,7 +16,7 @@ import grpc.aio
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from verifier.interceptors import UNDECODABLE_DETAILS, AccessLogInterceptor
+from myna_metrics.access_log import UNDECODABLE_DETAILS, AccessLogInterceptor
 
 
 class Counting(pb_grpc.VerifierServiceServicer):
