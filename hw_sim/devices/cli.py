@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge sim controller``, ``sim printer`` and ``sim face-matcher``.
+"""``myna-edge sim controller``, ``sim printer``, ``sim face-matcher`` and ``sim payment``.
 
 ``sim controller --link PATH`` runs the firmware under the MicroPython unix
 port and exposes the host end of its serial line as the symlink PATH; lines
@@ -15,7 +15,10 @@ writes each receipt to DIR as PNG and text (``paper out|in``,
 ``cover open|close``, ``quit`` on standard input). ``sim face-matcher
 --link PATH --outcome match|no-match|no-face|busy|error`` emulates the
 face-matching reader (``host/peripherals/FACE_MATCHER.md``); ``outcome
-WORD [SCORE]``, ``counts`` and ``quit`` on standard input. All take the link
+WORD [SCORE]``, ``counts`` and ``quit`` on standard input. ``sim payment
+--link PATH`` emulates the ccTalk coin acceptor, bill validator and hoppers
+(``hw_sim/devices/CCTALK.md``): ``coin YEN``, ``bill YEN``, ``jam coin|bill``,
+``hopper YEN COUNT``, ``silence N``, ``corrupt N``, ``paid`` and ``quit``. All take the link
 fault options ``--corrupt --drop --duplicate --delay`` (probabilities per
 frame) and ``--seed``.
 
@@ -37,6 +40,7 @@ from typing import Any, Final, TypeVar
 from host.errors import PeripheralError
 from host.peripherals import BoardKey, Controller
 from hw_sim.devices.base import SimDeviceABC
+from hw_sim.devices.cctalk import SimCcTalkBus
 from hw_sim.devices.controller import SimController
 from hw_sim.devices.errors import DeviceError
 from hw_sim.devices.face_matcher import SimFaceMatcher, SimOutcome
@@ -61,7 +65,7 @@ def _faults(args: argparse.Namespace) -> LinkFaults:
 
 
 def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
-    """Register ``controller``, ``printer`` and ``face-matcher`` on the ``sim`` group."""
+    """Register ``controller``, ``printer``, ``face-matcher`` and ``payment`` on ``sim``."""
     ctl = commands.add_parser("controller", help="run the controller firmware on a pty")
     ctl.add_argument("--link", type=Path, required=True, help="symlink to create for the host end")
     ctl.add_argument("--flash", type=Path, default=None, help="file standing in for flash")
@@ -91,6 +95,11 @@ def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )  # fmt: skip
     _fault_options(fm)
     fm.set_defaults(handler=_run_face_matcher)
+    pay = commands.add_parser("payment", help="emulate the ccTalk coin/bill acceptor and hoppers")
+    pay.add_argument("--link", type=Path, required=True, help="symlink to create for the host end")
+    pay.add_argument("--stock", type=int, default=100, help="coins in each hopper at start")
+    _fault_options(pay)
+    pay.set_defaults(handler=_run_payment)
 
 
 def _serve(
@@ -278,4 +287,36 @@ def _face_matcher_command(sim: SimFaceMatcher, words: list[str], line: str) -> N
         else:
             print(f"unknown command {line.strip()!r}")
     except ValueError as error:
+        print(f"error: {error}")
+
+
+def _run_payment(args: argparse.Namespace) -> int:
+    return _serve(
+        "payment",
+        lambda: SimCcTalkBus(hopper_stock=args.stock, faults=_faults(args), link_path=args.link),
+        lambda sim: (
+            f"ccTalk payment bus on {args.link}; commands: coin YEN, bill YEN, jam coin|bill, "
+            "hopper YEN COUNT, silence N, corrupt N, paid, quit"
+        ),
+        _payment_command,
+    )
+
+
+def _payment_command(sim: SimCcTalkBus, words: list[str], line: str) -> None:
+    try:
+        if words[0] == "coin" and len(words) == 2:
+            print("credited" if sim.insert_coin(int(words[1])) else "returned")
+        elif words[0] == "bill" and len(words) == 2:
+            print("taken" if sim.insert_bill(int(words[1])) else "returned")
+        elif words[0] == "jam" and words[1:] in (["coin"], ["bill"]):
+            (sim.jam_coin if words[1] == "coin" else sim.jam_bill)()
+        elif words[0] == "hopper" and len(words) == 3:
+            sim.set_hopper_stock(int(words[1]), int(words[2]))
+        elif words[0] in ("silence", "corrupt") and len(words) == 2:
+            (sim.silence if words[0] == "silence" else sim.corrupt)(int(words[1]))
+        elif words[0] == "paid":
+            print(f"paid out {sum(sim.paid_out())} yen: {sim.paid_out()}")
+        else:
+            print(f"unknown command {line.strip()!r}")
+    except (ValueError, DeviceError) as error:
         print(f"error: {error}")
