@@ -49,7 +49,7 @@ from host.api.execute import (
 from host.api.firmware import FirmwareDesk
 from host.api.prompts import ApiUser
 from host.api.runtime import AgentRuntime, Profile, build_flow, check_listen
-from host.api.staff import ApiStaff
+from host.api.staff import ApiStaff, forget_card_faces
 from host.api.status import StatusBoard
 from host.api.translate import journaled_completion
 from host.errors import TouchEntryError
@@ -190,6 +190,10 @@ class TerminalServicer(tpb_grpc.TerminalServiceServicer):
                 # goes to the recovery desk instead (never decided here).
                 _log.warning("command %s: the client's stream was lost", command.request_id)
                 command.cancel()
+        if command.completion is not None:
+            # Delivered (grpc.aio sent each message before asking for the
+            # next): a counter check's card face leaves the agent's memory.
+            forget_card_faces(command.log.messages, command.completion)
 
     async def _drive(self, admission: Admission) -> None:
         """Run the command to its one completion, then forget it as running."""

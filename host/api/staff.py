@@ -7,10 +7,13 @@ has, 照合番号B and the photo comparison, so ``ApiStaff`` builds their
 carries a fresh entry key and the staff screen seals the code to it
 (``touch_entry``); the code never crosses the API in clear and no event,
 log line or repr holds it. The comparison prompt carries the card face
-(``PromptEvent.card_face``) for the staff's screen only.
+(``PromptEvent.card_face``) for the staff's screen only, and
+``forget_card_faces`` takes the face out of a command once it was delivered.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from host.api.prompts import ApiUser
 from host.api.translate import card_face_message
@@ -20,7 +23,7 @@ from host.messages import PromptKey, prompt_text
 from host.secret import Secret
 from myna.edge.v1 import terminal_pb2 as tpb
 
-__all__ = ["ApiStaff"]
+__all__ = ["ApiStaff", "forget_card_faces"]
 
 
 class ApiStaff(ApiUser):
@@ -57,3 +60,21 @@ class ApiStaff(ApiUser):
         if not isinstance(value, bool):  # pragma: no cover
             raise TypeError("a confirmation must be a bool")
         return value
+
+
+def forget_card_faces(messages: Iterable[tpb.ExecuteResponse], completion: tpb.Completion) -> None:
+    """Clear the card face from a delivered command's messages and completion.
+
+    Why: finished commands stay in memory (``CommandBook``) so a client can
+    re-attach or ask for the outcome; the face (photo, name, address, birth
+    date) is personal data meant for the staff's screen once, not for the
+    agent's memory. What stays answers "what was decided": the verdict, the
+    comparison and the check id (the AML file is the record).
+    """
+    if completion.HasField("counter_check"):
+        completion.counter_check.ClearField("card_face")
+    for message in messages:
+        if message.HasField("completion") and message.completion.HasField("counter_check"):
+            message.completion.counter_check.ClearField("card_face")
+        elif message.HasField("event") and message.event.prompt.HasField("card_face"):
+            message.event.prompt.ClearField("card_face")

@@ -261,7 +261,12 @@ class MynaCard:
         return _surface.code_tries_left(self._channel, kind, target)
 
     def read_card_face(
-        self, kind: CodeKind, code: Secret, *, issuer_key: rsa.RSAPublicKey | None = None
+        self,
+        kind: CodeKind,
+        code: Secret,
+        *,
+        issuer_key: rsa.RSAPublicKey | None = None,
+        counter_read: bool = False,
     ) -> FaceReading:
         """Open the card-surface AP with 照合番号 ``kind`` and read the card face.
 
@@ -270,6 +275,9 @@ class MynaCard:
             code: the code as typed.
             issuer_key: the card-data issuer's public key; when given, the
                 face's signature is checked (``IntegrityError`` if it fails).
+            counter_read: the caller's promise that its last call was
+                ``code_tries_left(kind)`` with a non-zero answer (see
+                ``surface.read_card_face``).
 
         Raises:
             PinPolicyError: ``code`` breaks the format; nothing was sent.
@@ -280,7 +288,12 @@ class MynaCard:
         """
         raw = normalize_code(kind, code)
         return _surface.read_card_face(
-            self._channel, kind, raw, issuer_key=issuer_key, strategy=self._strategy
+            self._channel,
+            kind,
+            raw,
+            issuer_key=issuer_key,
+            strategy=self._strategy,
+            counter_read=counter_read,
         )
 
     def read_card_info_with_code_b(

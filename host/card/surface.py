@@ -10,8 +10,11 @@ card-info AP opens the basic four as text and the integrity record (jpki-card.md
 
 As with the PINs, the counter is read with the empty VERIFY before any VERIFY
 with data, a blocked code is never sent, and the format is checked above
-(``surface_codes.normalize_code``). Each function selects what it needs.
-Nothing read here is logged (it is all personal data).
+(``surface_codes.normalize_code``). Each function selects what it needs; the
+one exception, as with ``jpki.prove``, is ``read_card_face(counter_read=True)``,
+which relies on the code EF its caller just selected to read the tries, and
+falls back to the full path when the card lost it. Nothing read here is
+logged (it is all personal data).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from host.card.integrity import check_integrity, parse_integrity_record
 from host.card.surface_codes import CODE_RULES, CodeKind, CodeTarget
 from host.card.surface_face import CardFace, check_face_signature, parse_card_face
 from host.channel import PIN_STATUS_WORDS, ApduChannel
-from host.errors import PinBlockedError
+from host.errors import CardError, PinBlockedError, WrongPinError
 
 __all__ = [
     "FaceReading",
@@ -150,8 +153,17 @@ def read_card_face(
     *,
     issuer_key: rsa.RSAPublicKey | None = None,
     strategy: ReadStrategy = ReadStrategy.AUTO,
+    counter_read: bool = False,
 ) -> FaceReading:
     """Verify ``code`` on the surface AP, read EF 0002, parse it, check DF28.
+
+    ``counter_read`` is the caller's promise that the last command on this
+    channel was the empty VERIFY of ``kind``'s EF on the surface AP
+    (``code_tries_left``) and it was not 0: VERIFY is sent at once, saving
+    the three commands of a second look (the counter check asks staff for
+    the code between the two). Should the card have lost that state (a
+    reset), the answer is neither a wrong nor a blocked code and the full
+    select-check-verify path runs once instead.
 
     Raises:
         PinBlockedError, WrongPinError: the code was refused.
@@ -159,7 +171,17 @@ def read_card_face(
         DataFormatError: the face does not parse.
         CardError: another refusal.
     """
-    verify_code(channel, kind, code, CodeTarget.SURFACE)
+    verified = False
+    if counter_read:
+        try:
+            channel.send(commands.verify(code))
+            verified = True
+        except (WrongPinError, PinBlockedError):
+            raise
+        except CardError:
+            _log.info("code EF no longer selected; verifying from the start")
+    if not verified:
+        verify_code(channel, kind, code, CodeTarget.SURFACE)
     files.select_file(channel, c.SURFACE_FID_FACE)
     face = parse_card_face(files.read_object(channel, strategy))
     if issuer_key is not None:

@@ -16,6 +16,9 @@ issuer key and the two applications compared (``host.card.assess_face``).
 The result screen (``CounterScreen``: photo, name, address, birth date, sex,
 expiry, verdict) goes to the staff only, never into events or logs; staff
 confirm they compared the person with the photo (``StaffPort.compare``).
+What the card gave is dropped as soon as the screen is built (the raw photo
+after the face matcher): the flow and the card port keep no reference to
+the face, and the screen leaves with the outcome, for the caller to deliver.
 Where the desk has a face-matching reader (``FaceMatcherPort``, configured
 as ``[counter] face_matcher``), the device compares instead: MATCH stands
 for the staff's confirmation, NO_MATCH refuses (``PHOTO_MISMATCH``), and
@@ -44,7 +47,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Final, Protocol
+from typing import ClassVar, Final, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -84,6 +87,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 FLOW = "counter"
 MAX_POLICY_RETRIES: Final = 3
@@ -191,6 +195,13 @@ class ThreadedCounterCard(ThreadedCard):
     ) -> None:
         super().__init__(url, poll_interval=poll_interval)
         self._issuer_key = issuer_key
+        # The last card call read 照合番号B's tries (non-zero): its EF is still
+        # selected, so the face's VERIFY goes at once (as ``prove`` with PINs).
+        self._code_read = False
+
+    async def _run(self, fn: Callable[[], _T]) -> _T:
+        self._code_read = False  # any card call may change what is selected
+        return await super()._run(fn)
 
     async def code_tries_left(self) -> int:
         """Tries left for 照合番号B (surface AP); never spends one.
@@ -199,7 +210,9 @@ class ThreadedCounterCard(ThreadedCard):
             NoCardError: no session; CardError, TransportError from the card.
         """
         card = self._require()
-        return await self._run(lambda: card.code_tries_left(CodeKind.B))
+        tries = await self._run(lambda: card.code_tries_left(CodeKind.B))
+        self._code_read = tries > 0
+        return tries
 
     async def read_counter(self, code: Secret) -> CounterReading:
         """Read and check the face, then the basic four, with 照合番号B.
@@ -209,10 +222,10 @@ class ThreadedCounterCard(ThreadedCard):
             IntegrityError: the face or the basic four fails its signature.
             DataFormatError, CardError, TransportError: the card failed.
         """
-        card, key = self._require(), self._issuer_key
+        card, key, counter_read = self._require(), self._issuer_key, self._code_read
 
         def work() -> CounterReading:
-            face = card.read_card_face(CodeKind.B, code, issuer_key=key)
+            face = card.read_card_face(CodeKind.B, code, issuer_key=key, counter_read=counter_read)
             return CounterReading(face, card.read_card_info_with_code_b(code, issuer_key=key))
 
         return await self._run(work)
@@ -318,6 +331,11 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
             self._remove_card()
             return self._refuse(op_id, FaceVerdict.FORGED, CounterReason.CARD_FORGED, None, record)
         screen = self._screen(reading, now)
+        # The card face (photo, name and address images, dates) is personal
+        # data: once the screen is built only the photo stays, for the face
+        # matcher, and goes after it; the screen itself leaves with the outcome.
+        photo = reading.face.face.photo
+        del reading
         refused_by = ""
         if self._holder_pin:
             card_verdict = await self._verify(op_id)
@@ -325,7 +343,8 @@ class CounterCheckFlow(FlowMachine[CounterStep, CounterOutcome]):
                 refused_by = card_verdict.reason
                 screen = dataclasses.replace(screen, verdict=FaceVerdict.REVOKED)
         self._to(CounterStep.RESULT)
-        by_device = await self._device_compare(reading.face.face.photo)
+        by_device = await self._device_compare(photo)
+        del photo
         compared = by_device
         if compared is None:
             compared = await self._ctx.step(

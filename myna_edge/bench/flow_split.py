@@ -26,7 +26,16 @@ from host.peripherals.escpos import Receipt
 from host.transport.sim import SimTransport
 from hw_sim.card.apdu_log import ApduLogEntry
 
-__all__ = ["SPLIT_PARTS", "RecordingCard", "Run", "Spent", "TimedClient", "TimedPrinter", "split"]
+__all__ = [
+    "SPLIT_PARTS",
+    "ApduRecorder",
+    "RecordingCard",
+    "Run",
+    "Spent",
+    "TimedClient",
+    "TimedPrinter",
+    "split",
+]
 
 #: One measured run: wall seconds, the card's APDU log, seconds per part.
 Run = tuple[float, list[ApduLogEntry], dict[str, float]]
@@ -74,14 +83,19 @@ class Spent:
         return wrapper
 
 
-class RecordingCard(ThreadedCard):
-    """Keeps the virtual card's APDU log of the session; times ``transmit``."""
+class ApduRecorder(ThreadedCard):
+    """The recording hooks, for any ``ThreadedCard`` subclass: call ``_record_into`` first.
 
-    def __init__(self, url: str, spent: Spent) -> None:
-        super().__init__(url)
-        self.entries: list[ApduLogEntry] = []
-        self._spent = spent
-        self._timed: object = None
+    Why a base of its own: the counter check's card (``ThreadedCounterCard``)
+    needs the same hooks as the plain one, with another constructor.
+    """
+
+    entries: list[ApduLogEntry]
+    _spent: Spent
+    _timed: object
+
+    def _record_into(self, spent: Spent) -> None:
+        self.entries, self._spent, self._timed = [], spent, None
 
     def _open(self) -> None:
         super()._open()
@@ -95,6 +109,14 @@ class RecordingCard(ThreadedCard):
         if isinstance(transport, SimTransport):
             self.entries.extend(transport.virtual_card.apdu_log.entries)
         super()._close()
+
+
+class RecordingCard(ApduRecorder):
+    """Keeps the virtual card's APDU log of the session; times ``transmit``."""
+
+    def __init__(self, url: str, spent: Spent) -> None:
+        super().__init__(url)
+        self._record_into(spent)
 
 
 class TimedPrinter(ThreadedPrinter):

@@ -65,6 +65,7 @@ from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
+from myna_edge.bench.counter import COUNTER_KINDS, MINIMUM_COUNTER_COMMANDS, counter_run
 from myna_edge.bench.flow_split import (
     SPLIT_PARTS,
     RecordingCard,
@@ -93,7 +94,13 @@ __all__ = [
 #: Reading with proof: SELECT text AP, SELECT PIN, VERIFY empty, VERIFY, and
 #: SELECT + READ of 2 files; then the same 8 as above for the auth key (its
 #: certificate needs no PIN).
-MINIMUM_COMMANDS: Final = {"transfer": 10, "transfer_with_receipt": 10, "reading": 6 + 8}
+#: Counter checks: ``bench.counter`` (issue 21).
+MINIMUM_COMMANDS: Final = {
+    "transfer": 10,
+    "transfer_with_receipt": 10,
+    "reading": 6 + 8,
+    **MINIMUM_COUNTER_COMMANDS,
+}
 #: The agent's footprint targets (issue 6).
 FOOTPRINT_TARGETS: Final = {"ready_ms": 2000.0, "idle_cpu_percent": 1.0, "rss_mb": 100.0}
 _READY_DEADLINE: Final = 30.0  # seconds; a process not answering by then is a failure
@@ -156,6 +163,22 @@ async def _one(
     return elapsed, card.entries, parts
 
 
+class _Runner:
+    """One run of a flow kind: the counter checks through ``bench.counter``."""
+
+    def __init__(
+        self, kind: str, client: VerifierClient, journal: Journal, spent: Spent,
+        printer: PrinterPort | None, root: Path,
+    ) -> None:  # fmt: skip
+        self._args = (kind, client, journal, spent)
+        self._printer, self._root = printer, root
+
+    async def __call__(self) -> Run:
+        if self._args[0] in COUNTER_KINDS:
+            return await counter_run(*self._args, self._root)
+        return await _one(*self._args, self._printer)
+
+
 async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, object]:
     trust = sim_trust_dir("sim://default")
     tls = TlsConfig(directory=root / "tls")
@@ -172,6 +195,7 @@ async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, obje
             ("transfer", "atm-01"),
             ("reading", "kiosk-01"),
             ("transfer_with_receipt", "atm-01"),
+            *((kind, "desk-01") for kind in COUNTER_KINDS),
         )
         for kind, terminal in kinds:
             issued = issue_terminal_certificate(tls, terminal)
@@ -187,12 +211,9 @@ async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, obje
                 try:
                     async with VerifierClient(client_config) as client:
                         with Journal(root / f"{kind}.sqlite") as journal:
-                            # warm-up: keys, channel, caches
-                            await _one(kind, client, journal, spent, printer)
-                            runs = [
-                                await _one(kind, client, journal, spent, printer)
-                                for _ in range(rounds)
-                            ]
+                            one = _Runner(kind, client, journal, spent, printer, root)
+                            await one()  # warm-up: keys, channel, caches
+                            runs = [await one() for _ in range(rounds)]
                 finally:
                     if printer is not None:
                         await printer.aclose()

@@ -107,10 +107,11 @@ def apdu_counts(figures: dict[str, object]) -> list[tuple[str, int, int]]:
                 ("auth cert, OpenSC (after probing)", opensc["apdus_after_probing"], minimum)
             )
     if isinstance(flows, dict):
-        for kind in ("transfer", "reading"):
+        for kind in ("transfer", "reading", "counter", "counter_with_pin"):
             found = flows.get(kind)
             if isinstance(found, dict):
-                out.append((f"{kind} flow", found["card_commands"], found["minimum_commands"]))
+                label = f"{kind.replace('_', ' ')} flow"
+                out.append((label, found["card_commands"], found["minimum_commands"]))
     return out
 
 
@@ -227,7 +228,8 @@ _HOW = (
     "gRPC echo server on the same mTLS settings, driven from a separate client process at "
     "1 to 32 calls in flight, targets taking turns in blocks; proof checks against raw "
     "`cryptography` calls.",
-    "flows: the transfer and reading flows end to end against an in-process verifier, card "
+    "flows: the transfer, reading and counter-check flows end to end against an in-process "
+    "verifier, card "
     "commands against the protocol minimum, the time split by hooks at the card, printer and "
     "verifier ports; the `myna-edge agent` process against the issue's targets.",
 )

@@ -29,6 +29,21 @@ def test_suite_reports_shares_and_exact_counts(report: dict[str, object]) -> Non
     assert isinstance(report["agent_start_ms"], float)
 
 
+def test_counter_check_against_its_minimum(report: dict[str, object]) -> None:
+    """Issue 21: the counter read's commands and software share, with and without the PIN."""
+    for kind, minimum in (("counter", 14), ("counter_with_pin", 22)):
+        figures = report[kind]
+        assert isinstance(figures, dict)
+        assert figures["minimum_commands"] == MINIMUM_COMMANDS[kind] == minimum
+        # at the minimum: the tries read before the staff prompt are not read again
+        assert figures["card_commands"] == minimum, kind
+        assert figures["commands_vs_minimum"] == 1
+        assert 0 < figures["software_share_of_total"] < 1
+        split = figures["time_split_ms"]
+        assert split["card"] > 0
+        assert (split["verifier"] > 0) is (kind == "counter_with_pin")  # only the PIN calls it
+
+
 def test_agent_process_footprint_is_measured_from_proc(report: dict[str, object]) -> None:
     agent = report["agent_process"]
     assert isinstance(agent, dict)

@@ -1,22 +1,26 @@
 # SPDX-License-Identifier: Apache-2.0
 """Secrets: every flow on a real stack leaves no test secret anywhere, and the scan can see one.
 
-The scenario (``myna_edge.chaos.secrets.scenario``) runs the verifier and two agents
-as processes at TRACE behind recording relays, drives a reading (with one
-wrong card-info PIN), a transfer with the keypad, and a reset each way with
-OTPs, then scans logs, journals, the electronic journals, the verifier
+The scenario (``myna_edge.chaos.secrets.scenario``) runs the verifier and three
+agents as processes at TRACE behind recording relays, drives a reading (with
+one wrong card-info PIN), a transfer with the keypad, two counter checks
+(照合番号B with one wrong code, then with the holder's PIN), and a reset each
+way with OTPs, then scans logs, journals, the electronic journals, the verifier
 database, the captured gRPC traffic and the client's record. The self-tests
 plant each encoding of a secret (and the secret inside an SQLite database
 and a longer base64 blob) and require the hit, so "zero hits" means
 something; the scenario itself also requires the OTPs it legitimately
 sends to the verifier to show up in that capture, proving the capture is
-plaintext and read.
+plaintext and read. For the counter desk, a secret planted in a copy of the
+run's own AML file and log must be found.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import random
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -29,6 +33,7 @@ from myna_edge.chaos.secrets.scenario import SECRETS, run_scenario
 from tests.prerequisites import missing_prerequisite
 
 PIN = SECRETS["auth_pin"]
+AML = "counter/aml-checks.jsonl"  # the desk's AML file, beside its journal
 PASSWORD = SECRETS["signing_password"]
 
 
@@ -129,15 +134,61 @@ def test_every_encoding_is_searched() -> None:
     }  # fmt: skip
 
 
-def test_every_flow_leaves_no_secret_anywhere(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], Path]:
+    """One run of the scenario for the module: its figures and the folder it scanned."""
     try:
         find_micropython()
     except MicroPythonMissingError:
         missing_prerequisite("the MicroPython unix port (the ATM's keypad board)")
-    figures = run_scenario(20261127, 1, tmp_path)
-    assert figures["flows"] == {"readings": 1, "transfers": 1, "resets": 2}
+    workdir = tmp_path_factory.mktemp("secrets")
+    return run_scenario(20261127, 1, workdir), workdir / "stack"
+
+
+def test_every_flow_leaves_no_secret_anywhere(campaign: tuple[dict[str, object], Path]) -> None:
+    figures, _ = campaign
+    assert figures["flows"] == {"readings": 1, "transfers": 1, "counter_checks": 2, "resets": 2}
     assert figures["hits"] == 0
     assert figures["encodings_per_secret"] == len(variants(PIN)) == 10
     assert int(figures["protocol_otp_hits"]) >= 2  # type: ignore[call-overload]  # RedeemReset
     assert int(figures["files_scanned"]) >= 15  # type: ignore[call-overload]
     assert int(figures["captured_grpc_bytes"]) > 10_000  # type: ignore[call-overload]
+
+
+def _aml_records(stack: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (stack / AML).read_text(encoding="utf-8").splitlines()]
+
+
+def test_the_counter_desk_wrote_what_the_scan_read(
+    campaign: tuple[dict[str, object], Path],
+) -> None:
+    """Zero hits means something only if the desk ran and wrote its data where the scan looks."""
+    _, stack = campaign
+    records = _aml_records(stack)
+    assert [r["verdict"] for r in records] == ["genuine", "genuine"]
+    assert all(r["photo_png"] for r in records)  # store_photo: the most a desk writes
+    log = (stack / "logs" / "counter.log").read_text(encoding="utf-8")
+    assert "00 20 00 80" in log  # the wire trace was on: the VERIFYs were logged, redacted
+    capture = (stack / "captures" / "api-counter" / "server-to-client.bin").read_bytes()
+    assert "山田".encode() in capture  # the face crossed the API: the capture is plaintext
+
+
+@pytest.mark.parametrize("label", ["code_b", "wrong_code_b", "my_number", "auth_pin"])
+def test_a_counter_leak_in_a_copy_of_the_output_fails_the_scan(
+    campaign: tuple[dict[str, object], Path], tmp_path: Path, label: str
+) -> None:
+    """Plant one secret in a copy of the desk's own AML file and log: the scan must see it."""
+    _, stack = campaign
+    copy = tmp_path / "stack"
+    shutil.copytree(stack, copy)
+    secret = SECRETS[label]
+    records = _aml_records(copy)
+    records[0]["staff_id"] = secret
+    (copy / AML).write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with (copy / "logs" / "counter.log").open("a", encoding="utf-8") as log:
+        log.write(f"TRACE > 00 20 00 80 {len(secret):02X} {secret.encode().hex(' ').upper()}\n")
+    hits, _, _ = scan(copy, SECRETS)
+    assert {(h.path, h.encoding) for h in hits if h.label == label} >= {
+        (AML, "ascii"),
+        ("logs/counter.log", "HEX spaced"),
+    }

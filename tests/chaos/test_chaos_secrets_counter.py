@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Secrets of the counter check: 照合番号B and the My Number in no log, journal or record.
+"""Secrets of the counter check, in-process: 照合番号B and the My Number in no log or record.
 
-The counter flow is not yet behind the terminal API, so the process-level
-campaign (``myna_edge.chaos.secrets.scenario``) cannot drive it; this runs the flow
-in-process on the virtual card with every logger at TRACE into a file, the
-journal and the AML file (photo stored) in the same folder, with a wrong
-code first (an error path), and scans the folder for every encoding of the
-secrets with the campaign's own scanner. The plant test proves the scan
+The process-level campaign (``myna_edge.chaos.secrets.scenario``, run by
+``test_chaos_secrets``) drives the counter check through a counter agent's
+terminal API; this is its quick companion, which needs no MicroPython and
+no processes: the flow on the virtual card with every logger of this process
+at TRACE into a file, the journal, the electronic journal and the AML file
+(photo stored) in the same folder, a wrong code first (an error path), then
+the campaign's own scanner over the folder. The plant test proves the scan
 would see 照合番号B in the wire-trace form a leak would take.
 """
 

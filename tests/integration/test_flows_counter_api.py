@@ -230,3 +230,41 @@ def test_wrong_codes_until_the_lock_out_end_with_the_code_blocked(
     assert done.reason == tpb.COMPLETION_REASON_VERIFICATION_CODE_BLOCKED
     assert "照合番号B" in done.message.ja
     assert not (tmp_path / "aml.jsonl").exists()  # nothing was read: nothing to record
+
+
+def test_the_face_leaves_the_agent_once_delivered(
+    env: VerifierEnv, verifier: ServerThread, tmp_path: Path
+) -> None:
+    """Finished commands are kept for Attach and GetCommandOutcome, without the card face.
+
+    The stream that ran the check got the face; afterwards the agent answers
+    with the verdict and the check id only, and no message it keeps holds
+    the name, the address or the photo.
+    """
+
+    async def scenario() -> tuple[list[tpb.ExecuteResponse], ...]:
+        async with desk(env, verifier, tmp_path) as stub:
+            streamed = await check(stub, "c-5", [CODE_B], same=True)
+            outcome = await stub.GetCommandOutcome(
+                tpb.GetCommandOutcomeRequest(request_id="c-5"), timeout=5
+            )
+            attached = [
+                m async for m in stub.Attach(tpb.AttachRequest(request_id="c-5"), timeout=5)
+            ]
+            return streamed, [tpb.ExecuteResponse(completion=outcome.completion)], attached
+
+    streamed, asked, attached = asyncio.run(scenario())
+    assert streamed[-1].completion.counter_check.card_face.name == PROFILE.person.name
+    assert any(m.event.prompt.HasField("card_face") for m in streamed)
+    assert len(attached) == len(streamed)  # the whole log replays, face excepted
+    for message in (*asked, *attached):
+        data = message.SerializeToString()
+        assert PROFILE.person.name.encode() not in data
+        assert PNG_MAGIC not in data
+        assert not message.event.prompt.HasField("card_face")
+    for done in (asked[0].completion, attached[-1].completion):
+        result = done.counter_check
+        assert done.code == tpb.COMPLETION_CODE_SUCCESS
+        assert result.verdict == tpb.FACE_VERDICT_GENUINE
+        assert result.check_id == streamed[-1].completion.counter_check.check_id
+        assert not result.HasField("card_face")

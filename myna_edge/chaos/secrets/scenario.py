@@ -4,20 +4,24 @@
 Why: "the PIN never leaves memory" is only believable when someone looked
 everywhere it could have gone. The scenario gives the virtual card
 distinctive secrets (PINs and a password no other data contains), runs the
-verifier and two agents (a kiosk and an ATM with its controller board on the
-MicroPython unix port) as real processes logging at TRACE (``-vvv``) to
-files, and drives every flow through the terminal API: a card reading with a
-wrong card-info PIN first (so an error path runs), an identity-verified
-transfer (password on the board's keypad), and a PIN reset in each direction
-under the OTP policy (booked by the simulated phone, OTPs entered at the
-kiosk). Recording relays on 127.0.0.1 capture the gRPC traffic between the
-API client and the agents and between the agents and the verifier; the
-verifier runs ``insecure_dev`` (plaintext) for this run only, so the capture
-holds bytes a scan can read. Then every file under the stack folder is
-scanned (logs = the processes' stderr, both agent journals and their WAL,
-the electronic journals, the verifier database, captures, the client's
-record of every answer and exception text) for every secret in every
-encoding of ``scan``.
+verifier and three agents (a kiosk, an ATM with its controller board on the
+MicroPython unix port, a staffed counter desk) as real processes logging at
+TRACE (``-vvv``) to files, and drives every flow through the terminal API: a
+card reading with a wrong card-info PIN first (so an error path runs), an
+identity-verified transfer (password on the board's keypad), counter checks
+(issue 21: 照合番号B with a wrong code first, then with the holder's 4-digit
+PIN as well), and a PIN reset in each direction under the OTP policy (booked
+by the simulated phone, OTPs entered at the kiosk). Besides the PINs and
+passwords the scan looks for 照合番号B (right and wrong) and the card's My
+Number, which no flow may write unmasked (the counter check cannot even
+read it). Recording relays on 127.0.0.1 capture the gRPC traffic between
+the API client and the agents and between the agents and the verifier; the
+verifier runs ``insecure_dev`` (plaintext) for this run only, so the
+capture holds bytes a scan can read. Then every file under the stack folder
+is scanned (logs = the processes' stderr, the agents' journals and their
+WAL, the electronic journals, the desk's AML file, the verifier database,
+captures, the client's record of every answer and exception text) for
+every secret in every encoding of ``scan``.
 
 One exemption, by protocol: an OTP travels from the phone's booking to the
 kiosk user and then to the verifier in ``RedeemResetRequest.one_time_password``
@@ -34,6 +38,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Final
 
+from hw_sim.card.profiles import get_profile
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.secrets.scan import scan, variants
 from myna_edge.chaos.secrets.stack import SecretsStack
@@ -41,6 +46,7 @@ from myna_edge.chaos.secrets.stack import SecretsStack
 __all__ = ["SECRETS", "run_scenario"]
 
 _log = logging.getLogger(__name__)
+_CARD: Final = get_profile("default")  # 照合番号B and the My Number are the card's own data
 
 #: The card's secrets for the run (labels -> values); chosen to occur nowhere else.
 SECRETS: Final[dict[str, str]] = {
@@ -50,6 +56,9 @@ SECRETS: Final[dict[str, str]] = {
     "signing_password": "QZ7XW3KV9J",
     "new_signing_password": "VJ4KQ8ZXW2",
     "new_auth_pin": "3916",
+    "code_b": _CARD.verification_code_b,
+    "wrong_code_b": _CARD.verification_code_b[:10] + "0000",
+    "my_number": _CARD.person.my_number,
 }
 _REDEEM_CAPTURE: Final = "captures/verifier/client-to-server.bin"
 

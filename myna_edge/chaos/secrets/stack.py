@@ -3,9 +3,12 @@
 
 Why its own stack: the scan needs what the crash campaign's stack does not
 give: plaintext between agent and verifier (``insecure_dev``, for this run
-only), every hop through a recording relay, both profiles (a kiosk with
+only), every hop through a recording relay, three profiles (a kiosk with
 touchscreen entry for the resets, an ATM with the controller board's keypad
-for the transfer), the OTP policy, and a card whose secrets are distinctive.
+for the transfer, a staffed counter desk for the counter checks with
+照合番号B: issue 21), the OTP policy, and a card whose secrets are distinctive.
+The desk checks the face's signature with the sim's issuer key and stores
+the photo in its AML file, so the scan reads the most a desk can write.
 Processes are ``python -m myna_edge -vvv ...`` with stderr to
 ``logs/*.log``; each is stopped by its PID. The phone side of the reset
 (booking with a card proof and a face match) runs in this process and talks
@@ -30,10 +33,12 @@ import grpc
 
 from host.api.touch_entry import seal
 from host.card import KeyKind, MynaCard, PinKind
+from host.cli import ISSUER_KEY_FILE
 from host.peripherals import BoardKey, Controller
 from host.private_files import write_private
 from host.secret import Secret
 from host.transport import open_transport
+from host.transport.sim import sim_trust_dir
 from hw_sim.devices import SimController
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
@@ -54,7 +59,7 @@ _DEFAULTS: Final = {PinKind.AUTH: "1234", PinKind.TEXT: "1234", PinKind.SIGN: "A
 
 
 class SecretsStack:
-    """Verifier, kiosk and ATM agents as processes under ``folder``; a context manager.
+    """Verifier, kiosk, ATM and counter agents as processes under ``folder``; a context manager.
 
     ``folder`` and ``card_home`` (the simulator home the processes share, set
     as ``MYNA_EDGE_SIM_HOME`` by the caller) are emptied first: the scan must
@@ -112,20 +117,26 @@ class SecretsStack:
             controller.inject_key(key)
         write_private(self.folder / "board.key", key.material().hex().encode("ascii"))
         self.stubs: dict[str, tpb_grpc.TerminalServiceStub] = {}
-        for profile, extra in (
-            ("kiosk", "reset_otp_first = true\n"),
+        # The desk's [counter] section must follow the top-level keys: it goes last.
+        issuer_key = sim_trust_dir("sim://default") / ISSUER_KEY_FILE
+        desk = f'[counter]\nissuer_key = "{issuer_key}"\nstore_photo = true\n'
+        for profile, extra, section in (
+            ("kiosk", "reset_otp_first = true\n", ""),
             (
                 "atm",
                 f'controller = "{self.pad.url}"\ncontroller_key = "board.key"\n'
                 'log_format = "json"\n',
+                "",
             ),
+            ("counter", "", desk),
         ):
             port = free_port()
             (self.folder / f"{profile}.toml").write_text(
                 f'profile = "{profile}"\nterminal_id = "{profile}-01"\nreader = "sim://default"\n'
                 f'listen = "127.0.0.1:{port}"\njournal = "{profile}/journal.sqlite"\n'
                 f'electronic_journal = "{profile}/ej.txt"\n{extra}'
-                f'[verifier]\ntarget = "127.0.0.1:{to_verifier}"\ninsecure_dev = true\n',
+                f'[verifier]\ntarget = "127.0.0.1:{to_verifier}"\ninsecure_dev = true\n'
+                f"{section}",
                 encoding="utf-8",
             )
             self._spawn(profile, ["agent", "--config", str(self.folder / f"{profile}.toml")])
@@ -218,8 +229,14 @@ class SecretsStack:
     # --- flows ----------------------------------------------------------------------
 
     def run_flows(self, count: int, seed: int) -> dict[str, int]:
-        """``count`` readings and transfers, then one reset each way; every one must succeed."""
-        done = {"readings": 0, "transfers": 0, "resets": 0}
+        """``count`` readings, transfers and counter checks, one reset each way; all succeed.
+
+        The counter checks come in pairs: 照合番号B alone (a wrong code first
+        in the first one, so an error path runs), then with the holder's
+        4-digit PIN (the verifier checks the certificate). They run before
+        the resets, which change the PIN.
+        """
+        done = {"readings": 0, "transfers": 0, "counter_checks": 0, "resets": 0}
         for index in range(count):
             wrong = [self.secrets["wrong_card_info_pin"]] if index == 0 else []
             answers = {
@@ -240,6 +257,19 @@ class SecretsStack:
             if attempt.completion != tpb.COMPLETION_CODE_SUCCESS:
                 raise ChaosInvariantError(f"transfer {index} ended {attempt}")
             done["transfers"] += 1
+        for index in range(count):
+            for holder_pin in (False, True):
+                wrong = [self.secrets["wrong_code_b"]] if index == 0 and not holder_pin else []
+                answers = {
+                    tpb.PROMPT_TYPE_VERIFICATION_CODE: [*wrong, self.secrets["code_b"]],
+                    tpb.PROMPT_TYPE_AUTH_PIN: [self.secrets["auth_pin"]],
+                }
+                check = tpb.CounterCheckCommand(holder_pin=holder_pin, staff_id="staff-01")
+                rid = f"counter-{seed}-{index}-{int(holder_pin)}"
+                self._execute(
+                    "counter", tpb.ExecuteRequest(request_id=rid, counter_check=check), answers
+                )
+                done["counter_checks"] += 1
         operations = (
             (vpb.RESET_OPERATION_SIGNING_PASSWORD, "auth_pin", "new_signing_password"),
             (vpb.RESET_OPERATION_AUTHENTICATION_PIN, "new_signing_password", "new_auth_pin"),

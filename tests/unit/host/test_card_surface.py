@@ -202,3 +202,32 @@ def test_one_verify_per_read(sim_home_dir: Path) -> None:
         MynaCard(transport).read_card_face(CodeKind.B, Secret.from_text(CODE_B))
         assert verifies_with_data(transport.sent) == 1
     logging.getLogger(__name__).debug("done")
+
+
+def test_counter_read_verifies_at_once_and_falls_back_when_the_ef_was_lost(
+    sim_url: Callable[[str], str], issuer: rsa.RSAPublicKey
+) -> None:
+    """``counter_read``: the tries were just read, so VERIFY goes without a second look.
+
+    When the card lost the code EF since (here: another application was
+    selected, as after a reset), the VERIFY is refused as no wrong or blocked
+    code, no try is spent, and the full select-check-verify path runs.
+    """
+    code = Secret.from_text(CODE_B)
+    with open_transport(sim_url("default")) as transport:
+        assert isinstance(transport, SimTransport)
+        card, log = MynaCard(transport), transport.virtual_card.apdu_log
+        assert card.code_tries_left(CodeKind.B) == 10
+        log.clear()
+        card.read_card_face(CodeKind.B, code, issuer_key=issuer, counter_read=True)
+        # VERIFY, SELECT EF 0002, one extended READ BINARY: the protocol minimum
+        assert [e.command[1] for e in log.entries] == [0x20, 0xA4, 0xB0]
+        assert card.code_tries_left(CodeKind.B) == 10
+        files.select_application(ApduChannel(transport), CodeTarget.TEXT.aid)
+        log.clear()
+        reading = card.read_card_face(CodeKind.B, code, issuer_key=issuer, counter_read=True)
+        sent = [(e.command[1], e.command_length) for e in log.entries]
+    assert reading.signature_verified
+    # the refused VERIFY, then SELECT AP, SELECT EF, empty VERIFY, VERIFY, SELECT, READ
+    assert [ins for ins, _ in sent] == [0x20, 0xA4, 0xA4, 0x20, 0x20, 0xA4, 0xB0]
+    assert [length for ins, length in sent if ins == 0x20] == [19, 4, 19]

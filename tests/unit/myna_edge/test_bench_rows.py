@@ -73,3 +73,28 @@ def test_flow_split_rows_skip_entries_without_a_split() -> None:
     }
     assert flow_split_rows(flows) == [("transfer", 15.0, {"card": 0.5})]
     assert flow_split_rows("failed: boom") == []
+
+
+def test_counter_rows_name_the_minimum_the_run_measured_against() -> None:
+    """Issue 21's rows; a stored report's rows rebuild with that run's own minimum."""
+    counter = {
+        "software_ms": 6.0,
+        "modelled_card_ms": 440.0,
+        "software_share_of_total": 0.0135,
+        "card_commands": 17,
+        "minimum_commands": 14,
+        "commands_vs_minimum": 1.21,
+    }
+    old_transfer = {**counter, "card_commands": 8, "minimum_commands": 8, "commands_vs_minimum": 1}
+    rows = build_rows({"flows": {"counter_with_pin": counter, "transfer": old_transfer}})
+    by_figure = {row.figure: row for row in rows}
+    commands = by_figure["counter_with_pin: card commands"]
+    assert (commands.ratio, commands.baseline, commands.measured) == (
+        1.21,
+        "protocol minimum (14 commands)",
+        "17 commands",
+    )
+    assert (
+        by_figure["counter_with_pin: software share of the total (target ≤ 0.05)"].ratio == 0.0135
+    )
+    assert by_figure["transfer: card commands"].baseline == "protocol minimum (8 commands)"
