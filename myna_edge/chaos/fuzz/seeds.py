@@ -25,6 +25,7 @@ from typing import Any
 from host.card import CodeKind, MynaCard
 from host.errors import MynaEdgeError
 from host.peripherals import face_matcher as fm
+from host.peripherals.cctalk import fuzzing as cctalk_fuzzing
 from host.peripherals.link import encode_frame
 from host.secret import Secret
 from host.transport.base import TransportCapabilities
@@ -233,7 +234,30 @@ def seeds() -> dict[str, list[bytes]]:
     out["host_firmware_image"] = fuzz_seed_images()
     out["sim_timing_profile"] = [example_profile()]
     out["host_card_surface"] = _card_surface()
+    out["host_cctalk_frames"] = cctalk_fuzzing.SEEDS
+    out["host_cups_attributes"] = [_cups_attributes(*case) for case in _CUPS_CASES]
     return out
+
+
+#: (printer-state, its reasons, accepting, job-state, job reasons) as CUPS reports them.
+_CUPS_CASES: tuple[tuple[int, str, bool, int, str], ...] = (
+    (3, "none", True, 5, "job-printing"),
+    (5, "media-empty-report,media-jam-error", False, 7, "job-canceled-by-user"),
+    (4, "door-open-error", True, 9, "job-completed-successfully"),
+)
+
+
+def _cups_attributes(printer: int, reasons: str, accepting: bool, job: int, why: str) -> bytes:
+    """Attributes in ``host.printing.states.fuzz_attributes``'s layout (kind byte, value)."""
+    values = [
+        b"\x01" + bytes([printer]),  # one byte: the harness splits on 0x00
+        b"\x03" + reasons.encode(),
+        b"\x02" + bytes([accepting]),
+        b"\x01" + bytes([job]),
+        b"\x03" + why.encode(),
+        b"\x04ipp://127.0.0.1:8631/ipp/print",  # kind 4 % 4 == 0: text
+    ]
+    return b"\x00".join(values)
 
 
 def _card_surface() -> list[bytes]:

@@ -53,10 +53,12 @@ from host.firmware.signing import verify_image
 from host.gateway import Gateway, GatewayConfig
 from host.peripherals import Controller, CounterStore
 from host.peripherals import face_matcher as fm
+from host.peripherals.cctalk import fuzzing as cctalk_fuzzing
 from host.peripherals.escpos import parse_status
 from host.peripherals.link import Frame, FrameDecoder, Link, decode_body
 from host.peripherals.messages import parse_event, parse_info
 from host.peripherals.printer import ReceiptPrinter
+from host.printing.states import fuzz_attributes
 from host.secret import Secret
 from host.tlv import parse_all
 from host.transport.base import CardTransport, TransportCapabilities
@@ -557,6 +559,16 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("host_controller_wire", "controller serial bytes at the driver", _host_controller),
         Target("host_printer_status", "ESC/POS status bytes at the host", _host_printer_status),
         Target("host_face_matcher_frames", "face-matcher frames at the host", _host_face_matcher),
+        Target(
+            "host_cctalk_frames",
+            "ccTalk frames at the payment driver",
+            cctalk_fuzzing.build_harness,
+        ),
+        Target(
+            "host_cups_attributes",
+            "CUPS/IPP printer and job attributes at the host",
+            lambda stack, workdir: fuzz_attributes,
+        ),
         Target("host_firmware_image", "controller firmware update images", _host_firmware_image),
         Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
