@@ -36,8 +36,10 @@ __all__ = [
     "ReceiptWords",
     "ResultCode",
     "UserText",
+    "fee_message",
     "language_of",
     "new_secret_texts",
+    "payment_message",
     "prompt_text",
     "receipt_words",
     "result_code",
@@ -99,6 +101,15 @@ class ResultCode(StrEnum):
     PHOTO_MISMATCH = "photo_mismatch"
     CARD_FACE_EXPIRED = "card_face_expired"
     VERIFICATION_CODE_BLOCKED = "verification_code_blocked"
+    # Certificate issuance at the MFP (コンビニ交付).
+    PAYMENT_TIMEOUT = "payment_timeout"
+    PRINT_FAILED_REFUNDED = "print_failed_refunded"
+    MUNICIPALITY_UNAVAILABLE = "municipality_unavailable"
+    OUTSIDE_SERVICE_HOURS = "outside_service_hours"
+    NOT_A_RESIDENT = "not_a_resident"
+    NO_REGISTERED_SEAL = "no_registered_seal"
+    DOCUMENT_NOT_OFFERED = "document_not_offered"
+    COUNTER_ONLY = "counter_only"
 
 
 _STAFF_JA: Final = "係員をお呼びください。"
@@ -242,6 +253,53 @@ _RESULTS: Final[dict[ResultCode, tuple[str, str]]] = {
     ),
 }
 
+# The MFP's results, apart so the table above stays the other flows' (one dict).
+_RESULTS.update(
+    {
+        ResultCode.PAYMENT_TIMEOUT: (
+            "料金のお支払いが確認できませんでした。投入されたお金はお返ししました。"
+            "もう一度最初からお手続きください。",
+            "The fee was not paid in time. Any money inserted has been returned. "
+            "Please start again.",
+        ),
+        ResultCode.PRINT_FAILED_REFUNDED: (
+            "証明書を印刷できませんでした。料金はお返ししました（手数料はかかりません）。"
+            f"{_STAFF_JA}",
+            "The certificate could not be printed. Your fee has been returned (no charge). "
+            f"{_STAFF_EN}",
+        ),
+        ResultCode.MUNICIPALITY_UNAVAILABLE: (
+            "市区町村の証明書発行サービスに接続できません。料金はかかっていません。"
+            "しばらくしてからもう一度お試しください。",
+            "The municipality's certificate service cannot be reached. Nothing was charged. "
+            "Please try again later.",
+        ),
+        ResultCode.OUTSIDE_SERVICE_HOURS: (
+            "証明書のコンビニ交付は6時30分から23時まで（12月29日〜1月3日を除く）ご利用いただけます。",
+            "Certificates can be issued from 6:30 to 23:00 (except 29 December to 3 January).",
+        ),
+        ResultCode.NOT_A_RESIDENT: (
+            "この市区町村では、このカードの方の証明書を発行できません。"
+            "住民登録のある市区町村の窓口でお尋ねください。",
+            "This municipality cannot issue certificates for this card. "
+            "Please ask at the municipal office where you are registered.",
+        ),
+        ResultCode.NO_REGISTERED_SEAL: (
+            "印鑑登録がないため、印鑑登録証明書は発行できません。市区町村の窓口でお尋ねください。",
+            "No seal is registered, so a seal-registration certificate cannot be issued. "
+            "Please ask at your municipal office.",
+        ),
+        ResultCode.DOCUMENT_NOT_OFFERED: (
+            "この証明書はコンビニ交付では発行できません。市区町村の窓口で請求してください。",
+            "This certificate is not issued at stores. Please request it at your municipal office.",
+        ),
+        ResultCode.COUNTER_ONLY: (
+            "この証明書は市区町村の窓口でのみ発行できます。",
+            "This certificate can be issued only at the municipal office's counter.",
+        ),
+    }
+)
+
 #: Failure codes of the flows and refusal reasons of the verifier -> ResultCode.
 _REASONS: Final[dict[str, ResultCode]] = {
     "no_signing_certificate": ResultCode.NO_SIGNING_CERTIFICATE,
@@ -283,6 +341,16 @@ _REASONS: Final[dict[str, ResultCode]] = {
     "card_data_inconsistent": ResultCode.CARD_DATA_INCONSISTENT,
     "photo_mismatch": ResultCode.PHOTO_MISMATCH,
     "certificate_refused": ResultCode.CARD_REVOKED,
+    # Certificate issuance (host.flows.codes FailureCode / IssueRefusal values).
+    "payment_timeout": ResultCode.PAYMENT_TIMEOUT,
+    "print_failed": ResultCode.PRINT_FAILED_REFUNDED,
+    "MUNICIPALITY_UNAVAILABLE": ResultCode.MUNICIPALITY_UNAVAILABLE,
+    "OUTSIDE_SERVICE_HOURS": ResultCode.OUTSIDE_SERVICE_HOURS,
+    "NOT_A_RESIDENT": ResultCode.NOT_A_RESIDENT,
+    "NO_REGISTERED_SEAL": ResultCode.NO_REGISTERED_SEAL,
+    "DOCUMENT_NOT_OFFERED": ResultCode.DOCUMENT_NOT_OFFERED,
+    "COUNTER_ONLY": ResultCode.COUNTER_ONLY,
+    "FEE_CHANGED": ResultCode.TIMEOUT,  # the fee changed while shown: start again
 }
 _BLOCKED: Final = {
     PinKind.SIGN: ResultCode.SIGNING_PASSWORD_BLOCKED,
@@ -356,6 +424,9 @@ class PromptKey(StrEnum):
     CONFIRM_MONEY_MOVED = "prompt.confirm_money_moved"
     VERIFICATION_CODE = "prompt.verification_code"
     CONFIRM_PHOTO = "prompt.confirm_photo"
+    CONFIRM_FEE = "prompt.confirm_fee"
+    INSERT_PAYMENT = "prompt.insert_payment"
+    TAKE_DOCUMENT = "prompt.take_document"
 
 
 _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
@@ -411,6 +482,12 @@ _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
         "ICチップの顔写真とご本人が同じ方か確認してください",
         "Compare the person with the chip's photo: is it the same person?",
     ),
+    PromptKey.CONFIRM_FEE: ("証明書と手数料をご確認ください", "Check the certificate and its fee"),
+    PromptKey.INSERT_PAYMENT: ("手数料を投入してください", "Insert the fee"),
+    PromptKey.TAKE_DOCUMENT: (
+        "証明書をお取りください。お取り忘れにご注意ください",
+        "Take your certificate. Do not leave it behind",
+    ),
 }
 
 #: The default prompt of each ``PromptKind`` value (a flow may say more precisely).
@@ -423,6 +500,9 @@ PROMPT_KEYS: Final[dict[str, PromptKey]] = {
     "one_time_password": PromptKey.ONE_TIME_PASSWORD,
     "new_secret": PromptKey.NEW_SECRET,
     "confirm_money_moved": PromptKey.CONFIRM_MONEY_MOVED,
+    "confirm_fee": PromptKey.CONFIRM_FEE,
+    "insert_payment": PromptKey.INSERT_PAYMENT,
+    "take_document": PromptKey.TAKE_DOCUMENT,
 }
 
 
@@ -474,6 +554,27 @@ def statement_message(s: TransferStatement) -> UserText:
         f"from {remitter}, tel {s.remitter_phone}"
     )
     return UserText(PromptKey.CONFIRM_STATEMENT.value, ja, en)
+
+
+def fee_message(*, title: str, municipality_name: str, copies: int, fee_yen: int) -> UserText:
+    """The certificate chosen and its fee, as the resident confirms it before paying.
+
+    No personal data: the title and the municipality come from the offer
+    list, not from the resident's record.
+    """
+    ja = f"{municipality_name} {title} {copies}通\n手数料: {fee_yen:,}円"
+    copies_en = f"{copies} cop{'y' if copies == 1 else 'ies'}"
+    en = f"{title} from {municipality_name}, {copies_en}: JPY {fee_yen:,}"
+    return UserText(PromptKey.CONFIRM_FEE.value, ja, en)
+
+
+def payment_message(fee_yen: int) -> UserText:
+    """Ask for the fee (the payment device takes coins and notes)."""
+    return UserText(
+        PromptKey.INSERT_PAYMENT.value,
+        f"手数料 {fee_yen:,}円 を投入してください",
+        f"Insert the fee: JPY {fee_yen:,}",
+    )
 
 
 def language_of(value: object) -> Language:

@@ -10,6 +10,8 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
                        [--metrics [HOST:]PORT]  (/metrics; host 127.0.0.1 by default)
                        [--otlp URL] [--log-format text|json]  (traces, JSON-lines logs)
     myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
+    myna-edge verifier renew-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
+    myna-edge verifier fleet [--operator HOST:PORT ...] [--config ...]
     myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
                                         --terminal-id ID) [--note TEXT] [--config ...]
 
@@ -35,7 +37,14 @@ from pathlib import Path
 from verifier.config import VerifierConfig, load_config, with_metrics, with_tracing
 from verifier.errors import VerifierError
 
-__all__ = ["add_parser", "run_issue_terminal_cert", "run_revoke_terminal", "run_verifier"]
+__all__ = [
+    "add_parser",
+    "run_fleet_table",
+    "run_issue_terminal_cert",
+    "run_renew_terminal_cert",
+    "run_revoke_terminal",
+    "run_verifier",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -88,8 +97,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="sign the terminal's own CSR (its key stays on the terminal): writes <id>.pem, ca.pem",
     )
     issue.set_defaults(handler=run_issue_terminal_cert)
+    renew = commands.add_parser(
+        "renew-terminal-cert",
+        help="replace an enrolled terminal's certificate (the agent switches without restart)",
+    )
+    renew.add_argument("--terminal-id", required=True, help="the terminal id (certificate CN)")
+    renew.add_argument("--out", type=Path, required=True, help="folder holding <id>.pem")
+    renew.add_argument("--config", type=Path, dest="issue_config", help="TOML configuration")
+    renew.add_argument("--csr", type=Path, help="sign the terminal's new CSR (no key written)")
+    renew.set_defaults(handler=run_renew_terminal_cert)
     revoke = commands.add_parser(
         "revoke-terminal",
+        aliases=["revoke-terminal-cert"],
         help="shut a terminal out at its next call (terminal deny-list; no restart)",
     )
     which = revoke.add_mutually_exclusive_group(required=True)
@@ -101,6 +120,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     revoke.add_argument("--note", default="", help="why (kept as a comment in the list)")
     revoke.add_argument("--config", type=Path, dest="revoke_config", help="TOML configuration")
     revoke.set_defaults(handler=run_revoke_terminal)
+    fleet = commands.add_parser(
+        "fleet", help="the terminals' status (reader, printer, controller, versions, last seen)"
+    )
+    fleet.add_argument(
+        "--operator",
+        action="append",
+        metavar="HOST:PORT",
+        help="a verifier's operator listener; repeat for replicas (default: [operator] listen)",
+    )
+    fleet.add_argument("--config", type=Path, dest="fleet_config", help="TOML configuration")
+    fleet.set_defaults(handler=run_fleet_table)
 
 
 def _config(args: argparse.Namespace, path: Path | None) -> VerifierConfig:
@@ -189,7 +219,7 @@ async def _serve(config: VerifierConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stopping.set)
     await stopping.wait()
-    await server.stop()
+    await server.stop(drain=config.shutdown_drain_seconds)
 
 
 def run_issue_terminal_cert(args: argparse.Namespace) -> int:
@@ -215,6 +245,43 @@ def run_issue_terminal_cert(args: argparse.Namespace) -> int:
     for path in paths:
         print(path)
     return 0
+
+
+def run_renew_terminal_cert(args: argparse.Namespace) -> int:
+    """Renew ``<id>.pem`` (and ``<id>.key`` unless ``--csr``) in ``--out``; print the serials."""
+    from verifier.terminal_certs import renew_terminal_certificate
+
+    try:
+        config = _config(args, args.issue_config or args.config)
+        csr = args.csr.read_bytes() if args.csr is not None else None
+        renewal = renew_terminal_certificate(config.tls, args.terminal_id, args.out, csr_pem=csr)
+    except (VerifierError, OSError) as exc:
+        print(f"myna-edge verifier renew-terminal-cert: {exc}", file=sys.stderr)
+        return 2
+    for path in renewal.paths:
+        print(path)
+    print(f"serial {renewal.serial:x} replaces {renewal.previous_serial or 0:x}")
+    print(
+        "once the terminal has switched: myna-edge verifier revoke-terminal "
+        f"--serial {renewal.previous_serial or 0:x}"
+    )
+    return 0
+
+
+def run_fleet_table(args: argparse.Namespace) -> int:
+    """Print the fleet table from the operator listener(s) (``verifier.fleet_cli``)."""
+    from verifier.fleet_cli import run_fleet
+
+    addresses = args.operator
+    if not addresses:
+        try:
+            config = _config(args, args.fleet_config or args.config)
+        except VerifierError as exc:
+            print(f"myna-edge verifier fleet: {exc}", file=sys.stderr)
+            return 2
+        operator = config.operator
+        addresses = [operator.listen if operator is not None else "127.0.0.1:50052"]
+    return run_fleet([a if ":" in a else f"127.0.0.1:{a}" for a in addresses])
 
 
 def run_revoke_terminal(args: argparse.Namespace) -> int:

@@ -32,6 +32,9 @@ File layout (every key optional; paths relative to the file)::
     [tracing]                               # OpenTelemetry; off unless endpoint (or --otlp)
     endpoint = "http://127.0.0.1:4318/v1/traces"; sample_ratio = 0.01
     log_format = "json"                     # top level: JSON lines (or --log-format json)
+    shutdown_drain_seconds = 1.0            # top level: NOT_SERVING this long before closing
+    [operator]                              # FleetService (myna-edge verifier fleet); off unless set
+    listen = "127.0.0.1:50052"; allow = []  # loopback by default; allow: operators' networks
 
 Why msgspec checks the file (issue 13): the schema is the ``_...File``
 structs below, with the constraints beside each key, and an error names the
@@ -62,6 +65,7 @@ from msgspec import UNSET, UnsetType
 from myna_metrics import MetricsConfig
 from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
 from verifier.errors import ConfigError
+from verifier.issuance_config import IssuanceConfig, IssuanceFile, issuance_from_file
 
 __all__ = [
     "PolicyConfig",
@@ -144,6 +148,14 @@ class VerifierConfig:
     tracing: TracingConfig | None = None
     #: ``text`` or ``json`` (``myna_metrics.json_logs``).
     log_format: Literal["text", "json"] = "text"
+    #: On SIGTERM, seconds of NOT_SERVING (still serving) before new calls are refused:
+    #: the agents' health watch moves them to the other replicas (rolling restarts).
+    shutdown_drain_seconds: float = 1.0
+    #: The operator listener (``FleetService``, ``verifier.fleet``): plaintext,
+    #: loopback unless ``allow`` names networks; None: not served.
+    operator: MetricsConfig | None = None
+    #: The centre role (``[issuance]``, ``verifier.issuance_config``); None: not served.
+    issuance: IssuanceConfig | None = None
 
     def trust_folder(self) -> Path:
         """The folder holding the JPKI CA certificates.
@@ -220,6 +232,9 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     metrics: _MetricsFile | UnsetType = UNSET
     tracing: _TracingFile | UnsetType = UNSET
     log_format: Literal["text", "json"] | UnsetType = UNSET
+    shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] | UnsetType = UNSET
+    operator: _MetricsFile | UnsetType = UNSET
+    issuance: IssuanceFile | UnsetType = UNSET
 
 
 #: Keys refused in the file whatever their value, with why (issue 22).
@@ -307,7 +322,7 @@ def _from_file(path: Path) -> VerifierConfig:
             kind: tuple(_resolve(base, source) for source in sources)
             for kind, sources in revocation["crl_sources"].items()
         }
-    sections = ("tls", "revocation", "policy", "metrics", "tracing")
+    sections = ("tls", "revocation", "policy", "metrics", "tracing", "issuance", "operator")
     top = {k: v for k, v in _given(file).items() if k not in sections}
     return VerifierConfig(
         **top,
@@ -315,7 +330,9 @@ def _from_file(path: Path) -> VerifierConfig:
         revocation=RevocationConfig(**revocation),
         policy=PolicyConfig(**_given(file.policy)),
         metrics=_metrics(path, file.metrics),
+        operator=_metrics(path, file.operator, "operator"),
         tracing=_tracing(path, file.tracing),
+        issuance=issuance_from_file(path, file.issuance),
     )
 
 
@@ -338,14 +355,16 @@ def with_tracing(config: VerifierConfig, endpoint: str | None) -> VerifierConfig
         raise ConfigError(f"--otlp: {exc}") from None
 
 
-def _metrics(path: Path, section: _MetricsFile | UnsetType) -> MetricsConfig | None:
-    """``[metrics]``; a non-loopback ``listen`` needs ``allow`` (the scrapers' networks)."""
+def _metrics(
+    path: Path, section: _MetricsFile | UnsetType, name: str = "metrics"
+) -> MetricsConfig | None:
+    """``[metrics]`` (or ``[operator]``); a non-loopback ``listen`` needs ``allow``."""
     if isinstance(section, UnsetType):
         return None
     try:
         return MetricsConfig(section.listen, tuple(section.allow))
     except ValueError as exc:
-        raise ConfigError(f"{path}: metrics: {exc}") from None
+        raise ConfigError(f"{path}: {name}: {exc}") from None
 
 
 def with_metrics(config: VerifierConfig, address: str | None) -> VerifierConfig:

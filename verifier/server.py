@@ -33,6 +33,8 @@ from verifier import transfers
 from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
+from verifier.fleet import FleetRegistry, OperatorServer
+from verifier.issuance_service import ISSUANCE_SERVICE_NAME, IssuanceServicer, attach_issuance
 from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker
@@ -144,12 +146,17 @@ class VerifierServer:
         self._server: grpc.aio.Server | None = None
         self._health = health.aio.HealthServicer()
         self._sweeper: asyncio.Task[None] | None = None
+        #: The centre role (``IssuanceService``) when ``[issuance]`` is configured.
+        self.issuance: IssuanceServicer | None = None
         #: Prometheus metrics when ``config.metrics`` is set (``verifier.metrics``).
         self.metrics: VerifierMetrics | None = None
         if config.metrics is not None:
             self.metrics = VerifierMetrics.for_server(config, self.core, worker=worker)
         #: OpenTelemetry server spans when ``config.tracing`` is set (``verifier.tracing``).
         self.tracing = VerifierTracing.for_server(config, worker=worker)
+        #: The terminals' status reports (``verifier.fleet``), and the operator listener.
+        self.fleet = FleetRegistry()
+        self.operator: OperatorServer | None = None
 
     def _credentials(self) -> grpc.ServerCredentials:
         key, cert, ca = service_material(self.config.tls)
@@ -170,11 +177,15 @@ class VerifierServer:
         # Tracing before the access log: its line then carries the trace id.
         interceptors = (*metered, *self.tracing.interceptors(), AccessLogInterceptor())
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        servicer = VerifierServicer(self.core, insecure_dev=self.config.insecure_dev)
+        servicer = VerifierServicer(
+            self.core, insecure_dev=self.config.insecure_dev, fleet=self.fleet
+        )
         pb_grpc.add_VerifierServiceServicer_to_server(servicer, server)
+        self.issuance = attach_issuance(server, servicer)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         names = (
             SERVICE_NAME,
+            *((ISSUANCE_SERVICE_NAME,) if self.issuance is not None else ()),
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         )
@@ -196,13 +207,29 @@ class VerifierServer:
         self._server, self.port = server, port
         if self.metrics is not None:
             await self.metrics.start()
+        await self._start_operator()
         await self._health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self._health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        if self.issuance is not None:
+            await self._health.set(ISSUANCE_SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
         if self.worker:
             await self._health.set(worker_health_name(), health_pb2.HealthCheckResponse.SERVING)
         self._sweeper = asyncio.create_task(self._sweep())
         _log.info("verifier listening on port %d", port)
         return port
+
+    async def _start_operator(self) -> None:
+        # Per process (verifier.fleet): a worker sees only its own connections.
+        if self.config.operator is None:
+            return
+        if self.worker:
+            _log.warning("[operator] is served only with --workers 1 (verifier.fleet)")
+            return
+        self.operator = OperatorServer(self.config.operator, self.fleet)
+        try:
+            await self.operator.start()
+        except OSError as exc:
+            raise ConfigError(f"cannot serve the operator listener: {exc}") from exc
 
     async def _sweep(self, interval: float = 5.0) -> None:
         policy = self.config.policy
@@ -232,17 +259,31 @@ class VerifierServer:
         if self._server is not None:
             await self._server.wait_for_termination()
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Report NOT_SERVING, drain in-flight RPCs for ``grace`` seconds, close storage."""
+    async def stop(self, grace: float = 5.0, *, drain: float = 0.0) -> None:
+        """Report NOT_SERVING, keep serving ``drain`` s, finish calls in flight, close storage.
+
+        Why ``drain``: clients that watch our health (the agent's channel,
+        ``host.client.channel``) stop sending here within milliseconds of
+        NOT_SERVING; calls already on the way are still served for ``drain``
+        seconds. Then new calls are refused and those in flight get up to
+        ``grace`` seconds to finish (a rolling restart fails none).
+        """
         await self._health.enter_graceful_shutdown()
+        self.fleet.close_streams()  # the agents reopen their status streams on a replica
+        if drain > 0:
+            await asyncio.sleep(drain)
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
         if self._server is not None:
             await self._server.stop(grace)
+        if self.issuance is not None:
+            await self.issuance.close()
         if self.metrics is not None:
             await self.metrics.stop()
+        if self.operator is not None:
+            await self.operator.stop()
         await asyncio.to_thread(self.tracing.shutdown)  # sends the spans still batched
         # In a thread: SQLite's writer may be handing a transaction to this loop.
         await asyncio.to_thread(self.core.storage.close)

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
+from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from verifier import readings, resets, sessions, transfers, wire
@@ -45,6 +46,7 @@ from verifier.errors import (
     StorageUnavailableError,
     UnauthenticatedError,
 )
+from verifier.fleet import FleetRegistry
 from verifier.idempotency import idempotent_unit, raise_refusal
 from verifier.storage import Transaction
 from verifier.terminal_denylist import TerminalDenyList
@@ -83,8 +85,10 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         *,
         insecure_dev: bool = False,
         denylist: TerminalDenyList | None = None,
+        fleet: FleetRegistry | None = None,
     ) -> None:
         """``denylist``: the terminal deny-list; by default the configured file.
+        ``fleet``: where status reports go (``verifier.fleet``); by default a new one.
 
         Raises:
             ConfigError: the deny-list file does not parse.
@@ -92,6 +96,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         self.core = core
         self._insecure_dev = insecure_dev
         self._denylist = denylist or TerminalDenyList(core.config.tls.path("revoked_terminals"))
+        self.fleet = fleet if fleet is not None else FleetRegistry()
         self._trailer: tuple[tuple[str, str | bytes], ...] = (
             ((INSECURE_DEV_METADATA_KEY, _INSECURE_WARNING),) if insecure_dev else ()
         )
@@ -204,6 +209,21 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         return await self._call(
             context, request, v.check_revocation_request, self._check_revocation
         )
+
+    def _check_still(self, context: _Context) -> None:
+        self._terminal(context)  # revoked meanwhile: raises, and the stream ends
+
+    async def ReportStatus(  # noqa: N802
+        self, request_iterator: AsyncIterator[fpb.ReportStatusRequest], context: _Context
+    ) -> fpb.ReportStatusResponse:
+        """This terminal's status stream (``verifier.fleet``); cut when it is revoked."""
+        try:
+            terminal = self._terminal(context)
+            return await self.fleet.serve(
+                terminal, request_iterator, lambda: self._check_still(context)
+            )
+        except RequestError as exc:
+            await self._abort(context, exc)
 
     async def AuthorizeTransfer(  # noqa: N802
         self, request: pb.AuthorizeTransferRequest, context: _Context

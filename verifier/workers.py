@@ -133,7 +133,7 @@ async def _serve_worker(config: VerifierConfig, ready: Connection) -> None:
     port = await server.start()
     ready.send(("ready", port))
     await stopping.wait()
-    await server.stop()
+    await server.stop(drain=config.shutdown_drain_seconds)
 
 
 class WorkerPool:

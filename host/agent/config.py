@@ -60,9 +60,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from msgspec import UNSET, UnsetType
 
+from host.agent.issuance import IssuanceDesk, IssuanceFile, issuance_desk
 from host.api import Profile, check_listen
 from host.client import ClientConfig
-from host.client.channel import replica_target
+from host.client.channel import CredentialFiles, replica_target
 from host.errors import AgentConfigError
 from myna_metrics import MetricsConfig
 from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
@@ -109,6 +110,7 @@ class AgentConfig:
     log_format: Literal["text", "json"] = "text"
     #: ``[counter]``: the staffed desk's settings (profile ``counter``; issue 21).
     counter: CounterDesk | None = None
+    issuance: IssuanceDesk | None = None  # [issuance]: the MFP's (host.agent.issuance)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     tracing: _TracingFile | UnsetType = UNSET
     log_format: Literal["text", "json"] = "text"
     counter: _CounterFile | UnsetType = UNSET
+    issuance: IssuanceFile | UnsetType = UNSET
 
 
 _AT: Final = re.compile(r"^(?P<what>.*?)(?: - at `\$\.?(?P<key>[^`]*)`)?$", re.DOTALL)
@@ -252,6 +255,15 @@ def _material(path: Path, section: _VerifierFile, name: str) -> bytes | None:
         raise AgentConfigError(f"{path}: verifier.{name}: cannot read {value}: {exc}") from None
 
 
+def _files(path: Path, section: _VerifierFile) -> CredentialFiles | None:
+    """The PEM paths, so a renewed certificate is used without a restart."""
+    names = (section.ca, section.certificate, section.key)
+    if any(isinstance(n, UnsetType) for n in names):
+        return None
+    ca, certificate, key = (_path(path.parent, str(n)) for n in names)
+    return CredentialFiles(ca, certificate, key)
+
+
 def _client(path: Path, file: _File) -> ClientConfig:
     section = file.verifier
     target = _target(path, section)  # outside the try: AgentConfigError is a ValueError
@@ -266,6 +278,7 @@ def _client(path: Path, file: _File) -> ClientConfig:
             ca_pem=ca,
             certificate_pem=certificate,
             key_pem=key,
+            files=_files(path, section),
         )
     except ValueError as exc:  # ClientConfig's own checks (timeout, server name)
         raise AgentConfigError(f"{path}: [verifier]: {exc}") from None
@@ -342,6 +355,7 @@ def load_agent_config(path: Path) -> AgentConfig:
         tracing=_tracing(path, file.tracing),
         log_format=file.log_format,
         counter=_counter(path, file.counter),
+        issuance=issuance_desk(path, file.profile, file.issuance),
     )
 
 

@@ -27,6 +27,8 @@ from typing import Any, Final
 from host.agent.board import AbsentBoard, AgentBoard
 from host.agent.config import AgentConfig, CounterDesk
 from host.agent.crash_hook import open_journal
+from host.agent.fleet import LastFlowInterceptor, StatusReporter, agent_version
+from host.agent.issuance import IssuanceParts
 from host.agent.metrics import AgentMetrics
 from host.agent.monitor import (
     DeviceMonitor,
@@ -104,6 +106,7 @@ class Agent:
         self.client: VerifierClient | None = None
         self.server: TerminalServer | None = None
         self._printer: ThreadedPrinter | None = None
+        self._issuance = IssuanceParts()  # the MFP's (config.issuance); empty otherwise
         self._controller: Controller | None = None
         self._pad: AgentBoard | None = None
         self._firmware: tpb.FirmwareInfo | None = None  # what the board ran at start-up
@@ -112,6 +115,9 @@ class Agent:
         self._recovery: asyncio.Task[None] | None = None
         self._status_interval = status_interval
         self._monitor: asyncio.Task[None] | None = None
+        # Fleet status (host.agent.fleet): the last command's outcome, the stream to the centre.
+        self._last_flow = LastFlowInterceptor()
+        self._reporter: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self.address = ""
         #: Prometheus metrics when ``config.metrics`` is set (``host.agent.metrics``).
@@ -135,6 +141,7 @@ class Agent:
             resets = await recover_resets(self.journal, self.client, ejournal=self._ej)
             # After the transfers: a commit made just now by recovery needs its receipt too.
             await recover_receipts(self.journal, self._printer, ejournal=self._ej)
+            await self._issuance.recover(self.journal, self._ej)  # charged iff printed
         except ServiceError as exc:
             _log.warning("recovery postponed: %s", exc)
             return False
@@ -239,6 +246,7 @@ class Agent:
             ThreadedPrinter(c.printer, on_status=self._printer_status) if c.printer else None
         )
         controller_state = await self._open_controller()
+        self._issuance.open(c.issuance, c.verifier)
         desk = c.counter or CounterDesk()  # the counter check's settings (counter profile)
         runtime = AgentRuntime.for_reader(
             c.reader,
@@ -260,9 +268,10 @@ class Agent:
             store_photo=desk.store_photo,
             staff_id=desk.staff_id,
             face_matcher=ThreadedFaceMatcher(desk.face_matcher) if desk.face_matcher else None,
+            **self._issuance.runtime_options(),
         )
         metered = self.metrics.interceptors() if self.metrics is not None else ()
-        self.server = TerminalServer(runtime, c.listen, interceptors=metered)
+        self.server = TerminalServer(runtime, c.listen, interceptors=(*metered, self._last_flow))
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
         self.address = await self.server.start()
         servicer = self.server.servicer
@@ -280,6 +289,7 @@ class Agent:
         await servicer.set_status("verifier", verifier_state)
         self._recovery = asyncio.ensure_future(self._recovery_loop(reached))
         self._monitor = asyncio.ensure_future(self._device_monitor().run())
+        self._reporter = asyncio.ensure_future(self._status_reporter().run())
         _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
         return self.address
 
@@ -320,16 +330,27 @@ class Agent:
             servicer.set_status, probes, lambda: servicer.busy, interval=self._status_interval
         )
 
+    def _status_reporter(self) -> StatusReporter:
+        assert self.client is not None
+        assert self.server is not None
+        return StatusReporter(
+            self.client,
+            statuses=self.server.servicer.status.statuses,
+            last_flow=lambda: self._last_flow.last,
+            agent_version=agent_version(),
+            poll=min(1.0, self._status_interval),
+        )
+
     def request_stop(self) -> None:
         """Ask ``run`` to return (signal handlers call this)."""
         self._stopped.set()
 
     async def stop(self) -> None:
         """Stop serving and close everything; harmless twice."""
-        for task in (self._recovery, self._monitor):
+        for task in (self._recovery, self._monitor, self._reporter):
             if task is not None:
                 await _cancel(task)
-        self._recovery = self._monitor = None
+        self._recovery = self._monitor = self._reporter = None
         if self.server is not None:
             await self.server.stop()
             self.server = None
@@ -339,6 +360,7 @@ class Agent:
         if self._printer is not None:
             await self._printer.aclose()
             self._printer = None
+        await self._issuance.close()
         if self._pad is not None:
             await self._pad.aclose()
             self._pad = None

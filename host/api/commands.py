@@ -42,6 +42,7 @@ class CommandKind(StrEnum):
     PIN_RESET = "pin_reset"
     TRANSFER = "transfer"
     COUNTER_CHECK = "counter_check"
+    ISSUE_CERTIFICATE = "issue_certificate"
 
 
 def command_kind(request: tpb.ExecuteRequest) -> CommandKind | None:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from host.api.commands import CommandKind, command_kind
 from host.api.firmware import FirmwareBoard
+from host.api.issue import issue_flow
 from host.api.prompts import ApiUser, SecureEntry
 from host.api.recovery import RecoveryDesk
 from host.api.staff import ApiStaff
@@ -47,6 +48,9 @@ from host.flows.counter import (
     FaceMatcherPort,
     ThreadedCounterCard,
 )
+from host.flows.issuance_ports import DocumentPrinterPort, PaymentPort
+from host.flows.issue import IssueFlow
+from host.flows.issue_request import IssuanceCentre, IssueOutcome
 from host.journal import ElectronicJournal, Journal
 from myna.edge.v1 import terminal_pb2 as tpb
 
@@ -64,8 +68,10 @@ __all__ = [
     "transfer_flow",
 ]
 
-Flow = CardReadingFlow | PinResetFlow | TransferFlow | CounterCheckFlow
-FlowRunner = Callable[[], Awaitable[ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome]]
+Flow = CardReadingFlow | PinResetFlow | TransferFlow | CounterCheckFlow | IssueFlow
+FlowRunner = Callable[
+    [], Awaitable[ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome | IssueOutcome]
+]
 #: The AML file's name beside the journal when the runtime names none.
 AML_FILE_NAME: Final = "aml-checks.jsonl"
 #: A staff id: 1-64 printable ASCII characters, no spaces (as a request id).
@@ -112,6 +118,11 @@ class RuntimeOptions(_NeededOptions, total=False):
     store_photo: bool
     staff_id: str
     face_matcher: FaceMatcherPort | None
+    issuance: IssuanceCentre | None
+    payment: PaymentPort | None
+    document_printer: DocumentPrinterPort | None
+    payment_timeout: float
+    print_timeout: float
 
 
 @dataclass
@@ -147,6 +158,14 @@ class AgentRuntime:
     staff_id: str = "staff"
     #: The desk's face-matching reader (None: staff compare the photo).
     face_matcher: FaceMatcherPort | None = None
+    #: The MFP's certificate issuance: the centre, the payment device and the
+    #: document printer (all three, under the kiosk profile, offer the command).
+    issuance: IssuanceCentre | None = None
+    payment: PaymentPort | None = None
+    document_printer: DocumentPrinterPort | None = None
+    #: How long a resident has to pay, and one document to print, seconds.
+    payment_timeout: float = 120.0
+    print_timeout: float = 120.0
 
     @classmethod
     def for_reader(cls, reader_url: str, **options: Unpack[RuntimeOptions]) -> AgentRuntime:
@@ -171,6 +190,7 @@ class AgentRuntime:
             pin_reset=self.offers(CommandKind.PIN_RESET),
             transfer=self.offers(CommandKind.TRANSFER),
             counter_check=self.offers(CommandKind.COUNTER_CHECK),
+            issue_certificate=self.offers(CommandKind.ISSUE_CERTIFICATE),
             touchscreen_secrets=self.touch_secrets,
             receipt_printer=self.printer is not None,
             transfer_identity_threshold_yen=self.threshold_yen,
@@ -178,7 +198,14 @@ class AgentRuntime:
         )
 
     def offers(self, command: CommandKind) -> bool:
-        """Whether this profile offers ``command``: a kiosk resets PINs, an ATM transfers."""
+        """Whether this profile offers ``command``: a kiosk resets PINs, an ATM transfers.
+
+        A kiosk (the MFP) issues certificates when its centre, payment device
+        and document printer are all configured.
+        """
+        if command is CommandKind.ISSUE_CERTIFICATE:
+            parts = (self.issuance, self.payment, self.document_printer)
+            return self.profile is Profile.KIOSK and None not in parts
         return command in _OFFERED[self.profile]
 
     @property
@@ -237,6 +264,8 @@ def build_flow(
         return reading_flow(rt, request.read_card, card=card, user=user, emit=emit)
     if kind is CommandKind.COUNTER_CHECK:
         return counter_flow(rt, request.counter_check, card=card, user=user, emit=emit)
+    if kind is CommandKind.ISSUE_CERTIFICATE:
+        return issue_flow(rt, request.issue_certificate, card=card, user=user, emit=emit)
     raise ValueError("no command")
 
 

@@ -15,6 +15,8 @@ from typing import Final
 from host.api.user_text import describe_completion, describe_reason, prompt_user_message
 from host.card import FaceVerdict
 from host.client import AccountType, ResetOperation, TransferState
+from host.client.issuance import DOCUMENT_KINDS, HOUSEHOLD_SCOPES
+from host.client.issuance_models import DocumentOptions
 from host.flows import (
     Event,
     FailureCode,
@@ -32,8 +34,10 @@ from host.flows import (
 )
 from host.flows.counter import CounterOutcome, CounterScreen
 from host.flows.events import PadKey, PadKeyAction
+from host.flows.issue_request import IssueChoice, IssueOutcome
 from host.flows.settle import JournaledTransfer
 from host.flows.transfer import TransferFieldError
+from myna.edge.v1 import municipal_pb2 as mpb
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 
@@ -41,6 +45,7 @@ __all__ = [
     "card_face_message",
     "completion_for",
     "event_message",
+    "issue_choice",
     "journaled_completion",
     "prompt_message",
     "reset_operation",
@@ -61,6 +66,9 @@ _FAILURE_CODES: Final[dict[str, tpb.CompletionCode.ValueType]] = {
     FailureCode.STORAGE_ERROR: tpb.COMPLETION_CODE_HARDWARE_ERROR,
     # Nobody answered the cash question within recovery_answer_seconds.
     FailureCode.REVERSED_UNANSWERED: tpb.COMPLETION_CODE_TIME_OUT,
+    # Certificate issuance: not paid in time (money returned); the printer failed (refunded).
+    FailureCode.PAYMENT_TIMEOUT: tpb.COMPLETION_CODE_TIME_OUT,
+    FailureCode.PRINT_FAILED: tpb.COMPLETION_CODE_HARDWARE_ERROR,
 }
 _PAD_KEY_ACTIONS: Final = {
     PadKeyAction.PRESSED: tpb.PAD_KEY_ACTION_PRESSED,
@@ -76,6 +84,12 @@ FACE_VERDICTS: Final[dict[FaceVerdict, tpb.FaceVerdict.ValueType]] = {
     FaceVerdict.REVOKED: tpb.FACE_VERDICT_REVOKED,
     FaceVerdict.INCONSISTENT: tpb.FACE_VERDICT_INCONSISTENT,
 }
+#: Prompts no API call answers, sent as events (the card, the payment device, the person act).
+_DISPLAY_PROMPTS: Final = frozenset(
+    {PromptKind.INSERT_CARD, PromptKind.INSERT_PAYMENT, PromptKind.TAKE_DOCUMENT}
+)
+_KINDS_FROM_WIRE: Final = {wire: kind for kind, wire in DOCUMENT_KINDS.items()}
+_SCOPES_FROM_WIRE: Final = {wire: scope for scope, wire in HOUSEHOLD_SCOPES.items()}
 _ACCOUNT_TYPES: Final = {
     vpb.ACCOUNT_TYPE_ORDINARY: AccountType.ORDINARY,
     vpb.ACCOUNT_TYPE_CURRENT: AccountType.CURRENT,
@@ -124,11 +138,12 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
     """The ``FlowEvent`` for a flow event; None for events sent otherwise.
 
     Answerable prompts are sent by the API's user port with their id and
-    the result goes into the completion, so only the insert-card prompt,
-    warnings, the PIN pad's keys, working, remove-card and failures map here.
+    the result goes into the completion, so only the display-only prompts
+    (insert card, insert payment, take the document), warnings, the PIN
+    pad's keys, working, remove-card and failures map here.
     """
     if isinstance(event, Prompt):
-        if event.kind is PromptKind.INSERT_CARD:
+        if event.kind in _DISPLAY_PROMPTS:
             return tpb.FlowEvent(prompt=prompt_message(event))
         return None
     if isinstance(event, LastTryWarning):
@@ -159,7 +174,7 @@ def _code(outcome: Outcome, reason: str, timed_out: bool) -> tpb.CompletionCode.
 
 
 def completion_for(
-    outcome: ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome,
+    outcome: ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome | IssueOutcome,
     *,
     timed_out: bool = False,
 ) -> tpb.Completion:
@@ -177,6 +192,20 @@ def completion_for(
                 identity_verified=outcome.identity_verified,
                 receipt_printed=outcome.receipt_printed,
                 receipt_lines=outcome.receipt_lines,
+            )
+        )
+    elif isinstance(outcome, IssueOutcome):
+        done.issue_certificate.CopyFrom(
+            tpb.IssueCertificateResult(
+                request_id=outcome.request_id,
+                serial=outcome.serial,
+                kind=DOCUMENT_KINDS[outcome.kind]
+                if outcome.kind
+                else mpb.DOCUMENT_KIND_UNSPECIFIED,
+                fee_yen=outcome.fee_yen,
+                printed=outcome.printed,
+                charged=outcome.charged,
+                refunded=outcome.refunded,
             )
         )
     elif isinstance(outcome, CounterOutcome):
@@ -242,6 +271,30 @@ def transfer_request(command: tpb.TransferCommand) -> TransferRequest:
         remitter_name=command.remitter_name,
         remitter_phone=command.remitter_phone,
     )
+
+
+def issue_choice(command: tpb.IssueCertificateCommand) -> IssueChoice:
+    """The resident's choice from the API command (copies 0 is taken as 1).
+
+    Raises:
+        ValueError: an unspecified or unknown kind, a household scope that is
+            unknown, a malformed municipality code, copies over 10.
+    """
+    kind = _KINDS_FROM_WIRE.get(command.kind)
+    if kind is None:
+        raise ValueError("issue_certificate.kind: a certificate kind is needed")
+    o = command.options
+    scope = _SCOPES_FROM_WIRE.get(o.household_scope)
+    if scope is None:
+        raise ValueError("issue_certificate.options.household_scope is unknown")
+    options = DocumentOptions(
+        household_scope=scope,
+        show_registered_domicile=o.show_registered_domicile,
+        show_relationship=o.show_relationship,
+        copies=o.copies or 1,
+        fiscal_year=o.fiscal_year,
+    )
+    return IssueChoice(command.municipality_code, kind, options)
 
 
 def reset_operation(command: tpb.PinResetCommand) -> ResetOperation:

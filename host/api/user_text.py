@@ -14,6 +14,7 @@ from typing import Final
 from host.card import PinKind
 from host.flows import Prompt, ReadOutcome, ResetOutcome, TransferOutcome
 from host.flows.counter import CounterOutcome
+from host.flows.issue_request import IssueOutcome
 from host.messages import (
     PROMPT_KEYS,
     Language,
@@ -71,7 +72,7 @@ def prompt_user_message(prompt: Prompt) -> tpb.UserMessage:
     return user_message(text)
 
 
-_Outcome = ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome
+_Outcome = ReadOutcome | ResetOutcome | TransferOutcome | CounterOutcome | IssueOutcome
 
 
 def _pin(outcome: _Outcome) -> PinKind | None:

@@ -18,19 +18,34 @@ literal addresses of ``replica_target`` (``ipv4:a:p,b:p``). A retry goes
 through the balancer again, so an attempt lost with a killed replica is
 repeated, with the same request bytes, on a live one. The TLS name checked
 is then ``server_name_override`` (one certificate name for every replica).
+
+Renewed certificates (``myna-edge verifier renew-terminal-cert``): a channel's
+TLS credentials are fixed when it is made, so a config read from files
+(``from_files``, the agent's ``terminal.toml``) keeps their paths, and a
+``CredentialWatch`` stats them at most once per ``reload_interval``; when
+they changed and the key matches the certificate, the client makes its
+next channel with them (``VerifierClient``), and the old channel finishes
+its calls in flight. A half-written pair (new certificate, old key) is
+ignored until the pair matches again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
-from collections.abc import Sequence
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 import grpc
 import grpc.aio
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from myna_metrics.interceptors import client_interceptors
 from myna_metrics.tracing import client_tracing_interceptors
@@ -39,10 +54,14 @@ __all__ = [
     "RETRYABLE_METHODS",
     "SERVICE_NAME",
     "ClientConfig",
+    "CredentialFiles",
+    "CredentialWatch",
     "open_channel",
     "replica_target",
     "service_config",
 ]
+
+_log = logging.getLogger(__name__)
 
 SERVICE_NAME: Final = "myna.edge.v1.VerifierService"
 
@@ -67,6 +86,33 @@ RETRYABLE_METHODS: Final = (
 
 
 @dataclass(frozen=True)
+class CredentialFiles:
+    """Where a terminal's PEM files are, so a renewed certificate is picked up.
+
+    Args:
+        ca, certificate, key: the PEM files ``ClientConfig.from_files`` read.
+        reload_interval: look at the files at most this often, float seconds.
+    """
+
+    ca: Path
+    certificate: Path
+    key: Path
+    reload_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.reload_interval <= 3600:
+            raise ValueError("reload_interval must be more than 0 and at most 3600 seconds")
+
+    def stamp(self) -> tuple[tuple[int, int, int], ...] | None:
+        """(mtime, size, inode) of each file, or None when one is missing."""
+        try:
+            stats = [os.stat(p) for p in (self.ca, self.certificate, self.key)]
+        except OSError:
+            return None
+        return tuple((st.st_mtime_ns, st.st_size, st.st_ino) for st in stats)
+
+
+@dataclass(frozen=True)
 class ClientConfig:
     """Where the verifier is and how this terminal proves itself to it.
 
@@ -83,6 +129,7 @@ class ClientConfig:
         insecure_dev: plaintext without TLS, for development only; the
             terminal id then travels in the ``x-myna-dev-terminal-id`` header.
         server_name_override: TLS name to check instead of the target host.
+        files: where the PEM material came from, to reload it when renewed.
     """
 
     target: str
@@ -96,6 +143,7 @@ class ClientConfig:
     max_backoff: float = 1.0
     insecure_dev: bool = False
     server_name_override: str | None = None
+    files: CredentialFiles | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout <= 600:  # written so that NaN fails too
@@ -123,8 +171,9 @@ class ClientConfig:
         timeout: float = 5.0,
         max_attempts: int = 4,
         server_name_override: str | None = None,
+        reload_interval: float = 1.0,
     ) -> ClientConfig:
-        """Read the PEM files of an enrolled terminal.
+        """Read the PEM files of an enrolled terminal (and keep their paths for renewals).
 
         Raises:
             OSError: a file cannot be read.
@@ -138,7 +187,75 @@ class ClientConfig:
             timeout=timeout,
             max_attempts=max_attempts,
             server_name_override=server_name_override,
+            files=CredentialFiles(ca, certificate, key, reload_interval),
         )
+
+
+def _matching(certificate_pem: bytes, key_pem: bytes) -> bool:
+    """Whether the key is the certificate's (a renewal replaces the two files one by one)."""
+    try:
+        cert = x509.load_pem_x509_certificate(certificate_pem)
+        key = serialization.load_pem_private_key(key_pem, None)
+    except (ValueError, TypeError):
+        return False
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    return bool(
+        cert.public_key().public_bytes(der, spki) == key.public_key().public_bytes(der, spki)
+    )
+
+
+class CredentialWatch:
+    """Notices a renewed certificate in ``config.files``; ``poll`` before each channel use.
+
+    Args:
+        config: the config in use (``files`` set, or nothing is ever reloaded).
+        clock: monotonic seconds (tests may pass their own).
+    """
+
+    def __init__(
+        self, config: ClientConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config
+        #: How many times new material was loaded (0: the files the client started with).
+        self.generation = 0
+        self._clock = clock
+        self._next = clock() + (config.files.reload_interval if config.files else 0.0)
+        self._stamp = config.files.stamp() if config.files else None
+
+    def poll(self) -> ClientConfig | None:
+        """A config with the new material when the files changed and match; else None.
+
+        At most one ``stat`` of the three files per ``reload_interval``; an
+        unreadable or mismatched set is ignored (the old channel keeps
+        working) and looked at again next time.
+        """
+        files = self.config.files
+        now = self._clock()
+        if files is None or now < self._next:
+            return None
+        self._next = now + files.reload_interval
+        stamp = files.stamp()
+        if stamp is None or stamp == self._stamp:
+            return None
+        try:
+            ca, cert, key = (p.read_bytes() for p in (files.ca, files.certificate, files.key))
+        except OSError:
+            return None
+        if not _matching(cert, key):
+            _log.info("terminal certificate changed but its key does not match yet; waiting")
+            return None
+        self._stamp = stamp
+        if (ca, cert, key) == (
+            self.config.ca_pem,
+            self.config.certificate_pem,
+            self.config.key_pem,
+        ):
+            return None  # touched, not renewed
+        self.config = dataclasses.replace(self.config, ca_pem=ca, certificate_pem=cert, key_pem=key)
+        self.generation += 1
+        _log.warning("terminal certificate renewed: new channels use %s", files.certificate)
+        return self.config
 
 
 def _address(text: str) -> tuple[int, str]:
@@ -177,18 +294,35 @@ def replica_target(addresses: Sequence[str]) -> str:
     return f"ipv{versions.pop()}:" + ",".join(address for _, address in parsed)
 
 
-def service_config(config: ClientConfig) -> str:
-    """The gRPC service config JSON: round robin; retry UNAVAILABLE for idempotent methods only."""
+def service_config(
+    config: ClientConfig, retryable: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """The gRPC service config JSON: round robin; retry UNAVAILABLE for idempotent methods only.
+
+    ``retryable`` maps a service's full name to its idempotent methods
+    (default: ``VerifierService``'s ``RETRYABLE_METHODS``; the issuance
+    client names its own, ``host.client.issuance``).
+    """
+    methods = retryable if retryable is not None else {SERVICE_NAME: RETRYABLE_METHODS}
     balancing: list[dict[str, object]] = [{"round_robin": {}}]
+    # Client-side health checking (gRFC A17): round robin skips a replica that
+    # reports NOT_SERVING (draining for a restart) before it refuses calls;
+    # a server without the health service counts as healthy.
+    health = {"serviceName": ""}
     if config.max_attempts == 1:
         # gRPC refuses a retryPolicy of one attempt (the whole channel would fail).
-        return json.dumps({"loadBalancingConfig": balancing})
+        return json.dumps({"loadBalancingConfig": balancing, "healthCheckConfig": health})
     return json.dumps(
         {
             "loadBalancingConfig": balancing,
+            "healthCheckConfig": health,
             "methodConfig": [
                 {
-                    "name": [{"service": SERVICE_NAME, "method": m} for m in RETRYABLE_METHODS],
+                    "name": [
+                        {"service": service, "method": m}
+                        for service, names in methods.items()
+                        for m in names
+                    ],
                     "retryPolicy": {
                         "maxAttempts": config.max_attempts,
                         "initialBackoff": f"{config.initial_backoff}s",
@@ -202,11 +336,16 @@ def service_config(config: ClientConfig) -> str:
     )
 
 
-def open_channel(config: ClientConfig) -> grpc.aio.Channel:
-    """An aio channel to the verifier: mTLS unless ``insecure_dev``."""
+def open_channel(
+    config: ClientConfig, *, retryable: Mapping[str, Sequence[str]] | None = None
+) -> grpc.aio.Channel:
+    """An aio channel to the verifier: mTLS unless ``insecure_dev``.
+
+    ``retryable``: as for ``service_config`` (default: ``VerifierService``'s).
+    """
     options: list[tuple[str, str | int]] = [
         ("grpc.enable_retries", 1),
-        ("grpc.service_config", service_config(config)),
+        ("grpc.service_config", service_config(config, retryable)),
         # Fail the first call fast when nothing listens, instead of waiting
         # out the reconnect back-off inside the deadline.
         ("grpc.initial_reconnect_backoff_ms", 100),

@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Final, TypeVar
 
@@ -26,7 +26,8 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from host.client.channel import ClientConfig, open_channel
+from host.client.channel import ClientConfig, CredentialWatch, open_channel
+from host.client.fleet import StatusReport
 from host.client.models import (
     AccountType,
     Authorization,
@@ -44,6 +45,7 @@ from host.client.models import (
 from host.client.statement import TransferStatement
 from host.client.translate import translate_rpc_error
 from host.secret import Secret
+from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 
@@ -108,7 +110,11 @@ class VerifierClient:
     def __init__(self, config: ClientConfig, *, channel: grpc.aio.Channel | None = None) -> None:
         self._config = config
         self._channel = channel if channel is not None else open_channel(config)
-        self._stub = pb_grpc.VerifierServiceStub(self._channel)
+        self._current_stub = pb_grpc.VerifierServiceStub(self._channel)
+        # A renewed certificate is used from the next call (host.client.channel);
+        # never with a channel passed in, which is not ours to replace.
+        self._watch = CredentialWatch(config) if channel is None else None
+        self._retired: set[asyncio.Task[None]] = set()
         self._metadata: tuple[tuple[str, str], ...] = (
             ((DEV_TERMINAL_HEADER, config.terminal_id),) if config.insecure_dev else ()
         )
@@ -119,11 +125,34 @@ class VerifierClient:
         """This terminal's id."""
         return self._config.terminal_id
 
+    @property
+    def _stub(self) -> pb_grpc.VerifierServiceAsyncStub:
+        """The stub for the next call: on a new channel once the certificate was renewed."""
+        renewed = self._watch.poll() if self._watch is not None and not self._closed else None
+        if renewed is not None:
+            old, self._channel = self._channel, open_channel(renewed)
+            self._current_stub = pb_grpc.VerifierServiceStub(self._channel)
+            # The old channel's calls in flight finish (at most one deadline), then it closes.
+            task = asyncio.get_running_loop().create_task(self._retire(old))
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
+        return self._current_stub
+
+    @property
+    def credential_generation(self) -> int:
+        """How many renewed certificates this client has switched to (0: none)."""
+        return self._watch.generation if self._watch is not None else 0
+
+    async def _retire(self, channel: grpc.aio.Channel) -> None:
+        await channel.close(grace=self._config.timeout)
+
     async def close(self) -> None:
         """Close the channel; harmless twice."""
         if not self._closed:
             self._closed = True
             await self._channel.close()
+            for task in list(self._retired):
+                await task
 
     async def __aenter__(self) -> VerifierClient:
         return self
@@ -135,6 +164,23 @@ class VerifierClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def report_status(self, reports: AsyncIterator[StatusReport]) -> int:
+        """Stream ``reports`` to the centre until they end or it closes; how many it took.
+
+        No deadline (a stream for the agent's life) and no retry (the agent
+        reopens it). Raises ServiceError (a subclass) when the stream fails.
+        """
+
+        async def wire() -> AsyncIterator[fpb.ReportStatusRequest]:
+            async for report in reports:
+                yield report.to_wire()
+
+        try:
+            answer = await self._stub.ReportStatus(wire(), metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise translate_rpc_error(exc, "ReportStatus") from None
+        return int(answer.reports)
 
     async def reachable(self, timeout: float = 1.0) -> bool:
         """Whether the channel connects (TLS handshake included) within ``timeout`` s.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["FailureCode", "RefusalReason", "refusal_reason"]
+__all__ = ["FailureCode", "IssueRefusal", "RefusalReason", "refusal_reason"]
 
 
 class FailureCode(StrEnum):
@@ -43,6 +43,9 @@ class FailureCode(StrEnum):
     CASH_UNCONFIRMED = "cash_unconfirmed"  # the cash question is left to recovery
     REVERSED = "reversed"  # the ATM application said no cash moved
     REVERSED_UNANSWERED = "reversed_unanswered"  # nobody answered the recovery question
+    # certificate issuance (host.flows.issue); nothing is charged after any of these
+    PAYMENT_TIMEOUT = "payment_timeout"  # the fee was not paid in time (money returned)
+    PRINT_FAILED = "print_failed"  # the printer did not print: refunded, serial void
 
 
 class RefusalReason(StrEnum):
@@ -73,6 +76,29 @@ class RefusalReason(StrEnum):
     ATTESTATION_INVALID = "ATTESTATION_INVALID"
     # the kiosk's own, not the verifier's
     OUTSIDE_KIOSK_HOURS = "OUTSIDE_KIOSK_HOURS"
+
+
+class IssueRefusal(StrEnum):
+    """Why the centre or the municipality refused an issuance (``FlowRefusedError.reason``).
+
+    Apart from ``RefusalReason`` (the verifier's ``Reason``, kept total with
+    it): the centre's ``IssuanceRefusal`` and the municipality's
+    ``MunicipalRefusal`` names. A card the centre rejects is named by its
+    card reason instead (``CERTIFICATE_REVOKED``), as every flow names it.
+    """
+
+    SESSION_INVALID = "SESSION_INVALID"
+    OUTSIDE_SERVICE_HOURS = "OUTSIDE_SERVICE_HOURS"
+    NOT_A_RESIDENT = "NOT_A_RESIDENT"
+    NO_REGISTERED_SEAL = "NO_REGISTERED_SEAL"
+    DOCUMENT_NOT_OFFERED = "DOCUMENT_NOT_OFFERED"
+    OPTIONS_INVALID = "OPTIONS_INVALID"
+    FEE_CHANGED = "FEE_CHANGED"
+    COUNTER_ONLY = "COUNTER_ONLY"
+    #: The centre could not reach the municipality: nothing issued or charged.
+    MUNICIPALITY_UNAVAILABLE = "MUNICIPALITY_UNAVAILABLE"
+    #: The municipality refused without saying why (a newer centre's reason).
+    MUNICIPALITY_REFUSED = "MUNICIPALITY_REFUSED"
 
 
 def refusal_reason(name: str) -> RefusalReason:

@@ -22,6 +22,8 @@ from host.errors import (
     FlowError,
     FlowRefusedError,
     JournalError,
+    PaymentCancelledError,
+    PaymentTimeoutError,
     PeripheralError,
     PinBlockedError,
     ServiceError,
@@ -116,6 +118,10 @@ _ERROR_CODES: list[tuple[type[BaseException], FailureCode]] = [
     (CardRemovedError, FailureCode.CARD_REMOVED),
     (PinBlockedError, FailureCode.PIN_BLOCKED),
     (ServiceError, FailureCode.SERVICE_UNAVAILABLE),
+    # Before PeripheralError: the resident did not pay, or cancelled on the
+    # device (money returned either way): not a device fault.
+    (PaymentTimeoutError, FailureCode.PAYMENT_TIMEOUT),
+    (PaymentCancelledError, FailureCode.CANCELLED),
     (PeripheralError, FailureCode.DEVICE_ERROR),
     # The terminal's own storage failed (disk full, read-only): out of
     # service until someone acts, not an agent bug.

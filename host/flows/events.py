@@ -43,6 +43,10 @@ class PromptKind(StrEnum):
     ONE_TIME_PASSWORD = "one_time_password"  # noqa: S105 - a prompt name
     NEW_SECRET = "new_secret"  # noqa: S105 - a prompt name
     CONFIRM_MONEY_MOVED = "confirm_money_moved"
+    # certificate issuance (MFP)
+    CONFIRM_FEE = "confirm_fee"  # the document and its fee: agree to pay
+    INSERT_PAYMENT = "insert_payment"  # display only: the payment device answers
+    TAKE_DOCUMENT = "take_document"  # display only: the printed document (取り忘れ注意)
 
 
 class Outcome(StrEnum):

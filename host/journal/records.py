@@ -62,6 +62,15 @@ class Effect(StrEnum):
     RESET_CARD = "reset.card"
     RESET_CONFIRM = "reset.confirm"
     CARD_VERIFY = "card.verify"
+    # Certificate issuance (MFP, host.flows.issue): charged iff printed.
+    ISSUE_PROVE = "issue.prove"
+    ISSUE_COLLECT = "issue.collect"  # the fee into the payment device's escrow
+    ISSUE_REQUEST = "issue.request"
+    ISSUE_PRINT = "issue.print"
+    ISSUE_CONFIRM = "issue.confirm"
+    ISSUE_FAILURE = "issue.failure"  # ReportPrintFailure
+    ISSUE_TAKE = "issue.take"  # the escrow kept, change paid
+    ISSUE_REFUND = "issue.refund"  # the escrow given back
 
 
 # Field names that must never reach the journal, whatever their value.

@@ -2,9 +2,9 @@
 """The issuing ledger: one row per document, keyed by the centre's idempotency key.
 
 ``open_ledger(url)`` picks the backend from the URL, as the verifier's
-storage does: ``sqlite:///PATH`` (one machine) or ``memory:`` (unit tests).
-PostgreSQL (several replicas on one ledger) is the next step
-(docs/issuance.md); a URL for it is refused today rather than ignored.
+storage does: ``sqlite:///PATH`` (one machine), ``postgresql://...``
+(several replicas on one ledger, ``municipal.ledger.postgres``; psycopg is
+imported only then) or ``memory:`` (unit tests).
 """
 
 from __future__ import annotations
@@ -34,6 +34,12 @@ def open_ledger(url: str) -> Ledger:
         from municipal.ledger.sqlite import SqliteLedger
 
         return SqliteLedger(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        from municipal.ledger.postgres import PostgresLedger
+
+        return PostgresLedger(url)
     if url == "memory:":
         return MemoryLedger()
-    raise MunicipalConfigError("the ledger URL must start with sqlite:/// (or be memory:)")
+    raise MunicipalConfigError(
+        "the ledger URL must start with sqlite:/// or postgresql:// (or be memory:)"
+    )

@@ -23,6 +23,7 @@ __all__ = ["SCENARIOS", "ChaosInvariantError"]
 SCENARIOS: dict[str, str] = {
     "crash": "myna_edge.chaos.crash:run_scenario",
     "replicas": "myna_edge.chaos.replicas.scenario:run_scenario",
+    "rolling-restart": "myna_edge.chaos.replicas.rolling:run_scenario",
     "faults": "myna_edge.chaos.faults.scenario:run_scenario",
     "fuzz": "myna_edge.chaos.fuzz.campaign:run_scenario",
     "secrets": "myna_edge.chaos.secrets.scenario:run_scenario",

@@ -28,6 +28,7 @@ from host.peripherals import BoardKey, Controller
 from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna_edge.demo.flows import read_story, reset_story
+from myna_edge.demo.issue import DemoMunicipality, issue_story
 from myna_edge.demo.transfer import transfer_story
 from myna_edge.demo.world import DemoRun, prepare_verifier
 from verifier.server import VerifierServer, build_core
@@ -37,6 +38,7 @@ __all__ = [
     "COUNTER_FLOW",
     "FLOWS",
     "FLOW_CHOICES",
+    "ISSUE_FLOW",
     "STORIES",
     "Story",
     "add_flow_arguments",
@@ -58,6 +60,10 @@ STORIES: Final[Mapping[str, Story]] = {
     "transfer": Story("identity-verified transfer at the ATM", transfer_story),
     "reset": Story("new signing password at the kiosk", reset_story),
 }
+#: ``--flow issue``: a certificate at the MFP (issue 14), with the reference
+#: municipality and the centre in process; not yet part of ``all``.
+ISSUE_FLOW: Final = "issue"
+_ISSUE = Story("certificate issuance at the convenience-store MFP", issue_story)
 #: The flows of ``--flow all``, in the order they are told.
 FLOWS: Final = tuple(STORIES)
 #: ``--flow all``: every story of ``STORIES``.
@@ -65,7 +71,7 @@ ALL_FLOWS: Final = "all"
 #: ``--flow counter``: the counter check, not part of ``--flow all``.
 COUNTER_FLOW: Final = "counter"
 #: Every ``--flow`` choice.
-FLOW_CHOICES: Final = (ALL_FLOWS, *FLOWS, COUNTER_FLOW)
+FLOW_CHOICES: Final = (ALL_FLOWS, *FLOWS, ISSUE_FLOW, COUNTER_FLOW)
 
 
 def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,15 +87,29 @@ def add_flow_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _run(run: DemoRun, flows: tuple[str, ...]) -> list[str]:
     config = run.verifier.config
+    municipality = None
+    if ISSUE_FLOW in flows:  # the centre needs its municipality first
+        municipality = await DemoMunicipality.start(run.root / "municipal")
+        config = municipality.centre_config(config)
+        print(f"municipality: {municipality.route.name} on {municipality.route.address} (mTLS)")
+        if municipality.shifted_to:
+            print(
+                f"  service hours 6:30-23:00 JST: the demo's clock reads {municipality.shifted_to}"
+            )
     server = VerifierServer(config, build_core(config))
-    run.port = await server.start()
+    try:
+        run.port = await server.start()
+    except BaseException:
+        if municipality is not None:
+            await municipality.stop()
+        raise
     print(f"verifier: in-process on 127.0.0.1:{run.port}, mTLS, SQLite in {run.root}")
     pad = ControllerSecureEntry(run.controller_driver) if run.controller_driver else None
     run.pad = pad
     results: list[str] = []
     try:
         for number, name in enumerate(flows, 1):
-            story = STORIES[name]
+            story = _ISSUE if name == ISSUE_FLOW else STORIES[name]
             print(f"\n== {number}/{len(flows)}: {story.title} (card {run.card!r}) ==")
             result = await story.tell(run)
             print(f"  => {result}")
@@ -98,6 +118,8 @@ async def _run(run: DemoRun, flows: tuple[str, ...]) -> list[str]:
         if pad is not None:
             await pad.aclose()
         await server.stop(1.0)
+        if municipality is not None:
+            await municipality.stop()
     return results
 
 

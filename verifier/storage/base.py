@@ -42,6 +42,7 @@ from verifier.codes import (
     RevocationSource,
     TransferState,
 )
+from verifier.storage.issuance import IssuanceTables
 
 __all__ = [
     "AuditEntry",
@@ -153,6 +154,11 @@ class Transaction:
 
     def __init__(self, execute: _Executor) -> None:
         self._x = execute
+
+    @property
+    def issuance(self) -> IssuanceTables:
+        """The centre role's tables in this same transaction (``verifier.storage.issuance``)."""
+        return IssuanceTables(self._x)
 
     # -- idempotency -----------------------------------------------------
     def claim_key(
@@ -410,7 +416,17 @@ class Transaction:
 
 
 _TABLES = frozenset(
-    {"sessions", "idempotency", "transfers", "identity_verifications", "reservations", "audit"}
+    {
+        "sessions",
+        "idempotency",
+        "transfers",
+        "identity_verifications",
+        "reservations",
+        "audit",
+        "issuance_sessions",
+        "issuance_requests",
+        "issuance_outbox",
+    }
 )
 _AUDIT_COLUMNS = (
     "at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id, card_id"

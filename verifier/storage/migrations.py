@@ -120,9 +120,73 @@ _V2: Final = [
     "CREATE INDEX sessions_expiry ON sessions (expires_us)",
 ]
 
+#: Version 3 (issue 14): the centre role. Sessions bound to a proven card,
+#: requests (the row is the request's idempotency record and keeps the
+#: document, so a retry answers the same bytes), and the outbox of what the
+#: centre still owes the municipalities. One municipality serial, one request.
+_V3: Final = [
+    """CREATE TABLE issuance_sessions (
+        session_id TEXT PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        nonce {blob} NOT NULL UNIQUE,
+        expires_us BIGINT NOT NULL,
+        used_us BIGINT,
+        proven_us BIGINT,
+        certificate_der {blob},
+        certificate_fingerprint {blob},
+        certificate_serial TEXT NOT NULL
+    )""",
+    "CREATE INDEX issuance_sessions_expiry ON issuance_sessions (expires_us)",
+    """CREATE TABLE issuance_requests (
+        request_id TEXT PRIMARY KEY,
+        terminal_id TEXT NOT NULL,
+        idem_key TEXT NOT NULL,
+        request_hash {blob} NOT NULL,
+        session_id TEXT NOT NULL,
+        certificate_fingerprint {blob} NOT NULL,
+        certificate_serial TEXT NOT NULL,
+        certificate_der {blob} NOT NULL,
+        municipality_code TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        options TEXT NOT NULL,
+        fee_yen BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        created_us BIGINT NOT NULL,
+        refusal TEXT NOT NULL,
+        municipal_refusal INTEGER NOT NULL,
+        serial TEXT NOT NULL,
+        document {blob},
+        document_sha256 {blob},
+        print_job_id TEXT NOT NULL,
+        failure INTEGER NOT NULL,
+        changed_us BIGINT,
+        UNIQUE (terminal_id, idem_key)
+    )""",
+    """CREATE UNIQUE INDEX issuance_requests_serial ON issuance_requests
+       (municipality_code, serial) WHERE serial <> ''""",
+    "CREATE INDEX issuance_requests_state ON issuance_requests (state, created_us)",
+    """CREATE TABLE issuance_outbox (
+        request_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        municipality_code TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        document_sha256 {blob} NOT NULL,
+        failure INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_us BIGINT NOT NULL,
+        done_us BIGINT,
+        PRIMARY KEY (request_id, action)
+    )""",
+    "CREATE INDEX issuance_outbox_due ON issuance_outbox (done_us, next_us)",
+]
+
 #: version -> dialect -> statements. Append new versions; never edit old ones.
 MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
     2: {"sqlite": _V2, "postgresql": _V2},
+    3: {
+        "sqlite": [s.format(blob="BLOB") for s in _V3],
+        "postgresql": [s.format(blob="BYTEA") for s in _V3],
+    },
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

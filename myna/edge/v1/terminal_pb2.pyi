@@ -37,6 +37,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from myna.edge.v1 import municipal_pb2 as _municipal_pb2
 from myna.edge.v1 import verifier_pb2 as _verifier_pb2
 import builtins as _builtins
 import sys
@@ -186,6 +187,24 @@ class _CompletionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Comp
     """The card itself is past its expiry date (the face's expiry)."""
     COMPLETION_REASON_VERIFICATION_CODE_BLOCKED: _CompletionReason.ValueType  # 29
     """照合番号B is blocked on the card (the municipal office resets it)."""
+    COMPLETION_REASON_PAYMENT_TIMEOUT: _CompletionReason.ValueType  # 30
+    """Certificate issuance (IssueCertificateCommand): the fee was not paid in
+    time; whatever was inserted was returned.
+    """
+    COMPLETION_REASON_PRINT_FAILED_REFUNDED: _CompletionReason.ValueType  # 31
+    """The certificate did not print: the fee was refunded, the serial voided."""
+    COMPLETION_REASON_MUNICIPALITY_UNAVAILABLE: _CompletionReason.ValueType  # 32
+    """The centre cannot reach the municipality; nothing issued or charged."""
+    COMPLETION_REASON_OUTSIDE_SERVICE_HOURS: _CompletionReason.ValueType  # 33
+    """Outside the service hours (6:30-23:00, closed 12/29-1/3)."""
+    COMPLETION_REASON_NOT_A_RESIDENT: _CompletionReason.ValueType  # 34
+    """The municipality has no resident record for this card."""
+    COMPLETION_REASON_NO_REGISTERED_SEAL: _CompletionReason.ValueType  # 35
+    """A seal-registration certificate was asked for and no seal is registered."""
+    COMPLETION_REASON_DOCUMENT_NOT_OFFERED: _CompletionReason.ValueType  # 36
+    """The municipality does not offer this certificate at stores."""
+    COMPLETION_REASON_COUNTER_ONLY: _CompletionReason.ValueType  # 37
+    """The record is restricted: the certificate is issued at the counter only."""
 
 class CompletionReason(_CompletionReason, metaclass=_CompletionReasonEnumTypeWrapper):
     """Why a command did not succeed, typed (Completion.reason): one value per
@@ -241,6 +260,24 @@ COMPLETION_REASON_CARD_FACE_EXPIRED: CompletionReason.ValueType  # 28
 """The card itself is past its expiry date (the face's expiry)."""
 COMPLETION_REASON_VERIFICATION_CODE_BLOCKED: CompletionReason.ValueType  # 29
 """照合番号B is blocked on the card (the municipal office resets it)."""
+COMPLETION_REASON_PAYMENT_TIMEOUT: CompletionReason.ValueType  # 30
+"""Certificate issuance (IssueCertificateCommand): the fee was not paid in
+time; whatever was inserted was returned.
+"""
+COMPLETION_REASON_PRINT_FAILED_REFUNDED: CompletionReason.ValueType  # 31
+"""The certificate did not print: the fee was refunded, the serial voided."""
+COMPLETION_REASON_MUNICIPALITY_UNAVAILABLE: CompletionReason.ValueType  # 32
+"""The centre cannot reach the municipality; nothing issued or charged."""
+COMPLETION_REASON_OUTSIDE_SERVICE_HOURS: CompletionReason.ValueType  # 33
+"""Outside the service hours (6:30-23:00, closed 12/29-1/3)."""
+COMPLETION_REASON_NOT_A_RESIDENT: CompletionReason.ValueType  # 34
+"""The municipality has no resident record for this card."""
+COMPLETION_REASON_NO_REGISTERED_SEAL: CompletionReason.ValueType  # 35
+"""A seal-registration certificate was asked for and no seal is registered."""
+COMPLETION_REASON_DOCUMENT_NOT_OFFERED: CompletionReason.ValueType  # 36
+"""The municipality does not offer this certificate at stores."""
+COMPLETION_REASON_COUNTER_ONLY: CompletionReason.ValueType  # 37
+"""The record is restricted: the certificate is issued at the counter only."""
 Global___CompletionReason: _TypeAlias = CompletionReason  # noqa: Y015
 
 class _PromptType:
@@ -266,6 +303,12 @@ class _PromptTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptType
     """Counter profile: staff compare the person with the chip's photo
     (PromptEvent.card_face); confirmed = true when they match.
     """
+    PROMPT_TYPE_CONFIRM_FEE: _PromptType.ValueType  # 11
+    """Certificate issuance: the certificate and its fee; confirmed = true to pay."""
+    PROMPT_TYPE_INSERT_PAYMENT: _PromptType.ValueType  # 12
+    """Certificate issuance, display only: insert the fee (the payment device answers)."""
+    PROMPT_TYPE_TAKE_DOCUMENT: _PromptType.ValueType  # 13
+    """Certificate issuance, display only: take the printed certificate (do not leave it)."""
 
 class PromptType(_PromptType, metaclass=_PromptTypeEnumTypeWrapper):
     """What a prompt asks for."""
@@ -287,6 +330,12 @@ PROMPT_TYPE_CONFIRM_PHOTO: PromptType.ValueType  # 10
 """Counter profile: staff compare the person with the chip's photo
 (PromptEvent.card_face); confirmed = true when they match.
 """
+PROMPT_TYPE_CONFIRM_FEE: PromptType.ValueType  # 11
+"""Certificate issuance: the certificate and its fee; confirmed = true to pay."""
+PROMPT_TYPE_INSERT_PAYMENT: PromptType.ValueType  # 12
+"""Certificate issuance, display only: insert the fee (the payment device answers)."""
+PROMPT_TYPE_TAKE_DOCUMENT: PromptType.ValueType  # 13
+"""Certificate issuance, display only: take the printed certificate (do not leave it)."""
 Global___PromptType: _TypeAlias = PromptType  # noqa: Y015
 
 class _DeviceState:
@@ -335,7 +384,9 @@ class _TerminalProfileEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Termi
     DESCRIPTOR: _descriptor.EnumDescriptor
     TERMINAL_PROFILE_UNSPECIFIED: _TerminalProfile.ValueType  # 0
     TERMINAL_PROFILE_KIOSK: _TerminalProfile.ValueType  # 1
-    """Convenience-store kiosk: card reading and PIN reset; touchscreen PINs."""
+    """Convenience-store kiosk (the MFP): card reading, PIN reset and, with a
+    payment device and a document printer, certificate issuance; touchscreen PINs.
+    """
     TERMINAL_PROFILE_ATM: _TerminalProfile.ValueType  # 2
     """ATM: card reading and transfers; PINs only from the secure PIN pad."""
     TERMINAL_PROFILE_COUNTER: _TerminalProfile.ValueType  # 3
@@ -348,7 +399,9 @@ class TerminalProfile(_TerminalProfile, metaclass=_TerminalProfileEnumTypeWrappe
 
 TERMINAL_PROFILE_UNSPECIFIED: TerminalProfile.ValueType  # 0
 TERMINAL_PROFILE_KIOSK: TerminalProfile.ValueType  # 1
-"""Convenience-store kiosk: card reading and PIN reset; touchscreen PINs."""
+"""Convenience-store kiosk (the MFP): card reading, PIN reset and, with a
+payment device and a document printer, certificate issuance; touchscreen PINs.
+"""
 TERMINAL_PROFILE_ATM: TerminalProfile.ValueType  # 2
 """ATM: card reading and transfers; PINs only from the secure PIN pad."""
 TERMINAL_PROFILE_COUNTER: TerminalProfile.ValueType  # 3
@@ -759,6 +812,47 @@ class ReadCardCommand(_message.Message):
 Global___ReadCardCommand: _TypeAlias = ReadCardCommand  # noqa: Y015
 
 @_typing.final
+class IssueCertificateCommand(_message.Message):
+    """Issue a certificate at the convenience-store MFP (コンビニ交付, kiosk
+    profile): the card proves itself with the 4-digit authentication PIN and
+    is handed back, the fee of this choice is shown (CONFIRM_FEE) and paid
+    into the payment device, the certificate prints, and the fee is kept only
+    if it printed (otherwise refunded). A choice the municipality does not
+    offer this resident ends with COMMAND_ERROR and its reason, before any
+    payment.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MUNICIPALITY_CODE_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OPTIONS_FIELD_NUMBER: _builtins.int
+    municipality_code: _builtins.str
+    """The municipality's code (e.g. "131016"): the address's, or the 本籍地's
+    for a family register.
+    """
+    kind: _municipal_pb2.DocumentKind.ValueType
+    """The certificate (UNSPECIFIED is refused)."""
+    @_builtins.property
+    def options(self) -> _municipal_pb2.DocumentOptions:
+        """Its options (copies 1-10; 0 is taken as 1)."""
+
+    def __init__(
+        self,
+        *,
+        municipality_code: _builtins.str = ...,
+        kind: _municipal_pb2.DocumentKind.ValueType = ...,
+        options: _municipal_pb2.DocumentOptions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "municipality_code", b"municipality_code", "options", b"options"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueCertificateCommand: _TypeAlias = IssueCertificateCommand  # noqa: Y015
+
+@_typing.final
 class PinResetCommand(_message.Message):
     """Reset one JPKI secret with the other one."""
 
@@ -846,6 +940,7 @@ class ExecuteRequest(_message.Message):
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
     COUNTER_CHECK_FIELD_NUMBER: _builtins.int
+    ISSUE_CERTIFICATE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Client-chosen, 1-64 characters, unique among running commands."""
     timeout_ms: _builtins.int
@@ -862,6 +957,8 @@ class ExecuteRequest(_message.Message):
     def transfer(self) -> Global___TransferCommand: ...
     @_builtins.property
     def counter_check(self) -> Global___CounterCheckCommand: ...
+    @_builtins.property
+    def issue_certificate(self) -> Global___IssueCertificateCommand: ...
     def __init__(
         self,
         *,
@@ -872,12 +969,13 @@ class ExecuteRequest(_message.Message):
         pin_reset: Global___PinResetCommand | None = ...,
         transfer: Global___TransferCommand | None = ...,
         counter_check: Global___CounterCheckCommand | None = ...,
+        issue_certificate: Global___IssueCertificateCommand | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "pin_reset", b"pin_reset", "read_card", b"read_card", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "issue_certificate", b"issue_certificate", "pin_reset", b"pin_reset", "read_card", b"read_card", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "language", b"language", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command", b"command", "counter_check", b"counter_check", "issue_certificate", b"issue_certificate", "language", b"language", "pin_reset", b"pin_reset", "read_card", b"read_card", "request_id", b"request_id", "timeout_ms", b"timeout_ms", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check"]  # noqa: Y015
+    _WhichOneofReturnType_command: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check", "issue_certificate"]  # noqa: Y015
     _WhichOneofArgType_command: _TypeAlias = _typing.Literal["command", b"command"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_command) -> _WhichOneofReturnType_command | None: ...
 
@@ -1239,6 +1337,49 @@ class PinResetResult(_message.Message):
 Global___PinResetResult: _TypeAlias = PinResetResult  # noqa: Y015
 
 @_typing.final
+class IssueCertificateResult(_message.Message):
+    """What an issuance did: the operator's facts, never the document's content."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SERIAL_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    FEE_YEN_FIELD_NUMBER: _builtins.int
+    PRINTED_FIELD_NUMBER: _builtins.int
+    CHARGED_FIELD_NUMBER: _builtins.int
+    REFUNDED_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """The centre's request id (empty when nothing was requested)."""
+    serial: _builtins.str
+    """The certificate's serial (printed on it)."""
+    kind: _municipal_pb2.DocumentKind.ValueType
+    fee_yen: _builtins.int
+    printed: _builtins.bool
+    charged: _builtins.bool
+    """The fee was kept: true only when printed."""
+    refunded: _builtins.bool
+    """The money inserted was given back."""
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        serial: _builtins.str = ...,
+        kind: _municipal_pb2.DocumentKind.ValueType = ...,
+        fee_yen: _builtins.int = ...,
+        printed: _builtins.bool = ...,
+        charged: _builtins.bool = ...,
+        refunded: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charged", b"charged", "fee_yen", b"fee_yen", "kind", b"kind", "printed", b"printed", "refunded", b"refunded", "request_id", b"request_id", "serial", b"serial"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IssueCertificateResult: _TypeAlias = IssueCertificateResult  # noqa: Y015
+
+@_typing.final
 class TransferResult(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1292,6 +1433,7 @@ class Completion(_message.Message):
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
     COUNTER_CHECK_FIELD_NUMBER: _builtins.int
+    ISSUE_CERTIFICATE_FIELD_NUMBER: _builtins.int
     code: Global___CompletionCode.ValueType
     @_builtins.property
     @_deprecated("""This field has been marked as deprecated using proto field options.""")
@@ -1323,6 +1465,8 @@ class Completion(_message.Message):
     def transfer(self) -> Global___TransferResult: ...
     @_builtins.property
     def counter_check(self) -> Global___CounterCheckResult: ...
+    @_builtins.property
+    def issue_certificate(self) -> Global___IssueCertificateResult: ...
     def __init__(
         self,
         *,
@@ -1334,12 +1478,13 @@ class Completion(_message.Message):
         pin_reset: Global___PinResetResult | None = ...,
         transfer: Global___TransferResult | None = ...,
         counter_check: Global___CounterCheckResult | None = ...,
+        issue_certificate: Global___IssueCertificateResult | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "issue_certificate", b"issue_certificate", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "counter_check", b"counter_check", "error_code", b"error_code", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "counter_check", b"counter_check", "error_code", b"error_code", "issue_certificate", b"issue_certificate", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check"]  # noqa: Y015
+    _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check", "issue_certificate"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_result) -> _WhichOneofReturnType_result | None: ...
 
@@ -1538,6 +1683,7 @@ class GetCapabilitiesResponse(_message.Message):
     TRANSFER_IDENTITY_THRESHOLD_YEN_FIELD_NUMBER: _builtins.int
     FIRMWARE_UPDATE_FIELD_NUMBER: _builtins.int
     COUNTER_CHECK_FIELD_NUMBER: _builtins.int
+    ISSUE_CERTIFICATE_FIELD_NUMBER: _builtins.int
     profile: Global___TerminalProfile.ValueType
     read_card: _builtins.bool
     pin_reset: _builtins.bool
@@ -1549,6 +1695,10 @@ class GetCapabilitiesResponse(_message.Message):
     """UpdateFirmware is offered: a controller board is configured."""
     counter_check: _builtins.bool
     """CounterCheckCommand is offered (counter profile)."""
+    issue_certificate: _builtins.bool
+    """IssueCertificateCommand is offered (kiosk profile with a payment device
+    and a document printer configured).
+    """
     def __init__(
         self,
         *,
@@ -1561,10 +1711,11 @@ class GetCapabilitiesResponse(_message.Message):
         transfer_identity_threshold_yen: _builtins.int = ...,
         firmware_update: _builtins.bool = ...,
         counter_check: _builtins.bool = ...,
+        issue_certificate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "firmware_update", b"firmware_update", "pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "firmware_update", b"firmware_update", "issue_certificate", b"issue_certificate", "pin_reset", b"pin_reset", "profile", b"profile", "read_card", b"read_card", "receipt_printer", b"receipt_printer", "touchscreen_secrets", b"touchscreen_secrets", "transfer", b"transfer", "transfer_identity_threshold_yen", b"transfer_identity_threshold_yen"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -5,6 +5,7 @@
 import grpc
 import warnings
 
+from myna.edge.v1 import fleet_pb2 as myna_dot_edge_dot_v1_dot_fleet__pb2
 from myna.edge.v1 import verifier_pb2 as myna_dot_edge_dot_v1_dot_verifier__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -83,6 +84,11 @@ class VerifierServiceStub:
                 request_serializer=myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationRequest.SerializeToString,
                 response_deserializer=myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationResponse.FromString,
                 _registered_method=True)
+        self.ReportStatus = channel.stream_unary(
+                '/myna.edge.v1.VerifierService/ReportStatus',
+                request_serializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -155,6 +161,16 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportStatus(self, request_iterator, context):
+        """This terminal's status, streamed while its agent runs (fleet.proto): a
+        full snapshot per message. The centre answers when the terminal closes the
+        stream, or when it shuts down (the agent then reopens it on a replica).
+        Not retried: it changes nothing but the operator's view.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -202,6 +218,11 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.CheckRevocation,
                     request_deserializer=myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationRequest.FromString,
                     response_serializer=myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationResponse.SerializeToString,
+            ),
+            'ReportStatus': grpc.stream_unary_rpc_method_handler(
+                    servicer.ReportStatus,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -449,6 +470,33 @@ class VerifierService:
             '/myna.edge.v1.VerifierService/CheckRevocation',
             myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationRequest.SerializeToString,
             myna_dot_edge_dot_v1_dot_verifier__pb2.CheckRevocationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportStatus(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/myna.edge.v1.VerifierService/ReportStatus',
+            myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

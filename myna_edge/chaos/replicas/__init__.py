@@ -3,6 +3,8 @@
 
 * ``scenario``: ``run_scenario`` (listed in ``myna_edge.chaos.SCENARIOS``),
   the seeded faults and the outcome checks;
+* ``rolling``: the "rolling-restart" scenario: each replica SIGTERMed and
+  started again in turn under transfers, none failed or doubled;
 * ``stack``: the verifier replicas and the terminal agents as processes,
   stopped by PID;
 * ``agent``: one terminal's agent process (``python -m

@@ -49,7 +49,9 @@ def _breaking(buf: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def copy(tmp_path: Path) -> Path:
     """The buf config and the protos (with the baseline), to edit freely."""
     shutil.copy(ROOT / "buf.yaml", tmp_path / "buf.yaml")
-    for source in [BASELINE, VERIFIER_PROTO, TERMINAL_PROTO]:
+    # Every proto of the package: terminal.proto imports municipal.proto's types.
+    protos = sorted(p.relative_to(ROOT) for p in (ROOT / VERIFIER_PROTO.parent).glob("*.proto"))
+    for source in [BASELINE, *protos]:
         (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / source, tmp_path / source)
     return tmp_path

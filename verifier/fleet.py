@@ -1,0 +1,300 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Fleet status: the terminals' status streams, their metrics and the operator's RPC.
+
+Why in memory, per process: a report is a snapshot the agent repeats on
+every change and as a heartbeat, so nothing is lost when a verifier
+restarts (the agents reopen their streams on a replica within seconds),
+and the ledger database stays the ledger's. The view is that of the
+process holding the streams: one verifier process (``--workers 1``) per
+replica, and ``myna-edge verifier fleet`` merges several replicas'
+operator listeners (newest report wins). With ``--workers N`` each worker
+would see only its own connections, so the operator listener is served
+only by a single-process verifier (see docs/operators.md).
+
+The operator listener (``[operator] listen``) is plaintext gRPC on
+127.0.0.1 by default; a peer that is neither loopback nor in ``allow`` is
+refused (PERMISSION_DENIED) before anything is read. Report fields are
+bounded and checked (``clean_report``); a terminal's stream is cut with
+the terminal deny-list's answer as soon as it is revoked.
+
+Metrics (multiprocess ``livesum``: the supervisor sums its workers)::
+
+    myna_fleet_terminals{online}            terminals known, online or not
+    myna_fleet_devices{device,state}        online terminals' devices by state
+    myna_fleet_reports_total                status reports received
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import ipaddress
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import grpc
+from google.protobuf.message import DecodeError
+from prometheus_client import Counter, Gauge
+
+from myna.edge.v1 import fleet_pb2 as fpb
+from myna.edge.v1 import fleet_pb2_grpc as fpb_grpc
+from myna_metrics import MetricsConfig, parse_metrics_address
+
+__all__ = [
+    "DEVICES",
+    "FleetRegistry",
+    "FleetServicer",
+    "OperatorServer",
+    "clean_report",
+    "fuzz_report_status",
+    "peer_allowed",
+]
+
+_log = logging.getLogger(__name__)
+
+#: The devices a report carries, in the table's order.
+DEVICES: Final = ("reader", "printer", "controller")
+_MAX_TERMINALS: Final = 200_000
+_VERSION: Final = re.compile(r"[0-9A-Za-z.+_-]{0,64}")
+_COMMAND: Final = re.compile(r"[a-z_]{0,32}")
+
+TERMINALS = Gauge(
+    "myna_fleet_terminals",
+    "Terminals that reported since this verifier started, online or not.",
+    ("online",),
+    multiprocess_mode="livesum",
+)
+DEVICE_STATES = Gauge(
+    "myna_fleet_devices",
+    "Online terminals' devices, by device and FleetDeviceState.",
+    ("device", "state"),
+    multiprocess_mode="livesum",
+)
+REPORTS = Counter("myna_fleet_reports", "Terminal status reports received.")
+
+
+def clean_report(report: fpb.ReportStatusRequest) -> fpb.ReportStatusRequest:
+    """The report with unknown enum numbers as UNSPECIFIED and odd strings blanked.
+
+    Why not refuse: a newer agent may send a state this verifier does not know
+    yet; the operator still sees the rest. Strings are version-like or empty.
+    """
+    out = fpb.ReportStatusRequest()
+    for device in DEVICES:
+        value = getattr(report, device)
+        setattr(out, device, value if value in fpb.FleetDeviceState.values() else 0)
+    for name in ("agent", "firmware", "protos"):
+        text = getattr(report.versions, name)
+        if _VERSION.fullmatch(text):
+            setattr(out.versions, name, text)
+    if report.HasField("last_flow"):
+        flow = report.last_flow
+        known = flow.code in fpb.FlowCompletion.values()
+        out.last_flow.code = flow.code if known else fpb.FLOW_COMPLETION_UNSPECIFIED
+        out.last_flow.command = flow.command if _COMMAND.fullmatch(flow.command) else ""
+        if flow.HasField("finish_time"):
+            out.last_flow.finish_time.CopyFrom(flow.finish_time)
+    return out
+
+
+@dataclass
+class _Terminal:
+    report: fpb.ReportStatusRequest
+    last_seen: dt.datetime
+    streams: int = 0
+
+
+class FleetRegistry:
+    """The latest report of every terminal, and which ones have a stream open."""
+
+    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self._terminals: dict[str, _Terminal] = {}
+        self._closing = asyncio.Event()
+
+    def _entry(self, terminal_id: str) -> _Terminal:
+        entry = self._terminals.get(terminal_id)
+        if entry is None:
+            if len(self._terminals) >= _MAX_TERMINALS:  # bounded: forget the stalest
+                stalest = min(self._terminals, key=lambda t: self._terminals[t].last_seen)
+                del self._terminals[stalest]
+            entry = self._terminals[terminal_id] = _Terminal(
+                fpb.ReportStatusRequest(), self._clock()
+            )
+        return entry
+
+    def record(self, terminal_id: str, report: fpb.ReportStatusRequest) -> None:
+        """Keep ``report`` (cleaned) as the terminal's status now."""
+        entry = self._entry(terminal_id)
+        entry.report, entry.last_seen = clean_report(report), self._clock()
+        REPORTS.inc()
+        self._export()
+
+    def close_streams(self) -> None:
+        """Answer every open status stream (shutdown: the agents reconnect elsewhere)."""
+        self._closing.set()
+
+    async def serve(
+        self,
+        terminal_id: str,
+        reports: AsyncIterator[fpb.ReportStatusRequest],
+        check: Callable[[], None],
+    ) -> fpb.ReportStatusResponse:
+        """Take ``reports`` from one terminal's stream until it ends or we shut down.
+
+        ``check`` runs before each report (the terminal deny-list); what it
+        raises ends the stream.
+        """
+        self._entry(terminal_id).streams += 1
+        self._export()
+        taken = 0
+        closing = asyncio.ensure_future(self._closing.wait())
+        try:
+            iterator = aiter(reports)
+            while True:
+                following = asyncio.ensure_future(anext(iterator))
+                await asyncio.wait({following, closing}, return_when=asyncio.FIRST_COMPLETED)
+                if not following.done():
+                    following.cancel()
+                    break
+                try:
+                    report = following.result()
+                except StopAsyncIteration:
+                    break
+                check()
+                self.record(terminal_id, report)
+                taken += 1
+        finally:
+            closing.cancel()
+            entry = self._terminals.get(terminal_id)
+            if entry is not None:
+                entry.streams -= 1
+            self._export()
+        return fpb.ReportStatusResponse(reports=taken)
+
+    def terminals(self) -> list[fpb.TerminalStatus]:
+        """Every known terminal's status, by terminal id."""
+        out = []
+        for terminal_id in sorted(self._terminals):
+            entry = self._terminals[terminal_id]
+            status = fpb.TerminalStatus(
+                terminal_id=terminal_id,
+                online=entry.streams > 0,
+                reader=entry.report.reader,
+                printer=entry.report.printer,
+                controller=entry.report.controller,
+                versions=entry.report.versions,
+            )
+            if entry.report.HasField("last_flow"):
+                status.last_flow.CopyFrom(entry.report.last_flow)
+            status.last_seen_time.FromDatetime(entry.last_seen)
+            out.append(status)
+        return out
+
+    def _export(self) -> None:
+        online = [t for t in self._terminals.values() if t.streams > 0]
+        TERMINALS.labels("true").set(len(online))
+        TERMINALS.labels("false").set(len(self._terminals) - len(online))
+        for device in DEVICES:
+            counts = dict.fromkeys(fpb.FleetDeviceState.values(), 0)
+            for terminal in online:
+                counts[getattr(terminal.report, device)] += 1
+            for value, count in counts.items():
+                state = fpb.FleetDeviceState.Name(value).removeprefix("FLEET_DEVICE_STATE_")
+                DEVICE_STATES.labels(device, state).set(count)
+
+
+def peer_allowed(peer: str, allow: Sequence[str]) -> bool:
+    """Whether a gRPC peer (``ipv4:1.2.3.4:5``, ``ipv6:[::1]:5``) is loopback or allowed."""
+    kind, _, rest = peer.partition(":")
+    if kind not in ("ipv4", "ipv6"):
+        return kind == "unix"  # a local socket
+    host = rest.rpartition(":")[0].removeprefix("[").removesuffix("]")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if address.is_loopback:
+        return True
+    return any(address in ipaddress.ip_network(net, strict=False) for net in allow)
+
+
+class FleetServicer(fpb_grpc.FleetServiceServicer):
+    """``FleetService`` on the operator listener."""
+
+    def __init__(self, registry: FleetRegistry, allow: Sequence[str] = ()) -> None:
+        self.registry = registry
+        self._allow = tuple(allow)
+
+    async def ListTerminals(  # noqa: N802
+        self,
+        request: fpb.ListTerminalsRequest,
+        context: grpc.aio.ServicerContext[fpb.ListTerminalsRequest, fpb.ListTerminalsResponse],
+    ) -> fpb.ListTerminalsResponse:
+        """Every terminal this process has heard from."""
+        if not peer_allowed(context.peer(), self._allow):
+            _log.warning("operator call refused from a peer not allowed")
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not an allowed operator peer")
+        return fpb.ListTerminalsResponse(terminals=self.registry.terminals())
+
+
+class OperatorServer:
+    """The operator listener: ``FleetService`` in plaintext, loopback unless allowed."""
+
+    def __init__(self, config: MetricsConfig, registry: FleetRegistry) -> None:
+        self.config = config
+        self.registry = registry
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> int:
+        """Bind and serve; returns the port.
+
+        Raises:
+            OSError: the address cannot be bound.
+        """
+        server = grpc.aio.server()
+        fpb_grpc.add_FleetServiceServicer_to_server(
+            FleetServicer(self.registry, self.config.allow), server
+        )
+        host, port = parse_metrics_address(self.config.listen)  # the same grammar as [metrics]
+        listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        port = server.add_insecure_port(listen)
+        if port == 0:
+            raise OSError(f"cannot listen on {listen}")
+        await server.start()
+        self._server, self.port = server, port
+        return port
+
+    async def stop(self) -> None:
+        """Stop serving; harmless twice."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop(1.0)
+
+
+def fuzz_report_status(data: bytes) -> None:
+    """Fuzz harness: bytes as a ``ReportStatusRequest`` into a registry, then the table.
+
+    Anything but a ``DecodeError`` escaping is a finding.
+    """
+    try:
+        report = fpb.ReportStatusRequest.FromString(data)
+    except DecodeError:
+        return
+    registry = FleetRegistry()
+    registry.record("fuzz-01", report)
+    for status in registry.terminals():
+        status.SerializeToString()
+    asyncio.run(_fuzz_stream(registry, report))
+
+
+async def _fuzz_stream(registry: FleetRegistry, report: fpb.ReportStatusRequest) -> None:
+    async def once() -> AsyncIterator[fpb.ReportStatusRequest]:
+        yield report
+
+    answer = await registry.serve("fuzz-02", once(), lambda: None)
+    assert answer.reports == 1
