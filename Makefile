@@ -11,14 +11,15 @@ export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# The demo venv has the reader backends too (pcsc://, libnfc://, `myna-edge readers`);
-# pyscard builds from source, so without debs-demo's headers it goes on without them,
+# The demo venv has the reader backends too (pcsc://, libnfc://, `myna-edge readers`)
+# and the MFP's CUPS client (pycups, the printing extra: the issuance story); pyscard and
+# pycups build from source, so without debs-demo's headers it goes on without them,
 # and the venv is not marked done: the next `make demo` (after debs-demo) tries again.
 $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[demo]'
-	if $(PIP) install -c constraints.txt -e '.[demo,readers]'; then touch $@; else echo \
-	"make demo: the reader backends (pyscard, pynfc) did not build; as root: make \
-	debs-demo, then make demo" >&2; fi
+	if $(PIP) install -c constraints.txt -e '.[demo,readers,printing]'; then touch $@; else \
+	echo "make demo: the reader backends (pyscard, pynfc) or pycups did not build; as \
+	root: make debs-demo, then make demo" >&2; fi
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) install -c constraints.txt -e '.[test]'

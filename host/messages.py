@@ -427,6 +427,7 @@ class PromptKey(StrEnum):
     CONFIRM_FEE = "prompt.confirm_fee"
     INSERT_PAYMENT = "prompt.insert_payment"
     TAKE_DOCUMENT = "prompt.take_document"
+    CHOOSE_DOCUMENT = "prompt.choose_document"
 
 
 _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
@@ -487,6 +488,10 @@ _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
     PromptKey.TAKE_DOCUMENT: (
         "証明書をお取りください。お取り忘れにご注意ください",
         "Take your certificate. Do not leave it behind",
+    ),
+    PromptKey.CHOOSE_DOCUMENT: (
+        "市区町村と証明書を選んでください",
+        "Choose the municipality and the certificate",
     ),
 }
 

@@ -226,16 +226,26 @@ class IssuanceStack:
 
 @contextmanager
 def issuance_stack(
-    env: VerifierEnv, root: Path, *, database: str | None = None
+    env: VerifierEnv,
+    root: Path,
+    *,
+    database: str | None = None,
+    call_timeout_seconds: float = 10.0,
 ) -> Iterator[IssuanceStack]:
-    """Start the municipality, then the centre routing to it; stop both on exit."""
+    """Start the municipality, then the centre routing to it; stop both on exit.
+
+    ``call_timeout_seconds``: the centre's deadline per municipal call (a
+    municipality that is down costs a call this long: calls wait for ready).
+    """
     hours = service_clock()
     municipality, route = start_municipality(root / "municipal", hours)
     try:
         config = replace(
             env.config(database),
             issuance=IssuanceConfig(
-                municipalities=(route,), hours_clock=hours, call_timeout_seconds=3.0
+                municipalities=(route,),
+                hours_clock=hours,
+                call_timeout_seconds=call_timeout_seconds,
             ),
         )
         clock = MutableClock()

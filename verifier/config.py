@@ -33,7 +33,7 @@ File layout (every key optional; paths relative to the file)::
     endpoint = "http://127.0.0.1:4318/v1/traces"; sample_ratio = 0.01
     log_format = "json"                     # top level: JSON lines (or --log-format json)
     shutdown_drain_seconds = 1.0            # top level: NOT_SERVING this long before closing
-    [operator]                              # FleetService (myna-edge verifier fleet); off unless set
+    [operator]                              # FleetService (verifier fleet); off unless set
     listen = "127.0.0.1:50052"; allow = []  # loopback by default; allow: operators' networks
 
 Why msgspec checks the file (issue 13): the schema is the ``_...File``

@@ -41,6 +41,7 @@ from prometheus_client import Counter, Gauge
 
 from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import fleet_pb2_grpc as fpb_grpc
+from myna.edge.v1 import verifier_pb2 as vpb
 from myna_metrics import MetricsConfig, parse_metrics_address
 
 __all__ = [
@@ -76,13 +77,13 @@ DEVICE_STATES = Gauge(
 REPORTS = Counter("myna_fleet_reports", "Terminal status reports received.")
 
 
-def clean_report(report: fpb.ReportStatusRequest) -> fpb.ReportStatusRequest:
+def clean_report(report: vpb.ReportStatusRequest) -> vpb.ReportStatusRequest:
     """The report with unknown enum numbers as UNSPECIFIED and odd strings blanked.
 
     Why not refuse: a newer agent may send a state this verifier does not know
     yet; the operator still sees the rest. Strings are version-like or empty.
     """
-    out = fpb.ReportStatusRequest()
+    out = vpb.ReportStatusRequest()
     for device in DEVICES:
         value = getattr(report, device)
         setattr(out, device, value if value in fpb.FleetDeviceState.values() else 0)
@@ -102,7 +103,7 @@ def clean_report(report: fpb.ReportStatusRequest) -> fpb.ReportStatusRequest:
 
 @dataclass
 class _Terminal:
-    report: fpb.ReportStatusRequest
+    report: vpb.ReportStatusRequest
     last_seen: dt.datetime
     streams: int = 0
 
@@ -122,11 +123,11 @@ class FleetRegistry:
                 stalest = min(self._terminals, key=lambda t: self._terminals[t].last_seen)
                 del self._terminals[stalest]
             entry = self._terminals[terminal_id] = _Terminal(
-                fpb.ReportStatusRequest(), self._clock()
+                vpb.ReportStatusRequest(), self._clock()
             )
         return entry
 
-    def record(self, terminal_id: str, report: fpb.ReportStatusRequest) -> None:
+    def record(self, terminal_id: str, report: vpb.ReportStatusRequest) -> None:
         """Keep ``report`` (cleaned) as the terminal's status now."""
         entry = self._entry(terminal_id)
         entry.report, entry.last_seen = clean_report(report), self._clock()
@@ -140,9 +141,9 @@ class FleetRegistry:
     async def serve(
         self,
         terminal_id: str,
-        reports: AsyncIterator[fpb.ReportStatusRequest],
+        reports: AsyncIterator[vpb.ReportStatusRequest],
         check: Callable[[], None],
-    ) -> fpb.ReportStatusResponse:
+    ) -> vpb.ReportStatusResponse:
         """Take ``reports`` from one terminal's stream until it ends or we shut down.
 
         ``check`` runs before each report (the terminal deny-list); what it
@@ -173,7 +174,7 @@ class FleetRegistry:
             if entry is not None:
                 entry.streams -= 1
             self._export()
-        return fpb.ReportStatusResponse(reports=taken)
+        return vpb.ReportStatusResponse(reports=taken)
 
     def terminals(self) -> list[fpb.TerminalStatus]:
         """Every known terminal's status, by terminal id."""
@@ -282,7 +283,7 @@ def fuzz_report_status(data: bytes) -> None:
     Anything but a ``DecodeError`` escaping is a finding.
     """
     try:
-        report = fpb.ReportStatusRequest.FromString(data)
+        report = vpb.ReportStatusRequest.FromString(data)
     except DecodeError:
         return
     registry = FleetRegistry()
@@ -292,8 +293,8 @@ def fuzz_report_status(data: bytes) -> None:
     asyncio.run(_fuzz_stream(registry, report))
 
 
-async def _fuzz_stream(registry: FleetRegistry, report: fpb.ReportStatusRequest) -> None:
-    async def once() -> AsyncIterator[fpb.ReportStatusRequest]:
+async def _fuzz_stream(registry: FleetRegistry, report: vpb.ReportStatusRequest) -> None:
+    async def once() -> AsyncIterator[vpb.ReportStatusRequest]:
         yield report
 
     answer = await registry.serve("fuzz-02", once(), lambda: None)

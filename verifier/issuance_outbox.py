@@ -21,9 +21,10 @@ import logging
 from typing import Final
 
 from verifier.core import Core, to_us
-from verifier.issuance import audit, issue_order
+from verifier.issuance import audit
 from verifier.issuance_codes import IssuanceAction, MunicipalRefusal, OutboxAction, PrintFailure
 from verifier.issuance_port import MunicipalCallError, MunicipalityUnavailableError, MunicipalPort
+from verifier.issuance_requests import issue_order
 from verifier.storage import Transaction
 from verifier.storage.issuance import OutboxEntry
 

@@ -29,7 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from myna.edge.v1 import issuance_pb2 as ipb
 from myna.edge.v1 import issuance_pb2_grpc as ipb_grpc
-from verifier import issuance, issuance_outbox
+from verifier import issuance, issuance_outbox, issuance_requests
 from verifier import issuance_validation as iv
 from verifier.codes import Reason
 from verifier.core import Core, from_us, to_us
@@ -88,7 +88,7 @@ class IssuanceServicer(ipb_grpc.IssuanceServiceServicer):
         return await issuance_outbox.deliver_due(self.core, self.port)
 
     def _settle_and_purge(self, tx: Transaction) -> None:
-        issuance.settle_stale(self.core, tx)
+        issuance_requests.settle_stale(self.core, tx)
         config = self.core.config.issuance
         ttl_us = int(config.session_ttl_seconds * 1_000_000) if config is not None else 0
         tx.issuance.purge_sessions(to_us(self.core.now()) - ttl_us)
@@ -250,7 +250,7 @@ class IssuanceServicer(ipb_grpc.IssuanceServiceServicer):
     async def _request(
         self, terminal: str, request: ipb.RequestDocumentRequest
     ) -> ipb.RequestDocumentResponse:
-        order = issuance.DocumentOrder(
+        order = issuance_requests.DocumentOrder(
             idempotency_key=request.idempotency_key,
             session_id=request.session_id,
             municipality_code=request.municipality_code,
@@ -258,7 +258,7 @@ class IssuanceServicer(ipb_grpc.IssuanceServiceServicer):
             choice=choice_from_wire(request.options),
             fee_yen=request.fee_yen,
         )
-        outcome = await issuance.request_document(
+        outcome = await issuance_requests.request_document(
             self.core, self.port, terminal_id=terminal, order=order
         )
         response = ipb.RequestDocumentResponse(
@@ -279,7 +279,7 @@ class IssuanceServicer(ipb_grpc.IssuanceServiceServicer):
         self, terminal: str, request: ipb.ConfirmPrintedRequest
     ) -> ipb.ConfirmPrintedResponse:
         def work(tx: Transaction) -> ipb.ConfirmPrintedResponse:
-            outcome = issuance.confirm_printed(
+            outcome = issuance_requests.confirm_printed(
                 self.core,
                 tx,
                 terminal_id=terminal,
@@ -303,7 +303,7 @@ class IssuanceServicer(ipb_grpc.IssuanceServiceServicer):
         failure = PRINT_FAILURES.from_wire(request.failure)
 
         def work(tx: Transaction) -> ipb.ReportPrintFailureResponse:
-            outcome = issuance.report_failure(
+            outcome = issuance_requests.report_failure(
                 self.core, tx, terminal_id=terminal, request_id=request.request_id, failure=failure
             )
             return ipb.ReportPrintFailureResponse(

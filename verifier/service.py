@@ -32,7 +32,6 @@ from typing import Final, NoReturn, TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from verifier import readings, resets, sessions, transfers, wire
@@ -214,8 +213,8 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         self._terminal(context)  # revoked meanwhile: raises, and the stream ends
 
     async def ReportStatus(  # noqa: N802
-        self, request_iterator: AsyncIterator[fpb.ReportStatusRequest], context: _Context
-    ) -> fpb.ReportStatusResponse:
+        self, request_iterator: AsyncIterator[pb.ReportStatusRequest], context: _Context
+    ) -> pb.ReportStatusResponse:
         """This terminal's status stream (``verifier.fleet``); cut when it is revoked."""
         try:
             terminal = self._terminal(context)

@@ -62,8 +62,7 @@ from msgspec import UNSET, UnsetType
 
 from host.agent.issuance import IssuanceDesk, IssuanceFile, issuance_desk
 from host.api import Profile, check_listen
-from host.client import ClientConfig
-from host.client.channel import CredentialFiles, replica_target
+from host.client.channel import ClientConfig, CredentialFiles, replica_target
 from host.errors import AgentConfigError
 from myna_metrics import MetricsConfig
 from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
@@ -255,15 +254,6 @@ def _material(path: Path, section: _VerifierFile, name: str) -> bytes | None:
         raise AgentConfigError(f"{path}: verifier.{name}: cannot read {value}: {exc}") from None
 
 
-def _files(path: Path, section: _VerifierFile) -> CredentialFiles | None:
-    """The PEM paths, so a renewed certificate is used without a restart."""
-    names = (section.ca, section.certificate, section.key)
-    if any(isinstance(n, UnsetType) for n in names):
-        return None
-    ca, certificate, key = (_path(path.parent, str(n)) for n in names)
-    return CredentialFiles(ca, certificate, key)
-
-
 def _client(path: Path, file: _File) -> ClientConfig:
     section = file.verifier
     target = _target(path, section)  # outside the try: AgentConfigError is a ValueError
@@ -278,7 +268,7 @@ def _client(path: Path, file: _File) -> ClientConfig:
             ca_pem=ca,
             certificate_pem=certificate,
             key_pem=key,
-            files=_files(path, section),
+            files=CredentialFiles.beside(path, section.ca, section.certificate, section.key),
         )
     except ValueError as exc:  # ClientConfig's own checks (timeout, server name)
         raise AgentConfigError(f"{path}: [verifier]: {exc}") from None

@@ -8,6 +8,8 @@ the secure PIN pad's encrypted entry): ``secret`` then asks the injected
 ``secure_entry`` source, and a touch entry for it is refused. Under the
 kiosk profile a secret prompt carries a fresh X25519 key and the touch
 entry arrives sealed to it (``touch_entry``): no PIN in clear on the API.
+A certificate chosen on the kiosk screen (``choose_document``) comes back
+as ``document_choice``; ``confirmed = false`` declines it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import itertools
 from collections.abc import Awaitable, Callable
 
 from host.api.touch_entry import EntryKey
-from host.api.translate import prompt_message
+from host.api.translate import issue_choice, prompt_message
 from host.errors import FlowCancelledError
 from host.flows import Prompt
+from host.flows.issue_request import IssueChoice
 from host.secret import Secret
 from myna.edge.v1 import terminal_pb2 as tpb
 
@@ -27,6 +30,8 @@ __all__ = ["ApiUser", "SecureEntry"]
 
 #: Collects a secret on the secure PIN pad for a prompt (ATM profile).
 SecureEntry = Callable[[Prompt], Awaitable[Secret]]
+#: What a prompt's answer becomes: a yes/no, an opened secret, a choice.
+_Answer = bool | Secret | IssueChoice
 
 
 class ApiUser:
@@ -52,7 +57,8 @@ class ApiUser:
         self._secure = secure_entry
         self._rid = request_id
         self._ids = itertools.count(1)
-        self._waiting: dict[str, tuple[asyncio.Future[bool | Secret], EntryKey | None]] = {}
+        self._waiting: dict[str, tuple[asyncio.Future[_Answer], EntryKey | None]] = {}
+        self._choosing: set[str] = set()  # prompt ids that take a document_choice
 
     def answer(self, prompt_id: str, answer: tpb.AnswerPromptRequest) -> bool:
         """Deliver an answer; False when no such prompt waits or the answer does not fit.
@@ -66,6 +72,8 @@ class ApiUser:
             return False
         future, key = entry
         which = answer.WhichOneof("answer")
+        if prompt_id in self._choosing:
+            return _choice(future, answer)
         if key is not None and which == "touch_entry":
             future.set_result(key.open(answer.touch_entry))
             return True
@@ -74,23 +82,35 @@ class ApiUser:
             return True
         return False
 
-    async def _ask(self, prompt: Prompt, wants_secret: bool) -> bool | Secret:
+    async def _ask(self, prompt: Prompt, wants_secret: bool) -> _Answer:
         return await self._ask_with(prompt_message(prompt), wants_secret)
 
-    async def _ask_with(self, message: tpb.PromptEvent, wants_secret: bool) -> bool | Secret:
+    async def _ask_with(self, message: tpb.PromptEvent, wants_secret: bool) -> _Answer:
         """Send ``message`` with a fresh id (and entry key for a secret); await the answer."""
         prompt_id = f"p{next(self._ids)}"
-        future: asyncio.Future[bool | Secret] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
         key = EntryKey(self._rid, prompt_id) if wants_secret else None
         self._waiting[prompt_id] = (future, key)
         message.prompt_id = prompt_id
         if key is not None:
             message.entry_public_key = key.public_bytes
         self._send(tpb.FlowEvent(prompt=message))
+        if message.type == tpb.PROMPT_TYPE_CHOOSE_DOCUMENT:
+            self._choosing.add(prompt_id)
         try:
             return await future
         finally:
             del self._waiting[prompt_id]
+            self._choosing.discard(prompt_id)
+
+    async def choose_document(self, message: tpb.PromptEvent) -> IssueChoice | None:
+        """Send a CHOOSE_DOCUMENT prompt (``message`` carries the offers); None: declined."""
+        value = await self._ask_with(message, False)
+        if isinstance(value, bool):
+            return None  # only False reaches here (_choice refuses True)
+        if not isinstance(value, IssueChoice):  # pragma: no cover - answer() keeps kinds apart
+            raise TypeError("a document choice must be an IssueChoice")
+        return value
 
     async def confirm(self, prompt: Prompt) -> bool:
         """Ask a yes/no question on the stream."""
@@ -114,3 +134,22 @@ class ApiUser:
         if not isinstance(value, Secret):  # pragma: no cover
             raise TypeError("a secret must be a Secret")
         return value
+
+
+def _choice(future: asyncio.Future[_Answer], answer: tpb.AnswerPromptRequest) -> bool:
+    """A CHOOSE_DOCUMENT answer: a well-formed choice, or ``confirmed = false`` (declined).
+
+    A malformed choice is not taken (False) and the prompt keeps waiting;
+    whether it is among the offers is the flow's check (``FixedChoice``).
+    """
+    which = answer.WhichOneof("answer")
+    if which == "confirmed" and not answer.confirmed:
+        future.set_result(False)
+        return True
+    if which != "document_choice":
+        return False
+    try:
+        future.set_result(issue_choice(answer.document_choice))
+    except ValueError:
+        return False
+    return True

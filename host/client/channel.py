@@ -103,6 +103,17 @@ class CredentialFiles:
         if not 0 < self.reload_interval <= 3600:
             raise ValueError("reload_interval must be more than 0 and at most 3600 seconds")
 
+    @classmethod
+    def beside(cls, config: Path, *names: object) -> CredentialFiles | None:
+        """The files ``names`` (ca, certificate, key) relative to the file ``config``.
+
+        None unless all three are path strings (a plaintext development config).
+        """
+        if len(names) != 3 or not all(isinstance(n, str) for n in names):
+            return None
+        ca, certificate, key = (config.parent / str(n) for n in names)  # absolute stays absolute
+        return cls(ca, certificate, key)
+
     def stamp(self) -> tuple[tuple[int, int, int], ...] | None:
         """(mtime, size, inode) of each file, or None when one is missing."""
         try:

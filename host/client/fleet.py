@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final
 
 from myna.edge.v1 import fleet_pb2 as fpb
-from myna.edge.v1 import terminal_pb2, verifier_pb2
+from myna.edge.v1 import terminal_pb2
+from myna.edge.v1 import verifier_pb2 as vpb
 
-__all__ = ["PROTOS_VERSION", "FlowResult", "StatusReport"]
+__all__ = ["PROTOS_VERSION", "FlowResult", "StatusReport", "wire_reports"]
 
 #: The contract this agent was built with: "v1+" and a digest of the descriptors.
 PROTOS_VERSION: Final = (
     "v1+"
     + hashlib.sha256(
-        verifier_pb2.DESCRIPTOR.serialized_pb
+        vpb.DESCRIPTOR.serialized_pb
         + fpb.DESCRIPTOR.serialized_pb
         + terminal_pb2.DESCRIPTOR.serialized_pb
     ).hexdigest()[:12]
@@ -51,9 +53,9 @@ class StatusReport:
     protos_version: str = PROTOS_VERSION
     last_flow: FlowResult | None = None
 
-    def to_wire(self) -> fpb.ReportStatusRequest:
+    def to_wire(self) -> vpb.ReportStatusRequest:
         """The ``ReportStatusRequest`` for this snapshot."""
-        message = fpb.ReportStatusRequest(
+        message = vpb.ReportStatusRequest(
             reader=fpb.FleetDeviceState.ValueType(self.reader),
             printer=fpb.FleetDeviceState.ValueType(self.printer),
             controller=fpb.FleetDeviceState.ValueType(self.controller),
@@ -68,3 +70,11 @@ class StatusReport:
             message.last_flow.code = fpb.FlowCompletion.ValueType(self.last_flow.code)
             message.last_flow.finish_time.FromDatetime(self.last_flow.finished)
         return message
+
+
+async def wire_reports(
+    reports: AsyncIterator[StatusReport],
+) -> AsyncIterator[vpb.ReportStatusRequest]:
+    """``reports`` as the stream's messages."""
+    async for report in reports:
+        yield report.to_wire()

@@ -27,7 +27,7 @@ import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from host.client.channel import ClientConfig, CredentialWatch, open_channel
-from host.client.fleet import StatusReport
+from host.client.fleet import StatusReport, wire_reports
 from host.client.models import (
     AccountType,
     Authorization,
@@ -45,7 +45,6 @@ from host.client.models import (
 from host.client.statement import TransferStatement
 from host.client.translate import translate_rpc_error
 from host.secret import Secret
-from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 
@@ -133,7 +132,7 @@ class VerifierClient:
             old, self._channel = self._channel, open_channel(renewed)
             self._current_stub = pb_grpc.VerifierServiceStub(self._channel)
             # The old channel's calls in flight finish (at most one deadline), then it closes.
-            task = asyncio.get_running_loop().create_task(self._retire(old))
+            task = asyncio.get_running_loop().create_task(old.close(self._config.timeout))
             self._retired.add(task)
             task.add_done_callback(self._retired.discard)
         return self._current_stub
@@ -143,16 +142,12 @@ class VerifierClient:
         """How many renewed certificates this client has switched to (0: none)."""
         return self._watch.generation if self._watch is not None else 0
 
-    async def _retire(self, channel: grpc.aio.Channel) -> None:
-        await channel.close(grace=self._config.timeout)
-
     async def close(self) -> None:
         """Close the channel; harmless twice."""
         if not self._closed:
             self._closed = True
             await self._channel.close()
-            for task in list(self._retired):
-                await task
+            await asyncio.gather(*self._retired)
 
     async def __aenter__(self) -> VerifierClient:
         return self
@@ -171,13 +166,8 @@ class VerifierClient:
         No deadline (a stream for the agent's life) and no retry (the agent
         reopens it). Raises ServiceError (a subclass) when the stream fails.
         """
-
-        async def wire() -> AsyncIterator[fpb.ReportStatusRequest]:
-            async for report in reports:
-                yield report.to_wire()
-
         try:
-            answer = await self._stub.ReportStatus(wire(), metadata=self._metadata)
+            answer = await self._stub.ReportStatus(wire_reports(reports), metadata=self._metadata)
         except grpc.RpcError as exc:
             raise translate_rpc_error(exc, "ReportStatus") from None
         return int(answer.reports)

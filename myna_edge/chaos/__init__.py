@@ -27,6 +27,7 @@ SCENARIOS: dict[str, str] = {
     "faults": "myna_edge.chaos.faults.scenario:run_scenario",
     "fuzz": "myna_edge.chaos.fuzz.campaign:run_scenario",
     "secrets": "myna_edge.chaos.secrets.scenario:run_scenario",
+    "issuance": "myna_edge.chaos.issuance.scenario:run_scenario",
 }
 
 

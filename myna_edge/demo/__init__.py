@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge demo``: the main job on the embedded default, no hardware.
 
-The main job is the terminal's three flows on the default virtual card:
+The main job is the terminal's four flows on the default virtual card:
 card reading (with the verifier's VerifyCard and the issuer-signed
 integrity check), the identity-verified transfer at an ATM with the
-password on the controller's secure PIN pad, and the PIN reset at a kiosk
-after a booking from the phone. Everything runs in this process or in
+password on the controller's secure PIN pad, the PIN reset at a kiosk
+after a booking from the phone, and a certificate printed at a
+convenience-store MFP (``myna_edge.demo.issue``: ccTalk payment on a pty,
+CUPS with ``ippeveprinter``). Everything runs in this process or in
 simulators it starts. ``--flow`` picks one flow (the registry of stories is
 ``myna_edge.demo.stories``), ``--card revoked`` / ``--amount`` /
 ``--decline`` show failure paths; ``--ui`` serves the kiosk touchscreen app
@@ -48,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the flows ``args.flow`` names (default: all three); 0 when they ran."""
+    """Run the flows ``args.flow`` names (default: all four); 0 when they ran."""
     if getattr(args, "ui", False):
         return run_ui_demo(args)
     if args.flow == COUNTER_FLOW:
@@ -57,7 +59,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m myna_edge.demo [--flow F] [--amount N] [--card P] [--decline] [--ui]``."""
+    """``python -m myna_edge.demo [--flow F] [--card P] [--document K] [--decline] [--ui]``."""
     parser = argparse.ArgumentParser(prog="myna-edge demo")
     add_arguments(parser)
     return run_demo(parser.parse_args(argv))

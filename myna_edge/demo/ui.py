@@ -45,6 +45,7 @@ from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from myna_edge.demo.readers import ReaderSlot
+from myna_edge.demo.ui_issue import UiIssuance
 from myna_edge.demo.world import DemoVerifier, prepare_verifier
 from myna_edge.phone import profile_secret, proving_key, reserve_request
 from verifier.server import VerifierServer, build_core
@@ -90,6 +91,8 @@ class UiWorld:
     atm_agent: Agent | None = None
     printer: SimPrinter | None = None
     pad: SimController | None = None
+    #: The kiosk's certificate issuance (the MFP screens): municipality, coin box, printer.
+    issuance: UiIssuance | None = None
     _server: VerifierServer | None = None
     _stack: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
     _bookings: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
@@ -101,12 +104,19 @@ class UiWorld:
     async def start(self) -> None:
         """Start everything (verifier, devices, agents, gateways)."""
         self.verifier = await asyncio.to_thread(prepare_verifier, self.root, self.card)
+        self.issuance = UiIssuance(self.root / "municipal")
+        await self.issuance.start()
         await self.start_verifier()
         key: BoardKey | None = None
         if self.controller:
             self.pad, key = await asyncio.to_thread(self._start_pad)
         self.printer = self._stack.enter_context(SimPrinter(self.root / "receipts"))
         self.kiosk_agent = await self._agent(Profile.KIOSK, "kiosk-01", self.kiosk_reader, None)
+        assert self.kiosk_agent.server is not None
+        self.issuance.attach(
+            self.kiosk_agent.server.servicer.runtime,
+            self.verifier.client(self.verifier_port, "kiosk-01"),
+        )
         self.atm_agent = await self._agent(Profile.ATM, "atm-01", self.atm_reader, key)
         routes = self.panel_routes()
         self.kiosk = Gateway(self._gateway_config(self.kiosk_agent), extra_routes=routes)
@@ -158,6 +168,8 @@ class UiWorld:
             config = dataclasses.replace(config, policy=policy)
         if self.verifier_port:
             config = dataclasses.replace(config, listen=f"127.0.0.1:{self.verifier_port}")
+        if self.issuance is not None:
+            config = self.issuance.centre_config(config)
         self._server = VerifierServer(config, build_core(config))
         self.verifier_port = await self._server.start()
 
@@ -179,6 +191,8 @@ class UiWorld:
         for reader in (self.kiosk_reader, self.atm_reader):
             reader.remove()  # no slot file outlives the demo
         await self.stop_verifier()
+        if self.issuance is not None:
+            await self.issuance.stop()
         await asyncio.to_thread(self._stack.close)
 
     async def book(self, operation: str) -> str:
@@ -248,6 +262,8 @@ class UiWorld:
                 "pad": list(display) if self.pad is not None else None,
                 "kiosk_url": self.kiosk.url if self.kiosk else "",
                 "atm_url": self.atm.url if self.atm else "",
+                "fee_due": self.issuance.cash.due if self.issuance else 0,
+                "fee_inserted": self.issuance.cash.inserted if self.issuance else 0,
             },
         )
 
@@ -270,6 +286,14 @@ class UiWorld:
             reservation_id, otp = await self.book_reset(value)
             # The phone's screen: the one-time password is shown to its holder by design.
             return json_response(200, {"reservation_id": reservation_id, "one_time_password": otp})
+        if action == "coins" and self.issuance is not None and isinstance(value, int):
+            if value not in (10, 50, 100, 500, 1000):
+                raise GatewayRequestError(400, "coins: 10, 50, 100, 500 or 1000 yen")
+            self.issuance.cash.insert(value)
+            return await self._state(request)
+        if action == "printer_fault" and self.issuance is not None:
+            self.issuance.engine.fault = True  # the next certificate jams: the fee is refunded
+            return await self._state(request)
         if action == "pad" and self.pad is not None and isinstance(value, str):
             text = value or get_profile(self.card).sign_password
             if not (text.isascii() and text.isalnum() and len(text) <= 16):
@@ -299,7 +323,7 @@ async def _serve(world: UiWorld) -> None:
     assert world.atm is not None
     sim = f"{world.kiosk.url}sim"
     print("myna-edge demo --ui: everything on 127.0.0.1, simulated devices, test card")
-    print(f"  kiosk (card reading, PIN reset):  {world.kiosk.url}")
+    print(f"  kiosk (card reading, PIN reset, certificates):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
     print(f"  simulator panel (card, PIN pad):  {sim}")
     print(

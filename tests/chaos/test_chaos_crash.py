@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""CI size of the crash-consistency campaign: 120 transfers under seeded SIGKILLs.
+"""CI size of the crash-consistency campaign: 200 transfers under seeded SIGKILLs.
 
 The real ``myna-edge verifier`` and ``myna-edge agent`` processes (mTLS on
 127.0.0.1, the controller firmware under MicroPython for the signing
@@ -23,7 +23,7 @@ from myna_edge.chaos.crash import APP_CRASHES, run_scenario
 from tests.integration.controller_support import require_micropython
 
 SEED = 20261127
-COUNT = 120
+COUNT = 200
 
 
 def test_chaos_crash_campaign_keeps_every_transfer_exactly_once(tmp_path: Path) -> None:

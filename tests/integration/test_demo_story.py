@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``myna-edge demo`` as a user runs it: all three flows, then the failure paths.
+"""``myna-edge demo`` as a user runs it: all four flows, then the failure paths.
 
 Separate processes (``python -m myna_edge demo``), the real firmware under
-the MicroPython unix port for the ATM's PIN pad, the printer emulator, and
-an in-process verifier; the test reads the story and the receipts folder.
+the MicroPython unix port for the ATM's PIN pad, the printer emulator, the
+MFP's ccTalk bus emulator and CUPS print engine, and an in-process verifier
+and municipality; the test reads the story and the receipts folder.
 """
 
 from __future__ import annotations
@@ -33,13 +34,16 @@ def demo(*args: str, home: Path, out: Path) -> str:
     return result.stdout
 
 
-def test_all_three_flows_complete(sim_home_dir: Path, tmp_path: Path) -> None:
+def test_all_four_flows_complete(sim_home_dir: Path, tmp_path: Path) -> None:
     require_micropython()
     out = demo(home=sim_home_dir, out=tmp_path)
     profile = get_profile("default")
     assert "reading: completed; card accepted by the verifier: True" in out
     assert "transfer: completed; verifier state: COMMITTED; identity verified: True" in out
     assert "reset: completed; confirmed to the verifier: True" in out
+    assert "issue: completed serial=131016-" in out
+    assert "charged=True" in out
+    assert out.count("\n== ") == 4
     assert "typed on the secure PIN pad" in out
     assert "[verifier] VerifyCard: accepted" in out
     assert "[verifier] AuthorizeTransfer: authorised; final state COMMITTED" in out
@@ -53,6 +57,8 @@ def test_all_three_flows_complete(sim_home_dir: Path, tmp_path: Path) -> None:
     assert not any(c.isdigit() for line in typed for c in line)
     assert (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8").count("250,000円") == 1
     assert "TRANSFER-COMMIT" in (tmp_path / "electronic-journal.txt").read_text(encoding="utf-8")
+    (certificate,) = tmp_path.glob("certificate-*.pdf")
+    assert certificate.read_bytes().startswith(b"%PDF")
 
 
 def test_revoked_card_is_refused_by_every_flow(sim_home_dir: Path, tmp_path: Path) -> None:
@@ -62,6 +68,8 @@ def test_revoked_card_is_refused_by_every_flow(sim_home_dir: Path, tmp_path: Pat
     assert "[verifier] AuthorizeTransfer: refused CERTIFICATE_REVOKED" in out
     assert "ReserveReset: rejected CERTIFICATE_REVOKED" in out
     assert "reset: refused; confirmed to the verifier: False; CERTIFICATE_REVOKED" in out
+    assert "issue: refused serial=- fee=JPY 0 charged=False" in out
+    assert not list(tmp_path.glob("certificate-*"))
     assert not (tmp_path / "receipt-0001.txt").exists()
 
 

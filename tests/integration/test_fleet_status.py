@@ -83,7 +83,7 @@ def test_several_agents_report_and_their_changes_show(
     boards = {t: StatusBoard() for t in TERMINALS}
     flows: dict[str, FlowResult | None] = dict.fromkeys(TERMINALS)
 
-    async def scenario() -> str:
+    async def scenario() -> int:
         clients = [
             VerifierClient(client_config(env, server, t, server_name_override="localhost"))
             for t in TERMINALS

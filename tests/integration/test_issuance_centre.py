@@ -12,13 +12,17 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hw_sim.card import get_profile
+from municipal.document import TrustStore, read_document, verify_input
 from myna.edge.v1 import issuance_pb2 as ipb
 from myna.edge.v1 import issuance_pb2_grpc as ipb_grpc
 from myna.edge.v1 import municipal_pb2 as mpb
@@ -238,7 +242,12 @@ def test_another_terminal_with_valid_credentials_cannot_use_the_session_or_the_r
     assert stack.municipality.count() == 1
 
 
-def test_municipality_down_issues_and_charges_nothing(stack: IssuanceStack) -> None:
+def test_municipality_down_issues_and_charges_nothing(env: VerifierEnv, tmp_path: Path) -> None:
+    with issuance_stack(env, tmp_path, call_timeout_seconds=5.0) as stack:
+        _down_then_up(stack)
+
+
+def _down_then_up(stack: IssuanceStack) -> None:
     with stack.stub(TERMINAL) as stub:
         session_id = _proven(stub)
         stack.municipality.stop()
@@ -371,3 +380,32 @@ def test_the_service_is_served_beside_verifier_service_with_health(stack: Issuan
             ipb.OpenIssuanceSessionRequest(idempotency_key="o", terminal_id=TERMINAL),
             timeout=5,
         )
+
+
+def _holder(stack: IssuanceStack, pdf: bytes) -> list[str]:
+    """The 氏名 the municipality signed into the document (read back as a checker would)."""
+    key = serialization.load_pem_private_key(
+        stack.municipality.config.signing_key.read_bytes(), None
+    )
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    trust = TrustStore({MUNICIPALITY_CODE: key.public_key()})
+    content = verify_input(read_document(pdf, dpi=150), trust).content
+    return [value for label, value in content.fields if label == "氏名"]
+
+
+def test_two_stores_at_once_each_print_their_own_holders_document(stack: IssuanceStack) -> None:
+    """Kawasaki and Yokohama: simultaneous requests never swap or overwrite documents."""
+    stores = {"mfp-store-a": "default", "mfp-store-b": "long-address"}
+
+    def visit(terminal: str) -> ipb.RequestDocumentResponse:
+        with stack.stub(terminal) as stub:
+            return _issued(stub, _proven(stub, stores[terminal], terminal))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        issued = dict(zip(stores, pool.map(visit, stores), strict=True))
+    for terminal, profile in stores.items():
+        assert _holder(stack, issued[terminal].document_pdf) == [get_profile(profile).person.name]
+    assert issued["mfp-store-a"].serial != issued["mfp-store-b"].serial
+    with stack.verifier.core.storage.reading() as tx:
+        bound = {r.terminal_id: r.serial for r in tx.issuance.list_requests()}
+    assert bound == {t: issued[t].serial for t in stores}

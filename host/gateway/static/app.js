@@ -37,10 +37,15 @@ const App = (() => {
   };
   // Screens that need longer than the idle limit (multi-tap on the pad: up to ~80 presses;
   // reading the statement the card signs), as factors of it.
-  const IDLE_FACTOR = {pad: 3, statement: 2, "entry-alnum": 2, photo: 2};
+  const IDLE_FACTOR = {pad: 3, statement: 2, "entry-alnum": 2, photo: 2, "issue-pay": 2,
+    "issue-options": 2};
+  // Screens with no idle limit: the agent is working (printing cannot be cancelled).
+  const UNTIMED = ["start", "working", "issue-printing"];
   // The warning dialog gives at least this long to answer (WCAG 2.2.1: 20 s).
   const GRACE_SECONDS = 20;
   const TEXT_SIZES = [1, 1.5, 2];
+  // Screens whose choices a keypad's digits pick (the N-th visible button of .menu).
+  const MENUS = ["start", "reset-choice", "issue-muni", "issue-cert"];
   // Codes the app meets without the agent's message -> the message table's ResultCode.
   const RESULT_OF = {
     card_removed: "card_removed", service_unavailable: "service_unavailable", timeout: "timeout",
@@ -93,7 +98,9 @@ const App = (() => {
       el.hidden = el.dataset.screen !== screen;
       if (!el.hidden) section = el;
     }
-    $("cancel").hidden = ["start", "result", "error", "remove"].includes(screen);
+    // No cancel once a certificate is printing (charged iff printed: the flow runs to its end).
+    $("cancel").hidden = ["start", "result", "error", "remove", "issue-printing", "issue-take"]
+      .includes(screen);
     document.body.dataset.screen = screen;
     if (screen !== "start") { state.notice = ""; $("start-notice").textContent = ""; }
     if (render) render();
@@ -116,7 +123,7 @@ const App = (() => {
   function grace() { return Math.min(GRACE_SECONDS, state.idleSeconds); }
 
   function idleShown() {
-    const timed = !["start", "working"].includes(state.screen);
+    const timed = !UNTIMED.includes(state.screen);
     const total = Math.round(idleLimit() + grace());
     $("idle").textContent = timed ? t("idle", total) : "";
     document.body.dataset.idleLimit = timed ? String(total) : "";
@@ -125,7 +132,7 @@ const App = (() => {
   function armIdle() {
     clearTimeout(idle.timer);
     idleShown();
-    if (state.screen === "start" || state.screen === "working") return;
+    if (UNTIMED.includes(state.screen)) return;
     idle.timer = setTimeout(openWarning, idleLimit() * 1000);
   }
 
@@ -167,6 +174,7 @@ const App = (() => {
       $(id).textContent = "";
     }
     $("photo-img").removeAttribute("src");  // the chip's photo leaves the page with the person
+    Issue.reset();
     setSize(0);  // the next person starts with the standard text size
     show("start", renderStart);
     state.notice = notice || "";
@@ -182,7 +190,8 @@ const App = (() => {
     $("go-reset").hidden = !caps || !caps.pin_reset;
     $("go-transfer").hidden = !caps || !caps.transfer;
     $("go-counter").hidden = !caps || !caps.counter_check;
-    for (const id of ["go-read", "go-reset", "go-transfer", "go-counter"]) {
+    $("go-issue").hidden = !caps || !caps.issue_certificate;
+    for (const id of ["go-read", "go-reset", "go-transfer", "go-counter", "go-issue"]) {
       $(id).disabled = !caps || state.agentDown;
     }
   }
@@ -281,7 +290,9 @@ const App = (() => {
     if (data.prompt) onPrompt(data.prompt);
     else if (data.pad_key) padKey(data.pad_key);
     else if (data.last_try_warning) state.lastTry = true;
+    else if (data.working && state.command && state.command.flow === "issue") Issue.working(data.working.step);
     else if (data.working) show("working", () => { $("working-step").textContent = data.working.step; });
+    else if (data.remove_card && state.command && state.command.flow === "issue") Issue.removeCard();
     else if (data.remove_card) show("remove");
     else if (data.failure) state.failure = data.failure.code;
     return false;
@@ -304,6 +315,10 @@ const App = (() => {
       show("statement", () => { $("statement").textContent = say(prompt.message, prompt.text); });
     } else if (type === "PROMPT_TYPE_CONFIRM_MONEY_MOVED") show("cash");
     else if (type === "PROMPT_TYPE_CONFIRM_PHOTO") showPhoto(prompt.card_face || {});
+    else if (type === "PROMPT_TYPE_CHOOSE_DOCUMENT") Issue.choose(prompt);
+    else if (type === "PROMPT_TYPE_CONFIRM_FEE") Issue.fee(prompt);
+    else if (type === "PROMPT_TYPE_INSERT_PAYMENT") Issue.pay(prompt);
+    else if (type === "PROMPT_TYPE_TAKE_DOCUMENT") Issue.take(prompt);
     else if (SECRET_TYPES.includes(type) && prompt.entry_public_key) {
       // An OTP prompt with attempts left follows a refused OTP: say so.
       const otpWrong = type === "PROMPT_TYPE_ONE_TIME_PASSWORD" && prompt.tries_left;
@@ -314,12 +329,18 @@ const App = (() => {
   }
 
   async function answerConfirm(yes) {
+    return answerWith({confirmed: yes});
+  }
+
+  /** Answer the waiting prompt with ``answer`` (confirmed, document_choice). */
+  async function answerWith(answer) {
     const {command, prompt} = state;
     if (!command || !prompt || !prompt.prompt_id) return;
     state.prompt = null;
     show("working", () => { $("working-step").textContent = ""; });
-    await post("/api/answer", {request_id: command.rid, prompt_id: prompt.prompt_id, confirmed: yes})
-      .catch(() => failed("agent_unavailable"));
+    const body = {request_id: command.rid, prompt_id: prompt.prompt_id, ...answer};
+    const reply = await post("/api/answer", body).catch(() => null);
+    if (!reply || reply.status === 503) failed("agent_unavailable");
   }
 
   // --- secret entry ----------------------------------------------------------------------
@@ -453,6 +474,7 @@ const App = (() => {
     const command = state.command;
     state.command = null;
     state.prompt = null;
+    if (done.code === "COMPLETION_CODE_SUCCESS" && done.issue_certificate) return Issue.result(done);
     if (done.code === "COMPLETION_CODE_SUCCESS") return showResult(command ? command.flow : "", done);
     // What to tell the person comes from the agent (done.message); codes pick the fallback.
     const message = done.message && done.message.key ? done.message : null;
@@ -614,7 +636,7 @@ const App = (() => {
       else handled = false;
     } else if (screen === "transfer-form" && /^[0-9]$/.test(k)) amountKey(k);
     else if (screen === "transfer-form" && k === "Backspace") amountKey("back");
-    else if (/^[1-9]$/.test(k) && (screen === "start" || screen === "reset-choice")) {
+    else if (/^[1-9]$/.test(k) && MENUS.includes(screen)) {
       // Menu screens: digit N picks the N-th choice, as on a bank's keypad.
       const choices = [...document.querySelectorAll(`#screen-${screen} .menu button`)].filter(
         (el) => !el.hidden && !el.disabled);
@@ -693,6 +715,14 @@ const App = (() => {
     $("cash-yes").addEventListener("click", () => answerConfirm(true));
     $("cash-no").addEventListener("click", () => answerConfirm(false));
     $("go-counter").addEventListener("click", () => execute("counter", {counter_check: {}}));
+    $("go-issue").addEventListener("click", () => show("issue-intro"));
+    $("issue-start").addEventListener("click", () =>
+      execute("issue", {issue_certificate: {choose_on_screen: true}}));
+    $("issue-done").addEventListener("click", () => reset(false));
+    Issue.init({
+      t, show, setText, fact, yen, beep, speak, say, answer: answerWith,
+      idleSeconds: () => state.idleSeconds, prompt: () => state.prompt,
+    });
     $("photo-yes").addEventListener("click", () => answerConfirm(true));
     $("photo-no").addEventListener("click", () => answerConfirm(false));
     $("cancel").addEventListener("click", () => {

@@ -27,31 +27,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18myna/edge/v1/fleet.proto\x12\x0cmyna.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x10SoftwareVersions\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x10\n\x08\x66irmware\x18\x02 \x01(\t\x12\x0e\n\x06protos\x18\x03 \x01(\t\"{\n\x0b\x46lowOutcome\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12*\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x1c.myna.edge.v1.FlowCompletion\x12/\n\x0b\x66inish_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x8a\x02\n\x13ReportStatusRequest\x12.\n\x06reader\x18\x01 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12/\n\x07printer\x18\x02 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x32\n\ncontroller\x18\x03 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x30\n\x08versions\x18\x04 \x01(\x0b\x32\x1e.myna.edge.v1.SoftwareVersions\x12,\n\tlast_flow\x18\x05 \x01(\x0b\x32\x19.myna.edge.v1.FlowOutcome\"\'\n\x14ReportStatusResponse\x12\x0f\n\x07reports\x18\x01 \x01(\r\"\x16\n\x14ListTerminalsRequest\"\xde\x02\n\x0eTerminalStatus\x12\x13\n\x0bterminal_id\x18\x01 \x01(\t\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12.\n\x06reader\x18\x03 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12/\n\x07printer\x18\x04 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x32\n\ncontroller\x18\x05 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x30\n\x08versions\x18\x06 \x01(\x0b\x32\x1e.myna.edge.v1.SoftwareVersions\x12,\n\tlast_flow\x18\x07 \x01(\x0b\x32\x19.myna.edge.v1.FlowOutcome\x12\x32\n\x0elast_seen_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x15ListTerminalsResponse\x12/\n\tterminals\x18\x01 \x03(\x0b\x32\x1c.myna.edge.v1.TerminalStatus*\xaa\x02\n\x10\x46leetDeviceState\x12\"\n\x1e\x46LEET_DEVICE_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46LEET_DEVICE_STATE_ONLINE\x10\x01\x12\x1e\n\x1a\x46LEET_DEVICE_STATE_OFFLINE\x10\x02\x12 \n\x1c\x46LEET_DEVICE_STATE_NO_DEVICE\x10\x03\x12%\n!FLEET_DEVICE_STATE_HARDWARE_ERROR\x10\x04\x12\x1b\n\x17\x46LEET_DEVICE_STATE_BUSY\x10\x05\x12$\n FLEET_DEVICE_STATE_FRAUD_ATTEMPT\x10\x06\x12\'\n#FLEET_DEVICE_STATE_NOT_COMMISSIONED\x10\x07*\xbb\x02\n\x0e\x46lowCompletion\x12\x1f\n\x1b\x46LOW_COMPLETION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46LOW_COMPLETION_SUCCESS\x10\x01\x12!\n\x1d\x46LOW_COMPLETION_COMMAND_ERROR\x10\x02\x12\x1c\n\x18\x46LOW_COMPLETION_CANCELED\x10\x03\x12\x1c\n\x18\x46LOW_COMPLETION_TIME_OUT\x10\x04\x12$\n FLOW_COMPLETION_DEVICE_NOT_READY\x10\x05\x12\"\n\x1e\x46LOW_COMPLETION_HARDWARE_ERROR\x10\x06\x12\"\n\x1e\x46LOW_COMPLETION_INTERNAL_ERROR\x10\x07\x12\x1e\n\x1a\x46LOW_COMPLETION_USER_ERROR\x10\x08\x32h\n\x0c\x46leetService\x12X\n\rListTerminals\x12\".myna.edge.v1.ListTerminalsRequest\x1a#.myna.edge.v1.ListTerminalsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18myna/edge/v1/fleet.proto\x12\x0cmyna.edge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n\x10SoftwareVersions\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x10\n\x08\x66irmware\x18\x02 \x01(\t\x12\x0e\n\x06protos\x18\x03 \x01(\t\"{\n\x0b\x46lowOutcome\x12\x0f\n\x07\x63ommand\x18\x01 \x01(\t\x12*\n\x04\x63ode\x18\x02 \x01(\x0e\x32\x1c.myna.edge.v1.FlowCompletion\x12/\n\x0b\x66inish_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x16\n\x14ListTerminalsRequest\"\xde\x02\n\x0eTerminalStatus\x12\x13\n\x0bterminal_id\x18\x01 \x01(\t\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12.\n\x06reader\x18\x03 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12/\n\x07printer\x18\x04 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x32\n\ncontroller\x18\x05 \x01(\x0e\x32\x1e.myna.edge.v1.FleetDeviceState\x12\x30\n\x08versions\x18\x06 \x01(\x0b\x32\x1e.myna.edge.v1.SoftwareVersions\x12,\n\tlast_flow\x18\x07 \x01(\x0b\x32\x19.myna.edge.v1.FlowOutcome\x12\x32\n\x0elast_seen_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x15ListTerminalsResponse\x12/\n\tterminals\x18\x01 \x03(\x0b\x32\x1c.myna.edge.v1.TerminalStatus*\xaa\x02\n\x10\x46leetDeviceState\x12\"\n\x1e\x46LEET_DEVICE_STATE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46LEET_DEVICE_STATE_ONLINE\x10\x01\x12\x1e\n\x1a\x46LEET_DEVICE_STATE_OFFLINE\x10\x02\x12 \n\x1c\x46LEET_DEVICE_STATE_NO_DEVICE\x10\x03\x12%\n!FLEET_DEVICE_STATE_HARDWARE_ERROR\x10\x04\x12\x1b\n\x17\x46LEET_DEVICE_STATE_BUSY\x10\x05\x12$\n FLEET_DEVICE_STATE_FRAUD_ATTEMPT\x10\x06\x12\'\n#FLEET_DEVICE_STATE_NOT_COMMISSIONED\x10\x07*\xbb\x02\n\x0e\x46lowCompletion\x12\x1f\n\x1b\x46LOW_COMPLETION_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x46LOW_COMPLETION_SUCCESS\x10\x01\x12!\n\x1d\x46LOW_COMPLETION_COMMAND_ERROR\x10\x02\x12\x1c\n\x18\x46LOW_COMPLETION_CANCELED\x10\x03\x12\x1c\n\x18\x46LOW_COMPLETION_TIME_OUT\x10\x04\x12$\n FLOW_COMPLETION_DEVICE_NOT_READY\x10\x05\x12\"\n\x1e\x46LOW_COMPLETION_HARDWARE_ERROR\x10\x06\x12\"\n\x1e\x46LOW_COMPLETION_INTERNAL_ERROR\x10\x07\x12\x1e\n\x1a\x46LOW_COMPLETION_USER_ERROR\x10\x08\x32h\n\x0c\x46leetService\x12X\n\rListTerminals\x12\".myna.edge.v1.ListTerminalsRequest\x1a#.myna.edge.v1.ListTerminalsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'myna.edge.v1.fleet_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FLEETDEVICESTATE']._serialized_start=1031
-  _globals['_FLEETDEVICESTATE']._serialized_end=1329
-  _globals['_FLOWCOMPLETION']._serialized_start=1332
-  _globals['_FLOWCOMPLETION']._serialized_end=1647
+  _globals['_FLEETDEVICESTATE']._serialized_start=721
+  _globals['_FLEETDEVICESTATE']._serialized_end=1019
+  _globals['_FLOWCOMPLETION']._serialized_start=1022
+  _globals['_FLOWCOMPLETION']._serialized_end=1337
   _globals['_SOFTWAREVERSIONS']._serialized_start=75
   _globals['_SOFTWAREVERSIONS']._serialized_end=142
   _globals['_FLOWOUTCOME']._serialized_start=144
   _globals['_FLOWOUTCOME']._serialized_end=267
-  _globals['_REPORTSTATUSREQUEST']._serialized_start=270
-  _globals['_REPORTSTATUSREQUEST']._serialized_end=536
-  _globals['_REPORTSTATUSRESPONSE']._serialized_start=538
-  _globals['_REPORTSTATUSRESPONSE']._serialized_end=577
-  _globals['_LISTTERMINALSREQUEST']._serialized_start=579
-  _globals['_LISTTERMINALSREQUEST']._serialized_end=601
-  _globals['_TERMINALSTATUS']._serialized_start=604
-  _globals['_TERMINALSTATUS']._serialized_end=954
-  _globals['_LISTTERMINALSRESPONSE']._serialized_start=956
-  _globals['_LISTTERMINALSRESPONSE']._serialized_end=1028
-  _globals['_FLEETSERVICE']._serialized_start=1649
-  _globals['_FLEETSERVICE']._serialized_end=1753
+  _globals['_LISTTERMINALSREQUEST']._serialized_start=269
+  _globals['_LISTTERMINALSREQUEST']._serialized_end=291
+  _globals['_TERMINALSTATUS']._serialized_start=294
+  _globals['_TERMINALSTATUS']._serialized_end=644
+  _globals['_LISTTERMINALSRESPONSE']._serialized_start=646
+  _globals['_LISTTERMINALSRESPONSE']._serialized_end=718
+  _globals['_FLEETSERVICE']._serialized_start=1339
+  _globals['_FLEETSERVICE']._serialized_end=1443
 # @@protoc_insertion_point(module_scope)

@@ -8,8 +8,8 @@ SPDX-License-Identifier: Apache-2.0
 Fleet status (issue 16, item 4): what each terminal's agent reports to the
 centre, and the operator's view of it (package myna.edge.v1).
 
-* Terminals send ReportStatusRequest messages on VerifierService.ReportStatus
-  (verifier.proto), a client stream on their mTLS connection: each message is
+* Terminals send ReportStatusRequest messages (verifier.proto, built from the
+  types here) on VerifierService.ReportStatus, a client stream on their mTLS connection: each message is
   a full snapshot, sent on every change and as a heartbeat. The terminal id is
   the one of its certificate, never a field. No personal data, no secret: device
   states, version strings and the last command's completion code only.
@@ -153,61 +153,6 @@ class FlowOutcome(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FlowOutcome: _TypeAlias = FlowOutcome  # noqa: Y015
-
-@_typing.final
-class ReportStatusRequest(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    READER_FIELD_NUMBER: _builtins.int
-    PRINTER_FIELD_NUMBER: _builtins.int
-    CONTROLLER_FIELD_NUMBER: _builtins.int
-    VERSIONS_FIELD_NUMBER: _builtins.int
-    LAST_FLOW_FIELD_NUMBER: _builtins.int
-    reader: Global___FleetDeviceState.ValueType
-    printer: Global___FleetDeviceState.ValueType
-    controller: Global___FleetDeviceState.ValueType
-    @_builtins.property
-    def versions(self) -> Global___SoftwareVersions: ...
-    @_builtins.property
-    def last_flow(self) -> Global___FlowOutcome:
-        """Unset until the terminal has finished a command since it started."""
-
-    def __init__(
-        self,
-        *,
-        reader: Global___FleetDeviceState.ValueType = ...,
-        printer: Global___FleetDeviceState.ValueType = ...,
-        controller: Global___FleetDeviceState.ValueType = ...,
-        versions: Global___SoftwareVersions | None = ...,
-        last_flow: Global___FlowOutcome | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_flow", b"last_flow", "versions", b"versions"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["controller", b"controller", "last_flow", b"last_flow", "printer", b"printer", "reader", b"reader", "versions", b"versions"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ReportStatusRequest: _TypeAlias = ReportStatusRequest  # noqa: Y015
-
-@_typing.final
-class ReportStatusResponse(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    REPORTS_FIELD_NUMBER: _builtins.int
-    reports: _builtins.int
-    """How many reports the centre took from this stream."""
-    def __init__(
-        self,
-        *,
-        reports: _builtins.int = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reports", b"reports"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ReportStatusResponse: _TypeAlias = ReportStatusResponse  # noqa: Y015
 
 @_typing.final
 class ListTerminalsRequest(_message.Message):

@@ -8,8 +8,8 @@ SPDX-License-Identifier: Apache-2.0
 Fleet status (issue 16, item 4): what each terminal's agent reports to the
 centre, and the operator's view of it (package myna.edge.v1).
 
-* Terminals send ReportStatusRequest messages on VerifierService.ReportStatus
-  (verifier.proto), a client stream on their mTLS connection: each message is
+* Terminals send ReportStatusRequest messages (verifier.proto, built from the
+  types here) on VerifierService.ReportStatus, a client stream on their mTLS connection: each message is
   a full snapshot, sent on every change and as a heartbeat. The terminal id is
   the one of its certificate, never a field. No personal data, no secret: device
   states, version strings and the last command's completion code only.

@@ -37,6 +37,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from myna.edge.v1 import issuance_pb2 as _issuance_pb2
 from myna.edge.v1 import municipal_pb2 as _municipal_pb2
 from myna.edge.v1 import verifier_pb2 as _verifier_pb2
 import builtins as _builtins
@@ -309,6 +310,12 @@ class _PromptTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptType
     """Certificate issuance, display only: insert the fee (the payment device answers)."""
     PROMPT_TYPE_TAKE_DOCUMENT: _PromptType.ValueType  # 13
     """Certificate issuance, display only: take the printed certificate (do not leave it)."""
+    PROMPT_TYPE_CHOOSE_DOCUMENT: _PromptType.ValueType  # 14
+    """Certificate issuance with choose_on_screen: the resident picks a
+    municipality, a certificate and its options from PromptEvent.offers;
+    answer with AnswerPromptRequest.document_choice (confirmed = false
+    declines: the command is cancelled).
+    """
 
 class PromptType(_PromptType, metaclass=_PromptTypeEnumTypeWrapper):
     """What a prompt asks for."""
@@ -336,6 +343,12 @@ PROMPT_TYPE_INSERT_PAYMENT: PromptType.ValueType  # 12
 """Certificate issuance, display only: insert the fee (the payment device answers)."""
 PROMPT_TYPE_TAKE_DOCUMENT: PromptType.ValueType  # 13
 """Certificate issuance, display only: take the printed certificate (do not leave it)."""
+PROMPT_TYPE_CHOOSE_DOCUMENT: PromptType.ValueType  # 14
+"""Certificate issuance with choose_on_screen: the resident picks a
+municipality, a certificate and its options from PromptEvent.offers;
+answer with AnswerPromptRequest.document_choice (confirmed = false
+declines: the command is cancelled).
+"""
 Global___PromptType: _TypeAlias = PromptType  # noqa: Y015
 
 class _DeviceState:
@@ -827,12 +840,18 @@ class IssueCertificateCommand(_message.Message):
     MUNICIPALITY_CODE_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     OPTIONS_FIELD_NUMBER: _builtins.int
+    CHOOSE_ON_SCREEN_FIELD_NUMBER: _builtins.int
     municipality_code: _builtins.str
     """The municipality's code (e.g. "131016"): the address's, or the 本籍地's
     for a family register.
     """
     kind: _municipal_pb2.DocumentKind.ValueType
     """The certificate (UNSPECIFIED is refused)."""
+    choose_on_screen: _builtins.bool
+    """The resident chooses on the screen once the card is proved and handed
+    back (PROMPT_TYPE_CHOOSE_DOCUMENT with what the centre offers this
+    resident); the three fields above are then ignored.
+    """
     @_builtins.property
     def options(self) -> _municipal_pb2.DocumentOptions:
         """Its options (copies 1-10; 0 is taken as 1)."""
@@ -843,10 +862,11 @@ class IssueCertificateCommand(_message.Message):
         municipality_code: _builtins.str = ...,
         kind: _municipal_pb2.DocumentKind.ValueType = ...,
         options: _municipal_pb2.DocumentOptions | None = ...,
+        choose_on_screen: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["options", b"options"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "municipality_code", b"municipality_code", "options", b"options"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["choose_on_screen", b"choose_on_screen", "kind", b"kind", "municipality_code", b"municipality_code", "options", b"options"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1025,6 +1045,7 @@ class PromptEvent(_message.Message):
     ENTRY_PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     CARD_FACE_FIELD_NUMBER: _builtins.int
+    OFFERS_FIELD_NUMBER: _builtins.int
     prompt_id: _builtins.str
     """Answer with this id (AnswerPrompt). Empty for display-only prompts that
     no API call answers: INSERT_CARD (the card answers), and under the ATM
@@ -1053,6 +1074,12 @@ class PromptEvent(_message.Message):
     def card_face(self) -> Global___CardFace:
         """CONFIRM_PHOTO only: what the chip holds, to compare the person with."""
 
+    @_builtins.property
+    def offers(self) -> _containers.RepeatedCompositeFieldContainer[_issuance_pb2.MunicipalityOffer]:
+        """CHOOSE_DOCUMENT only: what the centre offers this resident, per
+        municipality (the address's, and the 本籍地's when it differs).
+        """
+
     def __init__(
         self,
         *,
@@ -1064,10 +1091,11 @@ class PromptEvent(_message.Message):
         entry_public_key: _builtins.bytes = ...,
         message: Global___UserMessage | None = ...,
         card_face: Global___CardFace | None = ...,
+        offers: _abc.Iterable[_issuance_pb2.MunicipalityOffer] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "message", b"message"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "entry_public_key", b"entry_public_key", "last_try", b"last_try", "message", b"message", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_face", b"card_face", "entry_public_key", b"entry_public_key", "last_try", b"last_try", "message", b"message", "offers", b"offers", "prompt_id", b"prompt_id", "text", b"text", "tries_left", b"tries_left", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1568,11 +1596,18 @@ class AnswerPromptRequest(_message.Message):
     PROMPT_ID_FIELD_NUMBER: _builtins.int
     CONFIRMED_FIELD_NUMBER: _builtins.int
     TOUCH_ENTRY_FIELD_NUMBER: _builtins.int
+    DOCUMENT_CHOICE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     prompt_id: _builtins.str
     confirmed: _builtins.bool
     @_builtins.property
     def touch_entry(self) -> Global___TouchEntry: ...
+    @_builtins.property
+    def document_choice(self) -> Global___IssueCertificateCommand:
+        """CHOOSE_DOCUMENT: the municipality, certificate and options chosen
+        (choose_on_screen is ignored); checked against the offers.
+        """
+
     def __init__(
         self,
         *,
@@ -1580,12 +1615,13 @@ class AnswerPromptRequest(_message.Message):
         prompt_id: _builtins.str = ...,
         confirmed: _builtins.bool = ...,
         touch_entry: Global___TouchEntry | None = ...,
+        document_choice: Global___IssueCertificateCommand | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "confirmed", b"confirmed", "touch_entry", b"touch_entry"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "confirmed", b"confirmed", "document_choice", b"document_choice", "touch_entry", b"touch_entry"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "confirmed", b"confirmed", "prompt_id", b"prompt_id", "request_id", b"request_id", "touch_entry", b"touch_entry"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer", b"answer", "confirmed", b"confirmed", "document_choice", b"document_choice", "prompt_id", b"prompt_id", "request_id", b"request_id", "touch_entry", b"touch_entry"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_answer: _TypeAlias = _typing.Literal["confirmed", "touch_entry"]  # noqa: Y015
+    _WhichOneofReturnType_answer: _TypeAlias = _typing.Literal["confirmed", "touch_entry", "document_choice"]  # noqa: Y015
     _WhichOneofArgType_answer: _TypeAlias = _typing.Literal["answer", b"answer"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_answer) -> _WhichOneofReturnType_answer | None: ...
 

@@ -31,6 +31,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from myna.edge.v1 import fleet_pb2 as _fleet_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -1012,3 +1013,60 @@ class CheckRevocationResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckRevocationResponse: _TypeAlias = CheckRevocationResponse  # noqa: Y015
+
+@_typing.final
+class ReportStatusRequest(_message.Message):
+    """One snapshot of this terminal's status (fleet.proto)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    READER_FIELD_NUMBER: _builtins.int
+    PRINTER_FIELD_NUMBER: _builtins.int
+    CONTROLLER_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    LAST_FLOW_FIELD_NUMBER: _builtins.int
+    reader: _fleet_pb2.FleetDeviceState.ValueType
+    printer: _fleet_pb2.FleetDeviceState.ValueType
+    controller: _fleet_pb2.FleetDeviceState.ValueType
+    @_builtins.property
+    def versions(self) -> _fleet_pb2.SoftwareVersions: ...
+    @_builtins.property
+    def last_flow(self) -> _fleet_pb2.FlowOutcome:
+        """Unset until the terminal has finished a command since it started."""
+
+    def __init__(
+        self,
+        *,
+        reader: _fleet_pb2.FleetDeviceState.ValueType = ...,
+        printer: _fleet_pb2.FleetDeviceState.ValueType = ...,
+        controller: _fleet_pb2.FleetDeviceState.ValueType = ...,
+        versions: _fleet_pb2.SoftwareVersions | None = ...,
+        last_flow: _fleet_pb2.FlowOutcome | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_flow", b"last_flow", "versions", b"versions"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["controller", b"controller", "last_flow", b"last_flow", "printer", b"printer", "reader", b"reader", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportStatusRequest: _TypeAlias = ReportStatusRequest  # noqa: Y015
+
+@_typing.final
+class ReportStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPORTS_FIELD_NUMBER: _builtins.int
+    reports: _builtins.int
+    """How many reports the centre took from this stream."""
+    def __init__(
+        self,
+        *,
+        reports: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reports", b"reports"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportStatusResponse: _TypeAlias = ReportStatusResponse  # noqa: Y015

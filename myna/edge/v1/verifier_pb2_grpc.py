@@ -5,7 +5,6 @@
 import grpc
 import warnings
 
-from myna.edge.v1 import fleet_pb2 as myna_dot_edge_dot_v1_dot_fleet__pb2
 from myna.edge.v1 import verifier_pb2 as myna_dot_edge_dot_v1_dot_verifier__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -86,8 +85,8 @@ class VerifierServiceStub:
                 _registered_method=True)
         self.ReportStatus = channel.stream_unary(
                 '/myna.edge.v1.VerifierService/ReportStatus',
-                request_serializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.SerializeToString,
-                response_deserializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.FromString,
+                request_serializer=myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusRequest.SerializeToString,
+                response_deserializer=myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusResponse.FromString,
                 _registered_method=True)
 
 
@@ -221,8 +220,8 @@ def add_VerifierServiceServicer_to_server(servicer, server):
             ),
             'ReportStatus': grpc.stream_unary_rpc_method_handler(
                     servicer.ReportStatus,
-                    request_deserializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.FromString,
-                    response_serializer=myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.SerializeToString,
+                    request_deserializer=myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusRequest.FromString,
+                    response_serializer=myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -495,8 +494,8 @@ class VerifierService:
             request_iterator,
             target,
             '/myna.edge.v1.VerifierService/ReportStatus',
-            myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusRequest.SerializeToString,
-            myna_dot_edge_dot_v1_dot_fleet__pb2.ReportStatusResponse.FromString,
+            myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusRequest.SerializeToString,
+            myna_dot_edge_dot_v1_dot_verifier__pb2.ReportStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,7 +27,6 @@ Conventions every RPC follows (docs: verifier/README.md):
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from myna.edge.v1 import fleet_pb2 as _fleet_pb2
 from myna.edge.v1 import verifier_pb2 as _verifier_pb2
 import abc as _abc_1
 import grpc as _grpc
@@ -80,7 +79,7 @@ class VerifierServiceStub:
     """Reverse an authorised (not committed) transfer."""
     CheckRevocation: _grpc.UnaryUnaryMultiCallable[_verifier_pb2.CheckRevocationRequest, _verifier_pb2.CheckRevocationResponse]
     """Revocation status of a certificate by issuer kind and serial number."""
-    ReportStatus: _grpc.StreamUnaryMultiCallable[_fleet_pb2.ReportStatusRequest, _fleet_pb2.ReportStatusResponse]
+    ReportStatus: _grpc.StreamUnaryMultiCallable[_verifier_pb2.ReportStatusRequest, _verifier_pb2.ReportStatusResponse]
     """This terminal's status, streamed while its agent runs (fleet.proto): a
     full snapshot per message. The centre answers when the terminal closes the
     stream, or when it shuts down (the agent then reopens it on a replica).
@@ -116,7 +115,7 @@ class VerifierServiceAsyncStub(VerifierServiceStub):
     """Reverse an authorised (not committed) transfer."""
     CheckRevocation: _aio.UnaryUnaryMultiCallable[_verifier_pb2.CheckRevocationRequest, _verifier_pb2.CheckRevocationResponse]  # type: ignore[assignment]
     """Revocation status of a certificate by issuer kind and serial number."""
-    ReportStatus: _aio.StreamUnaryMultiCallable[_fleet_pb2.ReportStatusRequest, _fleet_pb2.ReportStatusResponse]  # type: ignore[assignment]
+    ReportStatus: _aio.StreamUnaryMultiCallable[_verifier_pb2.ReportStatusRequest, _verifier_pb2.ReportStatusResponse]  # type: ignore[assignment]
     """This terminal's status, streamed while its agent runs (fleet.proto): a
     full snapshot per message. The centre answers when the terminal closes the
     stream, or when it shuts down (the agent then reopens it on a replica).
@@ -207,9 +206,9 @@ class VerifierServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def ReportStatus(
         self,
-        request_iterator: _MaybeAsyncIterator[_fleet_pb2.ReportStatusRequest],
+        request_iterator: _MaybeAsyncIterator[_verifier_pb2.ReportStatusRequest],
         context: _ServicerContext,
-    ) -> _typing.Union[_fleet_pb2.ReportStatusResponse, _abc.Awaitable[_fleet_pb2.ReportStatusResponse]]:
+    ) -> _typing.Union[_verifier_pb2.ReportStatusResponse, _abc.Awaitable[_verifier_pb2.ReportStatusResponse]]:
         """This terminal's status, streamed while its agent runs (fleet.proto): a
         full snapshot per message. The centre answers when the terminal closes the
         stream, or when it shuts down (the agent then reopens it on a replica).

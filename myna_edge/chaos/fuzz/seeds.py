@@ -40,6 +40,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.fuzz.targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
 from myna_edge.firmware import fuzz_seed_images
+from myna_edge.issuance_fuzz import fuzz_seeds as issuance_fuzz_seeds
 from myna_edge.municipal_world import fuzz_seeds as municipal_fuzz_seeds
 
 __all__ = ["main", "seeds", "write_seeds"]
@@ -214,6 +215,7 @@ def seeds() -> dict[str, list[bytes]]:
     out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
     out["verifier_config_toml"] = [_VERIFIER_TOML]
     out.update(municipal_fuzz_seeds())
+    out.update(issuance_fuzz_seeds())
     out["verifier_terminal_denylist"] = [
         b"# deny-list\nserial 5d2c0e9f  # revoked 2026-12-07T00:00:00Z stolen\nterminal atm-01\n",
         b"serial 00\nterminal kiosk_7.a\n\n   # only a comment\n",

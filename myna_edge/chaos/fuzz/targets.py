@@ -85,6 +85,8 @@ from municipal.document import (
 from municipal.errors import MunicipalConfigError
 from municipal.registry_file import load_registry
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.issuance_fuzz import ISSUANCE_METHODS
+from myna_edge.issuance_fuzz import grpc_fuzz_target as issuance_grpc_fuzz_target
 from myna_edge.municipal_world import MUNICIPAL_METHODS, grpc_fuzz_target
 from verifier.config import load_config
 from verifier.errors import ConfigError
@@ -617,6 +619,14 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
                 grpc_fuzz_target(m.name),
             )
             for m in MUNICIPAL_METHODS
+        ),
+        *(
+            Target(
+                f"issuance_{m.name}",
+                f"IssuanceService.{m.name} request",
+                issuance_grpc_fuzz_target(m.name),
+            )
+            for m in ISSUANCE_METHODS
         ),
     )
 }

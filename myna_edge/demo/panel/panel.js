@@ -12,6 +12,7 @@
     $("pad-display").textContent = s.pad ? s.pad.join("\n") : "(no PIN pad: MicroPython missing)";
     $("kiosk-link").textContent = `kiosk app: ${s.kiosk_url}`;
     $("atm-link").textContent = `ATM app: ${s.atm_url}`;
+    $("fee-state").textContent = s.fee_due ? `(fee ${s.fee_due} yen, inserted ${s.fee_inserted})` : "";
   }
 
   // The phone's screen after booking: under the OTP policy it shows the one-time password.
@@ -23,7 +24,8 @@
   async function act(action, value) {
     const response = await fetch("/sim/action", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({action, value}),
+      // Coins are yen (a number); every other value is a name.
+      body: JSON.stringify({action, value: action === "coins" ? Number(value) : value}),
     });
     const data = await response.json();
     $("panel-log").textContent = `${action} ${action === "pad" ? "" : value}: ` +

@@ -100,3 +100,12 @@ def test_round_robin_skips_a_replica_that_reports_not_serving(attempts: int) -> 
     parsed = json.loads(service_config(config))
     assert parsed["healthCheckConfig"] == {"serviceName": ""}
     assert parsed["loadBalancingConfig"] == [{"round_robin": {}}]
+
+
+def test_terminal_toml_paths_are_resolved_beside_it(tmp_path: Path) -> None:
+    toml = tmp_path / "etc" / "terminal.toml"
+    files = CredentialFiles.beside(toml, "ca.pem", "/abs/t.pem", "t.key")
+    assert files == CredentialFiles(
+        tmp_path / "etc" / "ca.pem", Path("/abs/t.pem"), tmp_path / "etc" / "t.key"
+    )
+    assert CredentialFiles.beside(toml, "ca.pem", None, "t.key") is None  # plaintext development

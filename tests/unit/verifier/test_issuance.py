@@ -24,7 +24,7 @@ from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
 from tests.issuance_support import service_clock, set_jst
 from tests.verifier_support import MutableClock, VerifierEnv, make_env
-from verifier import issuance, issuance_outbox
+from verifier import issuance, issuance_outbox, issuance_requests
 from verifier.codes import Reason
 from verifier.core import Core
 from verifier.errors import IdempotencyConflictError, PermissionDeniedError, PreconditionError
@@ -161,8 +161,8 @@ def _proven(core: Core, terminal: str = TERMINAL) -> str:
     return opened.session.session_id
 
 
-def _order(session_id: str, key: str = "k-1", fee: int = FEE) -> issuance.DocumentOrder:
-    return issuance.DocumentOrder(
+def _order(session_id: str, key: str = "k-1", fee: int = FEE) -> issuance_requests.DocumentOrder:
+    return issuance_requests.DocumentOrder(
         idempotency_key=key,
         session_id=session_id,
         municipality_code=CODE,
@@ -173,9 +173,11 @@ def _order(session_id: str, key: str = "k-1", fee: int = FEE) -> issuance.Docume
 
 
 def _request(
-    core: Core, port: FakeMunicipality, order: issuance.DocumentOrder
-) -> issuance.RequestOutcome:
-    return asyncio.run(issuance.request_document(core, port, terminal_id=TERMINAL, order=order))
+    core: Core, port: FakeMunicipality, order: issuance_requests.DocumentOrder
+) -> issuance_requests.RequestOutcome:
+    return asyncio.run(
+        issuance_requests.request_document(core, port, terminal_id=TERMINAL, order=order)
+    )
 
 
 @pytest.mark.parametrize(
@@ -238,12 +240,14 @@ def test_one_key_one_document_even_concurrently(core: Core) -> None:
     port = FakeMunicipality()
     session_id = _proven(core)
 
-    async def twice() -> list[issuance.RequestOutcome]:
+    async def twice() -> list[issuance_requests.RequestOutcome]:
         order = _order(session_id)
         return list(
             await asyncio.gather(
                 *(
-                    issuance.request_document(core, port, terminal_id=TERMINAL, order=order)
+                    issuance_requests.request_document(
+                        core, port, terminal_id=TERMINAL, order=order
+                    )
                     for _ in range(4)
                 )
             )
@@ -266,7 +270,7 @@ def test_a_refusal_is_stored_and_answers_the_retry(core: Core) -> None:
     first = _request(core, port, _order(session_id))
     port.refuse = None
     again = _request(core, port, _order(session_id))
-    expected = issuance.RequestOutcome(
+    expected = issuance_requests.RequestOutcome(
         IssuanceRefusal.MUNICIPALITY_REFUSED, MunicipalRefusal.NO_REGISTERED_SEAL
     )
     assert first == again == expected
@@ -295,7 +299,7 @@ def test_first_of_confirm_and_failure_wins_and_the_fee_moves_once(core: Core) ->
     assert row is not None
     assert row.document_sha256 is not None
     with core.storage.transaction() as tx, pytest.raises(PreconditionError):
-        issuance.confirm_printed(
+        issuance_requests.confirm_printed(
             core,
             tx,
             terminal_id=TERMINAL,
@@ -304,7 +308,7 @@ def test_first_of_confirm_and_failure_wins_and_the_fee_moves_once(core: Core) ->
             print_job_id="",
         )
     with core.storage.transaction() as tx, pytest.raises(PermissionDeniedError):
-        issuance.report_failure(
+        issuance_requests.report_failure(
             core,
             tx,
             terminal_id="mfp-other",
@@ -312,7 +316,7 @@ def test_first_of_confirm_and_failure_wins_and_the_fee_moves_once(core: Core) ->
             failure=PrintFailure.JAM,
         )
     with core.storage.transaction() as tx:
-        charged = issuance.confirm_printed(
+        charged = issuance_requests.confirm_printed(
             core,
             tx,
             terminal_id=TERMINAL,
@@ -320,11 +324,11 @@ def test_first_of_confirm_and_failure_wins_and_the_fee_moves_once(core: Core) ->
             document_sha256=row.document_sha256,
             print_job_id="7",
         )
-        late = issuance.report_failure(
+        late = issuance_requests.report_failure(
             core, tx, terminal_id=TERMINAL, request_id=row.request_id, failure=PrintFailure.JAM
         )
-    assert charged == issuance.PrintOutcome(IssuanceState.CHARGED, FEE, 0)
-    assert late == issuance.PrintOutcome(IssuanceState.CHARGED, FEE, 0)
+    assert charged == issuance_requests.PrintOutcome(IssuanceState.CHARGED, FEE, 0)
+    assert late == issuance_requests.PrintOutcome(IssuanceState.CHARGED, FEE, 0)
     asyncio.run(issuance_outbox.deliver_due(core, port))
     assert port.states[row.serial] == "PRINTED"
     with core.storage.reading() as tx:
@@ -340,7 +344,7 @@ def test_an_unreachable_municipality_is_retried_with_backoff_then_given_up(core:
     outcome = _request(core, port, _order(_proven(core)))
     assert outcome.request is not None
     with core.storage.transaction() as tx:
-        issuance.report_failure(
+        issuance_requests.report_failure(
             core,
             tx,
             terminal_id=TERMINAL,
@@ -369,14 +373,16 @@ def test_a_request_left_pending_by_a_crash_is_settled_and_voided(core: Core) -> 
     port = FakeMunicipality()
     session_id = _proven(core)
     order = _order(session_id)
-    begun = asyncio.run(core.storage.run(lambda tx: issuance._begin(core, tx, TERMINAL, order)))
+    begun = asyncio.run(
+        core.storage.run(lambda tx: issuance_requests._begin(core, tx, TERMINAL, order))
+    )
     assert begun.row is not None
-    asyncio.run(port.issue(CODE, issuance.issue_order(begun.row)))  # acted, then "crashed"
+    asyncio.run(port.issue(CODE, issuance_requests.issue_order(begun.row)))  # acted, then "crashed"
     clock = core.clock
     assert isinstance(clock, MutableClock)
     clock.advance(121)
     with core.storage.transaction() as tx:
-        assert issuance.settle_stale(core, tx) == 1
+        assert issuance_requests.settle_stale(core, tx) == 1
     asyncio.run(issuance_outbox.deliver_due(core, port))
     assert list(port.states.values()) == ["VOID"]
     assert _request(core, port, order).refusal is IssuanceRefusal.MUNICIPALITY_UNAVAILABLE

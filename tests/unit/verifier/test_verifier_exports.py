@@ -29,6 +29,7 @@ MODULES = [
     "verifier.issuance_config",
     "verifier.issuance_outbox",
     "verifier.issuance_port",
+    "verifier.issuance_requests",
     "verifier.issuance_service",
     "verifier.issuance_validation",
     "verifier.issuance_wire",

@@ -12,6 +12,7 @@ import pytest
 
 from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import terminal_pb2 as tpb
+from myna.edge.v1 import verifier_pb2 as vpb
 from verifier.fleet import FleetRegistry, clean_report, fuzz_report_status, peer_allowed
 from verifier.fleet_cli import fleet_table, merge_fleet
 
@@ -29,7 +30,7 @@ def test_fleet_states_repeat_the_terminal_api_numbers() -> None:
 
 
 def test_unknown_numbers_and_odd_strings_are_dropped() -> None:
-    report = fpb.ReportStatusRequest(reader=99, printer=fpb.FLEET_DEVICE_STATE_BUSY)  # type: ignore[arg-type]
+    report = vpb.ReportStatusRequest(reader=99, printer=fpb.FLEET_DEVICE_STATE_BUSY)  # type: ignore[arg-type]
     report.versions.agent = "0.1.0\n<script>"
     report.versions.protos = "v1+abc"
     report.last_flow.command = "Transfer; DROP"
@@ -66,8 +67,8 @@ def test_a_stream_is_online_until_it_ends_or_the_verifier_closes() -> None:
     async def scenario() -> int:
         gate = asyncio.Event()
 
-        async def reports() -> AsyncIterator[fpb.ReportStatusRequest]:
-            yield fpb.ReportStatusRequest(reader=fpb.FLEET_DEVICE_STATE_ONLINE)
+        async def reports() -> AsyncIterator[vpb.ReportStatusRequest]:
+            yield vpb.ReportStatusRequest(reader=fpb.FLEET_DEVICE_STATE_ONLINE)
             await gate.wait()  # a terminal that keeps its stream open
 
         serving = asyncio.create_task(registry.serve("atm-01", reports(), lambda: None))
@@ -105,7 +106,7 @@ def test_replicas_are_merged_newest_first_online_if_anywhere() -> None:
 
 def test_the_fuzz_harness_takes_random_bytes() -> None:
     rng = random.Random(16)
-    valid = fpb.ReportStatusRequest(reader=1, printer=4)
+    valid = vpb.ReportStatusRequest(reader=1, printer=4)
     valid.last_flow.command = "transfer"
     inputs = [valid.SerializeToString(), b"", b"\xff\xff\xff"]
     inputs += [bytes(rng.randrange(256) for _ in range(rng.randrange(64))) for _ in range(200)]

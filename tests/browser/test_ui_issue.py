@@ -1,0 +1,253 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Certificate issuance on the kiosk touchscreen (コンビニ交付, issue 14 item 7), in Chromium.
+
+On the shared world (``myna_edge.demo.ui``: its kiosk agent is an MFP with
+the reference municipality 千代田区 behind the demo's centre, a coin box and
+a print engine): the whole path from 行政サービス to taking the certificate,
+with the PIN sealed in the page and the choice answered as
+``document_choice``; cancel on the choosing and fee screens (nothing paid,
+nothing printed); a paper jam (refunded, said in plain Japanese); the
+centre down. Screenshots go to ``docs/screenshots/issue-*.png``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.browser.browser_support import (
+    LogTrap,
+    WorldThread,
+    enter_secret,
+    open_app,
+    plain_text,
+    secret_free,
+    wait_screen,
+)
+
+PIN = "1234"  # the test card's authentication PIN
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"issue-{name}.png"))
+
+
+def insert(world: WorldThread, yen: int) -> None:
+    """The resident inserts ``yen`` into the coin box (in the world's loop)."""
+    cash = world.world.issuance.cash if world.world.issuance else None
+    assert cash is not None
+    world.loop.call_soon_threadsafe(cash.insert, yen)
+
+
+def to_choice(world: WorldThread, page: Any, *, shots: bool = False) -> None:
+    """From the start screen to the municipality screen: card, PIN, card handed back."""
+    w = world.world
+    assert w.kiosk is not None
+    page.wait_for_selector("#go-issue:not([hidden])")
+    if shots:
+        _shot(page, "01-start")
+    page.click("#go-issue")
+    wait_screen(page, "issue-intro")
+    if shots:
+        _shot(page, "02-intro")
+    page.click("#issue-start")
+    wait_screen(page, "insert")
+    w.kiosk_reader.place()
+    wait_screen(page, "entry")
+    assert "利用者証明用" in plain_text(page, "#entry-title")
+    assert page.inner_text("#entry-tries") == "残り 3 回"
+    if shots:
+        _shot(page, "03-pin")
+    enter_secret(page, PIN)
+    wait_screen(page, "remove")  # 取り忘れ対策: the card comes back before anything is chosen
+    if shots:
+        _shot(page, "04-remove-card")
+    w.kiosk_reader.remove()
+    wait_screen(page, "issue-muni")
+
+
+def choose_resident_record(page: Any, *, shots: bool = False) -> None:
+    """千代田区 → 住民票の写し → 世帯全員, 続柄, 2 copies → next."""
+    munis = page.locator("#issue-munis button")
+    assert munis.count() == 1
+    assert "東京都千代田区（住所地）" in munis.first.inner_text()
+    if shots:
+        _shot(page, "05-municipality")
+    page.keyboard.press("1")  # a keypad's digit picks the first choice
+    wait_screen(page, "issue-cert")
+    certs = page.locator("#issue-certs button")
+    assert certs.count() >= 2
+    assert "住民票の写し" in certs.first.inner_text()
+    assert "円" in certs.first.inner_text()
+    if shots:
+        _shot(page, "06-certificate")
+    page.click("#issue-certs button[data-kind='DOCUMENT_KIND_RESIDENT_RECORD']")
+    wait_screen(page, "issue-options")
+    self_only = "#issue-scope [data-scope='HOUSEHOLD_SCOPE_SELF']"
+    household = "#issue-scope [data-scope='HOUSEHOLD_SCOPE_WHOLE_HOUSEHOLD']"
+    assert page.get_attribute(self_only, "aria-pressed") == "true"  # the default: 本人のみ
+    page.click(household)
+    assert page.get_attribute(household, "aria-pressed") == "true"
+    assert page.get_attribute(self_only, "aria-pressed") == "false"
+    page.click("#issue-relationship")
+    assert page.get_attribute("#issue-relationship", "aria-pressed") == "true"
+    assert page.get_attribute("#issue-domicile", "aria-pressed") == "false"
+    one = page.inner_text("#issue-total")
+    page.click("#issue-more")
+    assert page.inner_text("#issue-copies") == "2 通"
+    two = page.inner_text("#issue-total")
+    assert one != two and "合計" in two
+    if shots:
+        _shot(page, "07-options")
+    page.click("#issue-options-ok")
+    wait_screen(page, "issue-fee")
+
+
+def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> None:
+    w = world.world
+    assert w.kiosk is not None
+    assert w.issuance is not None
+    printed_before = len(w.issuance.engine.printed)
+    kept_before = w.issuance.cash.kept
+    bodies = open_app(page, w.kiosk.url)
+    to_choice(world, page, shots=True)
+    choose_resident_record(page, shots=True)
+    fee = plain_text(page, "#issue-fee-text")
+    assert "東京都千代田区" in fee and "住民票の写し" in fee and "2通" in fee, fee
+    _shot(page, "08-fee")
+    # The choice went as the command's fields, checked by the agent against the offers.
+    choice = next(json.loads(b) for b in bodies if "document_choice" in b)["document_choice"]
+    assert choice["kind"] == "DOCUMENT_KIND_RESIDENT_RECORD"
+    assert choice["options"] == {
+        "copies": 2,
+        "show_registered_domicile": False,
+        "show_relationship": True,
+        "household_scope": "HOUSEHOLD_SCOPE_WHOLE_HOUSEHOLD",
+    }
+    hold = asyncio.Event()
+    w.issuance.engine.hold = hold  # the printing screen stays until released below
+    page.click("#issue-fee-yes")
+    wait_screen(page, "issue-pay")
+    pay = page.inner_text("#issue-pay-facts")
+    assert "住民票の写し（2 通）" in pay and "400円" in pay, pay
+    assert page.is_visible("#cancel")  # the payment can still be cancelled
+    _shot(page, "09-pay")
+    insert(world, 100)
+    insert(world, 500)  # 600 in for 400: 200 change
+    wait_screen(page, "issue-printing")
+    assert page.is_hidden("#cancel")  # printing: no cancel (charged iff printed)
+    assert page.evaluate("document.body.dataset.idleLimit") == ""  # no idle timeout either
+    _shot(page, "10-printing")
+    try:
+        world.loop.call_soon_threadsafe(hold.set)
+    finally:
+        w.issuance.engine.hold = None
+    wait_screen(page, "issue-take")  # paid, printed, take it
+    assert page.is_hidden("#cancel")  # nothing to cancel once printed
+    page.wait_for_selector("#issue-result dd")
+    result = page.inner_text("#issue-result")
+    assert "住民票の写し" in result and "2 通" in result
+    assert "証明書とおつりのお取り忘れ" in plain_text(page, "#issue-take-warning")
+    assert page.evaluate("document.body.dataset.charged") == "1"
+    serial = w.issuance.engine.printed[-1]
+    assert serial in result  # the serial the print engine printed is the one shown
+    assert len(w.issuance.engine.printed) == printed_before + 1
+    assert w.issuance.cash.kept == kept_before + 400  # charged iff printed
+    _shot(page, "11-take")
+    secret_free(page, [PIN])
+    assert not any(PIN in body for body in bodies)
+    assert not any(PIN in line for line in trap.lines)
+    page.click("#issue-done")
+    wait_screen(page, "start")
+    assert serial not in page.content()  # the resident's facts leave with the screen
+
+
+def test_ui_issue_cancel_on_choice_and_fee(world: WorldThread, page: Any) -> None:
+    """取消 on the certificate screen, then やめる on the fee: nothing paid, nothing printed."""
+    w = world.world
+    assert w.kiosk is not None
+    assert w.issuance is not None
+    printed, kept = len(w.issuance.engine.printed), w.issuance.cash.kept
+    open_app(page, w.kiosk.url)
+    to_choice(world, page)
+    page.keyboard.press("1")
+    wait_screen(page, "issue-cert")
+    assert page.is_visible("#cancel")
+    page.click("#cancel")
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.error") == "cancelled"
+    page.click("#error-done")
+    wait_screen(page, "start")
+    world.idle()
+    to_choice(world, page)
+    choose_resident_record(page)
+    page.click("#issue-fee-no")
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.error") == "cancelled"
+    page.click("#error-done")
+    world.idle()
+    # 取消 while paying: what was inserted comes back.
+    returned = w.issuance.cash.returned
+    to_choice(world, page)
+    choose_resident_record(page)
+    page.click("#issue-fee-yes")
+    wait_screen(page, "issue-pay")
+    insert(world, 100)
+    page.wait_for_function("() => true")  # let the coin land before the cancel
+    world.call(asyncio.sleep(0.2))
+    page.keyboard.press("Escape")  # a keypad's 取消
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.error") == "cancelled"
+    assert w.issuance.cash.returned == returned + 100
+    assert (len(w.issuance.engine.printed), w.issuance.cash.kept) == (printed, kept)
+
+
+def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> None:
+    """A paper jam mid-job: the fee comes back, and the screen says so in plain words."""
+    w = world.world
+    assert w.kiosk is not None
+    assert w.issuance is not None
+    returned = w.issuance.cash.returned
+    kept = w.issuance.cash.kept
+    open_app(page, w.kiosk.url)
+    to_choice(world, page)
+    choose_resident_record(page)
+    w.issuance.engine.fault = True
+    page.click("#issue-fee-yes")
+    wait_screen(page, "issue-pay")
+    insert(world, 500)
+    wait_screen(page, "error")
+    assert page.evaluate("document.body.dataset.reason") == "result.print_failed_refunded"
+    text = plain_text(page, "#error-text")
+    assert "返" in text, text  # 手数料をお返し…
+    _shot(page, "12-print-failed")
+    page.click("#lang")
+    assert "fee has been returned" in plain_text(page, "#error-text")
+    page.click("#lang")
+    assert w.issuance.cash.returned == returned + 500
+    assert w.issuance.cash.kept == kept  # not charged: nothing printed
+
+
+def test_ui_issue_centre_down(world: WorldThread, page: Any) -> None:
+    """The centre cannot be reached: the resident is told to come back later, in Japanese."""
+    w = world.world
+    assert w.kiosk is not None
+    open_app(page, w.kiosk.url)
+    page.wait_for_selector("#go-issue:not([hidden])")
+    world.call(w.stop_verifier())
+    try:
+        page.click("#go-issue")
+        page.click("#issue-start")
+        wait_screen(page, "insert")
+        w.kiosk_reader.place()
+        wait_screen(page, "error", timeout=60)
+        assert page.evaluate("document.body.dataset.error") == "service_unavailable"
+        assert "センター" in plain_text(page, "#error-text")
+        _shot(page, "13-centre-down")
+    finally:
+        w.kiosk_reader.remove()
+        world.call(w.start_verifier())
