@@ -14,6 +14,7 @@ File layout (paths relative to the file)::
     registry = "registry.json"               # municipal.registry_file
     signing_key = "document-signing.key.pem"  # ECDSA P-256, PKCS#8 PEM
     max_copies = 10
+    replicas = 1                             # servers sharing the ledger (municipal.topology)
     [tls]
     server_cert = "tls/server.pem"; server_key = "tls/server.key"
     centre_ca = "tls/centre-ca.pem"          # the CA of the centre's client certificate
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from municipal.document.content import DocumentKind
 from municipal.errors import MunicipalConfigError
 from municipal.fees import MAX_COPIES, FeeTable
+from municipal.topology import MAX_REPLICAS, check_declared_topology
 
 __all__ = [
     "MunicipalConfig",
@@ -71,6 +73,8 @@ class MunicipalConfig:
     tls: TlsFiles | None = None
     fees: FeeTable = field(default_factory=FeeTable)
     insecure_dev: bool = False
+    #: Servers sharing ``database``; > 1 needs PostgreSQL (``municipal.topology``).
+    replicas: int = 1
 
 
 class _TlsFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,6 +98,7 @@ class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True):
         "sqlite:///municipal.sqlite"
     )
     max_copies: Annotated[int, msgspec.Meta(ge=1, le=100)] = MAX_COPIES
+    replicas: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLICAS)] = 1
     tls: _TlsFile | None = None
     fees: _FeesFile | None = None
 
@@ -104,6 +109,7 @@ def load_config(path: Path) -> MunicipalConfig:
     Raises:
         MunicipalConfigError: unreadable, not TOML, or off the schema (the
             message names the key).
+        TopologyError: ``replicas`` > 1 on a SQLite ledger (the Takamatsu incident).
     """
     try:
         with path.open("rb") as handle:
@@ -140,6 +146,7 @@ def load_config(path: Path) -> MunicipalConfig:
     database = parsed.database
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
+    check_declared_topology(parsed.replicas, database)
     return MunicipalConfig(
         registry=resolve(parsed.registry),
         signing_key=resolve(parsed.signing_key),
@@ -147,6 +154,7 @@ def load_config(path: Path) -> MunicipalConfig:
         database=database,
         tls=tls,
         fees=fees,
+        replicas=parsed.replicas,
     )
 
 

@@ -28,6 +28,7 @@ from municipal.issuing import IssuingOffice
 from municipal.ledger import open_ledger
 from municipal.registry_file import load_registry
 from municipal.service import MunicipalServicer
+from municipal.topology import ReplicaLease
 from myna.edge.v1 import municipal_pb2 as pb
 from myna.edge.v1 import municipal_pb2_grpc as pb_grpc
 from myna_metrics.access_log import AccessLogInterceptor
@@ -80,6 +81,7 @@ class MunicipalServer:
         self.office = office if office is not None else build_office(config)
         self.port = 0
         self._server: grpc.aio.Server | None = None
+        self._lease: ReplicaLease | None = None
         self._health = health.aio.HealthServicer()
 
     def _credentials(self) -> grpc.ServerCredentials:
@@ -98,8 +100,21 @@ class MunicipalServer:
         Raises:
             MunicipalConfigError: plaintext off loopback, TLS material unreadable,
                 or the address cannot be bound.
+            TopologyError: another live replica holds the storage this
+                configuration believes exclusive (``municipal.topology``).
         """
         check_insecure_listen(self.config)
+        # The topology check (municipal.topology): refuse before answering anyone.
+        lease = ReplicaLease(self.config.database, self.config.replicas).acquire()
+        try:
+            port = await self._serve()
+        except BaseException:
+            lease.release()
+            raise
+        self._lease = lease
+        return port
+
+    async def _serve(self) -> int:
         # The verifier's interceptor: an access line per call (no bodies), and a
         # body that does not decode is INVALID_ARGUMENT, not UNKNOWN (found by fuzzing).
         server = grpc.aio.server(interceptors=(AccessLogInterceptor(),))
@@ -144,3 +159,6 @@ class MunicipalServer:
         if self._server is not None:
             await self._server.stop(grace)
         self.office.ledger.close()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None

@@ -66,6 +66,7 @@ from myna_metrics import MetricsConfig
 from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
 from verifier.errors import ConfigError
 from verifier.issuance_config import IssuanceConfig, IssuanceFile, issuance_from_file
+from verifier.topology import MAX_REPLICAS, check_declared_topology
 
 __all__ = [
     "PolicyConfig",
@@ -156,6 +157,8 @@ class VerifierConfig:
     operator: MetricsConfig | None = None
     #: The centre role (``[issuance]``, ``verifier.issuance_config``); None: not served.
     issuance: IssuanceConfig | None = None
+    #: Servers sharing ``database``; > 1 needs PostgreSQL (``verifier.topology``).
+    replicas: int = 1
 
     def trust_folder(self) -> Path:
         """The folder holding the JPKI CA certificates.
@@ -235,6 +238,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     shutdown_drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=60)] | UnsetType = UNSET
     operator: _MetricsFile | UnsetType = UNSET
     issuance: IssuanceFile | UnsetType = UNSET
+    replicas: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLICAS)] | UnsetType = UNSET
 
 
 #: Keys refused in the file whatever their value, with why (issue 22).
@@ -388,6 +392,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> VerifierConfig:
     Raises:
         ConfigError: unreadable file, bad TOML, unknown key or wrong type, an
             invalid policy value, or ``insecure_dev`` off loopback.
+        TopologyConfigError: ``replicas`` > 1 on SQLite (``verifier.topology``).
     """
     config = _from_file(path) if path is not None else VerifierConfig()
     try:
@@ -397,6 +402,7 @@ def load_config(path: Path | None = None, **overrides: Any) -> VerifierConfig:
     except TypeError as exc:
         raise ConfigError(f"unknown override: {exc}") from exc
     check_insecure_listen(config)
+    check_declared_topology(config.replicas, config.database)
     return config
 
 

@@ -31,9 +31,9 @@ import datetime as dt
 import ipaddress
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -43,12 +43,14 @@ from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import fleet_pb2_grpc as fpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_metrics import MetricsConfig, parse_metrics_address
+from verifier.errors import InvalidRequestError
 
 __all__ = [
     "DEVICES",
     "FleetRegistry",
     "FleetServicer",
     "OperatorServer",
+    "ReportStatusDecoding",
     "clean_report",
     "fuzz_report_status",
     "peer_allowed",
@@ -108,6 +110,43 @@ class _Terminal:
     streams: int = 0
 
 
+#: What a report that does not decode becomes (``ReportStatusDecoding``).
+UNDECODABLE: Final = object()
+
+
+class ReportStatusDecoding(grpc.aio.ServerInterceptor):
+    """Undecodable ``ReportStatus`` messages reach the handler as ``UNDECODABLE``.
+
+    Why: gRPC would answer a message that does not parse with UNKNOWN and the
+    parser's text; the access log does this for unary calls, and a stream
+    needs it per message (found by fuzzing ``verifier_ReportStatus``).
+    """
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        """Wrap ``ReportStatus``'s deserializer; pass everything else through."""
+        handler = await continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or handler.stream_unary is None or not method.endswith("/ReportStatus"):
+            return handler
+        parse = handler.request_deserializer
+
+        def tolerant(data: bytes) -> Any:
+            try:
+                return parse(data)
+            except DecodeError:
+                return UNDECODABLE
+
+        return grpc.stream_unary_rpc_method_handler(
+            handler.stream_unary,
+            request_deserializer=tolerant,
+            response_serializer=handler.response_serializer,
+        )
+
+
 class FleetRegistry:
     """The latest report of every terminal, and which ones have a stream open."""
 
@@ -165,6 +204,8 @@ class FleetRegistry:
                     report = following.result()
                 except StopAsyncIteration:
                     break
+                if report is UNDECODABLE:
+                    raise InvalidRequestError("report", "a status report that does not decode")
                 check()
                 self.record(terminal_id, report)
                 taken += 1

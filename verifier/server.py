@@ -33,7 +33,7 @@ from verifier import transfers
 from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
-from verifier.fleet import FleetRegistry, OperatorServer
+from verifier.fleet import FleetRegistry, OperatorServer, ReportStatusDecoding
 from verifier.issuance_service import ISSUANCE_SERVICE_NAME, IssuanceServicer, attach_issuance
 from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
@@ -175,7 +175,12 @@ class VerifierServer:
         options = (("grpc.so_reuseport", 1),) if self.worker else ()
         metered = self.metrics.interceptors() if self.metrics is not None else ()
         # Tracing before the access log: its line then carries the trace id.
-        interceptors = (*metered, *self.tracing.interceptors(), AccessLogInterceptor())
+        interceptors = (
+            *metered,
+            *self.tracing.interceptors(),
+            AccessLogInterceptor(),
+            ReportStatusDecoding(),  # undecodable stream messages: INVALID_ARGUMENT
+        )
         server = grpc.aio.server(interceptors=interceptors, options=options)
         servicer = VerifierServicer(
             self.core, insecure_dev=self.config.insecure_dev, fleet=self.fleet

@@ -21,8 +21,12 @@ supervisor is passed on as SIGTERM to every worker, which drains (health
 NOT_SERVING, in-flight calls finish) and exits; one that lingers past the
 grace is killed. A worker that dies on its own is logged with its exit code
 and started again; too many deaths in a minute stop the whole service
-(exit 1) instead of looping. A worker dies with its supervisor (Linux
-``PR_SET_PDEATHSIG``), so killing the supervisor leaves no stray server.
+(exit 1) instead of looping. A worker that cannot start because the
+database is down at that moment (a PostgreSQL restart or fail-over) is no
+such death: the supervisor tries again with a backoff doubling from 0.25 s
+to at most 5 s until the database answers or it is told to stop. A worker
+dies with its supervisor (Linux ``PR_SET_PDEATHSIG``), so killing the
+supervisor leaves no stray server.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Final
 
 from verifier.config import VerifierConfig
-from verifier.errors import ConfigError, VerifierError
+from verifier.errors import ConfigError, StorageUnavailableError, VerifierError
 
 __all__ = ["WorkerPool", "default_workers", "reserve_port"]
 
@@ -55,6 +59,9 @@ _log = logging.getLogger(__name__)
 _MAX_DEATHS: Final = 5
 _DEATH_WINDOW: Final = 60.0
 _PR_SET_PDEATHSIG: Final = 1
+#: Backoff between starts of a worker while the database is down (seconds).
+_RETRY_FIRST: Final = 0.25
+_RETRY_MAX: Final = 5.0
 
 
 def default_workers() -> int:
@@ -116,8 +123,10 @@ def _worker_main(config: VerifierConfig, logs: _Logging, ready: Connection) -> N
     try:
         asyncio.run(_serve_worker(config, ready))
     except VerifierError as exc:
+        # The database being down is worth another try; anything else is not.
+        kind = "unavailable" if isinstance(exc, StorageUnavailableError) else "error"
         with contextlib.suppress(OSError):
-            ready.send(("error", str(exc)))
+            ready.send((kind, str(exc)))
         raise SystemExit(1) from exc
     finally:
         ready.close()
@@ -153,6 +162,8 @@ class WorkerPool:
         self._stopping = threading.Event()
         #: Workers started again after they died (figures for tests and logs).
         self.restarts = 0
+        #: Worker starts refused because the database was down (each retried).
+        self.start_retries = 0
 
     @property
     def pids(self) -> list[int]:
@@ -207,6 +218,9 @@ class WorkerPool:
             ) from None
         finally:
             theirs.close()
+        if kind == "unavailable":
+            process.join(timeout=5)
+            raise StorageUnavailableError(f"verifier worker {index} failed: {body}")
         if kind != "ready":
             raise VerifierError(f"verifier worker {index} failed: {body}")
         _log.info("verifier worker %d (pid %s) listening on port %d", index, process.pid, body)
@@ -243,10 +257,33 @@ class WorkerPool:
             process.pid,
             code,
         )
-        self._spawn(index, 60.0)
+        if not self._spawn_when_database_answers(index):
+            return
         self.restarts += 1
         again = self._workers[index]
         _log.warning("verifier worker %d started again as pid %s", index, again and again.pid)
+
+    def _spawn_when_database_answers(self, index: int) -> bool:
+        """``_spawn``, again after a bounded backoff while the database is down.
+
+        Why (replica campaign): a worker that dies while PostgreSQL restarts
+        is started again while it is still down; giving up then stopped the
+        whole service for good. Returns False if told to stop first.
+
+        Raises:
+            VerifierError: the worker failed for another reason.
+        """
+        delay = _RETRY_FIRST
+        while True:
+            try:
+                self._spawn(index, 60.0)
+                return True
+            except StorageUnavailableError as exc:
+                self.start_retries += 1
+                _log.warning("%s; the database is down: trying again in %.2f s", exc, delay)
+            if self._stopping.wait(delay):
+                return False
+            delay = min(delay * 2, _RETRY_MAX)
 
     def stop(self) -> None:
         """SIGTERM every worker, wait ``grace`` (+10 s) for them to drain, kill stragglers."""

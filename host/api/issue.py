@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # runtime imports this module
 
 __all__ = ["ScreenChoice", "issue_flow", "offers_message"]
 
+_NO_REFUSAL: Final = mpb.MUNICIPAL_REFUSAL_UNSPECIFIED
 _REFUSALS_TO_WIRE: Final = {
     refusal: wire for wire, refusal in MUNICIPAL_REFUSALS.items() if refusal is not None
 }
@@ -49,7 +50,7 @@ def offers_message(offers: tuple[MunicipalityOffer, ...]) -> tpb.PromptEvent:
             ipb.MunicipalityOffer(
                 municipality_code=m.municipality_code,
                 municipality_name=m.municipality_name,
-                refusal=_REFUSALS_TO_WIRE.get(m.refusal, 0) if m.refusal is not None else 0,
+                refusal=_REFUSALS_TO_WIRE.get(m.refusal, _NO_REFUSAL) if m.refusal else _NO_REFUSAL,
                 offers=[
                     mpb.DocumentOffer(
                         kind=DOCUMENT_KINDS[o.kind],

@@ -33,7 +33,7 @@ from host.flows import (
     Working,
 )
 from host.flows.counter import CounterOutcome, CounterScreen
-from host.flows.events import PadKey, PadKeyAction
+from host.flows.events import PadKey, PadKeyAction, PaymentInserted
 from host.flows.issue_request import IssueChoice, IssueOutcome
 from host.flows.settle import JournaledTransfer
 from host.flows.transfer import TransferFieldError
@@ -140,7 +140,7 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
     Answerable prompts are sent by the API's user port with their id and
     the result goes into the completion, so only the display-only prompts
     (insert card, insert payment, take the document), warnings, the PIN
-    pad's keys, working, remove-card and failures map here.
+    pad's keys, working, remove-card, money inserted and failures map here.
     """
     if isinstance(event, Prompt):
         if event.kind in _DISPLAY_PROMPTS:
@@ -158,6 +158,9 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
         return tpb.FlowEvent(remove_card=tpb.RemoveCardEvent())
     if isinstance(event, FlowFailed):
         return tpb.FlowEvent(failure=tpb.FailureEvent(code=event.code, message=event.message))
+    if isinstance(event, PaymentInserted):
+        paid = tpb.PaymentEvent(fee_yen=event.fee_yen, inserted_yen=event.inserted_yen)
+        return tpb.FlowEvent(payment=paid)
     return None
 
 
@@ -206,6 +209,8 @@ def completion_for(
                 printed=outcome.printed,
                 charged=outcome.charged,
                 refunded=outcome.refunded,
+                inserted_yen=outcome.inserted_yen,
+                change_yen=outcome.change_yen,
             )
         )
     elif isinstance(outcome, CounterOutcome):

@@ -25,6 +25,7 @@ __all__ = [
     "Outcome",
     "PadKey",
     "PadKeyAction",
+    "PaymentInserted",
     "Prompt",
     "PromptKind",
     "RemoveCard",
@@ -117,6 +118,18 @@ class RemoveCard:
 
 
 @dataclass(frozen=True)
+class PaymentInserted:
+    """Money went into the payment device while the fee is collected (display only).
+
+    ``inserted_yen`` is everything in so far, so a screen shows it and what
+    is still missing (``fee_yen - inserted_yen``) without counting coins.
+    """
+
+    fee_yen: int
+    inserted_yen: int
+
+
+@dataclass(frozen=True)
 class FlowFailed:
     """The flow stops short; ``code`` is stable (``card_removed``, ``timeout``...)."""
 
@@ -134,4 +147,13 @@ class FlowResult:
     reason: str = ""
 
 
-Event = Prompt | LastTryWarning | PadKey | Working | RemoveCard | FlowFailed | FlowResult
+Event = (
+    Prompt
+    | LastTryWarning
+    | PadKey
+    | Working
+    | RemoveCard
+    | PaymentInserted
+    | FlowFailed
+    | FlowResult
+)

@@ -18,14 +18,16 @@ resumes after a crash asks again and gets the same answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 __all__ = [
     "DocumentPrinterPort",
     "Escrow",
     "PaymentPort",
+    "PaymentProgress",
     "PrintJob",
     "PrintOutcome",
 ]
@@ -67,6 +69,20 @@ class PaymentPort(Protocol):
 
     async def refund(self, escrow: Escrow) -> int:
         """Give back everything inserted; returns the yen returned."""
+        ...
+
+
+@runtime_checkable
+class PaymentProgress(Protocol):
+    """A payment device that reports money as it goes in (optional, beside ``PaymentPort``).
+
+    Why apart: a screen shows the amount in and what is missing, but a
+    device that cannot say so still collects; the flow asks only when the
+    port has it.
+    """
+
+    def watch(self, on_inserted: Callable[[int], None] | None) -> None:
+        """Call ``on_inserted(total_yen)`` after each insertion during ``collect``; None stops."""
         ...
 
 

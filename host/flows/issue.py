@@ -55,8 +55,22 @@ from host.errors import (
 )
 from host.flows.codes import FailureCode, IssueRefusal
 from host.flows.context import StepTimeouts
-from host.flows.events import Event, FlowFailed, Outcome, Prompt, PromptKind, RemoveCard
-from host.flows.issuance_ports import DocumentPrinterPort, Escrow, PaymentPort, PrintJob
+from host.flows.events import (
+    Event,
+    FlowFailed,
+    Outcome,
+    PaymentInserted,
+    Prompt,
+    PromptKind,
+    RemoveCard,
+)
+from host.flows.issuance_ports import (
+    DocumentPrinterPort,
+    Escrow,
+    PaymentPort,
+    PaymentProgress,
+    PrintJob,
+)
 from host.flows.issuance_ports import PrintOutcome as _PrintOutcome
 from host.flows.issue_request import (
     ChosenDocument,
@@ -298,6 +312,10 @@ class IssueFlow(FlowMachine[IssueStep, IssueOutcome]):
         collect = self._payment.collect(
             payment_id=payment_id, fee_yen=fee, timeout=self._payment_timeout
         )
+        # A device that reports each insertion lets the screen show what is in.
+        progress = self._payment if isinstance(self._payment, PaymentProgress) else None
+        if progress is not None:
+            progress.watch(lambda yen: self._ctx.emit(PaymentInserted(fee, yen)))
         # A collect that does not complete gives the money back itself
         # (PaymentPort: timeout, cancel on the device, a fault, or this task
         # cancelled by the resident's cancel): nothing is held, nothing to refund.
@@ -309,6 +327,9 @@ class IssueFlow(FlowMachine[IssueStep, IssueOutcome]):
             if isinstance(exc, PaymentCancelledError):
                 raise FlowCancelledError("cancelled on the payment device") from exc
             raise
+        finally:
+            if progress is not None:
+                progress.watch(None)
         self._escrow = escrow
         done = {
             "collected": True,
@@ -435,11 +456,12 @@ class IssueFlow(FlowMachine[IssueStep, IssueOutcome]):
             # Printed is printed: the fee is kept now, the centre told by recovery.
             _log.warning("issue %s: confirmation left to recovery: %s", op_id, exc)
         self._money_settled = True
+        change: int | None = 0
         if state is IssuanceState.REFUNDED:
             # A failure reached the centre first: the serial is void, no fee.
             await give_back(self._journal, self._payment, op_id=op_id, escrow=escrow)
         else:
-            await keep_fee(self._journal, self._payment, op_id=op_id, escrow=escrow)
+            change = await keep_fee(self._journal, self._payment, op_id=op_id, escrow=escrow)
         charged = state is not IssuanceState.REFUNDED
         self._to(IssueStep.TAKE_DOCUMENT)
         take = prompt_text(PromptKey.TAKE_DOCUMENT)
@@ -455,6 +477,8 @@ class IssueFlow(FlowMachine[IssueStep, IssueOutcome]):
             printed=True,
             charged=charged,
             refunded=not charged,
+            inserted_yen=escrow.inserted_yen,
+            change_yen=change or 0,  # None: left to recovery, which pays it out
         )
 
     async def _not_printed(
@@ -502,5 +526,6 @@ class IssueFlow(FlowMachine[IssueStep, IssueOutcome]):
             kind=chosen.choice.kind,
             fee_yen=escrow.fee_yen,
             refunded=returned is not None,
+            inserted_yen=escrow.inserted_yen,
             reason=code,
         )

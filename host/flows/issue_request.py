@@ -211,6 +211,9 @@ class IssueOutcome:
     printed: bool = False
     charged: bool = False
     refunded: bool = False
+    #: What the resident inserted, and the change paid out when the fee was kept.
+    inserted_yen: int = 0
+    change_yen: int = 0
     reason: str = ""
     #: The secret a ``pin_blocked`` failure concerns (the authentication PIN).
     pin: PinKind | None = None

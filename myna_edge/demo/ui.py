@@ -325,7 +325,7 @@ async def _serve(world: UiWorld) -> None:
     print("myna-edge demo --ui: everything on 127.0.0.1, simulated devices, test card")
     print(f"  kiosk (card reading, PIN reset, certificates):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
-    print(f"  simulator panel (card, PIN pad):  {sim}")
+    print(f"  simulator panel (card, PIN pad, coins, printer jam):  {sim}")
     print(
         f"  or from a shell: myna-edge sim reader insert|remove "
         f"{world.kiosk_reader.name} (kiosk) / {world.atm_reader.name} (ATM)"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,11 @@ class UiCashBox:
     #: The fee being collected (0: none): what the panel shows.
     due: int = 0
     _coin: asyncio.Event = field(default_factory=asyncio.Event)
+    _watcher: Callable[[int], None] | None = None
+
+    def watch(self, on_inserted: Callable[[int], None] | None) -> None:
+        """Report each insertion's running total (``PaymentProgress``); None stops."""
+        self._watcher = on_inserted
 
     def insert(self, yen: int) -> None:
         """The resident inserts ``yen`` (a coin or a note).
@@ -54,6 +60,8 @@ class UiCashBox:
             raise ValueError("insert a positive amount")
         self.inserted += yen
         self._coin.set()
+        if self.due and self._watcher is not None:
+            self._watcher(self.inserted)
 
     async def collect(self, *, payment_id: str, fee_yen: int, timeout: float) -> Escrow:
         """Wait until the fee is inserted, then hold it in escrow.

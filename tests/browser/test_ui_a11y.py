@@ -19,6 +19,7 @@ one flow per state, to keep the module's time near a minute.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -449,3 +450,73 @@ def test_a11y_voice_guidance_never_speaks_a_secret(world: WorldThread, browser: 
         page.close()
         world.idle()
         world.call(gateway.stop())
+
+
+def test_a11y_issue_screens_keyboard_only(world: WorldThread, page: Any, axe_source: str) -> None:
+    """Certificate issuance (MFP) with a keypad alone, axe on every screen, 200 % text."""
+    w = world.world
+    assert w.kiosk is not None
+    assert w.issuance is not None
+    open_app(page, w.kiosk.url)
+    page.wait_for_selector("#go-issue:not([hidden])")
+    choices = page.locator("#screen-start .menu button:not([hidden])")
+    ids = [b.get_attribute("id") for b in choices.all()]
+    page.keyboard.press(str(ids.index("go-issue") + 1))  # a keypad's digit picks the menu item
+    wait_screen(page, "issue-intro")
+    focus_on_heading(page)
+    audit(page, axe_source, "issue intro")
+    page.keyboard.press("Enter")  # the primary button: はじめる
+    wait_screen(page, "insert")
+    w.kiosk_reader.place()
+    wait_screen(page, "entry")
+    page.keyboard.type(PIN)
+    page.keyboard.press("Enter")
+    wait_screen(page, "remove")
+    w.kiosk_reader.remove()
+    for screen, key in (("issue-muni", "1"), ("issue-cert", "1")):
+        wait_screen(page, screen)
+        focus_on_heading(page)
+        audit(page, axe_source, screen)
+        page.keyboard.press(key)
+    wait_screen(page, "issue-options")
+    focus_on_heading(page)
+    # Toggles say whether they are chosen (4.1.2), to the eye by more than colour.
+    assert page.get_attribute("#issue-domicile", "aria-pressed") == "false"
+    page.focus("#issue-domicile")
+    page.keyboard.press("Enter")
+    assert page.get_attribute("#issue-domicile", "aria-pressed") == "true"
+    assert page.get_attribute("#issue-total", "aria-live") == "polite"
+    audit(page, axe_source, "issue options")
+    page.click("#textsize")
+    page.click("#textsize")  # 200 %: the choices reflow without horizontal scrolling
+    assert page.evaluate(_NO_HSCROLL)
+    audit(page, axe_source, "issue options, text 200 %", langs=("ja",))
+    page.click("#textsize")
+    page.focus("#screen-issue-options h2")
+    page.keyboard.press("Enter")  # the primary button: 確認へ進む
+    wait_screen(page, "issue-fee")
+    focus_on_heading(page)
+    audit(page, axe_source, "issue fee")
+    hold = asyncio.Event()
+    w.issuance.engine.hold = hold
+    try:
+        page.keyboard.press("Enter")  # 支払う
+        wait_screen(page, "issue-pay")
+        focus_on_heading(page)
+        audit(page, axe_source, "issue pay")
+        world.loop.call_soon_threadsafe(w.issuance.cash.insert, 500)
+        wait_screen(page, "issue-printing")
+        focus_on_heading(page)
+        assert page.get_attribute("#screen-issue-printing [role=status] h2", "tabindex") == "-1"
+        audit(page, axe_source, "issue printing")
+    finally:
+        world.loop.call_soon_threadsafe(hold.set)
+        w.issuance.engine.hold = None
+    wait_screen(page, "issue-take")
+    page.wait_for_selector("#issue-result dd")
+    focus_on_heading(page)
+    assert page.get_attribute("#issue-take-warning", "role") == "alert"
+    audit(page, axe_source, "issue take")
+    page.keyboard.press("Enter")  # 受け取りました
+    wait_screen(page, "start")
+    world.idle()

@@ -295,6 +295,7 @@ const App = (() => {
     else if (data.remove_card && state.command && state.command.flow === "issue") Issue.removeCard();
     else if (data.remove_card) show("remove");
     else if (data.failure) state.failure = data.failure.code;
+    else if (data.payment) Issue.paid(data.payment);
     return false;
   }
 

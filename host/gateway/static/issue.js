@@ -5,7 +5,8 @@
 //   CHOOSE_DOCUMENT (one prompt: the centre's offers) -> three screens here: municipality,
 //   certificate, options (世帯全員/本人のみ, 本籍・続柄, copies); one document_choice answer,
 //   which the agent checks against the offers;
-//   CONFIRM_FEE -> the fee, 支払う / やめる; INSERT_PAYMENT -> insert the fee;
+//   CONFIRM_FEE -> the fee, 支払う / やめる; INSERT_PAYMENT -> insert the fee, with what is in
+//   and what is missing as PaymentEvents come (devices that report insertions);
 //   "printing" -> no cancel (from the request on the flow runs to its end: charged iff printed);
 //   TAKE_DOCUMENT -> take it, with a warning repeated while the screen stays (取り忘れ).
 // Accessibility as the rest of the app (issue 24): headings take focus, choices are buttons
@@ -33,7 +34,7 @@ const Issue = (() => {
   let app = null;  // the app's helpers (App.start passes them)
   let leftTimer = null;
   const pick = {munis: [], muni: null, offer: null, scope: "", domicile: false,
-    relationship: false, copies: 1, fee: 0, done: null};
+    relationship: false, copies: 1, fee: 0, inserted: 0, done: null};
 
   const $ = (id) => document.getElementById(id);
   const t = (...args) => app.t(...args);
@@ -176,7 +177,21 @@ const Issue = (() => {
       } else {
         app.fact(dl, t("fee"), app.say(prompt.message, prompt.text));
       }
+      payStatus(Math.max(0, pick.fee - pick.inserted));
     });
+  }
+
+  /** PaymentEvent: what is in so far, and what is still missing (a live region). */
+  function paid(payment) {
+    pick.inserted = Number(payment.inserted_yen) || 0;
+    const missing = Math.max(0, (Number(payment.fee_yen) || 0) - pick.inserted);
+    if (document.body.dataset.screen === "issue-pay") payStatus(missing);
+    app.beep("key");
+  }
+
+  function payStatus(missing) {
+    const el = $("issue-pay-status");
+    el.textContent = pick.inserted ? t("pay_status", app.yen(pick.inserted), app.yen(missing)) : "";
   }
 
   /** A working step of this flow: true when the screen is this file's (printing). */
@@ -217,6 +232,10 @@ const Issue = (() => {
     if (pick.offer) app.fact(dl, t("certificate"), pick.offer.title, "ja");
     app.fact(dl, t("copies"), t("copies_n", pick.copies));
     app.fact(dl, t("fee"), t("yen", app.yen(r.fee_yen)));
+    if (Number(r.inserted_yen)) {
+      app.fact(dl, t("inserted"), t("yen", app.yen(r.inserted_yen)));
+      app.fact(dl, t("change"), t("yen", app.yen(r.change_yen)));
+    }
     app.fact(dl, t("serial"), r.serial || "");
   }
 
@@ -234,10 +253,11 @@ const Issue = (() => {
     removedAt = 0;
     pick.munis = [];
     pick.muni = pick.offer = pick.done = null;
+    pick.inserted = 0;
     delete document.body.dataset.leftDocument;
     delete document.body.dataset.charged;
     for (const id of ["issue-munis", "issue-certs", "issue-result", "issue-pay-facts",
-      "issue-fee-text", "issue-take-warning", "issue-total", "issue-copies"]) {
+      "issue-fee-text", "issue-take-warning", "issue-total", "issue-copies", "issue-pay-status"]) {
       $(id).textContent = "";
     }
   }
@@ -258,5 +278,5 @@ const Issue = (() => {
     $("issue-fee-no").addEventListener("click", () => app.answer({confirmed: false}));
   }
 
-  return {init, removeCard, choose, fee, pay, working, take, result, reset};
+  return {init, removeCard, choose, fee, pay, paid, working, take, result, reset};
 })();

@@ -1231,6 +1231,34 @@ class FailureEvent(_message.Message):
 Global___FailureEvent: _TypeAlias = FailureEvent  # noqa: Y015
 
 @_typing.final
+class PaymentEvent(_message.Message):
+    """Certificate issuance, display only: money went into the payment device
+    while the fee is collected (devices that report it). Show what is in and
+    what is missing; the flow goes on by itself once the fee is in.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEE_YEN_FIELD_NUMBER: _builtins.int
+    INSERTED_YEN_FIELD_NUMBER: _builtins.int
+    fee_yen: _builtins.int
+    inserted_yen: _builtins.int
+    """Everything inserted so far for this fee."""
+    def __init__(
+        self,
+        *,
+        fee_yen: _builtins.int = ...,
+        inserted_yen: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["fee_yen", b"fee_yen", "inserted_yen", b"inserted_yen"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PaymentEvent: _TypeAlias = PaymentEvent  # noqa: Y015
+
+@_typing.final
 class FlowEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1241,6 +1269,7 @@ class FlowEvent(_message.Message):
     FAILURE_FIELD_NUMBER: _builtins.int
     CARD_TAKEN_FIELD_NUMBER: _builtins.int
     PAD_KEY_FIELD_NUMBER: _builtins.int
+    PAYMENT_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt(self) -> Global___PromptEvent: ...
     @_builtins.property
@@ -1255,6 +1284,8 @@ class FlowEvent(_message.Message):
     def card_taken(self) -> Global___CardTakenEvent: ...
     @_builtins.property
     def pad_key(self) -> Global___PadKeyEvent: ...
+    @_builtins.property
+    def payment(self) -> Global___PaymentEvent: ...
     def __init__(
         self,
         *,
@@ -1265,12 +1296,13 @@ class FlowEvent(_message.Message):
         failure: Global___FailureEvent | None = ...,
         card_taken: Global___CardTakenEvent | None = ...,
         pad_key: Global___PadKeyEvent | None = ...,
+        payment: Global___PaymentEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken", "pad_key"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken", "pad_key", "payment"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -1377,6 +1409,8 @@ class IssueCertificateResult(_message.Message):
     PRINTED_FIELD_NUMBER: _builtins.int
     CHARGED_FIELD_NUMBER: _builtins.int
     REFUNDED_FIELD_NUMBER: _builtins.int
+    INSERTED_YEN_FIELD_NUMBER: _builtins.int
+    CHANGE_YEN_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """The centre's request id (empty when nothing was requested)."""
     serial: _builtins.str
@@ -1388,6 +1422,12 @@ class IssueCertificateResult(_message.Message):
     """The fee was kept: true only when printed."""
     refunded: _builtins.bool
     """The money inserted was given back."""
+    inserted_yen: _builtins.int
+    """What the resident inserted (0 when nothing was collected)."""
+    change_yen: _builtins.int
+    """The change paid out with the certificate (inserted_yen - fee_yen when
+    charged; 0 when refunded: then all of inserted_yen came back).
+    """
     def __init__(
         self,
         *,
@@ -1398,10 +1438,12 @@ class IssueCertificateResult(_message.Message):
         printed: _builtins.bool = ...,
         charged: _builtins.bool = ...,
         refunded: _builtins.bool = ...,
+        inserted_yen: _builtins.int = ...,
+        change_yen: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["charged", b"charged", "fee_yen", b"fee_yen", "kind", b"kind", "printed", b"printed", "refunded", b"refunded", "request_id", b"request_id", "serial", b"serial"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["change_yen", b"change_yen", "charged", b"charged", "fee_yen", b"fee_yen", "inserted_yen", b"inserted_yen", "kind", b"kind", "printed", b"printed", "refunded", b"refunded", "request_id", b"request_id", "serial", b"serial"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

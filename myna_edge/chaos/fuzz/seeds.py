@@ -169,6 +169,7 @@ def _grpc() -> dict[str, list[bytes]]:
         "CommitTransfer": [vpb.CommitTransferRequest(authorization_id=aut, idempotency_key="k-7")],
         "ReverseTransfer": [vpb.ReverseTransferRequest(authorization_id=aut, idempotency_key="k-8")],
         "CheckRevocation": [vpb.CheckRevocationRequest(kind=vpb.CERTIFICATE_KIND_AUTHENTICATION, serial_hex="1A2B")],
+        "ReportStatus": [vpb.ReportStatusRequest(reader=1, printer=4)],
     }  # fmt: skip
     transfer = tpb.TransferCommand(
         amount_yen=250_000, payee_bank_code="0001", payee_branch_code="001",
@@ -237,6 +238,10 @@ def seeds() -> dict[str, list[bytes]]:
     out["sim_timing_profile"] = [example_profile()]
     out["host_card_surface"] = _card_surface()
     out["host_cctalk_frames"] = cctalk_fuzzing.SEEDS
+    out["verifier_fleet_report"] = [
+        vpb.ReportStatusRequest(reader=1, printer=4).SerializeToString(),
+        vpb.ReportStatusRequest(reader=2, printer=1, controller=3).SerializeToString(),
+    ]
     out["host_cups_attributes"] = [_cups_attributes(*case) for case in _CUPS_CASES]
     return out
 

@@ -90,6 +90,7 @@ from myna_edge.issuance_fuzz import grpc_fuzz_target as issuance_grpc_fuzz_targe
 from myna_edge.municipal_world import MUNICIPAL_METHODS, grpc_fuzz_target
 from verifier.config import load_config
 from verifier.errors import ConfigError
+from verifier.fleet import fuzz_report_status
 from verifier.terminal_denylist import TerminalDenyList
 
 __all__ = [
@@ -574,6 +575,11 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         Target("host_firmware_image", "controller firmware update images", _host_firmware_image),
         Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
+        Target(
+            "verifier_fleet_report",
+            "terminal status reports at the verifier",
+            lambda stack, workdir: fuzz_report_status,
+        ),
         Target("host_xfs4iot_messages", "XFS4IoT commands at the front end", _host_xfs4iot),
         Target("document_code", "decoded document codes (document verify)", _document_code),
         Target("document_file", "PDF/PNG/JPEG files at document verify", _document_file),

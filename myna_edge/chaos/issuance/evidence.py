@@ -21,7 +21,9 @@ Invariants (``ChaosInvariantError`` names the one broken and the serial):
 3. money: every station's cash kept equals the fees of the documents it
    printed; the centre charged exactly the printed serials and refunded or
    failed every other one; the municipality marked exactly the printed
-   serials PRINTED and none of them VOID.
+   serials PRINTED and none of them VOID;
+4. secrets: no PIN and no personal data in anything the MFP side wrote
+   (``leaks``: journals, electronic journals, the run's log).
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Evidence:
     municipal: dict[str, str] = field(default_factory=dict)
     #: jobs the printers received but did not complete (aborted, cancelled).
     not_printed: int = 0
+    #: ``file: label (encoding)`` of every PIN or personal datum found (``leaks``).
+    leaks: tuple[str, ...] = ()
 
 
 def _job_states(engine: PrintEngine) -> dict[int, str]:
@@ -155,7 +159,8 @@ def printed_jobs(
         if states.get(document.job_id) != "completed":
             not_printed += 1
             continue
-        serial, names, signed = "", (), False
+        serial, signed = "", False
+        names: tuple[str, ...] = ()
         with contextlib.suppress(DocumentError):
             code = parse_code(decode_codes(read_document(document.data, dpi=150)))
             serial = code.content.serial
@@ -235,6 +240,13 @@ def _check_once(evidence: Evidence) -> None:
 
 def _check_money(evidence: Evidence) -> None:
     printed = {job.title for job in evidence.printed}
+    for request in evidence.requests:  # the flow's belief against the paper, first
+        if request.charged != (request.serial in printed and request.printed):
+            raise ChaosInvariantError(
+                f"money: request {request.number} at {request.station} charged={request.charged}"
+                f" for {request.serial or 'no document'}, but printed on paper="
+                f"{request.serial in printed}"
+            )
     for count in evidence.cash:
         fees = sum(
             evidence.centre[job.title][1] if job.title in evidence.centre else 0
@@ -260,16 +272,10 @@ def _check_money(evidence: Evidence) -> None:
     stray = {s for s, state in evidence.municipal.items() if state == "PRINTED"} - printed
     if stray:
         raise ChaosInvariantError(f"money: the municipality holds {sorted(stray)} PRINTED, unseen")
-    for request in evidence.requests:
-        if request.charged != (request.serial in printed and request.printed):
-            raise ChaosInvariantError(
-                f"money: request {request.number} charged={request.charged} but printed="
-                f"{request.serial in printed}"
-            )
 
 
 def check_invariants(evidence: Evidence) -> None:
-    """Check holder, once and money (see the module doc).
+    """Check holder, once, money and secrets (see the module doc).
 
     Raises:
         ChaosInvariantError: the first invariant that does not hold, and for what.
@@ -277,3 +283,5 @@ def check_invariants(evidence: Evidence) -> None:
     _check_holder(evidence)
     _check_once(evidence)
     _check_money(evidence)
+    if evidence.leaks:
+        raise ChaosInvariantError(f"secrets: found on the MFP side: {', '.join(evidence.leaks)}")

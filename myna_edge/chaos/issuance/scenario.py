@@ -44,6 +44,7 @@ from myna_edge.chaos.issuance.evidence import (
     read_centre,
     read_municipal,
 )
+from myna_edge.chaos.issuance.leaks import capture_logs, find_leaks
 from myna_edge.chaos.issuance.stack import CampaignStack, MfpStation
 from myna_edge.demo.issue import RESIDENT_BILL_YEN, choice_for
 
@@ -189,13 +190,15 @@ async def _campaign(seed: int, count: int, workdir: Path) -> tuple[dict[str, obj
     stations = max(2, min(_STATIONS, count))
     rounds = _plan(rng, count, stations)
     requests: list[Request] = []
+    mfp_side = workdir / "mfp"
+    mfp_side.mkdir(parents=True, exist_ok=True)
     async with CampaignStack(workdir / "stack", stations) as stack:
         journals = {
-            s.terminal_id: Journal(workdir / f"{s.terminal_id}-journal.sqlite")
+            s.terminal_id: Journal(mfp_side / f"{s.terminal_id}-journal.sqlite")
             for s in stack.stations
         }
         ejournals = {
-            s.terminal_id: ElectronicJournal(workdir / "ej" / f"{s.terminal_id}.txt", s.terminal_id)
+            s.terminal_id: ElectronicJournal(mfp_side / f"{s.terminal_id}-ej.txt", s.terminal_id)
             for s in stack.stations
         }
         try:
@@ -236,9 +239,10 @@ async def _campaign(seed: int, count: int, workdir: Path) -> tuple[dict[str, obj
                 r.fee_yen, r.reason)
         for n, r in enumerate(requests, 1)
     )  # fmt: skip
+    leaks = find_leaks(mfp_side, sorted({r.profile for r in numbered}))
     evidence = Evidence(
         numbered, evidence.printed, evidence.cash, evidence.centre, evidence.municipal,
-        evidence.not_printed,
+        evidence.not_printed, tuple(leaks),
     )  # fmt: skip
     faults = {fault.value: sum(r.fault == fault.value for r in numbered) for fault in Fault}
     figures: dict[str, object] = {
@@ -254,6 +258,7 @@ async def _campaign(seed: int, count: int, workdir: Path) -> tuple[dict[str, obj
         "same_resident_twice_rounds": (len(rounds) + 1) // 2,
         "municipality_killed": 1,
         "cash_kept_yen": sum(c.kept_yen for c in evidence.cash),
+        "secrets_files_scanned": sum(1 for p in mfp_side.rglob("*") if p.is_file()),
     }
     return figures, evidence
 
@@ -289,7 +294,9 @@ def collect_evidence(stack: CampaignStack, requests: tuple[Request, ...]) -> Evi
 
 def run_campaign(seed: int, count: int, workdir: Path) -> tuple[dict[str, object], Evidence]:
     """Run about ``count`` requests (retries included); the figures and the evidence, unchecked."""
-    return asyncio.run(_campaign(seed, count, workdir))
+    (workdir / "mfp").mkdir(parents=True, exist_ok=True)
+    with capture_logs(workdir / "mfp" / "campaign.log"):
+        return asyncio.run(_campaign(seed, count, workdir))
 
 
 def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
