@@ -114,7 +114,8 @@ def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> No
     assert w.issuance is not None
     printed_before = len(w.issuance.engine.printed)
     kept_before = w.issuance.cash.kept
-    bodies = open_app(page, w.kiosk.url)
+    # A short idle limit (12 s per screen) brings the left-document warning at 4 s.
+    bodies = open_app(page, f"{w.kiosk.url}?idle=12")
     to_choice(world, page, shots=True)
     choose_resident_record(page, shots=True)
     fee = plain_text(page, "#issue-fee-text")
@@ -173,6 +174,10 @@ def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> No
     assert len(w.issuance.engine.printed) == printed_before + 1
     assert w.issuance.cash.kept == kept_before + 400  # charged iff printed
     _shot(page, "11-take")
+    # Still on the take screen: the certificate is left in the tray (取り忘れ), said again.
+    page.wait_for_function("() => document.body.dataset.leftDocument === '1'")
+    assert "取り出し口に残っています" in plain_text(page, "#issue-take-warning")
+    assert page.get_attribute("#issue-take-warning", "role") == "alert"
     secret_free(page, [PIN])
     assert not any(PIN in body for body in bodies)
     assert not any(PIN in line for line in trap.lines)

@@ -36,6 +36,7 @@ from hw_sim.readers.pn532_frames import build_frame
 from municipal.document import encode_code, key_id, render_pdf, sign_content
 from municipal.document.cli import sample_content
 from municipal.document.render import code_image
+from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_edge.chaos.fuzz.targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
@@ -169,7 +170,7 @@ def _grpc() -> dict[str, list[bytes]]:
         "CommitTransfer": [vpb.CommitTransferRequest(authorization_id=aut, idempotency_key="k-7")],
         "ReverseTransfer": [vpb.ReverseTransferRequest(authorization_id=aut, idempotency_key="k-8")],
         "CheckRevocation": [vpb.CheckRevocationRequest(kind=vpb.CERTIFICATE_KIND_AUTHENTICATION, serial_hex="1A2B")],
-        "ReportStatus": [vpb.ReportStatusRequest(reader=1, printer=4)],
+        "ReportStatus": [vpb.ReportStatusRequest(reader=fpb.FLEET_DEVICE_STATE_ONLINE, printer=fpb.FLEET_DEVICE_STATE_HARDWARE_ERROR)],
     }  # fmt: skip
     transfer = tpb.TransferCommand(
         amount_yen=250_000, payee_bank_code="0001", payee_branch_code="001",
@@ -239,8 +240,14 @@ def seeds() -> dict[str, list[bytes]]:
     out["host_card_surface"] = _card_surface()
     out["host_cctalk_frames"] = cctalk_fuzzing.SEEDS
     out["verifier_fleet_report"] = [
-        vpb.ReportStatusRequest(reader=1, printer=4).SerializeToString(),
-        vpb.ReportStatusRequest(reader=2, printer=1, controller=3).SerializeToString(),
+        vpb.ReportStatusRequest(
+            reader=fpb.FLEET_DEVICE_STATE_ONLINE, printer=fpb.FLEET_DEVICE_STATE_HARDWARE_ERROR
+        ).SerializeToString(),
+        vpb.ReportStatusRequest(
+            reader=fpb.FLEET_DEVICE_STATE_OFFLINE,
+            printer=fpb.FLEET_DEVICE_STATE_ONLINE,
+            controller=fpb.FLEET_DEVICE_STATE_NO_DEVICE,
+        ).SerializeToString(),
     ]
     out["host_cups_attributes"] = [_cups_attributes(*case) for case in _CUPS_CASES]
     return out
