@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge municipal --config FILE``: run the reference municipality service.
 
-Flags override the file: ``--listen``, ``--db``, ``--registry``; plaintext
+Flags override the file: ``--listen``, ``--db``, ``--registry``, ``--metrics``; plaintext
 only with ``--insecure-dev`` on a loopback address (``municipal.config``).
 SIGINT/SIGTERM drain in-flight RPCs, then the ledger is closed. The
 reference registry file is written by ``myna-edge municipal-registry``
@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from municipal.config import MunicipalConfig, load_config
+from municipal.config import MunicipalConfig, load_config, with_metrics
 from municipal.errors import MunicipalError
 
 __all__ = ["add_parser", "run_municipal"]
@@ -33,6 +33,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("--listen", help="host:port to bind (overrides the file)")
     parser.add_argument("--db", help="sqlite:///PATH ledger (overrides the file)")
     parser.add_argument("--registry", type=Path, help="registry JSON file (overrides the file)")
+    parser.add_argument(
+        "--metrics",
+        metavar="[HOST:]PORT",
+        help="serve Prometheus /metrics on [HOST:]PORT (127.0.0.1 unless the file allows more)",
+    )
     parser.add_argument(
         "--insecure-dev",
         action="store_true",
@@ -50,7 +55,8 @@ def _config(args: argparse.Namespace) -> MunicipalConfig:
         changes["database"] = args.db
     if args.registry:
         changes["registry"] = args.registry
-    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    config = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    return with_metrics(config, getattr(args, "metrics", None))
 
 
 async def _serve(config: MunicipalConfig) -> None:

@@ -20,10 +20,13 @@ File layout (paths relative to the file)::
     centre_ca = "tls/centre-ca.pem"          # the CA of the centre's client certificate
     [fees]                                   # yen per copy
     resident_record = 200; seal_registration = 200; tax = 200; family_register = 350
+    [metrics]                                # off unless listen is given (or --metrics)
+    listen = "127.0.0.1:9465"; allow = []    # a non-loopback listen needs allow (networks)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ from municipal.document.content import DocumentKind
 from municipal.errors import MunicipalConfigError
 from municipal.fees import MAX_COPIES, FeeTable
 from municipal.topology import MAX_REPLICAS, check_declared_topology
+from myna_metrics import MetricsConfig
 
 __all__ = [
     "MunicipalConfig",
@@ -46,6 +50,7 @@ __all__ = [
     "check_insecure_listen",
     "load_config",
     "load_signing_key",
+    "with_metrics",
 ]
 
 _MAX_CONFIG_BYTES: Final = 1024 * 1024
@@ -75,6 +80,13 @@ class MunicipalConfig:
     insecure_dev: bool = False
     #: Servers sharing ``database``; > 1 needs PostgreSQL (``municipal.topology``).
     replicas: int = 1
+    #: ``/metrics`` (``municipal.metrics``); None: no metrics.
+    metrics: MetricsConfig | None = None
+
+
+class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True):
+    listen: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
 
 
 class _TlsFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -101,6 +113,7 @@ class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True):
     replicas: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLICAS)] = 1
     tls: _TlsFile | None = None
     fees: _FeesFile | None = None
+    metrics: _MetricsFile | None = None
 
 
 def load_config(path: Path) -> MunicipalConfig:
@@ -147,6 +160,12 @@ def load_config(path: Path) -> MunicipalConfig:
     if database.startswith("sqlite:///") and not database.startswith("sqlite:////"):
         database = f"sqlite:///{resolve(database.removeprefix('sqlite:///'))}"
     check_declared_topology(parsed.replicas, database)
+    metrics = None
+    if parsed.metrics is not None:
+        try:
+            metrics = MetricsConfig(parsed.metrics.listen, tuple(parsed.metrics.allow))
+        except ValueError as exc:
+            raise MunicipalConfigError(f"{path.name}: metrics: {exc}") from None
     return MunicipalConfig(
         registry=resolve(parsed.registry),
         signing_key=resolve(parsed.signing_key),
@@ -155,7 +174,23 @@ def load_config(path: Path) -> MunicipalConfig:
         tls=tls,
         fees=fees,
         replicas=parsed.replicas,
+        metrics=metrics,
     )
+
+
+def with_metrics(config: MunicipalConfig, address: str | None) -> MunicipalConfig:
+    """``--metrics ADDRESS`` over the file's ``[metrics]`` (its ``allow`` is kept).
+
+    Raises:
+        MunicipalConfigError: a bad address, or a non-loopback one the file does not allow.
+    """
+    if address is None:
+        return config
+    allow = config.metrics.allow if config.metrics is not None else ()
+    try:
+        return dataclasses.replace(config, metrics=MetricsConfig(address, allow))
+    except ValueError as exc:
+        raise MunicipalConfigError(f"--metrics: {exc}") from None
 
 
 def check_insecure_listen(config: MunicipalConfig) -> None:

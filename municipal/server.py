@@ -9,11 +9,15 @@ and flips to NOT_SERVING when shutdown starts, so a balancer drains us;
 ``stop`` waits for in-flight RPCs up to a grace period, then closes the
 ledger (every answered issue is already committed). The access-log
 interceptor is the verifier's (``myna_metrics.access_log``): one line per call
-with no bodies, and undecodable bodies answered INVALID_ARGUMENT.
+with no bodies, and undecodable bodies answered INVALID_ARGUMENT. With
+``[metrics]`` (or ``--metrics``) the verifier's ``grpc_server_*`` interceptor
+and ``/metrics`` listener run too, and the office counts its documents
+(``municipal.metrics``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -26,11 +30,13 @@ from municipal.config import MunicipalConfig, check_insecure_listen, load_signin
 from municipal.errors import MunicipalConfigError
 from municipal.issuing import IssuingOffice
 from municipal.ledger import open_ledger
+from municipal.metrics import MeteredOffice, interceptors
 from municipal.registry_file import load_registry
 from municipal.service import MunicipalServicer
 from municipal.topology import ReplicaLease
 from myna.edge.v1 import municipal_pb2 as pb
 from myna.edge.v1 import municipal_pb2_grpc as pb_grpc
+from myna_metrics import MetricsListener
 from myna_metrics.access_log import AccessLogInterceptor
 
 __all__ = ["SERVICE_NAME", "MunicipalServer", "build_office"]
@@ -55,7 +61,9 @@ def build_office(
     """
     municipality, registry = load_registry(config.registry)
     key = load_signing_key(config.signing_key)
-    return IssuingOffice(
+    # With metrics on, the office counts what its ledger stored (municipal.metrics).
+    office = MeteredOffice if config.metrics is not None else IssuingOffice
+    return office(
         municipality=municipality,
         registry=registry,
         fees=config.fees,
@@ -83,6 +91,8 @@ class MunicipalServer:
         self._server: grpc.aio.Server | None = None
         self._lease: ReplicaLease | None = None
         self._health = health.aio.HealthServicer()
+        #: ``/metrics`` when ``config.metrics`` is set (``municipal.metrics``).
+        self.metrics: MetricsListener | None = None
 
     def _credentials(self) -> grpc.ServerCredentials:
         tls = self.config.tls
@@ -107,17 +117,37 @@ class MunicipalServer:
         # The topology check (municipal.topology): refuse before answering anyone.
         lease = ReplicaLease(self.config.database, self.config.replicas).acquire()
         try:
+            await self._start_metrics()
             port = await self._serve()
         except BaseException:
+            await self._stop_metrics()
             lease.release()
             raise
         self._lease = lease
         return port
 
+    async def _start_metrics(self) -> None:
+        if self.config.metrics is None:
+            return
+        listener = MetricsListener(self.config.metrics)
+        try:
+            await asyncio.to_thread(listener.start)
+        except OSError as exc:
+            where = self.config.metrics.listen
+            raise MunicipalConfigError(f"cannot serve metrics on {where}: {exc}") from exc
+        self.metrics = listener
+
+    async def _stop_metrics(self) -> None:
+        listener, self.metrics = self.metrics, None
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+
     async def _serve(self) -> int:
         # The verifier's interceptor: an access line per call (no bodies), and a
         # body that does not decode is INVALID_ARGUMENT, not UNKNOWN (found by fuzzing).
-        server = grpc.aio.server(interceptors=(AccessLogInterceptor(),))
+        # grpc_server_* first (outermost) so a refused body is counted too.
+        metered = interceptors() if self.config.metrics is not None else ()
+        server = grpc.aio.server(interceptors=(*metered, AccessLogInterceptor()))
         pb_grpc.add_MunicipalServiceServicer_to_server(
             MunicipalServicer(self.office, self.config.fees), server
         )
@@ -162,3 +192,4 @@ class MunicipalServer:
         if self._lease is not None:
             self._lease.release()
             self._lease = None
+        await self._stop_metrics()

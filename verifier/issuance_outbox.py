@@ -20,6 +20,7 @@ import functools
 import logging
 from typing import Final
 
+from verifier import issuance_metrics
 from verifier.core import Core, to_us
 from verifier.issuance import audit
 from verifier.issuance_codes import IssuanceAction, MunicipalRefusal, OutboxAction, PrintFailure
@@ -109,7 +110,8 @@ async def deliver_due(core: Core, port: MunicipalPort, *, limit: int = 50) -> in
                 entry.request_id,
                 exc,
             )
-            await core.storage.run(functools.partial(_retry, core, entry=entry))
+            if await core.storage.run(functools.partial(_retry, core, entry=entry)):
+                issuance_metrics.gave_up()  # counted once its transaction committed
             continue
         await core.storage.run(functools.partial(_done, core, entry=entry))
         delivered += 1
@@ -128,7 +130,8 @@ def _done(core: Core, tx: Transaction, *, entry: OutboxEntry) -> None:
         )
 
 
-def _retry(core: Core, tx: Transaction, *, entry: OutboxEntry) -> None:
+def _retry(core: Core, tx: Transaction, *, entry: OutboxEntry) -> bool:
+    """Count a failed delivery; True when this one used the last attempt."""
     max_attempts = core.config.issuance.outbox_max_attempts if core.config.issuance else 1
     attempts = entry.attempts + 1
     next_us = to_us(core.now()) + backoff_us(entry.attempts)
@@ -149,3 +152,5 @@ def _retry(core: Core, tx: Transaction, *, entry: OutboxEntry) -> None:
             terminal_id="-",
             subject_id=entry.request_id,
         )
+        return True
+    return False

@@ -13,6 +13,7 @@ Domain metrics (labels are enum names only, never a serial, an id or a name)::
     myna_verifier_group_commits_total, myna_verifier_group_commit_units_total
                                                               mean size = rate(units)/rate(commits)
     myna_verifier_workers                                    live worker processes (supervisor)
+    myna_verifier_issuance_*                                 ``verifier.issuance_metrics``
 
 Why counted from responses: a verdict or a final state is what the service
 answered, so the ``ServerMetricsInterceptor`` observer reads it there and
@@ -35,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import os
 import shutil
 import tempfile
@@ -50,6 +52,7 @@ from myna.edge.v1 import verifier_pb2 as pb
 from myna_metrics import MetricsListener, ServerMetricsInterceptor
 from myna_metrics.interceptors import Observer
 from myna_metrics.listener import default_registry
+from verifier import issuance_metrics
 from verifier.config import VerifierConfig
 from verifier.core import Core
 from verifier.errors import ConfigError
@@ -57,6 +60,7 @@ from verifier.revocation import RevocationAnswer, RevocationChecker
 
 __all__ = ["MeteredRevocation", "VerifierMetrics", "observers", "supervisor_metrics"]
 
+_log = logging.getLogger(__name__)
 _PREFIX: Final = "/myna.edge.v1.VerifierService/"
 _MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -150,6 +154,7 @@ def observers() -> dict[str, Observer]:
     hooks[_PREFIX + "CommitTransfer"] = _transfer_state
     hooks[_PREFIX + "ReverseTransfer"] = _transfer_state
     hooks[_PREFIX + "ConfirmReset"] = _reset_outcome
+    hooks.update(issuance_metrics.observers())
     return hooks
 
 
@@ -233,8 +238,16 @@ class VerifierMetrics:
         self._seen = now
 
     async def _sample_loop(self, interval: float = 1.0) -> None:
+        every = max(1, round(issuance_metrics.SAMPLE_SECONDS / interval))
+        tick = 0
         while True:
             self.sample()
+            if tick % every == 0:  # the outbox backlog (verifier.issuance_metrics)
+                try:
+                    issuance_metrics.sample_outbox(self.core)
+                except Exception:  # noqa: BLE001 - a failed read must not stop the sampler
+                    _log.exception("cannot read the issuance outbox backlog")
+            tick += 1
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:

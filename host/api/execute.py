@@ -27,6 +27,7 @@ from host.api.user_text import describe_reason
 from host.flows import CardPort, Event, FailureCode, FlowFailed, TransferFlow
 from host.flows.transfer import TransferFieldError
 from myna.edge.v1 import terminal_pb2 as tpb
+from myna_metrics.flow_steps import record_flow_steps
 from myna_metrics.tracing import command_span
 
 __all__ = [
@@ -170,7 +171,10 @@ async def run_to_completion(admission: Admission) -> tpb.Completion:
     try:
         # the trace's root span (when the agent traces) and the request id of its log lines
         with command_span(admission.kind.name, admission.command.request_id):
-            outcome = await admission.run()
+            try:
+                outcome = await admission.run()
+            finally:  # time per step, and a span per step under the command's (flow_steps)
+                record_flow_steps(admission.flow.flow, admission.flow.step_times())
     except Exception:  # noqa: BLE001 - a bug must not leave the command without a completion
         _log.exception("command %s failed", admission.command.request_id)
         done = tpb.Completion(

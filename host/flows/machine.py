@@ -25,10 +25,11 @@ Every step enum has ``START``, ``REMOVE_CARD``, ``DONE`` and ``FAILED``
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import ClassVar, Generic, NamedTuple, Protocol, TypeVar
 
 from host.card import KeyKind, PinKind
 from host.errors import (
@@ -55,7 +56,7 @@ from host.journal.records import JsonValue
 from host.messages import PromptKey, prompt_text
 from host.secret import Secret
 
-__all__ = ["Ending", "FlowMachine", "FlowOutcome"]
+__all__ = ["Ending", "FlowMachine", "FlowOutcome", "StepTime"]
 
 _log = logging.getLogger(__name__)
 
@@ -77,6 +78,14 @@ class FlowOutcome(Protocol):
     def reference(self) -> str:
         """The ``FlowResult`` reference (authorisation, reservation or operation id)."""
         ...
+
+
+class StepTime(NamedTuple):
+    """One step of a run: its value and when it was entered and left (``time.monotonic_ns``)."""
+
+    step: str
+    start_ns: int
+    end_ns: int
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,22 @@ class FlowMachine(Generic[_StepT, _OutcomeT]):
         self._ctx = FlowContext(emit, timeouts or StepTimeouts())
         self.step: _StepT = self.steps("start")
         self.history: list[_StepT] = [self.step]
+        # When each history entry was entered, and when the run ended (step_times).
+        self._entered_ns: list[int] = [time.monotonic_ns()]
+        self._ended_ns: int | None = None
+
+    def step_times(self) -> list[StepTime]:
+        """Each step of the history with its time (the last one ends with the run, or now).
+
+        Why here: the step history is the flow's own record, so metrics and
+        trace spans are made from it by the API layer, with no metrics or
+        tracing code in the flows. Step values are enum values, never data.
+        """
+        ends = [*self._entered_ns[1:], self._ended_ns or time.monotonic_ns()]
+        return [
+            StepTime(step.value, start, end)
+            for step, start, end in zip(self.history, self._entered_ns, ends, strict=True)
+        ]
 
     def cancel(self) -> None:
         """Cancel at the next prompt or card step (never mid verifier call)."""
@@ -155,6 +180,7 @@ class FlowMachine(Generic[_StepT, _OutcomeT]):
                 reason=outcome.reason,
             )
         )
+        self._ended_ns = time.monotonic_ns()
         return outcome
 
     def _stop(self, ending: Ending) -> _OutcomeT:
@@ -186,6 +212,7 @@ class FlowMachine(Generic[_StepT, _OutcomeT]):
         _log.debug("%s %s -> %s", self.flow, self.step.value, step.value)
         self.step = step
         self.history.append(step)
+        self._entered_ns.append(time.monotonic_ns())
 
     def _ej_append(self, op_id: str, event: str, **facts: JsonValue) -> None:
         if self._ej is not None:

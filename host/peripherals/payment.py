@@ -21,6 +21,12 @@ never a blind payout).
 Cancel: ``cancel()`` (the resident's cancel button) makes a running
 ``collect`` return the money and raise ``PaymentCancelledError``; cancelling
 the awaiting task does the same and then re-raises ``CancelledError``.
+
+Progress (``host.flows.issuance_ports.PaymentProgress``): ``watch(callback)``
+has ``callback(total_yen)`` called after each credit poll that found money,
+in the event loop that awaits ``collect`` (the worker hands the total over
+with ``call_soon_threadsafe``), so the flow can emit a screen event without
+locking. A total that arrives after ``watch(None)`` is dropped.
 """
 
 from __future__ import annotations
@@ -105,6 +111,15 @@ class CcTalkPayment:
         self._cashier: Cashier | None = None
         self._records: dict[str, _Record] = {}
         self._cancel = threading.Event()
+        self._watcher: Callable[[int], None] | None = None
+
+    def watch(self, on_inserted: Callable[[int], None] | None) -> None:
+        """Call ``on_inserted(total_yen)`` after each insertion during ``collect``; None stops.
+
+        The callback runs in the event loop that awaits ``collect``, never in
+        the worker thread.
+        """
+        self._watcher = on_inserted
 
     def cancel(self) -> None:
         """Stop a running ``collect``: the money goes back and it raises ``PaymentCancelledError``.
@@ -124,7 +139,13 @@ class CcTalkPayment:
         record = self._records.get(payment_id)
         if record is None:
             self._cancel.clear()
-            run = asyncio.ensure_future(self._run(self._collect, payment_id, fee_yen, timeout))
+            loop = asyncio.get_running_loop()
+
+            def report(total_yen: int) -> None:  # worker thread -> this loop
+                loop.call_soon_threadsafe(self._report, total_yen)
+
+            collecting = self._run(self._collect, payment_id, fee_yen, timeout, report)
+            run = asyncio.ensure_future(collecting)
             try:
                 await asyncio.shield(run)
             except asyncio.CancelledError:
@@ -204,9 +225,18 @@ class CcTalkPayment:
             self._bus, self._cashier = bus, cashier
         return self._cashier
 
-    def _collect(self, payment_id: str, fee_yen: int, timeout: float) -> None:
+    def _report(self, total_yen: int) -> None:
+        """In the event loop: tell the watcher of the moment (none after ``watch(None)``)."""
+        if self._watcher is not None:
+            self._watcher(total_yen)
+
+    def _collect(
+        self, payment_id: str, fee_yen: int, timeout: float, report: Callable[[int], None]
+    ) -> None:
         try:
-            held = self._cashier_ready().collect(fee_yen, timeout=timeout, cancelled=self._cancel)
+            held = self._cashier_ready().collect(
+                fee_yen, timeout=timeout, cancelled=self._cancel, on_credit=report
+            )
         except (PaymentTimeoutError, PaymentCancelledError) as exc:
             self._records[payment_id] = _Record(_Stage.FAILED, error=exc)
             raise

@@ -15,6 +15,8 @@ reads it (``PrintEngine.arm`` writes it):
 ``abort``           report ``media-jam`` and fail: the job is aborted mid-print
 ``hang``            never finish, until ``release`` appears, the engine
                     stops, or ``_HANG_LIMIT`` seconds pass (a bounded wait)
+``hold``            like ``hang``, but ``release`` lets the job print (a
+                    test or the demo keeps the "printing" screen up)
 ``state:+K,-K``     set or clear printer-state-reasons ``K`` (control jobs)
 ==================  ==========================================================
 """
@@ -48,14 +50,16 @@ def _take_instruction(control: Path) -> str:
     return text
 
 
-def _hang(control: Path) -> int:
+def _hang(control: Path, *, released_prints: bool = False) -> int:
     parent = os.getppid()
     deadline = time.monotonic() + _HANG_LIMIT
     while time.monotonic() < deadline:
-        if (control / RELEASE).exists() or os.getppid() != parent:
+        if (control / RELEASE).exists():
+            return 0 if released_prints else 1  # a released hung job did not print
+        if os.getppid() != parent:
             break
         time.sleep(_POLL)
-    return 1  # a released hung job did not print
+    return 1
 
 
 def main(argv: list[str]) -> int:
@@ -67,6 +71,8 @@ def main(argv: list[str]) -> int:
         return 1
     if instruction == "hang":
         return _hang(control)
+    if instruction == "hold":
+        return _hang(control, released_prints=True)
     if instruction.startswith("state:"):
         for change in instruction.removeprefix("state:").split(","):
             print(f"STATE: {change}", file=sys.stderr, flush=True)

@@ -77,6 +77,8 @@ class EngineFault(StrEnum):
     ABORT = "abort"
     #: Never finish (until ``release``): the job stays ``processing``.
     HANG = "hang"
+    #: Wait until ``release``, then print: the job stays ``processing`` meanwhile.
+    HOLD = "hold"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +282,7 @@ class PrintEngine:
         (self.control / NEXT_JOB).write_text(fault.value, encoding="ascii")
 
     def release(self) -> None:
-        """Let a hung job end (its program exits non-zero: the job does not print)."""
+        """Let a hung job end (it does not print) or a held one print."""
         (self.control / NEXT_JOB).unlink(missing_ok=True)
         (self.control / RELEASE).touch()
 

@@ -12,8 +12,9 @@ which imports the card workloads) and load them all at start-up.
 The modules:
 
 * ``card``: the card-layer workloads (per-APDU overhead, APDUs and bytes per read);
-* ``latency``, ``link``, ``flows`` (+ ``flow_split``), ``verifier``
-  (+ ``verifier_load``, ``metrics``, ``tracing``), ``capacity``: the other suites;
+* ``latency``, ``link``, ``flows`` (+ ``flow_split``, ``counter``), ``verifier``
+  (+ ``verifier_load``, ``metrics``, ``tracing``), ``capacity``, ``issuance``
+  (+ ``issuance_rows``; issue 14): the other suites;
 * ``cli``: the command; ``report``, ``rows``, ``plots``, ``machine``: the report folder;
 * ``hil``: the suites on real devices, their safety plan and ``bench calibrate``.
 """
@@ -35,6 +36,7 @@ SUITES: dict[str, str] = {
     "verifier": "myna_edge.bench.tracing:verifier_suite_with_tracing",
     "capacity": "myna_edge.bench.capacity:capacity_suite",
     "flows": "myna_edge.bench.flows:flows_suite",
+    "issuance": "myna_edge.bench.issuance:issuance_suite",
 }
 #: Where ``myna-edge bench`` (no suite named) writes its report.
 DEFAULT_REPORT_DIR = Path("bench-report")

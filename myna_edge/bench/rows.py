@@ -346,6 +346,12 @@ def _flows(f: Mapping[str, Any]) -> Iterator[Row]:
             )
 
 
+def _issuance(f: Mapping[str, Any]) -> Iterator[Row]:
+    from myna_edge.bench.issuance_rows import issuance_rows  # it imports Row from here
+
+    yield from issuance_rows(f)
+
+
 _BUILDERS = {
     "card": _card,
     "readers": _readers,
@@ -354,6 +360,7 @@ _BUILDERS = {
     "verifier": _verifier,
     "capacity": _capacity,
     "flows": _flows,
+    "issuance": _issuance,
 }
 
 

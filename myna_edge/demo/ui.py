@@ -11,9 +11,12 @@ each, and prints their URLs. The simulator panel (``/sim`` on either
 gateway, this module's routes only, never part of the host gateway) plays
 the world: place or remove the card on each reader, type on the PIN pad,
 book a reset from the phone (under the OTP policy, ``--reset-otp``, the
-phone shows the one-time password the kiosk then asks for). Each card
-session starts from the test card's saved state (``persist=0``), so a demo
-never locks the test card.
+phone shows the one-time password the kiosk then asks for), put coins or
+a bill in the kiosk MFP's cash slot and jam its next print
+(``myna_edge.demo.ui_issue``: the ccTalk bus emulator and the print engine,
+which need CUPS: without it ``demo --ui`` stops and names
+``make debs-demo``). Each card session starts from the test card's saved
+state (``persist=0``), so a demo never locks the test card.
 """
 
 from __future__ import annotations
@@ -44,8 +47,9 @@ from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from myna_edge.demo.issue import DemoPrerequisiteError
 from myna_edge.demo.readers import ReaderSlot
-from myna_edge.demo.ui_issue import UiIssuance
+from myna_edge.demo.ui_issue import BILLS_YEN, COINS_YEN, UiIssuance
 from myna_edge.demo.world import DemoVerifier, prepare_verifier
 from myna_edge.phone import profile_secret, proving_key, reserve_request
 from verifier.server import VerifierServer, build_core
@@ -91,7 +95,7 @@ class UiWorld:
     atm_agent: Agent | None = None
     printer: SimPrinter | None = None
     pad: SimController | None = None
-    #: The kiosk's certificate issuance (the MFP screens): municipality, coin box, printer.
+    #: The kiosk's certificate issuance (the MFP screens): municipality, cash slot, printer.
     issuance: UiIssuance | None = None
     _server: VerifierServer | None = None
     _stack: contextlib.ExitStack = dataclasses.field(default_factory=contextlib.ExitStack)
@@ -102,21 +106,21 @@ class UiWorld:
         self.atm_reader = ReaderSlot(self.card)
 
     async def start(self) -> None:
-        """Start everything (verifier, devices, agents, gateways)."""
+        """Start everything (verifier, devices, agents, gateways).
+
+        Raises:
+            DemoPrerequisiteError: the MFP's print engine cannot run here (CUPS
+                programs or pycups missing); ``stop`` cleans up.
+        """
         self.verifier = await asyncio.to_thread(prepare_verifier, self.root, self.card)
         self.issuance = UiIssuance(self.root / "municipal")
-        await self.issuance.start()
+        await self.issuance.start()  # first: a missing CUPS stops the demo before the rest
         await self.start_verifier()
         key: BoardKey | None = None
         if self.controller:
             self.pad, key = await asyncio.to_thread(self._start_pad)
         self.printer = self._stack.enter_context(SimPrinter(self.root / "receipts"))
         self.kiosk_agent = await self._agent(Profile.KIOSK, "kiosk-01", self.kiosk_reader, None)
-        assert self.kiosk_agent.server is not None
-        self.issuance.attach(
-            self.kiosk_agent.server.servicer.runtime,
-            self.verifier.client(self.verifier_port, "kiosk-01"),
-        )
         self.atm_agent = await self._agent(Profile.ATM, "atm-01", self.atm_reader, key)
         routes = self.panel_routes()
         self.kiosk = Gateway(self._gateway_config(self.kiosk_agent), extra_routes=routes)
@@ -152,6 +156,7 @@ class UiWorld:
             controller=self.pad.url if atm and self.pad is not None else None,
             controller_key=key.material() if atm and key is not None else None,
             reset_otp_first=self.reset_otp and not atm,
+            issuance=self.issuance.desk() if self.issuance and not atm else None,
         )  # fmt: skip
         agent = Agent(config)
         await agent.start()
@@ -262,8 +267,7 @@ class UiWorld:
                 "pad": list(display) if self.pad is not None else None,
                 "kiosk_url": self.kiosk.url if self.kiosk else "",
                 "atm_url": self.atm.url if self.atm else "",
-                "fee_due": self.issuance.cash.due if self.issuance else 0,
-                "fee_inserted": self.issuance.cash.inserted if self.issuance else 0,
+                "cash_open": self.issuance.cash_open() if self.issuance else False,
             },
         )
 
@@ -287,12 +291,16 @@ class UiWorld:
             # The phone's screen: the one-time password is shown to its holder by design.
             return json_response(200, {"reservation_id": reservation_id, "one_time_password": otp})
         if action == "coins" and self.issuance is not None and isinstance(value, int):
-            if value not in (10, 50, 100, 500, 1000):
+            if value not in COINS_YEN + BILLS_YEN:
                 raise GatewayRequestError(400, "coins: 10, 50, 100, 500 or 1000 yen")
-            self.issuance.cash.insert(value)
+            if not self.issuance.insert(value):  # the emulator takes it only when enabled
+                raise GatewayRequestError(409, "the cash slot is closed: nothing to pay now")
             return await self._state(request)
         if action == "printer_fault" and self.issuance is not None:
-            self.issuance.engine.fault = True  # the next certificate jams: the fee is refunded
+            self.issuance.jam_next_print()  # the next certificate jams: the fee is refunded
+            return await self._state(request)
+        if action == "printer_clear" and self.issuance is not None:
+            await asyncio.to_thread(self.issuance.clear_printer)  # the operator's hands
             return await self._state(request)
         if action == "pad" and self.pad is not None and isinstance(value, str):
             text = value or get_profile(self.card).sign_password
@@ -318,14 +326,21 @@ def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _serve(world: UiWorld) -> None:
-    await world.start()
+    try:
+        await world.start()
+    except BaseException:
+        await world.stop()
+        raise
     assert world.kiosk is not None
     assert world.atm is not None
     sim = f"{world.kiosk.url}sim"
     print("myna-edge demo --ui: everything on 127.0.0.1, simulated devices, test card")
     print(f"  kiosk (card reading, PIN reset, certificates):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
-    print(f"  simulator panel (card, PIN pad, coins, printer jam):  {sim}")
+    print(f"  simulator panel (card, PIN pad, cash slot, printer jam):  {sim}")
+    if world.issuance is not None and world.issuance.devices is not None:
+        devices = world.issuance.devices
+        print(f"  MFP: ccTalk bus on {devices.bus.url}, CUPS queue {devices.engine.queue_url}")
     print(
         f"  or from a shell: myna-edge sim reader insert|remove "
         f"{world.kiosk_reader.name} (kiosk) / {world.atm_reader.name} (ATM)"
@@ -351,6 +366,11 @@ def run_ui_demo(args: argparse.Namespace) -> int:
             Path(tmp), card=args.card, idle_seconds=args.idle,
             reset_otp=getattr(args, "reset_otp", False),
         )  # fmt: skip
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve(world))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_serve(world))
+        except DemoPrerequisiteError as exc:
+            # As `demo --flow issue` does: the MFP screens need the real print engine.
+            print(f"myna-edge demo --ui: {exc}")
+            return 1
     return 0

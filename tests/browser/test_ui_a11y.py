@@ -19,7 +19,6 @@ one flow per state, to keep the module's time near a minute.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,11 @@ from typing import Any
 import pytest
 
 from host.gateway import Gateway, GatewayConfig
+from hw_sim.printing import EngineFault
 from tests.browser.browser_support import (
     WorldThread,
     enter_secret,
+    insert_cash,
     open_app,
     plain_text,
     secret_free,
@@ -497,21 +498,19 @@ def test_a11y_issue_screens_keyboard_only(world: WorldThread, page: Any, axe_sou
     wait_screen(page, "issue-fee")
     focus_on_heading(page)
     audit(page, axe_source, "issue fee")
-    hold = asyncio.Event()
-    w.issuance.engine.hold = hold
+    w.issuance.engine.arm(EngineFault.HOLD)  # the printing screen stays until released
     try:
         page.keyboard.press("Enter")  # 支払う
         wait_screen(page, "issue-pay")
         focus_on_heading(page)
         audit(page, axe_source, "issue pay")
-        world.loop.call_soon_threadsafe(w.issuance.cash.insert, 500)
+        insert_cash(world, 500)
         wait_screen(page, "issue-printing")
         focus_on_heading(page)
         assert page.get_attribute("#screen-issue-printing [role=status] h2", "tabindex") == "-1"
         audit(page, axe_source, "issue printing")
     finally:
-        world.loop.call_soon_threadsafe(hold.set)
-        w.issuance.engine.hold = None
+        w.issuance.engine.release()
     wait_screen(page, "issue-take")
     page.wait_for_selector("#issue-result dd")
     focus_on_heading(page)

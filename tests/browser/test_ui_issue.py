@@ -2,25 +2,30 @@
 """Certificate issuance on the kiosk touchscreen (コンビニ交付, issue 14 item 7), in Chromium.
 
 On the shared world (``myna_edge.demo.ui``: its kiosk agent is an MFP with
-the reference municipality 千代田区 behind the demo's centre, a coin box and
-a print engine): the whole path from 行政サービス to taking the certificate,
+the reference municipality 千代田区 behind the demo's centre, the ccTalk bus
+emulator on a pty and the print engine, cupsd with ippeveprinter): the
+whole path from 行政サービス to taking the certificate,
 with the PIN sealed in the page and the choice answered as
 ``document_choice``; cancel on the choosing and fee screens (nothing paid,
 nothing printed); a paper jam (refunded, said in plain Japanese); the
-centre down. Screenshots go to ``docs/screenshots/issue-*.png``.
+centre down. Money is counted where it lands (the hoppers' payouts, the
+bills stacked or handed back) and documents where ``ippeveprinter`` kept
+them. Screenshots go to ``docs/screenshots/issue-*.png``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
 
+from hw_sim.printing import EngineFault
+from myna_edge.demo.ui_issue import UiIssuance
 from tests.browser.browser_support import (
     LogTrap,
     WorldThread,
     enter_secret,
+    insert_cash,
     open_app,
     plain_text,
     secret_free,
@@ -36,11 +41,14 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"issue-{name}.png"))
 
 
-def insert(world: WorldThread, yen: int) -> None:
-    """The resident inserts ``yen`` into the coin box (in the world's loop)."""
-    cash = world.world.issuance.cash if world.world.issuance else None
-    assert cash is not None
-    world.loop.call_soon_threadsafe(cash.insert, yen)
+def paid_out(issuance: UiIssuance) -> int:
+    """Yen the hoppers paid so far (change and refunds in coins)."""
+    return sum(issuance.bus.paid_out())
+
+
+def printed(issuance: UiIssuance) -> list[str]:
+    """The documents the printer received, by the flow's job title (the serial)."""
+    return [doc.name for doc in issuance.engine.received()]
 
 
 def to_choice(world: WorldThread, page: Any, *, shots: bool = False) -> None:
@@ -112,8 +120,8 @@ def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> No
     w = world.world
     assert w.kiosk is not None
     assert w.issuance is not None
-    printed_before = len(w.issuance.engine.printed)
-    kept_before = w.issuance.cash.kept
+    printed_before = len(printed(w.issuance))
+    paid_before = paid_out(w.issuance)
     # A short idle limit (12 s per screen) brings the left-document warning at 4 s.
     bodies = open_app(page, f"{w.kiosk.url}?idle=12")
     to_choice(world, page, shots=True)
@@ -130,30 +138,26 @@ def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> No
         "show_relationship": True,
         "household_scope": "HOUSEHOLD_SCOPE_WHOLE_HOUSEHOLD",
     }
-    hold = asyncio.Event()
-    w.issuance.engine.hold = hold  # the printing screen stays until released below
+    w.issuance.engine.arm(EngineFault.HOLD)  # the printing screen stays until released below
     page.click("#issue-fee-yes")
     wait_screen(page, "issue-pay")
     pay = page.inner_text("#issue-pay-facts")
     assert "住民票の写し（2 通）" in pay, pay
     assert "400円" in pay, pay
     assert page.is_visible("#cancel")  # the payment can still be cancelled
-    insert(world, 100)
+    insert_cash(world, 100)
     page.wait_for_function(
         "() => document.getElementById('issue-pay-status').textContent.includes('100円')"
     )
     assert page.inner_text("#issue-pay-status") == "お預かり 100円　あと 300円"
     assert page.get_attribute("#issue-pay-status", "aria-live") == "polite"
     _shot(page, "09-pay")
-    insert(world, 500)  # 600 in for 400: 200 change
+    insert_cash(world, 500)  # 600 in for 400: 200 change
     wait_screen(page, "issue-printing")
     assert page.is_hidden("#cancel")  # printing: no cancel (charged iff printed)
     assert page.evaluate("document.body.dataset.idleLimit") == ""  # no idle timeout either
     _shot(page, "10-printing")
-    try:
-        world.loop.call_soon_threadsafe(hold.set)
-    finally:
-        w.issuance.engine.hold = None
+    w.issuance.engine.release()  # the held job prints
     wait_screen(page, "issue-take")  # paid, printed, take it
     assert page.is_hidden("#cancel")  # nothing to cancel once printed
     page.wait_for_selector("#issue-result dd")
@@ -169,10 +173,10 @@ def test_ui_issue_whole_path(world: WorldThread, page: Any, trap: LogTrap) -> No
     assert facts["おつり"] == "200円"
     assert "証明書とおつりのお取り忘れ" in plain_text(page, "#issue-take-warning")
     assert page.evaluate("document.body.dataset.charged") == "1"
-    serial = w.issuance.engine.printed[-1]
-    assert serial in result  # the serial the print engine printed is the one shown
-    assert len(w.issuance.engine.printed) == printed_before + 1
-    assert w.issuance.cash.kept == kept_before + 400  # charged iff printed
+    serial = printed(w.issuance)[-1]
+    assert serial in result  # the serial the print engine received is the one shown
+    assert len(printed(w.issuance)) == printed_before + 1
+    assert paid_out(w.issuance) == paid_before + 200  # the change only: the fee is kept
     _shot(page, "11-take")
     # Still on the take screen: the certificate is left in the tray (取り忘れ), said again.
     page.wait_for_function("() => document.body.dataset.leftDocument === '1'")
@@ -191,7 +195,7 @@ def test_ui_issue_cancel_on_choice_and_fee(world: WorldThread, page: Any) -> Non
     w = world.world
     assert w.kiosk is not None
     assert w.issuance is not None
-    printed, kept = len(w.issuance.engine.printed), w.issuance.cash.kept
+    jobs, paid = len(printed(w.issuance)), paid_out(w.issuance)
     open_app(page, w.kiosk.url)
     to_choice(world, page)
     page.keyboard.press("1")
@@ -211,18 +215,20 @@ def test_ui_issue_cancel_on_choice_and_fee(world: WorldThread, page: Any) -> Non
     page.click("#error-done")
     world.idle()
     # 取消 while paying: what was inserted comes back.
-    returned = w.issuance.cash.returned
     to_choice(world, page)
     choose_resident_record(page)
     page.click("#issue-fee-yes")
     wait_screen(page, "issue-pay")
-    insert(world, 100)
-    world.call(asyncio.sleep(0))  # after the coin in the world's loop: it has landed
+    insert_cash(world, 100)
+    page.wait_for_function(  # the coin was counted before 取消
+        "() => document.getElementById('issue-pay-status').textContent.includes('100円')"
+    )
     page.keyboard.press("Escape")  # a keypad's 取消
     wait_screen(page, "error")
     assert page.evaluate("document.body.dataset.error") == "cancelled"
-    assert w.issuance.cash.returned == returned + 100
-    assert (len(w.issuance.engine.printed), w.issuance.cash.kept) == (printed, kept)
+    world.idle()
+    assert paid_out(w.issuance) == paid + 100  # the 100 yen came back from the hoppers
+    assert len(printed(w.issuance)) == jobs  # nothing printed
 
 
 def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> None:
@@ -230,16 +236,19 @@ def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> No
     w = world.world
     assert w.kiosk is not None
     assert w.issuance is not None
-    returned = w.issuance.cash.returned
-    kept = w.issuance.cash.kept
+    paid, jobs = paid_out(w.issuance), len(printed(w.issuance))
     open_app(page, w.kiosk.url)
     to_choice(world, page)
     choose_resident_record(page)
-    w.issuance.engine.fault = True
-    page.click("#issue-fee-yes")
-    wait_screen(page, "issue-pay")
-    insert(world, 500)
-    wait_screen(page, "error")
+    w.issuance.jam_next_print()  # the panel's "Jam the next print"
+    try:
+        page.click("#issue-fee-yes")
+        wait_screen(page, "issue-pay")
+        insert_cash(world, 500)
+        wait_screen(page, "error")
+    finally:
+        world.idle()
+        w.issuance.clear_printer()  # the operator clears the jam for the next test
     assert page.evaluate("document.body.dataset.reason") == "result.print_failed_refunded"
     text = plain_text(page, "#error-text")
     assert "返" in text, text  # 手数料をお返し…
@@ -247,8 +256,8 @@ def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> No
     page.click("#lang")
     assert "fee has been returned" in plain_text(page, "#error-text")
     page.click("#lang")
-    assert w.issuance.cash.returned == returned + 500
-    assert w.issuance.cash.kept == kept  # not charged: nothing printed
+    assert paid_out(w.issuance) == paid + 500  # not charged: all of it came back
+    assert len(printed(w.issuance)) == jobs  # ippeveprinter kept no document of an aborted job
 
 
 def test_ui_issue_centre_down(world: WorldThread, page: Any) -> None:

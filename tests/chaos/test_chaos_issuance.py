@@ -145,8 +145,12 @@ def test_a_pin_or_a_name_on_the_mfp_side_is_caught(tmp_path: Path) -> None:
     (tmp_path / "mfp-01-ej.txt").write_text(
         f"ISSUE-END serial=131016-2026-000001 pin={profile.auth_pin}\n", encoding="utf-8"
     )
-    (tmp_path / "campaign.log").write_text(f"printing for {profile.person.name}\n", "utf-8")
+    (tmp_path / "campaign.log").write_text(
+        f"printing for {profile.person.name}\nListDocuments OK {profile.auth_pin}.90 ms\n",
+        "utf-8",
+    )
     leaks = find_leaks(tmp_path, ["default"])
+    assert len([leak for leak in leaks if leak.startswith("campaign.log: default:auth_pin")]) == 0
     assert "mfp-01-ej.txt: default:auth_pin (ascii)" in leaks
     assert "campaign.log: default:name (utf-8)" in leaks
     assert all(profile.auth_pin not in leak for leak in leaks)  # labels, never values

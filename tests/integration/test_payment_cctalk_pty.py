@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from host.errors import (
     PaymentDeviceError,
     PaymentTimeoutError,
 )
-from host.flows.issuance_ports import Escrow, PaymentPort
+from host.flows.issuance_ports import Escrow, PaymentPort, PaymentProgress
 from host.peripherals.cctalk.errors import CcTalkFrameError, CoinJamError, PayoutShortError
 from host.peripherals.payment import CcTalkPayment
 from hw_sim.devices.cctalk import SimCcTalkBus
@@ -71,6 +72,40 @@ def test_the_class_is_a_payment_port(sim: SimCcTalkBus) -> None:
     async def scenario(port: CcTalkPayment) -> None:
         checked: PaymentPort = port
         assert checked is port
+
+    run(sim, scenario)
+
+
+def test_watch_reports_each_running_total_in_the_event_loop(sim: SimCcTalkBus) -> None:
+    """Each coin's running total reaches the watcher in the loop's thread; None stops it."""
+
+    async def scenario(port: CcTalkPayment) -> None:
+        assert isinstance(port, PaymentProgress)
+        loop_thread = threading.get_ident()
+        totals: asyncio.Queue[int] = asyncio.Queue()
+        threads: set[int] = set()
+
+        def watcher(total_yen: int) -> None:
+            threads.add(threading.get_ident())
+            totals.put_nowait(total_yen)
+
+        port.watch(watcher)
+        task = asyncio.create_task(port.collect(payment_id="op-1", fee_yen=300, timeout=5.0))
+        await asyncio.to_thread(sim.wait_until, sim.accepting)
+        seen = []
+        for _ in range(3):  # one coin, then wait for its report: one total per coin
+            assert sim.insert_coin(100)
+            seen.append(await asyncio.wait_for(totals.get(), 5.0))
+        escrow = await task
+        assert seen == [100, 200, 300]
+        assert escrow.inserted_yen == 300
+        assert threads == {loop_thread}  # call_soon_threadsafe, never the worker
+        port.watch(None)
+        task = asyncio.create_task(port.collect(payment_id="op-2", fee_yen=100, timeout=5.0))
+        await pay(sim, coins=(100,))
+        await task
+        await asyncio.sleep(0)  # anything the worker handed over has run by now
+        assert totals.empty()
 
     run(sim, scenario)
 

@@ -402,6 +402,22 @@ class IssuanceTables:
         ).fetchall()
         return [_outbox(row) for row in rows]
 
+    def outbox_backlog(self, max_attempts: int) -> tuple[int, int, int | None]:
+        """Undelivered entries: (with attempts left, given up, oldest state change in us).
+
+        The oldest is the ``changed_us`` of the request whose decision the
+        entry carries (written in the same transaction); None when nothing waits.
+        """
+        row = self._x(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN o.attempts >= ? THEN 1 ELSE 0 END), 0),"
+            " MIN(COALESCE(r.changed_us, r.created_us)) FROM issuance_outbox o"
+            " LEFT JOIN issuance_requests r ON r.request_id = o.request_id"
+            " WHERE o.done_us IS NULL",
+            (max_attempts,),
+        ).fetchone()
+        total, gave_up, oldest = int(row[0]), int(row[1]), row[2]
+        return total - gave_up, gave_up, None if oldest is None else int(oldest)
+
     def outbox_done(self, request_id: str, action: OutboxAction, now_us: int) -> bool:
         """Mark delivered; False when it was already."""
         return (

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -148,8 +148,18 @@ class Cashier:
             hopper.set_enabled(False)
         _log.info("ccTalk payment ready: coins %s, bills %s", self._coin_table, self._bill_table)
 
-    def collect(self, fee_yen: int, *, timeout: float, cancelled: threading.Event) -> Held:
+    def collect(
+        self,
+        fee_yen: int,
+        *,
+        timeout: float,
+        cancelled: threading.Event,
+        on_credit: Callable[[int], None] | None = None,
+    ) -> Held:
         """Accept money until ``fee_yen`` is held; then inhibit and return what is held.
+
+        ``on_credit(total_yen)`` is called (in this thread) after each poll
+        that found new money, so a screen can show what is in.
 
         Raises:
             ValueError: a fee that is not positive.
@@ -167,9 +177,10 @@ class Cashier:
                 if cancelled.is_set() or time.monotonic() >= deadline:
                     break
                 time.sleep(self.poll_interval)
-                self._poll(held, fee_yen)
+                self._poll_and_report(held, fee_yen, on_credit)
             self._inhibit()
-            self._poll(held, fee_yen)  # credit that arrived while inhibiting
+            # credit that arrived while inhibiting
+            self._poll_and_report(held, fee_yen, on_credit)
         except CcTalkError:
             self._return_after_fault(held)
             raise
@@ -179,6 +190,14 @@ class Cashier:
         if cancelled.is_set():
             raise PaymentCancelledError(f"payment cancelled; {returned} yen returned")
         raise PaymentTimeoutError(f"the fee was not paid in time; {returned} yen returned")
+
+    def _poll_and_report(
+        self, held: Held, fee_yen: int, on_credit: Callable[[int], None] | None
+    ) -> None:
+        before = held.total_yen
+        self._poll(held, fee_yen)
+        if on_credit is not None and held.total_yen != before:
+            on_credit(held.total_yen)
 
     def take(self, held: Held, fee_yen: int) -> int:
         """Keep the fee: stack the escrowed bill and pay the change; returns the change.

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hw_sim.card import get_profile
-from myna_edge.chaos.secrets.scan import scan
+from myna_edge.chaos.secrets.scan import Hit, scan
 
 __all__ = ["capture_logs", "find_leaks"]
 
@@ -63,11 +63,29 @@ def _personal(profile: str) -> dict[str, str]:
     }
 
 
+def _decimal(path: Path, hit: Hit, length: int) -> bool:
+    """An ASCII hit that is the whole part of a decimal number (``1234.90 ms``), not a PIN.
+
+    Why: the test cards' PINs (1234, 2468, 5678) are common numbers, and the
+    access log prints each call's latency with two decimals; a PIN is never
+    written with a fraction. Every other encoding, and a PIN followed by
+    anything else, still counts.
+    """
+    if hit.encoding != "ascii":
+        return False
+    tail = path.read_bytes()[hit.offset + length : hit.offset + length + 2]
+    return len(tail) == 2 and tail[:1] == b"." and tail[1:].isdigit()
+
+
 def find_leaks(folder: Path, profiles: Sequence[str]) -> list[str]:
     """Every leak under ``folder`` as ``file: label (encoding)``; labels, never values."""
     pins = {f"{profile}:auth_pin": get_profile(profile).auth_pin for profile in profiles}
     hits, _, _ = scan(folder, pins)
-    found = [f"{Path(hit.path).name}: {hit.label} ({hit.encoding})" for hit in hits]
+    found = [
+        f"{Path(hit.path).name}: {hit.label} ({hit.encoding})"
+        for hit in hits
+        if not _decimal(folder / hit.path, hit, len(pins[hit.label]))
+    ]
     personal: dict[str, str] = {}
     for profile in profiles:
         personal.update(_personal(profile))

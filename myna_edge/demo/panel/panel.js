@@ -12,7 +12,7 @@
     $("pad-display").textContent = s.pad ? s.pad.join("\n") : "(no PIN pad: MicroPython missing)";
     $("kiosk-link").textContent = `kiosk app: ${s.kiosk_url}`;
     $("atm-link").textContent = `ATM app: ${s.atm_url}`;
-    $("fee-state").textContent = s.fee_due ? `(fee ${s.fee_due} yen, inserted ${s.fee_inserted})` : "";
+    $("fee-state").textContent = s.cash_open ? "(the cash slot is open)" : "";
   }
 
   // The phone's screen after booking: under the OTP policy it shows the one-time password.

@@ -26,6 +26,9 @@ ALERTS = (
     "MynaTerminalCannotReachVerifier",
     "MynaPrinterOutOfPaper",
     "MynaJournalBacklog",
+    "MynaMunicipalityUnreachable",
+    "MynaIssuanceOutboxBacklog",
+    "MynaIssuanceOutboxGaveUp",
 )
 
 

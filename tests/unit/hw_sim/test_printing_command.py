@@ -46,5 +46,10 @@ def test_released_hang_ends_unprinted(control: Path, capsys: pytest.CaptureFixtu
     assert _run(control, "hang", capsys) == (1, "")
 
 
+def test_released_hold_prints(control: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (control / command.RELEASE).touch()
+    assert _run(control, "hold", capsys) == (0, "")
+
+
 def test_missing_document_fails(control: Path) -> None:
     assert command.main(["print-command", str(control / "absent.pdf")]) == 1

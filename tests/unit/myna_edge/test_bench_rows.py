@@ -98,3 +98,43 @@ def test_counter_rows_name_the_minimum_the_run_measured_against() -> None:
         by_figure["counter_with_pin: software share of the total (target ≤ 0.05)"].ratio == 0.0135
     )
     assert by_figure["transfer: card commands"].baseline == "protocol minimum (8 commands)"
+
+
+def test_issuance_rows_name_their_baselines_and_what_dominates() -> None:
+    """Issue 14's rows, from a stored figure set: the flow, render + sign, throughput."""
+    flow = {
+        "software_ms": 600.0,
+        "modelled_card_ms": 570.0,
+        "software_share_of_total": 0.5128,
+        "terminal_software_ms": 20.0,
+        "terminal_software_share_of_total": 0.0339,
+        "card_commands": 8,
+        "minimum_commands": 8,
+        "commands_vs_minimum": 1.0,
+        "time_split_ms": {"card": 5.0, "link": 0.0, "verifier": 580.0, "host": 15.0},
+    }
+    document = {"pairs": 6, "unsigned_render_ms": 440.0, "render_and_sign_ms": 452.0,
+                "render_and_sign_over_unsigned": 1.027}  # fmt: skip
+    run = {
+        "issuance": {"per_second": 2.1, "p50_ms": 470.0},
+        "verify_card": {"per_second": 700.0},
+        "issuance_over_verify_card": 0.003,
+        "mean_ms_per_call": {"open_session": 2.0, "prove_card": 3.0,
+                             "request_document": 460.0, "confirm_printed": 3.0},
+    }  # fmt: skip
+    figures = {"issue_flow": flow, "document": document, "throughput": {"blocks": 3, "1": run}}
+    by_figure = {row.figure: row for row in build_rows({"issuance": figures})}
+    assert by_figure["issue: card commands"].baseline == "protocol minimum (8 commands)"
+    share = by_figure["issue: software share of the total (target ≤ 0.05)"]
+    assert share.ratio == 0.5128
+    assert "payment and printing excluded" in share.baseline
+    assert "580.0 ms" in share.measured
+    assert by_figure["issue: terminal software share, centre's calls left out"].ratio == 0.0339
+    render = by_figure["document render + sign (issue_document)"]
+    assert render.ratio == 1.027
+    assert render.baseline.startswith("fpdf2 rendering the same page with an unsigned code (440.0")
+    one = by_figure["issuance throughput (4 calls per document), 1 in flight"]
+    assert one.ratio == 0.003
+    assert "(700.0 calls/s)" in one.baseline
+    assert "dominant: request_document 460.0 ms/call" in one.measured
+    assert len(build_rows({"issuance": {"rounds": 1}})) == 0  # nothing measured, no rows
