@@ -14,6 +14,7 @@ names grpc-prometheus made the convention) and the same local-only
 - ``tracing``: OpenTelemetry spans over gRPC (off unless configured) and the
   request id of the command or call being served.
 - ``json_logs``: the JSON-lines log formatter with trace and request ids.
+- ``flow_steps``: the agent's time per flow step, and a span per step.
 """
 
 from myna_metrics.interceptors import (

@@ -6,6 +6,7 @@ a card field or a secret)::
 
     myna_agent_flow_completions_total{command,code,reason}   each Execute's Completion
     myna_agent_flow_step_seconds{command,step}               time spent in each step
+    myna_agent_step_seconds{flow,step}                       FlowMachine steps (flow_steps)
     myna_agent_device_state{device,state}                    1 for each device's state now
     myna_agent_printer_paper_out                             1 while the printer has none
     myna_agent_journal_backlog                               transfers + resets unresolved

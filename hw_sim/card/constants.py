@@ -67,6 +67,9 @@ class Sw(IntEnum):
     """Status words the card answers with (§4.3, ISO/IEC 7816-4 §5.6)."""
 
     OK = 0x9000
+    # UNCONFIRMED, our model of the iPhone's on-phone verification (phones):
+    APPROVAL_PENDING = 0x6401  # ISO: "immediate response required": no answer yet
+    APPROVAL_DECLINED = 0x6600  # ISO: "security-related issue": declined on the phone
     AUTHENTICATION_FAILED = 0x6300  # EXTERNAL AUTHENTICATE with a wrong MAC
     WRONG_PIN = 0x63C0  # low nibble = tries left; 63C0 alone = now blocked
     WRONG_LENGTH = 0x6700

@@ -49,8 +49,9 @@ def compute_digital_signature(ctx: CardContext, cmd: CommandApdu) -> ResponseApd
     key, condition = found
     if not cmd.data or (cmd.le is not None and cmd.le < _SIGNATURE_SIZE):
         return status(Sw.WRONG_LENGTH)
-    if not ctx.satisfied(condition):
-        return status(Sw.SECURITY_NOT_SATISFIED)
+    refused = ctx.refusal(condition)
+    if refused is not None:
+        return status(refused)
     if key is None:
         return status(Sw.CONDITIONS_NOT_SATISFIED)
     signature = sign_with_scheme(key, cmd.p1, cmd.data)

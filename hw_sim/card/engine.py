@@ -30,6 +30,7 @@ from hw_sim.card import crypto_commands, file_commands, issuer_commands, pin_com
 from hw_sim.card.apdu import CommandApdu, ResponseApdu, parse_command, status
 from hw_sim.card.constants import Ins, Sw
 from hw_sim.card.filesystem import CardImage
+from hw_sim.card.phones import Approval
 from hw_sim.card.pins import PinStore, pin_key_name
 from hw_sim.card.session import CardContext, SecurityState
 
@@ -102,6 +103,7 @@ class CardEngine:
             security=SecurityState(),
             reselect_clears_security=reselect_clears_security,
             random_bytes=random_bytes,
+            approval=image.approval,
         )
 
     def __repr__(self) -> str:
@@ -117,6 +119,21 @@ class CardEngine:
     def pins(self) -> PinStore:
         """The PIN objects (persistent state)."""
         return self._context.pins
+
+    @property
+    def approval(self) -> Approval | None:
+        """The iPhone's on-phone user verification, or None (not an iPhone)."""
+        return self._context.approval
+
+    def set_approval(self, approval: Approval) -> None:
+        """Set the iPhone's user verification; it lasts until set again.
+
+        Raises:
+            ValueError: this credential has no on-phone verification.
+        """
+        if self._context.approval is None:
+            raise ValueError("only an iPhone credential has an on-phone approval")
+        self._context.approval = Approval(approval)
 
     def reset(self) -> None:
         """Forget selection and security status, as a power cycle does."""

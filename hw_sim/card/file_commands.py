@@ -100,8 +100,9 @@ def read_binary(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
         return status(found)
     if not isinstance(found, TransparentEf):
         return status(Sw.INCOMPATIBLE_FILE)
-    if not ctx.satisfied(found.read_condition):
-        return status(Sw.SECURITY_NOT_SATISFIED)
+    refused = ctx.refusal(found.read_condition)
+    if refused is not None:
+        return status(refused)
     if offset >= len(found.content):
         return status(Sw.OFFSET_OUTSIDE_EF)
     # An SFI reference makes the EF current (ISO/IEC 7816-4 §7.2.2).

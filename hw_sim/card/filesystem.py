@@ -26,6 +26,8 @@ from types import MappingProxyType
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hw_sim.card.constants import MIN_AID_PREFIX
+from hw_sim.card.contactless import Contactless
+from hw_sim.card.phones import Approval, DeviceKind
 from hw_sim.card.pins import PinPolicy
 
 __all__ = ["Application", "CardImage", "Ef", "KeyEf", "PinEf", "TransparentEf"]
@@ -86,12 +88,15 @@ class Application:
         files: file id to EF.
         self_sign_key: the application's own key for ``80 2A 00 00`` with no
             credential (券面 APs, §3.3), or None.
+        aliases: further DF names that select it by exact match (a phone's
+            own JPKI AID, ``phones``); PIN objects stay keyed by ``aid``.
     """
 
     name: str
     aid: bytes
     files: Mapping[int, Ef]
     self_sign_key: rsa.RSAPrivateKey | None = field(default=None, repr=False)
+    aliases: tuple[bytes, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", MappingProxyType(dict(self.files)))
@@ -118,6 +123,11 @@ class CardImage:
         data_objects: GET DATA tag (``P1 P2``) to value, at any level.
         card_id: the issuer-facing card id (``issuer_commands``), or None.
         issuer_key: the card's AES-128 issuer key, or None (no issuer reset).
+        device: what carries the credential (card, Android, iPhone).
+        contactless: the RF answers (Type A/B), or None for the readers'
+            own defaults (the card's Type B).
+        approval: the iPhone's user verification at power-on, or None for
+            credentials without one (``phones``).
     """
 
     applications: tuple[Application, ...]
@@ -125,6 +135,9 @@ class CardImage:
     data_objects: Mapping[int, bytes] = field(default_factory=dict)
     card_id: bytes | None = None
     issuer_key: bytes | None = field(default=None, repr=False)
+    device: DeviceKind = DeviceKind.CARD
+    contactless: Contactless | None = None
+    approval: Approval | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_objects", MappingProxyType(dict(self.data_objects)))
@@ -136,7 +149,7 @@ class CardImage:
         than ``MIN_AID_PREFIX`` match nothing.
         """
         for application in self.applications:
-            if application.aid == name:
+            if application.aid == name or name in application.aliases:
                 return application
         if len(name) < MIN_AID_PREFIX:
             return None

@@ -21,9 +21,15 @@ Rules (jpki-card.md §4.1, §4.3, §5, §9.2):
   (``6985``); a new value that breaks the format is ``6A80`` and changes
   nothing. ``P1=00`` (old and new value together) is not supported
   (``6A86``): no source uses it.
+* Phones (``phones``, UNCONFIRMED): CHANGE REFERENCE DATA is ``6985`` (the
+  user changes secrets on the phone). An iPhone takes no PIN at the
+  terminal: VERIFY with data is ``6985``, and an empty VERIFY answers the
+  approval's status (``9000`` once approved).
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from hw_sim.card.apdu import CommandApdu, ResponseApdu, status
 from hw_sim.card.constants import Sw, sw_tries
@@ -32,6 +38,8 @@ from hw_sim.card.pins import PinKey, VerifyResult
 from hw_sim.card.session import CardContext
 
 __all__ = ["change_reference_data", "verify"]
+
+_ANY_PIN: Final = frozenset({-1})
 
 
 def verify(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
@@ -45,6 +53,8 @@ def verify(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
         return status(Sw.WRONG_LENGTH)
     fid, key = target
     record = ctx.pins.record(key)
+    if ctx.approval is not None:
+        return status(_phone_verify(ctx, bool(cmd.data)))
     if not cmd.data:
         return status(sw_tries(0 if record.blocked else record.tries_left))
     result = ctx.pins.verify(key, cmd.data)
@@ -68,6 +78,8 @@ def change_reference_data(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
         return status(Sw.WRONG_LENGTH)
     fid, key = target
     record = ctx.pins.record(key)
+    if ctx.image.device.is_phone:
+        return status(Sw.CONDITIONS_NOT_SATISFIED)  # phones: changed on the phone only
     if fid not in ctx.security.verified:
         return status(Sw.SECURITY_NOT_SATISFIED)
     if not record.policy.changeable:
@@ -76,6 +88,13 @@ def change_reference_data(ctx: CardContext, cmd: CommandApdu) -> ResponseApdu:
         return status(Sw.WRONG_DATA)
     ctx.pins.change(key, cmd.data)
     return status(Sw.OK)
+
+
+def _phone_verify(ctx: CardContext, with_data: bool) -> Sw:
+    """VERIFY on an iPhone: no PIN at the terminal; the status is the approval's."""
+    if with_data:
+        return Sw.CONDITIONS_NOT_SATISFIED
+    return ctx.refusal(_ANY_PIN) or Sw.OK
 
 
 def _resolve(ctx: CardContext, p2: int) -> tuple[int, PinKey] | Sw:

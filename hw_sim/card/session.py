@@ -27,6 +27,7 @@ from typing import Final, TypeVar
 
 from hw_sim.card.constants import Sw
 from hw_sim.card.filesystem import Application, CardImage, Ef
+from hw_sim.card.phones import Approval
 from hw_sim.card.pins import PinKey, PinStore
 
 __all__ = ["CardContext", "SecurityState"]
@@ -35,6 +36,11 @@ __all__ = ["CardContext", "SecurityState"]
 _P2_CURRENT_EF: Final = 0x80
 
 _EfT = TypeVar("_EfT", bound=Ef)
+
+_APPROVAL_SW: Final = {
+    Approval.DECLINED: Sw.APPROVAL_DECLINED,
+    Approval.NO_ANSWER: Sw.APPROVAL_PENDING,
+}
 
 
 @dataclass
@@ -74,6 +80,8 @@ class CardContext:
         security: selection and security status (volatile).
         reselect_clears_security: see the module docstring.
         random_bytes: source of GET CHALLENGE bytes.
+        approval: the iPhone's on-phone user verification, or None for a
+            credential without one (``phones``); set by tests or the panel.
     """
 
     image: CardImage
@@ -81,6 +89,7 @@ class CardContext:
     security: SecurityState
     reselect_clears_security: bool
     random_bytes: Callable[[int], bytes]
+    approval: Approval | None = None
 
     def pin_key(self, fid: int) -> PinKey | None:
         """Return the PIN-store key of ``fid`` in the selected application, if any."""
@@ -93,6 +102,19 @@ class CardContext:
     def satisfied(self, condition: frozenset[int]) -> bool:
         """Return whether any PIN object of ``condition`` is verified (empty = always)."""
         return not condition or bool(condition & self.security.verified)
+
+    def refusal(self, condition: frozenset[int]) -> Sw | None:
+        """Return the SW refusing a use guarded by ``condition``, or None to go on.
+
+        On an iPhone the on-phone approval stands in for every PIN object
+        (``phones``): approved opens everything, declined and no answer get
+        their own status words. Elsewhere ``6982`` until a PIN is verified.
+        """
+        if not condition:
+            return None
+        if self.approval is not None:
+            return _APPROVAL_SW.get(self.approval)
+        return None if self.satisfied(condition) else Sw.SECURITY_NOT_SATISFIED
 
     def referenced_ef(self, p2: int, kind: type[_EfT]) -> _EfT | Sw:
         """Return the EF of type ``kind`` that P2 names, or the SW to answer.

@@ -36,7 +36,9 @@ from hw_sim.card.apdu import PIN_BEARING_INS, hex_spaced, redact_command
 from hw_sim.card.apdu_log import ApduLog, ApduLogEntry
 from hw_sim.card.constants import TRACE
 from hw_sim.card.engine import CardEngine, CardSnapshot
+from hw_sim.card.contactless import Contactless
 from hw_sim.card.filesystem import CardImage
+from hw_sim.card.phones import Approval, DeviceKind
 from hw_sim.card.pins import PinStore
 from hw_sim.card.storage import save_pins
 from hw_sim.errors import CardClosedError, CardNotPoweredError
@@ -115,6 +117,34 @@ class VirtualCard:
     def atr(self) -> bytes:
         """The answer to reset."""
         return self._engine.image.atr
+
+    @property
+    def device(self) -> DeviceKind:
+        """What carries the credential: a card, an Android phone or an iPhone."""
+        return self._engine.image.device
+
+    @property
+    def contactless(self) -> Contactless | None:
+        """The RF answers (Type A/B), or None for the readers' card defaults."""
+        return self._engine.image.contactless
+
+    @property
+    def approval(self) -> Approval | None:
+        """The iPhone's on-phone user verification, or None (not an iPhone)."""
+        return self._engine.approval
+
+    def set_approval(self, approval: Approval) -> None:
+        """Approve, decline or leave unanswered the iPhone's user verification.
+
+        Tests and the simulator panel call this; it lasts until set again
+        (also across power cycles), like a user who keeps the phone ready.
+
+        Raises:
+            ValueError: not an iPhone.
+        """
+        with self._lock:
+            self._engine.set_approval(approval)
+            _log.debug("card %s: approval %s", self._profile_name, Approval(approval).value)
 
     @property
     def profile_name(self) -> str:

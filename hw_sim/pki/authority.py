@@ -33,7 +33,7 @@ from host.private_files import private_folder
 from hw_sim.home import sim_home
 from hw_sim.identity import Person
 from hw_sim.pki import builders, profile, store
-from hw_sim.pki.profile import CertKind
+from hw_sim.pki.profile import CaFamily, CertKind
 
 __all__ = ["TestPki"]
 
@@ -90,8 +90,10 @@ class TestPki:
         ca_keys: dict[CertKind, rsa.RSAPrivateKey],
         ca_certificates: dict[CertKind, x509.Certificate],
         card_data_key: rsa.RSAPrivateKey,
+        family: CaFamily = CaFamily.CARD,
     ) -> None:
         """Wrap loaded material; use ``TestPki.open`` instead."""
+        self._family = family
         self._directory = directory
         self._ca_keys = dict(ca_keys)
         self._ca_certificates = dict(ca_certificates)
@@ -99,12 +101,16 @@ class TestPki:
         self._holder_keys: dict[str, rsa.RSAPrivateKey] = {}
 
     @classmethod
-    def open(cls, directory: Path | str | None = None) -> TestPki:
+    def open(
+        cls, directory: Path | str | None = None, *, family: CaFamily = CaFamily.CARD
+    ) -> TestPki:
         """Load the PKI from ``directory``, generating it on first use.
 
         Args:
             directory: the cache folder, created if needed; the default is
                 ``pki`` in the simulator's home (``hw_sim.home.sim_home``).
+            family: which CAs the folder holds (card or mobile); a folder
+                made for the other family is refused.
 
         Raises:
             PkiCacheError: the folder holds a damaged or foreign cache.
@@ -116,14 +122,17 @@ class TestPki:
             with store.locked(path):
                 # Re-check under the lock: another process may have won.
                 if not (path / _INDEX).exists():
-                    _create(path)
-        return cls._load(path)
+                    _create(path, CaFamily(family))
+        return cls._load(path, CaFamily(family))
 
     @classmethod
-    def _load(cls, path: Path) -> TestPki:
+    def _load(cls, path: Path, family: CaFamily) -> TestPki:
         index = store.read_json(path / _INDEX)
         if index.get("format") != _FORMAT:
             raise store.PkiCacheError(f"unknown cache format in {path / _INDEX}")
+        # Folders from before the mobile CAs have no family: they are card CAs.
+        if index.get("family", CaFamily.CARD.value) != family.value:
+            raise store.PkiCacheError(f"{path} holds another family's CAs")
         keys: dict[CertKind, rsa.RSAPrivateKey] = {}
         certificates: dict[CertKind, x509.Certificate] = {}
         for kind in CertKind:
@@ -133,10 +142,16 @@ class TestPki:
             if certificate.public_key() != key.public_key():
                 raise store.PkiCacheError(f"{cert_name} does not match {key_name}")
             keys[kind], certificates[kind] = key, certificate
-        return cls(path, keys, certificates, store.load_private_key(path / _CARD_DATA_KEY))
+        card_data_key = store.load_private_key(path / _CARD_DATA_KEY)
+        return cls(path, keys, certificates, card_data_key, family)
 
     def __repr__(self) -> str:
-        return f"TestPki(directory={str(self._directory)!r})"
+        return f"TestPki(directory={str(self._directory)!r}, family={self._family.value!r})"
+
+    @property
+    def family(self) -> CaFamily:
+        """Whether these CAs issue card or smartphone certificates."""
+        return self._family
 
     @property
     def directory(self) -> Path:
@@ -230,6 +245,7 @@ class TestPki:
             ca_key=self._ca_keys[kind],
             not_before=start,
             not_after=end,
+            family=self._family,
         )
 
     def issue_expired(
@@ -376,7 +392,7 @@ def _new_key() -> rsa.RSAPrivateKey:
     )
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, family: CaFamily) -> None:
     """Generate the CAs and the card-data key; the caller holds the lock.
 
     ``index.json`` is written last, so a crash part-way leaves a folder that
@@ -386,7 +402,7 @@ def _create(path: Path) -> None:
     files: dict[str, Any] = {}
     for kind in CertKind:
         key = _new_key()
-        certificate = builders.build_ca_certificate(kind, key, not_before=start)
+        certificate = builders.build_ca_certificate(kind, key, not_before=start, family=family)
         cert_name, key_name = _ca_files(kind)
         store.atomic_write(path / key_name, store.private_key_pem(key), private=True)
         store.atomic_write(path / cert_name, store.certificate_pem(certificate))
@@ -396,6 +412,7 @@ def _create(path: Path) -> None:
         path / _INDEX,
         {
             "format": _FORMAT,
+            "family": family.value,
             "created": start.isoformat(),
             "ca": files,
             "card_data_key": _CARD_DATA_KEY,

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from hw_sim.identity import Person
 from hw_sim.pki import profile
-from hw_sim.pki.profile import CertKind
+from hw_sim.pki.profile import CaFamily, CertKind
 
 __all__ = [
     "Revocation",
@@ -135,10 +135,14 @@ def check_key(public_key: rsa.RSAPublicKey) -> None:
 
 
 def build_ca_certificate(
-    kind: CertKind, key: rsa.RSAPrivateKey, *, not_before: dt.datetime
+    kind: CertKind,
+    key: rsa.RSAPrivateKey,
+    *,
+    not_before: dt.datetime,
+    family: CaFamily = CaFamily.CARD,
 ) -> x509.Certificate:
     """Build the self-signed root of ``kind``, valid ``CA_VALIDITY`` from ``not_before``."""
-    name = profile.ca_name(kind)
+    name = profile.ca_name(kind, family)
     public_key = key.public_key()
     return (
         x509.CertificateBuilder()
@@ -164,6 +168,7 @@ def build_holder_certificate(
     ca_key: rsa.RSAPrivateKey,
     not_before: dt.datetime,
     not_after: dt.datetime,
+    family: CaFamily = CaFamily.CARD,
 ) -> x509.Certificate:
     """Build a holder certificate of ``kind`` for ``person`` (§6).
 
@@ -206,7 +211,7 @@ def build_holder_certificate(
             x509.CRLDistributionPoints(
                 [
                     x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(profile.crl_url(kind))],
+                        full_name=[x509.UniformResourceIdentifier(profile.crl_url(kind, family))],
                         relative_name=None,
                         reasons=None,
                         crl_issuer=None,

@@ -43,6 +43,7 @@ __all__ = [
     "SIGN_POLICY_OID",
     "TEST_ORGANIZATION",
     "VALIDITY_END_TIME",
+    "CaFamily",
     "CertKind",
     "ca_name",
     "crl_url",
@@ -55,6 +56,20 @@ class CertKind(StrEnum):
 
     AUTH = "auth"  # 利用者証明用: user authentication, PIN 4 digits
     SIGN = "sign"  # 署名用: digital signature, 6-16 character password
+
+
+class CaFamily(StrEnum):
+    """Which credentials a set of CAs issues for: the card, or smartphones.
+
+    UNCONFIRMED: that smartphone certificates (Android since 2023, iPhone
+    since 2025) chain to issuing CAs of their own. J-LIS publishes
+    separate "スマホ用電子証明書" services, but no source we read shows the
+    chain, so the simulator keeps them apart (``hw_sim.pki.mobile``) and a
+    verifier can tell a phone certificate from a card one by its issuer.
+    """
+
+    CARD = "card"
+    MOBILE = "mobile"
 
 
 #: RSA modulus size in bits for every key: holders, CAs, card data issuer (§6).
@@ -71,6 +86,13 @@ _CA_OU: Final = MappingProxyType(
     {
         CertKind.AUTH: "JPKI for user authentication",
         CertKind.SIGN: "JPKI for digital signature",
+    }
+)
+# UNCONFIRMED: the mobile CAs' OU (see ``CaFamily``); our wording.
+_MOBILE_CA_OU: Final = MappingProxyType(
+    {
+        CertKind.AUTH: "JPKI for smartphone user authentication",
+        CertKind.SIGN: "JPKI for smartphone digital signature",
     }
 )
 
@@ -184,21 +206,23 @@ ERA_STARTS: Final = (
 )
 
 
-def ca_name(kind: CertKind) -> x509.Name:
-    """Return the DN of the ``kind`` CA, which is both its subject and issuer."""
+def ca_name(kind: CertKind, family: CaFamily = CaFamily.CARD) -> x509.Name:
+    """Return the DN of the ``kind`` CA of ``family``, both its subject and issuer."""
+    units = _MOBILE_CA_OU if family is CaFamily.MOBILE else _CA_OU
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, TEST_ORGANIZATION),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _CA_OU[kind]),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, units[kind]),
             x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, CA_DN_COMMON),
         ]
     )
 
 
-def crl_url(kind: CertKind) -> str:
+def crl_url(kind: CertKind, family: CaFamily = CaFamily.CARD) -> str:
     """Return the CRL distribution point URL written into ``kind`` certificates."""
-    return CRL_URL_TEMPLATE.format(kind=kind.value)
+    name = kind.value if family is CaFamily.CARD else f"{family.value}-{kind.value}"
+    return CRL_URL_TEMPLATE.format(kind=name)
 
 
 def era_code(date: dt.date) -> str:

@@ -4,16 +4,25 @@
 No timing is asserted: the figures must be there, add up, and count exactly
 what the suite says it ran (card commands, documents, VerifyCard calls).
 The suite at one round is also the bench's own check that it cannot rot.
+The ``issuance`` group (pytest-benchmark) times one document through the
+centre against one VerifyCard on the same centre; the document's render +
+sign against the unsigned page is ``test_bench_document``'s group.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from host.client.issuance import IssuanceClient
+from myna.edge.v1 import verifier_pb2 as pb
+from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from myna_edge.bench.issuance import ISSUE_MINIMUM_COMMANDS, issuance_suite
+from myna_edge.bench.issuance_load import IssuanceRig, issue_one, resident_record_fee
 from myna_edge.bench.issuance_rows import issuance_rows
+from myna_edge.loop_thread import LoopThread
 
 pytestmark = pytest.mark.bench
 
@@ -64,3 +73,50 @@ def test_every_row_of_the_run_names_its_baseline(report: dict[str, Any]) -> None
     rows = list(issuance_rows(report))
     assert len(rows) == 3 + 1 + 2
     assert all(row.ratio is not None and row.baseline for row in rows)
+
+
+async def _client(rig: IssuanceRig) -> IssuanceClient:
+    return IssuanceClient(rig.client)
+
+
+@pytest.fixture(scope="module")
+def centre(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LoopThread, IssuanceRig, Any]]:
+    thread = LoopThread()
+    rig = thread.run(IssuanceRig.start(tmp_path_factory.mktemp("bench-issuance")))
+    client = thread.run(_client(rig))  # grpc.aio: made on the loop that uses it
+    try:
+        yield thread, rig, client
+    finally:
+        thread.run(client.close())
+        thread.run(rig.stop())
+        thread.close()
+
+
+@pytest.mark.benchmark(group="issuance")
+def test_bench_one_document_through_the_centre(benchmark: Any, centre: Any) -> None:
+    """Open, prove, request (the municipality renders and signs), confirm printed."""
+    thread, rig, client = centre
+    fee = thread.run(resident_record_fee(rig, client))
+    keys = iter(range(10**6))
+    steps = benchmark(lambda: thread.run(issue_one(rig, client, fee, f"b-{next(keys)}")))
+    assert set(steps) == {"open_session", "prove_card", "request_document", "confirm_printed"}
+
+
+@pytest.mark.benchmark(group="issuance")
+def test_bench_verify_card_on_the_same_centre(benchmark: Any, centre: Any) -> None:
+    """The baseline of the group: one VerifyCard (session opened and signed ahead)."""
+    thread, rig, _ = centre
+
+    async def one() -> int:
+        channel = rig.channel(rig.port)
+        try:
+            stub = pb_grpc.VerifierServiceStub(channel)
+            request = (await rig.verify_requests(stub, 1))[0]
+            response = await stub.VerifyCard(request)
+            return int(response.reason)
+        finally:
+            await channel.close()
+
+    assert benchmark(lambda: thread.run(one())) == pb.REASON_OK

@@ -51,6 +51,15 @@ def printed(issuance: UiIssuance) -> list[str]:
     return [doc.name for doc in issuance.engine.received()]
 
 
+def panel_action(page: Any, url: str, action: str, value: object) -> Any:
+    """POST one simulator-panel action (``/sim/action``) as the panel page would."""
+    return page.request.post(
+        url + "sim/action",
+        data=json.dumps({"action": action, "value": value}),
+        headers={"Content-Type": "application/json", "Origin": url.rstrip("/")},
+    )
+
+
 def to_choice(world: WorldThread, page: Any, *, shots: bool = False) -> None:
     """From the start screen to the municipality screen: card, PIN, card handed back."""
     w = world.world
@@ -240,11 +249,15 @@ def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> No
     open_app(page, w.kiosk.url)
     to_choice(world, page)
     choose_resident_record(page)
-    w.issuance.jam_next_print()  # the panel's "Jam the next print"
+    closed = panel_action(page, w.kiosk.url, "coins", 100)
+    assert closed.status == 409  # the emulator takes no coin while nothing is being paid
+    assert panel_action(page, w.kiosk.url, "printer_fault", "").status == 200  # the engine is armed
     try:
         page.click("#issue-fee-yes")
         wait_screen(page, "issue-pay")
-        insert_cash(world, 500)
+        w.issuance.bus.wait_until(w.issuance.bus.accepting, 10.0)
+        coin = panel_action(page, w.kiosk.url, "coins", 500)  # the panel's "Insert 500 yen"
+        assert coin.status == 200
         wait_screen(page, "error")
     finally:
         world.idle()
@@ -257,7 +270,9 @@ def test_ui_issue_printer_fault_is_refunded(world: WorldThread, page: Any) -> No
     assert "fee has been returned" in plain_text(page, "#error-text")
     page.click("#lang")
     assert paid_out(w.issuance) == paid + 500  # not charged: all of it came back
-    assert len(printed(w.issuance)) == jobs  # ippeveprinter kept no document of an aborted job
+    # The job reached the printer (ippeveprinter keeps every document it
+    # receives) and jammed mid-print: the flow was told "aborted", not "printed".
+    assert len(printed(w.issuance)) == jobs + 1
 
 
 def test_ui_issue_centre_down(world: WorldThread, page: Any) -> None:

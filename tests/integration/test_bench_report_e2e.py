@@ -134,6 +134,22 @@ def test_the_flow_split_adds_up_and_the_link_is_charged(report_dir: Path) -> Non
     assert flows["transfer_with_receipt"]["card_commands"] == 11
 
 
+def test_the_issuance_rows_and_the_issue_flow_split_are_in_the_report(report_dir: Path) -> None:
+    """Issue 14: the issue flow, render + sign and the centre's throughput, each with a baseline."""
+    markdown = (report_dir / "README.md").read_text(encoding="utf-8")
+    figures = {row[1]: row for row in _table(markdown)}
+    for figure in (
+        "issue: card commands",
+        "issue: software share of the total (target ≤ 0.05)",
+        "document render + sign (issue_document)",
+        "issuance throughput (4 calls per document), 1 in flight",
+        "issuance throughput (4 calls per document), 4 in flight",
+    ):
+        assert figure in figures, figure
+        assert figures[figure][2] != "n/a", figure
+    assert "| issue | " in markdown.split("## Where a flow's time goes", 1)[1]
+
+
 def test_naming_suites_writes_no_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -129,6 +129,10 @@ def test_one_trace_per_command_across_agent_and_verifier(
         assert span.parent.span_id == root.context.span_id
         assert span.attributes is not None
         assert span.attributes[REQUEST_ID_ATTRIBUTE] == "trace-1"
+    # a span per flow step, in the same trace under the command (myna_metrics.flow_steps)
+    steps = [s for s in agent if s.name.startswith("step transfer.")]
+    assert {"step transfer.start", "step transfer.done"} <= {s.name for s in steps}
+    assert all(s.parent is not None and s.parent.span_id == root.context.span_id for s in steps)
     by_id = {s.context.span_id: s for s in clients}
     assert len(remote) == len(clients)  # every call reached the verifier, traced
     for span in remote:  # the server span continues the client span of the same call

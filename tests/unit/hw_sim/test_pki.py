@@ -558,7 +558,7 @@ def test_export_public_writes_only_public_material(pki: TestPki, tmp_path: Path)
 
 def test_all_is_curated() -> None:
     assert sorted(hw_sim.pki.__all__) == sorted(
-        ["CertKind", "PkiCacheError", "SAN_OIDS", "TestPki"]
+        ["CaFamily", "CertKind", "PkiCacheError", "SAN_OIDS", "TestPki", "open_mobile_pki"]
     )
     for name in hw_sim.pki.__all__:
         assert hasattr(hw_sim.pki, name)

@@ -57,13 +57,16 @@ def test_apdu_counts_come_from_the_exact_counts() -> None:
         "card": {"auth_certificate": {"extended": {"apdus": 3}, "chunked_256": {"apdus": 7}}},
         "readers": {"pcsc": "unavailable", "libnfc": {"auth_certificate": {"apdus": 7}}},
         "flows": {"transfer": {"card_commands": 8, "minimum_commands": 8}},
+        "issuance": {"issue_flow": {"card_commands": 9, "minimum_commands": 8}},
     }
     assert apdu_counts(figures) == [
         ("auth cert, sim:// extended", 3, 3),
         ("auth cert, 256-B chunks", 7, 3),
         ("auth cert, libnfc://", 7, 3),
         ("transfer flow", 8, 8),
+        ("issue flow", 9, 8),
     ]
+    assert apdu_counts({"issuance": "failed: RuntimeError: boom"}) == []
 
 
 def test_bench_with_no_suite_named_writes_the_default_folder(

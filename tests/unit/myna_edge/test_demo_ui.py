@@ -62,3 +62,20 @@ def test_ui_options_and_a_bad_idle_value(capsys: pytest.CaptureFixture[str]) -> 
     assert parser.parse_args([]).idle == 60.0
     assert parser.parse_args([]).reset_otp is False
     assert parser.parse_args(["--ui", "--reset-otp"]).reset_otp is True
+
+
+def test_ui_demo_without_cups_names_debs_demo(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No CUPS programs here: the demo stops with what to install, before serving anything."""
+    monkeypatch.setattr(
+        "myna_edge.demo.issue.engine_tools", lambda: {"cupsd": None, "ippeveprinter": None}
+    )
+    parser = argparse.ArgumentParser()
+    add_ui_arguments(parser)
+    parser.add_argument("--card", default="default")
+    assert run_ui_demo(parser.parse_args(["--ui"])) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "cupsd, ippeveprinter" in out
+    assert "make debs-demo" in out
+    assert "Ctrl-C" not in out  # it never served

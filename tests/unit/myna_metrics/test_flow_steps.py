@@ -8,6 +8,7 @@ Also here: the issuance command's completions are counted by code.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -36,7 +37,7 @@ def test_step_times_follow_the_history_back_to_back(tmp_path: Path) -> None:
     _, flow, _, _, _ = _run(tmp_path)
     times = flow.step_times()
     assert [t.step for t in times] == [s.value for s in flow.history]
-    for before, after in zip(times, times[1:], strict=False):
+    for before, after in itertools.pairwise(times):
         assert before.end_ns == after.start_ns  # each step ends as the next begins
     assert all(t.start_ns <= t.end_ns for t in times)
     assert flow.step_times() == times  # the run is over: the last step's end is fixed

@@ -13,21 +13,15 @@ import asyncio
 from prometheus_client import REGISTRY
 
 from myna.edge.v1 import issuance_pb2 as ipb
-from tests.unit.verifier.test_issuance import (  # noqa: F401 - fixtures
-    FakeMunicipality,
-    _order,
-    _proven,
-    _request,
-    core,
-    env,
-    hours,
-)
+from tests.unit.verifier import test_issuance as domain
 from tests.verifier_support import MutableClock
 from verifier import issuance_metrics, issuance_outbox, issuance_requests, metrics
 from verifier.core import Core
 from verifier.issuance_codes import PrintFailure
 
 _SERVICE = "/myna.edge.v1.IssuanceService/"
+# The domain tests' fixtures (a core with [issuance] and outbox_max_attempts=3).
+env, hours, core = domain.env, domain.hours, domain.core
 
 
 def _value(name: str, **labels: str) -> float:
@@ -60,17 +54,15 @@ def test_answers_are_counted_by_method_state_and_refusal() -> None:
     assert _value(requests, method="RequestDocument", state="ISSUED") == issued + 1
     assert _value(requests, method="ConfirmPrinted", state="CHARGED") == charged + 1
     assert _value(requests, method="ReportPrintFailure", state="CHARGED") == lost_race + 1
-    assert (
-        _value(refusals, method="RequestDocument", reason="MUNICIPALITY_UNAVAILABLE") == down + 1
-    )
+    assert _value(refusals, method="RequestDocument", reason="MUNICIPALITY_UNAVAILABLE") == down + 1
     assert (
         _value(refusals, method="ListDocuments", reason="MUNICIPALITY_UNAVAILABLE") == listing + 1
     )
 
 
 def test_the_outbox_backlog_its_age_and_the_give_up(core: Core) -> None:
-    port = FakeMunicipality()
-    outcome = _request(core, port, _order(_proven(core)))
+    port = domain.FakeMunicipality()
+    outcome = domain._request(core, port, domain._order(domain._proven(core)))
     assert outcome.request is not None
     issuance_metrics.sample_outbox(core)
     assert _value("myna_verifier_issuance_outbox_oldest_seconds") == 0  # nothing owed yet
