@@ -70,6 +70,7 @@ def _cards(*, as_json: bool) -> int:
         document: list[dict[str, Any]] = [
             {
                 "name": profile.name,
+                "kind": profile.device.value,
                 "state": profile.state,
                 "description": profile.description,
                 "pins": {
@@ -84,9 +85,11 @@ def _cards(*, as_json: bool) -> int:
         return 0
     name_width = max(len("NAME"), *(len(profile.name) for profile in catalogue))
     state_width = max(len("STATE"), *(len(profile.state) for profile in catalogue))
-    print(f"{'NAME':<{name_width}}  {'STATE':<{state_width}}  DESCRIPTION")
+    kind_width = max(len("KIND"), *(len(profile.device.value) for profile in catalogue))
+    print(f"{'NAME':<{name_width}}  {'KIND':<{kind_width}}  {'STATE':<{state_width}}  DESCRIPTION")
     for profile in catalogue:
         print(
-            f"{profile.name:<{name_width}}  {profile.state:<{state_width}}  {profile.description}"
+            f"{profile.name:<{name_width}}  {profile.device.value:<{kind_width}}"
+            f"  {profile.state:<{state_width}}  {profile.description}"
         )
     return 0

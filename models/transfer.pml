@@ -77,7 +77,7 @@ chan rep = [2] of { mtype, mtype };
 	req!kind; \
 	do \
 	:: rep?k,r -> if :: k == kind -> break :: else -> skip fi \
-	:: empty(rep) && nfull(req) -> req!kind \
+	:: atomic { empty(rep) && nfull(req) -> req!kind } \
 	:: crashes < MAXCRASH -> crashes++; goto restart \
 	od; \
 	CRASH
@@ -124,8 +124,8 @@ end_idle:
 			}
 			if
 			:: faults < MAXFAULT -> faults++  /* the answer is lost */
-			:: faults < MAXFAULT && nfull(req) -> faults++; req!k  /* delivered again, later */
-			:: nfull(rep) -> rep!k,r
+			:: atomic { faults < MAXFAULT && nfull(req) -> faults++; req!k }  /* delivered again, later */
+			:: atomic { nfull(rep) -> rep!k,r }
 			:: full(rep) -> skip
 			fi
 		fi

@@ -27,6 +27,7 @@ File layout (every key optional; paths relative to the file)::
     crl_refresh_seconds = 300
     [policy]
     transfer_threshold_yen = 100000; nonce_ttl_seconds = 60; ...
+    fleet_online_seconds = 150; fleet_write_seconds = 60   # fleet status (verifier.fleet_store)
     [metrics]                               # off unless listen is given (or --metrics)
     listen = "127.0.0.1:9464"; allow = ["10.0.0.0/8"]   # allow: scrapers, if not loopback
     [tracing]                               # OpenTelemetry; off unless endpoint (or --otlp)
@@ -128,6 +129,10 @@ class PolicyConfig:
     reset_policy: str = "reservation_only"  # or "otp" (the 2020 plan)
     otp_max_attempts: int = 3
     idempotency_ttl_seconds: float = 48 * 3600.0
+    #: Fleet status (``verifier.fleet_store``): a terminal is online when it reported
+    #: this recently; an unchanged report is written at most every ``fleet_write_seconds``.
+    fleet_online_seconds: float = 150.0
+    fleet_write_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,8 @@ class _PolicyFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
     reset_policy: _ResetPolicyName | UnsetType = UNSET
     otp_max_attempts: Annotated[int, msgspec.Meta(ge=1)] | UnsetType = UNSET
     idempotency_ttl_seconds: float | UnsetType = UNSET
+    fleet_online_seconds: _Positive | UnsetType = UNSET
+    fleet_write_seconds: Annotated[float, msgspec.Meta(ge=0)] | UnsetType = UNSET
 
 
 class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):

@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Fleet status: the terminals' status streams, their metrics and the operator's RPC.
 
-Why in memory, per process: a report is a snapshot the agent repeats on
-every change and as a heartbeat, so nothing is lost when a verifier
-restarts (the agents reopen their streams on a replica within seconds),
-and the ledger database stays the ledger's. The view is that of the
-process holding the streams: one verifier process (``--workers 1``) per
-replica, and ``myna-edge verifier fleet`` merges several replicas'
-operator listeners (newest report wins). With ``--workers N`` each worker
-would see only its own connections, so the operator listener is served
-only by a single-process verifier (see docs/operators.md).
+In memory, per process: the open streams (a revoked terminal's is cut at
+its next report, shutdown answers them all) and each terminal's latest
+report. With a ``FleetStore`` (the server always gives one) each report is
+also kept in the database's ``fleet_status`` table, written sparingly
+(``verifier.fleet_store``), so the operator listener of any worker
+(``--workers N``) or any replica sharing PostgreSQL shows the whole fleet;
+``myna-edge verifier fleet`` still merges several listeners (newest report
+wins) for replicas with databases of their own. Without a store (the fuzz
+harness, unit tests) the view is the process's own.
 
 The operator listener (``[operator] listen``) is plaintext gRPC on
 127.0.0.1 by default; a peer that is neither loopback nor in ``allow`` is
@@ -43,7 +43,8 @@ from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import fleet_pb2_grpc as fpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from myna_metrics import MetricsConfig, parse_metrics_address
-from verifier.errors import InvalidRequestError
+from verifier.errors import InvalidRequestError, StorageError
+from verifier.fleet_store import FleetStore, LocalTerminal, status_of
 
 __all__ = [
     "DEVICES",
@@ -108,6 +109,9 @@ class _Terminal:
     report: vpb.ReportStatusRequest
     last_seen: dt.datetime
     streams: int = 0
+    #: What this process last wrote to the store for the terminal, and when.
+    written: bytes | None = None
+    written_at: dt.datetime | None = None
 
 
 #: What a report that does not decode becomes (``ReportStatusDecoding``).
@@ -150,8 +154,12 @@ class ReportStatusDecoding(grpc.aio.ServerInterceptor):
 class FleetRegistry:
     """The latest report of every terminal, and which ones have a stream open."""
 
-    def __init__(self, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self, clock: Callable[[], dt.datetime] | None = None, *, store: FleetStore | None = None
+    ) -> None:
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        #: The shared table (``verifier.fleet_store``); None: this process's view only.
+        self.store = store
         self._terminals: dict[str, _Terminal] = {}
         self._closing = asyncio.Event()
 
@@ -172,6 +180,17 @@ class FleetRegistry:
         entry.report, entry.last_seen = clean_report(report), self._clock()
         REPORTS.inc()
         self._export()
+
+    async def _persist(self, terminal_id: str, *, first: bool) -> None:
+        """Write the terminal's report to the store when due (``FleetStore.due``)."""
+        entry = self._terminals.get(terminal_id)
+        if self.store is None or entry is None:
+            return
+        data = entry.report.SerializeToString(deterministic=True)
+        if first or self.store.due(data, entry.written, entry.written_at, entry.last_seen):
+            seen = entry.last_seen
+            if await self.store.put(terminal_id, data, seen):
+                entry.written, entry.written_at = data, seen
 
     def close_streams(self) -> None:
         """Answer every open status stream (shutdown: the agents reconnect elsewhere)."""
@@ -208,33 +227,39 @@ class FleetRegistry:
                     raise InvalidRequestError("report", "a status report that does not decode")
                 check()
                 self.record(terminal_id, report)
+                await self._persist(terminal_id, first=taken == 0)
                 taken += 1
         finally:
             closing.cancel()
             entry = self._terminals.get(terminal_id)
             if entry is not None:
                 entry.streams -= 1
+                # Ended by the terminal or cut (revoked): offline for every process at
+                # once. Not on our shutdown: the agent is reopening it on a replica.
+                if entry.streams == 0 and self.store is not None and not self._closing.is_set():
+                    self.store.closed(terminal_id, entry.last_seen)
             self._export()
         return vpb.ReportStatusResponse(reports=taken)
 
     def terminals(self) -> list[fpb.TerminalStatus]:
-        """Every known terminal's status, by terminal id."""
-        out = []
-        for terminal_id in sorted(self._terminals):
-            entry = self._terminals[terminal_id]
-            status = fpb.TerminalStatus(
-                terminal_id=terminal_id,
-                online=entry.streams > 0,
-                reader=entry.report.reader,
-                printer=entry.report.printer,
-                controller=entry.report.controller,
-                versions=entry.report.versions,
-            )
-            if entry.report.HasField("last_flow"):
-                status.last_flow.CopyFrom(entry.report.last_flow)
-            status.last_seen_time.FromDatetime(entry.last_seen)
-            out.append(status)
-        return out
+        """Every terminal this process knows, by terminal id (online: a stream open here)."""
+        return [
+            status_of(t, e.report, e.last_seen, online=e.streams > 0)
+            for t, e in sorted(self._terminals.items())
+        ]
+
+    async def fleet(self) -> list[fpb.TerminalStatus]:
+        """The whole fleet: the store's table overlaid with this process's view.
+
+        Raises:
+            StorageError: the database failed.
+        """
+        if self.store is None:
+            return self.terminals()
+        local = {
+            t: LocalTerminal(e.report, e.last_seen, e.streams) for t, e in self._terminals.items()
+        }
+        return await self.store.statuses(local)
 
     def _export(self) -> None:
         online = [t for t in self._terminals.values() if t.streams > 0]
@@ -276,19 +301,28 @@ class FleetServicer(fpb_grpc.FleetServiceServicer):
         request: fpb.ListTerminalsRequest,
         context: grpc.aio.ServicerContext[fpb.ListTerminalsRequest, fpb.ListTerminalsResponse],
     ) -> fpb.ListTerminalsResponse:
-        """Every terminal this process has heard from."""
+        """Every terminal of the fleet (``FleetRegistry.fleet``)."""
         if not peer_allowed(context.peer(), self._allow):
             _log.warning("operator call refused from a peer not allowed")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not an allowed operator peer")
-        return fpb.ListTerminalsResponse(terminals=self.registry.terminals())
+        try:
+            terminals = await self.registry.fleet()
+        except StorageError:
+            _log.warning("fleet table unreadable", exc_info=True)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the fleet table is unavailable")
+        return fpb.ListTerminalsResponse(terminals=terminals)
 
 
 class OperatorServer:
     """The operator listener: ``FleetService`` in plaintext, loopback unless allowed."""
 
-    def __init__(self, config: MetricsConfig, registry: FleetRegistry) -> None:
+    def __init__(
+        self, config: MetricsConfig, registry: FleetRegistry, *, shared_port: bool = False
+    ) -> None:
+        """``shared_port``: every worker of ``--workers N`` listens (``SO_REUSEPORT``)."""
         self.config = config
         self.registry = registry
+        self._options = (("grpc.so_reuseport", 1),) if shared_port else ()
         self.port = 0
         self._server: grpc.aio.Server | None = None
 
@@ -298,7 +332,7 @@ class OperatorServer:
         Raises:
             OSError: the address cannot be bound.
         """
-        server = grpc.aio.server()
+        server = grpc.aio.server(options=self._options)
         fpb_grpc.add_FleetServiceServicer_to_server(
             FleetServicer(self.registry, self.config.allow), server
         )

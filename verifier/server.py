@@ -34,6 +34,7 @@ from verifier.config import VerifierConfig, check_insecure_listen
 from verifier.core import Core, to_us
 from verifier.errors import ConfigError
 from verifier.fleet import FleetRegistry, OperatorServer, ReportStatusDecoding
+from verifier.fleet_store import FleetStore
 from verifier.issuance_service import ISSUANCE_SERVICE_NAME, IssuanceServicer, attach_issuance
 from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
@@ -155,7 +156,14 @@ class VerifierServer:
         #: OpenTelemetry server spans when ``config.tracing`` is set (``verifier.tracing``).
         self.tracing = VerifierTracing.for_server(config, worker=worker)
         #: The terminals' status reports (``verifier.fleet``), and the operator listener.
-        self.fleet = FleetRegistry()
+        policy = config.policy
+        store = FleetStore(
+            self.core.storage,
+            online_seconds=policy.fleet_online_seconds,
+            write_seconds=policy.fleet_write_seconds,
+            clock=self.core.now,
+        )
+        self.fleet = FleetRegistry(self.core.now, store=store)
         self.operator: OperatorServer | None = None
 
     def _credentials(self) -> grpc.ServerCredentials:
@@ -224,13 +232,10 @@ class VerifierServer:
         return port
 
     async def _start_operator(self) -> None:
-        # Per process (verifier.fleet): a worker sees only its own connections.
+        # Every worker serves it, on one shared port, from the fleet table (verifier.fleet_store).
         if self.config.operator is None:
             return
-        if self.worker:
-            _log.warning("[operator] is served only with --workers 1 (verifier.fleet)")
-            return
-        self.operator = OperatorServer(self.config.operator, self.fleet)
+        self.operator = OperatorServer(self.config.operator, self.fleet, shared_port=self.worker)
         try:
             await self.operator.start()
         except OSError as exc:

@@ -34,6 +34,7 @@ from host.card.basic_four import BasicFour
 from host.card.card_info import CardInfo
 from host.card.certificates import CertificateSummary, summarize_certificate
 from host.card.constants import SHA256_DIGEST_LENGTH
+from host.card.detection import CredentialKind, Detection, detect_credential
 from host.card.files import ReadStrategy
 from host.card.integrity import IntegrityStatus
 from host.card.kinds import KeyKind
@@ -54,6 +55,8 @@ __all__ = [
     "CertificateSummary",
     "CodeKind",
     "CodeTarget",
+    "CredentialKind",
+    "Detection",
     "FacePhoto",
     "FaceReading",
     "FaceVerdict",
@@ -312,6 +315,18 @@ class MynaCard:
         return _surface.read_basic_four_with_code(
             self._channel, raw, issuer_key=issuer_key, strategy=self._strategy
         )
+
+    def detect(self, *, atr: bytes | None = None) -> Detection:
+        """Return what was presented (card, Android, iPhone) from its answers.
+
+        See ``host.card.detection``; ``detect().kind`` is the
+        ``CredentialKind`` flows branch on.
+
+        Raises:
+            DataFormatError: not a JPKI credential, or contradictory answers.
+            CardError: a refusal while reading the token label.
+        """
+        return detect_credential(self._channel, atr=atr)
 
     def token_label(self) -> str:
         """Return the JPKI token label (``JPKIAPICCTOKEN2`` for a card, §3.1).

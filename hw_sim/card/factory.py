@@ -11,8 +11,8 @@ serial numbers are kept).
 Loading RSA keys dominates opening a card (tenths of a second), so built
 card images are cached in the process, keyed by folder and profile. A cache
 entry is used only while the files it was built from look unchanged (path,
-inode, size and mtime of every file in the PKI folder, its subfolders and
-the card's folder), so a PKI regenerated or a certificate revoked by
+inode, size and mtime of every file in the PKI folder, its subfolders (the
+mobile CAs among them) and the card's folder), so a PKI regenerated or a certificate revoked by
 another process causes a rebuild.
 """
 
@@ -24,13 +24,13 @@ import threading
 from pathlib import Path
 
 from hw_sim.card.filesystem import CardImage
-from hw_sim.card.issue import build_card
+from hw_sim.card.issue import build_card, build_phone
 from hw_sim.card.pins import PinKey, PinSeed, PinStore
 from hw_sim.card.profiles import CardProfile, get_profile
 from hw_sim.card.storage import STATE_FILE, forget_state, load_pins
 from hw_sim.card.virtual_card import VirtualCard
 from hw_sim.home import sim_home
-from hw_sim.pki import TestPki
+from hw_sim.pki import TestPki, open_mobile_pki
 
 __all__ = ["open_card", "reset_card"]
 
@@ -97,7 +97,10 @@ def _built(profile: CardProfile, root: Path, card_dir: Path) -> _Built:
         cached = _CACHE.get(key)
         if cached is not None and cached[0] == _fingerprint(pki_dir, card_dir):
             return cached[1]
-        built = build_card(profile, TestPki.open(pki_dir), card_dir)
+        if profile.device.is_phone:
+            built = build_phone(profile, open_mobile_pki(pki_dir), card_dir)
+        else:
+            built = build_card(profile, TestPki.open(pki_dir), card_dir)
         _CACHE[key] = (_fingerprint(pki_dir, card_dir), built)
         return built
 

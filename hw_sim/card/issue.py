@@ -16,6 +16,11 @@ certificates are revoked in the PKI whenever they are not already.
 GET DATA objects (jpki-card.md §3.5): ``5F51`` the contact ATR without TS,
 ``00F0`` the 5-digit municipality code, ``00F2`` the card expiry
 ``YYYYMMDD``; other tags are absent (``6A88``).
+
+Phones (``build_phone``, differences in ``phones``): the caller passes the
+*mobile* PKI; the image holds only the JPKI application (phone label, own
+AID alias, auth certificate behind the PIN), no GET DATA objects and no
+issuer key, and only the two JPKI PIN objects.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ from hw_sim.card import issuer_commands, jpki_ap, surface_ap, text_ap
 from hw_sim.card.constants import AID_JPKI, AID_SURFACE, AID_TEXT
 from hw_sim.card.filesystem import CardImage
 from hw_sim.card.jpki_ap import JpkiContent, build_jpki_application
+from hw_sim.card.phones import (
+    AID_JPKI_ANDROID,
+    AID_JPKI_IPHONE,
+    LABEL_ANDROID,
+    LABEL_IPHONE,
+    DeviceKind,
+)
 from hw_sim.card.pins import (
     AUTH_PIN,
     BIRTH_DATE_KEY,
@@ -52,7 +64,7 @@ from hw_sim.card.text_ap import TextContent, build_text_application
 from hw_sim.files import atomic_write
 from hw_sim.pki import CertKind, TestPki
 
-__all__ = ["build_card", "card_serial_number", "pin_seeds"]
+__all__ = ["build_card", "build_phone", "card_serial_number", "pin_seeds"]
 
 _log = logging.getLogger(__name__)
 
@@ -162,6 +174,54 @@ def build_card(
         ),
     )
     return image, pin_seeds(profile)
+
+
+_PHONE_IDS: Final = {
+    DeviceKind.ANDROID: (LABEL_ANDROID, AID_JPKI_ANDROID),
+    DeviceKind.IPHONE: (LABEL_IPHONE, AID_JPKI_IPHONE),
+}
+
+
+def build_phone(
+    profile: CardProfile, mobile_pki: TestPki, card_dir: Path
+) -> tuple[CardImage, dict[PinKey, PinSeed]]:
+    """Return the image and PIN seeds of phone ``profile`` (module docstring).
+
+    Raises:
+        ValueError: ``profile`` is not a phone.
+        OSError: the certificate cache cannot be written.
+        hw_sim.pki.PkiCacheError: the PKI folder is damaged.
+    """
+    if not profile.device.is_phone:
+        raise ValueError(f"{profile.name} is not a phone")
+    label, aid = _PHONE_IDS[profile.device]
+    auth_key = mobile_pki.holder_key(f"{profile.name}-auth")
+    sign_key = mobile_pki.holder_key(f"{profile.name}-sign")
+    auth_cert = _certificate(mobile_pki, profile, CertKind.AUTH, auth_key, card_dir)
+    sign_cert = _certificate(mobile_pki, profile, CertKind.SIGN, sign_key, card_dir)
+    jpki = build_jpki_application(
+        JpkiContent(
+            auth_certificate=_der(auth_cert),
+            auth_ca=_der(mobile_pki.ca_certificate(CertKind.AUTH)),
+            sign_certificate=_der(sign_cert),
+            sign_ca=_der(mobile_pki.ca_certificate(CertKind.SIGN)),
+            auth_key=auth_key,
+            sign_key=sign_key,
+            serial_number=card_serial_number(profile),
+            token_label=label,
+            auth_cert_needs_pin=True,  # §3.1: MYNA verifies before reading on a phone
+            aliases=(aid,),
+        )
+    )
+    image = CardImage(
+        (jpki,),
+        profile.atr,
+        device=profile.device,
+        contactless=profile.contactless,
+        approval=profile.approval,
+    )
+    seeds = pin_seeds(profile)
+    return image, {key: seeds[key] for key in seeds if key[0] == AID_JPKI}
 
 
 def _der(certificate: x509.Certificate) -> bytes:

@@ -89,6 +89,9 @@ class JpkiContent:
         auth_key: the user-authentication key.
         sign_key: the signing key, or None (under 15).
         serial_number: 16 ASCII characters for the token info.
+        token_label: EF 0006's label (a phone's differs, ``phones``).
+        auth_cert_needs_pin: EF 000A readable only after 0018 (phones, §3.1).
+        aliases: further DF names of the application (a phone's own AID).
     """
 
     auth_certificate: bytes = field(repr=False)
@@ -98,9 +101,12 @@ class JpkiContent:
     auth_key: rsa.RSAPrivateKey = field(repr=False)
     sign_key: rsa.RSAPrivateKey | None = field(repr=False)
     serial_number: str
+    token_label: str = TOKEN_LABEL
+    auth_cert_needs_pin: bool = False
+    aliases: tuple[bytes, ...] = ()
 
 
-def token_info(serial_number: str) -> bytes:
+def token_info(serial_number: str, label: str = TOKEN_LABEL) -> bytes:
     """Return EF 0006: a 160-byte PKCS#11 ``CK_TOKEN_INFO`` image (§3.1).
 
     Only the label is relied on by hosts; the other values copy SOL's
@@ -110,7 +116,7 @@ def token_info(serial_number: str) -> bytes:
     if len(serial_number) != 16 or not serial_number.isascii():
         raise ValueError("the token serial number is 16 ASCII characters")
     return (
-        TOKEN_LABEL.ljust(32).encode("ascii")
+        label.ljust(32).encode("ascii")
         + ("0" * 31 + "1").encode("ascii")  # manufacturerID
         + b"E16R01NJ".ljust(16)  # model
         + serial_number.encode("ascii")
@@ -135,10 +141,12 @@ def build_jpki_application(content: JpkiContent) -> Application:
             frozenset({EF_SIGN_PASSWORD}),  # §3.1: JOSC-2, OSC-p15 PRIVATE
         ),
         TransparentEf(EF_SIGN_CA, padded_file(content.sign_ca, minimum=_CERT_EF_MINIMUM)),
-        TransparentEf(EF_TOKEN_INFO, token_info(content.serial_number)),
+        TransparentEf(EF_TOKEN_INFO, token_info(content.serial_number, content.token_label)),
         TransparentEf(EF_AVAILABILITY, availability),
         TransparentEf(
-            EF_AUTH_CERT, padded_file(content.auth_certificate, minimum=_CERT_EF_MINIMUM)
+            EF_AUTH_CERT,
+            padded_file(content.auth_certificate, minimum=_CERT_EF_MINIMUM),
+            frozenset({EF_AUTH_PIN}) if content.auth_cert_needs_pin else frozenset(),
         ),
         TransparentEf(EF_AUTH_CA, padded_file(content.auth_ca, minimum=_CERT_EF_MINIMUM)),
         KeyEf(EF_AUTH_KEY, content.auth_key, frozenset({EF_AUTH_PIN})),
@@ -146,4 +154,6 @@ def build_jpki_application(content: JpkiContent) -> Application:
         KeyEf(EF_SIGN_KEY, content.sign_key, frozenset({EF_SIGN_PASSWORD})),
         PinEf(EF_SIGN_PASSWORD, SIGN_PASSWORD),
     ]
-    return Application("jpki", AID_JPKI, {ef.fid: ef for ef in files})
+    return Application(
+        "jpki", AID_JPKI, {ef.fid: ef for ef in files}, aliases=tuple(content.aliases)
+    )

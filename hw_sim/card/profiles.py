@@ -28,7 +28,11 @@ auth-last-try      auth-pin-one-try-left           auth PIN counter 1
 revoked            revoked                         both certificates revoked
 expired            expired                         both certificates expired
 minor              no-signing-certificate          under 15: no signing cert
+android-*, iphone-*                                smartphones (``phone_profiles``)
 =================  ==============================  ==============================
+
+``device`` says what carries the credential (``sim cards`` shows it as
+KIND); phones differ as ``hw_sim.card.phones`` documents.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from hw_sim.card.constants import ATR_CONTACT
+from hw_sim.card.contactless import Contactless, pcsc_atr
+from hw_sim.card.phone_profiles import PHONES, PhoneSpec
+from hw_sim.card.phones import Approval, DeviceKind, phone_contactless
 from hw_sim.card.pins import AUTH_PIN, SIGN_PASSWORD, TEXT_PIN
 from hw_sim.errors import UnknownProfileError
 from hw_sim.identity import Person, Sex
@@ -120,6 +127,8 @@ class CardProfile:
         atr: the answer to reset.
         reselect_clears_security: SELECT of the current AP clears its
             security status (OpenSC's assumption); default keeps it (SOL).
+        device: card, Android or iPhone (``phones``).
+        approval: an iPhone's on-phone verification at first use, else None.
     """
 
     name: str
@@ -138,8 +147,12 @@ class CardProfile:
     has_sign_certificate: bool = True
     atr: bytes = ATR_CONTACT
     reselect_clears_security: bool = False
+    device: DeviceKind = DeviceKind.CARD
+    approval: Approval | None = None
 
     def __post_init__(self) -> None:
+        if (self.approval is not None) != (self.device is DeviceKind.IPHONE):
+            raise ValueError(f"{self.name}: an approval state belongs to iPhones only")
         for policy, value in (
             (AUTH_PIN, self.auth_pin),
             (SIGN_PASSWORD, self.sign_password),
@@ -149,6 +162,11 @@ class CardProfile:
                 raise ValueError(f"{self.name}: the {policy.label} breaks its format")
         if len(self.security_code) != 4 or not self.security_code.isdigit():
             raise ValueError(f"{self.name}: the security code is 4 digits")
+
+    @property
+    def contactless(self) -> Contactless | None:
+        """A phone's RF answers; None for a card (the readers' Type B default)."""
+        return phone_contactless(self.device, self.name) if self.device.is_phone else None
 
     @property
     def verification_code_a(self) -> str:
@@ -182,7 +200,7 @@ _DEFAULT_PERSON: Final = _person(
     "131016",
 )
 
-_CATALOGUE: Final = (
+_CARDS: Final = (
     CardProfile(
         "default",
         "山田　太郎, Tokyo; the holder of the §9 transcripts",
@@ -354,6 +372,31 @@ _CATALOGUE: Final = (
     ),
 )
 
+
+
+def _phone(spec: PhoneSpec) -> CardProfile:
+    contactless = phone_contactless(spec.device, spec.name)
+    if contactless.type_a is None:  # pragma: no cover - every phone answers Type A
+        raise ValueError(f"{spec.name}: a phone answers Type A")
+    return CardProfile(
+        spec.name,
+        spec.description,
+        spec.state,
+        spec.person or _DEFAULT_PERSON,
+        auth_pin=spec.auth_pin,
+        sign_password=spec.sign_password,
+        text_pin="0000",  # unused: phones carry no card-info AP
+        security_code="0000",
+        card_expiry=spec.expiry,
+        certificates=CertStatus.REVOKED if spec.revoked else CertStatus.VALID,
+        # PC/SC part 3: a contactless Type A target's ATR from its ATS.
+        atr=pcsc_atr(contactless.type_a.historical),
+        device=spec.device,
+        approval=spec.approval,
+    )
+
+
+_CATALOGUE: Final = _CARDS + tuple(_phone(spec) for spec in PHONES)
 _BY_NAME: Final = {profile.name: profile for profile in _CATALOGUE}
 
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A PN532 NFC controller with the virtual card as an ISO 14443-4 Type B target.
+"""A PN532 NFC controller with the virtual card as an ISO 14443-4 Type B or A target.
 
 Sans-I/O: ``Pn532.handle(payload)`` takes one host command (code +
 parameters, after the ``D4`` TFI) and returns the response payload (code+1
@@ -15,6 +15,17 @@ else gets ``None``: the shell sends the error frame, as a PN532 does.
 Target values (ATQB, ATTRIB_RES): the PUPI and ATTRIB_RES byte of a real
 My Number card are UNCONFIRMED (pn532.md §3.2); Application Data and
 Protocol Info are the ``00 00 05 E0`` / ``B3 81 A1`` seen in card ATRs.
+
+Phones (``hw_sim.card.phones``) answer what their ``contactless`` says:
+InListPassiveTarget BrTy 00 (106 kbps Type A) gives ``01 01`` + SENS_RES,
+SEL_RES, NFCID1 length and UID, then the ATS with its TL (the PN532 sends
+RATS itself, SetParameters fAutomaticRATS; libnfc's
+``pn53x_decode_target_data`` reads the ATS length from TL); BrTy 03 gives
+the Android phone's ATQB; an iPhone is Type A only. libnfc's Type A
+presence check (``pn53x_ISO14443A_4_is_present``) sends an R(NAK) ``B2``
+through InCommunicateThru and wants status 00 and one byte: we answer the
+R(ACK) ``A2``/``A3`` (UNCONFIRMED for real phones, like the Type B case).
+InAutoPoll reports Type B only.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import logging
 from typing import Final
 
 from hw_sim.card import VirtualCard
+from hw_sim.card.contactless import TypeA, TypeB
 from hw_sim.errors import CardClosedError, CardNotPoweredError
 
 __all__ = ["ATQB", "ATTRIB_RES", "FIRMWARE", "MAX_DATA_IN", "Pn532"]
@@ -37,7 +49,10 @@ ATQB: Final = bytes.fromhex("50 4D594E41 000005E0 B381A1")
 ATTRIB_RES: Final = bytes.fromhex("01")
 #: DataIn of one InDataExchange answer (UM-Q: 0..262 bytes).
 MAX_DATA_IN: Final = 262
+_BRTY_TYPE_A: Final = 0x00
 _BRTY_TYPE_B: Final = 0x03
+_R_NAK_A: Final = frozenset({0xB2, 0xB3})  # R(NAK), no CID, block 0/1
+_R_ACK: Final = 0xA2
 _STATUS_OK: Final = 0x00
 _STATUS_TIMEOUT: Final = 0x01
 _STATUS_MI: Final = 0x40
@@ -67,7 +82,7 @@ class Pn532:
 
     @property
     def target_active(self) -> bool:
-        """Whether a Type B target is selected."""
+        """Whether a target (Type A or B) is selected."""
         return self._active
 
     def place(self, card: VirtualCard | None) -> None:
@@ -126,23 +141,38 @@ class Pn532:
         if len(params) < 2:
             return None
         card = self._card
-        if params[1] != _BRTY_TYPE_B or card is None or card.closed:
+        if card is None or card.closed:
+            return b"\x00"
+        if params[1] == _BRTY_TYPE_A:
+            type_a = _type_a(card)
+            # InitData = a UID to select (libnfc passes it for a given target).
+            if type_a is None or (len(params) > 2 and params[2:] != type_a.uid):
+                return b"\x00"
+            self._activate(card)
+            return b"\x01\x01" + type_a.pn532_target()
+        type_b = _type_b(card)
+        if params[1] != _BRTY_TYPE_B or type_b is None:
             return b"\x00"
         self._activate(card)
-        return b"\x01\x01" + ATQB + bytes([len(ATTRIB_RES)]) + ATTRIB_RES
+        return b"\x01\x01" + type_b.pn532_target()
 
     def _auto_poll(self, params: bytes) -> bytes | None:
         card = self._card
-        if len(params) < 3 or card is None or card.closed or 0x03 not in params[2:]:
+        type_b = _type_b(card) if card is not None and not card.closed else None
+        if len(params) < 3 or card is None or type_b is None or 0x03 not in params[2:]:
             return b"\x00"
         self._activate(card)
-        target = b"\x01" + ATQB + bytes([len(ATTRIB_RES)]) + ATTRIB_RES
+        target = b"\x01" + type_b.pn532_target()
         return b"\x01\x03" + bytes([len(target)]) + target
 
     def _communicate_thru(self, params: bytes) -> bytes:
         card = self._card
-        if params == _R_NAK_CID1 and self._active and card is not None and card.powered:
+        present = self._active and card is not None and card.powered
+        if params == _R_NAK_CID1 and present:
             return b"\x00\xaa\x01"  # R(ACK), CID 1: the target is present
+        if len(params) == 1 and params[0] in _R_NAK_A and present and card is not None:
+            if _type_a(card) is not None:
+                return bytes([_STATUS_OK, _R_ACK | (params[0] & 1)])  # Type A: present
         return bytes([_STATUS_TIMEOUT])  # probes for other technologies: nothing there
 
     def _data_exchange(self, params: bytes) -> bytes | None:
@@ -183,6 +213,19 @@ class Pn532:
             card.power_off()
         self._active = False
         self._pending = []
+
+
+_CARD_TYPE_B: Final = TypeB(ATQB, ATTRIB_RES)
+
+
+def _type_a(card: VirtualCard) -> TypeA | None:
+    contactless = card.contactless
+    return None if contactless is None else contactless.type_a
+
+
+def _type_b(card: VirtualCard) -> TypeB | None:
+    contactless = card.contactless
+    return _CARD_TYPE_B if contactless is None else contactless.type_b
 
 
 _HANDLERS = {

@@ -42,6 +42,7 @@ from verifier.codes import (
     RevocationSource,
     TransferState,
 )
+from verifier.storage.fleet import FleetTables
 from verifier.storage.issuance import IssuanceTables
 
 __all__ = [
@@ -159,6 +160,11 @@ class Transaction:
     def issuance(self) -> IssuanceTables:
         """The centre role's tables in this same transaction (``verifier.storage.issuance``)."""
         return IssuanceTables(self._x)
+
+    @property
+    def fleet(self) -> FleetTables:
+        """The terminals' latest status reports (``verifier.storage.fleet``)."""
+        return FleetTables(self._x)
 
     # -- idempotency -----------------------------------------------------
     def claim_key(
@@ -426,6 +432,7 @@ _TABLES = frozenset(
         "issuance_sessions",
         "issuance_requests",
         "issuance_outbox",
+        "fleet_status",
     }
 )
 _AUDIT_COLUMNS = (

@@ -180,6 +180,19 @@ _V3: Final = [
     "CREATE INDEX issuance_outbox_due ON issuance_outbox (done_us, next_us)",
 ]
 
+#: Version 4 (issue 16): each terminal's latest status report, so every worker
+#: and replica sharing the database serves one fleet (``verifier.fleet_store``).
+#: ``closed_us``: when its stream ended (not by our shutdown); online needs a
+#: report after that.
+_V4: Final = [
+    """CREATE TABLE fleet_status (
+        terminal_id TEXT PRIMARY KEY,
+        report {blob} NOT NULL,
+        seen_us BIGINT NOT NULL,
+        closed_us BIGINT
+    )""",
+]
+
 #: version -> dialect -> statements. Append new versions; never edit old ones.
 MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
@@ -187,6 +200,10 @@ MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     3: {
         "sqlite": [s.format(blob="BLOB") for s in _V3],
         "postgresql": [s.format(blob="BYTEA") for s in _V3],
+    },
+    4: {
+        "sqlite": [s.format(blob="BLOB") for s in _V4],
+        "postgresql": [s.format(blob="BYTEA") for s in _V4],
     },
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -23,8 +23,12 @@ def parse(*argv: str) -> argparse.Namespace:
 def test_cards_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_sim(parse("sim", "cards")) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["NAME", "STATE", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "KIND", "STATE", "DESCRIPTION"]
     assert [line.split()[0] for line in lines[1:]] == [p.name for p in profiles()]
+    kinds = {line.split()[0]: line.split()[1] for line in lines[1:]}
+    assert kinds["default"] == "card"
+    assert kinds["android-default"] == "android"
+    assert kinds["iphone-default"] == "iphone"
     assert "1234" not in "\n".join(lines)  # the table shows no PINs
 
 
@@ -33,7 +37,10 @@ def test_cards_json(capsys: pytest.CaptureFixture[str]) -> None:
     document = json.loads(capsys.readouterr().out)
     assert [entry["name"] for entry in document] == [p.name for p in profiles()]
     default = document[0]
-    assert set(default) == {"name", "state", "description", "pins"}
+    assert set(default) == {"name", "kind", "state", "description", "pins"}
+    assert default["kind"] == "card"
+    kinds = {entry["name"]: entry["kind"] for entry in document}
+    assert {kinds["android-lost"], kinds["iphone-lost"]} == {"android", "iphone"}
     assert default["state"] == "normal"
     assert default["pins"] == {"auth_pin": "1234", "sign_password": "ABCD1234", "text_pin": "1234"}
 

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Certificate issuance at the MFP, exactly once (issues 14 and 20): two
+ * terminals, each with its own card holder, ask the centre at the same
+ * moment; fee into escrow, request, print, then ConfirmPrinted and keep the
+ * fee, or ReportPrintFailure and refund it (first wins at the centre).
+ *
+ * The centre renders through the municipality's print-order lock and render
+ * queue (the Yokohama incident: a timeout under load released only the
+ * lock). Faults: terminal and centre crashes at every step, lost, repeated
+ * and late gRPC calls retried with the same key, a municipal timeout, a
+ * print timeout and a jammed printer; MAXCRASH / MAXFAULT bound them.
+ *
+ * Steps (JOURNAL(...)) come from host/journal/steps.py through steps.pml.
+ */
+#include "steps.pml"
+
+#ifndef MAXCRASH
+#define MAXCRASH 1
+#endif
+#ifndef MAXFAULT
+#define MAXFAULT 1
+#endif
+
+mtype = { REQ, CONFIRM, FAILURE, OK, REFUSED };
+
+/* centre request state per terminal t (its request), durable */
+#define C_OPEN 0
+#define C_ISSUED 1
+#define C_CHARGED 2
+#define C_REFUNDED 3
+
+byte cstate[3];
+byte doc[3];          /* whose data the document issued for request t carries */
+byte prints[3];       /* documents the printer of terminal t put out */
+byte printed_for[3];  /* the holder the last printed document names */
+bit paid[3], taken[3], given_back[3];  /* the payment device, durable */
+bit job[3], job_done[3], job_failed[3];
+bit print_lock;
+chan render_q = [2] of { byte };  /* the municipality's render queue */
+byte crashes, faults;
+
+typedef Journal { bit s[N_ISSUANCE_STEPS] };
+Journal jn[3];
+bit j_printed[3];
+
+chan req[3] = [2] of { mtype };
+chan rep[3] = [2] of { mtype, mtype };
+
+/* "at most one document per request, only to the holder who asked" */
+#define ONE_DOC(t) (prints[t] <= 1 && (prints[t] == 0 || printed_for[t] == t))
+/* "charged iff printed, else refunded": checked when terminal t is done */
+#define VALID_PRINT(t) (prints[t] > 0 && cstate[t] != C_REFUNDED)
+#define SETTLED_OK(t) ( \
+	cstate[t] != C_ISSUED && \
+	(cstate[t] == C_CHARGED) == VALID_PRINT(t) && \
+	(cstate[t] == C_CHARGED) == taken[t] && \
+	(!paid[t] || taken[t] != given_back[t]))
+
+#define CRASH \
+	if \
+	:: crashes < MAXCRASH -> crashes++; goto restart \
+	:: true \
+	fi
+#define JOURNAL(x) jn[t].s[x] = 1; CRASH
+#define DONE(x) (jn[t].s[x] == 1)
+
+#define CALL(kind) \
+	req[t]!kind; \
+	do \
+	:: rep[t]?k,r -> if :: k == kind -> break :: else -> skip fi \
+	:: atomic { empty(rep[t]) && nfull(req[t]) -> req[t]!kind } \
+	:: crashes < MAXCRASH -> crashes++; goto restart \
+	od; \
+	CRASH
+
+/* The centre's handler for terminal t's connection (both run at once). */
+proctype centre(byte t)
+{
+	mtype k, r;
+	byte d;
+end_idle:
+	do
+	:: req[t]?k ->
+		if
+		:: faults < MAXFAULT -> faults++; goto end_idle  /* lost */
+		:: k == REQ && cstate[t] != C_OPEN -> r = OK  /* a repeat: the first answer */
+		:: k == REQ && cstate[t] == C_OPEN ->
+			atomic { print_lock == 0 -> print_lock = 1 }
+			render_q!t;
+			if
+			:: faults < MAXFAULT ->  /* the municipality times out under load */
+				faults++;
+#ifdef BUG_RELEASE_ONLY_PRINT_LOCK
+				print_lock = 0;
+#else
+				atomic { do :: render_q?d :: empty(render_q) -> break od; print_lock = 0 }
+#endif
+				goto end_idle  /* no answer: the terminal retries with its key */
+			:: render_q?d ->
+				atomic { doc[t] = d; cstate[t] = C_ISSUED; print_lock = 0 }
+				r = OK
+			fi
+		:: k == CONFIRM ->
+			atomic {
+				if
+				:: cstate[t] == C_ISSUED -> cstate[t] = C_CHARGED; r = OK
+				:: cstate[t] == C_CHARGED -> r = OK
+				:: else -> r = REFUSED
+				fi
+			}
+		:: k == FAILURE ->
+			atomic {
+				if
+				:: cstate[t] == C_ISSUED || cstate[t] == C_OPEN -> cstate[t] = C_REFUNDED; r = OK
+				:: cstate[t] == C_REFUNDED -> r = OK
+				:: else -> r = REFUSED
+				fi
+			}
+		fi;
+		if
+		:: faults < MAXFAULT -> faults++  /* the answer is lost */
+		:: atomic { faults < MAXFAULT && nfull(req[t]) -> faults++; req[t]!k }  /* again, later */
+		:: atomic { nfull(rep[t]) -> rep[t]!k,r }
+		:: full(rep[t]) -> skip
+		fi
+	:: atomic { crashes < MAXCRASH && print_lock == 0 ->  /* the centre restarts */
+		crashes++;
+		do :: req[t]?k :: empty(req[t]) -> break od;
+		do :: rep[t]?k,r :: empty(rep[t]) -> break od }
+	od
+}
+
+/* Terminal t's printer: prints a sent job once, or jams. */
+proctype printer(byte t)
+{
+end_idle:
+	do
+	:: atomic { job[t] ->
+		if
+		:: prints[t]++; printed_for[t] = doc[t]; job_done[t] = 1
+		:: job_failed[t] = 1  /* paper jam, cover open */
+		fi;
+		job[t] = 0;
+		assert(ONE_DOC(t)) }
+	od
+}
+
+proctype terminal(byte t)
+{
+	mtype k, r;
+	bit printed;
+	goto start;
+restart:
+	atomic { do :: rep[t]?k,r :: empty(rep[t]) -> break od }
+	/* recover_issuances: printed -> confirm and take; anything else -> refund */
+	if
+	:: !DONE(ISSUE_COLLECT_INTENT) -> goto finish
+	:: DONE(ISSUE_TAKE_INTENT) -> goto take
+	:: DONE(ISSUE_REFUND_INTENT) -> goto refund
+	:: else
+	fi;
+	if
+	:: !paid[t] -> goto finish  /* the device returned what was inserted */
+	:: else
+	fi;
+	if
+	:: !DONE(ISSUE_REQUEST_INTENT) -> goto refund  /* nothing was asked */
+	:: else
+	fi;
+	if
+	:: DONE(ISSUE_PRINT_OUTCOME) && j_printed[t] -> goto confirm
+#ifdef BUG_REPRINT_ON_RECOVERY
+	:: DONE(ISSUE_PRINT_INTENT) && !DONE(ISSUE_PRINT_OUTCOME) -> goto print
+#endif
+	:: else
+	fi;
+	if
+	:: !DONE(ISSUE_REQUEST_OUTCOME) -> CALL(REQ)  /* learn the request id */
+	:: else
+	fi;
+	goto failure;
+
+start:
+	JOURNAL(ISSUE_PROVE_INTENT);
+	JOURNAL(ISSUE_PROVE_OUTCOME);
+	JOURNAL(ISSUE_COLLECT_INTENT);
+	if
+	:: paid[t] = 1
+	:: skip  /* the resident does not pay */
+	fi;
+	JOURNAL(ISSUE_COLLECT_OUTCOME);
+	if
+	:: !paid[t] -> goto finish
+	:: else
+	fi;
+	JOURNAL(ISSUE_REQUEST_INTENT);
+	CALL(REQ);
+	JOURNAL(ISSUE_REQUEST_OUTCOME);
+print:
+	JOURNAL(ISSUE_PRINT_INTENT);
+	atomic { job_done[t] = 0; job_failed[t] = 0; job[t] = 1 }
+	do
+	:: job_done[t] -> printed = 1; break
+	:: job_failed[t] -> printed = 0; break
+	:: atomic { job[t] -> job[t] = 0 }  /* print timeout: the job is cancelled */
+#ifdef BUG_CHARGE_ON_TIMEOUT
+		printed = 1; break
+#else
+		printed = 0; break
+#endif
+	:: crashes < MAXCRASH -> crashes++; goto restart
+	od;
+	atomic { j_printed[t] = printed; jn[t].s[ISSUE_PRINT_OUTCOME] = 1 }
+	CRASH;
+	if
+	:: printed -> goto confirm
+	:: else -> goto failure
+	fi;
+confirm:
+	JOURNAL(ISSUE_CONFIRM_INTENT);
+	CALL(CONFIRM);
+	JOURNAL(ISSUE_CONFIRM_OUTCOME);
+take:
+	JOURNAL(ISSUE_TAKE_INTENT);
+	taken[t] = 1;
+	JOURNAL(ISSUE_TAKE_OUTCOME);
+	goto finish;
+failure:
+	JOURNAL(ISSUE_FAILURE_INTENT);
+	CALL(FAILURE);
+	JOURNAL(ISSUE_FAILURE_OUTCOME);
+refund:
+	JOURNAL(ISSUE_REFUND_INTENT);
+	given_back[t] = 1;
+	JOURNAL(ISSUE_REFUND_OUTCOME);
+finish:
+	/* a job that was never cancelled may still print: wait for the printer */
+	(job[t] == 0);
+	assert(SETTLED_OK(t))
+}
+
+init
+{
+	atomic {
+		run centre(1); run centre(2);
+		run printer(1); run printer(2);
+		run terminal(1); run terminal(2)
+	}
+}
+
+ltl settles { [] ((cstate[1] == C_ISSUED) -> <> (cstate[1] == C_CHARGED || cstate[1] == C_REFUNDED)) }
