@@ -110,7 +110,10 @@ class FleetStore:
     ) -> bool:
         """Whether a report must be written (changed, first, or the interval passed)."""
         return (
-            written is None or written != report or written_at is None or now - written_at >= self.write_every
+            written is None
+            or written != report
+            or written_at is None
+            or now - written_at >= self.write_every
         )
 
     async def put(self, terminal_id: str, report: bytes, seen: dt.datetime) -> bool:
@@ -169,7 +172,9 @@ class FleetStore:
             seen_before = stored.last_seen_time.ToDatetime(tzinfo=dt.UTC) if stored else None
             if stored is None or (seen_before is not None and mine.last_seen > seen_before):
                 online = mine.streams > 0 or (stored is not None and stored.online)
-                out[terminal_id] = status_of(terminal_id, mine.report, mine.last_seen, online=online)
+                out[terminal_id] = status_of(
+                    terminal_id, mine.report, mine.last_seen, online=online
+                )
             elif mine.streams > 0:
                 stored.online = True
         return [out[t] for t in sorted(out)]

@@ -156,6 +156,9 @@ class WorkerPool:
         self.grace = grace
         self.port = 0
         self._reserved: socket.socket | None = None
+        self._reserved_operator: socket.socket | None = None
+        #: The operator listener's port, which every worker serves (0: not configured).
+        self.operator_port = 0
         self._workers: list[BaseProcess | None] = [None] * workers
         self._context = multiprocessing.get_context("spawn")
         self._deaths: deque[float] = deque()
@@ -183,6 +186,11 @@ class WorkerPool:
         self._reserved, listen = reserve_port(self.config.listen)
         self.config = replace(self.config, listen=listen)
         self.port = int(listen.rpartition(":")[2])
+        if self.config.operator is not None:  # every worker serves it, from the fleet table
+            self._reserved_operator, where = reserve_port(self.config.operator.listen)
+            operator = replace(self.config.operator, listen=where)
+            self.config = replace(self.config, operator=operator)
+            self.operator_port = int(where.rpartition(":")[2])
         try:
             for index in range(self.size):
                 self._spawn(index, timeout)
@@ -299,9 +307,10 @@ class WorkerPool:
                 _log.warning("verifier worker pid %s did not stop; killing it", process.pid)
                 process.kill()  # by its own handle
                 process.join(timeout=10)
-        if self._reserved is not None:
-            self._reserved.close()
-            self._reserved = None
+        for reserved in (self._reserved, self._reserved_operator):
+            if reserved is not None:
+                reserved.close()
+        self._reserved = self._reserved_operator = None
 
     def exit_codes(self) -> list[int | None]:
         """Each worker's exit code (None while it runs, or if it never started)."""

@@ -63,12 +63,16 @@ class FleetTables:
         )
         return cursor.rowcount == 1
 
-    def close(self, terminal_id: str, closed_us: int) -> bool:
-        """Note that the terminal's stream ended at ``closed_us`` (no report since)."""
+    def close(self, terminal_id: str, closed_us: int, last_seen_us: int) -> bool:
+        """Note that the stream that last reported at ``last_seen_us`` ended at ``closed_us``.
+
+        A row written after ``last_seen_us`` (the terminal reported since, on
+        another stream, worker or replica) is left alone; True if marked.
+        """
         return (
             self._x(
                 "UPDATE fleet_status SET closed_us = ? WHERE terminal_id = ? AND seen_us <= ?",
-                (closed_us, terminal_id, closed_us),
+                (closed_us, terminal_id, last_seen_us),
             ).rowcount
             == 1
         )

@@ -48,7 +48,7 @@ def iphone(sim_home_dir: Path) -> Iterator[VirtualCard]:
         yield card
 
 
-def certificate(card: VirtualCard, fid: str) -> x509.Certificate:
+def certificate(card: VirtualCard, fid: int) -> x509.Certificate:
     run(card, SELECT_JPKI)
     data = read_ef(card, fid)
     length = int.from_bytes(data[2:4], "big") + 4
@@ -78,7 +78,7 @@ def test_phone_atr_is_the_pcsc_type_a_atr_of_its_ats() -> None:
         contactless = profile.contactless
         assert contactless is not None and contactless.type_a is not None
         assert profile.atr == pcsc_atr(contactless.type_a.historical)
-        assert profile.atr[:4] == bytes.fromhex("3B 89 80 01")[:1] + profile.atr[1:2] + b"\x80\x01"
+        assert profile.atr[0] == 0x3B and profile.atr[2:4] == b"\x80\x01"
     assert phone_contactless(DeviceKind.ANDROID, "x").type_b is not None
     assert phone_contactless(DeviceKind.IPHONE, "x").type_b is None
     with pytest.raises(ValueError, match="card"):
@@ -112,7 +112,7 @@ def test_phone_answers_its_own_aid_and_the_jpki_aid(
 def test_token_label(sim_home_dir: Path, name: str, label: bytes) -> None:
     with phone(sim_home_dir, name) as device:
         run(device, SELECT_JPKI)
-        assert read_ef(device, "00 06")[:32] == label.ljust(32)
+        assert read_ef(device, 0x0006)[:32] == label.ljust(32)
 
 
 def test_android_needs_its_own_pin_for_the_auth_certificate_and_key(android: VirtualCard) -> None:
@@ -190,13 +190,13 @@ def test_phone_certificates_come_from_the_mobile_cas(
     mobile = open_mobile_pki(sim_home_dir / "pki")
     cards = TestPki.open(sim_home_dir / "pki")
     assert mobile.family is CaFamily.MOBILE and cards.family is CaFamily.CARD
-    for kind, fid in ((CertKind.AUTH, "00 0B"), (CertKind.SIGN, "00 02")):
+    for kind, fid in ((CertKind.AUTH, 0x000B), (CertKind.SIGN, 0x0002)):
         assert mobile.ca_certificate(kind).subject != cards.ca_certificate(kind).subject
         assert certificate(android, fid) == mobile.ca_certificate(kind)
         assert certificate(card, fid) == cards.ca_certificate(kind)
     run(android, "00 A4 02 0C 02 00 18")
     run(android, "00 20 00 80 04" + b"2580".hex())
-    holder = certificate(android, "00 0A")
+    holder = certificate(android, 0x000A)
     holder.verify_directly_issued_by(mobile.ca_certificate(CertKind.AUTH))
     assert "smartphone" in holder.issuer.rfc4514_string()
     points = holder.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
@@ -210,7 +210,7 @@ def test_a_lost_phone_is_revoked_on_the_mobile_crl(sim_home_dir: Path) -> None:
         run(device, SELECT_JPKI)
         run(device, "00 A4 02 0C 02 00 18")
         assert run(device, "00 20 00 80 04" + b"1470".hex())[1] == 0x9000
-        holder = certificate(device, "00 0A")
+        holder = certificate(device, 0x000A)
     mobile = open_mobile_pki(sim_home_dir / "pki")
     assert mobile.is_revoked(holder)
     crl = mobile.crl(CertKind.AUTH)

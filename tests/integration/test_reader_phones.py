@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Phones on the real reader paths: libnfc's ``nfc-list`` and detection over pcsc/libnfc.
+
+``nfc-list`` (Debian libnfc-bin) against the PN532 emulator must list a
+phone as an ISO 14443A target with its ATQA, UID, SAK and ATS; an Android
+phone is listed on Type B too. The host's credential detection runs over
+``pcsc://`` (pyscard → pcscd → vpcd, where a phone shows the PC/SC Type A
+ATR) and over ``libnfc://`` for Android (the host's libnfc transport polls
+Type B only, so an iPhone is not reachable there yet).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from host.card import CredentialKind, MynaCard
+from host.transport import open_transport
+from hw_sim.card import get_profile
+from hw_sim.readers.stack import PcscRig, Pn532Rig
+from tests.integration.reader_stack import PCSC_URL, pcsc_stack, pn532_stack, require
+
+__all__ = ["pcsc_stack", "pn532_stack"]  # fixtures used by name
+
+
+def nfc_list(stack: Pn532Rig, *argv: str) -> str:
+    require(shutil.which("nfc-list") is not None, "nfc-list (Debian libnfc-bin) is not installed")
+    env = {**os.environ, "LIBNFC_DEVICE": stack.pty.connstring}
+    done = subprocess.run(
+        ["nfc-list", *argv], capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    return done.stdout
+
+
+def spaced(data: bytes) -> str:
+    return "  ".join(f"{b:02x}" for b in data)
+
+
+def test_nfc_list_shows_an_iphone_as_type_a(pn532_stack: Pn532Rig) -> None:
+    contactless = get_profile("iphone-default").contactless
+    assert contactless is not None and contactless.type_a is not None
+    with pn532_stack.card("iphone-default"):
+        out = nfc_list(pn532_stack)
+    assert "NFC device: user defined device opened" in out
+    assert "1 ISO14443A passive target(s) found:" in out
+    assert "ISO/IEC 14443A (106 kbps) target:" in out
+    assert "ATQA (SENS_RES): 00  04" in out
+    assert f"UID (NFCID3): {spaced(contactless.type_a.uid)}" in out  # 08 = random UID
+    assert "SAK (SEL_RES): 20" in out
+    assert f"ATS: {spaced(contactless.type_a.ats[1:])}" in out
+    assert "ISO14443B passive target(s) found:" not in out  # an iPhone is Type A only
+
+
+def test_nfc_list_shows_an_android_on_both_types(pn532_stack: Pn532Rig) -> None:
+    with pn532_stack.card("android-default"):
+        out = nfc_list(pn532_stack)
+    assert "1 ISO14443A passive target(s) found:" in out
+    assert "1 ISO14443B passive target(s) found:" in out
+
+
+def test_detection_over_pcsc(pcsc_stack: PcscRig) -> None:
+    expected = {
+        "default": CredentialKind.CARD,
+        "android-default": CredentialKind.ANDROID,
+        "iphone-default": CredentialKind.IPHONE,
+    }
+    for profile, kind in expected.items():
+        with pcsc_stack.card(profile) as card, open_transport(PCSC_URL) as transport:
+            assert transport.atr == card.atr  # pcscd passes the bridge's ATR on
+            detection = MynaCard(transport).detect(atr=transport.atr)
+            assert detection.kind is kind, profile
+            assert detection.contactless is (kind is not CredentialKind.CARD)
+
+
+def test_detection_of_an_android_over_libnfc(pn532_stack: Pn532Rig) -> None:
+    with pn532_stack.card("android-default"), open_transport(pn532_stack.url) as transport:
+        detection = MynaCard(transport).detect()
+    assert detection.kind is CredentialKind.ANDROID
+    assert detection.token_label == "JPKIAPGPSETOKEN"
