@@ -4,7 +4,7 @@
 Why apart from ``bench.issuance``: ``bench.rows`` imports the row builders
 of every suite, and the suite module imports the centre, the municipality
 and the MFP flow; a report rebuilt from a stored ``report.json`` needs none
-of them. Each row names its same-run baseline (``bench.rows.Row``).
+of them. Each row names its same-run baseline (``bench.row.Row``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from myna_edge.bench.rows import Row
+from myna_edge.bench.row import Row
 
 __all__ = ["issuance_rows"]
 

@@ -12,29 +12,15 @@ a row that says why instead of a number. Ratios are ours ÷ baseline: below
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from host.card.constants import MINIMUM_APDUS_PER_FILE
+from myna_edge.bench.issuance_rows import issuance_rows
+from myna_edge.bench.row import Row
 
 __all__ = ["Row", "build_rows", "flow_split_rows"]
 
 _MINIMUM_FILE_APDUS = 3  # SELECT AP, SELECT EF, one extended READ BINARY
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the table: ``ratio`` is None when the figure is unavailable."""
-
-    area: str
-    figure: str
-    ratio: float | None
-    baseline: str
-    measured: str
-
-    def __post_init__(self) -> None:
-        if not self.baseline.strip():
-            raise ValueError(f"the row {self.figure!r} names no baseline")
 
 
 def _unavailable(area: str, figure: str, baseline: str, why: object) -> Row:
@@ -347,7 +333,6 @@ def _flows(f: Mapping[str, Any]) -> Iterator[Row]:
 
 
 def _issuance(f: Mapping[str, Any]) -> Iterator[Row]:
-    from myna_edge.bench.issuance_rows import issuance_rows  # it imports Row from here
 
     yield from issuance_rows(f)
 

@@ -26,9 +26,11 @@ from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import SimTransport, sim_trust_dir
 from hw_sim.card import CardProfile, profiles
+from hw_sim.card.phones import DeviceKind
 from tests.unit.host.host_fakes import FakeTransport
 
-PROFILES = profiles()
+# Phones have their own rules (tests/unit/hw_sim/test_card_phones.py); here: cards.
+PROFILES = [p for p in profiles() if p.device is DeviceKind.CARD]
 IDS = [p.name for p in PROFILES]
 DIGEST = hashlib.sha256(b"transfer 150000 JPY to 0123456").digest()
 

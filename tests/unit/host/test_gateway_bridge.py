@@ -46,7 +46,7 @@ def test_messages_go_out_with_every_field_and_enum_names() -> None:
     )
     assert to_json(prompt) == {
         "prompt_id": "p1", "type": "PROMPT_TYPE_AUTH_PIN", "text": "", "tries_left": 0,
-        "last_try": False, "entry_public_key": "AQ==",
+        "last_try": False, "entry_public_key": "AQ==", "offers": [],
     }  # fmt: skip
 
 

@@ -47,11 +47,12 @@ def test_make_demo_installs_the_demo_packages_and_the_reader_backends(tmp_path: 
     installs = [i for i, line in enumerate(lines) if " install " in line and ".[demo" in line]
     assert installs
     assert debs < installs[0], "the Debian packages come before pip builds pyscard"
-    assert any("'.[demo,readers]'" in lines[i] for i in installs)
+    assert any("'.[demo,readers,printing]'" in lines[i] for i in installs)
     assert lines[-1].endswith("myna-edge demo")
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     readers = extras["optional-dependencies"]["readers"]
     assert any(r.startswith("pyscard") for r in readers)
+    assert any(p.startswith("pycups") for p in extras["optional-dependencies"]["printing"])
 
 
 def _make_venv_marker(tmp_path: Path, *, readers_build: bool) -> subprocess.CompletedProcess[str]:
