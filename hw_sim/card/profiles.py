@@ -373,7 +373,6 @@ _CARDS: Final = (
 )
 
 
-
 def _phone(spec: PhoneSpec) -> CardProfile:
     contactless = phone_contactless(spec.device, spec.name)
     if contactless.type_a is None:  # pragma: no cover - every phone answers Type A

@@ -35,8 +35,8 @@ from typing import Final
 from hw_sim.card.apdu import PIN_BEARING_INS, hex_spaced, redact_command
 from hw_sim.card.apdu_log import ApduLog, ApduLogEntry
 from hw_sim.card.constants import TRACE
-from hw_sim.card.engine import CardEngine, CardSnapshot
 from hw_sim.card.contactless import Contactless
+from hw_sim.card.engine import CardEngine, CardSnapshot
 from hw_sim.card.filesystem import CardImage
 from hw_sim.card.phones import Approval, DeviceKind
 from hw_sim.card.pins import PinStore

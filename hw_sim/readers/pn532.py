@@ -170,9 +170,9 @@ class Pn532:
         present = self._active and card is not None and card.powered
         if params == _R_NAK_CID1 and present:
             return b"\x00\xaa\x01"  # R(ACK), CID 1: the target is present
-        if len(params) == 1 and params[0] in _R_NAK_A and present and card is not None:
-            if _type_a(card) is not None:
-                return bytes([_STATUS_OK, _R_ACK | (params[0] & 1)])  # Type A: present
+        type_a = _type_a(card) if present and card is not None else None
+        if len(params) == 1 and params[0] in _R_NAK_A and type_a is not None:
+            return bytes([_STATUS_OK, _R_ACK | (params[0] & 1)])  # Type A: present
         return bytes([_STATUS_TIMEOUT])  # probes for other technologies: nothing there
 
     def _data_exchange(self, params: bytes) -> bytes | None:

@@ -39,7 +39,8 @@ def spaced(data: bytes) -> str:
 
 def test_nfc_list_shows_an_iphone_as_type_a(pn532_stack: Pn532Rig) -> None:
     contactless = get_profile("iphone-default").contactless
-    assert contactless is not None and contactless.type_a is not None
+    assert contactless is not None
+    assert contactless.type_a is not None
     with pn532_stack.card("iphone-default"):
         out = nfc_list(pn532_stack)
     assert "NFC device: user defined device opened" in out

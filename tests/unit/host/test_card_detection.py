@@ -76,7 +76,8 @@ def test_label_alone_and_aid_alone_decide() -> None:
         assert detect_credential(transport).kind is CredentialKind.CARD  # 住基カード
     with answering(None, IPHONE_AID) as transport:
         detection = detect_credential(transport)
-    assert detection.kind is CredentialKind.IPHONE and detection.token_label == ""
+    assert detection.kind is CredentialKind.IPHONE
+    assert detection.token_label == ""
 
 
 @pytest.mark.parametrize(

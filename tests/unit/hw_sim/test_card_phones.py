@@ -76,9 +76,11 @@ def test_phone_atr_is_the_pcsc_type_a_atr_of_its_ats() -> None:
     for name in ("android-default", "iphone-default"):
         profile = get_profile(name)
         contactless = profile.contactless
-        assert contactless is not None and contactless.type_a is not None
+        assert contactless is not None
+        assert contactless.type_a is not None
         assert profile.atr == pcsc_atr(contactless.type_a.historical)
-        assert profile.atr[0] == 0x3B and profile.atr[2:4] == b"\x80\x01"
+        assert profile.atr[0] == 0x3B
+        assert profile.atr[2:4] == b"\x80\x01"
     assert phone_contactless(DeviceKind.ANDROID, "x").type_b is not None
     assert phone_contactless(DeviceKind.IPHONE, "x").type_b is None
     with pytest.raises(ValueError, match="card"):
@@ -126,10 +128,12 @@ def test_android_needs_its_own_pin_for_the_auth_certificate_and_key(android: Vir
     assert run(android, "00 20 00 80 04" + b"2580".hex())[1] == 0x9000
     run(android, "00 A4 02 0C 02 00 0A")
     data, sw = run(android, "00 B0 00 00 04")
-    assert sw == 0x9000 and data[:2] == b"\x30\x82"
+    assert sw == 0x9000
+    assert data[:2] == b"\x30\x82"
     run(android, "00 A4 02 0C 02 00 17")
     data, sw = run(android, SIGN)
-    assert sw == 0x9000 and len(data) == 256
+    assert sw == 0x9000
+    assert len(data) == 256
 
 
 def test_phone_secrets_change_only_on_the_phone(android: VirtualCard) -> None:
@@ -189,7 +193,8 @@ def test_phone_certificates_come_from_the_mobile_cas(
 ) -> None:
     mobile = open_mobile_pki(sim_home_dir / "pki")
     cards = TestPki.open(sim_home_dir / "pki")
-    assert mobile.family is CaFamily.MOBILE and cards.family is CaFamily.CARD
+    assert mobile.family is CaFamily.MOBILE
+    assert cards.family is CaFamily.CARD
     for kind, fid in ((CertKind.AUTH, 0x000B), (CertKind.SIGN, 0x0002)):
         assert mobile.ca_certificate(kind).subject != cards.ca_certificate(kind).subject
         assert certificate(android, fid) == mobile.ca_certificate(kind)
