@@ -37,6 +37,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.client.channel import ClientConfig, replica_target
 from host.client.issuance import IssuanceClient
+from host.client.issuance_models import IssuanceState as ClientIssuanceState
 from host.client.issuance_models import (
     DocumentKind,
     DocumentOptions,
@@ -114,7 +115,8 @@ class _Replica:
         return answer.status == health_pb2.HealthCheckResponse.SERVING
 
     def sweep(self) -> int:
-        assert self._thread is not None and self.server is not None
+        assert self._thread is not None
+        assert self.server is not None
         assert self.server.issuance is not None
         return self._thread.run(self.server.issuance.sweep_once())
 
@@ -189,7 +191,8 @@ async def _issue(client: IssuanceClient, number: int, figures: _Figures) -> Prin
             idempotency_key=f"confirm-{key}",
         ),
     )
-    assert settled.charged_yen == FEE, settled
+    assert settled.state == ClientIssuanceState.CHARGED, settled
+    assert settled.yen == FEE, settled
     return settled
 
 
