@@ -38,14 +38,15 @@ bit paid[3], taken[3], given_back[3];  /* the payment device, durable */
 bit job[3], job_done[3], job_failed[3];
 bit print_lock;
 chan render_q = [2] of { byte };  /* the municipality's render queue */
+bit lost[3];  /* a call of terminal t was lost: its deadline will pass */
 byte crashes, faults;
 
 typedef Journal { bit s[N_ISSUANCE_STEPS] };
 Journal jn[3];
 bit j_printed[3];
 
-chan req[3] = [2] of { mtype };
-chan rep[3] = [2] of { mtype, mtype };
+chan req[3] = [1] of { mtype };
+chan rep[3] = [1] of { mtype, mtype };
 
 /* "at most one document per request, only to the holder who asked" */
 #define ONE_DOC(t) (prints[t] <= 1 && (prints[t] == 0 || printed_for[t] == t))
@@ -57,20 +58,22 @@ chan rep[3] = [2] of { mtype, mtype };
 	(cstate[t] == C_CHARGED) == taken[t] && \
 	(!paid[t] || taken[t] != given_back[t]))
 
+/* Terminal 1 crashes; terminal 2 is the second applicant at the same moment. */
+#define CAN_CRASH (t == 1 && crashes < MAXCRASH)
 #define CRASH \
 	if \
-	:: crashes < MAXCRASH -> crashes++; goto restart \
+	:: CAN_CRASH -> crashes++; goto restart \
 	:: true \
 	fi
 #define JOURNAL(x) jn[t].s[x] = 1; CRASH
 #define DONE(x) (jn[t].s[x] == 1)
 
 #define CALL(kind) \
-	req[t]!kind; \
+	atomic { lost[t] = 0; req[t]!kind }; \
 	do \
 	:: rep[t]?k,r -> if :: k == kind -> break :: else -> skip fi \
-	:: atomic { empty(rep[t]) && nfull(req[t]) -> req[t]!kind } \
-	:: crashes < MAXCRASH -> crashes++; goto restart \
+	:: atomic { lost[t] && empty(rep[t]) -> lost[t] = 0; req[t]!kind }  /* the deadline passed */ \
+	:: CAN_CRASH -> crashes++; goto restart \
 	od; \
 	CRASH
 
@@ -83,7 +86,7 @@ end_idle:
 	do
 	:: req[t]?k ->
 		if
-		:: faults < MAXFAULT -> faults++; goto end_idle  /* lost */
+		:: faults < MAXFAULT -> faults++; lost[t] = 1; goto end_idle  /* lost */
 		:: k == REQ && cstate[t] != C_OPEN -> r = OK  /* a repeat: the first answer */
 		:: k == REQ && cstate[t] == C_OPEN ->
 			atomic { print_lock == 0 -> print_lock = 1 }
@@ -96,6 +99,7 @@ end_idle:
 #else
 				atomic { do :: render_q?d :: empty(render_q) -> break od; print_lock = 0 }
 #endif
+				lost[t] = 1;
 				goto end_idle  /* no answer: the terminal retries with its key */
 			:: render_q?d ->
 				atomic { doc[t] = d; cstate[t] = C_ISSUED; print_lock = 0 }
@@ -119,13 +123,12 @@ end_idle:
 			}
 		fi;
 		if
-		:: faults < MAXFAULT -> faults++  /* the answer is lost */
-		:: atomic { faults < MAXFAULT && nfull(req[t]) -> faults++; req[t]!k }  /* again, later */
+		:: faults < MAXFAULT -> faults++; lost[t] = 1  /* the answer is lost */
 		:: atomic { nfull(rep[t]) -> rep[t]!k,r }
-		:: full(rep[t]) -> skip
+		:: full(rep[t]) -> lost[t] = 1
 		fi
 	:: atomic { crashes < MAXCRASH && print_lock == 0 ->  /* the centre restarts */
-		crashes++;
+		crashes++; lost[t] = 1;
 		do :: req[t]?k :: empty(req[t]) -> break od;
 		do :: rep[t]?k,r :: empty(rep[t]) -> break od }
 	od
@@ -209,7 +212,7 @@ print:
 #else
 		printed = 0; break
 #endif
-	:: crashes < MAXCRASH -> crashes++; goto restart
+	:: CAN_CRASH -> crashes++; goto restart
 	od;
 	atomic { j_printed[t] = printed; jn[t].s[ISSUE_PRINT_OUTCOME] = 1 }
 	CRASH;
@@ -240,12 +243,27 @@ finish:
 	assert(SETTLED_OK(t))
 }
 
+/* The second applicant, at another store at the same moment: it asks and
+ * prints; its payment and journal are terminal 1's, so they are left out. */
+proctype applicant(byte t)
+{
+	mtype k, r;
+	CALL(REQ);
+	atomic { job_done[t] = 0; job_failed[t] = 0; job[t] = 1 }
+	do
+	:: job_done[t] || job_failed[t] -> break
+	:: atomic { job[t] -> job[t] = 0 }; break  /* print timeout */
+	od;
+restart:
+	(job[t] == 0)
+}
+
 init
 {
 	atomic {
 		run centre(1); run centre(2);
 		run printer(1); run printer(2);
-		run terminal(1); run terminal(2)
+		run terminal(1); run applicant(2)
 	}
 }
 

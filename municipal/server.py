@@ -27,6 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from municipal.config import MunicipalConfig, check_insecure_listen, load_signing_key
+from municipal.document.assets import warm_up
 from municipal.errors import MunicipalConfigError
 from municipal.issuing import IssuingOffice
 from municipal.ledger import open_ledger
@@ -112,11 +113,15 @@ class MunicipalServer:
                 or the address cannot be bound.
             TopologyError: another live replica holds the storage this
                 configuration believes exclusive (``municipal.topology``).
+            DocumentFontError: no Japanese font to render documents with.
         """
         check_insecure_listen(self.config)
         # The topology check (municipal.topology): refuse before answering anyone.
         lease = ReplicaLease(self.config.database, self.config.replicas).acquire()
         try:
+            # The document's shared parts (font, 地紋, 公印: municipal.document.assets)
+            # are prepared now, so the first resident does not wait about a second.
+            await asyncio.to_thread(warm_up, self.office.municipality.name)
             await self._start_metrics()
             port = await self._serve()
         except BaseException:

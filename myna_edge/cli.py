@@ -36,6 +36,7 @@ COMMAND_REGISTRARS: tuple[str, ...] = (
     "municipal.document.cli:add_parser",
     "municipal.cli:add_parser",
     "myna_edge.municipal_world:add_parser",
+    "myna_edge.models:add_parser",
 )
 
 

@@ -112,6 +112,8 @@ class _Terminal:
     #: What this process last wrote to the store for the terminal, and when.
     written: bytes | None = None
     written_at: dt.datetime | None = None
+    #: Whether a report came yet (a stream is counted from its opening, before one).
+    reported: bool = False
 
 
 #: What a report that does not decode becomes (``ReportStatusDecoding``).
@@ -178,6 +180,7 @@ class FleetRegistry:
         """Keep ``report`` (cleaned) as the terminal's status now."""
         entry = self._entry(terminal_id)
         entry.report, entry.last_seen = clean_report(report), self._clock()
+        entry.reported = True
         REPORTS.inc()
         self._export()
 
@@ -257,7 +260,9 @@ class FleetRegistry:
         if self.store is None:
             return self.terminals()
         local = {
-            t: LocalTerminal(e.report, e.last_seen, e.streams) for t, e in self._terminals.items()
+            t: LocalTerminal(e.report, e.last_seen, e.streams)
+            for t, e in self._terminals.items()
+            if e.reported  # an empty placeholder must not pass for the terminal's status
         }
         return await self.store.statuses(local)
 

@@ -150,13 +150,18 @@ class FleetStore:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    def _rows(self) -> list[FleetRow]:
+        # A read-only transaction: on SQLite (WAL) it never waits for the writer.
+        with self.storage.reading() as tx:
+            return tx.fleet.rows()
+
     async def statuses(self, local: Mapping[str, LocalTerminal]) -> list[fpb.TerminalStatus]:
         """Every terminal in the table, overlaid with this process's newer knowledge.
 
         Raises:
             StorageError: the database failed.
         """
-        rows: list[FleetRow] = await self.storage.run(lambda tx: tx.fleet.rows())
+        rows = await asyncio.to_thread(self._rows)  # off the loop: a big fleet takes ~0.1 s
         now = self._clock()
         out: dict[str, fpb.TerminalStatus] = {}
         for row in rows:

@@ -9,7 +9,11 @@ note on where the check lives. Every word on the front comes from
 content and compare it with what the PDF says.
 
 Why fpdf2: pure Python, maintained, embeds a subset of a TrueType font with a
-ToUnicode map, and takes Pillow images directly.
+ToUnicode map, and takes Pillow images directly. What does not depend on the
+resident (the parsed font, the encoded 地紋 and 公印) is prepared once per
+process in ``assets``; a document costs its text, its font subset and its
+code. The QR code is made by zxing-cpp's writer (the reader ``verify`` uses):
+the pure-Python ``qrcode`` spent about 0.1 s a page choosing the mask.
 """
 
 from __future__ import annotations
@@ -18,22 +22,21 @@ import datetime as dt
 from typing import Final
 
 import numpy as np
-import qrcode  # type: ignore[import-untyped]
+import numpy.typing as npt
+import zxingcpp
 from fpdf import FPDF
 from PIL import Image
-from qrcode import constants
 
+from municipal.document.assets import FONT_FAMILY, add_japanese_font, place_pattern, place_seal
 from municipal.document.content import DocumentContent
-from municipal.document.fonts import japanese_font
-from municipal.document.pattern import A4_MM, pattern_image
-from municipal.document.seal import seal_image
+from municipal.document.pattern import A4_MM
 
 __all__ = ["FOOTER", "code_image", "front_lines", "japanese_date", "render_pdf"]
 
 FOOTER: Final = (
     "裏面の二次元コードに記録された内容と市区町村の電子署名で、この証明書の真正性を確認できます。"
 )
-_FONT: Final = "jp"
+_FONT: Final = FONT_FAMILY
 _LEFT: Final = 22.0
 _LABEL_W: Final = 40.0
 _ROW_H: Final = 11.0
@@ -76,12 +79,13 @@ def front_lines(content: DocumentContent) -> list[str]:
 
 def code_image(code: bytes, *, box_px: int = 8) -> Image.Image:
     """The QR code of ``code`` (byte mode, level M, 4-module quiet zone), mode "1"."""
-    qr = qrcode.QRCode(error_correction=constants.ERROR_CORRECT_M, border=4)
-    qr.add_data(code)
-    qr.make(fit=True)
-    matrix = np.array(qr.get_matrix(), dtype=bool)
-    big = np.kron(matrix, np.ones((box_px, box_px), dtype=bool))
-    return Image.fromarray(~big)
+    return Image.fromarray(_code_grey(code, box_px=box_px) > 127)
+
+
+def _code_grey(code: bytes, *, box_px: int) -> npt.NDArray[np.uint8]:
+    """The QR code as 8-bit grey pixels (0 dark, 255 light), quiet zone included."""
+    symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    return np.asarray(symbol.to_image(scale=box_px, add_quiet_zones=True))
 
 
 def render_pdf(content: DocumentContent, code: bytes, *, pattern: bool = True) -> bytes:
@@ -94,7 +98,7 @@ def render_pdf(content: DocumentContent, code: bytes, *, pattern: bool = True) -
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(auto=False)
     pdf.set_creator("myna-edge municipal reference service")
-    pdf.add_font(_FONT, fname=str(japanese_font()))
+    add_japanese_font(pdf)
     _front(pdf, content, pattern=pattern)
     _back(pdf, content, code)
     return bytes(pdf.output())
@@ -104,9 +108,7 @@ def _front(pdf: FPDF, content: DocumentContent, *, pattern: bool) -> None:
     pdf.add_page()
     width, _ = A4_MM
     if pattern:
-        # Bilevel images go in as 8-bit grey: fpdf2 2.8 stores mode "1" at about
-        # 1 MB a page (and shears it under FlateDecode); as "L" it is 28 KB.
-        pdf.image(pattern_image().convert("L"), x=0, y=0, w=A4_MM[0], h=A4_MM[1])
+        place_pattern(pdf, size=A4_MM)
     lines = iter(front_lines(content))
     pdf.set_font(_FONT, size=9)
     pdf.set_xy(width - _LEFT - 80, 12)
@@ -133,7 +135,7 @@ def _front(pdf: FPDF, content: DocumentContent, *, pattern: bool) -> None:
     pdf.set_font(_FONT, size=13)
     pdf.set_xy(width - _LEFT - 110, y + 26)
     pdf.cell(90, 10, next(lines), align="R")
-    pdf.image(seal_image(content.municipality_name), x=width - _LEFT - 24, y=y + 20, w=22, h=22)
+    place_seal(pdf, content.municipality_name, x=width - _LEFT - 24, y=y + 20, size_mm=22)
     pdf.set_font(_FONT, size=7)
     pdf.set_xy(_LEFT, 282)
     pdf.cell(width - 2 * _LEFT, 5, next(lines), align="C")
@@ -145,7 +147,9 @@ def _back(pdf: FPDF, content: DocumentContent, code: bytes) -> None:
     pdf.set_font(_FONT, size=10)
     pdf.set_xy(_LEFT, 30)
     pdf.cell(width - 2 * _LEFT, 6, f"{content.kind.title}　発行番号 {content.serial}", align="C")
-    pdf.image(code_image(code).convert("L"), x=(width - _QR_MM) / 2, y=50, w=_QR_MM, h=_QR_MM)
+    # As 8-bit grey, like the pattern (see ``assets``).
+    grey = Image.fromarray(_code_grey(code, box_px=8))
+    pdf.image(grey, x=(width - _QR_MM) / 2, y=50, w=_QR_MM, h=_QR_MM)
     pdf.set_xy(_LEFT, 170)
     pdf.multi_cell(
         width - 2 * _LEFT,

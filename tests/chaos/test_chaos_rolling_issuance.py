@@ -37,13 +37,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from host.client.channel import ClientConfig, replica_target
 from host.client.issuance import IssuanceClient
-from host.client.issuance_models import IssuanceState as ClientIssuanceState
 from host.client.issuance_models import (
     DocumentKind,
     DocumentOptions,
     HouseholdScope,
     PrintSettlement,
 )
+from host.client.issuance_models import IssuanceState as ClientIssuanceState
 from host.client.models import CardProof
 from host.errors import ServiceUnavailableError
 from myna_edge.chaos.pgcluster import free_port
@@ -127,7 +127,7 @@ class _Figures:
     during_restarts: int = 0
     #: Calls the production client gave up on (UNAVAILABLE after its retries), then
     #: sent again by us with the same idempotency key: expected 0.
-    resent: int = 0
+    resent: list[str] = field(default_factory=list)
     restarts: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -146,7 +146,7 @@ def _client(env: VerifierEnv, terminal: str, replicas: list[_Replica]) -> Issuan
     return IssuanceClient(config)
 
 
-async def _again(figures: _Figures, call: Callable[[], Awaitable[_T]]) -> _T:
+async def _again(figures: _Figures, what: str, call: Callable[[], Awaitable[_T]]) -> _T:
     """``call`` (one idempotency key), sent again if the client gave up as unavailable."""
     deadline = time.monotonic() + _PATIENCE
     while True:
@@ -155,23 +155,28 @@ async def _again(figures: _Figures, call: Callable[[], Awaitable[_T]]) -> _T:
         except ServiceUnavailableError:
             if time.monotonic() > deadline:
                 raise
-            figures.resent += 1
+            figures.resent.append(what)
             await asyncio.sleep(_RETRY_PAUSE)
 
 
 async def _issue(client: IssuanceClient, number: int, figures: _Figures) -> PrintSettlement:
     """One whole issuance; raises AssertionError on any refusal."""
     key = f"{client.terminal_id}-{number}"
-    opened = await _again(figures, lambda: client.open_session(f"open-{key}"))
+    opened = await _again(
+        figures, "OpenIssuanceSession", lambda: client.open_session(f"open-{key}")
+    )
     assert opened.refusal is None, opened.refusal
     certificate, signature = issuance_proof("default", opened.nonce)
     proof = CardProof(certificate, signature)
     check = await _again(
-        figures, lambda: client.prove_card(opened.session_id, proof, f"prove-{key}")
+        figures,
+        "ProveIssuanceCard",
+        lambda: client.prove_card(opened.session_id, proof, f"prove-{key}"),
     )
     assert check.refusal is None, check
     issued = await _again(
         figures,
+        "RequestDocument",
         lambda: client.request_document(
             opened.session_id,
             municipality_code=MUNICIPALITY_CODE,
@@ -184,6 +189,7 @@ async def _issue(client: IssuanceClient, number: int, figures: _Figures) -> Prin
     assert issued.refusal is None, issued.refusal
     settled = await _again(
         figures,
+        "ConfirmPrinted",
         lambda: client.confirm_printed(
             issued.request_id,
             document_sha256=issued.document_sha256,

@@ -11,17 +11,28 @@ Type B only, so an iPhone is not reachable there yet).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 
-from host.card import CredentialKind, MynaCard
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+from host.card import CredentialKind, KeyKind, MynaCard
+from host.secret import Secret
 from host.transport import open_transport
 from hw_sim.card import get_profile
+from hw_sim.card.phones import Approval
 from hw_sim.readers.stack import PcscRig, Pn532Rig
 from tests.integration.reader_stack import PCSC_URL, pcsc_stack, pn532_stack, require
 
 __all__ = ["pcsc_stack", "pn532_stack"]  # fixtures used by name
+
+DIGEST = hashlib.sha256(b"transfer 150000 JPY to 0123456").digest()
+SELECT_JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")
+SIGN = bytes.fromhex("802A0080") + bytes([len(DIGEST)]) + DIGEST + b"\x00"
+OK = b"\x90\x00"
 
 
 def nfc_list(stack: Pn532Rig, *argv: str) -> str:
@@ -79,3 +90,30 @@ def test_detection_of_an_android_over_libnfc(pn532_stack: Pn532Rig) -> None:
         detection = MynaCard(transport).detect()
     assert detection.kind is CredentialKind.ANDROID
     assert detection.token_label == "JPKIAPGPSETOKEN"
+
+
+def test_phone_signing_over_pcsc(pcsc_stack: PcscRig) -> None:
+    with pcsc_stack.card("android-default"), open_transport(PCSC_URL) as transport:
+        card = MynaCard(transport)
+        with Secret.from_text("2580") as pin:
+            signature = card.sign(KeyKind.AUTH, DIGEST, pin)
+        certificate = card.read_certificate(KeyKind.AUTH)  # the PIN is still verified
+        public = certificate.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(signature, DIGEST, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    with pcsc_stack.card("iphone-default") as iphone, open_transport(PCSC_URL) as transport:
+        assert transport.transmit(SELECT_JPKI) == OK
+        assert transport.transmit(bytes.fromhex("00A4020C02001A")) == OK
+        assert len(transport.transmit(SIGN)) == 258  # approved on the phone: no PIN
+        iphone.set_approval(Approval.DECLINED)
+        assert transport.transmit(SIGN) == bytes.fromhex("6600")
+        iphone.set_approval(Approval.NO_ANSWER)
+        assert transport.transmit(SIGN) == bytes.fromhex("6401")
+
+
+def test_android_signing_over_libnfc(pn532_stack: Pn532Rig) -> None:
+    with pn532_stack.card("android-default"), open_transport(pn532_stack.url) as transport:
+        card = MynaCard(transport)
+        with Secret.from_text("PHONE2580") as password:
+            signature = card.sign(KeyKind.SIGN, DIGEST, password)
+        assert len(signature) == 256

@@ -30,6 +30,8 @@ from host.peripherals.link import encode_frame
 from host.secret import Secret
 from host.transport.base import TransportCapabilities
 from host.transport.sim import SimTransport
+from hw_sim.card.contactless import pcsc_atr
+from hw_sim.card.phones import DeviceKind, phone_contactless
 from hw_sim.card.profiles import get_profile
 from hw_sim.card.timing_profile import example_profile
 from hw_sim.readers.pn532_frames import build_frame
@@ -239,6 +241,7 @@ def seeds() -> dict[str, list[bytes]]:
     out["sim_timing_profile"] = [example_profile()]
     out["host_card_surface"] = _card_surface()
     out["host_cctalk_frames"] = cctalk_fuzzing.SEEDS
+    out.update(_contactless())
     out["verifier_fleet_report"] = [
         vpb.ReportStatusRequest(
             reader=fpb.FLEET_DEVICE_STATE_ONLINE, printer=fpb.FLEET_DEVICE_STATE_HARDWARE_ERROR
@@ -272,6 +275,21 @@ def _cups_attributes(printer: int, reasons: str, accepting: bool, job: int, why:
         b"\x04ipp://127.0.0.1:8631/ipp/print",  # kind 4 % 4 == 0: text
     ]
     return b"\x00".join(values)
+
+
+def _contactless() -> dict[str, list[bytes]]:
+    """The phones' RF answers: their ATS (simulator) and PC/SC ATR (host detection)."""
+    ats: list[bytes] = []
+    atrs = [get_profile("default").atr]
+    for kind, name in (
+        (DeviceKind.IPHONE, "iphone-default"),
+        (DeviceKind.ANDROID, "android-default"),
+    ):
+        type_a = phone_contactless(kind, name).type_a
+        if type_a is not None:
+            ats.append(type_a.ats)
+            atrs.append(pcsc_atr(type_a.historical))
+    return {"sim_contactless_ats": ats, "host_credential_atr": atrs}
 
 
 def _card_surface() -> list[bytes]:

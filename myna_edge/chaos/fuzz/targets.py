@@ -36,6 +36,7 @@ from host.apdu import ResponseApdu, check
 from host.api.chip import is_secret_bearing
 from host.card import KeyKind, MynaCard, PinKind
 from host.card.basic_four import parse_basic_four, parse_my_number
+from host.card.detection import fuzz_contactless_atr
 from host.card.integrity import parse_integrity_record
 from host.card.surface_face import parse_card_face
 from host.card.surface_photo import decode_photo
@@ -66,6 +67,7 @@ from host.xfs4iot import SchemaBook, parse_command
 from host.xfs4iot.service import unb64
 from hw_sim.card import open_card
 from hw_sim.card.constants import KNOWN_SWS
+from hw_sim.card.contactless import fuzz_parse_ats
 from hw_sim.card.timing_profile import TimingProfileError, load_profile
 from hw_sim.devices.memory_port import MemoryPort
 from hw_sim.errors import SlotStateError
@@ -574,6 +576,16 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
         ),
         Target("host_firmware_image", "controller firmware update images", _host_firmware_image),
         Target("sim_reader_slot", "sim://?slot= reader slot files", _sim_reader_slot),
+        Target(
+            "host_credential_atr",
+            "contactless ATR and token label at host detection",
+            lambda stack, workdir: fuzz_contactless_atr,
+        ),
+        Target(
+            "sim_contactless_ats",
+            "ATS parsing in the simulator's RF answers",
+            lambda stack, workdir: fuzz_parse_ats,
+        ),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
         Target(
             "verifier_fleet_report",

@@ -7,14 +7,18 @@ the phone applet's identifiers and the iPhone approval states.
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
 
 from hw_sim.card import VirtualCard, get_profile, open_card, profiles
 from hw_sim.card.contactless import pcsc_atr
+from hw_sim.card.phone_profiles import PHONES
 from hw_sim.card.phones import (
     AID_JPKI_ANDROID,
     AID_JPKI_IPHONE,
@@ -23,6 +27,7 @@ from hw_sim.card.phones import (
     phone_contactless,
 )
 from hw_sim.pki import CaFamily, CertKind, PkiCacheError, TestPki, open_mobile_pki
+from hw_sim.pki.ocsp import OcspResponder
 from tests.unit.hw_sim.card_helpers import SELECT_JPKI, read_ef, run
 
 SELECT_ANDROID = "00 A4 04 0C 0A " + AID_JPKI_ANDROID.hex(" ")
@@ -229,3 +234,30 @@ def test_families_do_not_mix(tmp_path: Path) -> None:
     TestPki.open(tmp_path / "pki")
     with pytest.raises(PkiCacheError, match="family"):
         TestPki.open(tmp_path / "pki", family=CaFamily.MOBILE)
+
+
+def test_ocsp_answers_revoked_for_a_lost_iphone(sim_home_dir: Path) -> None:
+    with phone(sim_home_dir, "iphone-lost") as device:  # approved: reads need no PIN
+        holder = certificate(device, 0x000A)
+    mobile = open_mobile_pki(sim_home_dir / "pki")
+    ca, _ = mobile.ocsp_signer(CertKind.AUTH)
+    request = ocsp.OCSPRequestBuilder().add_certificate(holder, ca, hashes.SHA1()).build()
+    with OcspResponder(mobile) as responder:
+        http = urllib.request.Request(
+            responder.url,
+            data=request.public_bytes(serialization.Encoding.DER),
+            headers={"Content-Type": "application/ocsp-request"},
+        )
+        with urllib.request.urlopen(http, timeout=5) as reply:
+            answer = ocsp.load_der_ocsp_response(reply.read())
+    assert answer.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert answer.certificate_status is ocsp.OCSPCertStatus.REVOKED
+    assert answer.serial_number == holder.serial_number
+
+
+def test_phone_secrets_stay_out_of_reprs() -> None:
+    for name in ("android-default", "iphone-default"):
+        profile = get_profile(name)
+        shown = repr(profile) + "".join(repr(spec) for spec in PHONES)
+        assert profile.auth_pin not in shown.replace(profile.person.my_number, "")
+        assert profile.sign_password not in shown
