@@ -49,7 +49,8 @@ chan req[3] = [1] of { mtype };
 chan rep[3] = [1] of { mtype, mtype };
 
 /* "at most one document per request, only to the holder who asked" */
-#define ONE_DOC(t) (prints[t] <= 1 && (prints[t] == 0 || printed_for[t] == t))
+#define ONE_DOC(t) (prints[t] <= 1)
+#define HOLDER_ONLY(t) (prints[t] == 0 || printed_for[t] == t)
 /* "charged iff printed, else refunded": checked when terminal t is done */
 #define VALID_PRINT(t) (prints[t] > 0 && cstate[t] != C_REFUNDED)
 #define SETTLED_OK(t) ( \
@@ -145,7 +146,8 @@ end_idle:
 		:: job_failed[t] = 1  /* paper jam, cover open */
 		fi;
 		job[t] = 0;
-		assert(ONE_DOC(t)) }
+		assert(ONE_DOC(t));
+		assert(HOLDER_ONLY(t)) }
 	od
 }
 
