@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 export MYNA_EDGE_SIM_HOME ?= $(CURDIR)/.sim-home
 
-.PHONY: demo test lint format bench bench-report debs debs-demo venv venv-test docs docs-serve clean
+.PHONY: demo test lint format bench bench-report debs debs-demo venv venv-test docs docs-serve clean models
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,12 @@ bench: venv-test
 ## bench-report: every suite, written to bench-report/ (Markdown table + PNG plots)
 bench-report: venv-test
 	$(BIN)/myna-edge bench
+
+## models: model-check the exactly-once protocols with spin at a larger bound
+## (make models BOUND=3); make test runs them at bound 1 (tests/models)
+BOUND ?= 2
+models: debs venv
+	$(BIN)/myna-edge models check --bound $(BOUND)
 
 ## docs: build the manual (mkdocs.yml) into site/; docs-serve: serve it on 127.0.0.1:8000
 docs: $(VENV)/.installed-docs

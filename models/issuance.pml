@@ -37,7 +37,7 @@ byte printed_for[3];  /* the holder the last printed document names */
 bit paid[3], taken[3], given_back[3];  /* the payment device, durable */
 bit job[3], job_done[3], job_failed[3];
 bit print_lock;
-chan render_q = [2] of { byte };  /* the municipality's render queue */
+chan render_q = [MAXFAULT + 2] of { byte };  /* the municipality's render queue */
 bit lost[3];  /* a call of terminal t was lost: its deadline will pass */
 byte crashes, faults;
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The journaled steps of the money-moving flows: one list for the code, the models and the campaigns.
+"""The journaled steps of the exactly-once flows: one list for code, models and campaigns.
 
 Why one list: the Promela models in ``models/`` (issue 20) prove exactly-once
 settlement only for the steps they know, and the crash campaign

@@ -2,10 +2,17 @@
 """``libnfc://``: a card on an NFC controller driven by libnfc, through pynfc.
 
 Device: a PN532-class controller on a UART (``pn532_uart``) or any other
-libnfc driver; the card is polled as ISO 14443-4 Type B at 106 kbps (the My
-Number card, jpki-card.md §1.1), and APDUs go through
-``nfc_initiator_transceive_bytes`` (the PN532 does the ISO-DEP block
-protocol). pynfc's declarations are fixed in ``host.transport.nfc_binding``.
+libnfc driver. Polling order: ISO 14443-4 **Type B** at 106 kbps first (the
+My Number card, jpki-card.md §1.1), then ISO 14443-4 **Type A** at 106 kbps
+(a smartphone: an iPhone answers Type A only; an Android answers both and is
+found on B). Why B first: the card's path stays byte for byte what it was
+(the same single ``InListPassiveTarget 4A 01 03 00`` on open, pn532.md §6),
+and the Type A poll costs one more command only when no Type B target
+answered. With libnfc's default ``NP_AUTO_ISO14443_4`` the PN532 sends RATS
+itself, so a Type A target is ISO-DEP activated like a Type B one. APDUs go
+through ``nfc_initiator_transceive_bytes`` (the PN532 does the ISO-DEP
+block protocol). pynfc's declarations are fixed in
+``host.transport.nfc_binding``.
 
 URL grammar::
 
@@ -22,12 +29,15 @@ Capabilities:
     ===================  =====  ===========================================
     extended length      no     libnfc receives into a 264-byte buffer
     max response bytes   263    R-APDU incl. SW (pynfc-notes.md; pn532.md §4.3)
-    ATR                  yes    PC/SC-style ``3B 8n 80 01 <AppData ProtoInfo> 00 TCK``
+    ATR                  yes    PC/SC part 3 style: Type B ``3B 88 80 01 <AppData
+                                ProtoInfo> 00 TCK``; Type A ``3B 8n 80 01 <ATS
+                                historical bytes> TCK``
     card removal         yes    ``CardRemovedError`` (target released/gone)
     ===================  =====  ===========================================
 
 So the driver reads in 256-byte chunks here. Errors: the device cannot be
-opened → ``ReaderNotFoundError``; no Type B target → ``NoCardError``;
+opened → ``ReaderNotFoundError``; no Type B or Type A target →
+``NoCardError``;
 target released/gone or RF transmission error → ``CardRemovedError``;
 timeout → ``TransportTimeoutError``; anything else → ``TransportError``
 with libnfc's code. A failed command is never resent.
@@ -54,7 +64,15 @@ from host.errors import (
 from host.transport import nfc_binding as nb
 from host.transport.base import CardTransport, TransportCapabilities
 
-__all__ = ["MAX_RESPONSE_BYTES", "LibnfcTransport", "LibnfcUrl", "parse_libnfc_url", "type_b_atr"]
+__all__ = [
+    "MAX_RESPONSE_BYTES",
+    "LibnfcTransport",
+    "LibnfcUrl",
+    "fuzz_type_a_atr",
+    "parse_libnfc_url",
+    "type_a_atr",
+    "type_b_atr",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +80,10 @@ _log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES: Final = 263
 _QUERY_KEYS: Final = frozenset({"timeout", "wait"})
 _POLL_S: Final = 0.1
+#: ATS T0 (ISO/IEC 14443-4 §5.2.3): bits 5-7 announce TA, TB, TC.
+_ATS_INTERFACE_BYTES: Final = (0x10, 0x20, 0x40)
+#: One nibble of the ATR's T0 counts the historical bytes.
+_MAX_HISTORICAL: Final = 15
 #: libnfc contexts are not thread-safe to create concurrently.
 _INIT_LOCK = threading.Lock()
 
@@ -118,6 +140,42 @@ def type_b_atr(application_data: bytes, protocol_info: bytes) -> bytes:
     return body + bytes([tck])
 
 
+def _pcsc_atr(historical: bytes) -> bytes:
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    tck = 0
+    for byte in body:
+        tck ^= byte
+    return b"\x3b" + body + bytes([tck])
+
+
+def type_a_atr(ats: bytes) -> bytes:
+    """The ATR a PC/SC part 3 reader builds for a Type A ISO-DEP target.
+
+    ``ats`` is the ATS as libnfc stores it (``nai.abtAts``: T0 first, TL
+    stripped). The historical bytes follow T0 and the interface bytes T0
+    announces (ISO/IEC 14443-4 §5.2). Total, because the ATR only feeds
+    detection hints: a malformed ATS gives the ATR with no historical
+    bytes, and more than 15 are cut to 15 (the ATR's T0 nibble;
+    UNCONFIRMED what a given PC/SC reader does there).
+    """
+    if not ats or ats[0] & 0x80:
+        return _pcsc_atr(b"")
+    position = 1 + sum(1 for flag in _ATS_INTERFACE_BYTES if ats[0] & flag)
+    if position > len(ats):
+        return _pcsc_atr(b"")
+    return _pcsc_atr(ats[position : position + _MAX_HISTORICAL])
+
+
+def fuzz_type_a_atr(data: bytes) -> None:
+    """Fuzz target: ``type_a_atr`` is total and always yields a well-formed ATR."""
+    atr = type_a_atr(data)
+    tck = 0
+    for byte in atr[1:]:
+        tck ^= byte
+    if atr[0] != 0x3B or tck or len(atr) != 5 + (atr[1] & 0x0F):
+        raise AssertionError(f"malformed ATR {atr.hex()} from ATS {data.hex()}")
+
+
 def _error(code: int, action: str) -> TransportError:
     if code == nb.NFC_ETIMEOUT:
         return TransportTimeoutError(f"{action}: the card or controller did not answer in time")
@@ -129,7 +187,7 @@ def _error(code: int, action: str) -> TransportError:
 
 
 class LibnfcTransport(CardTransport):
-    """A Type B card through libnfc (see the module docstring)."""
+    """A Type B card or a Type A phone through libnfc (see the module docstring)."""
 
     scheme = "libnfc"
 
@@ -144,7 +202,7 @@ class LibnfcTransport(CardTransport):
 
     @property
     def atr(self) -> bytes:
-        """A PC/SC-style ATR built from the ATQB (empty before open)."""
+        """A PC/SC-style ATR built from the ATQB or the ATS (empty before open)."""
         return self._atr
 
     @property
@@ -182,22 +240,35 @@ class LibnfcTransport(CardTransport):
         if nfc.nfc_initiator_init(device) < 0:
             raise TransportError("libnfc could not put the controller in initiator mode")
         nfc.nfc_device_set_property_bool(device, nfc.NP_INFINITE_SELECT, False)
-        modulation = nfc.nfc_modulation(nfc.NMT_ISO14443B, nfc.NBR_106)
+        # Type B first: the card's path is unchanged (module docstring).
+        modulations = (
+            nfc.nfc_modulation(nfc.NMT_ISO14443B, nfc.NBR_106),
+            nfc.nfc_modulation(nfc.NMT_ISO14443A, nfc.NBR_106),
+        )
         target = nfc.nfc_target()
         deadline = time.monotonic() + self._parsed.wait
         while True:
-            found = nfc.nfc_initiator_select_passive_target(
-                device, modulation, None, 0, ctypes.byref(target)
-            )
-            if found > 0:
-                break
-            if found < 0 and found != nb.NFC_ETIMEOUT:
-                raise _error(found, "poll for a Type B card")
+            for index, modulation in enumerate(modulations):
+                found = nfc.nfc_initiator_select_passive_target(
+                    device, modulation, None, 0, ctypes.byref(target)
+                )
+                if found < 0 and found != nb.NFC_ETIMEOUT:
+                    raise _error(found, "poll for a Type B or Type A target")
+                if found > 0:
+                    self._atr = self._target_atr(target, type_a=index == 1)
+                    return
             if time.monotonic() >= deadline:
-                raise NoCardError("no ISO 14443 Type B card in the field")
+                raise NoCardError("no ISO 14443-4 Type B or Type A target in the field")
             time.sleep(_POLL_S)
+
+    @staticmethod
+    def _target_atr(target: Any, *, type_a: bool) -> bytes:
+        if type_a:
+            info = target.nti.nai
+            length = min(int(info.szAtsLen), len(info.abtAts))
+            return type_a_atr(bytes(info.abtAts[:length]))
         info = target.nti.nbi
-        self._atr = type_b_atr(bytes(info.abtApplicationData), bytes(info.abtProtocolInfo))
+        return type_b_atr(bytes(info.abtApplicationData), bytes(info.abtProtocolInfo))
 
     def _transmit(self, command: bytes) -> bytes:
         if self._failed is not None:

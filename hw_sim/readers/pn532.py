@@ -25,19 +25,35 @@ the Android phone's ATQB; an iPhone is Type A only. libnfc's Type A
 presence check (``pn53x_ISO14443A_4_is_present``) sends an R(NAK) ``B2``
 through InCommunicateThru and wants status 00 and one byte: we answer the
 R(ACK) ``A2``/``A3`` (UNCONFIRMED for real phones, like the Type B case).
-InAutoPoll reports Type B only.
+
+InAutoPoll (``60 PollNr Period Type…``, UM0701 §7.3.13) answers ``61 NbTg``
+then ``Type Len TargetData`` per target, the TargetData laid out as for
+InListPassiveTarget (libnfc ``pn53x_InAutoPoll`` decodes it with
+``pn53x_decode_target_data`` and maps the type with ``pn53x_ptt_to_nm``).
+Target type codes (libnfc ``pn53x.h`` ``pn53x_target_type``): ``00``
+generic passive 106 kbps, ``10`` MIFARE (106 A, no RATS), ``20`` passive
+106 kbps ISO/IEC 14443-4A (RATS sent, ATS reported), ``03`` / ``23``
+ISO/IEC 14443-4B (without / with the TCL flag). We report the first type in
+the host's list that the credential answers, one target: ``nfc-poll`` asks
+``20 10 03 11 12 04`` (libnfc adds ``20`` before ``10`` when
+``NP_AUTO_ISO14443_4`` is on), so a phone is reported as ``20`` with its ATS,
+the card as ``03``. The order rule and reporting a single target for an
+Android that answers both A and B are UNCONFIRMED for a real PN532.
+Answers to ``10`` and ``00`` carry no ATS (no RATS: ``pn53x_decode_target_data``
+then leaves ``szAtsLen`` 0).
 """
 
 from __future__ import annotations
 
 import logging
+from enum import IntEnum
 from typing import Final
 
 from hw_sim.card import VirtualCard
 from hw_sim.card.contactless import TypeA, TypeB
 from hw_sim.errors import CardClosedError, CardNotPoweredError
 
-__all__ = ["ATQB", "ATTRIB_RES", "FIRMWARE", "MAX_DATA_IN", "Pn532"]
+__all__ = ["ATQB", "ATTRIB_RES", "FIRMWARE", "MAX_DATA_IN", "AutoPollType", "Pn532"]
 
 _log = logging.getLogger(__name__)
 
@@ -51,6 +67,22 @@ ATTRIB_RES: Final = bytes.fromhex("01")
 MAX_DATA_IN: Final = 262
 _BRTY_TYPE_A: Final = 0x00
 _BRTY_TYPE_B: Final = 0x03
+
+
+class AutoPollType(IntEnum):
+    """InAutoPoll target type codes (libnfc ``pn53x_target_type``; UM0701 §7.3.13)."""
+
+    GENERIC_PASSIVE_106 = 0x00
+    ISO14443_4B_106 = 0x03
+    MIFARE = 0x10
+    ISO14443_4A_106 = 0x20
+    ISO14443_4B_TCL_106 = 0x23
+
+
+_AUTO_POLL_A: Final = frozenset(
+    {AutoPollType.GENERIC_PASSIVE_106, AutoPollType.MIFARE, AutoPollType.ISO14443_4A_106}
+)
+_AUTO_POLL_B: Final = frozenset({AutoPollType.ISO14443_4B_106, AutoPollType.ISO14443_4B_TCL_106})
 _R_NAK_A: Final = frozenset({0xB2, 0xB3})  # R(NAK), no CID, block 0/1
 _R_ACK: Final = 0xA2
 _STATUS_OK: Final = 0x00
@@ -157,13 +189,30 @@ class Pn532:
         return b"\x01\x01" + type_b.pn532_target()
 
     def _auto_poll(self, params: bytes) -> bytes | None:
+        if len(params) < 3:
+            return None  # PollNr, Period and at least one type (UM0701 §7.3.13)
         card = self._card
-        type_b = _type_b(card) if card is not None and not card.closed else None
-        if len(params) < 3 or card is None or type_b is None or 0x03 not in params[2:]:
+        if card is None or card.closed:
             return b"\x00"
-        self._activate(card)
-        target = b"\x01" + type_b.pn532_target()
-        return b"\x01\x03" + bytes([len(target)]) + target
+        for code in params[2:]:
+            target = self._auto_poll_target(card, code)
+            if target is not None:
+                self._activate(card)
+                return b"\x01" + bytes([code, len(target)]) + target
+        return b"\x00"
+
+    def _auto_poll_target(self, card: VirtualCard, code: int) -> bytes | None:
+        """TargetData (Tg first) if ``card`` answers type ``code``, else None."""
+        type_a = _type_a(card)
+        if code in _AUTO_POLL_A and type_a is not None:
+            target = type_a.pn532_target()
+            if code != AutoPollType.ISO14443_4A_106:
+                target = target[: -len(type_a.ats)]  # no RATS, no ATS
+            return b"\x01" + target
+        type_b = _type_b(card)
+        if code in _AUTO_POLL_B and type_b is not None:
+            return b"\x01" + type_b.pn532_target()
+        return None
 
     def _communicate_thru(self, params: bytes) -> bytes:
         card = self._card

@@ -3,7 +3,8 @@
 
 Modules: ``content`` (what it says, canonical bytes), ``code`` (the signed 2D
 code's format), ``pattern`` (the copy-evident 地紋 and a copier model),
-``seal`` (公印), ``render`` (the PDF), ``issue`` (sign + render), ``reader``
+``seal`` (公印), ``assets`` (what every document shares, prepared once per
+process), ``render`` (the PDF), ``issue`` (sign + render), ``reader``
 (PDF/scan in, pages and code out), ``verify`` (the offline check), ``cli``
 (``myna-edge document``). Errors and exit codes: ``errors``.
 """

@@ -6,6 +6,12 @@ The same virtual card answers through ``sim://`` (in-process), ``pcsc://``
 pn532_uart → pty → PN532 emulator). Each case checks what the driver
 returns *and* what the card saw in its own APDU log, so a path that drops,
 repeats or reorders APDUs fails.
+
+The phone cases (``test_phone_*``, ``test_iphone_*``, ``test_android_*``)
+run the virtual phones over the same three paths: over ``libnfc://`` the
+iPhone is reached only through the transport's Type A poll (it answers no
+Type B), the Android through Type B. They reuse the ``reader`` fixture, so
+they add no daemon or pty start-up.
 """
 
 from __future__ import annotations
@@ -20,11 +26,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from host import errors
-from host.card import KeyKind, MynaCard, PinKind, ReadStrategy, summarize_certificate
+from host.card import (
+    CredentialKind,
+    KeyKind,
+    MynaCard,
+    PinKind,
+    ReadStrategy,
+    summarize_certificate,
+)
+from host.card.constants import DIGEST_INFO_SHA256_PREFIX
 from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import SimTransport
 from hw_sim.card import VirtualCard, get_profile
+from hw_sim.card.phones import Approval
 from hw_sim.readers.stack import PcscRig, Pn532Rig
 from tests.integration.reader_stack import PCSC_URL, pcsc_stack, pn532_stack
 
@@ -34,6 +49,13 @@ DIGEST = hashlib.sha256(b"transfer 150000 JPY to 0123456").digest()
 PREHASHED = utils.Prehashed(hashes.SHA256())
 Opened = Callable[..., AbstractContextManager[tuple[MynaCard, VirtualCard]]]
 BACKENDS = ["sim", "pcsc", "libnfc"]
+SELECT_JPKI = bytes.fromhex("00A4040C0AD392F000260100000001")
+SELECT_SIGN_KEY = bytes.fromhex("00A4020C02001A")
+SELECT_AUTH_KEY = bytes.fromhex("00A4020C020017")
+OK = b"\x90\x00"
+# UNCONFIRMED status words of the phone model (hw_sim/card/phones.py).
+SW_DECLINED = bytes.fromhex("6600")
+SW_PENDING = bytes.fromhex("6401")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -195,3 +217,97 @@ def test_pins_never_reach_the_logs(reader: Opened, caplog: pytest.LogCaptureFixt
     for candidate in (pin, "9876"):
         assert candidate.encode().hex().upper() not in text
     assert "9876" not in str(info.value) + repr(info.value)
+
+
+def sign_apdu(digest: bytes) -> bytes:
+    """COMPUTE DIGITAL SIGNATURE over the SHA-256 DigestInfo (the phone pads, Le 00)."""
+    body = DIGEST_INFO_SHA256_PREFIX + digest
+    return bytes.fromhex("802A0080") + bytes([len(body)]) + body + b"\x00"
+
+
+def signs(card: VirtualCard) -> int:
+    return sum(1 for e in card.apdu_log.entries if e.command[:2] == b"\x80\x2a")
+
+
+@pytest.mark.parametrize(
+    ("profile", "kind"),
+    [("android-default", CredentialKind.ANDROID), ("iphone-default", CredentialKind.IPHONE)],
+)
+def test_phone_is_detected_and_gives_its_auth_certificate(
+    reader: Opened, profile: str, kind: CredentialKind
+) -> None:
+    phone = get_profile(profile)
+    with reader(profile) as (card, sim):
+        detection = card.detect()
+        assert detection.kind is kind
+        if kind is CredentialKind.IPHONE:
+            # Type A on every path: the ATR is PC/SC part 3's, from the ATS.
+            assert card.channel.transport.atr == sim.atr
+            cert = card.read_certificate(KeyKind.AUTH)  # approved on the phone: no PIN
+            assert verifies_with_data(sim) == 0
+        else:
+            with pytest.raises(errors.SecurityStatusError):
+                card.read_certificate(KeyKind.AUTH)  # Android: its own PIN first
+            cert = card.read_certificate(KeyKind.AUTH, secret(phone.auth_pin))
+            assert verifies_with_data(sim) == 1
+        cert.verify_directly_issued_by(card.read_ca_certificate(KeyKind.AUTH))
+
+
+def test_iphone_signs_with_approval_then_declined_and_no_answer(reader: Opened) -> None:
+    with reader("iphone-default") as (card, sim):
+        transport = card.channel.transport
+        auth_cert = card.read_certificate(KeyKind.AUTH)
+        assert transport.transmit(SELECT_JPKI) == OK
+        assert transport.transmit(SELECT_AUTH_KEY) == OK
+        answer = transport.transmit(sign_apdu(DIGEST))
+        assert answer[-2:] == OK
+        public = auth_cert.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(answer[:-2], DIGEST, padding.PKCS1v15(), PREHASHED)
+        assert transport.transmit(SELECT_SIGN_KEY) == OK
+        assert len(transport.transmit(sign_apdu(DIGEST))) == 258
+        sim.set_approval(Approval.DECLINED)
+        assert transport.transmit(sign_apdu(DIGEST)) == SW_DECLINED
+        sim.set_approval(Approval.NO_ANSWER)
+        assert transport.transmit(sign_apdu(DIGEST)) == SW_PENDING
+        assert signs(sim) == 4  # each reached the phone once: nothing resent
+        with pytest.raises(errors.CardError):
+            card.verify(PinKind.AUTH, secret("1234"))  # no PIN at the terminal
+        assert verifies_with_data(sim) == 1  # sent once, refused by the phone
+
+
+def test_iphone_declined_profile_refuses_key_use(reader: Opened) -> None:
+    with reader("iphone-declined") as (card, sim):
+        assert card.detect().kind is CredentialKind.IPHONE
+        transport = card.channel.transport
+        assert transport.transmit(SELECT_JPKI) == OK
+        assert transport.transmit(SELECT_SIGN_KEY) == OK
+        assert transport.transmit(sign_apdu(DIGEST)) == SW_DECLINED
+        assert signs(sim) == 1
+
+
+def test_android_signs_with_its_password(reader: Opened) -> None:
+    phone = get_profile("android-default")
+    with reader("android-default") as (card, sim):
+        password = secret(phone.sign_password)
+        cert = card.read_certificate(KeyKind.SIGN, password)
+        signature = card.sign(KeyKind.SIGN, DIGEST, secret(phone.sign_password))
+        public = cert.public_key()
+        assert isinstance(public, rsa.RSAPublicKey)
+        public.verify(signature, DIGEST, padding.PKCS1v15(), PREHASHED)
+        with pytest.raises(errors.WrongPinError):
+            card.sign(KeyKind.SIGN, DIGEST, secret("WRONG2580"))
+        assert verifies_with_data(sim) == 3
+
+
+@pytest.mark.parametrize("profile", ["android-default", "iphone-default"])
+def test_phone_pulled_away_mid_session(reader: Opened, profile: str) -> None:
+    with reader(profile) as (card, sim):
+        assert card.token_label().startswith("JPKIAP")
+        before = len(sim.apdu_log.entries)
+        sim.power_off()  # the holder takes the phone away
+        with pytest.raises(errors.CardRemovedError):
+            card.read_certificate(KeyKind.AUTH)
+        with pytest.raises(errors.CardRemovedError):
+            card.token_label()  # the transport stays failed; nothing is resent
+        assert len(sim.apdu_log.entries) == before

@@ -289,7 +289,11 @@ def _contactless() -> dict[str, list[bytes]]:
         if type_a is not None:
             ats.append(type_a.ats)
             atrs.append(pcsc_atr(type_a.historical))
-    return {"sim_contactless_ats": ats, "host_credential_atr": atrs}
+    return {
+        "sim_contactless_ats": ats,
+        "host_credential_atr": atrs,
+        "host_libnfc_type_a_ats": [a[1:] for a in ats],  # libnfc's abtAts: TL stripped
+    }
 
 
 def _card_surface() -> list[bytes]:

@@ -63,6 +63,7 @@ from host.printing.states import fuzz_attributes
 from host.secret import Secret
 from host.tlv import parse_all
 from host.transport.base import CardTransport, TransportCapabilities
+from host.transport.libnfc import fuzz_type_a_atr
 from host.xfs4iot import SchemaBook, parse_command
 from host.xfs4iot.service import unb64
 from hw_sim.card import open_card
@@ -580,6 +581,11 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
             "host_credential_atr",
             "contactless ATR and token label at host detection",
             lambda stack, workdir: fuzz_contactless_atr,
+        ),
+        Target(
+            "host_libnfc_type_a_ats",
+            "Type A ATS at the libnfc transport (ATR synthesis)",
+            lambda stack, workdir: fuzz_type_a_atr,
         ),
         Target(
             "sim_contactless_ats",

@@ -19,7 +19,13 @@ from hypothesis import strategies as st
 from host import errors
 from host.transport import nfc_binding as nb
 from host.transport import transport_for_url
-from host.transport.libnfc import LibnfcTransport, parse_libnfc_url, type_b_atr
+from host.transport.libnfc import (
+    LibnfcTransport,
+    fuzz_type_a_atr,
+    parse_libnfc_url,
+    type_a_atr,
+    type_b_atr,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,8 +81,20 @@ class Nbi(ctypes.Structure):
     ]
 
 
+class Nai(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [
+        ("abtAtqa", ctypes.c_ubyte * 2),
+        ("btSak", ctypes.c_ubyte),
+        ("szUidLen", ctypes.c_size_t),
+        ("abtUid", ctypes.c_ubyte * 10),
+        ("szAtsLen", ctypes.c_size_t),
+        ("abtAts", ctypes.c_ubyte * 254),
+    ]
+
+
 class Nti(ctypes.Union):
-    _fields_ = [("nbi", Nbi), ("raw", ctypes.c_ubyte * 283)]
+    _fields_ = [("nbi", Nbi), ("nai", Nai), ("raw", ctypes.c_ubyte * 283)]
 
 
 class Target(ctypes.Structure):
@@ -88,6 +106,7 @@ class Target(ctypes.Structure):
 class FakeNfc:
     """Enough of pynfc.nfc (as fixed by nfc_binding) for LibnfcTransport."""
 
+    NMT_ISO14443A = 1
     NMT_ISO14443B = 3
     NBR_106 = 1
     NP_INFINITE_SELECT = 7
@@ -97,6 +116,8 @@ class FakeNfc:
 
     def __init__(self) -> None:
         self.select_result = 1
+        self.type_a_ats: bytes | None = None  # a Type A target answers (Type B does not)
+        self.polled: list[int] = []
         self.open_ok = True
         self.answers: list[bytes | int] = []
         self.sent: list[bytes] = []
@@ -124,6 +145,14 @@ class FakeNfc:
 
     def nfc_initiator_select_passive_target(self, *args: Any) -> int:
         target: Target = args[-1]._obj
+        self.polled.append(args[1][0])
+        if self.type_a_ats is not None:
+            if args[1][0] != self.NMT_ISO14443A:
+                return 0
+            ats = self.type_a_ats
+            target.nti.nai.szAtsLen = len(ats)
+            target.nti.nai.abtAts[: len(ats)] = list(ats)
+            return 1
         target.nti.nbi.abtApplicationData[:] = [0, 0, 5, 0xE0]
         target.nti.nbi.abtProtocolInfo[:] = [0xB3, 0x81, 0xA1]
         return self.select_result
@@ -226,3 +255,37 @@ def test_backend_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_fuzz_urls_parse_or_raise_typed(tail: str) -> None:
     with contextlib.suppress(errors.InvalidReaderUrlError):
         parse_libnfc_url("libnfc://" + tail)
+
+
+def test_type_b_is_polled_first_and_a_card_never_sees_type_a(fake: FakeNfc) -> None:
+    with transport_for_url(URL):
+        pass
+    assert fake.polled == [FakeNfc.NMT_ISO14443B]
+
+
+def test_a_type_a_phone_is_found_after_type_b(fake: FakeNfc) -> None:
+    fake.type_a_ats = bytes.fromhex("78807002") + b"JPKI-IOS"  # T0 TA TB TC + historical
+    with transport_for_url(URL) as transport:
+        assert transport.atr == type_a_atr(fake.type_a_ats)
+        assert transport.atr[4:-1] == b"JPKI-IOS"
+        assert transport.transmit(b"\x00\xa4\x04\x0c\x01\xa0") == b"\x90\x00"
+    assert fake.polled == [FakeNfc.NMT_ISO14443B, FakeNfc.NMT_ISO14443A]
+
+
+@pytest.mark.parametrize(
+    ("ats", "atr"),
+    [
+        (b"", "3B 80 80 01 01"),
+        (bytes.fromhex("F0 01"), "3B 80 80 01 01"),  # T0 bit 8 reserved
+        (bytes.fromhex("70 80"), "3B 80 80 01 01"),  # TB, TC announced, missing
+        (bytes.fromhex("00 41 42"), "3B 82 80 01 41 42 00"),
+    ],
+)
+def test_type_a_atr_edge_cases(ats: bytes, atr: str) -> None:
+    assert type_a_atr(ats) == bytes.fromhex(atr)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=60))
+def test_fuzz_type_a_atr(data: bytes) -> None:
+    fuzz_type_a_atr(data)

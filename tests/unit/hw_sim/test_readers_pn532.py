@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hw_sim.card import VirtualCard, open_card
-from hw_sim.readers.pn532 import ATQB, ATTRIB_RES, FIRMWARE, MAX_DATA_IN, Pn532
+from hw_sim.readers.pn532 import ATQB, ATTRIB_RES, FIRMWARE, MAX_DATA_IN, AutoPollType, Pn532
 
 
 def hx(text: str) -> bytes:
@@ -151,3 +151,52 @@ def test_fuzz_commands_only_answer_or_refuse(chip: Pn532, payloads: list[bytes])
     for payload in payloads:
         answer = chip.handle(payload)
         assert answer is None or answer[0] == payload[0] + 1
+
+
+@pytest.mark.parametrize(
+    ("profile", "types", "reported"),
+    [
+        ("iphone-default", "20 10 03 11 12 04", AutoPollType.ISO14443_4A_106),  # nfc-poll's list
+        ("iphone-default", "10 03", AutoPollType.MIFARE),
+        ("iphone-default", "03 23", None),  # an iPhone is Type A only
+        ("android-default", "20 10 03", AutoPollType.ISO14443_4A_106),
+        ("android-default", "03 20", AutoPollType.ISO14443_4B_106),  # first type in the list
+        ("android-default", "23", AutoPollType.ISO14443_4B_TCL_106),
+        ("default", "20 10 03", AutoPollType.ISO14443_4B_106),  # the card: Type B only
+        ("default", "00 10 20", None),
+    ],
+)
+def test_auto_poll_reports_the_target_type(
+    sim_home_dir: Path, profile: str, types: str, reported: AutoPollType | None
+) -> None:
+    card = open_card(profile, home=sim_home_dir, persist=False)
+    try:
+        chip = Pn532(card)
+        answer = chip.handle(hx("60 01 02" + types))
+        assert answer is not None
+        if reported is None:
+            assert answer == hx("61 00")
+            assert not chip.target_active
+            return
+        assert answer[:3] == bytes([0x61, 0x01, reported])
+        data = answer[4:]
+        assert answer[3] == len(data)
+        assert chip.target_active
+        contactless = card.contactless
+        if reported in (AutoPollType.ISO14443_4B_106, AutoPollType.ISO14443_4B_TCL_106):
+            atqb = ATQB if contactless is None else contactless.type_b.atqb  # type: ignore[union-attr]
+            assert data[:13] == b"\x01" + atqb
+        else:
+            assert contactless is not None
+            type_a = contactless.type_a
+            assert type_a is not None
+            head = b"\x01" + type_a.atqa + bytes([type_a.sak, len(type_a.uid)]) + type_a.uid
+            with_ats = reported is AutoPollType.ISO14443_4A_106
+            assert data == head + (type_a.ats if with_ats else b"")  # RATS only for 4A
+        assert chip.handle(hx("40 01") + SELECT_JPKI) == hx("41 00 90 00")
+    finally:
+        card.close()
+
+
+def test_auto_poll_without_types_is_a_syntax_error(chip: Pn532) -> None:
+    assert chip.handle(hx("60 14 02")) is None
