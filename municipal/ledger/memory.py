@@ -2,7 +2,8 @@
 """The in-memory ledger: for unit tests of the domain logic (lost on exit).
 
 Same contract as the SQLite ledger (``municipal.ledger.base``), under one
-lock; the service never runs on it.
+lock held only to look up, reserve and store (the build runs outside it);
+the service never runs on it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import threading
 from dataclasses import dataclass
 
 from municipal.errors import DigestMismatchError, IdempotencyConflictError, UnknownDocumentError
-from municipal.ledger.base import Builder, DocumentState, IssuedDocument, PrintFailure
+from municipal.ledger.base import (
+    Builder,
+    DocumentState,
+    IssuedDocument,
+    PrintFailure,
+    issue_in_steps,
+)
 
 __all__ = ["MemoryLedger", "settle"]
 
@@ -35,19 +42,46 @@ class MemoryLedger:
         self._lock = threading.Lock()
         self._by_key: dict[str, _Row] = {}
         self._by_serial: dict[str, _Row] = {}
+        self._top = 0  # the highest number stored
+        self._reserved: dict[int, str] = {}  # number -> key, built but not stored yet
         self._changes: dict[str, tuple[str, DocumentState, bytes | PrintFailure]] = {}
 
     def issue_once(self, key: str, fingerprint: bytes, build: Builder) -> IssuedDocument:
         """See ``Ledger.issue_once``."""
+        return issue_in_steps(self, key, fingerprint, build)
+
+    def _stored(self, key: str, fingerprint: bytes) -> IssuedDocument | None:
+        row = self._by_key.get(key)
+        if row is None:
+            return None
+        if row.fingerprint != fingerprint:
+            raise IdempotencyConflictError("idempotency key reused for another request")
+        return row.document
+
+    def _reserve(self, key: str, fingerprint: bytes) -> IssuedDocument | int:
         with self._lock:
-            row = self._by_key.get(key)
-            if row is not None:
-                if row.fingerprint != fingerprint:
-                    raise IdempotencyConflictError("idempotency key reused for another request")
-                return row.document
-            document = build(len(self._by_key) + 1)
+            stored = self._stored(key, fingerprint)
+            if stored is not None:
+                return stored
+            number = max(self._top, max(self._reserved, default=0)) + 1
+            self._reserved[number] = key
+            return number
+
+    def _release(self, number: int) -> None:
+        with self._lock:
+            self._reserved.pop(number, None)
+
+    def _store(
+        self, key: str, fingerprint: bytes, number: int, document: IssuedDocument
+    ) -> IssuedDocument:
+        with self._lock:
+            self._reserved.pop(number, None)
+            stored = self._stored(key, fingerprint)
+            if stored is not None:
+                return stored  # a concurrent request with this key stored first
             row = _Row(fingerprint, document, DocumentState.ISSUED)
             self._by_key[key] = self._by_serial[document.serial] = row
+            self._top = max(self._top, number)
             return document
 
     def _change(

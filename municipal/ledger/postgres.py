@@ -4,17 +4,18 @@
 Why this shape: the Takamatsu incident was a single-server build deployed on
 a multi-server site. Here every replica's issue takes the same
 transaction-scoped advisory lock (``pg_advisory_xact_lock``) before it looks
-up the key and allocates the number, so two replicas serialise exactly as two
-processes on one SQLite file do under ``BEGIN IMMEDIATE``, and the unique
-keys (number, serial, idempotency key) make a duplicate impossible rather
-than unlikely. A print or void locks its row (``SELECT ... FOR UPDATE``), so
-whichever of the two commits first decides and the other reads the result.
-The whole issue, rendering included, is one transaction: a crash before
-COMMIT leaves no row and no used number.
+up the key and reserves the number, and again before it stores, so two
+replicas serialise exactly as two processes on one SQLite file do under
+``BEGIN IMMEDIATE``, and the unique keys (number, serial, idempotency key)
+make a duplicate impossible rather than unlikely. A print or void locks its
+row (``SELECT ... FOR UPDATE``), so whichever of the two commits first
+decides and the other reads the result. Rendering runs between the two
+transactions with no lock held (``issue_in_steps``); a crash there leaves a
+``reservations`` row and no document: the number is skipped, never reused.
 
-One connection per ledger object, under a lock (the service renders one
-document at a time per ledger anyway); a connection the server closed (a
-restart) is replaced on the next call. Errors are ``LedgerError``, never
+One connection per ledger object, under a lock held per transaction only;
+a connection the server closed (a restart) is replaced on the next call.
+Errors are ``LedgerError``, never
 psycopg's; the URL, which may hold a password, never reaches a message.
 """
 
@@ -34,14 +35,20 @@ from municipal.errors import (
     LedgerError,
     UnknownDocumentError,
 )
-from municipal.ledger.base import Builder, DocumentState, IssuedDocument, PrintFailure
+from municipal.ledger.base import (
+    Builder,
+    DocumentState,
+    IssuedDocument,
+    PrintFailure,
+    issue_in_steps,
+)
 from municipal.ledger.memory import settle
 
 __all__ = ["ISSUE_LOCK", "SCHEMA", "PostgresLedger"]
 
 #: The advisory lock every replica's issue takes ("MYNAMUNI" as a 64-bit number).
 ISSUE_LOCK: Final = int.from_bytes(b"MYNAMUNI", "big") & 0x7FFF_FFFF_FFFF_FFFF
-#: The schema (version 1, as the SQLite ledger's with PostgreSQL types).
+#: The schema (version 1 + reservations, as the SQLite ledger's with PostgreSQL types).
 SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS documents (
         number BIGINT PRIMARY KEY,
@@ -60,6 +67,16 @@ SCHEMA: Final = (
         action TEXT NOT NULL,
         detail TEXT NOT NULL
     )""",
+    # A number handed to a build in progress; never an idempotency key's answer.
+    """CREATE TABLE IF NOT EXISTS reservations (
+        number BIGINT PRIMARY KEY,
+        idempotency_key TEXT NOT NULL
+    )""",
+)
+#: The next number: above every stored and every reserved one.
+_NEXT_NUMBER: Final = (
+    "SELECT GREATEST((SELECT MAX(number) FROM documents),"
+    " (SELECT MAX(number) FROM reservations), 0) + 1"
 )
 
 
@@ -108,27 +125,54 @@ class PostgresLedger:
 
     def issue_once(self, key: str, fingerprint: bytes, build: Builder) -> IssuedDocument:
         """See ``Ledger.issue_once``."""
+        return issue_in_steps(self, key, fingerprint, build)
+
+    @staticmethod
+    def _stored(cur: psycopg.Cursor[Any], key: str, fingerprint: bytes) -> IssuedDocument | None:
+        cur.execute(
+            "SELECT fingerprint, serial, pdf, sha256, fee_yen, issued_at FROM documents"
+            " WHERE idempotency_key = %s",
+            (key,),
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        if bytes(row[0]) != fingerprint:
+            raise IdempotencyConflictError("idempotency key reused for another request")
+        return IssuedDocument(
+            serial=row[1],
+            pdf=bytes(row[2]),
+            sha256=bytes(row[3]),
+            fee_yen=int(row[4]),
+            issued_at=dt.datetime.fromisoformat(row[5]),
+        )
+
+    def _reserve(self, key: str, fingerprint: bytes) -> IssuedDocument | int:
         with self._transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (ISSUE_LOCK,))
-            cur.execute(
-                "SELECT fingerprint, serial, pdf, sha256, fee_yen, issued_at FROM documents"
-                " WHERE idempotency_key = %s",
-                (key,),
-            )
-            row = cur.fetchone()
-            if row is not None:
-                if bytes(row[0]) != fingerprint:
-                    raise IdempotencyConflictError("idempotency key reused for another request")
-                return IssuedDocument(
-                    serial=row[1],
-                    pdf=bytes(row[2]),
-                    sha256=bytes(row[3]),
-                    fee_yen=int(row[4]),
-                    issued_at=dt.datetime.fromisoformat(row[5]),
-                )
-            cur.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM documents")
+            stored = self._stored(cur, key, fingerprint)
+            if stored is not None:
+                return stored
+            cur.execute(_NEXT_NUMBER)
             number = int(cur.fetchone()[0])  # type: ignore[index]
-            document = build(number)
+            cur.execute(
+                "INSERT INTO reservations (number, idempotency_key) VALUES (%s, %s)", (number, key)
+            )
+            return number
+
+    def _release(self, number: int) -> None:
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM reservations WHERE number = %s", (number,))
+
+    def _store(
+        self, key: str, fingerprint: bytes, number: int, document: IssuedDocument
+    ) -> IssuedDocument:
+        with self._transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (ISSUE_LOCK,))
+            cur.execute("DELETE FROM reservations WHERE number = %s", (number,))
+            stored = self._stored(cur, key, fingerprint)
+            if stored is not None:
+                return stored  # a concurrent request with this key stored first
             cur.execute(
                 "INSERT INTO documents (number, serial, idempotency_key, fingerprint, fee_yen,"
                 " pdf, sha256, issued_at, state) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",

@@ -4,13 +4,14 @@
 Durable by configuration, as the verifier's storage: WAL journal,
 ``synchronous=FULL`` (every commit fsynced), ``BEGIN IMMEDIATE`` (the write
 lock taken up front, so two processes on one file queue instead of
-deadlocking) and a busy timeout. The whole of an issue (look up the key,
-allocate the number, build and sign the document, store it) is one
-transaction: a crash before COMMIT leaves no row and no used number, and
-the unique keys (idempotency key, serial, number) make a second writer's
-duplicate impossible rather than unlikely (Takamatsu). The price is that
-documents are rendered one at a time per database (≈ 0.2 s each, see
-docs/issuance.md).
+deadlocking) and a busy timeout. An issue is ``issue_in_steps``: look up the
+key or reserve the next number (a ``reservations`` row), build and sign with
+no lock held, then store and drop the reservation, each a short
+transaction; the unique keys (idempotency key, serial, number) make a second
+writer's duplicate impossible rather than unlikely (Takamatsu). A crash
+between reserve and store leaves a reservation and no document: the number
+is skipped (never reused), the retry reserves another. Documents render in
+parallel; the lock is held for two commits per document (docs/issuance.md).
 """
 
 from __future__ import annotations
@@ -30,12 +31,19 @@ from municipal.errors import (
     LedgerError,
     UnknownDocumentError,
 )
-from municipal.ledger.base import Builder, DocumentState, IssuedDocument, PrintFailure
+from municipal.ledger.base import (
+    Builder,
+    DocumentState,
+    IssuedDocument,
+    PrintFailure,
+    issue_in_steps,
+)
 from municipal.ledger.memory import settle
 
 __all__ = ["SCHEMA", "SqliteLedger"]
 
-#: The schema (version 1); ``CREATE ... IF NOT EXISTS`` so opening migrates a new file.
+#: The schema (version 1 + reservations); ``CREATE ... IF NOT EXISTS`` so opening
+#: migrates an older file too.
 SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS documents (
         number INTEGER PRIMARY KEY,
@@ -54,6 +62,16 @@ SCHEMA: Final = (
         action TEXT NOT NULL,
         detail TEXT NOT NULL
     )""",
+    # A number handed to a build in progress; never an idempotency key's answer.
+    """CREATE TABLE IF NOT EXISTS reservations (
+        number INTEGER PRIMARY KEY,
+        idempotency_key TEXT NOT NULL
+    )""",
+)
+#: The next number: above every stored and every reserved one.
+_NEXT_NUMBER: Final = (
+    "SELECT MAX(COALESCE((SELECT MAX(number) FROM documents), 0),"
+    " COALESCE((SELECT MAX(number) FROM reservations), 0)) + 1"
 )
 
 
@@ -115,26 +133,50 @@ class SqliteLedger:
 
     def issue_once(self, key: str, fingerprint: bytes, build: Builder) -> IssuedDocument:
         """See ``Ledger.issue_once``."""
+        return issue_in_steps(self, key, fingerprint, build)
+
+    @staticmethod
+    def _stored(db: sqlite3.Connection, key: str, fingerprint: bytes) -> IssuedDocument | None:
+        row = db.execute(
+            "SELECT fingerprint, serial, pdf, sha256, fee_yen, issued_at FROM documents "
+            "WHERE idempotency_key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        if bytes(row[0]) != fingerprint:
+            raise IdempotencyConflictError("idempotency key reused for another request")
+        return IssuedDocument(
+            serial=row[1],
+            pdf=bytes(row[2]),
+            sha256=bytes(row[3]),
+            fee_yen=int(row[4]),
+            issued_at=dt.datetime.fromisoformat(row[5]),
+        )
+
+    def _reserve(self, key: str, fingerprint: bytes) -> IssuedDocument | int:
         with self._transaction() as db:
-            row = db.execute(
-                "SELECT fingerprint, serial, pdf, sha256, fee_yen, issued_at FROM documents "
-                "WHERE idempotency_key = ?",
-                (key,),
-            ).fetchone()
-            if row is not None:
-                if bytes(row[0]) != fingerprint:
-                    raise IdempotencyConflictError("idempotency key reused for another request")
-                return IssuedDocument(
-                    serial=row[1],
-                    pdf=bytes(row[2]),
-                    sha256=bytes(row[3]),
-                    fee_yen=int(row[4]),
-                    issued_at=dt.datetime.fromisoformat(row[5]),
-                )
-            number = int(
-                db.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM documents").fetchone()[0]
+            stored = self._stored(db, key, fingerprint)
+            if stored is not None:
+                return stored
+            number = int(db.execute(_NEXT_NUMBER).fetchone()[0])
+            db.execute(
+                "INSERT INTO reservations (number, idempotency_key) VALUES (?, ?)", (number, key)
             )
-            document = build(number)
+            return number
+
+    def _release(self, number: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM reservations WHERE number = ?", (number,))
+
+    def _store(
+        self, key: str, fingerprint: bytes, number: int, document: IssuedDocument
+    ) -> IssuedDocument:
+        with self._transaction() as db:
+            db.execute("DELETE FROM reservations WHERE number = ?", (number,))
+            stored = self._stored(db, key, fingerprint)
+            if stored is not None:
+                return stored  # a concurrent request with this key stored first
             db.execute(
                 "INSERT INTO documents (number, serial, idempotency_key, fingerprint, fee_yen, "
                 "pdf, sha256, issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
