@@ -11,10 +11,11 @@ request, calls this and translates. Each incident of 2023–24 is closed here:
 - requests are keyed by the centre's idempotency key: two keys never share a
   document, and a retry gets the same bytes (Kawasaki: two stores in one
   second, the later overwrote the earlier);
-- the number, the document and the key are stored in one ledger transaction
-  with unique keys (``municipal.ledger``), so a second process or replica on
-  the same database cannot duplicate a serial (Takamatsu: a single-server
-  build on a multi-server site).
+- the number is reserved under the ledger's write lock and the document is
+  stored with it and its key under unique keys (``municipal.ledger``), so a
+  second process or replica on the same database cannot duplicate a serial
+  (Takamatsu: a single-server build on a multi-server site); the render in
+  between holds no lock, so documents render in parallel.
 """
 
 from __future__ import annotations
@@ -174,8 +175,10 @@ class IssuingOffice:
                 issued_at=now,
             )
 
-        # Look-up, refusal checks, number, rendering and storing: one ledger
-        # transaction, so a retry finds the row and a refusal stores nothing.
+        # The ledger looks the key up (a retry gets the row, never a render) and
+        # reserves a number under its lock; ``build`` (checks, render, sign) runs
+        # outside it; the store keeps the first document stored for the key. A
+        # refusal stores nothing and releases the number (``issue_in_steps``).
         return self.ledger.issue_once(request.idempotency_key, request.fingerprint(), build)
 
     def record_printed(self, key: str, serial: str, sha256: bytes) -> DocumentState:

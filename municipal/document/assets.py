@@ -23,13 +23,15 @@ constraints.txt; ``tests/municipal/test_document_assets.py`` guards them):
   image there under a fixed key before placing it.
 
 Everything here is safe to share between the server's worker threads: the
-caches are filled under ``lru_cache`` and only read afterwards, and every
-document gets its own mutable parts.
+caches are filled once, under ``_FILLING`` (``lru_cache`` alone lets two
+threads build the same entry at once, and the loser's font file is left
+open), only read afterwards, and every document gets its own mutable parts.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections import defaultdict
 from functools import lru_cache
 from io import BytesIO
@@ -63,8 +65,18 @@ _SEAL_KEY: Final = "myna-edge:seal:"
 _UNUSED_TABLES: Final = ("vhea", "vmtx", "GSUB", "GDEF", "GPOS")
 
 
-@lru_cache(maxsize=2)
+#: Held while a cache below is filled: each entry is built once per process.
+_FILLING: Final = threading.RLock()
+
+
 def _font_template(path: Path) -> tuple[TTFFont, bytes]:
+    """``_build_font_template`` once per path, whichever thread asks first."""
+    with _FILLING:
+        return _build_font_template(path)
+
+
+@lru_cache(maxsize=2)
+def _build_font_template(path: Path) -> tuple[TTFFont, bytes]:
     """The parsed font (fpdf2's ``add_font`` work) and the font each document subsets.
 
     The second is the font file prepared for fpdf2's per-document subset: the
@@ -129,15 +141,25 @@ def _encoded(image: Image.Image) -> RasterImageInfo:
     return info
 
 
-@lru_cache(maxsize=1)
 def _pattern_info() -> RasterImageInfo:
+    with _FILLING:
+        return _build_pattern_info()
+
+
+@lru_cache(maxsize=1)
+def _build_pattern_info() -> RasterImageInfo:
     # Bilevel images go in as 8-bit grey: fpdf2 2.8 stores mode "1" at about
     # 1 MB a page (and shears it under FlateDecode); as "L" it is 28 KB.
     return _encoded(pattern_image().convert("L"))
 
 
-@lru_cache(maxsize=16)
 def _seal_info(municipality_name: str) -> RasterImageInfo:
+    with _FILLING:
+        return _build_seal_info(municipality_name)
+
+
+@lru_cache(maxsize=16)
+def _build_seal_info(municipality_name: str) -> RasterImageInfo:
     return _encoded(seal_image(municipality_name))
 
 

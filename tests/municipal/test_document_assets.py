@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fpdf import FPDF
+from PIL import Image
 
-from municipal.document import TrustStore, issue_document, read_document, verify_input
+from municipal.document import TrustStore, assets, issue_document, read_document, verify_input
 from municipal.document.assets import _pattern_info, add_japanese_font
 from municipal.document.cli import sample_content
 from municipal.document.render import front_lines
@@ -97,3 +98,28 @@ def test_a_fresh_font_copy_starts_with_an_empty_subset() -> None:
     assert font_a is not font_b
     assert font_a.ttfont is not font_b.ttfont  # type: ignore[union-attr]
     assert len(font_b.subset) < len(font_a.subset)  # type: ignore[union-attr]
+
+
+def test_the_first_documents_of_a_process_build_each_cache_once(
+    key: ec.EllipticCurvePrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Four renders race on empty caches (as the first residents after a start
+    # without warm-up would): each asset is built once. (The font's cache is
+    # filled the same way; it is not cleared here, because dropping a parsed
+    # font leaves its file to the garbage collector.)
+    assets._build_pattern_info.cache_clear()
+    assets._build_seal_info.cache_clear()
+    built: list[str] = []
+    pattern = assets.pattern_image
+
+    def counting_pattern() -> Image.Image:
+        built.append("pattern")
+        return pattern()
+
+    monkeypatch.setattr(assets, "pattern_image", counting_pattern)
+    contents = [sample_content(name=name) for name in NAMES]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        documents = list(pool.map(lambda c: issue_document(c, key=key), contents))
+    assert len(documents) == 4
+    assert built == ["pattern"]
+    assert assets._build_seal_info.cache_info().misses == 1

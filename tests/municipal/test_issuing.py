@@ -9,15 +9,21 @@ as a checker of the paper would.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from municipal import issuing
 from municipal.document import DocumentKind, TrustStore, read_document, verify_input
+from municipal.document.assets import warm_up
+from municipal.document.content import DocumentContent
 from municipal.errors import IdempotencyConflictError, Refusal, RefusedError
 from municipal.fees import JST, FeeTable, check_service_hours
 from municipal.issuing import HouseholdScope, IssueRequest, IssuingOffice, Municipality
+from municipal.ledger import open_ledger
 from municipal.registry import CertificateLink, Registry, Resident
 
 CITY = Municipality(code="141003", name="横浜市", mayor="横浜市長　見本 一郎")
@@ -165,3 +171,73 @@ def test_a_whole_household_record_lists_every_member() -> None:
     names = [value for label, value in content.fields if label == "氏名"]
     assert names == ["見本 太郎1", "見本 花子"]
     assert ("世帯主", "見本 太郎1") in content.fields
+
+
+def _barrier_render(monkeypatch: pytest.MonkeyPatch, parties: int) -> threading.Barrier:
+    """Make every render wait until ``parties`` renders are inside it at once.
+
+    Why: renders that ran one at a time (inside the ledger's write lock) would
+    never meet, and the barrier's timeout would break it: the test fails.
+    Assets are prepared first, as the server's start does (``warm_up``): two
+    first renders at once would each prepare them, and one copy is dropped.
+    """
+    warm_up(CITY.name)
+    barrier = threading.Barrier(parties, timeout=30.0)
+    real = issuing.issue_document
+
+    def meeting(content: DocumentContent, key: ec.EllipticCurvePrivateKey) -> bytes:
+        barrier.wait()
+        return real(content, key)
+
+    monkeypatch.setattr(issuing, "issue_document", meeting)
+    return barrier
+
+
+@pytest.mark.parametrize("ledger_url", ["memory:", "sqlite"])
+def test_two_requests_with_different_keys_render_concurrently(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledger_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}" if ledger_url == "sqlite" else ledger_url
+    office = IssuingOffice(
+        municipality=CITY,
+        registry=Registry(RESIDENTS),
+        fees=FeeTable(),
+        key=KEY,
+        clock=lambda: NOON,
+        ledger=open_ledger(url),
+    )
+    _barrier_render(monkeypatch, 2)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first, second = pool.map(office.issue, [_request(10, "a"), _request(11, "b")])
+        assert first.serial != second.serial
+        assert (_holder(first.pdf), _holder(second.pdf)) == ("見本 太郎10", "見本 太郎11")
+        assert office.ledger.count() == 2
+    finally:
+        office.ledger.close()
+
+
+@pytest.mark.parametrize("ledger_url", ["memory:", "sqlite"])
+def test_concurrent_requests_with_one_key_get_one_document(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ledger_url: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite'}" if ledger_url == "sqlite" else ledger_url
+    office = IssuingOffice(
+        municipality=CITY,
+        registry=Registry(RESIDENTS),
+        fees=FeeTable(),
+        key=KEY,
+        clock=lambda: NOON,
+        ledger=open_ledger(url),
+    )
+    # Both renders run (neither finds the key stored); the first store wins.
+    _barrier_render(monkeypatch, 2)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            first, second = pool.map(office.issue, [_request(10, "same")] * 2)
+        assert first.pdf == second.pdf
+        assert first.serial == second.serial
+        assert office.ledger.count() == 1
+        assert office.issue(_request(10, "same")).pdf == first.pdf  # a later retry too
+    finally:
+        office.ledger.close()

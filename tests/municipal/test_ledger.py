@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,4 +82,64 @@ def test_a_refusal_stores_nothing_and_a_key_is_bound_to_its_request(tmp_path: Pa
         assert ledger.state(document.serial) is DocumentState.VOID
     finally:
         ledger.close()
+        ledger.close()
+
+
+def test_a_crash_between_reserve_and_store_skips_the_number(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    crashed = SqliteLedger(path)
+    assert crashed._reserve("k", b"f") == 1  # reserved, then the process died
+    crashed.close()
+    ledger = SqliteLedger(path)
+    try:
+        # The retry issues one document under a new number; 1 is never handed out.
+        document = ledger.issue_once("k", b"f", _build)
+        assert document.serial == "131016-2026-000002"
+        assert ledger.issue_once("k", b"f", _build) == document
+        assert ledger.issue_once("k-2", b"f", _build).serial == "131016-2026-000003"
+        assert ledger.count() == 2
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("url", ["memory:", "sqlite"])
+def test_a_failed_build_releases_its_number(tmp_path: Path, url: str) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}" if url == "sqlite" else url)
+
+    def crash(number: int) -> IssuedDocument:
+        raise RuntimeError("renderer crashed")
+
+    try:
+        with pytest.raises(RuntimeError):
+            ledger.issue_once("k", b"f", crash)
+        assert ledger.count() == 0
+        assert ledger.issue_once("k", b"f", _build).serial == "131016-2026-000001"
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("url", ["memory:", "sqlite"])
+def test_builds_run_outside_the_lock_and_the_first_store_wins(tmp_path: Path, url: str) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.sqlite'}" if url == "sqlite" else url)
+    # Four builds meet inside the builder: impossible if any held the write lock.
+    barrier = threading.Barrier(4, timeout=30.0)
+    renders: list[int] = []
+
+    def meeting(number: int) -> IssuedDocument:
+        barrier.wait()
+        renders.append(number)
+        return _build(number)
+
+    jobs = [("a", b"f"), ("b", b"f"), ("same", b"f"), ("same", b"f")]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            issued = list(pool.map(lambda job: ledger.issue_once(*job, meeting), jobs))
+        assert sorted(renders) == [1, 2, 3, 4]  # four numbers reserved, none shared
+        assert len({d.serial for d in issued[:3]}) == 3
+        assert issued[2] == issued[3]  # one key, one document: the loser's is discarded
+        assert ledger.count() == 3
+        # The discarded render's number holds no document: reused only if it was the top.
+        assert ledger.issue_once("next", b"f", _build).serial not in {d.serial for d in issued}
+        assert ledger.count() == 4
+    finally:
         ledger.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -111,3 +112,40 @@ def test_a_server_restart_is_survived_and_the_url_never_leaks(cluster: PostgresC
         ledger.close()
     with pytest.raises(LedgerError):
         ledger.count()
+
+
+def test_builds_run_outside_the_lock_and_the_first_store_wins(cluster: PostgresCluster) -> None:
+    url = cluster.new_database()
+    first, second = PostgresLedger(url), PostgresLedger(url)
+    # Four builds on two replicas meet inside the builder: impossible under the lock.
+    barrier = threading.Barrier(4, timeout=30.0)
+
+    def meeting(number: int) -> IssuedDocument:
+        barrier.wait()
+        return _build(number)
+
+    jobs = [(first, "a"), (second, "b"), (first, "same"), (second, "same")]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            issued = list(pool.map(lambda job: job[0].issue_once(job[1], b"f", meeting), jobs))
+        assert len({d.serial for d in issued[:3]}) == 3
+        assert issued[2] == issued[3]  # one key, one document: the loser's is discarded
+        assert first.count() == 3
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_crash_between_reserve_and_store_skips_the_number(cluster: PostgresCluster) -> None:
+    url = cluster.new_database()
+    crashed = PostgresLedger(url)
+    assert crashed._reserve("k", b"f") == 1  # reserved, then the replica died
+    crashed.close()
+    ledger = PostgresLedger(url)
+    try:
+        document = ledger.issue_once("k", b"f", _build)
+        assert document.serial == "131016-2026-000002"
+        assert ledger.issue_once("k", b"f", _build) == document
+        assert ledger.count() == 1
+    finally:
+        ledger.close()
