@@ -7,7 +7,7 @@ parameters, after the ``D4`` TFI) and returns the response payload (code+1
 driver sends (pn532.md §2, §7): SAMConfiguration, Diagnose (echo),
 GetFirmwareVersion (PN532 v1.6, ISO A/B/18092), SetParameters,
 Read/WriteRegister (a register file), RFConfiguration, InListPassiveTarget
-(Type B at 106 kbps only), InDataExchange (with MI chaining for answers
+(Type B, and Type A for phones, at 106 kbps), InDataExchange (with MI chaining for answers
 over 262 bytes), InCommunicateThru (probes: "timeout"; the Type B presence
 check R(NAK)), InDeselect, InRelease, PowerDown and InAutoPoll. Anything
 else gets ``None``: the shell sends the error frame, as a PN532 does.

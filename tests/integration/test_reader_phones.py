@@ -5,12 +5,17 @@
 phone as an ISO 14443A target with its ATQA, UID, SAK and ATS; an Android
 phone is listed on Type B too. The host's credential detection runs over
 ``pcsc://`` (pyscard → pcscd → vpcd, where a phone shows the PC/SC Type A
-ATR) and over ``libnfc://`` for Android (the host's libnfc transport polls
-Type B only, so an iPhone is not reachable there yet).
+ATR) and over ``libnfc://`` (the host's libnfc transport polls Type B, then
+Type A: Android is found on B, the iPhone on A; the full phone cases over
+all three paths live in test_reader_contract.py). libnfc's own
+``nfc_initiator_poll_target`` (what ``nfc-poll`` calls: PN532 InAutoPoll;
+Debian's libnfc-bin does not ship nfc-poll) must decode the emulator's
+InAutoPoll answer as Type A for a phone and Type B for the card.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
@@ -21,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from host.card import CredentialKind, KeyKind, MynaCard
 from host.secret import Secret
-from host.transport import open_transport
+from host.transport import nfc_binding, open_transport
 from hw_sim.card import get_profile
 from hw_sim.card.phones import Approval
 from hw_sim.readers.stack import PcscRig, Pn532Rig
@@ -117,3 +122,44 @@ def test_android_signing_over_libnfc(pn532_stack: Pn532Rig) -> None:
         with Secret.from_text("PHONE2580") as password:
             signature = card.sign(KeyKind.SIGN, DIGEST, password)
         assert len(signature) == 256
+
+
+def poll_target(stack: Pn532Rig) -> tuple[int, bytes]:
+    """``nfc_initiator_poll_target`` for A and B at 106 kbps: (modulation type, ATS or PUPI)."""
+    nfc = nfc_binding.load()
+    context = ctypes.POINTER(nfc.nfc_context)()
+    nfc.nfc_init(ctypes.byref(context))
+    device = nfc.nfc_open(context, stack.pty.connstring.encode())
+    assert device, "libnfc could not open the emulator"
+    try:
+        assert nfc.nfc_initiator_init(device) == 0
+        modulations = (nfc.nfc_modulation * 2)(
+            nfc.nfc_modulation(nfc.NMT_ISO14443A, nfc.NBR_106),
+            nfc.nfc_modulation(nfc.NMT_ISO14443B, nfc.NBR_106),
+        )
+        target = nfc.nfc_target()
+        found = nfc.nfc_initiator_poll_target(device, modulations, 2, 1, 2, ctypes.byref(target))
+        assert found == 1, found
+        if target.nm.nmt == nfc.NMT_ISO14443A:
+            info = target.nti.nai
+            return int(target.nm.nmt), bytes(info.abtAts[: info.szAtsLen])
+        return int(target.nm.nmt), bytes(target.nti.nbi.abtPupi)
+    finally:
+        nfc.nfc_close(device)
+        nfc.nfc_exit(context)
+
+
+def test_libnfc_auto_poll_sees_phones_as_type_a(pn532_stack: Pn532Rig) -> None:
+    nfc = nfc_binding.load()
+    for profile in ("iphone-default", "android-default"):
+        contactless = get_profile(profile).contactless
+        assert contactless is not None
+        assert contactless.type_a is not None
+        with pn532_stack.card(profile):
+            kind, ats = poll_target(pn532_stack)
+        assert kind == nfc.NMT_ISO14443A, profile  # type 20 comes first in libnfc's list
+        assert ats == contactless.type_a.ats[1:]  # RATS was sent: the ATS, TL stripped
+    with pn532_stack.card("default"):
+        kind, pupi = poll_target(pn532_stack)
+    assert kind == nfc.NMT_ISO14443B
+    assert pupi == bytes.fromhex("4D594E41")
