@@ -18,6 +18,7 @@ run's own AML file and log must be found.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import random
 import shutil
@@ -25,6 +26,10 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
@@ -125,6 +130,35 @@ def test_short_digit_secrets_inside_numbers_do_not_count(tmp_path: Path) -> None
     # Whatever follows counts: in protobuf the next tag byte may be a digit.
     (tmp_path / "log").write_bytes(b"\x04" + PIN.encode() + b"2\x08")
     assert scan(tmp_path, {"pin": PIN})[0]
+
+
+def _certificate_pem(common_name: str, issuer: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    made = dt.datetime(2026, 12, 7, 8, 16, 30, tzinfo=dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(made)
+        .not_valid_after(made + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_a_certificate_made_at_the_pins_time_is_no_leak() -> None:
+    # A certificate's validity is ASCII digits inside its base64: found in a CI
+    # run, the PIN 8163 "in" a server certificate made at 08:16:30.
+    pems = [_certificate_pem("127.0.0.1", issuer) for issuer in ("ca", "cax", "caxy")]
+    base64_forms = [p for name, p in variants("8163").items() if name.startswith("base64")]
+    # searched as text, the time looks like the PIN at one of the alignments...
+    assert any(form.search(pem) for pem in pems for form in base64_forms)
+    # ...searched as the DER it encodes, it is digits inside a number: no leak
+    assert all(encodings_found(pem, "8163") == [] for pem in pems)
+    # the PIN really put into a certificate is still found
+    assert "ascii" in encodings_found(_certificate_pem("pin 8163", "ca"), "8163")
 
 
 def test_every_encoding_is_searched() -> None:

@@ -24,6 +24,13 @@ after it: an object id, a DER time). One or two following digits still
 count, because in protobuf the next field's tag byte and its length byte may
 be digits. Every longer form counts anywhere.
 
+A PEM block (a certificate, a key) is searched as the DER bytes it encodes,
+not as its base64 text: a certificate made during the run carries its
+validity as ASCII digits (``261207081630Z``), and a 4-digit PIN inside those
+digits is no leak, which the plain-ASCII rule above knows and a base64
+pattern cannot (seen: a PIN 8163 "found" in a server certificate made at
+08:16:30). A PIN leaked into a certificate still shows, in its decoded bytes.
+
 ``RecordingRelay`` is a TCP relay on 127.0.0.1 that writes what it carries
 in each direction to a file: put between two processes, it captures their
 gRPC traffic (plaintext only for the capture run, so the scan sees bytes).
@@ -31,6 +38,8 @@ gRPC traffic (plaintext only for the capture run, so the scan sees bytes).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import logging
 import re
@@ -102,8 +111,24 @@ def variants(secret: str) -> dict[str, re.Pattern[bytes]]:
     return {name: re.compile(pattern) for name, pattern in forms.items()}
 
 
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END \1-----")
+
+
+def _decoded_pem(data: bytes) -> bytes:
+    """``data`` with each well-formed PEM block replaced by the bytes it encodes."""
+
+    def decode(match: re.Match[bytes]) -> bytes:
+        try:
+            return base64.b64decode(re.sub(rb"\s", b"", match.group(2)), validate=True)
+        except (binascii.Error, ValueError):
+            return match.group(0)  # not base64 after all: searched as it is
+
+    return _PEM_BLOCK.sub(decode, data)
+
+
 def encodings_found(data: bytes, secret: str) -> list[str]:
     """The names of the encodings in which ``secret`` occurs in ``data`` (none: no leak)."""
+    data = _decoded_pem(data)
     return [name for name, pattern in variants(secret).items() if pattern.search(data)]
 
 
@@ -122,6 +147,7 @@ def scan(folder: Path, secrets: dict[str, str]) -> tuple[list[Hit], int, int]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         data = path.read_bytes()
         files, scanned = files + 1, scanned + len(data)
+        data = _decoded_pem(data)
         for label, forms in patterns.items():
             for encoding, pattern in forms.items():
                 for match in pattern.finditer(data):
