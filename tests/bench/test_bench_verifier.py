@@ -26,13 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench.verifier import (
-    CONCURRENCY,
-    POSTGRES_ENV,
-    WORKER_COUNTS,
-    BenchRig,
-    verifier_suite,
-)
+from myna_edge.bench.verifier import POSTGRES_ENV, BenchRig
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 
 TERMINAL = "bench-atm"
@@ -138,57 +132,6 @@ def test_bench_raw_crypto_checks(benchmark: Any, rig: BenchRig) -> None:
         rig.core.check_proof, "auth", rig.auth_der, signature, digest, dt.datetime.now(dt.UTC)
     )
     assert result.accepted
-
-
-def test_suite_reports_ratios() -> None:
-    from myna_edge.chaos.pgcluster import PG_BIN
-
-    report = verifier_suite(1)
-    runs = report["runs"]
-    assert isinstance(runs, dict)
-    assert set(runs) == {
-        f"{kind}_{n}" for kind in ("echo", "verify_card", "authorize_transfer") for n in CONCURRENCY
-    }
-    assert all(run["calls"] >= 2 * int(name.rsplit("_", 1)[1]) for name, run in runs.items())
-    assert all(run["server_cpu_us_per_call"] > 0 for run in runs.values())
-    assert all(run["client_cpu_us_per_call"] >= 0 for run in runs.values())
-    # SQLite group commit: every durable run reports how many calls shared an fsync.
-    assert all(
-        runs[f"{kind}_{n}"]["units_per_commit"] >= 1
-        for kind in ("verify_card", "authorize_transfer")
-        for n in CONCURRENCY
-    )
-    assert report["clients_in_separate_process"] is True
-    for ratio in (
-        "verify_vs_echo_throughput_at_32",
-        "verify_vs_echo_throughput_at_1",
-        "authorize_vs_echo_throughput_at_32",
-        "authorize_vs_verify_throughput_at_32",
-        "verify_vs_echo_p99_at_32",
-        "verify_server_cpu_vs_echo_at_32",
-        "workers_2_vs_1_verify_at_32",
-        "workers_2_vs_1_authorize_at_32",
-    ):
-        assert isinstance(report[ratio], float)
-        assert report[ratio] > 0
-    # --workers 1 and 2: the ends of CONCURRENCY, every worker's CPU charged.
-    workers = report["workers"]
-    assert isinstance(workers, dict)
-    assert set(workers) == {str(n) for n in WORKER_COUNTS}
-    for figures in workers.values():
-        assert set(figures) == {
-            f"{kind}_{n}"
-            for kind in ("echo", "verify_card", "authorize_transfer")
-            for n in (CONCURRENCY[0], CONCURRENCY[-1])
-        }
-        assert all(run["server_cpu_us_per_call"] > 0 for run in figures.values())
-    # PostgreSQL by default when it is installed (a throwaway cluster).
-    if (PG_BIN / "initdb").exists():
-        assert isinstance(report["postgresql_runs"], dict)
-        assert set(report["postgresql_runs"]) == set(runs)
-        assert report["postgresql_vs_sqlite_verify_at_32"] > 0  # type: ignore[operator]
-    else:
-        assert "not installed" in str(report["postgresql"])
 
 
 def test_a_named_postgresql_database_is_used_as_given(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,8 @@ from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna_edge.bench import SUITES
 from myna_edge.bench.plots import PLOTS
+from myna_edge.bench.verifier import CONCURRENCY, WORKER_COUNTS
+from myna_edge.chaos.pgcluster import PG_BIN
 from myna_edge.cli import main
 from tests.prerequisites import missing_prerequisite
 
@@ -157,3 +159,55 @@ def test_naming_suites_writes_no_report(
     assert main(["bench", "card", "--rounds", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["card"]["per_apdu"]["baseline_raw_card_us"] > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_verifier_suite_reports_every_run_and_ratio(report_dir: Path) -> None:
+    # The suite's own figures from the same `bench --rounds 1` run (one verifier
+    # suite run serves both this and the table checks above).
+    stored = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
+    report = stored["figures"]["verifier"]
+    runs = report["runs"]
+    assert isinstance(runs, dict)
+    assert set(runs) == {
+        f"{kind}_{n}" for kind in ("echo", "verify_card", "authorize_transfer") for n in CONCURRENCY
+    }
+    assert all(run["calls"] >= 2 * int(name.rsplit("_", 1)[1]) for name, run in runs.items())
+    assert all(run["server_cpu_us_per_call"] > 0 for run in runs.values())
+    assert all(run["client_cpu_us_per_call"] >= 0 for run in runs.values())
+    # SQLite group commit: every durable run reports how many calls shared an fsync.
+    assert all(
+        runs[f"{kind}_{n}"]["units_per_commit"] >= 1
+        for kind in ("verify_card", "authorize_transfer")
+        for n in CONCURRENCY
+    )
+    assert report["clients_in_separate_process"] is True
+    for ratio in (
+        "verify_vs_echo_throughput_at_32",
+        "verify_vs_echo_throughput_at_1",
+        "authorize_vs_echo_throughput_at_32",
+        "authorize_vs_verify_throughput_at_32",
+        "verify_vs_echo_p99_at_32",
+        "verify_server_cpu_vs_echo_at_32",
+        "workers_2_vs_1_verify_at_32",
+        "workers_2_vs_1_authorize_at_32",
+    ):
+        assert isinstance(report[ratio], float)
+        assert report[ratio] > 0
+    # --workers 1 and 2: the ends of CONCURRENCY, every worker's CPU charged.
+    workers = report["workers"]
+    assert isinstance(workers, dict)
+    assert set(workers) == {str(n) for n in WORKER_COUNTS}
+    for figures in workers.values():
+        assert set(figures) == {
+            f"{kind}_{n}"
+            for kind in ("echo", "verify_card", "authorize_transfer")
+            for n in (CONCURRENCY[0], CONCURRENCY[-1])
+        }
+        assert all(run["server_cpu_us_per_call"] > 0 for run in figures.values())
+    # PostgreSQL by default when it is installed (a throwaway cluster).
+    if (PG_BIN / "initdb").exists():
+        assert isinstance(report["postgresql_runs"], dict)
+        assert set(report["postgresql_runs"]) == set(runs)
+        assert report["postgresql_vs_sqlite_verify_at_32"] > 0  # type: ignore[operator]
+    else:
+        assert "not installed" in str(report["postgresql"])
