@@ -69,7 +69,10 @@ def certificate_link(der: bytes) -> CertificateLink:
     """
     if not der or len(der) > _MAX_CERTIFICATE:
         raise ValueError("the certificate is empty or too large")
-    certificate = x509.load_der_x509_certificate(der)
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except x509.InvalidVersion as exc:  # not a ValueError (found by the fuzz campaign)
+        raise ValueError("the certificate has an invalid X.509 version") from exc
     return CertificateLink(certificate.issuer.rfc4514_string(), certificate.serial_number)
 
 

@@ -155,7 +155,7 @@ class TrustStore:
         try:
             certificate = x509.load_der_x509_certificate(der)
             certificate.public_key()
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, x509.InvalidVersion):  # InvalidVersion is no ValueError
             return CertificateCheck(Reason.CERTIFICATE_MALFORMED)
         if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
             return CertificateCheck(Reason.CERTIFICATE_MALFORMED, certificate)

@@ -68,7 +68,7 @@ def parse_certificate(der: bytes) -> x509.Certificate:
     """
     try:
         return x509.load_der_x509_certificate(bytes(der))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         raise DataFormatError("certificate on the card is not valid DER X.509") from exc
 
 
