@@ -49,7 +49,7 @@ from host.client.issuance_models import (
     PrintSettlement,
 )
 from host.client.models import CardProof
-from host.client.translate import translate_rpc_error
+from host.client.translate import call_rpc
 from host.client.verifier import DEV_TERMINAL_HEADER
 from myna.edge.v1 import issuance_pb2 as ipb
 from myna.edge.v1 import issuance_pb2_grpc as ipb_grpc
@@ -239,16 +239,15 @@ class IssuanceClient:
         request: object,
         timeout: float | None,
     ) -> _T:
-        deadline = self._config.timeout if timeout is None else timeout
-        try:
-            response = await send(request, timeout=deadline, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            error = translate_rpc_error(exc, method)
-            _log.info("%s key=%s failed: %s", method, key or "-", error)
-            # Not chained: the RpcError's text is the service's prose (STYLE §3, §7).
-            raise error from None
-        _log.debug("%s key=%s ok", method, key or "-")
-        return response
+        return await call_rpc(
+            send,
+            request,
+            method=method,
+            key=key,
+            timeout=self._config.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+            log=_log,
+        )
 
     async def open_session(
         self, idempotency_key: str, *, timeout: float | None = None

@@ -10,7 +10,8 @@ dropped: they are the service's prose and could echo request fields.
 from __future__ import annotations
 
 import logging
-from typing import Final
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -27,7 +28,7 @@ from host.errors import (
 )
 from myna.edge.v1 import verifier_pb2 as pb
 
-__all__ = ["ERROR_METADATA_KEY", "STATUS_ERRORS", "translate_rpc_error"]
+__all__ = ["ERROR_METADATA_KEY", "STATUS_ERRORS", "call_rpc", "translate_rpc_error"]
 
 _log = logging.getLogger(__name__)
 
@@ -70,3 +71,36 @@ def translate_rpc_error(error: grpc.RpcError, method: str) -> ServiceError:
         reason=info.reason if info else "",
         metadata=dict(info.metadata) if info else None,
     )
+
+
+_T = TypeVar("_T")
+
+
+async def call_rpc(
+    send: Callable[..., Awaitable[_T]],
+    request: object,
+    *,
+    method: str,
+    key: str,
+    timeout: float,
+    metadata: tuple[tuple[str, str], ...],
+    log: logging.Logger,
+) -> _T:
+    """One unary call of a client (``VerifierClient``, ``IssuanceClient``), failures typed.
+
+    Logs the method and idempotency key (never the request) on ``log``.
+
+    Raises:
+        ServiceError: a subclass per gRPC status (``translate_rpc_error``).
+    """
+    try:
+        response = await send(request, timeout=timeout, metadata=metadata)
+    except grpc.RpcError as exc:
+        error = translate_rpc_error(exc, method)
+        log.info("%s key=%s failed: %s", method, key or "-", error)
+        # Not chained: the RpcError's text carries the service's prose and
+        # debug string, which tracebacks would then log; code, reason and
+        # metadata are kept on ``error`` instead (STYLE §3, §7).
+        raise error from None
+    log.debug("%s key=%s ok", method, key or "-")
+    return response

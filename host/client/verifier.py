@@ -43,7 +43,7 @@ from host.client.models import (
     VerifierSession,
 )
 from host.client.statement import TransferStatement
-from host.client.translate import translate_rpc_error
+from host.client.translate import call_rpc, translate_rpc_error
 from host.secret import Secret
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
@@ -196,18 +196,15 @@ class VerifierClient:
         request: object,
         timeout: float | None,
     ) -> _T:
-        deadline = self._config.timeout if timeout is None else timeout
-        try:
-            response = await send(request, timeout=deadline, metadata=self._metadata)
-        except grpc.RpcError as exc:
-            error = translate_rpc_error(exc, method)
-            _log.info("%s key=%s failed: %s", method, key or "-", error)
-            # Not chained: the RpcError's text carries the service's prose and
-            # debug string, which tracebacks would then log; code, reason and
-            # metadata are kept on ``error`` instead (STYLE §3, §7).
-            raise error from None
-        _log.debug("%s key=%s ok", method, key or "-")
-        return response
+        return await call_rpc(
+            send,
+            request,
+            method=method,
+            key=key,
+            timeout=self._config.timeout if timeout is None else timeout,
+            metadata=self._metadata,
+            log=_log,
+        )
 
     async def open_session(
         self, purpose: SessionPurpose, idempotency_key: str, *, timeout: float | None = None
