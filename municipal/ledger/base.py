@@ -38,6 +38,7 @@ __all__ = [
     "IssuedDocument",
     "Ledger",
     "PrintFailure",
+    "document_row",
     "issue_in_steps",
 ]
 
@@ -97,6 +98,25 @@ class IssueSteps(Protocol):
         """Store ``document`` as ``number`` and drop its reservation; if ``key`` was
         stored meanwhile, drop the reservation and answer the stored document."""
         ...
+
+
+def document_row(
+    number: int, key: str, fingerprint: bytes, document: IssuedDocument
+) -> tuple[object, ...]:
+    """The ``documents`` row of a newly issued document, in the column order both SQL
+    backends insert (number, serial, idempotency_key, fingerprint, fee_yen, pdf,
+    sha256, issued_at, state)."""
+    return (
+        number,
+        document.serial,
+        key,
+        fingerprint,
+        document.fee_yen,
+        document.pdf,
+        document.sha256,
+        document.issued_at.isoformat(),
+        DocumentState.ISSUED.value,
+    )
 
 
 def issue_in_steps(

@@ -36,6 +36,7 @@ from municipal.ledger.base import (
     DocumentState,
     IssuedDocument,
     PrintFailure,
+    document_row,
     issue_in_steps,
 )
 from municipal.ledger.memory import settle
@@ -180,17 +181,7 @@ class SqliteLedger:
             db.execute(
                 "INSERT INTO documents (number, serial, idempotency_key, fingerprint, fee_yen, "
                 "pdf, sha256, issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    number,
-                    document.serial,
-                    key,
-                    fingerprint,
-                    document.fee_yen,
-                    document.pdf,
-                    document.sha256,
-                    document.issued_at.isoformat(),
-                    DocumentState.ISSUED.value,
-                ),
+                document_row(number, key, fingerprint, document),
             )
             return document
 
