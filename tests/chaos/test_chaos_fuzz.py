@@ -130,10 +130,14 @@ def test_the_campaign_reports_a_planted_crash(
     plant.parent.mkdir()
     plant.write_text(_PLANTED_BUG.replace("{condition}", condition), encoding="utf-8")
     monkeypatch.setenv("PYTHONPATH", str(plant.parent))
-    figures = run_targets(["host_printer_status"], CI_SEED, 5000, tmp_path / "work")
+    # Two workers side by side; the crash is the printer parser's alone.
+    figures = run_targets(
+        ["host_printer_status", "host_link_frames"], CI_SEED, 5000, tmp_path / "work", workers=2
+    )
     crashes = figures["host_printer_status"]["crashes"]
     assert isinstance(crashes, list)
     assert crashes, "the planted bug was not found"
+    assert figures["host_link_frames"]["crashes"] == [], "a crash was blamed on the wrong target"
     if where == "mutation":  # libFuzzer kept the input that crashed
         assert Path(crashes[0]).read_bytes()[0] == 0xAB
     assert "KeyError" in (tmp_path / "work" / "logs" / "host_printer_status.log").read_text()

@@ -88,6 +88,7 @@ def replay_corpus(target: Target, folder: Path, workdir: Path) -> int:
 def _plan_item(name: str, seed: int, count: int, workdir: Path) -> dict[str, object]:
     corpus = workdir / "corpus" / name
     corpus.mkdir(parents=True, exist_ok=True)
+    (workdir / "work" / name).mkdir(parents=True, exist_ok=True)  # workers run side by side
     (workdir / "crashes").mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
     committed = CORPUS_DIR / name
@@ -98,7 +99,7 @@ def _plan_item(name: str, seed: int, count: int, workdir: Path) -> dict[str, obj
         *([str(committed)] if committed.is_dir() else []),
     ]  # fmt: skip
     return {
-        "target": name, "workdir": str(workdir / "work"), "args": args,
+        "target": name, "workdir": str(workdir / "work" / name), "args": args,
         "log": str(workdir / "logs" / f"{name}.log"), "seconds": MAX_SECONDS_PER_TARGET + 30,
     }  # fmt: skip
 
@@ -109,7 +110,11 @@ def _figures(name: str, result: list[float], workdir: Path, before: set[Path]) -
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     stats = {key: int(value) for key, value in _STAT.findall(text)}
     coverage = _COVERAGE.findall(text)
-    found = sorted(str(p) for p in set((workdir / "crashes").iterdir()) - before)
+    # libFuzzer names each artifact "<prefix><kind>-<sha1>", and the prefix is
+    # "<target>-": attribute a crash to the target that found it, not to all.
+    mine = re.compile(rf"^{re.escape(name)}-(crash|timeout|oom|leak|slow-unit)-")
+    new = set((workdir / "crashes").iterdir()) - before
+    found = sorted(str(p) for p in new if mine.match(p.name))
     if code == HARNESS_FAILED:
         raise ChaosInvariantError(f"the harness of {name} could not be built; see {log}")
     if code != 0 and not found:
@@ -129,43 +134,75 @@ def _figures(name: str, result: list[float], workdir: Path, before: set[Path]) -
 
 
 def run_targets(
-    names: list[str], seed: int, count: int, workdir: Path
+    names: list[str], seed: int, count: int, workdir: Path, *, workers: int = 0
 ) -> dict[str, dict[str, object]]:
-    """Fuzz ``names`` for ``count`` executions each in one worker; their figures by name."""
+    """Fuzz ``names`` for ``count`` executions each; their figures by name.
+
+    The targets are dealt round-robin to ``workers`` worker processes that run
+    side by side (0: one per CPU, at most four). Each worker imports the
+    instrumented code once and forks a child per target, so the campaign's
+    wall time shrinks with the cores while each target's seed stays the one
+    its place in ``names`` gives it.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     # libFuzzer takes seed 0 as "random": derive a non-zero seed per target.
     plan = [
         _plan_item(n, (seed + i) % (2**31 - 1) + 1, count, workdir) for i, n in enumerate(names)
     ]
+    shards = max(1, min(workers or min(os.cpu_count() or 1, 4), len(plan)))
     crashes = workdir / "crashes"
     crashes.mkdir(parents=True, exist_ok=True)
     before = set(crashes.iterdir())
-    plan_path = workdir / "plan.json"
-    plan_path.write_text(json.dumps(plan), encoding="utf-8")
     root = str(CORPUS_DIR.parents[2])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
     }
     started = time.monotonic()
-    with (workdir / "logs" / "worker.log").open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own worker module
-            [sys.executable, "-m", "myna_edge.chaos.fuzz.worker", str(plan_path)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        try:
-            process.wait(timeout=len(plan) * (MAX_SECONDS_PER_TARGET + 60))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise ChaosInvariantError("the fuzz worker did not stop") from None
-    results_path = Path(f"{plan_path}.results")
-    if process.returncode != 0 or not results_path.exists():
-        raise ChaosInvariantError(f"the fuzz worker failed; see {workdir / 'logs' / 'worker.log'}")
-    codes: dict[str, list[float]] = json.loads(results_path.read_text(encoding="utf-8"))
+    codes: dict[str, list[float]] = {}
+    with ExitStack() as stack:
+        running: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
+        for shard in range(shards):
+            plan_path = workdir / f"plan-{shard}.json"
+            plan_path.write_text(json.dumps(plan[shard::shards]), encoding="utf-8")
+            log = workdir / "logs" / f"worker-{shard}.log"
+            out = stack.enter_context(log.open("wb"))
+            process = subprocess.Popen(  # noqa: S603 - our own worker module
+                [sys.executable, "-m", "myna_edge.chaos.fuzz.worker", str(plan_path)],
+                stdout=out, stderr=subprocess.STDOUT, env=env,
+            )  # fmt: skip
+            stack.callback(_reap, process)
+            running.append((process, plan_path, log))
+        deadline = time.monotonic() + len(plan[::shards]) * (MAX_SECONDS_PER_TARGET + 60)
+        for process, plan_path, log in running:
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                raise ChaosInvariantError("a fuzz worker did not stop") from None
+            results_path = Path(f"{plan_path}.results")
+            if process.returncode != 0 or not results_path.exists():
+                raise ChaosInvariantError(
+                    f"a fuzz worker failed ({process.returncode}); see {log}: {_tail(log)}"
+                )
+            codes.update(json.loads(results_path.read_text(encoding="utf-8")))
     figures = {name: _figures(name, codes[name], workdir, before) for name in names}
-    _log.info("fuzzed %d targets in %.1f s", len(names), time.monotonic() - started)
+    _log.info(
+        "fuzzed %d targets in %d workers in %.1f s", len(names), shards, time.monotonic() - started
+    )
     return figures
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    """The end of a worker's log, for the error CI shows (tmp folders are reaped)."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Kill a worker still running when the campaign stops early (bounded loop)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
 
 
 def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
