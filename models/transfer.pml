@@ -11,6 +11,10 @@
  * retried with the same idempotency key. MAXCRASH and MAXFAULT bound them, so
  * the faults stop and the liveness property is checked under weak fairness.
  *
+ * Late completion (issue 20): the sweep moves an expired authorisation to
+ * EXPIRED (hold released), and the terminal may still commit it (late) or
+ * reverse it; so the properties hold with no timing assumption at all.
+ *
  * Steps (JOURNAL(...)) come from host/journal/steps.py through the generated
  * steps.pml; tests/models checks both lists agree. Seeded bugs (#ifdef BUG_*)
  * are switched on by myna_edge.models, which writes one copy per bug.
@@ -32,6 +36,7 @@ mtype = { AUTH, COMMIT, REVERSE, OK, REFUSED };
 #define V_COMMITTED 2
 #define V_REVERSED 3
 #define V_DECLINED 4
+#define V_EXPIRED 5   /* TTL passed unsettled: hold released, still committable */
 /* the ATM application's cash record (durable); MOVED is the cash itself */
 #define ATM_UNKNOWN 0
 #define ATM_MOVED 1
@@ -42,6 +47,7 @@ bit ever_committed, ever_reversed;  /* history, for "never both" */
 byte atm = ATM_UNKNOWN;
 bit dispense_asked;                  /* the agent's command reached the ATM */
 bit expired;                         /* the authorisation's TTL has passed */
+bit late_committed;                  /* a commit came after the TTL (late completion) */
 byte crashes, faults;
 
 /* the agent's journal (durable): one bit per step, plus the outcomes' data */
@@ -55,9 +61,12 @@ chan rep = [2] of { mtype, mtype };
 #define COMMITTED (vstate == V_COMMITTED)
 #define SETTLED (vstate == V_COMMITTED || vstate == V_REVERSED)
 #define AUTHORISED (vstate == V_AUTHORISED)
+#define OPEN (vstate == V_AUTHORISED || vstate == V_EXPIRED)
 #define MOVED (atm == ATM_MOVED)
-/* P1: never both committed and reversed */
-#define NEVER_BOTH (!(ever_committed && ever_reversed))
+/* P1: never both committed and reversed; stronger, a settled transfer never
+ * changes again (committed stays committed, reversed stays reversed), which
+ * implies "never both" since the ledger holds one state */
+#define NEVER_BOTH ((!ever_committed || COMMITTED) && (!ever_reversed || vstate == V_REVERSED))
 /* P2: committed only if the cash moved, reversed only if it did not */
 #define IFF_MOVED ((!ever_committed || MOVED) && (!ever_reversed || !MOVED))
 #define CHECK assert(NEVER_BOTH); assert(IFF_MOVED)
@@ -105,17 +114,23 @@ end_idle:
 					fi;
 					r = (vstate == V_DECLINED -> REFUSED : OK)
 				:: k == COMMIT ->
+					/* late completion: an expired authorisation (swept
+					 * or not yet) is committed all the same, as late */
 					if
-					:: vstate == V_AUTHORISED && !expired ->
+					:: OPEN ->
+						late_committed = (expired || vstate == V_EXPIRED);
+#ifdef WITNESS_LATE_COMMIT
+						/* not a bug: the tests switch it on to show spin
+						 * reaches a late commit (without the TTL assumption) */
+						assert(!late_committed);
+#endif
 						vstate = V_COMMITTED; ever_committed = 1; r = OK
-					:: vstate == V_AUTHORISED && expired ->
-						vstate = V_REVERSED; ever_reversed = 1; r = REFUSED
 					:: vstate == V_COMMITTED -> r = OK
 					:: else -> r = REFUSED
 					fi
 				:: k == REVERSE ->
 					if
-					:: vstate == V_AUTHORISED -> vstate = V_REVERSED; ever_reversed = 1; r = OK
+					:: OPEN -> vstate = V_REVERSED; ever_reversed = 1; r = OK
 					:: vstate == V_REVERSED -> r = OK
 					:: else -> r = REFUSED
 					fi
@@ -138,39 +153,47 @@ end_idle:
 	od
 }
 
-/* The expiry sweep. Timing assumption (docs/internals/model-check.md): the
- * TTL is far longer than a dispense and an agent restart, so an authorisation
- * whose cash moved is committed before it expires, and the ATM never
- * dispenses for an expired one. Without it (-DNO_TTL_ASSUMPTION) spin shows
- * the reversal of a transfer whose cash moved. */
+/* The expiry sweep: an authorisation unsettled at its TTL becomes EXPIRED
+ * (hold released), never REVERSED; the terminal then commits it late or
+ * reverses it. Time is free: the TTL may pass at any moment, before or after
+ * the cash moved. The old timing assumption (the TTL outlasts a dispense, an
+ * agent restart and a verifier outage: no expiry once the cash moved, no
+ * dispense after expiry) is kept for comparison and switched off by
+ * -DNO_TTL_ASSUMPTION; the design must verify both ways. */
 #ifdef NO_TTL_ASSUMPTION
 #define EXPIRY_ALLOWED true
+#define DISPENSE_ALLOWED true
 #else
 #define EXPIRY_ALLOWED (!(MOVED && AUTHORISED))
+#define DISPENSE_ALLOWED (!expired)
 #endif
 active proctype sweeper()
 {
 end_idle:
 	do
 	:: atomic { !expired && EXPIRY_ALLOWED -> expired = 1 }
-#ifdef BUG_SWEEP_WITHOUT_STATE_GUARD
-	:: atomic { expired && vstate != V_NONE && vstate != V_REVERSED && vstate != V_DECLINED ->
-		vstate = V_REVERSED; ever_reversed = 1; CHECK }
-#else
+#if defined(BUG_SWEEP_WITHOUT_STATE_GUARD)
+	/* the sweep's UPDATE loses "WHERE state = AUTHORIZED" */
+	:: atomic { expired && vstate != V_NONE && vstate != V_DECLINED && vstate != V_EXPIRED ->
+		vstate = V_EXPIRED; CHECK }
+#elif defined(BUG_SWEEP_REVERSES)
+	/* as before issue 20: the sweep reverses instead of expiring */
 	:: atomic { expired && AUTHORISED -> vstate = V_REVERSED; ever_reversed = 1; CHECK }
+#else
+	:: atomic { expired && AUTHORISED -> vstate = V_EXPIRED; CHECK }
 #endif
 	od
 }
 
-/* The ATM application: dispenses once when told (within the TTL), and keeps
- * a durable record of whether the cash moved. */
+/* The ATM application: dispenses once when told (under the TTL assumption,
+ * only within the TTL), and keeps a durable record of whether the cash moved. */
 active proctype atm_app()
 {
 end_idle:
 	atomic {
 		atm == ATM_UNKNOWN && dispense_asked ->
 		if
-		:: !expired -> atm = ATM_MOVED
+		:: DISPENSE_ALLOWED -> atm = ATM_MOVED
 		:: atm = ATM_NOT_MOVED  /* the dispenser failed, or the customer left */
 		fi;
 		CHECK
@@ -266,4 +289,4 @@ finish:
 /* The same properties for spin's LTL checker (-N NAME). */
 ltl never_both { [] NEVER_BOTH }
 ltl committed_iff_moved { [] IFF_MOVED }
-ltl settles { [] (AUTHORISED -> <> SETTLED) }
+ltl settles { [] (OPEN -> <> SETTLED) }

@@ -9,6 +9,13 @@ the model; ``write_model`` writes the copy with the switch on, and a check of
 that copy must fail with a counterexample, which proves the property can
 fail.
 
+Assumptions are switches too: a model lists its ``variants`` (the transfer:
+with and without ``NO_TTL_ASSUMPTION``), each correct model is verified in
+every variant, and a bug names the variant it must be caught in (a sweep that
+reverses, the design before issue 20, is correct only under the TTL
+assumption, so it is checked without it). A witness (``WITNESS_*``) is an
+assertion that spin must violate, to show a behaviour is really explored.
+
 A check is ``spin -a`` + ``gcc`` + ``pan`` in a scratch directory: the safety
 run checks assertions and invalid end states (no never claim); a liveness run
 checks one LTL formula for acceptance cycles under weak fairness.
@@ -38,6 +45,7 @@ __all__ = [
     "Model",
     "ModelCheckError",
     "Run",
+    "Variant",
     "add_parser",
     "check",
     "model_steps",
@@ -67,6 +75,10 @@ class Run(StrEnum):
     LIVENESS = "settles"  # the LTL formula ``settles``, under weak fairness
 
 
+#: Macros given to spin for one variant of a model (``-DNAME``), e.g. an assumption dropped.
+Variant = tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Bug:
     """A seeded bug: the ``#define`` that switches it on, the run that must fail."""
@@ -75,6 +87,7 @@ class Bug:
     run: Run
     breaks: str  # the property, in words
     evidence: str  # what pan's report of the counterexample must contain
+    variant: Variant = ()  # where it must be caught (assumptions dropped)
 
 
 @dataclass(frozen=True)
@@ -84,11 +97,18 @@ class Model:
     name: str
     steps: tuple[Step, ...]
     bugs: tuple[Bug, ...]
+    variants: tuple[Variant, ...] = ((),)  # each correct run is verified in every one
+    #: Behaviours spin must reach (a ``WITNESS_*`` assertion it must violate):
+    #: proof that a property is not verified vacuously.
+    witnesses: tuple[Bug, ...] = ()
 
     @property
     def path(self) -> Path:
         return MODELS_DIR / f"{self.name}.pml"
 
+
+#: The transfer without its timing assumption (the TTL may pass at any moment).
+NO_TTL: Final[Variant] = ("NO_TTL_ASSUMPTION",)
 
 MODELS: Final = (
     Model(
@@ -98,8 +118,15 @@ MODELS: Final = (
             Bug(
                 "BUG_SWEEP_WITHOUT_STATE_GUARD",
                 Run.SAFETY,
-                "never both committed and reversed",
-                "assertion violated  !((ever_committed&&ever_reversed))",
+                "never both committed and reversed: a settled transfer never changes",
+                "assertion violated (( !(ever_committed)||(vstate==2))",
+            ),
+            Bug(
+                "BUG_SWEEP_REVERSES",
+                Run.SAFETY,
+                "committed iff the cash moved, whatever the TTL",
+                "assertion violated (( !(ever_committed)||(atm==1))",
+                variant=NO_TTL,
             ),
             Bug(
                 "BUG_DECIDE_WITHOUT_ASKING",
@@ -112,6 +139,16 @@ MODELS: Final = (
                 Run.LIVENESS,
                 "every authorisation settles",
                 "acceptance cycle",
+            ),
+        ),
+        variants=((), NO_TTL),
+        witnesses=(
+            Bug(
+                "WITNESS_LATE_COMMIT",
+                Run.SAFETY,
+                "a commit after the TTL is reached (and the properties hold)",
+                "assertion violated  !(late_committed)",
+                variant=NO_TTL,
             ),
         ),
     ),
@@ -150,6 +187,7 @@ class CheckResult:
     run: Run
     bug: str
     bound: int
+    variant: Variant
     errors: int
     states: int
     seconds: float
@@ -174,10 +212,10 @@ def write_model(model: Model, directory: Path, bug: str = "") -> Path:
     """Write ``model`` (with ``bug`` switched on, if given) and ``steps.pml`` to ``directory``.
 
     Raises:
-        ValueError: ``bug`` is not one of the model's seeded bugs.
+        ValueError: ``bug`` is not one of the model's seeded bugs or witnesses.
     """
-    if bug and bug not in {b.macro for b in model.bugs}:
-        raise ValueError(f"{model.name} has no seeded bug {bug}")
+    if bug and bug not in {b.macro for b in (*model.bugs, *model.witnesses)}:
+        raise ValueError(f"{model.name} has no seeded bug or witness {bug}")
     (directory / "steps.pml").write_text(steps_header())
     text = model.path.read_text()
     if bug:
@@ -200,9 +238,15 @@ def _run(argv: list[str], cwd: Path, timeout: float) -> str:
 
 
 def check(
-    model: Model, *, run: Run, bound: int = 1, bug: str = "", timeout: float = 600.0
+    model: Model,
+    *,
+    run: Run,
+    bound: int = 1,
+    bug: str = "",
+    variant: Variant = (),
+    timeout: float = 600.0,
 ) -> CheckResult:
-    """Verify ``model`` at ``bound`` crashes and ``bound`` network faults.
+    """Verify ``model`` at ``bound`` crashes and ``bound`` network faults, ``variant`` defined.
 
     Raises:
         ModelCheckError: spin or gcc is missing or failed, or pan did not finish.
@@ -213,7 +257,7 @@ def check(
     with tempfile.TemporaryDirectory(prefix="myna-model-") as scratch:
         directory = Path(scratch)
         source = write_model(model, directory, bug)
-        bounds = [f"-DMAXCRASH={bound}", f"-DMAXFAULT={bound}"]
+        bounds = [f"-DMAXCRASH={bound}", f"-DMAXFAULT={bound}", *(f"-D{m}" for m in variant)]
         _run(["spin", *bounds, "-a", source.name], directory, timeout)
         # NFAIR: weak fairness over all the model's processes (7 in issuance).
         flags = ["-DNOCLAIM"] if run is Run.SAFETY else ["-DNFAIR=4"]
@@ -231,6 +275,7 @@ def check(
         run=run,
         bug=bug,
         bound=bound,
+        variant=variant,
         errors=int(errors[1]),
         states=int(states[1]),
         seconds=seconds,
@@ -241,15 +286,16 @@ def check(
 def _check_all(args: argparse.Namespace) -> int:
     failed = 0
     for model in MODELS:
-        for run in Run:
-            result = check(model, run=run, bound=args.bound)
-            failed += result.errors > 0
-            print(
-                f"{model.name:9} {run.value:8} bound {args.bound}: errors {result.errors}, "
-                f"{result.states} states, {result.seconds:.1f} s"
-            )
+        for variant in model.variants:
+            for run in Run:
+                result = check(model, run=run, bound=args.bound, variant=variant)
+                failed += result.errors > 0
+                print(
+                    f"{model.name:9} {run.value:8} {_said(variant):18} bound {args.bound}: "
+                    f"errors {result.errors}, {result.states} states, {result.seconds:.1f} s"
+                )
         for bug in model.bugs:
-            result = check(model, run=bug.run, bound=args.bound, bug=bug.macro)
+            result = check(model, run=bug.run, bound=args.bound, bug=bug.macro, variant=bug.variant)
             # At larger bounds pan may meet another property's counterexample
             # first (it stops at the first): still a rejection, said as such.
             failed += result.errors == 0
@@ -258,7 +304,19 @@ def _check_all(args: argparse.Namespace) -> int:
             if result.errors and bug.evidence not in result.output:
                 verdict += f" by another counterexample ({first})"
             print(f"{model.name:9} {bug.macro}: {verdict} ({bug.breaks})")
+        for witness in model.witnesses:
+            result = check(
+                model, run=witness.run, bound=args.bound, bug=witness.macro, variant=witness.variant
+            )
+            reached = result.errors > 0 and witness.evidence in result.output
+            failed += not reached
+            verdict = "reached" if reached else "NOT REACHED"
+            print(f"{model.name:9} {witness.macro}: {verdict} ({witness.breaks})")
     return 1 if failed else 0
+
+
+def _said(variant: Variant) -> str:
+    return " ".join(variant) or "-"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

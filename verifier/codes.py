@@ -59,6 +59,8 @@ class Reason(enum.StrEnum):
     OTP_REQUIRED = "OTP_REQUIRED"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     ATTESTATION_INVALID = "ATTESTATION_INVALID"
+    #: The operation's policy does not take this credential kind (``verifier.credentials``).
+    CREDENTIAL_NOT_ALLOWED = "CREDENTIAL_NOT_ALLOWED"
     #: Audit only (ConfirmReset): the card refused the new secret. Not on the wire.
     RESET_FAILED_ON_CARD = "RESET_FAILED_ON_CARD"
 
@@ -87,6 +89,7 @@ class ErrorReason(enum.StrEnum):
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     AUTHORIZATION_NOT_FOUND = "AUTHORIZATION_NOT_FOUND"
+    #: Not raised since late completion (issue 20); kept, clients may know the string.
     AUTHORIZATION_EXPIRED = "AUTHORIZATION_EXPIRED"
     TRANSFER_COMMITTED = "TRANSFER_COMMITTED"
     TRANSFER_REVERSED = "TRANSFER_REVERSED"
@@ -127,11 +130,18 @@ class RevocationSource(enum.StrEnum):
 
 
 class TransferState(enum.IntEnum):
-    """An authorisation's state; it moves only AUTHORIZED -> COMMITTED or REVERSED."""
+    """An authorisation's state (``verifier.transfers``).
+
+    AUTHORIZED -> COMMITTED or REVERSED, or -> EXPIRED when its TTL passes
+    unsettled (the hold is released); EXPIRED -> COMMITTED (a late commit:
+    the cash moved before the terminal could say so) or REVERSED. COMMITTED
+    and REVERSED are final. EXPIRED is 4 in the integer column: no migration.
+    """
 
     AUTHORIZED = 1
     COMMITTED = 2
     REVERSED = 3
+    EXPIRED = 4
 
 
 class ResetOperation(enum.IntEnum):
@@ -166,6 +176,8 @@ class AuditAction(enum.StrEnum):
     COMMIT_TRANSFER = "COMMIT_TRANSFER"
     REVERSE_TRANSFER = "REVERSE_TRANSFER"
     EXPIRE_TRANSFER = "EXPIRE_TRANSFER"
+    #: A commit after the authorisation expired (``transfers.commit``): operators reconcile it.
+    LATE_COMMIT_TRANSFER = "LATE_COMMIT_TRANSFER"
     RESERVE_RESET = "RESERVE_RESET"
     REDEEM_RESET = "REDEEM_RESET"
     CONFIRM_RESET = "CONFIRM_RESET"

@@ -5,6 +5,7 @@ Domain metrics (labels are enum names only, never a serial, an id or a name)::
 
     myna_verifier_verdicts_total{method,verdict,reason}      VerifyCard, resets, transfers
     myna_verifier_transfers_total{state}                     Commit/ReverseTransfer answers
+    myna_verifier_late_commits_total                         CommitTransfer answers with late
     myna_verifier_resets_total{outcome}                      ConfirmReset: card said yes/no
     myna_verifier_revocation_checks_total{kind,source,status}
     myna_verifier_revocation_check_seconds{source}           OCSP round trip or CRL lookup
@@ -71,6 +72,12 @@ VERDICTS: Final = Counter(
 )
 TRANSFERS: Final = Counter(
     "myna_verifier_transfers", "Transfers by the final state answered.", ("state",)
+)
+#: Alert on any increase: cash moved for an authorisation whose hold had been
+#: released (``verifier.transfers``, late completion); a repeat answer counts again.
+LATE_COMMITS: Final = Counter(
+    "myna_verifier_late_commits",
+    "CommitTransfer answers committed after the authorisation expired.",
 )
 RESETS: Final = Counter(
     "myna_verifier_resets", "PIN resets confirmed, by what the card said.", ("outcome",)
@@ -140,6 +147,12 @@ def _transfer_state(_: str, __: Any, response: Any) -> None:
     TRANSFERS.labels(_state(response.state)).inc()
 
 
+def _commit_state(method: str, request: Any, response: Any) -> None:
+    _transfer_state(method, request, response)
+    if response.late:
+        LATE_COMMITS.inc()
+
+
 def _reset_outcome(_: str, request: Any, response: Any) -> None:
     if response.recorded:
         RESETS.labels("succeeded" if request.succeeded else "failed").inc()
@@ -151,7 +164,7 @@ def observers() -> dict[str, Observer]:
         _PREFIX + m: _verdicts(m)
         for m in ("VerifyCard", "ReserveReset", "RedeemReset", "AuthorizeTransfer")
     }
-    hooks[_PREFIX + "CommitTransfer"] = _transfer_state
+    hooks[_PREFIX + "CommitTransfer"] = _commit_state
     hooks[_PREFIX + "ReverseTransfer"] = _transfer_state
     hooks[_PREFIX + "ConfirmReset"] = _reset_outcome
     hooks.update(issuance_metrics.observers())

@@ -6,10 +6,24 @@ amounts *over* it need identity verification, as the Act on Prevention of
 Transfer of Criminal Proceeds says), so a regulatory change is a
 configuration change, tested at the boundary.
 
-Exactly-once: state moves only by conditional UPDATE (``AUTHORIZED`` ->
-``COMMITTED`` or ``REVERSED``). Committing a committed transfer returns the
-first commit's result; committing a reversed one is refused; an
-authorisation never committed expires and is reversed by ``expire``.
+Exactly-once: state moves only by conditional UPDATE. Committing a
+committed transfer returns the first commit's result; committing a reversed
+one is refused, and reversing a committed one; so a transfer is never both.
+
+Late completion (issue 20): an authorisation unsettled at its TTL is moved
+by ``expire`` to EXPIRED (the hold is released), not reversed. The
+terminal that holds it may still commit it: the cash may have moved before
+the terminal could say so (a dispense, an agent restart and a verifier
+outage can outlast any TTL), and the agent commits only on its durable
+record that it did. Refusing that fact would not bring the cash back; it
+would only move the loss off the ledger. So a late commit is recorded, with
+its own audit action (``LATE_COMMIT_TRANSFER``) and ``late`` in the answer
+(counted by ``myna_verifier_late_commits_total``) for the operators to
+reconcile. There is no late-commit window: a window would bring back a
+timing assumption (the terminal returns within it) and with it the loss.
+The operators' lever on a terminal that must not settle any more is to
+revoke its certificate; its EXPIRED authorisations then go to manual
+reconciliation (docs/internals/model-check.md).
 
 Everything here works on ``Core`` and a storage transaction: no gRPC type.
 """
@@ -18,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Final
 
 from verifier.canonical import TransferFields, statement_digest
 from verifier.codes import (
@@ -29,6 +44,7 @@ from verifier.codes import (
     TransferState,
 )
 from verifier.core import Core, ProofResult, new_id, to_us
+from verifier.credentials import Operation
 from verifier.errors import NotFoundError, PermissionDeniedError, PreconditionError
 from verifier.pki import BasicFour, basic_four
 from verifier.sessions import CardProof, nonce_reason
@@ -85,6 +101,7 @@ class StateChange:
 
     state: TransferState
     at_us: int
+    late: bool = False  # committed after the authorisation expired
 
 
 def check_terminal(terminal_id: str, request: TransferRequest) -> None:
@@ -122,6 +139,7 @@ def precheck(
     over = statement.amount_yen > core.config.policy.transfer_threshold_yen
     proof = None
     if over and request.proof is not None and checked is not None:
+        checked = core.screen(Operation.TRANSFER, checked)  # issue 15
         proof = core.finish_proof(checked, digest, request.proof.signature)
     return AuthorizePrecheck(digest, over, proof)
 
@@ -167,12 +185,22 @@ def authorize(
     reason, four = _decide(core, tx, terminal_id, request, pre, now)
     proof = pre.proof
     serial = proof.serial_hex if proof is not None else ""
+    credential = proof.credential if proof is not None else None
+    claimed = request.proof.presented if request.proof is not None else None
     action = AuditAction.AUTHORIZE_TRANSFER
     if reason is Reason.IDENTITY_PROOF_REQUIRED:
         core.audit(tx, action, reason, terminal_id=terminal_id)
         return Authorization(reason)
     if reason is not Reason.OK:
-        core.audit(tx, action, reason, terminal_id=terminal_id, serial=serial)
+        core.audit(
+            tx,
+            action,
+            reason,
+            terminal_id=terminal_id,
+            serial=serial,
+            credential=credential,
+            claimed=claimed,
+        )
         return Authorization(reason)
     now_us = to_us(now)
     expires_us = now_us + int(core.config.policy.authorization_ttl_seconds * 1_000_000)
@@ -196,7 +224,14 @@ def authorize(
         identity = (four.name, four.address, four.birth_date, four.gender)
         tx.insert_identity(authorization_id, serial, identity, source, now_us)
     core.audit(
-        tx, action, Reason.OK, terminal_id=terminal_id, serial=serial, subject_id=authorization_id
+        tx,
+        action,
+        Reason.OK,
+        terminal_id=terminal_id,
+        serial=serial,
+        subject_id=authorization_id,
+        credential=credential,
+        claimed=claimed,
     )
     return Authorization(Reason.OK, authorization_id, expires_us, serial, source, four)
 
@@ -204,30 +239,44 @@ def authorize(
 def commit(core: Core, tx: Transaction, *, terminal_id: str, authorization_id: str) -> StateChange:
     """Commit an authorisation exactly once; a repeat returns the first commit.
 
+    An expired one (EXPIRED, or AUTHORIZED past its TTL before the sweep ran)
+    is committed late: ``late`` in the answer, audited ``LATE_COMMIT_TRANSFER``.
+
     Raises:
         NotFoundError: no such authorisation.
         PermissionDeniedError: it belongs to another terminal.
-        PreconditionError: reversed already, or expired (and now reversed).
+        PreconditionError: reversed already.
     """
     return _change(core, tx, terminal_id, authorization_id, TransferState.COMMITTED)
 
 
 def reverse(core: Core, tx: Transaction, *, terminal_id: str, authorization_id: str) -> StateChange:
-    """Reverse an uncommitted authorisation exactly once; a repeat returns the first.
+    """Reverse an uncommitted (authorised or expired) transfer once; a repeat returns the first.
 
     Raises:
         NotFoundError: no such authorisation.
         PermissionDeniedError: it belongs to another terminal.
-        PreconditionError: committed already.
+        PreconditionError: committed already (late or not).
     """
     return _change(core, tx, terminal_id, authorization_id, TransferState.REVERSED)
+
+
+#: The states a commit or a reversal may leave; COMMITTED and REVERSED are final.
+_OPEN: Final = (TransferState.AUTHORIZED, TransferState.EXPIRED)
+
+
+def _late(transfer: Transfer) -> bool:
+    """Whether a committed transfer was committed at or after its expiry (a late commit)."""
+    changed = transfer.changed_us
+    return transfer.state is TransferState.COMMITTED and (
+        changed is not None and changed >= transfer.expires_us
+    )
 
 
 def _change(
     core: Core, tx: Transaction, terminal_id: str, authorization_id: str, target: TransferState
 ) -> StateChange:
     committing = target is TransferState.COMMITTED
-    action = AuditAction.COMMIT_TRANSFER if committing else AuditAction.REVERSE_TRANSFER
     transfer = tx.get_transfer(authorization_id)
     if transfer is None:
         raise NotFoundError(ErrorReason.AUTHORIZATION_NOT_FOUND, "no such authorisation")
@@ -236,14 +285,21 @@ def _change(
             ErrorReason.TERMINAL_MISMATCH, "the authorisation is another terminal's"
         )
     now_us = to_us(core.now())
-    if transfer.state is TransferState.AUTHORIZED:
-        if committing and transfer.expires_us <= now_us:
-            if tx.change_transfer_state(
-                authorization_id, TransferState.AUTHORIZED, TransferState.REVERSED, now_us
-            ):
-                _audit_expiry(core, tx, terminal_id, authorization_id)
-            raise PreconditionError(ErrorReason.AUTHORIZATION_EXPIRED, "the authorisation expired")
-        if tx.change_transfer_state(authorization_id, TransferState.AUTHORIZED, target, now_us):
+    # At most two tries: a lost race is to the sweep (AUTHORIZED -> EXPIRED,
+    # once; then try again from EXPIRED) or to a final state (settled).
+    for _ in range(2):
+        if transfer.state not in _OPEN:
+            break
+        late = committing and (
+            transfer.state is TransferState.EXPIRED or transfer.expires_us <= now_us
+        )
+        if tx.change_transfer_state(authorization_id, transfer.state, target, now_us):
+            if late:
+                action = AuditAction.LATE_COMMIT_TRANSFER
+            elif committing:
+                action = AuditAction.COMMIT_TRANSFER
+            else:
+                action = AuditAction.REVERSE_TRANSFER
             core.audit(
                 tx,
                 action,
@@ -252,31 +308,32 @@ def _change(
                 serial=transfer.certificate_serial,
                 subject_id=authorization_id,
             )
-            return StateChange(target, now_us)
-        # Lost a race: read what the winner did.
-        latest = tx.get_transfer(authorization_id)
+            return StateChange(target, now_us, late)
+        latest = tx.get_transfer(authorization_id)  # lost a race: read what the winner did
         assert latest is not None
         transfer = latest
     if transfer.state is target:
-        return StateChange(target, transfer.changed_us or now_us)
+        return StateChange(target, transfer.changed_us or now_us, _late(transfer))
     if transfer.state is TransferState.REVERSED:
         raise PreconditionError(ErrorReason.TRANSFER_REVERSED, "the transfer was reversed")
-    raise PreconditionError(ErrorReason.TRANSFER_COMMITTED, "the transfer was committed")
-
-
-def _audit_expiry(core: Core, tx: Transaction, terminal_id: str, authorization_id: str) -> None:
-    action = AuditAction.EXPIRE_TRANSFER
-    core.audit(tx, action, Reason.OK, terminal_id=terminal_id, subject_id=authorization_id)
+    if transfer.state is TransferState.COMMITTED:
+        raise PreconditionError(ErrorReason.TRANSFER_COMMITTED, "the transfer was committed")
+    raise AssertionError(f"{transfer.state.name} after two tries")  # pragma: no cover
 
 
 def expire(core: Core, tx: Transaction, limit: int = 100) -> int:
-    """Reverse authorisations past their expiry; returns how many."""
+    """Move authorisations past their expiry to EXPIRED (hold released); returns how many.
+
+    Never to REVERSED: the terminal may have moved the cash and still commit
+    late (the module's docstring). The sweeper acts for no terminal.
+    """
     now_us = to_us(core.now())
     done = 0
     for authorization_id in tx.expired_transfers(TransferState.AUTHORIZED, now_us, limit):
         if tx.change_transfer_state(
-            authorization_id, TransferState.AUTHORIZED, TransferState.REVERSED, now_us
+            authorization_id, TransferState.AUTHORIZED, TransferState.EXPIRED, now_us
         ):
-            _audit_expiry(core, tx, "-", authorization_id)  # the sweeper: no terminal
+            action = AuditAction.EXPIRE_TRANSFER
+            core.audit(tx, action, Reason.OK, terminal_id="-", subject_id=authorization_id)
             done += 1
     return done

@@ -48,8 +48,10 @@ def stamp(value_us: int) -> Timestamp:
 
 
 def card_proof(proof: pb.CardProof) -> CardProof:
-    """A card proof as the domain takes it."""
-    return CardProof(proof.certificate_der, proof.signature)
+    """A card proof as the domain takes it (UNSPECIFIED device: the terminal did not say)."""
+    device = proof.credential_device
+    presented = wire.CREDENTIAL_KINDS.from_wire(device) if device else None
+    return CardProof(proof.certificate_der, proof.signature, presented)
 
 
 def opened_response(session: Session) -> pb.OpenSessionResponse:
@@ -66,6 +68,11 @@ def reading_response(reading: Reading) -> pb.VerifyCardResponse:
         reason=wire.REASONS.to_wire(reading.reason),
         certificate_serial=reading.serial,
         revocation_source=wire.REVOCATION_SOURCES.to_wire(reading.source),
+        credential_device=(
+            wire.CREDENTIAL_KINDS.to_wire(reading.credential)
+            if reading.credential is not None
+            else pb.CREDENTIAL_DEVICE_UNSPECIFIED
+        ),
     )
 
 
@@ -128,9 +135,9 @@ def authorization_response(decision: Authorization) -> pb.AuthorizeTransferRespo
 
 
 def commit_response(change: StateChange) -> pb.CommitTransferResponse:
-    """CommitTransfer's answer."""
+    """CommitTransfer's answer (``late``: committed after the authorisation expired)."""
     state = wire.TRANSFER_STATES.to_wire(change.state)
-    return pb.CommitTransferResponse(state=state, commit_time=stamp(change.at_us))
+    return pb.CommitTransferResponse(state=state, commit_time=stamp(change.at_us), late=change.late)
 
 
 def reverse_response(change: StateChange) -> pb.ReverseTransferResponse:

@@ -27,9 +27,11 @@ from verifier.codes import (
     TransferState,
     Verdict,
 )
+from verifier.credentials import CredentialKind
 
 __all__ = [
     "CERT_KINDS",
+    "CREDENTIAL_KINDS",
     "PURPOSES",
     "REASONS",
     "REASONS_NOT_ON_THE_WIRE",
@@ -107,6 +109,7 @@ REASONS: Final = EnumMap(
         Reason.OTP_REQUIRED: pb.REASON_OTP_REQUIRED,
         Reason.TOO_MANY_ATTEMPTS: pb.REASON_TOO_MANY_ATTEMPTS,
         Reason.ATTESTATION_INVALID: pb.REASON_ATTESTATION_INVALID,
+        Reason.CREDENTIAL_NOT_ALLOWED: pb.REASON_CREDENTIAL_NOT_ALLOWED,
     },
 )
 #: Members deliberately without a wire value (the totality test allows only these).
@@ -128,6 +131,16 @@ CERT_KINDS: Final = EnumMap(
     {
         CertKind.AUTH: pb.CERTIFICATE_KIND_AUTHENTICATION,
         CertKind.SIGN: pb.CERTIFICATE_KIND_SIGNING,
+    },
+)
+# Unknown (None in the domain) is UNSPECIFIED on the wire, both ways.
+CREDENTIAL_KINDS: Final = EnumMap(
+    CredentialKind,
+    {
+        CredentialKind.CARD: pb.CREDENTIAL_DEVICE_CARD,
+        CredentialKind.ANDROID: pb.CREDENTIAL_DEVICE_ANDROID,
+        CredentialKind.IPHONE: pb.CREDENTIAL_DEVICE_IPHONE,
+        CredentialKind.MOBILE: pb.CREDENTIAL_DEVICE_MOBILE,
     },
 )
 REVOCATION_STATUSES: Final = EnumMap(
@@ -153,6 +166,7 @@ TRANSFER_STATES: Final = EnumMap(
         TransferState.AUTHORIZED: pb.TRANSFER_STATE_AUTHORIZED,
         TransferState.COMMITTED: pb.TRANSFER_STATE_COMMITTED,
         TransferState.REVERSED: pb.TRANSFER_STATE_REVERSED,
+        TransferState.EXPIRED: pb.TRANSFER_STATE_EXPIRED,
     },
 )
 RESET_OPERATIONS: Final = EnumMap(

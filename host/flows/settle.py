@@ -91,9 +91,11 @@ async def settle_transfer(
 ) -> TransferState:
     """Journal the decision (unless ``decided``), then commit or reverse, journaled.
 
-    A ``ServiceStateError`` (already settled the other way, e.g. reversed by
-    the verifier's expiry sweeper) is journaled as the outcome too: the
-    transfer is then resolved, and it was never settled twice.
+    A ``ServiceStateError`` (already settled the other way) is journaled as
+    the outcome too: the transfer is then resolved, and it was never settled
+    twice. An expired authorisation is not one: the verifier's expiry sweep
+    only releases the hold (EXPIRED), and a commit after it is answered
+    COMMITTED (late, issue 20), so cash that moved is never left reversed.
 
     Raises:
         ServiceError: the verifier could not be reached; the journal keeps

@@ -10,7 +10,8 @@ and the agents' write-ahead journals through ``host.journal``, and hand
 both to ``check_transfers``, transfer by transfer:
 
 * ledger: every authorisation is COMMITTED or REVERSED (none left open),
-  changed exactly once in the audit trail, never by the expiry sweep;
+  changed exactly once in the audit trail, never expired first (the
+  campaign's TTL outlives every outage, so a late commit is a finding);
 * journals: nothing unresolved, one authorisation per operation and per
   ATM request, exactly one settlement per authorisation, without error and
   agreeing with the ledger's state; every ledger row belongs to one
@@ -151,7 +152,7 @@ def _check_ledger(ledger: Ledger) -> None:
         if row.state not in _SETTLED:
             raise _fail(f"ledger: {auth} left in state {row.state.name} (not settled)")
         if AuditAction.EXPIRE_TRANSFER in row.audited:
-            raise _fail(f"ledger: {auth} was settled by the expiry sweep, not by the terminal")
+            raise _fail(f"ledger: {auth} expired before the terminal settled it (a late settlement)")
         want = (
             AuditAction.COMMIT_TRANSFER
             if row.state is TransferState.COMMITTED

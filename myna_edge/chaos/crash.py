@@ -86,7 +86,7 @@ APP_CRASHES: Final = [
     *(AppCrash(_MONEY, restart, first) for restart in (False, True) for first in (False, True)),
 ]  # fmt: skip
 _APP_CRASH_EVERY: Final = 3  # transfers
-_ROUND: Final = (14, 24)  # transfers planned per round (it ends at its kill)
+_ROUND: Final = (8, 14)  # transfers planned per round (it ends at its kill)
 _SIGNED_SHARE: Final = 0.6  # over the threshold: the card signs
 _DISPENSE_SHARE: Final = 0.8  # the cash dispenser succeeds
 _DISPENSE_SECONDS: Final = 0.06  # the dispenser's time: a kill can land after the cash moved

@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-"""CI size of the crash-consistency campaign: 200 transfers under seeded SIGKILLs.
+"""CI size of the crash-consistency campaign: 120 transfers under seeded SIGKILLs.
+
+Rounds of 8 to 14 transfers (``crash._ROUND``) give about 36 kills at this size,
+as many as 200 transfers in rounds of 14 to 24 gave (35).
 
 The real ``myna-edge verifier`` and ``myna-edge agent`` processes (mTLS on
 127.0.0.1, the controller firmware under MicroPython for the signing
@@ -23,7 +26,7 @@ from myna_edge.chaos.crash import APP_CRASHES, run_scenario
 from tests.integration.controller_support import require_micropython
 
 SEED = 20261127
-COUNT = 200
+COUNT = 120
 
 
 def test_chaos_crash_campaign_keeps_every_transfer_exactly_once(tmp_path: Path) -> None:

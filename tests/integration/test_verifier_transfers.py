@@ -171,6 +171,7 @@ def test_commit_is_exactly_once(stub: pb_grpc.VerifierServiceStub) -> None:
     aid = authorize(stub, 10_000, proof=False).authorization_id
     first = commit(stub, aid, "c1")
     assert first.state == pb.TRANSFER_STATE_COMMITTED
+    assert not first.late  # within the TTL
     assert commit(stub, aid, "c1") == first  # retry, same key
     assert commit(stub, aid, "c2") == first  # another key: a no-op with the same result
     with pytest.raises(grpc.RpcError) as caught:
@@ -191,30 +192,35 @@ def test_commit_after_reversal_is_refused(stub: pb_grpc.VerifierServiceStub) -> 
     assert again.value.details() == caught.value.details()
 
 
-def test_uncommitted_authorisation_expires_and_is_reversed(
+def test_uncommitted_authorisation_expires_and_may_still_be_reversed(
     stub: pb_grpc.VerifierServiceStub, server: ServerThread
 ) -> None:
+    # Late completion (issue 20): the sweep releases the hold (EXPIRED), never
+    # reverses; the terminal settles it. The late commit: test_verifier_late_commit.py.
     aid = authorize(stub, 10_000, proof=False).authorization_id
     server.clock.advance(server.config.policy.authorization_ttl_seconds + 1)
     assert server.server.sweep_once(3600.0) == 1
     with server.core.storage.transaction() as tx:
         transfer = tx.get_transfer(aid)
     assert transfer is not None
-    assert transfer.state == pb.TRANSFER_STATE_REVERSED
+    assert transfer.state == pb.TRANSFER_STATE_EXPIRED
+    assert reverse(stub, aid, "r").state == pb.TRANSFER_STATE_REVERSED
     with pytest.raises(grpc.RpcError) as caught:
         commit(stub, aid, "late")
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_commit_of_an_expired_authorisation_reverses_it(
+def test_commit_of_an_expired_authorisation_before_the_sweep_is_late(
     stub: pb_grpc.VerifierServiceStub, server: ServerThread
 ) -> None:
     aid = authorize(stub, 10_000, proof=False).authorization_id
     server.clock.advance(server.config.policy.authorization_ttl_seconds + 1)
+    late = commit(stub, aid, "late")
+    assert (late.state, late.late) == (pb.TRANSFER_STATE_COMMITTED, True)
     with pytest.raises(grpc.RpcError) as caught:
-        commit(stub, aid, "late")
+        reverse(stub, aid, "r")
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert reverse(stub, aid, "r").state == pb.TRANSFER_STATE_REVERSED
+    assert server.server.sweep_once(3600.0) == 0  # settled: nothing left to expire
 
 
 def test_unknown_and_foreign_authorisations(

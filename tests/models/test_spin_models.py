@@ -4,6 +4,9 @@ and their journaled steps agree with the agent's code and crash campaign.
 
 Bound 1 (one crash, one network fault) keeps the whole file well under a
 minute on two cores; ``myna-edge models check --bound 2`` qualifies a build.
+The transfer is verified with and without its old timing assumption
+(``NO_TTL_ASSUMPTION``): since late completion (issue 20) it needs none, and
+a witness shows spin really reaches a commit after the TTL.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from host.agent import crash_hook
 from host.journal.records import Effect, Phase
 from host.journal.steps import ISSUANCE_STEPS, TRANSFER_STEPS, hook_spec, step_name
 from myna_edge.chaos.crash import HOOK_STEPS
-from myna_edge.models import MODELS, MODELS_DIR, Model, Run, check, model_steps, steps_header
+from myna_edge.models import (
+    MODELS,
+    MODELS_DIR,
+    Bug,
+    Model,
+    Run,
+    Variant,
+    check,
+    model_steps,
+    steps_header,
+)
 from tests.prerequisites import missing_prerequisite
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -77,26 +90,61 @@ def test_model_step_scanner_sees_a_step_added_on_one_side() -> None:
     assert "TRANSFER_EXTRA_INTENT" in model_steps(text)
 
 
+def _variant_id(variant: Variant) -> str:
+    return "-".join(m.lower() for m in variant) or "as-assumed"
+
+
 @pytest.mark.usefixtures("spin_tools")
 @pytest.mark.parametrize("run", list(Run), ids=lambda r: r.value)
-@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
-def test_model_verifies(model: Model, run: Run) -> None:
-    result = check(model, run=run, bound=_BOUND)
+@pytest.mark.parametrize(
+    ("model", "variant"),
+    [(model, variant) for model in MODELS for variant in model.variants],
+    ids=lambda v: v.name if isinstance(v, Model) else _variant_id(v),
+)
+def test_model_verifies(model: Model, variant: Variant, run: Run) -> None:
+    result = check(model, run=run, bound=_BOUND, variant=variant)
     assert result.errors == 0, result.output[-3000:]
     assert result.states > 10_000  # the faults really branch the search
     assert "Search not completed" not in result.output
+
+
+def test_the_transfer_is_verified_without_the_ttl_assumption() -> None:
+    assert ("NO_TTL_ASSUMPTION",) in _model("transfer").variants
 
 
 @pytest.mark.usefixtures("spin_tools")
 @pytest.mark.parametrize(
     ("model", "bug"),
     [(model, bug) for model in MODELS for bug in model.bugs],
-    ids=lambda v: getattr(v, "macro", getattr(v, "name", "")),
+    ids=lambda v: v.macro if isinstance(v, Bug) else v.name,
 )
-def test_seeded_bug_is_rejected_with_a_counterexample(model: Model, bug: object) -> None:
-    from myna_edge.models import Bug
-
-    assert isinstance(bug, Bug)
-    result = check(model, run=bug.run, bound=_BOUND, bug=bug.macro)
+def test_seeded_bug_is_rejected_with_a_counterexample(model: Model, bug: Bug) -> None:
+    result = check(model, run=bug.run, bound=_BOUND, bug=bug.macro, variant=bug.variant)
     assert result.errors > 0, f"{bug.macro} not rejected: {bug.breaks}"
     assert bug.evidence in result.output, result.output[-3000:]
+
+
+@pytest.mark.usefixtures("spin_tools")
+def test_the_old_sweep_is_correct_only_under_the_ttl_assumption() -> None:
+    # Before issue 20 the sweep reversed; spin accepts that only if the TTL
+    # outlasts a dispense, a restart and an outage (the assumption dropped above).
+    result = check(_model("transfer"), run=Run.SAFETY, bound=_BOUND, bug="BUG_SWEEP_REVERSES")
+    assert result.errors == 0, result.output[-3000:]
+
+
+@pytest.mark.usefixtures("spin_tools")
+@pytest.mark.parametrize(
+    ("model", "witness"),
+    [(model, w) for model in MODELS for w in model.witnesses],
+    ids=lambda v: v.macro if isinstance(v, Bug) else v.name,
+)
+def test_witness_is_reached(model: Model, witness: Bug) -> None:
+    result = check(model, run=witness.run, bound=_BOUND, bug=witness.macro, variant=witness.variant)
+    assert result.errors > 0, f"{witness.macro} not reached: the check would be vacuous"
+    assert witness.evidence in result.output, result.output[-3000:]
+
+
+@pytest.mark.usefixtures("spin_tools")
+def test_no_late_commit_is_reachable_under_the_ttl_assumption() -> None:
+    result = check(_model("transfer"), run=Run.SAFETY, bound=_BOUND, bug="WITNESS_LATE_COMMIT")
+    assert result.errors == 0, result.output[-3000:]

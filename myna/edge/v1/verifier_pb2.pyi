@@ -132,6 +132,10 @@ class _ReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Reason.ValueTy
     REASON_OTP_REQUIRED: _Reason.ValueType  # 20
     REASON_TOO_MANY_ATTEMPTS: _Reason.ValueType  # 21
     REASON_ATTESTATION_INVALID: _Reason.ValueType  # 22
+    REASON_CREDENTIAL_NOT_ALLOWED: _Reason.ValueType  # 23
+    """The operation's credential policy does not accept what carries the
+    certificate (e.g. a smartphone at a PIN reset; verifier [credentials]).
+    """
 
 class Reason(_Reason, metaclass=_ReasonEnumTypeWrapper):
     """Why a verdict was reached; stable names for machines."""
@@ -159,7 +163,40 @@ REASON_OTP_WRONG: Reason.ValueType  # 19
 REASON_OTP_REQUIRED: Reason.ValueType  # 20
 REASON_TOO_MANY_ATTEMPTS: Reason.ValueType  # 21
 REASON_ATTESTATION_INVALID: Reason.ValueType  # 22
+REASON_CREDENTIAL_NOT_ALLOWED: Reason.ValueType  # 23
+"""The operation's credential policy does not accept what carries the
+certificate (e.g. a smartphone at a PIN reset; verifier [credentials]).
+"""
 Global___Reason: _TypeAlias = Reason  # noqa: Y015
+
+class _CredentialDevice:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CredentialDeviceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CredentialDevice.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CREDENTIAL_DEVICE_UNSPECIFIED: _CredentialDevice.ValueType  # 0
+    CREDENTIAL_DEVICE_CARD: _CredentialDevice.ValueType  # 1
+    """The plastic My Number card."""
+    CREDENTIAL_DEVICE_ANDROID: _CredentialDevice.ValueType  # 2
+    CREDENTIAL_DEVICE_IPHONE: _CredentialDevice.ValueType  # 3
+    CREDENTIAL_DEVICE_MOBILE: _CredentialDevice.ValueType  # 4
+    """A smartphone whose platform its CA does not name (one CA for both)."""
+
+class CredentialDevice(_CredentialDevice, metaclass=_CredentialDeviceEnumTypeWrapper):
+    """What carries a JPKI certificate (numbers as terminal.proto's
+    CredentialKind, plus MOBILE). The verifier derives it from the issuing CA;
+    what a terminal says it detected is only recorded, never trusted.
+    """
+
+CREDENTIAL_DEVICE_UNSPECIFIED: CredentialDevice.ValueType  # 0
+CREDENTIAL_DEVICE_CARD: CredentialDevice.ValueType  # 1
+"""The plastic My Number card."""
+CREDENTIAL_DEVICE_ANDROID: CredentialDevice.ValueType  # 2
+CREDENTIAL_DEVICE_IPHONE: CredentialDevice.ValueType  # 3
+CREDENTIAL_DEVICE_MOBILE: CredentialDevice.ValueType  # 4
+"""A smartphone whose platform its CA does not name (one CA for both)."""
+Global___CredentialDevice: _TypeAlias = CredentialDevice  # noqa: Y015
 
 class _RevocationSource:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -253,6 +290,12 @@ class _TransferStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Transfe
     TRANSFER_STATE_AUTHORIZED: _TransferState.ValueType  # 1
     TRANSFER_STATE_COMMITTED: _TransferState.ValueType  # 2
     TRANSFER_STATE_REVERSED: _TransferState.ValueType  # 3
+    TRANSFER_STATE_EXPIRED: _TransferState.ValueType  # 4
+    """The TTL passed before a commit or reversal and the hold was released.
+    Not final: the terminal that holds it may still commit it (a late
+    commit, CommitTransferResponse.late) or reverse it. Never answered by
+    CommitTransfer or ReverseTransfer, which answer where they left it.
+    """
 
 class TransferState(_TransferState, metaclass=_TransferStateEnumTypeWrapper):
     """State of an authorised transfer."""
@@ -261,6 +304,12 @@ TRANSFER_STATE_UNSPECIFIED: TransferState.ValueType  # 0
 TRANSFER_STATE_AUTHORIZED: TransferState.ValueType  # 1
 TRANSFER_STATE_COMMITTED: TransferState.ValueType  # 2
 TRANSFER_STATE_REVERSED: TransferState.ValueType  # 3
+TRANSFER_STATE_EXPIRED: TransferState.ValueType  # 4
+"""The TTL passed before a commit or reversal and the hold was released.
+Not final: the terminal that holds it may still commit it (a late
+commit, CommitTransferResponse.late) or reverse it. Never answered by
+CommitTransfer or ReverseTransfer, which answer where they left it.
+"""
 Global___TransferState: _TypeAlias = TransferState  # noqa: Y015
 
 class _AccountType:
@@ -347,19 +396,25 @@ class CardProof(_message.Message):
 
     CERTIFICATE_DER_FIELD_NUMBER: _builtins.int
     SIGNATURE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_DEVICE_FIELD_NUMBER: _builtins.int
     certificate_der: _builtins.bytes
     """DER X.509 holder certificate, at most 8 KiB."""
     signature: _builtins.bytes
     """256-byte RSA-2048 signature."""
+    credential_device: Global___CredentialDevice.ValueType
+    """What the terminal detected (card, Android, iPhone); UNSPECIFIED when it
+    does not say. Audited beside the verifier's own finding, never trusted.
+    """
     def __init__(
         self,
         *,
         certificate_der: _builtins.bytes = ...,
         signature: _builtins.bytes = ...,
+        credential_device: Global___CredentialDevice.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_der", b"certificate_der", "signature", b"signature"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_der", b"certificate_der", "credential_device", b"credential_device", "signature", b"signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -458,11 +513,16 @@ class VerifyCardResponse(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CERTIFICATE_SERIAL_FIELD_NUMBER: _builtins.int
     REVOCATION_SOURCE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_DEVICE_FIELD_NUMBER: _builtins.int
     verdict: Global___Verdict.ValueType
     reason: Global___Reason.ValueType
     certificate_serial: _builtins.str
     """Hex serial of the checked certificate (empty when malformed)."""
     revocation_source: Global___RevocationSource.ValueType
+    credential_device: Global___CredentialDevice.ValueType
+    """What carries the certificate, from its issuing CA (UNSPECIFIED when no
+    trusted CA issued it).
+    """
     def __init__(
         self,
         *,
@@ -470,10 +530,11 @@ class VerifyCardResponse(_message.Message):
         reason: Global___Reason.ValueType = ...,
         certificate_serial: _builtins.str = ...,
         revocation_source: Global___RevocationSource.ValueType = ...,
+        credential_device: Global___CredentialDevice.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_serial", b"certificate_serial", "reason", b"reason", "revocation_source", b"revocation_source", "verdict", b"verdict"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["certificate_serial", b"certificate_serial", "credential_device", b"credential_device", "reason", b"reason", "revocation_source", b"revocation_source", "verdict", b"verdict"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -897,7 +958,13 @@ class CommitTransferResponse(_message.Message):
 
     STATE_FIELD_NUMBER: _builtins.int
     COMMIT_TIME_FIELD_NUMBER: _builtins.int
+    LATE_FIELD_NUMBER: _builtins.int
     state: Global___TransferState.ValueType
+    late: _builtins.bool
+    """The commit came after the authorisation expired (its hold was
+    released): committed all the same, as a late completion the operators
+    reconcile. A repeat answers the same.
+    """
     @_builtins.property
     def commit_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -905,10 +972,11 @@ class CommitTransferResponse(_message.Message):
         *,
         state: Global___TransferState.ValueType = ...,
         commit_time: _timestamp_pb2.Timestamp | None = ...,
+        late: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time", "late", b"late", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -27,7 +27,7 @@ from myna_edge.chaos.consistency import (
 from verifier.codes import RevocationSource, TransferState
 from verifier.storage import AuditEntry, Transfer, open_storage
 
-AUTHORIZED, COMMITTED, REVERSED = TransferState
+AUTHORIZED, COMMITTED, REVERSED, _ = TransferState  # EXPIRED unused here
 
 
 class World:

@@ -114,7 +114,8 @@ def test_unknown_and_foreign(core: Core) -> None:
         transfers.commit(core, tx, terminal_id="atm-02", authorization_id=aid)
 
 
-def test_expiry_sweep_reverses_and_audits(core: Core) -> None:
+def test_expiry_sweep_expires_and_audits(core: Core) -> None:
+    # EXPIRED, never REVERSED: a late commit may follow (test_verifier_transfers_late.py).
     aid = _authorised(core)
     core.clock.advance(1000)  # type: ignore[attr-defined]  # Core.clock is a MutableClock here
     with core.storage.transaction() as tx:
@@ -123,7 +124,7 @@ def test_expiry_sweep_reverses_and_audits(core: Core) -> None:
         stored = tx.get_transfer(aid)
         audit = tx.audit_entries()
     assert stored is not None
-    assert stored.state == pb.TRANSFER_STATE_REVERSED
+    assert stored.state == pb.TRANSFER_STATE_EXPIRED
     assert [(e.action, e.subject_id) for e in audit] == [("EXPIRE_TRANSFER", aid)]
 
 

@@ -37,7 +37,7 @@ from verifier.storage import (
 )
 from verifier.storage.migrations import SCHEMA_VERSION
 
-AUTHORIZED, COMMITTED, REVERSED = TransferState
+AUTHORIZED, COMMITTED, REVERSED, _ = TransferState  # EXPIRED unused here
 
 
 @pytest.fixture(scope="session")

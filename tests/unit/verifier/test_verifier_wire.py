@@ -35,6 +35,7 @@ TABLES: list[tuple[wire.EnumMap[Any, Any], Any, str]] = [
     (wire.TRANSFER_STATES, pb.TransferState, "TRANSFER_STATE_"),
     (wire.RESET_OPERATIONS, pb.ResetOperation, "RESET_OPERATION_"),
     (wire.RESET_POLICIES, pb.ResetPolicy, "RESET_POLICY_"),
+    (wire.CREDENTIAL_KINDS, pb.CredentialDevice, "CREDENTIAL_DEVICE_"),
 ]
 IDS = [table.python.__name__ for table, _, _ in TABLES]
 
@@ -77,6 +78,7 @@ def test_every_wire_value_but_unspecified_has_a_member(
         (wire.RESET_OPERATIONS, "RESET_OPERATION_"),
         (wire.RESET_POLICIES, "RESET_POLICY_"),
         (wire.REVOCATION_STATUSES, "REVOCATION_STATUS_"),
+        (wire.CREDENTIAL_KINDS, "CREDENTIAL_DEVICE_"),
     ],
 )
 def test_members_map_to_the_proto_value_of_the_same_name(
@@ -89,6 +91,7 @@ def test_members_map_to_the_proto_value_of_the_same_name(
         wire.RESET_OPERATIONS: pb.ResetOperation,
         wire.RESET_POLICIES: pb.ResetPolicy,
         wire.REVOCATION_STATUSES: pb.RevocationStatus,
+        wire.CREDENTIAL_KINDS: pb.CredentialDevice,
     }[table]
     for member in table.python:
         if member not in wire.REASONS_NOT_ON_THE_WIRE:
