@@ -161,7 +161,7 @@ def test_settled_by_the_expiry_sweep(world: World) -> None:
     world.ledger_row("aut-10", 300_000, REVERSED, "EXPIRE_TRANSFER")
     world.journal("op-10", "r-10", "aut-10", Effect.TRANSFER_REVERSE)
     world.attempt("r-10", 300_000, False)
-    with pytest.raises(ChaosInvariantError, match="aut-10 was settled by the expiry sweep"):
+    with pytest.raises(ChaosInvariantError, match="aut-10 expired before the terminal settled it"):
         world.check()
 
 
