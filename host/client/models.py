@@ -72,6 +72,9 @@ class TransferState(StrEnum):
     AUTHORIZED = "AUTHORIZED"
     COMMITTED = "COMMITTED"
     REVERSED = "REVERSED"
+    #: The TTL passed unsettled and the hold was released; the terminal may still
+    #: commit it late or reverse it. Commit and reverse never answer it.
+    EXPIRED = "EXPIRED"
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,15 @@ class Authorization:
 
 @dataclass(frozen=True)
 class TransferStatus:
-    """The verifier's answer to CommitTransfer or ReverseTransfer."""
+    """The verifier's answer to CommitTransfer or ReverseTransfer.
+
+    ``late``: committed after the authorisation expired (a late completion the
+    bank's operators reconcile); the e-journal line says so.
+    """
 
     state: TransferState
     time: dt.datetime | None
+    late: bool = False
 
 
 @dataclass(frozen=True)

@@ -326,7 +326,7 @@ class VerifierClient:
             "CommitTransfer", idempotency_key, self._stub.CommitTransfer, request, timeout
         )
         state = TransferState(pb.TransferState.Name(r.state).removeprefix("TRANSFER_STATE_"))
-        return TransferStatus(state, _time(r.commit_time, r.HasField("commit_time")))
+        return TransferStatus(state, _time(r.commit_time, r.HasField("commit_time")), late=r.late)
 
     async def reverse_transfer(
         self, authorization_id: str, idempotency_key: str, *, timeout: float | None = None

@@ -119,13 +119,14 @@ async def settle_transfer(
     call = client.commit_transfer if commit else client.reverse_transfer
     try:
         status = await call(authorization_id, key)
-        state, error = status.state, ""
+        state, error, late = status.state, "", status.late
     except ServiceStateError as exc:
-        state, error = TransferState.UNSPECIFIED, exc.reason or exc.code
+        state, error, late = TransferState.UNSPECIFIED, exc.reason or exc.code, False
     outcome: dict[str, JsonValue] = {
         "authorization_id": authorization_id,
         "state": state.value,
         "error": error,
+        "late": late,
     }
     journal.record(op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key, data=outcome)
     if ejournal is not None:
@@ -135,6 +136,7 @@ async def settle_transfer(
             authorization=authorization_id,
             state=state.value,
             error=error or None,
+            **({"late": True} if late else {}),  # a late completion the bank reconciles
         )
     _log.info("transfer %s %s: %s %s", op_id, action.value, state.value, error)
     return state

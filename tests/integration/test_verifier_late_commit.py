@@ -185,6 +185,6 @@ def test_agent_recovery_commits_late_when_the_cash_moved(
     aid, state, outcome = asyncio.run(scenario())
     assert asked == [aid]
     assert state is TransferState.COMMITTED
-    assert outcome == {"authorization_id": aid, "state": "COMMITTED", "error": ""}
+    assert outcome == {"authorization_id": aid, "state": "COMMITTED", "error": "", "late": True}
     assert transfer_rows(server)[aid] == pb.TRANSFER_STATE_COMMITTED
     assert audit_actions(server, aid)[-1] == "LATE_COMMIT_TRANSFER"
