@@ -17,17 +17,22 @@ File layout (every key optional; paths relative to the file)::
     listen = "127.0.0.1:50051"
     database = "sqlite:///verifier.db"      # or "postgresql://user@host/db"
     trust_dir = "trust"                     # auth-ca.pem, sign-ca.pem, *.crl.der
+                                            # mobile/ (android/, iphone/): phone CAs, same layout
     [tls]
     server_cert = "tls/server.pem"; server_key = "tls/server.key"
     terminal_ca = "tls/terminal-ca.pem"; terminal_ca_key = "tls/terminal-ca.key"
     revoked_terminals = "tls/revoked-terminals.txt"
     [revocation]
     crl_sources = {auth = ["trust/auth.crl.der"], sign = ["http://..."]}
-    ocsp_urls = {auth = "http://127.0.0.1:8080/auth"}
+    ocsp_urls = {auth = "http://127.0.0.1:8080/auth", mobile-auth = "http://..."}
+                                            # keys: auth, sign, mobile-auth, android-sign...
     crl_refresh_seconds = 300
     [policy]
     transfer_threshold_yen = 100000; nonce_ttl_seconds = 60; ...
     fleet_online_seconds = 150; fleet_write_seconds = 60   # fleet status (verifier.fleet_store)
+    [credentials]                           # what each operation accepts (issue 15)
+    reading = ["card", "android", "iphone"]; transfer = ["card", "android", "iphone"]
+    issuance = ["card", "android", "iphone"]; reset = ["card"]   # reset: never a phone
     [metrics]                               # off unless listen is given (or --metrics)
     listen = "127.0.0.1:9464"; allow = ["10.0.0.0/8"]   # allow: scrapers, if not loopback
     [tracing]                               # OpenTelemetry; off unless endpoint (or --otlp)
@@ -65,8 +70,16 @@ from msgspec import UNSET, UnsetType
 
 from myna_metrics import MetricsConfig
 from myna_metrics.tracing import TracingConfig, tracing_config, with_endpoint
+from verifier.credentials import CredentialKind, CredentialPolicy, Operation
 from verifier.errors import ConfigError
 from verifier.issuance_config import IssuanceConfig, IssuanceFile, issuance_from_file
+from verifier.pki import (
+    KINDS,
+    PHONE_FOLDERS,
+    REVOCATION_KEYS,
+    parse_revocation_key,
+    revocation_key,
+)
 from verifier.topology import MAX_REPLICAS, check_declared_topology
 
 __all__ = [
@@ -148,6 +161,8 @@ class VerifierConfig:
     tls: TlsConfig = field(default_factory=TlsConfig)
     revocation: RevocationConfig = field(default_factory=RevocationConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    #: Which credential kinds (card, phones) each operation accepts (``verifier.credentials``).
+    credentials: CredentialPolicy = field(default_factory=CredentialPolicy)
     #: ``/metrics`` (``verifier.metrics``); None: no metrics.
     metrics: MetricsConfig | None = None
     #: OpenTelemetry traces (``myna_metrics.tracing``); None: off.
@@ -180,11 +195,31 @@ class VerifierConfig:
         return base / "trust"
 
     def crl_sources(self, kind: str) -> tuple[str, ...]:
-        """CRL files or URLs for ``kind``; by default the trust folder's ``<kind>.crl.der``."""
-        configured = self.revocation.crl_sources.get(kind)
+        """CRL files or URLs for ``kind`` (``auth``/``sign``: the card CAs' and every phone's).
+
+        By default the trust folder's ``<kind>.crl.der``, and for each phone
+        folder there (``mobile/``...) its ``<kind>.crl.der``; a revocation key
+        (``mobile-auth``...) in ``[revocation] crl_sources`` replaces its
+        family's default. A phone key asked directly gives that family's only.
+        """
+        if kind not in KINDS:
+            return self._family_sources(kind, None)
+        sources = list(self._family_sources(kind, self.trust_folder()))
+        for name, credential in PHONE_FOLDERS.items():
+            folder = self.trust_folder() / name
+            key = revocation_key(kind, credential)
+            if key in self.revocation.crl_sources or folder.is_dir():
+                sources.extend(self._family_sources(key, folder))
+        return tuple(sources)
+
+    def _family_sources(self, key: str, folder: Path | None) -> tuple[str, ...]:
+        configured = self.revocation.crl_sources.get(key)
         if configured is not None:
             return configured
-        return (str(self.trust_folder() / f"{kind}.crl.der"),)
+        kind, credential = parse_revocation_key(key)  # ValueError: no such key
+        if folder is None:
+            folder = self.trust_folder() / credential.value
+        return (str(folder / f"{kind}.crl.der"),)
 
 
 # -- the file's schema (every key optional: UNSET means "not in the file") ------
@@ -220,6 +255,17 @@ class _PolicyFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_on
     fleet_write_seconds: Annotated[float, msgspec.Meta(ge=0)] | UnsetType = UNSET
 
 
+_ListedKind = Literal["card", "android", "iphone"]
+_Kinds = Annotated[list[_ListedKind], msgspec.Meta(min_length=1, max_length=3)]
+
+
+class _CredentialsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    reading: _Kinds | UnsetType = UNSET
+    transfer: _Kinds | UnsetType = UNSET
+    reset: _Kinds | UnsetType = UNSET
+    issuance: _Kinds | UnsetType = UNSET
+
+
 class _MetricsFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     listen: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
     allow: list[Annotated[str, msgspec.Meta(max_length=100)]] = []
@@ -239,6 +285,7 @@ class _File(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tru
     tls: _TlsFile | UnsetType = UNSET
     revocation: _RevocationFile | UnsetType = UNSET
     policy: _PolicyFile | UnsetType = UNSET
+    credentials: _CredentialsFile | UnsetType = UNSET
     metrics: _MetricsFile | UnsetType = UNSET
     tracing: _TracingFile | UnsetType = UNSET
     log_format: Literal["text", "json"] | UnsetType = UNSET
@@ -260,6 +307,9 @@ _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<name>[^`]*)`$
 _TYPES: Final = {"`object`": "a table", "`array`": "an array"}
 #: The keys whose values are a fixed set of words (named in the error, not the bad value).
 _CHOICES: Final = {"policy.reset_policy": get_args(_ResetPolicyName)}
+#: The lists whose items are a fixed set of words (``credentials.reading[1]``...).
+_ITEM_CHOICES: Final = {f"credentials.{op.value}": get_args(_ListedKind) for op in Operation}
+_ITEM: Final = re.compile(r"^(?P<list>.*)\[\d+\]$")
 
 
 def _paths_from(base: Path) -> Callable[[type, object], object]:
@@ -286,6 +336,8 @@ def _explain(source: Path, exc: msgspec.ValidationError) -> ConfigError:
         what = "unknown key"
     elif key in _CHOICES:
         what = "expected one of " + ", ".join(repr(word) for word in _CHOICES[key])
+    elif (item := _ITEM.match(key)) and item["list"] in _ITEM_CHOICES:
+        what = "expected one of " + ", ".join(repr(w) for w in _ITEM_CHOICES[item["list"]])
     else:
         for name, words in _TYPES.items():
             what = what.replace(name, words)
@@ -333,18 +385,53 @@ def _from_file(path: Path) -> VerifierConfig:
             kind: tuple(_resolve(base, source) for source in sources)
             for kind, sources in revocation["crl_sources"].items()
         }
-    sections = ("tls", "revocation", "policy", "metrics", "tracing", "issuance", "operator")
+    _check_revocation_keys(path, revocation)
+    sections = (
+        "tls",
+        "revocation",
+        "policy",
+        "credentials",
+        "metrics",
+        "tracing",
+        "issuance",
+        "operator",
+    )
     top = {k: v for k, v in _given(file).items() if k not in sections}
     return VerifierConfig(
         **top,
         tls=TlsConfig(**_given(file.tls)),
         revocation=RevocationConfig(**revocation),
         policy=PolicyConfig(**_given(file.policy)),
+        credentials=_credentials(path, file.credentials),
         metrics=_metrics(path, file.metrics),
         operator=_metrics(path, file.operator, "operator"),
         tracing=_tracing(path, file.tracing),
         issuance=issuance_from_file(path, file.issuance),
     )
+
+
+def _check_revocation_keys(path: Path, revocation: dict[str, Any]) -> None:
+    """``crl_sources`` and ``ocsp_urls`` name CAs by ``verifier.pki.revocation_key``."""
+    for table in ("crl_sources", "ocsp_urls"):
+        for key in revocation.get(table, {}):
+            if key not in REVOCATION_KEYS:
+                expected = ", ".join(sorted(REVOCATION_KEYS))
+                raise ConfigError(
+                    f"{path}: revocation.{table}.{key}: unknown key; expected one of {expected}"
+                )
+
+
+def _credentials(path: Path, section: _CredentialsFile | UnsetType) -> CredentialPolicy:
+    """``[credentials]``: each listed operation's kinds (once each); the rest default."""
+    chosen: dict[str, frozenset[CredentialKind]] = {}
+    for operation, kinds in _given(section).items():
+        if len(set(kinds)) != len(kinds):
+            raise ConfigError(f"{path}: credentials.{operation}: a kind is listed twice")
+        chosen[operation] = frozenset(CredentialKind(kind) for kind in kinds)
+    try:
+        return CredentialPolicy(**chosen)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: credentials.{exc}") from None
 
 
 def _tracing(path: Path, section: _TracingFile | UnsetType) -> TracingConfig | None:

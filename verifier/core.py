@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from verifier.codes import AuditAction, Reason, RevocationSource, RevocationStatus
 from verifier.config import VerifierConfig
-from verifier.pki import TrustStore, verify_signature
+from verifier.credentials import CredentialKind, Operation
+from verifier.pki import TrustStore, revocation_key, verify_signature
 from verifier.revocation import RevocationAnswer, RevocationChecker
 from verifier.storage import AuditEntry, Storage, Transaction
 
@@ -55,12 +56,16 @@ def new_id(prefix: str) -> str:
 
 @dataclass(frozen=True)
 class ProofResult:
-    """A checked card proof: ``reason`` OK or why not, plus what was learned."""
+    """A checked card proof: ``reason`` OK or why not, plus what was learned.
+
+    ``credential``: what carries it, from the issuing CA (None: no root signed it).
+    """
 
     reason: Reason
     serial_hex: str = ""
     source: RevocationSource = RevocationSource.NONE
     certificate: x509.Certificate | None = None
+    credential: CredentialKind | None = None
 
     @property
     def accepted(self) -> bool:
@@ -109,14 +114,22 @@ class Core:
     ) -> ProofResult | None:
         check = self.trust.check(kind, certificate_der, now)
         if check.reason is not Reason.OK or check.certificate is None:
-            return ProofResult(check.reason, check.serial_hex, certificate=check.certificate)
+            return ProofResult(
+                check.reason,
+                check.serial_hex,
+                certificate=check.certificate,
+                credential=check.credential,
+            )
         serial = check.certificate.serial_number
-        answer = self.revocation.peek(kind, serial, now)
+        # The issuing CA's own CRLs and responder (a phone's are not the card's).
+        key = revocation_key(kind, check.credential or CredentialKind.CARD)
+        answer = self.revocation.peek(key, serial, now)
         if answer is None:
             if not allow_io:
                 return None
-            answer = self.revocation.status(kind, serial, now)
-        return self._with_revocation(check.serial_hex, check.certificate, answer)
+            answer = self.revocation.status(key, serial, now)
+        result = self._with_revocation(check.serial_hex, check.certificate, answer)
+        return dataclasses.replace(result, credential=check.credential)
 
     @staticmethod
     def _with_revocation(
@@ -129,6 +142,19 @@ class Core:
             return ProofResult(Reason.REVOCATION_UNKNOWN, serial_hex, source, certificate)
         # Not yet proven: the signature is still to be checked (finish_proof).
         return ProofResult(Reason.OK, serial_hex, source, certificate)
+
+    def screen(self, operation: Operation, checked: ProofResult) -> ProofResult:
+        """``checked`` refused with CREDENTIAL_NOT_ALLOWED when ``operation`` does not take it.
+
+        Applies once the certificate chained to a root (its kind is known),
+        whatever its validity or revocation: the policy is the clearer answer
+        ("not with a phone") and stays true tomorrow. A certificate that did
+        not chain is left as it is (``verifier.credentials``, issue 15).
+        """
+        kind = checked.credential
+        if kind is None or self.config.credentials.allows(operation, kind):
+            return checked
+        return dataclasses.replace(checked, reason=Reason.CREDENTIAL_NOT_ALLOWED)
 
     @staticmethod
     def finish_proof(checked: ProofResult, digest: bytes, signature: bytes) -> ProofResult:
@@ -149,10 +175,14 @@ class Core:
         serial: str = "",
         subject_id: str = "",
         card_id: str = "",
+        credential: CredentialKind | None = None,
+        claimed: CredentialKind | None = None,
     ) -> None:
         """Append a decision to the audit log (never secrets, never personal data).
 
         ``card_id``: hex of the issuer card id a reset authorisation is for.
+        ``credential``: what carries the certificate, from its CA; ``claimed``:
+        what the terminal said it detected (kept apart, never trusted).
         """
         verdict = reason.verdict
         entry = AuditEntry(
@@ -164,6 +194,8 @@ class Core:
             certificate_serial=serial,
             subject_id=subject_id,
             card_id=card_id,
+            credential_kind=credential.value if credential is not None else "",
+            credential_claim=claimed.value if claimed is not None else "",
         )
         tx.append_audit(entry)
         suffix = f" card {card_id}" if card_id else ""

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from verifier.codes import CertKind, ErrorReason, Reason
 from verifier.core import Core, ProofResult, fingerprint, new_id, to_us
+from verifier.credentials import CredentialKind, Operation
 from verifier.errors import (
     RequestError,
 )
@@ -90,8 +91,12 @@ def audit(
     terminal_id: str,
     serial: str = "",
     subject_id: str = "",
+    credential: CredentialKind | None = None,
 ) -> None:
-    """Append an issuance decision to the audit log (serials and ids only, never a document)."""
+    """Append an issuance decision to the audit log (serials and ids only, never a document).
+
+    ``credential``: what carries the proving certificate, from its CA (issue 15).
+    """
     # Accepted: OK, a state reached, a duty delivered; anything else is a refusal.
     verdict = "ACCEPTED" if reason in _ACCEPTED else "REJECTED"
     tx.append_audit(
@@ -103,6 +108,7 @@ def audit(
             reason=reason,
             certificate_serial=serial,
             subject_id=subject_id,
+            credential_kind=credential.value if credential is not None else "",
         )
     )
     _log.info("%s %s by %s: %s %s %s", action, verdict, terminal_id, reason, serial, subject_id)
@@ -185,6 +191,7 @@ def prove_card(
     if reason is not Reason.OK or session is None:
         audit(core, tx, action, reason, terminal_id=terminal_id, subject_id=session_id)
         return ProveOutcome(IssuanceRefusal.SESSION_INVALID, reason)
+    checked = core.screen(Operation.ISSUANCE, checked)  # issue 15
     proof = core.finish_proof(checked, challenge_digest(session.nonce), signature)
     if not proof.accepted or proof.certificate is None:
         tx.issuance.burn_session(session_id, now_us)
@@ -196,6 +203,7 @@ def prove_card(
             terminal_id=terminal_id,
             serial=proof.serial_hex,
             subject_id=session_id,
+            credential=proof.credential,
         )
         return ProveOutcome(IssuanceRefusal.CARD_REJECTED, proof.reason)
     der = proof.certificate.public_bytes(Encoding.DER)
@@ -217,6 +225,7 @@ def prove_card(
         terminal_id=terminal_id,
         serial=proof.serial_hex,
         subject_id=session_id,
+        credential=proof.credential,
     )
     return ProveOutcome(IssuanceRefusal.NONE, Reason.OK)
 

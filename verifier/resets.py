@@ -22,6 +22,13 @@ it against its own certificate of that key: an authorisation obtained with
 card A's signing key is refused by card B. The audit log names the card id
 the authorisation is for.
 
+Why phones are refused (issue 15): a smartphone's JPKI PIN and password are
+set and reset on the phone, and the issuer authorisation is for a card's
+issuer key, so both reserve and redeem screen the proving certificate with
+the ``reset`` policy (``verifier.credentials``; the configuration cannot
+let a phone through). The refusal is CREDENTIAL_NOT_ALLOWED, audited with
+the kind the certificate's CA tells and the kind the terminal claimed.
+
 Everything here works on ``Core`` and a storage transaction: no gRPC type.
 The servicer checks the proving certificate before the transaction (it may
 download a CRL) and adds the OTP to the answer after the commit (it is
@@ -51,6 +58,7 @@ from verifier.codes import (
     ResetPolicy,
 )
 from verifier.core import Core, ProofResult, fingerprint, new_id, to_us
+from verifier.credentials import Operation
 from verifier.errors import NotFoundError, PermissionDeniedError, PreconditionError
 from verifier.sessions import CardProof, use_session
 from verifier.storage import Reservation, Transaction
@@ -174,6 +182,8 @@ def reserve(
     ``checked``: the check of the certificate of ``PROOF_KIND[operation]``.
     """
     policy = _POLICIES[core.config.policy.reset_policy]
+    checked = core.screen(Operation.RESET, checked)
+    credential, claimed = checked.credential, request.proof.presented
     used = use_session(
         core,
         tx,
@@ -189,7 +199,15 @@ def reserve(
         reason = Reason.ATTESTATION_INVALID
     action = AuditAction.RESERVE_RESET
     if reason is not Reason.OK:
-        core.audit(tx, action, reason, terminal_id=terminal_id, serial=used.serial)
+        core.audit(
+            tx,
+            action,
+            reason,
+            terminal_id=terminal_id,
+            serial=used.serial,
+            credential=credential,
+            claimed=claimed,
+        )
         return Booking(reason)
     now_us = to_us(core.now())
     expires_us = now_us + int(core.config.policy.reservation_ttl_seconds * 1_000_000)
@@ -214,6 +232,8 @@ def reserve(
         terminal_id=terminal_id,
         serial=used.serial,
         subject_id=reservation.reservation_id,
+        credential=credential,
+        claimed=claimed,
     )
     return Booking(Reason.OK, reservation.reservation_id, policy, expires_us)
 
@@ -259,6 +279,8 @@ def redeem(
     """
     master = master_key(core)
     der = request.proof.certificate_der
+    checked = core.screen(Operation.RESET, checked)
+    credential, claimed = checked.credential, request.proof.presented
     used = use_session(
         core,
         tx,
@@ -288,7 +310,16 @@ def redeem(
     target = request.card_id.hex()  # the card the authorisation is (or would be) for
     action = AuditAction.REDEEM_RESET
     if reason is not Reason.OK or found is None:
-        core.audit(tx, action, reason, terminal_id=terminal_id, serial=used.serial, card_id=target)
+        core.audit(
+            tx,
+            action,
+            reason,
+            terminal_id=terminal_id,
+            serial=used.serial,
+            card_id=target,
+            credential=credential,
+            claimed=claimed,
+        )
         return Redemption(reason, max(attempts, 0))
     tx.update_reservation(
         found.reservation_id,
@@ -306,6 +337,8 @@ def redeem(
         serial=used.serial,
         subject_id=found.reservation_id,
         card_id=target,
+        credential=credential,
+        claimed=claimed,
     )
     authorization = issuer.issuer_authorization(
         master,

@@ -22,6 +22,14 @@ revoked when the holder moves and disputes ask "what did you know, when".
   the service decides on its event loop and goes to a worker thread only
   when a download or a CRL scan may be needed. It returns exactly what
   ``status`` would return at that moment, or None.
+* Smartphone certificates (issue 15) come from CAs of their own, with their
+  own CRLs and responders. Every lookup names the issuing CAs by a
+  revocation key (``verifier.pki.revocation_key``: ``auth``, ``sign`` for
+  cards, ``mobile-auth``... for phones): a CRL answers only for its own
+  CAs' certificates (a lost phone's serial on the mobile CRL leaves the
+  holder's card alone), and OCSP asks the responder configured for that key.
+  The CRLs of one certificate kind (card and phone CAs alike) are loaded and
+  refreshed together, under the kind.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from verifier.codes import RevocationSource, RevocationStatus
-from verifier.pki import KINDS, TrustStore
+from verifier.pki import KINDS, TrustStore, parse_revocation_key
 
 __all__ = ["CrlStore", "OcspClient", "RevocationAnswer", "RevocationChecker", "fetch_bytes"]
 
@@ -120,7 +128,8 @@ class CrlStore:
         # Per kind: until when the current CRLs answer without a refresh, and
         # the answers given so far (cleared whenever the CRLs change).
         self._valid_until: dict[str, dt.datetime] = {}
-        self._answers: dict[str, dict[int, RevocationAnswer]] = {k: {} for k in KINDS}
+        # Per kind, by (revocation key, serial).
+        self._answers: dict[str, dict[tuple[str, int], RevocationAnswer]] = {k: {} for k in KINDS}
         self._generation: dict[str, int] = dict.fromkeys(KINDS, 0)
         self._lock = threading.Lock()
 
@@ -167,22 +176,35 @@ class CrlStore:
         loaded = self._loaded_at.get(kind)
         return until is not None and loaded is not None and loaded <= now < until
 
-    def peek(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
+    def _issuers(self, key: str) -> tuple[str, frozenset[bytes]]:
+        """The certificate kind of revocation ``key`` and its CAs' DNs (DER)."""
+        kind, credential = parse_revocation_key(key)
+        roots = self._trust.roots_of(kind, credential)
+        return kind, frozenset(root.subject.public_bytes() for root in roots)
+
+    def peek(self, key: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
         """The answer ``lookup`` gave for ``serial`` from the current CRLs, if still current.
 
         No I/O and no scan of the CRL (which may be large): fit for the event
         loop. None when nothing is remembered or a refresh is due.
         """
+        kind, _ = parse_revocation_key(key)
         with self._lock:
             if not self._current(kind, now):
                 return None
-            return self._answers[kind].get(serial)
+            return self._answers[kind].get((key, serial))
 
-    def lookup(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
-        """Status of ``serial`` from the current CRLs of ``kind``; UNKNOWN if none is fresh."""
-        known = self.peek(kind, serial, now)
+    def lookup(self, key: str, serial: int, now: dt.datetime) -> RevocationAnswer:
+        """Status of ``serial`` from the current CRLs of revocation ``key``'s CAs.
+
+        UNKNOWN if none of those CAs has a fresh CRL. Why by issuer: card and
+        phone CAs number their own certificates, so a serial on the card CRL
+        says nothing about a phone certificate.
+        """
+        known = self.peek(key, serial, now)
         if known is not None:
             return known
+        kind, names = self._issuers(key)
         with self._lock:
             loaded = self._loaded_at.get(kind)
             crls, generation = list(self._crls[kind]), self._generation[kind]
@@ -191,14 +213,15 @@ class CrlStore:
             self.refresh(kind, now)
             with self._lock:
                 crls, generation = list(self._crls[kind]), self._generation[kind]
-        answer = _crl_answer(crls, serial, now)
+        mine = [crl for crl in crls if crl.issuer.public_bytes() in names]
+        answer = _crl_answer(mine, serial, now)
         with self._lock:
             # Remember it only for the CRLs it was computed from, while they are current.
             if self._generation[kind] == generation and self._current(kind, now):
                 answers = self._answers[kind]
                 if len(answers) >= _MAX_REMEMBERED:
                     answers.clear()
-                answers[serial] = answer
+                answers[(key, serial)] = answer
         return answer
 
 
@@ -223,7 +246,11 @@ def _crl_answer(
 
 
 class OcspClient:
-    """Verified, cached OCSP lookups against the configured responders."""
+    """Verified, cached OCSP lookups against the configured responders.
+
+    ``urls`` is keyed by ``verifier.pki.revocation_key``: ``auth``/``sign`` for
+    the card CAs, ``mobile-auth``... for the phones' (their own responders).
+    """
 
     def __init__(
         self,
@@ -237,35 +264,40 @@ class OcspClient:
         self._urls = dict(urls)
         self._timeout = timeout
         self._post = post
-        self._cache: dict[tuple[str, int], tuple[dt.datetime, RevocationAnswer]] = {}
+        self._cache: dict[tuple[str, int], tuple[dt.datetime, RevocationAnswer]] = {}  # by key
         self._lock = threading.Lock()
 
-    def configured(self, kind: str) -> bool:
-        """Whether ``kind`` has a responder."""
-        return kind in self._urls
+    def configured(self, key: str) -> bool:
+        """Whether revocation ``key`` (``auth``, ``mobile-sign``...) has a responder."""
+        return key in self._urls
 
-    def cached(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
+    def cached(self, key: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
         """The answer cached for ``serial`` if still before its nextUpdate (no I/O)."""
         with self._lock:
-            cached = self._cache.get((kind, serial))
+            cached = self._cache.get((key, serial))
         if cached is not None and cached[0] >= now:
             return cached[1]
         return None
 
-    def lookup(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
-        """Status of ``serial``; UNKNOWN when the responder fails or cannot be trusted."""
-        cached = self.cached(kind, serial, now)
+    def lookup(self, key: str, serial: int, now: dt.datetime) -> RevocationAnswer:
+        """Status of ``serial``; UNKNOWN when the responder fails or cannot be trusted.
+
+        Only ``key``'s CAs are asked about, at ``key``'s responder: a card
+        responder never vouches for a phone certificate.
+        """
+        cached = self.cached(key, serial, now)
         if cached is not None:
             return cached
-        url = self._urls.get(kind)
+        url = self._urls.get(key)
         if url is None:
             return UNKNOWN
-        for root in self._trust.roots(kind):
+        kind, credential = parse_revocation_key(key)
+        for root in self._trust.roots_of(kind, credential):
             answer, until = self._ask(url, root, serial, now)
             if answer.status is not RevocationStatus.UNKNOWN:
                 if until is not None:
                     with self._lock:
-                        self._cache[(kind, serial)] = (until, answer)
+                        self._cache[(key, serial)] = (until, answer)
                 return answer
         return UNKNOWN
 
@@ -371,7 +403,10 @@ class RevocationChecker:
         self.ocsp = ocsp_client
 
     def peek(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer | None:
-        """What ``status`` would answer now when that needs no I/O, else None."""
+        """What ``status`` would answer now when that needs no I/O, else None.
+
+        ``kind`` is a revocation key (``verifier.pki.revocation_key``).
+        """
         if self.ocsp.configured(kind):
             # Only a cached OCSP answer is known without asking; a responder
             # that does not answer means a round trip and then the CRL.
@@ -379,7 +414,10 @@ class RevocationChecker:
         return self.crls.peek(kind, serial, now)
 
     def status(self, kind: str, serial: int, now: dt.datetime) -> RevocationAnswer:
-        """The revocation status of ``serial`` under the ``kind`` CA."""
+        """The revocation status of ``serial`` under the CAs of revocation key ``kind``.
+
+        ``auth``/``sign``: the card CAs; ``mobile-auth``...: a phone family's.
+        """
         if self.ocsp.configured(kind):
             answer = self.ocsp.lookup(kind, serial, now)
             if answer.status is not RevocationStatus.UNKNOWN:

@@ -290,6 +290,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 session_id=request.session_id,
                 checked=checked,
                 signature=proof.signature,
+                presented=proof.presented,
             )
             return t.reading_response(reading)
 

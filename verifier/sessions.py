@@ -21,6 +21,7 @@ from typing import Final
 from verifier.canonical import card_challenge_digest
 from verifier.codes import ErrorReason, Purpose, Reason
 from verifier.core import Core, ProofResult, new_id, to_us
+from verifier.credentials import CredentialKind
 from verifier.errors import PermissionDeniedError
 from verifier.storage import Session, Transaction
 
@@ -48,10 +49,15 @@ CHALLENGE_LABELS: Final = {
 
 @dataclass(frozen=True)
 class CardProof:
-    """A card's certificate and its signature (neither is a secret)."""
+    """A card's certificate and its signature (neither is a secret).
+
+    ``presented``: what the terminal says carried it (card or a phone); audited
+    beside the kind the certificate's CA tells, never trusted (issue 15).
+    """
 
     certificate_der: bytes
     signature: bytes
+    presented: CredentialKind | None = None
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,11 @@ def check_enum(value: int, enum: object, field: str, allowed: frozenset[int] | N
 
 
 def check_proof(proof: pb.CardProof, field: str, *, required: bool = True) -> bool:
-    """Certificate 1-8192 bytes and a 256-byte signature; returns whether present."""
+    """Certificate 1-8192 bytes and a 256-byte signature; returns whether present.
+
+    ``credential_device`` may be UNSPECIFIED (terminals from before issue 15)
+    or a known value; it is what the terminal claims, audited, never trusted.
+    """
     if not proof.certificate_der and not proof.signature:
         if required:
             raise InvalidRequestError(field, "a card proof is required")
@@ -90,6 +94,8 @@ def check_proof(proof: pb.CardProof, field: str, *, required: bool = True) -> bo
         raise InvalidRequestError(f"{field}.certificate_der", "1-8192 bytes of DER")
     if len(proof.signature) != SIGNATURE_BYTES:
         raise InvalidRequestError(f"{field}.signature", "exactly 256 bytes")
+    if proof.credential_device:
+        check_enum(proof.credential_device, pb.CredentialDevice, f"{field}.credential_device")
     return True
 
 

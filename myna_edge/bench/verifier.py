@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from hw_sim.card import open_card
 from hw_sim.home import sim_home
-from hw_sim.pki import TestPki
+from hw_sim.pki import TestPki, open_mobile_pki
 from myna_edge.bench.verifier_load import (
     CONCURRENCY,
     TERMINAL,
@@ -70,12 +70,18 @@ class BenchRig(RequestFactory):
     """A verifier and an echo server on 127.0.0.1 (mTLS), each on its own loop thread."""
 
     def __init__(self, root: Path, database: str | None = None) -> None:
-        for profile in ("default",):
+        for profile in ("default", "android-default"):
             with open_card(profile, persist=False):
                 pass
         self.pki = TestPki.open(sim_home() / "pki")
         trust = root / "trust"
         self.pki.export_public(trust)
+        mobile = open_mobile_pki(sim_home() / "pki")  # phones' CAs (issue 15)
+        mobile.export_public(trust / "mobile")
+        self.phone_auth_key = mobile.holder_key("android-default-auth")
+        self.phone_auth_der = (
+            sim_home() / "cards" / "android-default" / "auth-cert.der"
+        ).read_bytes()
         tls = TlsConfig(directory=root / "tls")
         ensure_tls_material(tls)
         self.config = VerifierConfig(

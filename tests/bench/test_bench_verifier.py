@@ -50,7 +50,10 @@ def _sign(key: Any, digest: bytes) -> bytes:
     return bytes(key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())))
 
 
-def _verify_request(rig: BenchRig, stub: pb_grpc.VerifierServiceStub) -> pb.VerifyCardRequest:
+def _verify_request(
+    rig: BenchRig, stub: pb_grpc.VerifierServiceStub, *, phone: bool = False
+) -> pb.VerifyCardRequest:
+    der, key = (rig.phone_auth_der, rig.phone_auth_key) if phone else (rig.auth_der, rig.auth_key)
     session = stub.OpenSession(
         pb.OpenSessionRequest(
             purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION,
@@ -62,7 +65,7 @@ def _verify_request(rig: BenchRig, stub: pb_grpc.VerifierServiceStub) -> pb.Veri
     return pb.VerifyCardRequest(
         session_id=session.session_id,
         terminal_id=TERMINAL,
-        proof=pb.CardProof(certificate_der=rig.auth_der, signature=_sign(rig.auth_key, digest)),
+        proof=pb.CardProof(certificate_der=der, signature=_sign(key, digest)),
         idempotency_key=f"v-{session.session_id}",
     )
 
@@ -110,6 +113,19 @@ def test_bench_verify_card(benchmark: Any, rig: BenchRig, channel: grpc.Channel)
         rounds=20,
     )
     assert result.reason == pb.REASON_OK
+
+
+@pytest.mark.benchmark(group="verifier")
+def test_bench_verify_phone(benchmark: Any, rig: BenchRig, channel: grpc.Channel) -> None:
+    # Issue 15: an Android phone's certificate (mobile CAs, own CRL): beside VerifyCard.
+    stub = pb_grpc.VerifierServiceStub(channel)
+    result = benchmark.pedantic(
+        lambda request: stub.VerifyCard(request, timeout=10),
+        setup=lambda: ((_verify_request(rig, stub, phone=True),), {}),
+        rounds=20,
+    )
+    assert result.reason == pb.REASON_OK
+    assert result.credential_device == pb.CREDENTIAL_DEVICE_MOBILE
 
 
 @pytest.mark.benchmark(group="verifier")

@@ -148,6 +148,10 @@ class AuditEntry:
     subject_id: str = ""
     #: Hex issuer card id a PIN-reset authorisation is for ("" elsewhere).
     card_id: str = ""
+    #: What carried the certificate, from its CA (``verifier.credentials``; "" unknown).
+    credential_kind: str = ""
+    #: What the terminal said it detected ("" when it said nothing); never trusted.
+    credential_claim: str = ""
 
 
 class Transaction:
@@ -370,15 +374,15 @@ class Transaction:
         """Append one decision to the audit log."""
         self._x(
             "INSERT INTO audit (at_us, terminal_id, action, verdict, reason, certificate_serial,"
-            " subject_id, card_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " subject_id, card_id, credential_kind, credential_claim)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _values(entry),
         )
 
     def audit_entries(self, limit: int = 1000) -> list[AuditEntry]:
         """The newest ``limit`` entries, oldest first."""
         rows = self._x(
-            "SELECT at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id,"
-            " card_id FROM audit ORDER BY seq DESC LIMIT ?",
+            f"SELECT {_AUDIT_COLUMNS} FROM audit ORDER BY seq DESC LIMIT ?",  # noqa: S608
             (limit,),
         ).fetchall()
         return [AuditEntry(*row) for row in reversed(rows)]
@@ -436,7 +440,8 @@ _TABLES = frozenset(
     }
 )
 _AUDIT_COLUMNS = (
-    "at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id, card_id"
+    "at_us, terminal_id, action, verdict, reason, certificate_serial, subject_id, card_id,"
+    " credential_kind, credential_claim"
 )
 _TRANSFER_COLUMNS = (
     "authorization_id, terminal_id, amount_yen, statement_digest, state, identity_verified,"

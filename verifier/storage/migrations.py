@@ -193,6 +193,15 @@ _V4: Final = [
     )""",
 ]
 
+#: Version 5 (issue 15): what carried the certificate of each decision, from
+#: its issuing CA (``card``, ``mobile``, ``android``, ``iphone``; "" when no
+#: CA signed it or no certificate was shown), and apart from it what the
+#: terminal said it detected (never trusted; a mismatch is worth a look).
+_V5: Final = [
+    "ALTER TABLE audit ADD COLUMN credential_kind TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE audit ADD COLUMN credential_claim TEXT NOT NULL DEFAULT ''",
+]
+
 #: version -> dialect -> statements. Append new versions; never edit old ones.
 MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
@@ -205,5 +214,6 @@ MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
         "sqlite": [s.format(blob="BLOB") for s in _V4],
         "postgresql": [s.format(blob="BYTEA") for s in _V4],
     },
+    5: {"sqlite": _V5, "postgresql": _V5},
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -41,6 +41,7 @@ from municipal.document.render import code_image
 from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
+from myna_edge.chaos.fuzz import holder_certificates
 from myna_edge.chaos.fuzz.targets import CARD_OPERATIONS, DOCUMENT_FUZZ_KEY, run_card_operation
 from myna_edge.firmware import fuzz_seed_images
 from myna_edge.issuance_fuzz import fuzz_seeds as issuance_fuzz_seeds
@@ -73,6 +74,13 @@ crl_refresh_seconds = 300
 transfer_threshold_yen = 100000
 reset_policy = "otp"
 otp_max_attempts = 3
+"""
+#: Issue 15: which credential kinds (card, phones) each operation accepts.
+_CREDENTIALS_TOML = b"""[credentials]
+reading = ["card", "android", "iphone"]
+transfer = ["card", "android"]
+reset = ["card"]
+issuance = ["card", "iphone"]
 """
 
 
@@ -155,6 +163,10 @@ def _grpc() -> dict[str, list[bytes]]:
     proof = vpb.CardProof(
         certificate_der=b"\x30\x82\x01\x00" + b"\x00" * 60, signature=b"\x01" * 256
     )
+    phone_proof = vpb.CardProof(
+        certificate_der=proof.certificate_der, signature=proof.signature,
+        credential_device=vpb.CREDENTIAL_DEVICE_IPHONE,
+    )  # fmt: skip
     statement = vpb.TransferStatement(
         nonce=b"n" * 32, terminal_id="atm-01", amount_yen=250_000, payee_bank_code="0001",
         payee_branch_code="001", payee_account_type=vpb.ACCOUNT_TYPE_ORDINARY,
@@ -164,7 +176,8 @@ def _grpc() -> dict[str, list[bytes]]:
     ses, aut, res = "ses_" + "A" * 22, "aut_" + "B" * 22, "res_" + "C" * 22
     verifier: dict[str, list[Any]] = {
         "OpenSession": [vpb.OpenSessionRequest(purpose=p, idempotency_key="k-1") for p in (vpb.SESSION_PURPOSE_CARD_VERIFICATION, vpb.SESSION_PURPOSE_PIN_RESET, vpb.SESSION_PURPOSE_TRANSFER)],
-        "VerifyCard": [vpb.VerifyCardRequest(session_id=ses, terminal_id="atm-01", proof=proof, idempotency_key="k-2")],
+        "VerifyCard": [vpb.VerifyCardRequest(session_id=ses, terminal_id="atm-01", proof=proof, idempotency_key="k-2"),
+                       vpb.VerifyCardRequest(session_id=ses, terminal_id="atm-01", proof=phone_proof, idempotency_key="k-2")],
         "ReserveReset": [vpb.ReserveResetRequest(session_id=ses, terminal_id="atm-01", operation=vpb.RESET_OPERATION_SIGNING_PASSWORD, proof=proof, face_match=vpb.FaceMatchAttestation(signature=b"\x01" * 256), idempotency_key="k-3")],
         "RedeemReset": [vpb.RedeemResetRequest(session_id=ses, terminal_id="atm-01", operation=vpb.RESET_OPERATION_SIGNING_PASSWORD, proof=proof, one_time_password="12345678", card_challenge=b"c" * 8, card_id=b"i" * 16, idempotency_key="k-4")],  # noqa: S106
         "ConfirmReset": [vpb.ConfirmResetRequest(reservation_id=res, terminal_id="atm-01", succeeded=True, idempotency_key="k-5")],
@@ -217,7 +230,8 @@ def seeds() -> dict[str, list[bytes]]:
         fm.encode_frame(fm.MsgType.REJECT, 0, b"\x01"),
     ]
     out["agent_config_toml"] = [_AGENT_TOML, _AGENT_TOML.replace(b"atm", b"kiosk")]
-    out["verifier_config_toml"] = [_VERIFIER_TOML]
+    out["verifier_config_toml"] = [_VERIFIER_TOML, _VERIFIER_TOML + _CREDENTIALS_TOML]
+    out[holder_certificates.TARGET] = holder_certificates.seeds()
     out.update(municipal_fuzz_seeds())
     out.update(issuance_fuzz_seeds())
     out["verifier_terminal_denylist"] = [

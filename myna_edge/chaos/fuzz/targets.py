@@ -88,6 +88,7 @@ from municipal.document import (
 from municipal.errors import MunicipalConfigError
 from municipal.registry_file import load_registry
 from myna_edge.chaos import ChaosInvariantError
+from myna_edge.chaos.fuzz import holder_certificates
 from myna_edge.issuance_fuzz import ISSUANCE_METHODS
 from myna_edge.issuance_fuzz import grpc_fuzz_target as issuance_grpc_fuzz_target
 from myna_edge.municipal_world import MUNICIPAL_METHODS, grpc_fuzz_target
@@ -593,6 +594,11 @@ PARSER_TARGETS: Final[dict[str, Target]] = {
             lambda stack, workdir: fuzz_parse_ats,
         ),
         Target("host_gateway_http", "kiosk browser requests at the gateway", _host_gateway_http),
+        Target(
+            holder_certificates.TARGET,
+            "holder certificates: the kind their CA tells (card, phone)",
+            holder_certificates.build_harness,
+        ),
         Target(
             "verifier_fleet_report",
             "terminal status reports at the verifier",
