@@ -74,7 +74,7 @@ from hw_sim.errors import (
     UnknownProfileError,
 )
 from hw_sim.home import sim_home
-from hw_sim.pki import TestPki
+from hw_sim.pki import TestPki, open_mobile_pki
 from hw_sim.readers.slot import SlotState, read_slot
 
 __all__ = [
@@ -298,9 +298,9 @@ def _is_extended(command: bytes) -> bool:
 def sim_trust_dir(url: str) -> Path:
     """Export the sim PKI's public material to ``<home>/trust/`` and return that folder.
 
-    The folder then holds ``auth-ca.pem``, ``sign-ca.pem``, the two CRLs and
-    ``card-data-issuer.pub.pem``; the CLI uses it as the default trust folder
-    for ``sim://`` readers.
+    The folder then holds ``auth-ca.pem``, ``sign-ca.pem``, the two CRLs,
+    ``card-data-issuer.pub.pem`` and ``mobile/`` (the phones' CAs); the CLI
+    uses it as the default trust folder for ``sim://`` readers.
 
     Raises:
         InvalidReaderUrlError: ``url`` is not a valid ``sim://`` URL.
@@ -309,6 +309,8 @@ def sim_trust_dir(url: str) -> Path:
     home = sim_home(parse_sim_url(url).home)
     trust = home / TRUST_FOLDER
     TestPki.open(home / "pki").export_public(trust)
+    # The phones' CAs: the verifier names a credential by its CA's sub-folder.
+    open_mobile_pki(home / "pki").export_public(trust / "mobile")
     return trust
 
 

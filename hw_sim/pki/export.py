@@ -28,6 +28,7 @@ from hw_sim.card import open_card, profiles
 from hw_sim.card.issuer_commands import issuer_master_key
 from hw_sim.home import sim_home
 from hw_sim.pki.authority import TestPki
+from hw_sim.pki.mobile import open_mobile_pki
 
 __all__ = ["FACE_KEY_FILE", "add_sim_commands", "export_test_pki"]
 
@@ -47,6 +48,9 @@ def export_test_pki(out: Path, *, home: Path | None = None) -> list[Path]:
         with open_card(profile.name, home=root, persist=False):
             pass
     TestPki.open(root / "pki").export_public(out)
+    # The phones' CAs in their own sub-folder: the verifier derives the
+    # credential kind from the folder that holds the issuing CA (issue 15).
+    open_mobile_pki(root / "pki").export_public(out / "mobile")
     write_private(out / "issuer-master.key", issuer_master_key(root / "pki").hex().encode())
     face_private = out / FACE_KEY_FILE
     if face_private.exists():
@@ -68,7 +72,7 @@ def export_test_pki(out: Path, *, home: Path | None = None) -> list[Path]:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     (out / "face-provider.pub.pem").write_bytes(public)
-    return sorted(p for p in out.iterdir() if p.is_file())
+    return sorted(p for p in [*out.iterdir(), *(out / "mobile").iterdir()] if p.is_file())
 
 
 def add_sim_commands(commands: argparse._SubParsersAction[Any]) -> None:

@@ -53,6 +53,14 @@ def test_export_is_a_trust_dir_the_verifier_accepts(
     )
     crl = x509.load_der_x509_crl(Path(config.crl_sources("sign")[0]).read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(revoked.serial_number) is not None
+    # The phones' CAs come along (issue 15): a phone's certificate is trusted, as a phone.
+    with open_card("android-default", home=sim_home_dir, persist=False):
+        pass
+    phone_der = (sim_home_dir / "cards" / "android-default" / "auth-cert.der").read_bytes()
+    phone = store.check("auth", phone_der, now)
+    assert phone.reason == "OK"
+    assert phone.credential is not None
+    assert phone.credential.value != "card"
 
 
 def test_a_second_export_keeps_the_face_provider_key(
