@@ -30,6 +30,7 @@ no message or repr ever carries a PIN, password or personal data::
     │   ├── WrongLengthError               6700 / 6Cxx
     │   ├── WrongParametersError           6A86 / 6B00 / 6A80
     │   ├── InstructionNotSupportedError   6D00 / 6E00
+    │   ├── ApprovalRequiredError          a phone's holder has not approved (6600 / 6401)
     │   └── UnexpectedStatusError          anything else not 9000
     ├── IntegrityError                     card data fails its integrity record
     ├── PinPolicyError (ValueError)        a PIN breaks the card's rules; nothing was sent
@@ -59,9 +60,13 @@ no message or repr ever carries a PIN, password or personal data::
     ├── TouchEntryError (ValueError)       an encrypted touchscreen entry cannot be opened
     ├── FlowError                          a terminal flow could not finish: .code
     │   ├── FlowCancelledError             the user or the application cancelled
+    │   │   └── ApprovalDeclinedError      the holder declined on the phone
     │   ├── StepTimeoutError (TimeoutError) a step (prompt, card, service) ran out of time
+    │   │   └── ApprovalTimeoutError       the phone gave no answer in time
     │   ├── FlowRefusedError               the verifier refused: .reason
-    │   └── NoSigningCertificateError      the card has no signing certificate (under 15)
+    │   ├── NoSigningCertificateError      the card has no signing certificate (under 15)
+    │   ├── ManagedOnPhoneError            a phone's secrets are managed on the phone only
+    │   └── NotOnCredentialError           the credential does not carry what was asked
     ├── JournalError                       the agent's journal cannot be written or read
     │   └── JournalSecretError (ValueError) a write carried a secret; nothing was written
     ├── UnsafePathError (PermissionError) a key, journal or state folder another user could write
@@ -79,6 +84,9 @@ from __future__ import annotations
 
 __all__ = [
     "AgentConfigError",
+    "ApprovalDeclinedError",
+    "ApprovalRequiredError",
+    "ApprovalTimeoutError",
     "BackendUnavailableError",
     "BoardAbsentError",
     "BoardNotCommissionedError",
@@ -109,9 +117,11 @@ __all__ = [
     "JournalError",
     "JournalSecretError",
     "MalformedResponseError",
+    "ManagedOnPhoneError",
     "MynaEdgeError",
     "NoCardError",
     "NoSigningCertificateError",
+    "NotOnCredentialError",
     "PaperOutError",
     "PaymentCancelledError",
     "PaymentDeviceError",
@@ -263,6 +273,19 @@ class WrongParametersError(CardError):
 
 class InstructionNotSupportedError(CardError):
     """Instruction or class not supported by the card."""
+
+
+class ApprovalRequiredError(CardError):
+    """The phone's holder has not approved this use on the phone (UNCONFIRMED codes).
+
+    ``6600``: declined on the phone; ``6401``: no answer yet. Nothing was
+    typed at the terminal, so no try was spent (``host.card.credential``).
+    """
+
+    @property
+    def declined(self) -> bool:
+        """Whether the holder declined (else the phone has no answer yet)."""
+        return self.sw == 0x6600
 
 
 class UnexpectedStatusError(CardError):
@@ -466,6 +489,30 @@ class NoSigningCertificateError(FlowError):
     """The card holds no signing certificate (holders under 15): found before any prompt."""
 
     code = "no_signing_certificate"
+
+
+class ApprovalDeclinedError(FlowCancelledError):
+    """The holder declined on the phone: a cancel by the person, no try spent."""
+
+    code = "declined_on_phone"
+
+
+class ApprovalTimeoutError(StepTimeoutError):
+    """The phone gave no answer (approval) within the prompt's time; no try spent."""
+
+    code = "phone_no_answer"
+
+
+class ManagedOnPhoneError(FlowError):
+    """A phone's PIN and password are reset or changed on the phone, never at a kiosk."""
+
+    code = "managed_on_phone"
+
+
+class NotOnCredentialError(FlowError):
+    """The presented credential does not carry what the command asks (a phone's basic four)."""
+
+    code = "not_on_credential"
 
 
 class JournalError(MynaEdgeError):

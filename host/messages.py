@@ -40,6 +40,7 @@ __all__ = [
     "language_of",
     "new_secret_texts",
     "payment_message",
+    "phone_result_text",
     "prompt_text",
     "receipt_words",
     "result_code",
@@ -110,6 +111,12 @@ class ResultCode(StrEnum):
     NO_REGISTERED_SEAL = "no_registered_seal"
     DOCUMENT_NOT_OFFERED = "document_not_offered"
     COUNTER_ONLY = "counter_only"
+    # Smartphones carrying JPKI certificates (issue 15); no try is spent for these.
+    DECLINED_ON_PHONE = "declined_on_phone"
+    PHONE_NO_ANSWER = "phone_no_answer"
+    MANAGED_ON_PHONE = "managed_on_phone"
+    NOT_ON_CREDENTIAL = "not_on_credential"
+    CREDENTIAL_NOT_ALLOWED = "credential_not_allowed"
 
 
 _STAFF_JA: Final = "係員をお呼びください。"
@@ -300,6 +307,39 @@ _RESULTS.update(
     }
 )
 
+# Smartphones (issue 15): what happened on the phone and where to go next.
+_RESULTS.update(
+    {
+        ResultCode.DECLINED_ON_PHONE: (
+            "スマートフォンで認証が取り消されました。暗証番号の試行回数は減っていません。"
+            "もう一度最初からお手続きください。",
+            "Authentication was declined on your phone. No PIN try was used. Please start again.",
+        ),
+        ResultCode.PHONE_NO_ANSWER: (
+            "スマートフォンでの認証が確認できませんでした。暗証番号の試行回数は減っていません。"
+            "スマートフォンで認証してから、もう一度お手続きください。",
+            "Your phone did not confirm in time. No PIN try was used. "
+            "Authenticate on your phone, then start again.",
+        ),
+        ResultCode.MANAGED_ON_PHONE: (
+            "スマートフォン用電子証明書の暗証番号の変更・再設定は、この端末ではできません。"
+            "スマートフォンのマイナポータルアプリで行ってください。試行回数は減っていません。",
+            "The PINs of a smartphone certificate cannot be reset at this terminal. "
+            "Please reset them on your phone, in the Mynaportal app. No try was used.",
+        ),
+        ResultCode.NOT_ON_CREDENTIAL: (
+            "スマートフォンからは券面事項（氏名・住所・生年月日・性別）を読み取れません。"
+            "マイナンバーカードをかざしてください。",
+            "The card's text items (name, address, birth date, sex) cannot be read from a "
+            "smartphone. Please use your My Number card.",
+        ),
+        ResultCode.CREDENTIAL_NOT_ALLOWED: (
+            "この手続きにはスマートフォンは使えません。マイナンバーカードをかざしてください。",
+            "A smartphone cannot be used for this service. Please use your My Number card.",
+        ),
+    }
+)
+
 #: Failure codes of the flows and refusal reasons of the verifier -> ResultCode.
 _REASONS: Final[dict[str, ResultCode]] = {
     "no_signing_certificate": ResultCode.NO_SIGNING_CERTIFICATE,
@@ -351,6 +391,12 @@ _REASONS: Final[dict[str, ResultCode]] = {
     "DOCUMENT_NOT_OFFERED": ResultCode.DOCUMENT_NOT_OFFERED,
     "COUNTER_ONLY": ResultCode.COUNTER_ONLY,
     "FEE_CHANGED": ResultCode.TIMEOUT,  # the fee changed while shown: start again
+    # Smartphones (host.flows.codes FailureCode values).
+    "declined_on_phone": ResultCode.DECLINED_ON_PHONE,
+    "phone_no_answer": ResultCode.PHONE_NO_ANSWER,
+    "managed_on_phone": ResultCode.MANAGED_ON_PHONE,
+    "not_on_credential": ResultCode.NOT_ON_CREDENTIAL,
+    "CREDENTIAL_NOT_ALLOWED": ResultCode.CREDENTIAL_NOT_ALLOWED,
 }
 _BLOCKED: Final = {
     PinKind.SIGN: ResultCode.SIGNING_PASSWORD_BLOCKED,
@@ -386,6 +432,31 @@ def result_text(code: ResultCode) -> UserText:
     """The message for ``code``: what happened and what to do next."""
     ja, en = _RESULTS[code]
     return UserText(f"result.{code.value}", ja, en)
+
+
+#: Where a smartphone's holder goes instead (issue 15): the phone's certificates are
+#: renewed and registered again on the phone, not at the municipal office's counter.
+_PHONE_RESULTS: Final[dict[ResultCode, tuple[str, str]]] = {
+    ResultCode.CARD_REVOKED: (
+        "このスマートフォンの電子証明書は失効しています。紛失や機種変更の届出をされた場合は、"
+        "お手元のスマートフォンのマイナポータルアプリから改めて登録してください。",
+        "This smartphone's certificate is revoked. If you reported the phone lost or changed "
+        "phones, register again on your phone in the Mynaportal app.",
+    ),
+    ResultCode.CARD_EXPIRED: (
+        "このスマートフォンの電子証明書は有効期限が切れています。"
+        "スマートフォンのマイナポータルアプリから更新してください。",
+        "This smartphone's certificate has expired. Renew it on your phone in the Mynaportal app.",
+    ),
+}
+
+
+def phone_result_text(code: ResultCode) -> UserText | None:
+    """The message for ``code`` when a smartphone was presented, where it differs; else None."""
+    texts = _PHONE_RESULTS.get(code)
+    if texts is None:
+        return None
+    return UserText(f"result.{code.value}.phone", *texts)
 
 
 #: Readings (furigana) of the hard terms in these texts and the kiosk app's, for
@@ -428,12 +499,13 @@ class PromptKey(StrEnum):
     INSERT_PAYMENT = "prompt.insert_payment"
     TAKE_DOCUMENT = "prompt.take_document"
     CHOOSE_DOCUMENT = "prompt.choose_document"
+    APPROVE_ON_PHONE = "prompt.approve_on_phone"
 
 
 _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
     PromptKey.INSERT_CARD: (
-        "マイナンバーカードをリーダーに置いてください",
-        "Place your My Number card on the reader",
+        "カードまたはスマートフォンをかざしてください",
+        "Hold your My Number card or smartphone over the reader",
     ),
     PromptKey.CONFIRM_STATEMENT: ("振込内容をご確認ください", "Check the transfer"),
     PromptKey.SIGNING_PASSWORD: (
@@ -493,6 +565,12 @@ _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
         "市区町村と証明書を選んでください",
         "Choose the municipality and the certificate",
     ),
+    PromptKey.APPROVE_ON_PHONE: (
+        "スマートフォンで認証してください（サイドボタンを2回押して顔認証）。"
+        "認証が終わるまでスマートフォンをかざしたままにしてください",
+        "Authenticate on your phone (double-click the side button, then Face ID). "
+        "Keep the phone on the reader until it is done",
+    ),
 }
 
 #: The default prompt of each ``PromptKind`` value (a flow may say more precisely).
@@ -508,6 +586,7 @@ PROMPT_KEYS: Final[dict[str, PromptKey]] = {
     "confirm_fee": PromptKey.CONFIRM_FEE,
     "insert_payment": PromptKey.INSERT_PAYMENT,
     "take_document": PromptKey.TAKE_DOCUMENT,
+    "approve_on_phone": PromptKey.APPROVE_ON_PHONE,
 }
 
 

@@ -17,7 +17,9 @@ residents cover every case the issuance flow must show (``WORLD``):
   issued here;
 - ``sign-locked``, ``revoked``, ``expired``, ``minor``: no registered seal
   (the centre refuses the revoked and expired cards before asking us);
-- ``foreign-resident``: not registered here (a resident of 横浜市).
+- ``foreign-resident``: not registered here (a resident of 横浜市);
+- ``android-default``, ``iphone-default``: the default holder's phones,
+  records of their own (one certificate link per record).
 
 Holders outside h-0001 get a 千代田区 address of the registry's own: the
 catalogue's holders live all over Japan, and the reference world puts them
@@ -99,7 +101,14 @@ WORLD: Final = (
     Placement("auth-last-try", "h-0004", "世帯主", seal_registered=True, domicile_code="131016"),
     Placement("revoked", "h-0005", "世帯主", seal_registered=False, domicile_code="131016"),
     Placement("expired", "h-0006", "世帯主", seal_registered=False, domicile_code="131016"),
+    # The default holder's smartphones (issue 15): their own certificates, which
+    # J-LIS links to the same person. The registry links one certificate per
+    # record, so each phone is a record of its own (same person and address).
+    Placement("android-default", "h-0007", "世帯主", seal_registered=True, domicile_code="131016"),
+    Placement("iphone-default", "h-0008", "世帯主", seal_registered=True, domicile_code="131016"),
 )
+#: Profiles whose holder is the default card's (they get its address).
+_DEFAULT_HOLDER: Final = frozenset({"default", "android-default", "iphone-default"})
 _MOVED_IN: Final = dt.date(2015, 4, 1)
 _SEX: Final = {Sex.MALE: "男", Sex.FEMALE: "女"}
 
@@ -121,7 +130,7 @@ def reference_residents(*, home: Path | None = None) -> list[Resident]:
         address = addresses.setdefault(
             place.household_id,
             person.address
-            if place.profile == "default"
+            if place.profile in _DEFAULT_HOLDER
             else f"東京都千代田区丸の内{n}丁目{n}番{n}号",
         )
         residents.append(

@@ -99,6 +99,8 @@ class Command:
         self.completion: tpb.Completion | None = None
         self.timed_out = False
         self.task: asyncio.Future[None] | None = None
+        #: What was presented (the completion's credential_kind); UNSPECIFIED until then.
+        self.credential_kind: tpb.CredentialKind.ValueType = tpb.CREDENTIAL_KIND_UNSPECIFIED
 
     def post(self, event: tpb.FlowEvent) -> None:
         """Append ``event`` to the log, as the command's stream carries it."""

@@ -23,7 +23,7 @@ from typing import Final
 from host.api.commands import Command, CommandKind, command_kind
 from host.api.runtime import AgentRuntime, Flow, FlowRunner, Profile
 from host.api.translate import completion_for, event_message
-from host.api.user_text import describe_reason
+from host.api.user_text import describe_phone, describe_reason
 from host.flows import CardPort, Event, FailureCode, FlowFailed, TransferFlow
 from host.flows.transfer import TransferFieldError
 from myna.edge.v1 import terminal_pb2 as tpb
@@ -132,6 +132,8 @@ class CommandEvents:
             # The failure event and the completion say the same: TIME_OUT.
             event = FlowFailed(FailureCode.TIMEOUT, "the command's timeout_ms expired")
         message = event_message(event)
+        if message is not None and message.HasField("credential"):
+            self._command.credential_kind = message.credential.kind
         if message is not None:
             self._command.post(message)
 
@@ -182,7 +184,10 @@ async def run_to_completion(admission: Admission) -> tpb.Completion:
         )
         describe_reason(done, outcome="failed", reason="failed")  # what to tell the person
         return done
-    return completion_for(outcome, timed_out=admission.command.timed_out)
+    done = completion_for(outcome, timed_out=admission.command.timed_out)
+    done.credential_kind = admission.command.credential_kind
+    describe_phone(done)  # a phone's certificate is renewed on the phone
+    return done
 
 
 def verifier_state(

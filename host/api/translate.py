@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from host.api.user_text import describe_completion, describe_reason, prompt_user_message
-from host.card import FaceVerdict
+from host.card import CredentialKind, FaceVerdict, UserVerification
 from host.client import AccountType, ResetOperation, TransferState
 from host.client.issuance import DOCUMENT_KINDS, HOUSEHOLD_SCOPES
 from host.client.issuance_models import DocumentOptions
@@ -33,7 +33,7 @@ from host.flows import (
     Working,
 )
 from host.flows.counter import CounterOutcome, CounterScreen
-from host.flows.events import PadKey, PadKeyAction, PaymentInserted
+from host.flows.events import CredentialPresented, PadKey, PadKeyAction, PaymentInserted
 from host.flows.issue_request import IssueChoice, IssueOutcome
 from host.flows.settle import JournaledTransfer
 from host.flows.transfer import TransferFieldError
@@ -69,6 +69,20 @@ _FAILURE_CODES: Final[dict[str, tpb.CompletionCode.ValueType]] = {
     # Certificate issuance: not paid in time (money returned); the printer failed (refunded).
     FailureCode.PAYMENT_TIMEOUT: tpb.COMPLETION_CODE_TIME_OUT,
     FailureCode.PRINT_FAILED: tpb.COMPLETION_CODE_HARDWARE_ERROR,
+    # Smartphones: no answer from the phone in time; what the credential cannot do.
+    FailureCode.PHONE_NO_ANSWER: tpb.COMPLETION_CODE_TIME_OUT,
+    FailureCode.MANAGED_ON_PHONE: tpb.COMPLETION_CODE_COMMAND_ERROR,
+    FailureCode.NOT_ON_CREDENTIAL: tpb.COMPLETION_CODE_COMMAND_ERROR,
+}
+#: The presented credential on the wire (total: a test walks both enums).
+CREDENTIAL_KINDS: Final[dict[CredentialKind, tpb.CredentialKind.ValueType]] = {
+    CredentialKind.CARD: tpb.CREDENTIAL_KIND_CARD,
+    CredentialKind.ANDROID: tpb.CREDENTIAL_KIND_ANDROID,
+    CredentialKind.IPHONE: tpb.CREDENTIAL_KIND_IPHONE,
+}
+USER_VERIFICATIONS: Final[dict[UserVerification, tpb.UserVerification.ValueType]] = {
+    UserVerification.PIN_PAD: tpb.USER_VERIFICATION_PIN_PAD,
+    UserVerification.ON_DEVICE: tpb.USER_VERIFICATION_ON_DEVICE,
 }
 _PAD_KEY_ACTIONS: Final = {
     PadKeyAction.PRESSED: tpb.PAD_KEY_ACTION_PRESSED,
@@ -86,7 +100,12 @@ FACE_VERDICTS: Final[dict[FaceVerdict, tpb.FaceVerdict.ValueType]] = {
 }
 #: Prompts no API call answers, sent as events (the card, the payment device, the person act).
 _DISPLAY_PROMPTS: Final = frozenset(
-    {PromptKind.INSERT_CARD, PromptKind.INSERT_PAYMENT, PromptKind.TAKE_DOCUMENT}
+    {
+        PromptKind.INSERT_CARD,
+        PromptKind.INSERT_PAYMENT,
+        PromptKind.TAKE_DOCUMENT,
+        PromptKind.APPROVE_ON_PHONE,
+    }
 )
 _KINDS_FROM_WIRE: Final = {wire: kind for kind, wire in DOCUMENT_KINDS.items()}
 _SCOPES_FROM_WIRE: Final = {wire: scope for scope, wire in HOUSEHOLD_SCOPES.items()}
@@ -139,8 +158,9 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
 
     Answerable prompts are sent by the API's user port with their id and
     the result goes into the completion, so only the display-only prompts
-    (insert card, insert payment, take the document), warnings, the PIN
-    pad's keys, working, remove-card, money inserted and failures map here.
+    (insert card, insert payment, take the document, approve on the phone),
+    warnings, the PIN pad's keys, what was presented, working, remove-card,
+    money inserted and failures map here.
     """
     if isinstance(event, Prompt):
         if event.kind in _DISPLAY_PROMPTS:
@@ -158,6 +178,12 @@ def event_message(event: Event) -> tpb.FlowEvent | None:
         return tpb.FlowEvent(remove_card=tpb.RemoveCardEvent())
     if isinstance(event, FlowFailed):
         return tpb.FlowEvent(failure=tpb.FailureEvent(code=event.code, message=event.message))
+    if isinstance(event, CredentialPresented):
+        presented = tpb.CredentialEvent(
+            kind=CREDENTIAL_KINDS[event.kind],
+            user_verification=USER_VERIFICATIONS[event.verification],
+        )
+        return tpb.FlowEvent(credential=presented)
     if isinstance(event, PaymentInserted):
         paid = tpb.PaymentEvent(fee_yen=event.fee_yen, inserted_yen=event.inserted_yen)
         return tpb.FlowEvent(payment=paid)

@@ -20,6 +20,7 @@ from host.messages import (
     Language,
     ResultCode,
     UserText,
+    phone_result_text,
     prompt_text,
     result_code,
     result_text,
@@ -28,6 +29,7 @@ from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = [
     "describe_completion",
+    "describe_phone",
     "describe_reason",
     "prompt_user_message",
     "reason_value",
@@ -94,6 +96,21 @@ def describe_completion(
     if isinstance(outcome, TransferOutcome) and not reason and outcome.state.value == "REVERSED":
         reason = "reversed"  # the cash did not move
     describe_reason(done, outcome=outcome.outcome.value, reason=reason, pin=_pin(outcome))
+
+
+def describe_phone(done: tpb.Completion) -> None:
+    """Word ``done.message`` for a smartphone where a card's words would send it astray.
+
+    A revoked or expired phone certificate is registered again or renewed on
+    the phone, not at the municipal office (the typed reason stays the same).
+    """
+    phones = (tpb.CREDENTIAL_KIND_ANDROID, tpb.CREDENTIAL_KIND_IPHONE)
+    if done.credential_kind not in phones or not done.reason:
+        return
+    name = tpb.CompletionReason.Name(done.reason).removeprefix("COMPLETION_REASON_")
+    text = phone_result_text(ResultCode[name]) if name in ResultCode.__members__ else None
+    if text is not None:
+        done.message.CopyFrom(user_message(text))
 
 
 def describe_reason(

@@ -27,6 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from host.card import card_info as _card_info
+from host.card import credential as _credential
 from host.card import jpki as _jpki
 from host.card import pins as _pins
 from host.card import surface as _surface
@@ -34,7 +35,13 @@ from host.card.basic_four import BasicFour
 from host.card.card_info import CardInfo
 from host.card.certificates import CertificateSummary, summarize_certificate
 from host.card.constants import SHA256_DIGEST_LENGTH
-from host.card.detection import CredentialKind, Detection, detect_credential
+from host.card.credential import ApprovalState, Credential, UserVerification, credential_for
+from host.card.detection import (
+    CredentialKind,
+    Detection,
+    contactless_historical_bytes,
+    detect_credential,
+)
 from host.card.files import ReadStrategy
 from host.card.integrity import IntegrityStatus
 from host.card.kinds import KeyKind
@@ -49,12 +56,14 @@ from host.transport.base import CardTransport
 
 __all__ = [
     "PIN_RULES",
+    "ApprovalState",
     "BasicFour",
     "CardFace",
     "CardInfo",
     "CertificateSummary",
     "CodeKind",
     "CodeTarget",
+    "Credential",
     "CredentialKind",
     "Detection",
     "FacePhoto",
@@ -66,15 +75,21 @@ __all__ = [
     "PinKind",
     "PinRule",
     "ReadStrategy",
+    "UserVerification",
     "assess_face",
     "check_pin",
     "code_b",
+    "credential_for",
     "decode_photo",
     "face_differences",
     "summarize_certificate",
 ]
 
 _log = logging.getLogger(__name__)
+
+
+def _contactless(atr: bytes) -> bool:
+    return contactless_historical_bytes(atr) is not None
 
 
 class MynaCard:
@@ -327,6 +342,41 @@ class MynaCard:
             CardError: a refusal while reading the token label.
         """
         return detect_credential(self._channel, atr=atr)
+
+    def credential(self, *, atr: bytes | None = None) -> Credential:
+        """What was presented and what it can do (``host.card.credential``).
+
+        A contact ATR ends the question at once, with no command sent: a
+        phone has no contacts. Anything else is asked of the credential
+        (``detect``).
+
+        Raises:
+            DataFormatError: not a JPKI credential, or contradictory answers.
+            CardError: a refusal while reading the token label.
+        """
+        if atr is not None and not _contactless(atr):
+            return credential_for(CredentialKind.CARD)
+        return credential_for(self.detect(atr=atr).kind)
+
+    def approval_state(self) -> ApprovalState:
+        """The phone's on-device approval (approved, declined, no answer); spends nothing.
+
+        Raises:
+            CardError: not a phone that approves on the device (a card answers
+                its PIN counter), or another refusal.
+        """
+        return _credential.approval_state(self._channel)
+
+    def prove_on_device(self, kind: KeyKind, digest: bytes) -> tuple[x509.Certificate, bytes]:
+        """``prove`` for a phone whose holder approves on the device: no secret is sent.
+
+        Raises:
+            ValueError: ``digest`` is not 32 bytes.
+            ApprovalRequiredError: declined or not (yet) approved on the phone.
+            DataFormatError: a malformed certificate or an empty signature.
+            CardError: another refusal.
+        """
+        return _credential.prove_on_device(self._channel, kind, digest, self._strategy)
 
     def token_label(self) -> str:
         """Return the JPKI token label (``JPKIAPICCTOKEN2`` for a card, §3.1).

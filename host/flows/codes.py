@@ -31,6 +31,11 @@ class FailureCode(StrEnum):
     TIMEOUT = "timeout"
     REFUSED = "refused"
     NO_SIGNING_CERTIFICATE = "no_signing_certificate"
+    # smartphones (issue 15): no try is spent at the terminal for any of these
+    DECLINED_ON_PHONE = "declined_on_phone"
+    PHONE_NO_ANSWER = "phone_no_answer"
+    MANAGED_ON_PHONE = "managed_on_phone"  # a phone's secrets are reset on the phone
+    NOT_ON_CREDENTIAL = "not_on_credential"  # e.g. a phone carries no basic four
     # other exceptions (context.error_code's table)
     CARD_REMOVED = "card_removed"
     PIN_BLOCKED = "pin_blocked"
@@ -74,6 +79,7 @@ class RefusalReason(StrEnum):
     OTP_REQUIRED = "OTP_REQUIRED"
     TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
     ATTESTATION_INVALID = "ATTESTATION_INVALID"
+    CREDENTIAL_NOT_ALLOWED = "CREDENTIAL_NOT_ALLOWED"  # a phone where the policy wants a card
     # the kiosk's own, not the verifier's
     OUTSIDE_KIOSK_HOURS = "OUTSIDE_KIOSK_HOURS"
 

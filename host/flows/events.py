@@ -5,7 +5,8 @@ Shaped after XFS4IoT's event stream (docs/terminal-api.md §1): prompts say
 what the user must do and how many tries are left; a warning comes before
 the last try; a key on the secure PIN pad is reported by what it did and
 the length so far (never its value); "working" marks a long step; the card
-must be removed; and every flow ends with exactly one ``FlowResult``
+must be removed; what was presented (card, Android, iPhone: ``CredentialPresented``,
+the kind only, never an identifier); and every flow ends with exactly one ``FlowResult``
 (preceded by ``FlowFailed`` when it did not complete). Events carry no
 secret and no personal data.
 """
@@ -15,9 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from host.card import CredentialKind, UserVerification
 from host.messages import UserText
 
 __all__ = [
+    "CredentialPresented",
     "Event",
     "FlowFailed",
     "FlowResult",
@@ -48,6 +51,8 @@ class PromptKind(StrEnum):
     CONFIRM_FEE = "confirm_fee"  # the document and its fee: agree to pay
     INSERT_PAYMENT = "insert_payment"  # display only: the payment device answers
     TAKE_DOCUMENT = "take_document"  # display only: the printed document (取り忘れ注意)
+    # smartphones: display only, the phone answers (side button + Face ID)
+    APPROVE_ON_PHONE = "approve_on_phone"
 
 
 class Outcome(StrEnum):
@@ -106,6 +111,20 @@ class PadKey:
 
 
 @dataclass(frozen=True)
+class CredentialPresented:
+    """What the person presented, learnt from its answers (issue 15).
+
+    Why an event: the screen words its next prompt by it ("authenticate on
+    your phone" instead of a PIN pad), and the application records which
+    credential a transaction used; a card and the same person's phone are
+    different credentials. The kind only: no identifier, no personal data.
+    """
+
+    kind: CredentialKind
+    verification: UserVerification
+
+
+@dataclass(frozen=True)
 class Working:
     """A step is under way (card command, verifier call, printing)."""
 
@@ -151,6 +170,7 @@ Event = (
     Prompt
     | LastTryWarning
     | PadKey
+    | CredentialPresented
     | Working
     | RemoveCard
     | PaymentInserted

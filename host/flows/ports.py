@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from host.card import CardInfo, KeyKind, MynaCard, PinKind, issuer_reset
+from host.card import ApprovalState, CardInfo, Credential, KeyKind, MynaCard, PinKind, issuer_reset
 from host.card.pin_policy import normalize_pin
 from host.client import (
     Authorization,
@@ -161,6 +161,7 @@ class ThreadedCard:
         # The PIN whose counter the last card call read (non-zero): its EF is
         # still selected, so ``prove`` verifies at once (one VERIFY per flow).
         self._counter_read: PinKind | None = None
+        self._credential: Credential | None = None  # what this session's card is
         # Opens queued or running in the worker, and whether a release asked
         # them to close what they open: a reader URL's ``?wait=N`` blocks the
         # open, and a cancel at the insert-card prompt must not wait it out.
@@ -299,6 +300,43 @@ class ThreadedCard:
 
         return await self._run(work)
 
+    async def credential(self) -> Credential:
+        """What was presented (card, Android, iPhone) and what it can do; once per session.
+
+        Raises:
+            NoCardError: no session; DataFormatError: not a JPKI credential;
+            CardError, TransportError from the card.
+        """
+        card, transport = self._require(), self._transport
+        if self._credential is None:
+            atr = None if transport is None else transport.atr
+            self._credential = await self._run(lambda: card.credential(atr=atr))
+        return self._credential
+
+    async def approval(self) -> ApprovalState:
+        """The phone's on-device approval; spends nothing.
+
+        Raises:
+            NoCardError: no session; CardError, TransportError from the phone.
+        """
+        card = self._require()
+        return await self._run(card.approval_state)
+
+    async def prove_on_device(self, kind: KeyKind, digest: bytes) -> CardProof:
+        """``prove`` approved on the phone: no secret exists at the terminal.
+
+        Raises:
+            ApprovalRequiredError: declined or not (yet) approved on the phone.
+            CardError, TransportError: the phone failed or left.
+        """
+        card = self._require()
+
+        def work() -> CardProof:
+            certificate, signature = card.prove_on_device(kind, digest)
+            return CardProof(certificate.public_bytes(Encoding.DER), signature)
+
+        return await self._run(work)
+
     async def get_challenge(self) -> bytes:
         """Arm and return the card's 8-byte challenge.
 
@@ -336,6 +374,7 @@ class ThreadedCard:
 
     def _close(self) -> None:
         transport, self._transport, self._card = self._transport, None, None
+        self._credential = None
         if transport is not None:
             transport.close()
 

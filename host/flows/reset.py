@@ -18,7 +18,10 @@ a fresh session and proof, since the verifier consumes the nonce. The new
 secret is typed twice and checked against the card's rule before the card
 is touched. Both directions need the signing key pair, so a card without a
 signing certificate (under 15; EF 0008, no PIN) is refused before any prompt
-(``no_signing_certificate``, no try spent). RESET RETRY COUNTER and
+(``no_signing_certificate``, no try spent). A smartphone's PIN and password
+are set and reset on the phone: one is refused as soon as it answers, before
+any prompt (``managed_on_phone``, no try spent; the message says where to go).
+RESET RETRY COUNTER and
 ConfirmReset are journaled before and after; a crash between them is
 reconciled from ``Journal.unknown_resets``.
 """
@@ -33,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar, Final, Protocol
 
-from host.card import KeyKind, PinKind
+from host.card import CredentialKind, KeyKind, PinKind
 from host.client import (
     CardProof,
     Redemption,
@@ -44,6 +47,7 @@ from host.client import (
 )
 from host.errors import (
     FlowRefusedError,
+    ManagedOnPhoneError,
     MynaEdgeError,
     PinPolicyError,
     ServiceError,
@@ -53,10 +57,11 @@ from host.flows.codes import FailureCode, RefusalReason, refusal_reason
 from host.flows.context import StepTimeouts
 from host.flows.events import Event, Outcome, Prompt, PromptKind
 from host.flows.machine import Ending, FlowMachine
+from host.flows.on_device import present
 from host.flows.pin_entry import ask_new_secret
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
-from host.journal.records import JsonValue
+from host.journal.records import CREDENTIAL_KIND, JsonValue
 from host.messages import PromptKey, prompt_text
 from host.secret import Secret
 
@@ -204,6 +209,7 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
         self._otp: Secret | None = None  # set only during the redemption
         self._op_id = ""
         self._operation = ResetOperation.SIGNING_PASSWORD
+        self._credential: CredentialKind | None = None
 
     async def run(self, operation: ResetOperation) -> ResetOutcome:
         """Run to the end; failures are events and the outcome, not exceptions.
@@ -212,6 +218,7 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
             JournalError: the journal cannot be written.
         """
         self._op_id, self._operation = Journal.new_op_id(), ResetOperation(operation)
+        self._credential = None
         return await self.drive(self._op_id, self._steps(self._op_id, self._operation))
 
     def _stopped(self, ending: Ending) -> ResetOutcome:
@@ -229,6 +236,7 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
             "outcome": outcome.outcome.value,
             "reason": outcome.reason,
             "reservation": outcome.reservation_id or None,
+            CREDENTIAL_KIND: self._credential.value if self._credential else None,
         }
 
     def _open_now(self) -> bool:
@@ -260,6 +268,10 @@ class PinResetFlow(FlowMachine[ResetStep, ResetOutcome]):
             raise FlowRefusedError(RefusalReason.OUTSIDE_KIOSK_HOURS)
         self._to(ResetStep.WAIT_CARD)
         await self._wait_card()
+        credential = await present(self._ctx, self._card)
+        self._credential = credential.kind
+        if not credential.secrets_at_terminal:
+            raise ManagedOnPhoneError("a smartphone's PIN and password are reset on the phone")
         self._to(ResetStep.CERTIFICATES)
         await self._require_signing_certificate()
         card_id = await self._ctx.step("card id", self._card.card_id(), self._ctx.timeouts.card)

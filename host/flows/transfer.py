@@ -3,14 +3,19 @@
 
 States, in order (``TransferStep``)::
 
-    SESSION -> [CONFIRM_STATEMENT -> WAIT_CARD -> ENTER_PASSWORD -> SIGNING]
+    SESSION -> [CONFIRM_STATEMENT -> WAIT_CARD -> ENTER_PASSWORD|APPROVE_ON_PHONE -> SIGNING]
             -> AUTHORIZING -> CONFIRM_MONEY -> COMMITTING | REVERSING
             -> PRINTING -> REMOVE_CARD -> DONE            (any -> FAILED)
 
 The bracketed steps run only over the threshold (¥100,000 by default, the
 verifier's policy being authoritative): the user sees the exact statement,
 presents the card and types the signing password; the card signs
-SHA-256 of the canonical statement (``TransferStatement.to_bytes``). Every
+SHA-256 of the canonical statement (``TransferStatement.to_bytes``). A
+smartphone signs with its own signing certificate: an Android phone with its
+own password, typed on the secure PIN pad like a card's; an iPhone after its
+holder approves on the phone (``on_device``: declined or no answer end the
+run with their own codes, no try spent). What was presented is journaled with
+the authorisation (``credential_kind``). Every
 verifier side effect is journaled before and after (``settle``), so a crash
 at any point is resolved exactly once by ``recover_transfers``. Whatever
 happens, the password is wiped, the card session is released and one
@@ -28,7 +33,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import ClassVar
 
-from host.card import KeyKind, PinKind
+from host.card import CredentialKind, KeyKind, PinKind, UserVerification
 from host.client import Authorization, CardProof, SessionPurpose, TransferState, TransferStatement
 from host.errors import FlowCancelledError, FlowRefusedError
 from host.flows.cash import CashAnswer, CashQuestion, ask_cash_moved
@@ -36,6 +41,7 @@ from host.flows.codes import FailureCode
 from host.flows.context import StepTimeouts
 from host.flows.events import Event, FlowFailed, Outcome, Prompt, PromptKind
 from host.flows.machine import Ending, FlowMachine
+from host.flows.on_device import approve_on_device, present
 from host.flows.ports import CardPort, PrinterPort, TransferVerifier, UserPort
 from host.flows.receipt import print_receipt_within, receipt_lines
 from host.flows.settle import (
@@ -52,7 +58,7 @@ from host.flows.transfer_request import (
     TransferStep,
 )
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
-from host.journal.records import JsonValue
+from host.journal.records import CREDENTIAL_KIND, JsonValue
 from host.messages import Language, statement_message
 from host.secret import Secret
 
@@ -132,6 +138,7 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
         self._authorize_sent = False  # set once AuthorizeTransfer's intent is journaled
         self._decided = False  # set once commit/reverse is journaled as decided
         self._settled = False  # the run ended on its own terms (completed, refused, reversed)
+        self._credential: CredentialKind | None = None  # what signed, when something did
 
     @property
     def cash_handling(self) -> bool:
@@ -158,6 +165,7 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
         self._op_id, self._auth_id = op_id, ""
         self._authorize_sent = self._identified = self._cash_asked = False
         self._decided = self._settled = False
+        self._credential = None
         return await self.drive(op_id, self._steps(op_id, request))
 
     def _stopped(self, ending: Ending) -> TransferOutcome:
@@ -182,6 +190,7 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
             "outcome": outcome.outcome.value,
             "reason": outcome.reason,
             "request_id": self._request_id or None,
+            CREDENTIAL_KIND: self._credential.value if self._credential else None,
         }
 
     async def _after_release(self, op_id: str, outcome: TransferOutcome) -> TransferOutcome:
@@ -251,6 +260,7 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
         self._authorize_data = authorize_request_data(session_id, statement, proof) | {
             "request_id": self._request_id,
             "language": self._language.value,
+            CREDENTIAL_KIND: self._credential.value if self._credential else None,
         }
         self._record(
             op_id, Effect.TRANSFER_AUTHORIZE, Phase.INTENT, key=key, data=self._authorize_data
@@ -280,8 +290,19 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
             raise FlowCancelledError("the user declined the statement")
         self._to(TransferStep.WAIT_CARD)
         await self._wait_card()
+        credential = await present(self._ctx, self._card)
+        self._credential = credential.kind
         await self._require_signing_certificate()
         digest = statement.digest()
+        if credential.verification is UserVerification.ON_DEVICE:
+            return await approve_on_device(
+                self._ctx,
+                self._card,
+                kind=KeyKind.SIGN,
+                digest=digest,
+                working="the phone is signing the statement",
+                on_prompt=lambda: self._to(TransferStep.APPROVE_ON_PHONE),
+            )
         return await self._use_secret(
             pin=PinKind.SIGN,
             prompt=PromptKind.SIGNING_PASSWORD,

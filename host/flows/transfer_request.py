@@ -25,6 +25,7 @@ class TransferStep(StrEnum):
     CONFIRM_STATEMENT = "confirm_statement"
     WAIT_CARD = "wait_card"
     ENTER_PASSWORD = "enter_password"  # noqa: S105 - a state name
+    APPROVE_ON_PHONE = "approve_on_phone"  # the phone verifies its holder instead
     SIGNING = "signing"
     AUTHORIZING = "authorizing"
     CONFIRM_MONEY = "confirm_money"

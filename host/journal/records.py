@@ -26,6 +26,7 @@ from host.errors import JournalSecretError
 from host.secret import Secret
 
 __all__ = [
+    "CREDENTIAL_KIND",
     "Effect",
     "JournalEntry",
     "JournalSecretError",
@@ -40,6 +41,11 @@ __all__ = [
 ]
 
 JsonValue = str | int | float | bool | None
+
+#: The field naming what was presented (``card``, ``android``, ``iphone``;
+#: ``host.card.CredentialKind`` values) in a flow's journal data and its EJ
+#: lines. A field, not a step: the journaled steps (``steps``) are unchanged.
+CREDENTIAL_KIND: Final = "credential_kind"
 
 
 class Phase(StrEnum):

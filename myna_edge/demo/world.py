@@ -20,6 +20,7 @@ import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -39,6 +40,7 @@ from host.flows import (
     ThreadedCard,
     Working,
 )
+from host.flows.events import CredentialPresented
 from host.messages import ResultCode, result_code, result_text
 from host.peripherals import Controller
 from host.private_files import write_private
@@ -222,14 +224,21 @@ class StoryUser:
         return secret
 
 
+#: Display-only prompts every story shows (the reader and the phone answer them).
+_SHOWN_PROMPTS: Final = frozenset({PromptKind.INSERT_CARD, PromptKind.APPROVE_ON_PHONE})
+
+
 def tell(event: Event) -> None:
     """Print one flow event as a line of the story."""
     if isinstance(event, Working):
         print(f"  [agent]  {event.step}")
     elif isinstance(event, LastTryWarning):
         print("  [screen] warning: this is the last try")
-    elif isinstance(event, Prompt) and event.kind is PromptKind.INSERT_CARD:
+    elif isinstance(event, Prompt) and event.kind in _SHOWN_PROMPTS:
         screen(event)
+    elif isinstance(event, CredentialPresented):
+        how = "approves on the phone" if event.verification.value == "on_device" else "PIN pad"
+        print(f"  [reader] presented: {event.kind.value} ({how})")
     elif isinstance(event, RemoveCard):
         print("  [screen] please take your card")
     elif isinstance(event, FlowFailed):

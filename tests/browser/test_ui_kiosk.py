@@ -154,7 +154,7 @@ def test_ui_english_toggle_and_cancel(world: WorldThread, page: Any) -> None:
     page.click("#go-read")
     page.click("#consent-ok")
     wait_screen(page, "insert")
-    assert page.inner_text("#screen-insert h2") == "Place your card on the reader"
+    assert page.inner_text("#screen-insert h2") == "Hold your card or smartphone over the reader"
     shot(page, "20-english-insert-card")
     page.click("#cancel")
     wait_screen(page, "error")

@@ -310,6 +310,7 @@ const App = (() => {
     state.prompt = prompt;
     const type = prompt.type;
     if (type === "PROMPT_TYPE_INSERT_CARD") show("insert");
+    else if (type === "PROMPT_TYPE_APPROVE_ON_PHONE") show("phone");  // the phone answers
     else if (type === "PROMPT_TYPE_CONFIRM_STATEMENT") {
       // The statement the card signs, in the screen's language (the agent builds both from
       // the signed fields; the bytes the card signs do not depend on the language).

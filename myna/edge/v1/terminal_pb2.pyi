@@ -206,6 +206,20 @@ class _CompletionReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Comp
     """The municipality does not offer this certificate at stores."""
     COMPLETION_REASON_COUNTER_ONLY: _CompletionReason.ValueType  # 37
     """The record is restricted: the certificate is issued at the counter only."""
+    COMPLETION_REASON_DECLINED_ON_PHONE: _CompletionReason.ValueType  # 38
+    """Smartphones (no try was spent at the terminal for any of these):
+    the holder declined on the phone.
+    """
+    COMPLETION_REASON_PHONE_NO_ANSWER: _CompletionReason.ValueType  # 39
+    """The phone did not approve within the prompt's time."""
+    COMPLETION_REASON_MANAGED_ON_PHONE: _CompletionReason.ValueType  # 40
+    """A phone's PIN and password are reset on the phone, not at a kiosk."""
+    COMPLETION_REASON_NOT_ON_CREDENTIAL: _CompletionReason.ValueType  # 41
+    """The credential does not carry what was asked (a phone has no basic four)."""
+    COMPLETION_REASON_CREDENTIAL_NOT_ALLOWED: _CompletionReason.ValueType  # 42
+    """The verifier's policy does not accept this credential for the operation
+    (a smartphone where a card is required).
+    """
 
 class CompletionReason(_CompletionReason, metaclass=_CompletionReasonEnumTypeWrapper):
     """Why a command did not succeed, typed (Completion.reason): one value per
@@ -279,6 +293,20 @@ COMPLETION_REASON_DOCUMENT_NOT_OFFERED: CompletionReason.ValueType  # 36
 """The municipality does not offer this certificate at stores."""
 COMPLETION_REASON_COUNTER_ONLY: CompletionReason.ValueType  # 37
 """The record is restricted: the certificate is issued at the counter only."""
+COMPLETION_REASON_DECLINED_ON_PHONE: CompletionReason.ValueType  # 38
+"""Smartphones (no try was spent at the terminal for any of these):
+the holder declined on the phone.
+"""
+COMPLETION_REASON_PHONE_NO_ANSWER: CompletionReason.ValueType  # 39
+"""The phone did not approve within the prompt's time."""
+COMPLETION_REASON_MANAGED_ON_PHONE: CompletionReason.ValueType  # 40
+"""A phone's PIN and password are reset on the phone, not at a kiosk."""
+COMPLETION_REASON_NOT_ON_CREDENTIAL: CompletionReason.ValueType  # 41
+"""The credential does not carry what was asked (a phone has no basic four)."""
+COMPLETION_REASON_CREDENTIAL_NOT_ALLOWED: CompletionReason.ValueType  # 42
+"""The verifier's policy does not accept this credential for the operation
+(a smartphone where a card is required).
+"""
 Global___CompletionReason: _TypeAlias = CompletionReason  # noqa: Y015
 
 class _PromptType:
@@ -316,6 +344,10 @@ class _PromptTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_PromptType
     answer with AnswerPromptRequest.document_choice (confirmed = false
     declines: the command is cancelled).
     """
+    PROMPT_TYPE_APPROVE_ON_PHONE: _PromptType.ValueType  # 15
+    """Display only, smartphones that verify on the device (iPhone): "authenticate
+    on your phone"; the phone answers (approved, declined, no answer in time).
+    """
 
 class PromptType(_PromptType, metaclass=_PromptTypeEnumTypeWrapper):
     """What a prompt asks for."""
@@ -349,7 +381,56 @@ municipality, a certificate and its options from PromptEvent.offers;
 answer with AnswerPromptRequest.document_choice (confirmed = false
 declines: the command is cancelled).
 """
+PROMPT_TYPE_APPROVE_ON_PHONE: PromptType.ValueType  # 15
+"""Display only, smartphones that verify on the device (iPhone): "authenticate
+on your phone"; the phone answers (approved, declined, no answer in time).
+"""
 Global___PromptType: _TypeAlias = PromptType  # noqa: Y015
+
+class _CredentialKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _CredentialKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CredentialKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    CREDENTIAL_KIND_UNSPECIFIED: _CredentialKind.ValueType  # 0
+    CREDENTIAL_KIND_CARD: _CredentialKind.ValueType  # 1
+    CREDENTIAL_KIND_ANDROID: _CredentialKind.ValueType  # 2
+    CREDENTIAL_KIND_IPHONE: _CredentialKind.ValueType  # 3
+
+class CredentialKind(_CredentialKind, metaclass=_CredentialKindEnumTypeWrapper):
+    """What carries the JPKI credential the person presented, learnt from its
+    answers (never from configuration). A card and the same person's phone
+    are different credentials.
+    """
+
+CREDENTIAL_KIND_UNSPECIFIED: CredentialKind.ValueType  # 0
+CREDENTIAL_KIND_CARD: CredentialKind.ValueType  # 1
+CREDENTIAL_KIND_ANDROID: CredentialKind.ValueType  # 2
+CREDENTIAL_KIND_IPHONE: CredentialKind.ValueType  # 3
+Global___CredentialKind: _TypeAlias = CredentialKind  # noqa: Y015
+
+class _UserVerification:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _UserVerificationEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_UserVerification.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    USER_VERIFICATION_UNSPECIFIED: _UserVerification.ValueType  # 0
+    USER_VERIFICATION_PIN_PAD: _UserVerification.ValueType  # 1
+    """A PIN or password typed at the terminal (card; Android: its own)."""
+    USER_VERIFICATION_ON_DEVICE: _UserVerification.ValueType  # 2
+    """Approved on the phone (iPhone: side button + Face ID); nothing typed."""
+
+class UserVerification(_UserVerification, metaclass=_UserVerificationEnumTypeWrapper):
+    """How the holder unlocks a key of the presented credential."""
+
+USER_VERIFICATION_UNSPECIFIED: UserVerification.ValueType  # 0
+USER_VERIFICATION_PIN_PAD: UserVerification.ValueType  # 1
+"""A PIN or password typed at the terminal (card; Android: its own)."""
+USER_VERIFICATION_ON_DEVICE: UserVerification.ValueType  # 2
+"""Approved on the phone (iPhone: side button + Face ID); nothing typed."""
+Global___UserVerification: _TypeAlias = UserVerification  # noqa: Y015
 
 class _DeviceState:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -1259,6 +1340,32 @@ class PaymentEvent(_message.Message):
 Global___PaymentEvent: _TypeAlias = PaymentEvent  # noqa: Y015
 
 @_typing.final
+class CredentialEvent(_message.Message):
+    """What was presented (card, Android, iPhone), sent once the agent has asked
+    it, before any secret prompt: the kind only, never an identifier.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    USER_VERIFICATION_FIELD_NUMBER: _builtins.int
+    kind: Global___CredentialKind.ValueType
+    user_verification: Global___UserVerification.ValueType
+    def __init__(
+        self,
+        *,
+        kind: Global___CredentialKind.ValueType = ...,
+        user_verification: Global___UserVerification.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "user_verification", b"user_verification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CredentialEvent: _TypeAlias = CredentialEvent  # noqa: Y015
+
+@_typing.final
 class FlowEvent(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1270,6 +1377,7 @@ class FlowEvent(_message.Message):
     CARD_TAKEN_FIELD_NUMBER: _builtins.int
     PAD_KEY_FIELD_NUMBER: _builtins.int
     PAYMENT_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def prompt(self) -> Global___PromptEvent: ...
     @_builtins.property
@@ -1286,6 +1394,8 @@ class FlowEvent(_message.Message):
     def pad_key(self) -> Global___PadKeyEvent: ...
     @_builtins.property
     def payment(self) -> Global___PaymentEvent: ...
+    @_builtins.property
+    def credential(self) -> Global___CredentialEvent: ...
     def __init__(
         self,
         *,
@@ -1297,12 +1407,13 @@ class FlowEvent(_message.Message):
         card_taken: Global___CardTakenEvent | None = ...,
         pad_key: Global___PadKeyEvent | None = ...,
         payment: Global___PaymentEvent | None = ...,
+        credential: Global___CredentialEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "credential", b"credential", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["card_taken", b"card_taken", "credential", b"credential", "failure", b"failure", "kind", b"kind", "last_try_warning", b"last_try_warning", "pad_key", b"pad_key", "payment", b"payment", "prompt", b"prompt", "remove_card", b"remove_card", "working", b"working"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken", "pad_key", "payment"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["prompt", "last_try_warning", "working", "remove_card", "failure", "card_taken", "pad_key", "payment", "credential"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -1499,6 +1610,7 @@ class Completion(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CREDENTIAL_KIND_FIELD_NUMBER: _builtins.int
     READ_CARD_FIELD_NUMBER: _builtins.int
     PIN_RESET_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
@@ -1521,6 +1633,8 @@ class Completion(_message.Message):
 
     reason: Global___CompletionReason.ValueType
     """Why the command did not succeed (UNSPECIFIED on success)."""
+    credential_kind: Global___CredentialKind.ValueType
+    """What was presented (UNSPECIFIED when the command ended before any was)."""
     @_builtins.property
     def message(self) -> Global___UserMessage:
         """What to tell the person and what to do next, Japanese and English
@@ -1544,6 +1658,7 @@ class Completion(_message.Message):
         error_code: _builtins.str = ...,
         reason: Global___CompletionReason.ValueType = ...,
         message: Global___UserMessage | None = ...,
+        credential_kind: Global___CredentialKind.ValueType = ...,
         read_card: Global___ReadCardResult | None = ...,
         pin_reset: Global___PinResetResult | None = ...,
         transfer: Global___TransferResult | None = ...,
@@ -1552,7 +1667,7 @@ class Completion(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["counter_check", b"counter_check", "issue_certificate", b"issue_certificate", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "counter_check", b"counter_check", "error_code", b"error_code", "issue_certificate", b"issue_certificate", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "counter_check", b"counter_check", "credential_kind", b"credential_kind", "error_code", b"error_code", "issue_certificate", b"issue_certificate", "message", b"message", "pin_reset", b"pin_reset", "read_card", b"read_card", "reason", b"reason", "result", b"result", "transfer", b"transfer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["read_card", "pin_reset", "transfer", "counter_check", "issue_certificate"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015

@@ -111,7 +111,7 @@ def test_prompts_carry_a_key_and_japanese() -> None:
     assert event is not None
     message = event.prompt.message
     assert message.key == "prompt.insert_card"
-    assert message.ja.startswith("マイナンバーカード")
+    assert message.ja == "カードまたはスマートフォンをかざしてください"  # issue 15
     assert message.en == "Place your card"  # the flow's own English wording is kept
 
 
