@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
+from host.card.detection import CredentialKind
+
 __all__ = [
     "AccountType",
     "Authorization",
@@ -79,10 +81,16 @@ class TransferState(StrEnum):
 
 @dataclass(frozen=True)
 class CardProof:
-    """A card's certificate (DER) and its RSA signature over a challenge."""
+    """A card's certificate (DER) and its RSA signature over a challenge.
+
+    ``presented``: what the terminal detected (card, Android, iPhone; None when
+    unknown, e.g. a proof rebuilt from the journal). The verifier audits it
+    beside what the issuing CA says and never trusts it.
+    """
 
     certificate_der: bytes
     signature: bytes
+    presented: CredentialKind | None = None
 
     def __repr__(self) -> str:
         return f"CardProof(<{len(self.certificate_der)}-byte cert>, <signature>)"

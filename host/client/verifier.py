@@ -26,6 +26,7 @@ import grpc
 import grpc.aio
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from host.card.detection import CredentialKind
 from host.client.channel import ClientConfig, CredentialWatch, open_channel
 from host.client.fleet import StatusReport, wire_reports
 from host.client.models import (
@@ -94,8 +95,24 @@ def _reason(value: pb.Reason.ValueType) -> str:
     return pb.Reason.Name(value).removeprefix("REASON_")
 
 
+#: The terminal's claim on the wire (verifier.proto's numbers for the same kinds).
+_PRESENTED: Final = {
+    CredentialKind.CARD: pb.CREDENTIAL_DEVICE_CARD,
+    CredentialKind.ANDROID: pb.CREDENTIAL_DEVICE_ANDROID,
+    CredentialKind.IPHONE: pb.CREDENTIAL_DEVICE_IPHONE,
+}
+
+
 def _proof(proof: CardProof) -> pb.CardProof:
-    return pb.CardProof(certificate_der=proof.certificate_der, signature=proof.signature)
+    return pb.CardProof(
+        certificate_der=proof.certificate_der,
+        signature=proof.signature,
+        credential_device=(
+            pb.CREDENTIAL_DEVICE_UNSPECIFIED
+            if proof.presented is None
+            else _PRESENTED[proof.presented]
+        ),
+    )
 
 
 class VerifierClient:

@@ -20,7 +20,16 @@ from typing import Protocol, TypeVar
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from host.card import ApprovalState, CardInfo, Credential, KeyKind, MynaCard, PinKind, issuer_reset
+from host.card import (
+    ApprovalState,
+    CardInfo,
+    Credential,
+    CredentialKind,
+    KeyKind,
+    MynaCard,
+    PinKind,
+    issuer_reset,
+)
 from host.card.pin_policy import normalize_pin
 from host.client import (
     Authorization,
@@ -272,7 +281,7 @@ class ThreadedCard:
 
         def work() -> CardProof:
             certificate, signature = card.prove(kind, digest, secret, counter_read=counter_read)
-            return CardProof(certificate.public_bytes(Encoding.DER), signature)
+            return CardProof(certificate.public_bytes(Encoding.DER), signature, self._presented())
 
         return await self._run(work)
 
@@ -313,6 +322,10 @@ class ThreadedCard:
             self._credential = await self._run(lambda: card.credential(atr=atr))
         return self._credential
 
+    def _presented(self) -> CredentialKind | None:
+        """What this session detected, if a flow asked (the verifier audits the claim)."""
+        return None if self._credential is None else self._credential.kind
+
     async def approval(self) -> ApprovalState:
         """The phone's on-device approval; spends nothing.
 
@@ -333,7 +346,7 @@ class ThreadedCard:
 
         def work() -> CardProof:
             certificate, signature = card.prove_on_device(kind, digest)
-            return CardProof(certificate.public_bytes(Encoding.DER), signature)
+            return CardProof(certificate.public_bytes(Encoding.DER), signature, self._presented())
 
         return await self._run(work)
 

@@ -333,6 +333,14 @@ def test_phone_rows_over_sim(
         assert "マイナポータルアプリ" in done.message.ja
     if code == C.COMPLETION_CODE_SUCCESS and flow == "transfer":
         assert done.transfer.identity_verified
+    if code == C.COMPLETION_CODE_SUCCESS:  # the verifier audits the claim beside its own finding
+        with verifier.core.storage.reading() as tx:
+            proofs = [e for e in tx.audit_entries() if e.credential_kind]
+        assert proofs  # the verifier is the module's: this row's proof is the last one
+        assert (proofs[-1].credential_kind, proofs[-1].credential_claim) == (
+            "mobile",
+            profile.split("-")[0],
+        )
     no_secret_leaked(seen, profile)
     (end,) = [line for line in (tmp_path / "ej.txt").read_text().splitlines() if "-END " in line]
     assert f"credential_kind={profile.split('-')[0]}" in end  # the operator's journal says what
