@@ -14,7 +14,6 @@ OTP travels only inside the RedeemReset message the contract defines.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import re
 import uuid
@@ -24,19 +23,15 @@ from typing import Final, TypeVar
 
 import grpc
 import grpc.aio
-from google.protobuf.timestamp_pb2 import Timestamp
 
-from host.card.detection import CredentialKind
 from host.client.channel import ClientConfig, CredentialWatch, open_channel
 from host.client.fleet import StatusReport, wire_reports
 from host.client.models import (
-    AccountType,
     Authorization,
     CardProof,
     CardVerdict,
     Redemption,
     ResetOperation,
-    RevocationSource,
     SessionPurpose,
     TransferState,
     TransferStatus,
@@ -45,6 +40,13 @@ from host.client.models import (
 )
 from host.client.statement import TransferStatement
 from host.client.translate import call_rpc, translate_rpc_error
+from host.client.wire import (
+    WIRE_ACCOUNT_TYPE,
+    reason_name,
+    revocation_source,
+    wire_proof,
+    wire_time,
+)
 from host.secret import Secret
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
@@ -55,12 +57,6 @@ _log = logging.getLogger(__name__)
 
 DEV_TERMINAL_HEADER: Final = "x-myna-dev-terminal-id"
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-#: The statement's account type on the wire (the proto enum's numbers are the 全銀 codes).
-_WIRE_ACCOUNT_TYPE: Final = {
-    AccountType.ORDINARY: pb.ACCOUNT_TYPE_ORDINARY,
-    AccountType.CURRENT: pb.ACCOUNT_TYPE_CURRENT,
-    AccountType.SAVINGS: pb.ACCOUNT_TYPE_SAVINGS,
-}
 _T = TypeVar("_T")
 
 
@@ -80,39 +76,6 @@ def _check_key(key: str) -> str:
     if not _KEY_RE.fullmatch(key):
         raise ValueError("an idempotency key is 1-128 of [A-Za-z0-9._:-]")
     return key
-
-
-def _time(ts: Timestamp, present: bool) -> dt.datetime | None:
-    return ts.ToDatetime(tzinfo=dt.UTC) if present else None
-
-
-def _source(value: pb.RevocationSource.ValueType) -> RevocationSource:
-    name = pb.RevocationSource.Name(value).removeprefix("REVOCATION_SOURCE_")
-    return RevocationSource(name)
-
-
-def _reason(value: pb.Reason.ValueType) -> str:
-    return pb.Reason.Name(value).removeprefix("REASON_")
-
-
-#: The terminal's claim on the wire (verifier.proto's numbers for the same kinds).
-_PRESENTED: Final = {
-    CredentialKind.CARD: pb.CREDENTIAL_DEVICE_CARD,
-    CredentialKind.ANDROID: pb.CREDENTIAL_DEVICE_ANDROID,
-    CredentialKind.IPHONE: pb.CREDENTIAL_DEVICE_IPHONE,
-}
-
-
-def _proof(proof: CardProof) -> pb.CardProof:
-    return pb.CardProof(
-        certificate_der=proof.certificate_der,
-        signature=proof.signature,
-        credential_device=(
-            pb.CREDENTIAL_DEVICE_UNSPECIFIED
-            if proof.presented is None
-            else _PRESENTED[proof.presented]
-        ),
-    )
 
 
 class VerifierClient:
@@ -240,7 +203,7 @@ class VerifierClient:
             "OpenSession", idempotency_key, self._stub.OpenSession, request, timeout
         )
         return VerifierSession(
-            r.session_id, r.nonce, _time(r.expire_time, r.HasField("expire_time"))
+            r.session_id, r.nonce, wire_time(r.expire_time, r.HasField("expire_time"))
         )
 
     async def verify_card(
@@ -260,15 +223,15 @@ class VerifierClient:
         request = pb.VerifyCardRequest(
             session_id=session_id,
             terminal_id=self.terminal_id,
-            proof=_proof(proof),
+            proof=wire_proof(proof),
             idempotency_key=_check_key(idempotency_key),
         )
         r = await self._call("VerifyCard", idempotency_key, self._stub.VerifyCard, request, timeout)
         return CardVerdict(
             r.verdict == pb.VERDICT_ACCEPTED,
-            _reason(r.reason),
+            reason_name(r.reason),
             r.certificate_serial,
-            _source(r.revocation_source),
+            revocation_source(r.revocation_source),
         )
 
     async def authorize_transfer(
@@ -294,7 +257,7 @@ class VerifierClient:
                 amount_yen=statement.amount_yen,
                 payee_bank_code=statement.payee_bank_code,
                 payee_branch_code=statement.payee_branch_code,
-                payee_account_type=_WIRE_ACCOUNT_TYPE[statement.payee_account_type],
+                payee_account_type=WIRE_ACCOUNT_TYPE[statement.payee_account_type],
                 payee_account_number=statement.payee_account_number,
                 payee_name=statement.payee_name,
                 remitter_name=statement.remitter_name,
@@ -303,7 +266,7 @@ class VerifierClient:
             idempotency_key=_check_key(idempotency_key),
         )
         if proof is not None:
-            request.identity_proof.CopyFrom(_proof(proof))
+            request.identity_proof.CopyFrom(wire_proof(proof))
         r = await self._call(
             "AuthorizeTransfer", idempotency_key, self._stub.AuthorizeTransfer, request, timeout
         )
@@ -316,13 +279,13 @@ class VerifierClient:
                 i.birth_date,
                 i.gender,
                 i.certificate_serial,
-                _source(i.revocation_source),
+                revocation_source(i.revocation_source),
             )
         return Authorization(
             r.verdict == pb.VERDICT_ACCEPTED,
-            _reason(r.reason),
+            reason_name(r.reason),
             r.authorization_id,
-            _time(r.expire_time, r.HasField("expire_time")),
+            wire_time(r.expire_time, r.HasField("expire_time")),
             r.identity_verified,
             identity,
         )
@@ -343,7 +306,8 @@ class VerifierClient:
             "CommitTransfer", idempotency_key, self._stub.CommitTransfer, request, timeout
         )
         state = TransferState(pb.TransferState.Name(r.state).removeprefix("TRANSFER_STATE_"))
-        return TransferStatus(state, _time(r.commit_time, r.HasField("commit_time")), late=r.late)
+        when = wire_time(r.commit_time, r.HasField("commit_time"))
+        return TransferStatus(state, when, late=r.late)
 
     async def reverse_transfer(
         self, authorization_id: str, idempotency_key: str, *, timeout: float | None = None
@@ -361,7 +325,7 @@ class VerifierClient:
             "ReverseTransfer", idempotency_key, self._stub.ReverseTransfer, request, timeout
         )
         state = TransferState(pb.TransferState.Name(r.state).removeprefix("TRANSFER_STATE_"))
-        return TransferStatus(state, _time(r.reverse_time, r.HasField("reverse_time")))
+        return TransferStatus(state, wire_time(r.reverse_time, r.HasField("reverse_time")))
 
     async def redeem_reset(
         self,
@@ -385,7 +349,7 @@ class VerifierClient:
             session_id=session_id,
             terminal_id=self.terminal_id,
             operation=pb.ResetOperation.Value(f"RESET_OPERATION_{operation.value}"),
-            proof=_proof(proof),
+            proof=wire_proof(proof),
             card_challenge=card_challenge,
             card_id=card_id,
             idempotency_key=_check_key(idempotency_key),
@@ -400,7 +364,7 @@ class VerifierClient:
             request.Clear()  # drop the only copy of the OTP we made
         return Redemption(
             r.verdict == pb.VERDICT_ACCEPTED,
-            _reason(r.reason),
+            reason_name(r.reason),
             r.reservation_id,
             r.issuer_authorization,
             r.attempts_left,
