@@ -9,7 +9,9 @@ the touchscreen; an ATM: card reading and the transfer, the password on the
 controller's secure PIN pad) and one kiosk gateway (``host.gateway``) for
 each, and prints their URLs. The simulator panel (``/sim`` on either
 gateway, this module's routes only, never part of the host gateway) plays
-the world: place or remove the card on each reader, type on the PIN pad,
+the world: place or remove the card on each reader (or hold a phone over
+it, ``iphone-default`` or ``android-default``, and set the iPhone's answer
+on the phone: approved, declined, no answer), type on the PIN pad,
 book a reset from the phone (under the OTP policy, ``--reset-otp``, the
 phone shows the one-time password the kiosk then asks for), put coins or
 a bill in the kiosk MFP's cash slot and jam its next print
@@ -43,6 +45,7 @@ from host.gateway import Gateway, GatewayConfig, Handler
 from host.gateway.http import Request, Response, json_response
 from host.peripherals import BoardKey, Controller
 from hw_sim.card import get_profile
+from hw_sim.card.phones import Approval
 from hw_sim.devices import SimController, SimPrinter
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna.edge.v1 import verifier_pb2 as pb
@@ -61,6 +64,8 @@ _log = logging.getLogger(__name__)
 #: The simulator panel's files (demo only).
 PANEL_DIR: Final = Path(__file__).parent / "panel"
 PHONE_ID: Final = "phone-app"
+#: What the panel may hold over a reader besides the world's card (issue 15).
+_PANEL_PHONES: Final = ("iphone-default", "android-default")
 _OPERATIONS: Final = {
     "sign": pb.RESET_OPERATION_SIGNING_PASSWORD,
     "auth": pb.RESET_OPERATION_AUTHENTICATION_PIN,
@@ -264,6 +269,9 @@ class UiWorld:
             {
                 "kiosk_card": self.kiosk_reader.present,
                 "atm_card": self.atm_reader.present,
+                "kiosk_profile": self.kiosk_reader.profile,
+                "atm_profile": self.atm_reader.profile,
+                "approval": (self.kiosk_reader.approval or Approval.APPROVED).value,
                 "pad": list(display) if self.pad is not None else None,
                 "kiosk_url": self.kiosk.url if self.kiosk else "",
                 "atm_url": self.atm.url if self.atm else "",
@@ -283,8 +291,15 @@ class UiWorld:
             "place": ReaderSlot.place,
             "remove": ReaderSlot.remove,
         }
+        if action == "place" and value in readers and body.get("profile") in _PANEL_PHONES:
+            readers[value].place(body["profile"])  # a phone held over the reader
+            return await self._state(request)
         if action in slots and value in readers:
             slots[action](readers[value])
+            return await self._state(request)
+        if action == "approval" and value in {a.value for a in Approval}:
+            for reader in readers.values():  # one iPhone, whichever reader it is held over
+                await asyncio.to_thread(reader.set_approval, Approval(value))
             return await self._state(request)
         if action == "book" and value in _OPERATIONS:
             reservation_id, otp = await self.book_reset(value)
@@ -337,7 +352,7 @@ async def _serve(world: UiWorld) -> None:
     print("myna-edge demo --ui: everything on 127.0.0.1, simulated devices, test card")
     print(f"  kiosk (card reading, PIN reset, certificates):  {world.kiosk.url}")
     print(f"  ATM (card reading, transfer):     {world.atm.url}")
-    print(f"  simulator panel (card, PIN pad, cash slot, printer jam):  {sim}")
+    print(f"  simulator panel (card, phones, PIN pad, cash slot, printer jam):  {sim}")
     if world.issuance is not None and world.issuance.devices is not None:
         devices = world.issuance.devices
         print(f"  MFP: ccTalk bus on {devices.bus.url}, CUPS queue {devices.engine.queue_url}")

@@ -536,7 +536,10 @@ const App = (() => {
           fact(dl, t("birth_date"), dateText(r.birth_date));
           fact(dl, t("sex"), t(`sex_${r.sex}`));
         }
-        fact(dl, t("card_verified"), r.card_verified ? t("verified_yes") : t("verified_no"));
+        // A phone is not a card: say what was checked (the agent names what was presented).
+        const phone = ["CREDENTIAL_KIND_ANDROID", "CREDENTIAL_KIND_IPHONE"].includes(done.credential_kind);
+        fact(dl, t(phone ? "phone_verified" : "card_verified"),
+          r.card_verified ? t("verified_yes") : t("verified_no"));
       } else if (done.pin_reset) {
         setText($("result-title"), t("result_reset"));
         fact(dl, t("reservation_id"), done.pin_reset.reservation_id);

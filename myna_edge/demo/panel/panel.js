@@ -7,8 +7,9 @@
 
   function render(s) {
     if (!s || s.error) return;
-    $("kiosk-state").textContent = s.kiosk_card ? "(card on the reader)" : "(empty)";
-    $("atm-state").textContent = s.atm_card ? "(card on the reader)" : "(empty)";
+    $("kiosk-state").textContent = s.kiosk_profile ? `(${s.kiosk_profile} on the reader)` : "(empty)";
+    $("atm-state").textContent = s.atm_profile ? `(${s.atm_profile} on the reader)` : "(empty)";
+    $("approval-state").textContent = `(${s.approval})`;
     $("pad-display").textContent = s.pad ? s.pad.join("\n") : "(no PIN pad: MicroPython missing)";
     $("kiosk-link").textContent = `kiosk app: ${s.kiosk_url}`;
     $("atm-link").textContent = `ATM app: ${s.atm_url}`;
@@ -21,11 +22,11 @@
     return `booked ${data.reservation_id}${otp}`;
   }
 
-  async function act(action, value) {
+  async function act(action, value, profile) {
     const response = await fetch("/sim/action", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      // Coins are yen (a number); every other value is a name.
-      body: JSON.stringify({action, value: action === "coins" ? Number(value) : value}),
+      // Coins are yen (a number); every other value is a name; a phone names its profile.
+      body: JSON.stringify({action, value: action === "coins" ? Number(value) : value, profile}),
     });
     const data = await response.json();
     $("panel-log").textContent = `${action} ${action === "pad" ? "" : value}: ` +
@@ -40,7 +41,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     for (const b of document.querySelectorAll("button[data-action]")) {
-      b.addEventListener("click", () => act(b.dataset.action, b.dataset.value));
+      b.addEventListener("click", () => act(b.dataset.action, b.dataset.value, b.dataset.profile));
     }
     $("pad-type").addEventListener("click", () => {
       const text = $("pad-text").value;
