@@ -15,6 +15,13 @@ the controller firmware under MicroPython when installed), timed from spawn
 until its API answers GetStatus, then its idle CPU and resident memory read
 from ``/proc`` (targets: ready within 2 s, idle CPU < 1 %, RSS < 100 MB).
 
+Phones (issue 15) run the same transfer as the card: ``transfer_android``
+(the phone's own signing password, as a card's) and ``transfer_iphone``
+(the holder approved on the phone before the tap, so the first question
+finds it approved and nothing waits). Their card commands include finding
+out what was presented (the token label; a phone answers with a
+contactless ATR, so it is asked), priced by the same link model.
+
 Each run's wall time is also split where it went (``time_split_ms``, the
 mean over the runs): ``card`` is time inside the transport's ``transmit``
 (the simulator's engine, RSA included), ``link`` time inside the receipt
@@ -82,6 +89,7 @@ from verifier.tls import ensure_tls_material, issue_terminal_certificate
 __all__ = [
     "FOOTPRINT_TARGETS",
     "MINIMUM_COMMANDS",
+    "PRESENTED",
     "SPLIT_PARTS",
     "agent_footprint",
     "flows_suite",
@@ -95,15 +103,24 @@ __all__ = [
 #: SELECT + READ of 2 files; then the same 8 as above for the auth key (its
 #: certificate needs no PIN).
 #: Counter checks: ``bench.counter`` (issue 21).
+#: Phones (issue 15): what was presented is read first, SELECT EF 0006 + READ
+#: BINARY of the token label (the AP's SELECT is the transfer's own); then an
+#: Android phone is the card's 10 (its own password), an iPhone the card's
+#: without the password's VERIFY (the empty VERIFY stays: it asks whether
+#: the holder approved, as the card's asks its tries).
 MINIMUM_COMMANDS: Final = {
     "transfer": 10,
     "transfer_with_receipt": 10,
+    "transfer_android": 2 + 10,
+    "transfer_iphone": 2 + 9,
     "reading": 6 + 8,
     **MINIMUM_COUNTER_COMMANDS,
 }
 #: The agent's footprint targets (issue 6).
 FOOTPRINT_TARGETS: Final = {"ready_ms": 2000.0, "idle_cpu_percent": 1.0, "rss_mb": 100.0}
 _READY_DEADLINE: Final = 30.0  # seconds; a process not answering by then is a failure
+#: What each flow kind presents when it is not the ``default`` card.
+PRESENTED: Final = {"transfer_android": "android-default", "transfer_iphone": "iphone-default"}
 
 
 class _User:
@@ -123,9 +140,10 @@ class _User:
 async def _one(
     kind: str, client: VerifierClient, journal: Journal, spent: Spent, printer: PrinterPort | None
 ) -> Run:
-    profile = get_profile("default")
+    presented = PRESENTED.get(kind, "default")
+    profile = get_profile(presented)
     spent.reset()
-    card = RecordingCard("sim://default?persist=0", spent)
+    card = RecordingCard(f"sim://{presented}?persist=0", spent)
     verifier = cast(VerifierClient, TimedClient(client, spent))
     started = time.perf_counter()
     try:
@@ -193,6 +211,8 @@ async def _suite(rounds: int, root: Path, idle_seconds: float) -> dict[str, obje
     try:
         kinds = (
             ("transfer", "atm-01"),
+            ("transfer_android", "atm-01"),
+            ("transfer_iphone", "atm-01"),
             ("reading", "kiosk-01"),
             ("transfer_with_receipt", "atm-01"),
             *((kind, "desk-01") for kind in COUNTER_KINDS),

@@ -107,7 +107,14 @@ def apdu_counts(figures: dict[str, object]) -> list[tuple[str, int, int]]:
                 ("auth cert, OpenSC (after probing)", opensc["apdus_after_probing"], minimum)
             )
     if isinstance(flows, dict):
-        for kind in ("transfer", "reading", "counter", "counter_with_pin"):
+        for kind in (
+            "transfer",
+            "transfer_android",
+            "transfer_iphone",
+            "reading",
+            "counter",
+            "counter_with_pin",
+        ):
             found = flows.get(kind)
             if isinstance(found, dict):
                 label = f"{kind.replace('_', ' ')} flow"

@@ -295,7 +295,14 @@ def _capacity(f: Mapping[str, Any]) -> Iterator[Row]:
 
 def _flows(f: Mapping[str, Any]) -> Iterator[Row]:
     area = "terminal flows (agent software, sim card)"
-    for kind in ("transfer", "reading", "counter", "counter_with_pin"):
+    for kind in (
+        "transfer",
+        "transfer_android",
+        "transfer_iphone",
+        "reading",
+        "counter",
+        "counter_with_pin",
+    ):
         figures = f.get(kind)
         if not isinstance(figures, dict):
             continue

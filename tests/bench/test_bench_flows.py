@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-from myna_edge.bench.flows import FOOTPRINT_TARGETS, MINIMUM_COMMANDS, flows_suite
+from myna_edge.bench.flows import FOOTPRINT_TARGETS, MINIMUM_COMMANDS, PRESENTED, flows_suite
+from myna_edge.bench.report import apdu_counts
+from myna_edge.bench.rows import build_rows
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +29,37 @@ def test_suite_reports_shares_and_exact_counts(report: dict[str, object]) -> Non
     assert report["transfer"]["card_commands"] == 11  # type: ignore[index]
     assert report["reading"]["card_commands"] == 19  # type: ignore[index]
     assert isinstance(report["agent_start_ms"], float)
+
+
+def test_phone_transfers_against_their_minimum(report: dict[str, object]) -> None:
+    """Issue 15: Android and iPhone transfers, card commands vs minimum and software share."""
+    for kind, profile, minimum in (
+        ("transfer_android", "android-default", 12),
+        ("transfer_iphone", "iphone-default", 11),
+    ):
+        figures = report[kind]
+        assert isinstance(figures, dict)
+        assert PRESENTED[kind] == profile
+        assert figures["minimum_commands"] == MINIMUM_COMMANDS[kind] == minimum
+        assert 0 < figures["software_share_of_total"] < 1
+        assert figures["modelled_card_ms"] > 0
+        assert figures["time_split_ms"]["card"] > 0
+        assert figures["time_split_ms"]["verifier"] > 0  # the phone's signature was checked
+    # exact counts: the card's 11 plus what was presented (SELECT AP, token label,
+    # the phone AIDs tried: Android answers the first, an iPhone the second); the
+    # iPhone has no password VERIFY but re-selects the AP to ask for the approval
+    # and again to sign
+    assert report["transfer_android"]["card_commands"] == 15  # type: ignore[index]
+    assert report["transfer_iphone"]["card_commands"] == 16  # type: ignore[index]
+
+
+def test_phone_rows_reach_the_report(report: dict[str, object]) -> None:
+    labels = [row.figure for row in build_rows({"flows": report})]
+    for kind in ("transfer_android", "transfer_iphone"):
+        assert f"{kind}: card commands" in labels
+        assert f"{kind}: software share of the total (target ≤ 0.05)" in labels
+    counted = {label for label, _, _ in apdu_counts({"flows": report})}
+    assert {"transfer android flow", "transfer iphone flow"} <= counted
 
 
 def test_counter_check_against_its_minimum(report: dict[str, object]) -> None:

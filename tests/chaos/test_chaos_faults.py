@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from myna_edge.chaos import SCENARIOS
-from myna_edge.chaos.faults.card import FLOWS, sweep_card_pulls
+from myna_edge.chaos.faults.card import FLOWS, PULL_FLOWS, sweep_card_pulls
 from myna_edge.chaos.faults.disk import disk_full
 from myna_edge.chaos.faults.net import verifier_faults
 from myna_edge.chaos.faults.scenario import run_scenario
@@ -30,6 +30,7 @@ from tests.integration.controller_support import require_micropython
 from tests.prerequisites import missing_prerequisite
 
 FLOW_NAMES = {spec.name for spec in FLOWS}
+PULL_NAMES = {spec.name for spec in PULL_FLOWS}  # and an iPhone transfer (issue 15)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +53,13 @@ def test_card_pulled_before_and_after_every_command(world: World, tmp_path: Path
     figures = asyncio.run(sweep_card_pulls(world, tmp_path))
     commands = figures["commands"]
     assert isinstance(commands, dict)
-    assert set(commands) == FLOW_NAMES
+    assert set(commands) == PULL_NAMES == FLOW_NAMES | {"transfer-iphone"}
     assert all(n >= 5 for n in commands.values())  # select, read, verify, sign... at least
     assert figures["runs"] == 2 * sum(commands.values())  # every index, before and after
     states = figures["states"]
     assert isinstance(states, dict)
     assert sum(states.values()) == figures["runs"]
-    assert _per_flow(states) == {name: {"DEVICE_NOT_READY/card_removed"} for name in FLOW_NAMES}
+    assert _per_flow(states) == {name: {"DEVICE_NOT_READY/card_removed"} for name in PULL_NAMES}
 
 
 def test_verifier_slow_silent_refusing_and_absent(world: World, tmp_path: Path) -> None:

@@ -1,18 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 """Secrets: every flow on a real stack leaves no test secret anywhere, and the scan can see one.
 
-The scenario (``myna_edge.chaos.secrets.scenario``) runs the verifier and three
-agents as processes at TRACE behind recording relays, drives a reading (with
-one wrong card-info PIN), a transfer with the keypad, two counter checks
-(照合番号B with one wrong code, then with the holder's PIN), and a reset each
-way with OTPs, then scans logs, journals, the electronic journals, the verifier
-database, the captured gRPC traffic and the client's record. The self-tests
-plant each encoding of a secret (and the secret inside an SQLite database
-and a longer base64 blob) and require the hit, so "zero hits" means
-something; the scenario itself also requires the OTPs it legitimately
-sends to the verifier to show up in that capture, proving the capture is
-plaintext and read. For the counter desk, a secret planted in a copy of the
-run's own AML file and log must be found.
+The scenario (``myna_edge.chaos.secrets.scenario``) runs the verifier and
+three agents as processes at TRACE behind recording relays, drives a reading
+(with one wrong card-info PIN), a transfer with the keypad, two counter
+checks (照合番号B with one wrong code, then with the holder's PIN), and a reset
+each way with OTPs, then the holder's Android phone (issue 15) on the same
+kiosk and ATM: a reading with its own PIN (one wrong first) and a transfer
+with its own password on the keypad; then it scans logs, journals, the
+electronic journals, the verifier database, the captured gRPC traffic and
+the client's record. The self-tests plant each encoding of a secret (and the
+secret inside an SQLite database and a longer base64 blob) and require the
+hit, so "zero hits" means something; the scenario itself also requires the
+OTPs it legitimately sends to the verifier to show up in that capture,
+proving the capture is plaintext and read. For the counter desk, a secret
+planted in a copy of the run's own AML file and log must be found.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from hw_sim.card import get_profile
 from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
 from myna_edge.chaos.secrets.scan import encodings_found, scan, variants
@@ -181,7 +184,10 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object
 
 def test_every_flow_leaves_no_secret_anywhere(campaign: tuple[dict[str, object], Path]) -> None:
     figures, _ = campaign
-    assert figures["flows"] == {"readings": 1, "transfers": 1, "counter_checks": 2, "resets": 2}
+    assert figures["flows"] == {
+        "readings": 1, "transfers": 1, "counter_checks": 2, "resets": 2,
+        "android_readings": 1, "android_transfers": 1,
+    }  # fmt: skip
     assert figures["hits"] == 0
     assert figures["encodings_per_secret"] == len(variants(PIN)) == 10
     assert int(figures["protocol_otp_hits"]) >= 2  # type: ignore[call-overload]  # RedeemReset
@@ -205,6 +211,40 @@ def test_the_counter_desk_wrote_what_the_scan_read(
     assert "00 20 00 80" in log  # the wire trace was on: the VERIFYs were logged, redacted
     capture = (stack / "captures" / "api-counter" / "server-to-client.bin").read_bytes()
     assert "山田".encode() in capture  # the face crossed the API: the capture is plaintext
+
+
+def test_the_android_phone_was_what_the_kiosk_and_atm_read(
+    campaign: tuple[dict[str, object], Path],
+) -> None:
+    """Issue 15: the phone's secrets are its profile's, and the phone (not the card) was used."""
+    _, stack = campaign
+    phone = get_profile("android-default")
+    assert (SECRETS["android_pin"], SECRETS["android_password"]) == (
+        phone.auth_pin,
+        phone.sign_password,
+    )
+    for terminal, flow in (("kiosk", "READING"), ("atm", "TRANSFER")):
+        lines = (stack / terminal / "ej.txt").read_text(encoding="utf-8").splitlines()
+        ends = [line for line in lines if f" {flow}-END " in line]
+        kinds = [k for k in ("card", "android") if any(f"credential_kind={k}" in e for e in ends)]
+        assert kinds == ["card", "android"], (terminal, ends)
+
+
+@pytest.mark.parametrize("label", ["android_pin", "android_password"])
+def test_a_phone_secret_in_a_copy_of_the_atm_log_fails_the_scan(
+    campaign: tuple[dict[str, object], Path], tmp_path: Path, label: str
+) -> None:
+    """Plant the phone's PIN or password in a copy of the ATM's JSON log: the scan must see it."""
+    _, stack = campaign
+    copy = tmp_path / "stack"
+    shutil.copytree(stack, copy)
+    secret = SECRETS[label]
+    with (copy / "logs" / "atm.log").open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"msg": f"> 00 20 00 80 {secret.encode().hex(' ').upper()}"}) + "\n")
+    hits, _, _ = scan(copy, SECRETS)
+    assert ("logs/atm.log", "HEX spaced") in {
+        (h.path, h.encoding) for h in hits if h.label == label
+    }
 
 
 @pytest.mark.parametrize("label", ["code_b", "wrong_code_b", "my_number", "auth_pin"])

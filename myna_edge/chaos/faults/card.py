@@ -10,6 +10,13 @@ it) and right after it (the card acted, its answer is lost). Every run must
 end in a defined state with the ``card_removed`` failure shown, spend no
 PIN try, and leave journal and verifier in agreement. In-process on sim://
 (no reader daemon), so the whole sweep fits in CI.
+
+The sweep also takes an iPhone transfer (``PHONE_FLOWS``, issue 15): the
+phone taken away before and after each of its commands, the empty VERIFYs
+that ask whether its holder approved and the approved signature included.
+Only this fault kind takes it: a pulled phone is the fault a phone adds (its
+link to the verifier, journal and serial links are the card's), and
+nothing else in the matrix runs longer for it.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from host.api import Profile
 from host.flows import ThreadedCard
@@ -37,7 +45,7 @@ from myna_edge.chaos.faults.drive import (
 )
 from myna_edge.chaos.faults.world import CARD, World, terminal
 
-__all__ = ["FLOWS", "PULLED_STATES", "FlowSpec", "sweep_card_pulls"]
+__all__ = ["FLOWS", "PHONE_FLOWS", "PULLED_STATES", "PULL_FLOWS", "FlowSpec", "sweep_card_pulls"]
 
 _log = logging.getLogger(__name__)
 
@@ -49,12 +57,13 @@ PULLED_STATES = frozenset({"DEVICE_NOT_READY/card_removed"})
 
 @dataclass(frozen=True)
 class FlowSpec:
-    """One flow of the matrix: its terminal profile, command and reset booking."""
+    """One flow of the matrix: its terminal profile, command, reset booking and card."""
 
     name: str
     profile: Profile
     request: Callable[[str], tpb.ExecuteRequest]
     booking: int = 0  # a ResetOperation to book before each run; 0: none
+    card: str = CARD  # the profile presented (a card or a phone), fresh at every run
 
 
 FLOWS: tuple[FlowSpec, ...] = (
@@ -73,10 +82,16 @@ FLOWS: tuple[FlowSpec, ...] = (
     ),
     FlowSpec("transfer", Profile.ATM, transfer),
 )
+#: Phones in the pull sweep: an iPhone approving on the phone, then signing.
+PHONE_FLOWS: tuple[FlowSpec, ...] = (
+    FlowSpec("transfer-iphone", Profile.ATM, transfer, card="iphone-default"),
+)
+#: What the pull sweep runs by default.
+PULL_FLOWS: Final = FLOWS + PHONE_FLOWS
 
 
 async def sweep_card_pulls(
-    world: World, folder: Path, flows: tuple[FlowSpec, ...] = FLOWS, *, stride: int = 1
+    world: World, folder: Path, flows: tuple[FlowSpec, ...] = PULL_FLOWS, *, stride: int = 1
 ) -> dict[str, object]:
     """Run the pull sweep over ``flows``; figures per flow and in total.
 
@@ -85,15 +100,15 @@ async def sweep_card_pulls(
     Raises:
         ChaosInvariantError: a run broke a promise (the text names flow, index, mode).
     """
-    fresh = fresh_pins()
     states: Counter[str] = Counter()
     commands: dict[str, int] = {}
     runs = 0
     for spec in flows:
         plans: list[PullPlan] = []
+        fresh = fresh_pins(spec.card)
 
-        def factory(plans: list[PullPlan] = plans) -> ThreadedCard:
-            return PullableCard(f"sim://{CARD}?persist=0", plans[-1])
+        def factory(plans: list[PullPlan] = plans, url: str = spec.card) -> ThreadedCard:
+            return PullableCard(f"sim://{url}?persist=0", plans[-1])
 
         async with terminal(
             world, folder / spec.name, spec.profile, factory, terminal_id=f"pull-{spec.name}"

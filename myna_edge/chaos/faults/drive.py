@@ -116,9 +116,9 @@ class PullableCard(ThreadedCard):
         super()._close()
 
 
-def fresh_pins() -> dict[str, int]:
-    """A fresh card's tries per PIN object."""
-    card = open_card(CARD, home=sim_home(), persist=False)
+def fresh_pins(profile: str = CARD) -> dict[str, int]:
+    """A fresh card's (or phone's) tries per PIN object."""
+    card = open_card(profile, home=sim_home(), persist=False)
     try:
         card.power_on()
         return {name: tries for name, tries, _ in card.state_snapshot().pins}

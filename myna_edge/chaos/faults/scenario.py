@@ -1,18 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
 """``myna-edge chaos faults``: the fault matrix over every flow.
 
-Why a matrix: each fault has its own dangerous moment, and each flow has
-its own state to lose. For card reading, the PIN reset in both directions
-and the ATM transfer, the matrix pulls the card before and after every
-card command (``card``), corrupts and drops bytes on the controller
-and printer links (``serial``), makes the verifier slow beyond the
-client's deadline, silent, refusing and absent at seeded byte positions
-(``net``), and fills the journal's disk at every prompt
-(``disk``). Every run is driven through the terminal API and must
-end in a defined state within a bounded time, with the failure shown to
-the UI, no PIN try spent that the user did not spend, and the journal and
-the verifier's ledger in agreement (``check``); the first broken
-promise raises ``ChaosInvariantError`` naming the run and its seed.
+Why a matrix: each fault has its own dangerous moment, and each flow has its
+own state to lose. For card reading, the PIN reset in both directions and
+the ATM transfer, the matrix pulls the card before and after every card
+command (``card``; an iPhone transfer too, issue 15), corrupts and drops
+bytes on the controller and printer links (``serial``), makes the verifier
+slow beyond the client's deadline, silent, refusing and absent at seeded
+byte positions (``net``), and fills the journal's disk at every prompt
+(``disk``). Every run is driven through the terminal API and must end in a
+defined state within a bounded time, with the failure shown to the UI, no
+PIN try spent that the user did not spend, and the journal and the
+verifier's ledger in agreement (``check``); the first broken promise raises
+``ChaosInvariantError`` naming the run and its seed.
 """
 
 from __future__ import annotations

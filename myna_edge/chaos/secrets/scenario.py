@@ -9,19 +9,24 @@ MicroPython unix port, a staffed counter desk) as real processes logging at
 TRACE (``-vvv``) to files, and drives every flow through the terminal API: a
 card reading with a wrong card-info PIN first (so an error path runs), an
 identity-verified transfer (password on the board's keypad), counter checks
-(issue 21: 照合番号B with a wrong code first, then with the holder's 4-digit
-PIN as well), and a PIN reset in each direction under the OTP policy (booked
-by the simulated phone, OTPs entered at the kiosk). Besides the PINs and
-passwords the scan looks for 照合番号B (right and wrong) and the card's My
-Number, which no flow may write unmasked (the counter check cannot even
-read it). Recording relays on 127.0.0.1 capture the gRPC traffic between
-the API client and the agents and between the agents and the verifier; the
-verifier runs ``insecure_dev`` (plaintext) for this run only, so the
-capture holds bytes a scan can read. Then every file under the stack folder
-is scanned (logs = the processes' stderr, the agents' journals and their
-WAL, the electronic journals, the desk's AML file, the verifier database,
-captures, the client's record of every answer and exception text) for
-every secret in every encoding of ``scan``.
+(issue 21: 照合番号B with a wrong code first, then with the holder's 4-digit PIN
+as well), and a PIN reset in each direction under the OTP policy (booked by
+the simulated phone, OTPs entered at the kiosk). Then the holder's Android
+phone (issue 15) takes the card's place on the kiosk's and the ATM's
+readers: a reading with proof (its own PIN, a wrong one first) and a
+transfer (its own signing password on the keypad). Its PIN and password are
+the phone profile's own (a phone's secrets are set on the phone, so the run
+cannot choose them; the simulator's profile holds them). Besides the PINs
+and passwords the scan looks for 照合番号B (right and wrong) and the card's My
+Number, which no flow may write unmasked (the counter check cannot even read
+it). Recording relays on 127.0.0.1 capture the gRPC traffic between the API
+client and the agents and between the agents and the verifier; the verifier
+runs ``insecure_dev`` (plaintext) for this run only, so the capture holds
+bytes a scan can read. Then every file under the stack folder is scanned
+(logs = the processes' stderr, the agents' journals and their WAL, the
+electronic journals, the desk's AML file, the verifier database, captures,
+the client's record of every answer and exception text) for every secret in
+every encoding of ``scan``.
 
 One exemption, by protocol: an OTP travels from the phone's booking to the
 kiosk user and then to the verifier in ``RedeemResetRequest.one_time_password``
@@ -41,12 +46,13 @@ from typing import Final
 from hw_sim.card.profiles import get_profile
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.secrets.scan import scan, variants
-from myna_edge.chaos.secrets.stack import SecretsStack
+from myna_edge.chaos.secrets.stack import ANDROID, SecretsStack
 
 __all__ = ["SECRETS", "run_scenario"]
 
 _log = logging.getLogger(__name__)
 _CARD: Final = get_profile("default")  # 照合番号B and the My Number are the card's own data
+_PHONE: Final = get_profile(ANDROID)  # set on the phone: the profile's own PIN and password
 
 #: The card's secrets for the run (labels -> values); chosen to occur nowhere else.
 SECRETS: Final[dict[str, str]] = {
@@ -59,12 +65,15 @@ SECRETS: Final[dict[str, str]] = {
     "code_b": _CARD.verification_code_b,
     "wrong_code_b": _CARD.verification_code_b[:10] + "0000",
     "my_number": _CARD.person.my_number,
+    "android_pin": _PHONE.auth_pin,
+    "wrong_android_pin": "5038",
+    "android_password": _PHONE.sign_password,
 }
 _REDEEM_CAPTURE: Final = "captures/verifier/client-to-server.bin"
 
 
 def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
-    """Run every flow ``count`` times (readings and transfers), scan, and raise on any hit."""
+    """Run every flow ``count`` times (card, then Android phone), scan, and raise on any hit."""
     previous = os.environ.get("MYNA_EDGE_SIM_HOME")
     card_home = workdir / "card"  # the card keeps its PINs: the card is not scanned
     os.environ["MYNA_EDGE_SIM_HOME"] = str(card_home)

@@ -5,14 +5,18 @@ Why its own stack: the scan needs what the crash campaign's stack does not
 give: plaintext between agent and verifier (``insecure_dev``, for this run
 only), every hop through a recording relay, three profiles (a kiosk with
 touchscreen entry for the resets, an ATM with the controller board's keypad
-for the transfer, a staffed counter desk for the counter checks with
-照合番号B: issue 21), the OTP policy, and a card whose secrets are distinctive.
-The desk checks the face's signature with the sim's issuer key and stores
-the photo in its AML file, so the scan reads the most a desk can write.
-Processes are ``python -m myna_edge -vvv ...`` with stderr to
-``logs/*.log``; each is stopped by its PID. The phone side of the reset
-(booking with a card proof and a face match) runs in this process and talks
-to the verifier directly, not through a relay: it is not the terminal.
+for the transfer, a staffed counter desk for the counter checks with 照合番号B:
+issue 21), the OTP policy, and a card whose secrets are distinctive. The
+desk checks the face's signature with the sim's issuer key and stores the
+photo in its AML file, so the scan reads the most a desk can write. The
+kiosk's and the ATM's readers are simulator slots (``sim://?slot=``), so the
+same agents later take the holder's Android phone (issue 15: its own PIN and
+password, typed at the kiosk and on the board's keypad) instead of the card,
+without another process to start. Processes are ``python -m myna_edge -vvv
+...`` with stderr to ``logs/*.log``; each is stopped by its PID. The phone
+side of the reset (booking with a card proof and a face match) runs in this
+process and talks to the verifier directly, not through a relay: it is not
+the terminal.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from host.secret import Secret
 from host.transport import open_transport
 from host.transport.sim import sim_trust_dir
 from hw_sim.devices import SimController
+from hw_sim.readers.slot import insert_card
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
@@ -56,6 +61,10 @@ __all__ = ["SecretsStack"]
 _PHONE: Final = "phone-app"
 _DEV_HEADER: Final = "x-myna-dev-terminal-id"
 _DEFAULTS: Final = {PinKind.AUTH: "1234", PinKind.TEXT: "1234", PinKind.SIGN: "ABCD1234"}
+#: The phone the kiosk and the ATM take after the card (its secrets: the profile's own).
+ANDROID: Final = "android-default"
+#: The agents whose reader is a simulator slot of the same name.
+_SLOTS: Final = ("kiosk", "atm")
 
 
 class SecretsStack:
@@ -93,6 +102,8 @@ class SecretsStack:
 
     def _start(self) -> None:
         self._personalise_card()
+        for slot in _SLOTS:
+            insert_card(slot, "default", home=self.card_home)
         demo = prepare_verifier(self.folder / "verifier", "default")
         self._face = demo.face_key
         self.verifier_port = free_port()
@@ -131,8 +142,9 @@ class SecretsStack:
             ("counter", "", desk),
         ):
             port = free_port()
+            reader = f"sim://?slot={profile}" if profile in _SLOTS else "sim://default"
             (self.folder / f"{profile}.toml").write_text(
-                f'profile = "{profile}"\nterminal_id = "{profile}-01"\nreader = "sim://default"\n'
+                f'profile = "{profile}"\nterminal_id = "{profile}-01"\nreader = "{reader}"\n'
                 f'listen = "127.0.0.1:{port}"\njournal = "{profile}/journal.sqlite"\n'
                 f'electronic_journal = "{profile}/ej.txt"\n{extra}'
                 f'[verifier]\ntarget = "127.0.0.1:{to_verifier}"\ninsecure_dev = true\n'
@@ -234,7 +246,8 @@ class SecretsStack:
         The counter checks come in pairs: 照合番号B alone (a wrong code first
         in the first one, so an error path runs), then with the holder's
         4-digit PIN (the verifier checks the certificate). They run before
-        the resets, which change the PIN.
+        the resets, which change the PIN. Then the Android phone
+        (``_run_phone_flows``).
         """
         done = {"readings": 0, "transfers": 0, "counter_checks": 0, "resets": 0}
         for index in range(count):
@@ -294,11 +307,54 @@ class SecretsStack:
             )
             self._execute("kiosk", request, answers)
             done["resets"] += 1
+        return done | self._run_phone_flows(count, seed)
+
+    def _run_phone_flows(self, count: int, seed: int) -> dict[str, int]:
+        """The holder's Android phone on the kiosk's and the ATM's readers: ``count`` of each.
+
+        A reading with proof (the phone's own PIN on the touchscreen, a wrong
+        one first in the first reading, so its error path runs; no basic
+        four: a phone carries none) and a transfer (the phone's own signing
+        password on the board's keypad). Each must have been made with the
+        phone, not the card: the completion's and the electronic journal's
+        credential kind say so.
+        """
+        for slot in _SLOTS:
+            insert_card(slot, ANDROID, home=self.card_home)
+        done = {"android_readings": 0, "android_transfers": 0}
+        for index in range(count):
+            wrong = [self.secrets["wrong_android_pin"]] if index == 0 else []
+            answers = {tpb.PROMPT_TYPE_AUTH_PIN: [*wrong, self.secrets["android_pin"]]}
+            command = tpb.ReadCardCommand(verify_card=True)
+            rid = f"read-android-{seed}-{index}"
+            last = self._execute(
+                "kiosk", tpb.ExecuteRequest(request_id=rid, read_card=command), answers
+            )
+            if last.completion.credential_kind != tpb.CREDENTIAL_KIND_ANDROID:
+                raise ChaosInvariantError(f"{rid} was not read from the Android phone: {last}")
+            done["android_readings"] += 1
+        atm = AtmApplication(self.stubs["atm"], self.pad, self.secrets["android_password"])
+        for index in range(count):
+            attempt = atm.transfer(f"transfer-android-{seed}-{index}", 250_000, dispense=True)
+            self._answers.append(repr(attempt))
+            if attempt.completion != tpb.COMPLETION_CODE_SUCCESS:
+                raise ChaosInvariantError(f"Android transfer {index} ended {attempt}")
+            done["android_transfers"] += 1
+        ends = [
+            line
+            for line in (self.folder / "atm" / "ej.txt").read_text(encoding="utf-8").splitlines()
+            if "TRANSFER-END " in line and "credential_kind=android" in line
+        ]
+        if len(ends) != count:
+            raise ChaosInvariantError(
+                f"the ATM journaled {len(ends)} Android transfer(s), not {count}"
+            )
         return done
 
     def _execute(
         self, profile: str, request: tpb.ExecuteRequest, answers: dict[Any, list[str]]
-    ) -> None:
+    ) -> Any:
+        """Run ``request`` on ``profile``'s agent; its last message (a successful completion)."""
         stub, rid = self.stubs[profile], request.request_id
         last: Any = None
         try:
@@ -325,6 +381,7 @@ class SecretsStack:
             raise ChaosInvariantError(f"{rid}: the API failed: {exc.code()}") from None
         if last is None or last.completion.code != tpb.COMPLETION_CODE_SUCCESS:
             raise ChaosInvariantError(f"{rid} did not succeed: {last}")
+        return last
 
     def _book(self, operation: int, secret: str) -> str:
         """The phone: open a session, prove the card with ``secret``, face match; the OTP."""
