@@ -81,7 +81,7 @@ def test_ui_simulator_panel_moves_the_card(world: WorldThread, page: Any) -> Non
     assert w.kiosk is not None
     page.goto(w.kiosk.url + "sim")
     page.wait_for_selector("#pad-display")
-    page.click("button[data-action='place'][data-value='kiosk']")
+    page.click("button[data-action='place'][data-value='kiosk']:not([data-profile])")
     page.wait_for_function(
         "() => document.getElementById('kiosk-state').textContent.includes('on')"
     )
