@@ -152,7 +152,7 @@ def _check_ledger(ledger: Ledger) -> None:
         if row.state not in _SETTLED:
             raise _fail(f"ledger: {auth} left in state {row.state.name} (not settled)")
         if AuditAction.EXPIRE_TRANSFER in row.audited:
-            raise _fail(f"ledger: {auth} expired before the terminal settled it (a late settlement)")
+            raise _fail(f"ledger: {auth} expired before the terminal settled it")
         want = (
             AuditAction.COMMIT_TRANSFER
             if row.state is TransferState.COMMITTED
