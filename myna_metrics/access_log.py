@@ -13,7 +13,10 @@ retry (``grpc-previous-rpc-attempts``, gRFC A6) — how retries are counted.
 
 Why it is cheap: the wrapped handler is built once per method (the
 servicer's handlers do not change) and the request id is only looked up when
-the line will actually be logged.
+the line will actually be logged. The verifier goes further (issue 18): it
+applies ``access_logged`` when its servicers are registered
+(``myna_metrics.registration``), so grpc.aio runs no interceptor chain per
+call; the lines are the same.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any, Final, TypeVar, cast
 import grpc
 from google.protobuf.message import DecodeError
 
-__all__ = ["REQUEST_ID_HEADER", "UNDECODABLE_DETAILS", "AccessLogInterceptor"]
+__all__ = ["REQUEST_ID_HEADER", "UNDECODABLE_DETAILS", "AccessLogInterceptor", "access_logged"]
 
 _log = logging.getLogger(__name__)
 
@@ -70,8 +73,48 @@ def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], A
     return tolerant
 
 
+def access_logged(method: str, handler: Any) -> Any:
+    """``handler`` wrapped to log its calls, if it is unary-unary; any other kind unchanged.
+
+    One line per call at INFO (DEBUG for health checks) and a tolerant
+    request deserializer (a body that does not decode: INVALID_ARGUMENT).
+    A ``myna_metrics.registration.HandlerWrapper``.
+    """
+    if handler is None or handler.unary_unary is None:
+        return handler
+    inner: Any = handler.unary_unary  # async under grpc.aio, whatever the stubs say
+    level = logging.DEBUG if method.startswith("/grpc.health") else logging.INFO
+
+    async def logged(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            if request is _UNDECODABLE:  # found by fuzzing: was UNKNOWN + parser text
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, UNDECODABLE_DETAILS)
+            return await inner(request, context)
+        finally:
+            if _log.isEnabledFor(level):
+                elapsed_ms = (time.perf_counter() - start) * 1000
+                code: Any = context.code()
+                name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+                metadata = context.invocation_metadata()
+                request_id, retry = _request_id(metadata), _retry_suffix(metadata)
+                line = "%s %s %s %.2f ms%s"
+                _log.log(level, line, request_id, method, name, elapsed_ms, retry)
+
+    wrapped: Any = logged  # grpc.aio accepts coroutine functions here
+    return grpc.unary_unary_rpc_method_handler(
+        wrapped,
+        request_deserializer=_tolerant(handler.request_deserializer),
+        response_serializer=handler.response_serializer,
+    )
+
+
 class AccessLogInterceptor(grpc.aio.ServerInterceptor):
-    """Logs one line per unary-unary call at INFO (DEBUG for health checks)."""
+    """Logs one line per unary-unary call at INFO (DEBUG for health checks).
+
+    The same wrapper as ``access_logged``, chosen per call: for a server
+    whose registrations cannot go through ``myna_metrics.registration``.
+    """
 
     def __init__(self) -> None:
         # method -> (the inner handler, its logging wrapper)
@@ -92,35 +135,6 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
         cached = self._wrapped.get(method)
         if cached is not None and cached[0] is handler:
             return cast("grpc.RpcMethodHandler[_Req, _Resp]", cached[1])
-        wrapper = self._wrap(method, handler)
+        wrapper = access_logged(method, handler)
         self._wrapped[method] = (handler, wrapper)
         return cast("grpc.RpcMethodHandler[_Req, _Resp]", wrapper)
-
-    @staticmethod
-    def _wrap(method: str, handler: grpc.RpcMethodHandler[_Req, _Resp]) -> Any:
-        inner: Any = handler.unary_unary  # async under grpc.aio, whatever the stubs say
-        level = logging.DEBUG if method.startswith("/grpc.health") else logging.INFO
-
-        async def logged(request: _Req, context: grpc.aio.ServicerContext[Any, Any]) -> _Resp:
-            start = time.perf_counter()
-            try:
-                if request is _UNDECODABLE:  # found by fuzzing: was UNKNOWN + parser text
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, UNDECODABLE_DETAILS)
-                response: _Resp = await inner(request, context)
-                return response
-            finally:
-                if _log.isEnabledFor(level):
-                    elapsed_ms = (time.perf_counter() - start) * 1000
-                    code: Any = context.code()
-                    name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                    metadata = context.invocation_metadata()
-                    request_id, retry = _request_id(metadata), _retry_suffix(metadata)
-                    line = "%s %s %s %.2f ms%s"
-                    _log.log(level, line, request_id, method, name, elapsed_ms, retry)
-
-        wrapped: Any = logged  # grpc.aio accepts coroutine functions here
-        return grpc.unary_unary_rpc_method_handler(
-            wrapped,
-            request_deserializer=_tolerant(handler.request_deserializer),
-            response_serializer=handler.response_serializer,
-        )

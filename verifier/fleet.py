@@ -55,6 +55,7 @@ __all__ = [
     "clean_report",
     "fuzz_report_status",
     "peer_allowed",
+    "report_status_tolerant",
 ]
 
 _log = logging.getLogger(__name__)
@@ -120,13 +121,34 @@ class _Terminal:
 UNDECODABLE: Final = object()
 
 
-class ReportStatusDecoding(grpc.aio.ServerInterceptor):
-    """Undecodable ``ReportStatus`` messages reach the handler as ``UNDECODABLE``.
+def report_status_tolerant(method: str, handler: Any) -> Any:
+    """``ReportStatus``'s handler with a deserializer that yields ``UNDECODABLE``; others unchanged.
 
     Why: gRPC would answer a message that does not parse with UNKNOWN and the
     parser's text; the access log does this for unary calls, and a stream
-    needs it per message (found by fuzzing ``verifier_ReportStatus``).
+    needs it per message (found by fuzzing ``verifier_ReportStatus``). A
+    ``myna_metrics.registration.HandlerWrapper``: applied once, when the
+    servicer is registered (issue 18: no interceptor per call).
     """
+    if handler is None or handler.stream_unary is None or not method.endswith("/ReportStatus"):
+        return handler
+    parse = handler.request_deserializer
+
+    def tolerant(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError:
+            return UNDECODABLE
+
+    return grpc.stream_unary_rpc_method_handler(
+        handler.stream_unary,
+        request_deserializer=tolerant,
+        response_serializer=handler.response_serializer,
+    )
+
+
+class ReportStatusDecoding(grpc.aio.ServerInterceptor):
+    """``report_status_tolerant`` as an interceptor (chosen per call)."""
 
     async def intercept_service(
         self,
@@ -135,22 +157,7 @@ class ReportStatusDecoding(grpc.aio.ServerInterceptor):
     ) -> Any:
         """Wrap ``ReportStatus``'s deserializer; pass everything else through."""
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
-        if handler is None or handler.stream_unary is None or not method.endswith("/ReportStatus"):
-            return handler
-        parse = handler.request_deserializer
-
-        def tolerant(data: bytes) -> Any:
-            try:
-                return parse(data)
-            except DecodeError:
-                return UNDECODABLE
-
-        return grpc.stream_unary_rpc_method_handler(
-            handler.stream_unary,
-            request_deserializer=tolerant,
-            response_serializer=handler.response_serializer,
-        )
+        return report_status_tolerant(handler_call_details.method, handler)
 
 
 class FleetRegistry:
