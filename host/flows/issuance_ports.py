@@ -9,10 +9,10 @@ Each real backend lives in ``host.peripherals`` (the payment device) or
 so the flow decides refund or retry from a type, never from a message.
 
 The rule the flow keeps with them (issue 14): charged if and only if
-printed. The fee is held in escrow (``PaymentPort.collect``) before the
-document is requested, taken (``PaymentPort.take``) only after the printer
-has reported the job complete, and refunded (``PaymentPort.refund``)
-otherwise. Every method is idempotent for one ``payment_id``: a flow that
+printed. The fee is held in escrow (``PaymentPort.collect``, while the
+document is requested) before anything prints, taken (``PaymentPort.take``)
+only after the printer has reported the job complete, and refunded
+(``PaymentPort.refund``) otherwise. Every method is idempotent for one ``payment_id``: a flow that
 resumes after a crash asks again and gets the same answer.
 """
 

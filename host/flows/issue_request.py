@@ -51,6 +51,7 @@ class IssueStep(StrEnum):
     WAIT_CARD = "wait_card"
     SESSION = "session"
     ENTER_PIN = "enter_pin"
+    APPROVE_ON_PHONE = "approve_on_phone"  # a phone that verifies its holder itself
     PROVING = "proving"
     CHECKING = "checking"
     REMOVE_CARD = "remove_card"  # handed back before printing (取り忘れ対策)

@@ -1,12 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Charged iff printed: the issuance's journaled settlement, for the flow and for recovery.
+"""Charged iff printed after a crash: the issuance's recovery from the journal.
 
-Each side effect after the fee is in escrow is journaled before (intent,
-with its key) and after (outcome), like a transfer's (``settle``): the
-request to the centre, the print, the centre's ConfirmPrinted or
-ReportPrintFailure, and keeping or giving back the escrow. The flow uses
-these helpers; ``recover_issuances`` finishes, after a crash, whatever the
-journal shows open, by the one rule:
+The flow journals every side effect after the fee is in escrow before and
+after (``issue_effects``: the request, the print, ConfirmPrinted or
+ReportPrintFailure, keeping or giving back the escrow). ``recover_issuances``
+finishes, after a crash, whatever the journal shows open, by the one rule:
 
 * printed (the print's outcome says the job completed) → ConfirmPrinted
   with the journaled key, then keep the fee (``PaymentPort.take``);
@@ -39,155 +37,27 @@ from host.client.issuance_models import (
     HouseholdScope,
     IssuanceState,
     PrintFailure,
-    PrintSettlement,
 )
 from host.errors import (
     IdempotencyConflictError,
     InvalidServiceRequestError,
-    PaymentError,
     ServiceError,
     ServiceStateError,
 )
 from host.flows.issuance_ports import Escrow, PaymentPort
+from host.flows.issue_effects import FLOW, confirm_printed, give_back, keep_fee, report_not_printed
 from host.flows.issue_request import IssuanceCentre
 from host.journal import Effect, ElectronicJournal, Journal, JournalEntry, Phase
 from host.journal.records import JsonValue
 
 __all__ = [
-    "FLOW",
     "IssueReconciliation",
     "IssueRecovery",
-    "confirm_printed",
-    "give_back",
-    "keep_fee",
     "plan_issuances",
     "recover_issuances",
-    "report_not_printed",
 ]
 
 _log = logging.getLogger(__name__)
-
-FLOW = "issue"
-
-
-def _escrow_data(escrow: Escrow) -> dict[str, JsonValue]:
-    return {
-        "payment_id": escrow.payment_id,
-        "fee_yen": escrow.fee_yen,
-        "inserted_yen": escrow.inserted_yen,
-    }
-
-
-async def keep_fee(
-    journal: Journal, payment: PaymentPort, *, op_id: str, escrow: Escrow
-) -> int | None:
-    """Keep the fee and pay the change; the change in yen, None when left to recovery."""
-    data = _escrow_data(escrow)
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_TAKE, Phase.INTENT, idempotency_key=escrow.payment_id, data=data
-    )
-    try:
-        change = await payment.take(escrow)
-    except PaymentError as exc:
-        _log.warning("issue %s: keeping the fee left to recovery: %s", op_id, type(exc).__name__)
-        return None
-    outcome: dict[str, JsonValue] = {"payment_id": escrow.payment_id, "change_yen": change}
-    journal.record(
-        op_id,
-        FLOW,
-        Effect.ISSUE_TAKE,
-        Phase.OUTCOME,
-        idempotency_key=escrow.payment_id,
-        data=outcome,
-    )
-    return change
-
-
-async def give_back(
-    journal: Journal, payment: PaymentPort, *, op_id: str, escrow: Escrow
-) -> int | None:
-    """Give back everything inserted; the yen returned, None when left to recovery."""
-    data = _escrow_data(escrow)
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_REFUND, Phase.INTENT, idempotency_key=escrow.payment_id, data=data
-    )
-    try:
-        returned = await payment.refund(escrow)
-    except PaymentError as exc:
-        _log.warning("issue %s: the refund is left to recovery: %s", op_id, type(exc).__name__)
-        return None
-    outcome: dict[str, JsonValue] = {"payment_id": escrow.payment_id, "returned_yen": returned}
-    journal.record(
-        op_id,
-        FLOW,
-        Effect.ISSUE_REFUND,
-        Phase.OUTCOME,
-        idempotency_key=escrow.payment_id,
-        data=outcome,
-    )
-    return returned
-
-
-async def confirm_printed(
-    journal: Journal,
-    centre: IssuanceCentre,
-    *,
-    op_id: str,
-    request_id: str,
-    sha256: bytes,
-    job_id: str,
-) -> PrintSettlement:
-    """ConfirmPrinted with the operation's key, journaled before and after.
-
-    Raises:
-        ServiceError: the centre did not answer; the intent stays for recovery.
-    """
-    key = f"{op_id}.confirm"
-    intent: dict[str, JsonValue] = {
-        "request_id": request_id,
-        "sha256": sha256.hex(),
-        "print_job_id": job_id,
-    }
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_CONFIRM, Phase.INTENT, idempotency_key=key, data=intent
-    )
-    settlement = await centre.confirm_printed(
-        request_id, document_sha256=sha256, print_job_id=job_id, idempotency_key=key
-    )
-    outcome: dict[str, JsonValue] = {"state": settlement.state.value, "yen": settlement.yen}
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_CONFIRM, Phase.OUTCOME, idempotency_key=key, data=outcome
-    )
-    return settlement
-
-
-async def report_not_printed(
-    journal: Journal,
-    centre: IssuanceCentre,
-    *,
-    op_id: str,
-    request_id: str,
-    failure: PrintFailure,
-) -> PrintSettlement:
-    """ReportPrintFailure with the operation's key, journaled before and after.
-
-    Raises:
-        ServiceError: the centre did not answer; the intent stays for recovery.
-    """
-    key = f"{op_id}.failure"
-    intent: dict[str, JsonValue] = {"request_id": request_id, "failure": failure.value}
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_FAILURE, Phase.INTENT, idempotency_key=key, data=intent
-    )
-    settlement = await centre.report_print_failure(request_id, failure, idempotency_key=key)
-    outcome: dict[str, JsonValue] = {"state": settlement.state.value, "yen": settlement.yen}
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_FAILURE, Phase.OUTCOME, idempotency_key=key, data=outcome
-    )
-    return settlement
-
-
-# -- recovery -------------------------------------------------------------
 
 
 @dataclass

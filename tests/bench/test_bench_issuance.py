@@ -19,7 +19,7 @@ import pytest
 from host.client.issuance import IssuanceClient
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
-from myna_edge.bench.issuance import ISSUE_MINIMUM_COMMANDS, issuance_suite
+from myna_edge.bench.issuance import ISSUE_MINIMUM_COMMANDS, issuance_suite, payment_seconds
 from myna_edge.bench.issuance_load import IssuanceRig, issue_one, resident_record_fee
 from myna_edge.bench.issuance_rows import issuance_rows
 from myna_edge.loop_thread import LoopThread
@@ -41,9 +41,14 @@ def test_the_issue_flow_is_at_the_protocol_minimum_and_split(report: dict[str, A
     split = flow["time_split_ms"]
     assert split["card"] > 0
     assert split["verifier"] > 0  # the centre's calls (and the municipality's rendering)
-    assert split["link"] == 0  # payment and printing are instant ports, excluded
+    assert split["link"] == 0  # no receipt printer in this flow
     assert abs(sum(split.values()) - flow["mean_wall_ms"]) < 0.01  # rounding only
     assert "excluded" in flow["payment_and_printing"]
+    # The payment device's modelled time was awaited, measured and taken out;
+    # the request ran (partly or wholly) while the fee went in.
+    assert flow["payment_device_ms"] >= payment_seconds(1) * 1000 * 0.99
+    assert 0 <= flow["request_hidden_by_payment_ms"] <= flow["request_ms"]
+    assert flow["request_hidden_by_payment_ms"] > 0
 
 
 def test_render_and_sign_against_the_unsigned_page(report: dict[str, Any]) -> None:

@@ -165,6 +165,14 @@ def test_a_blocked_pin_fails_before_any_payment(tmp_path: Path) -> None:
     assert parts.payment.escrows == {}
 
 
+def _assert_voided(parts: Parts) -> None:
+    """The document requested while the resident paid was voided, and the operator told."""
+    (request,) = parts.centre.requests.values()
+    assert request.state is IssuanceState.REFUNDED
+    (line,) = [line for line in parts.ej.lines() if "ISSUE-VOIDED" in line]
+    assert f"serial={request.serial}" in line
+
+
 def _cancel_at(parts: Parts, step: IssueStep) -> IssueOutcome:
     async def scenario() -> IssueOutcome:
         with Journal(parts.tmp / "j.db") as journal:
@@ -201,9 +209,11 @@ def test_cancel_at_each_prompt_charges_nothing_and_prints_nothing(
     assert outcome.reason == FailureCode.CANCELLED
     assert parts.printer.jobs == []
     assert parts.payment.box == 0
-    assert parts.centre.requests == {}
     if step is IssueStep.PAYING:
         assert parts.payment.returned == 100  # the coin already in went back
+        _assert_voided(parts)  # requested while paying: voided, not charged
+    else:
+        assert parts.centre.requests == {}
     assert parts.open_plans() == []
 
 
@@ -220,7 +230,8 @@ def test_cancel_on_the_payment_device_is_a_cancel(tmp_path: Path) -> None:
     parts = Parts(tmp_path, payment=FakePayment(fail=PaymentCancelledError("button")))
     outcome, _ = parts.run()
     assert outcome.outcome is Outcome.CANCELLED
-    assert parts.centre.requests == {}
+    _assert_voided(parts)
+    assert parts.printer.jobs == []
     assert parts.open_plans() == []
 
 
@@ -233,14 +244,15 @@ def test_card_pulled_while_proving_fails_before_any_payment(tmp_path: Path) -> N
     assert parts.payment.escrows == {}
 
 
-def test_payment_timeout_requests_nothing(tmp_path: Path) -> None:
+def test_payment_timeout_voids_the_request(tmp_path: Path) -> None:
     parts = Parts(tmp_path, payment=FakePayment(fail=PaymentTimeoutError("no coins")))
     outcome, _ = parts.run()
     assert outcome.outcome is Outcome.FAILED
     assert outcome.reason == FailureCode.PAYMENT_TIMEOUT
     failed = next(e for e in parts.events if isinstance(e, FlowFailed))
     assert failed.code == FailureCode.PAYMENT_TIMEOUT  # the event and the outcome agree
-    assert "request_document" not in parts.centre.calls
+    _assert_voided(parts)
+    assert parts.printer.jobs == []
     with Journal(tmp_path / "j.db") as journal:
         collect = [e for e in journal.entries() if e.effect is Effect.ISSUE_COLLECT]
     assert [e.phase for e in collect] == [Phase.INTENT, Phase.OUTCOME]
@@ -255,6 +267,7 @@ def test_payment_device_fault_gives_back_what_it_holds(tmp_path: Path) -> None:
     assert outcome.reason == FailureCode.DEVICE_ERROR
     assert parts.payment.returned == 100
     assert parts.payment.box == 0
+    _assert_voided(parts)
 
 
 @pytest.mark.parametrize(

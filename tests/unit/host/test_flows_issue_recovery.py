@@ -147,7 +147,10 @@ def test_crash_during_collect_gives_back_what_the_device_holds(tmp_path: Path) -
     _recover(parts)
     assert payment.returned == 500
     assert payment.box == 0
-    assert parts.centre.requests == {}
+    # Requested while paying: recovery learnt it with the key and voided it.
+    assert len(parts.centre.requests) == 1
+    assert all(r.state is IssuanceState.REFUNDED for r in parts.centre.requests.values())
+    assert parts.printer.titles == []
 
 
 def test_a_refund_the_device_failed_is_repeated_by_recovery(tmp_path: Path) -> None:
