@@ -204,3 +204,26 @@ def test_the_parser_rules_catch_a_wrong_command() -> None:
         ["head"],
         ["make", "test"],
     ]
+
+
+def test_the_command_table_is_what_each_registrar_registers() -> None:
+    # myna_edge.cli imports only the named command's registrar (the agent's RSS):
+    # the table must name exactly the commands each registrar adds.
+    import importlib
+
+    from myna_edge.cli import COMMAND_REGISTRARS
+
+    for registrar, commands in COMMAND_REGISTRARS.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        module_name, _, function = registrar.partition(":")
+        getattr(importlib.import_module(module_name), function)(sub)
+        assert tuple(sub.choices) == commands, registrar
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    only = build_parser(["agent", "--help"])
+    (sub,) = [a for a in only._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == {"agent"}
+    every = build_parser(["--help"])
+    (sub,) = [a for a in every._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"agent", "demo", "verifier", "models"} <= set(sub.choices)
