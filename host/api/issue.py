@@ -21,7 +21,7 @@ from host.client.issuance_models import MunicipalityOffer
 from host.flows import CardPort, Event
 from host.flows.issue import IssueFlow
 from host.flows.issue_request import ChosenDocument, DocumentChooser, FixedChoice, IssueOutcome
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 from myna.edge.v1 import issuance_pb2 as ipb
 from myna.edge.v1 import municipal_pb2 as mpb
 from myna.edge.v1 import terminal_pb2 as tpb

@@ -19,7 +19,7 @@ from host.api.prompts import ApiUser
 from host.api.translate import card_face_message
 from host.api.user_text import user_message
 from host.flows.counter import CounterScreen
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 from host.secret import Secret
 from myna.edge.v1 import terminal_pb2 as tpb
 

@@ -16,15 +16,14 @@ from host.flows import Prompt, ReadOutcome, ResetOutcome, TransferOutcome
 from host.flows.counter import CounterOutcome
 from host.flows.issue_request import IssueOutcome
 from host.messages import (
-    PROMPT_KEYS,
     Language,
     ResultCode,
     UserText,
     phone_result_text,
-    prompt_text,
     result_code,
     result_text,
 )
+from host.prompt_texts import PROMPT_KEYS, prompt_text
 from myna.edge.v1 import terminal_pb2 as tpb
 
 __all__ = [

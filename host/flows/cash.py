@@ -25,7 +25,7 @@ from host.flows.context import FlowContext, error_code
 from host.flows.events import Prompt, PromptKind
 from host.flows.ports import UserPort
 from host.journal import TransferRecovery
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 
 __all__ = ["CashAnswer", "CashQuestion", "ask_cash_moved"]
 

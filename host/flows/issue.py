@@ -58,7 +58,7 @@ from host.flows.machine import Ending
 from host.flows.on_device import approve_on_device, present
 from host.journal import Effect, Journal, Phase
 from host.journal.records import CREDENTIAL_KIND, JsonValue
-from host.messages import PromptKey, fee_message, prompt_text
+from host.prompt_texts import PromptKey, fee_message, prompt_text
 from host.secret import Secret
 
 __all__ = ["IssueFlow"]

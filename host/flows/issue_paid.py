@@ -54,7 +54,7 @@ from host.flows.machine import FlowMachine
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import JsonValue
-from host.messages import PromptKey, payment_message, prompt_text
+from host.prompt_texts import PromptKey, payment_message, prompt_text
 
 __all__ = ["IssuePaidHalf"]
 

@@ -53,7 +53,7 @@ from host.flows.pin_entry import use_secret
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import JsonValue
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 from host.secret import Secret
 
 __all__ = ["Ending", "FlowMachine", "FlowOutcome", "StepTime"]

@@ -27,7 +27,7 @@ from host.errors import ApprovalDeclinedError, ApprovalRequiredError, ApprovalTi
 from host.flows.context import FlowContext
 from host.flows.events import CredentialPresented, Prompt, PromptKind, Working
 from host.flows.ports import CardPort
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 
 __all__ = ["APPROVAL_POLL_SECONDS", "CredentialPort", "approve_on_device", "present"]
 

@@ -25,7 +25,7 @@ from host.flows.context import FlowContext
 from host.flows.events import LastTryWarning, Prompt, PromptKind, Working
 from host.flows.ports import CardPort, UserPort
 from host.flows.secure_entry import pad_keys_to
-from host.messages import new_secret_texts
+from host.prompt_texts import new_secret_texts
 from host.secret import Secret
 
 __all__ = [

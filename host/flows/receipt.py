@@ -24,7 +24,8 @@ from host.flows.context import error_code
 from host.flows.ports import PrinterPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import JsonValue
-from host.messages import Language, language_of, receipt_words
+from host.messages import Language, language_of
+from host.prompt_texts import receipt_words
 
 __all__ = ["REPRINT_MARK", "print_receipt", "print_receipt_within", "receipt_lines"]
 

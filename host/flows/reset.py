@@ -62,7 +62,7 @@ from host.flows.pin_entry import ask_new_secret
 from host.flows.ports import CardPort, UserPort
 from host.journal import Effect, ElectronicJournal, Journal, Phase
 from host.journal.records import CREDENTIAL_KIND, JsonValue
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 from host.secret import Secret
 
 __all__ = ["PinResetFlow", "ResetOutcome", "ResetStep", "ResetVerifier"]

@@ -59,7 +59,8 @@ from host.flows.transfer_request import (
 )
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
 from host.journal.records import CREDENTIAL_KIND, JsonValue
-from host.messages import Language, statement_message
+from host.messages import Language
+from host.prompt_texts import statement_message
 from host.secret import Secret
 
 __all__ = [

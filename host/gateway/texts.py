@@ -11,7 +11,8 @@ no secret and no personal data, so it is built once per gateway.
 
 from __future__ import annotations
 
-from host.messages import FURIGANA, PromptKey, ResultCode, prompt_text, result_text
+from host.messages import FURIGANA, ResultCode, result_text
+from host.prompt_texts import PromptKey, prompt_text
 
 __all__ = ["message_table"]
 

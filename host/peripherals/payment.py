@@ -20,7 +20,17 @@ never a blind payout).
 
 Cancel: ``cancel()`` (the resident's cancel button) makes a running
 ``collect`` return the money and raise ``PaymentCancelledError``; cancelling
-the awaiting task does the same and then re-raises ``CancelledError``.
+the awaiting task does the same and then re-raises ``CancelledError``. A
+cancel of the task that lands just as the fee became complete (the worker
+already holds it in escrow) gives the escrow back too before re-raising:
+whoever awaits ``collect`` reads a ``CancelledError`` as "not paid" (the
+flow journals the collect as not collected, and recovery then refunds
+nothing), so a fee kept in escrow would be neither kept nor returned.
+Returning it, not keeping it, is the choice because a ``CancelledError``
+cannot carry the escrow back to the flow. A repeat ``collect`` then answers
+``PaymentCancelledError`` and a ``take`` is refused; a refund that fails
+part-way is logged for the operator (the device error stays recorded and a
+repeat ``refund`` resumes it).
 
 Progress (``host.flows.issuance_ports.PaymentProgress``): ``watch(callback)``
 has ``callback(total_yen)`` called after each credit poll that found money,
@@ -74,6 +84,7 @@ class _Record:
     error: PaymentError | None = None  # raised again on a repeat
     settling: _Stage | None = None  # the take or refund started
     routed: bool = False  # the escrowed bill was stacked or returned
+    withdrawn: bool = False  # completed, but the collect was cancelled: refunded, not paid
 
 
 class CcTalkPayment:
@@ -153,6 +164,7 @@ class CcTalkPayment:
                 await asyncio.wait([run])
                 if not run.cancelled():
                     run.exception()  # recorded for a repeat; retrieved so nothing warns
+                await self._withdraw(payment_id)
                 raise
             record = self._records[payment_id]
         return self._answer(record)
@@ -201,7 +213,24 @@ class CcTalkPayment:
             raise ValueError(f"payment {escrow.payment_id!r} was already {record.stage.value}")
         return record.amount
 
+    async def _withdraw(self, payment_id: str) -> None:
+        """The awaiting task was cancelled: give back a fee the worker completed meanwhile."""
+        record = self._records.get(payment_id)
+        if record is None or record.escrow is None or record.settling is not None:
+            return  # not paid (the worker returned the money) or already settling
+        record.withdrawn = True
+        await self._run(self._settle, record, _Stage.REFUNDED)
+        if record.stage is _Stage.FAILED:
+            _log.error(
+                "payment %s: cancelled as the fee completed; giving it back failed, the"
+                " operator must return %d yen",
+                payment_id,
+                record.escrow.inserted_yen - record.amount,
+            )
+
     def _answer(self, record: _Record) -> Escrow:
+        if record.withdrawn:
+            raise PaymentCancelledError("payment cancelled; the fee held was given back")
         if record.escrow is None:
             raise record.error or PaymentDeviceError("the payment failed")
         return record.escrow

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from host.client import AccountType
-from host.messages import UserText, statement_message
+from host.messages import UserText
+from host.prompt_texts import statement_message
 from tests.browser.browser_support import (
     WorldThread,
     open_app,

@@ -25,7 +25,7 @@ import grpc
 import pytest
 
 from host.client import AccountType, TransferStatement
-from host.messages import statement_message
+from host.prompt_texts import statement_message
 from myna.edge.v1 import verifier_pb2 as pb
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.config import load_config

@@ -10,7 +10,7 @@ from host.api.user_text import describe_reason
 from host.card import CredentialKind, UserVerification
 from host.flows import FailureCode, Prompt, PromptKind
 from host.flows.events import CredentialPresented
-from host.messages import PromptKey, prompt_text
+from host.prompt_texts import PromptKey, prompt_text
 from myna.edge.v1 import terminal_pb2 as tpb
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from host.gateway.texts import message_table
-from host.messages import FURIGANA, PromptKey, ResultCode, prompt_text, result_text
+from host.messages import FURIGANA, ResultCode, result_text
+from host.prompt_texts import PromptKey, prompt_text
 
 
 def test_every_result_and_prompt_is_there_in_both_languages() -> None:

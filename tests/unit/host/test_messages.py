@@ -12,16 +12,8 @@ from host.api.user_text import reason_value, user_message
 from host.card import PinKind
 from host.client import AccountType, TransferStatement
 from host.flows import Outcome, PromptKind, ReadOutcome, ResetOutcome, TransferOutcome
-from host.messages import (
-    PROMPT_KEYS,
-    Language,
-    PromptKey,
-    ResultCode,
-    prompt_text,
-    result_code,
-    result_text,
-    statement_message,
-)
+from host.messages import Language, ResultCode, result_code, result_text
+from host.prompt_texts import PROMPT_KEYS, PromptKey, prompt_text, statement_message
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import verifier_pb2 as vpb
 
