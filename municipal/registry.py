@@ -5,6 +5,10 @@ Why residents are found by their card's certificate: in the real service the
 municipality knows the resident by the link J-LIS keeps between the user-
 authentication certificate and the resident record, never by anything the
 terminal sends. Here the link is the certificate's issuer and serial number.
+A resident who also carries JPKI on a smartphone has more than one: the
+phone's own user-authentication certificate links to the same record
+(``phone_links``), so a document asked for from the phone is the same
+person's, from the same record.
 The reference registry is made by ``myna_edge`` from the virtual-card
 catalogue (this package never imports ``hw_sim``).
 """
@@ -42,6 +46,8 @@ class Resident:
     relationship: str  # 続柄 (世帯主, 妻, 子, ...)
     moved_in_on: dt.date
     seal_registered: bool = False
+    #: The user-authentication certificates of the resident's smartphones (issue 15).
+    phone_links: tuple[CertificateLink, ...] = ()
     #: The municipality code of 本籍地 (None: a foreign resident, no 戸籍).
     domicile_code: str | None = None
     #: A support measure (e.g. DV): certificates at the counter only.
@@ -57,17 +63,21 @@ class Registry:
     def __init__(self, residents: Iterable[Resident]) -> None:
         self._by_link: dict[CertificateLink, Resident] = {}
         self._households: dict[str, list[Resident]] = {}
+        self._count = 0
         for resident in residents:
-            if resident.link in self._by_link:
+            links = (resident.link, *resident.phone_links)
+            if len(set(links)) != len(links) or any(k in self._by_link for k in links):
                 raise ValueError(f"two residents share a certificate ({resident.resident_id})")
-            self._by_link[resident.link] = resident
+            for link in links:
+                self._by_link[link] = resident
             self._households.setdefault(resident.household_id, []).append(resident)
+            self._count += 1
 
     def __len__(self) -> int:
-        return len(self._by_link)
+        return self._count
 
     def resident(self, link: CertificateLink) -> Resident:
-        """The resident the certificate is linked to.
+        """The resident the certificate (the card's or a phone's) is linked to.
 
         Raises:
             RefusedError: NOT_A_RESIDENT when no record is linked.

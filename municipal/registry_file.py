@@ -72,6 +72,8 @@ class _ResidentFile(msgspec.Struct, forbid_unknown_fields=True):
     seal_registered: bool = False
     domicile_code: _Code | None = None
     restricted: bool = False
+    #: The resident's smartphones' certificates (optional: format 1 files without it read as none).
+    phones: Annotated[list[_CertificateFile], msgspec.Meta(max_length=8)] = []
 
 
 class RegistryFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,6 +104,7 @@ def decode_registry(data: bytes) -> tuple[Municipality, Registry]:
         Resident(
             resident_id=r.resident_id,
             link=CertificateLink(r.certificate.issuer, int(r.certificate.serial, 16)),
+            phone_links=tuple(CertificateLink(c.issuer, int(c.serial, 16)) for c in r.phones),
             name=r.name,
             birth_date=r.birth_date,
             sex=r.sex,
@@ -149,6 +152,10 @@ def encode_registry(municipality: Municipality, residents: list[Resident]) -> by
                 certificate=_CertificateFile(
                     issuer=r.link.issuer, serial=format(r.link.serial, "x")
                 ),
+                phones=[
+                    _CertificateFile(issuer=k.issuer, serial=format(k.serial, "x"))
+                    for k in r.phone_links
+                ],
                 name=r.name,
                 birth_date=r.birth_date,
                 sex=r.sex,  # type: ignore[arg-type]  # checked on decode

@@ -89,11 +89,22 @@ class Placement:
     relationship: str
     seal_registered: bool
     domicile_code: str | None
+    #: Catalogue phones of the same holder: their certificates link to this record.
+    phones: tuple[str, ...] = ()
 
 
 #: The registry: one entry per registered card (``foreign-resident`` is absent).
 WORLD: Final = (
-    Placement("default", "h-0001", "世帯主", seal_registered=True, domicile_code="131016"),
+    # The default holder's smartphones (issue 15) carry their own certificates,
+    # which J-LIS links to the same person: one record, three links.
+    Placement(
+        "default",
+        "h-0001",
+        "世帯主",
+        seal_registered=True,
+        domicile_code="131016",
+        phones=("android-default", "iphone-default"),
+    ),
     Placement("long-address", "h-0001", "同居人", seal_registered=True, domicile_code="131016"),
     Placement("minor", "h-0001", "同居人", seal_registered=False, domicile_code="131016"),
     Placement("rare-kanji", "h-0002", "世帯主", seal_registered=True, domicile_code="261033"),
@@ -101,14 +112,9 @@ WORLD: Final = (
     Placement("auth-last-try", "h-0004", "世帯主", seal_registered=True, domicile_code="131016"),
     Placement("revoked", "h-0005", "世帯主", seal_registered=False, domicile_code="131016"),
     Placement("expired", "h-0006", "世帯主", seal_registered=False, domicile_code="131016"),
-    # The default holder's smartphones (issue 15): their own certificates, which
-    # J-LIS links to the same person. The registry links one certificate per
-    # record, so each phone is a record of its own (same person and address).
-    Placement("android-default", "h-0007", "世帯主", seal_registered=True, domicile_code="131016"),
-    Placement("iphone-default", "h-0008", "世帯主", seal_registered=True, domicile_code="131016"),
 )
 #: Profiles whose holder is the default card's (they get its address).
-_DEFAULT_HOLDER: Final = frozenset({"default", "android-default", "iphone-default"})
+_DEFAULT_HOLDER: Final = frozenset({"default"})
 _MOVED_IN: Final = dt.date(2015, 4, 1)
 _SEX: Final = {Sex.MALE: "男", Sex.FEMALE: "女"}
 
@@ -136,8 +142,9 @@ def reference_residents(*, home: Path | None = None) -> list[Resident]:
         residents.append(
             Resident(
                 resident_id=f"r-{n:04d}",
-                link=CertificateLink(
-                    certificate.issuer.rfc4514_string(), certificate.serial_number
+                link=_link(certificate),
+                phone_links=tuple(
+                    _link(auth_certificate(phone, home=home)) for phone in place.phones
                 ),
                 name=person.name,
                 birth_date=person.birth_date,
@@ -151,6 +158,10 @@ def reference_residents(*, home: Path | None = None) -> list[Resident]:
             )
         )
     return residents
+
+
+def _link(certificate: x509.Certificate) -> CertificateLink:
+    return CertificateLink(certificate.issuer.rfc4514_string(), certificate.serial_number)
 
 
 def write_registry(out: Path, *, home: Path | None = None) -> Path:

@@ -8,6 +8,7 @@ proto value would silently fall through the boundary.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -67,6 +68,29 @@ def test_a_registry_file_round_trips() -> None:
     city, registry = decode_registry(encode_registry(CITY, [RESIDENT]))
     assert city == CITY
     assert registry.resident(RESIDENT.link) == RESIDENT
+
+
+PHONE = CertificateLink("CN=Test JPKI Mobile User Authentication CA", 0x0A)
+
+
+def test_a_residents_phones_find_the_same_record_and_round_trip() -> None:
+    resident = dataclasses.replace(RESIDENT, phone_links=(PHONE,))
+    _, registry = decode_registry(encode_registry(CITY, [resident]))
+    assert registry.resident(PHONE) == registry.resident(RESIDENT.link) == resident
+    assert len(registry) == 1  # one person, two certificates
+
+
+def test_a_phone_linked_to_two_residents_is_refused() -> None:
+    first = dataclasses.replace(RESIDENT, phone_links=(PHONE,))
+    other = dataclasses.replace(
+        RESIDENT, resident_id="r-0002", link=CertificateLink(RESIDENT.link.issuer, 7),
+        phone_links=(PHONE,),
+    )  # fmt: skip
+    with pytest.raises(MunicipalConfigError, match="share a certificate"):
+        decode_registry(encode_registry(CITY, [first, other]))
+    twice = dataclasses.replace(RESIDENT, phone_links=(RESIDENT.link,))
+    with pytest.raises(MunicipalConfigError, match="share a certificate"):
+        decode_registry(encode_registry(CITY, [twice]))
 
 
 @pytest.mark.parametrize(
