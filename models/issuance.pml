@@ -2,8 +2,14 @@
 /*
  * Certificate issuance at the MFP, exactly once (issues 14 and 20): two
  * terminals, each with its own card holder, ask the centre at the same
- * moment; fee into escrow, request, print, then ConfirmPrinted and keep the
- * fee, or ReportPrintFailure and refund it (first wins at the centre).
+ * moment. Terminal 1 journals the collect's intent, then the request's, and
+ * requests the document while the fee goes into escrow (either may end
+ * first); it prints only when both are done, then ConfirmPrinted and keep
+ * the fee, or ReportPrintFailure and refund it (first wins at the centre).
+ * A payment that ends unpaid (the device gives the money back) waits for
+ * the request's answer and voids it (ReportPrintFailure CANCELLED); a lost
+ * answer or an unanswered void is left to recovery (host/flows/issue.py,
+ * issue_paid.py, issue_effects.py; issue_settle.py recovers).
  *
  * The centre renders through the municipality's print-order lock and render
  * queue (the Yokohama incident: a timeout under load released only the
@@ -51,6 +57,8 @@ chan rep[3] = [1] of { mtype, mtype };
 /* "at most one document per request, only to the holder who asked" */
 #define ONE_DOC(t) (prints[t] <= 1)
 #define HOLDER_ONLY(t) (prints[t] == 0 || printed_for[t] == t)
+/* "a document voided when unpaid is never printed" (the collect ended unpaid) */
+#define UNPAID_NOT_PRINTED(t) (prints[t] == 0 || paid[t] || !jn[t].s[ISSUE_COLLECT_OUTCOME])
 /* "charged iff printed, else refunded": checked when terminal t is done */
 #define VALID_PRINT(t) (prints[t] > 0 && cstate[t] != C_REFUNDED)
 #define SETTLED_OK(t) ( \
@@ -147,7 +155,8 @@ end_idle:
 		fi;
 		job[t] = 0;
 		assert(ONE_DOC(t));
-		assert(HOLDER_ONLY(t)) }
+		assert(HOLDER_ONLY(t));
+		assert(UNPAID_NOT_PRINTED(t)) }
 	od
 }
 
@@ -157,21 +166,13 @@ proctype terminal(byte t)
 	bit printed;
 	goto start;
 restart:
+recover:  /* also without a crash: a lost answer or an unanswered void is recovery's */
 	atomic { do :: rep[t]?k,r :: empty(rep[t]) -> break od }
-	/* recover_issuances: printed -> confirm and take; anything else -> refund */
+	/* recover_issuances: the centre side first, then the money by the same rule */
 	if
 	:: !DONE(ISSUE_COLLECT_INTENT) -> goto finish
-	:: DONE(ISSUE_TAKE_INTENT) -> goto take
-	:: DONE(ISSUE_REFUND_INTENT) -> goto refund
-	:: else
-	fi;
-	if
-	:: !paid[t] -> goto finish  /* the device returned what was inserted */
-	:: else
-	fi;
-	if
-	:: !DONE(ISSUE_REQUEST_INTENT) -> goto refund  /* nothing was asked */
-	:: else
+	:: DONE(ISSUE_REQUEST_INTENT) && !DONE(ISSUE_CONFIRM_OUTCOME) && !DONE(ISSUE_FAILURE_OUTCOME)
+	:: else -> goto money
 	fi;
 	if
 	:: DONE(ISSUE_PRINT_OUTCOME) && j_printed[t] -> goto confirm
@@ -181,7 +182,9 @@ restart:
 	:: else
 	fi;
 	if
-	:: !DONE(ISSUE_REQUEST_OUTCOME) -> CALL(REQ)  /* learn the request id */
+	:: !DONE(ISSUE_REQUEST_OUTCOME) ->  /* learn the request id with the same key */
+		CALL(REQ);
+		JOURNAL(ISSUE_REQUEST_OUTCOME)
 	:: else
 	fi;
 	goto failure;
@@ -189,19 +192,35 @@ restart:
 start:
 	JOURNAL(ISSUE_PROVE_INTENT);
 	JOURNAL(ISSUE_PROVE_OUTCOME);
+	/* both intents before either starts; the request runs while the fee goes in */
 	JOURNAL(ISSUE_COLLECT_INTENT);
-	if
-	:: paid[t] = 1
-	:: skip  /* the resident does not pay */
-	fi;
-	JOURNAL(ISSUE_COLLECT_OUTCOME);
-	if
-	:: !paid[t] -> goto finish
-	:: else
-	fi;
 	JOURNAL(ISSUE_REQUEST_INTENT);
-	CALL(REQ);
-	JOURNAL(ISSUE_REQUEST_OUTCOME);
+	atomic { lost[t] = 0; req[t]!REQ };
+	do
+	:: !DONE(ISSUE_COLLECT_OUTCOME) ->
+		if
+		:: paid[t] = 1
+		:: skip  /* timed out, cancelled, failed: the device gives the money back */
+		fi;
+#ifdef WITNESS_VOID_AFTER_ANSWER
+		assert(!(DONE(ISSUE_REQUEST_OUTCOME) && !paid[t]));  /* answered, then unpaid */
+#endif
+		JOURNAL(ISSUE_COLLECT_OUTCOME);
+		if
+		:: !paid[t] -> goto void
+		:: else
+		fi
+	:: atomic { !DONE(ISSUE_REQUEST_OUTCOME) && nempty(rep[t]) -> rep[t]?k,r };
+		JOURNAL(ISSUE_REQUEST_OUTCOME)  /* answered before the fee is in, or after */
+	:: atomic { !DONE(ISSUE_REQUEST_OUTCOME) && lost[t] && empty(rep[t]) ->
+		lost[t] = 0; req[t]!REQ }  /* the deadline passed: retried with the same key */
+	:: DONE(ISSUE_COLLECT_OUTCOME) && !DONE(ISSUE_REQUEST_OUTCOME) && lost[t] && empty(rep[t]) ->
+		goto stopped_paid  /* the request failed after the fee was in */
+	:: DONE(ISSUE_COLLECT_OUTCOME) && DONE(ISSUE_REQUEST_OUTCOME) -> break  /* both done */
+	:: DONE(ISSUE_COLLECT_OUTCOME) && DONE(ISSUE_REQUEST_OUTCOME) ->
+		goto stopped_paid  /* the resident cancels before the print */
+	:: CAN_CRASH -> crashes++; goto restart
+	od;
 print:
 	JOURNAL(ISSUE_PRINT_INTENT);
 	atomic { job_done[t] = 0; job_failed[t] = 0; job[t] = 1 }
@@ -222,6 +241,32 @@ print:
 	:: printed -> goto confirm
 	:: else -> goto failure
 	fi;
+void:
+	/* the fee never came: wait for the request's answer, then void what it issued */
+	do
+	:: DONE(ISSUE_REQUEST_OUTCOME) -> break
+	:: atomic { !DONE(ISSUE_REQUEST_OUTCOME) && nempty(rep[t]) -> rep[t]?k,r };
+		JOURNAL(ISSUE_REQUEST_OUTCOME)
+	:: atomic { !DONE(ISSUE_REQUEST_OUTCOME) && lost[t] && empty(rep[t]) ->
+		lost[t] = 0; req[t]!REQ }  /* retried */
+	:: !DONE(ISSUE_REQUEST_OUTCOME) && lost[t] && empty(rep[t]) ->
+		goto recover  /* no answer: recovery asks with the key */
+	:: CAN_CRASH -> crashes++; goto restart
+	od;
+#ifdef BUG_PRINT_UNPAID
+	goto print;
+#endif
+#ifdef BUG_SKIP_VOID
+	goto finish;
+#endif
+	goto failure;
+stopped_paid:
+	/* stopped short with the fee in escrow, nothing printing (_after_release):
+	 * the fee goes back at once; the request is recovery's (same key) */
+	JOURNAL(ISSUE_REFUND_INTENT);
+	given_back[t] = 1;
+	JOURNAL(ISSUE_REFUND_OUTCOME);
+	goto recover;
 confirm:
 	JOURNAL(ISSUE_CONFIRM_INTENT);
 	CALL(CONFIRM);
@@ -232,9 +277,26 @@ take:
 	JOURNAL(ISSUE_TAKE_OUTCOME);
 	goto finish;
 failure:
+	/* not printed, or unpaid (ReportPrintFailure CANCELLED: the void) */
 	JOURNAL(ISSUE_FAILURE_INTENT);
 	CALL(FAILURE);
 	JOURNAL(ISSUE_FAILURE_OUTCOME);
+money:
+	/* a money step begun is repeated; nothing held -> nothing to give back */
+	if
+	:: DONE(ISSUE_TAKE_OUTCOME) || DONE(ISSUE_REFUND_OUTCOME) -> goto finish
+	:: else
+	fi;
+	if
+	:: DONE(ISSUE_TAKE_INTENT) -> goto take
+	:: DONE(ISSUE_REFUND_INTENT) -> goto refund
+	:: else
+	fi;
+	if
+	:: !paid[t] -> goto finish  /* the device returned what was inserted */
+	:: DONE(ISSUE_CONFIRM_OUTCOME) -> goto take  /* charged: printed */
+	:: else
+	fi;
 refund:
 	JOURNAL(ISSUE_REFUND_INTENT);
 	given_back[t] = 1;
@@ -242,6 +304,7 @@ refund:
 finish:
 	/* a job that was never cancelled may still print: wait for the printer */
 	(job[t] == 0);
+	assert(UNPAID_NOT_PRINTED(t));
 	assert(SETTLED_OK(t))
 }
 

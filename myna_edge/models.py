@@ -174,6 +174,26 @@ MODELS: Final = (
                 "charged iff printed, else refunded",
                 "assertion violated ((((cstate[t]!=1)",
             ),
+            Bug(
+                "BUG_PRINT_UNPAID",
+                Run.SAFETY,
+                "a document voided when unpaid is never printed",
+                "assertion violated (((prints[t]==0)||paid[t])",
+            ),
+            Bug(
+                "BUG_SKIP_VOID",
+                Run.SAFETY,
+                "charged iff printed, else refunded: an unpaid request is voided",
+                "assertion violated ((((cstate[t]!=1)",
+            ),
+        ),
+        witnesses=(
+            Bug(
+                "WITNESS_VOID_AFTER_ANSWER",
+                Run.SAFETY,
+                "the request answered before the payment ends unpaid (the void path)",
+                "assertion violated  !(((jn[t].s[5]==1)&& !(paid[t])))",
+            ),
         ),
     ),
 )

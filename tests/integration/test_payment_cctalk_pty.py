@@ -193,6 +193,35 @@ def test_cancelling_the_task_returns_the_money_then_propagates(sim: SimCcTalkBus
     run(sim, scenario)
 
 
+def test_a_cancel_as_the_fee_completes_gives_the_held_fee_back(sim: SimCcTalkBus) -> None:
+    """The race: the worker holds the whole fee when the awaiting task is cancelled.
+
+    The event loop is blocked (a plain wait, not ``to_thread``) until the
+    worker has recorded the fee as held, so the collect's completion cannot
+    reach the task before the cancel does: deterministic. A CancelledError
+    means "not paid" to the flow (it journals "not collected"), so the fee
+    must come back out, and a repeat must not answer it as paid.
+    """
+
+    async def scenario(port: CcTalkPayment) -> None:
+        task = asyncio.create_task(port.collect(payment_id="op-9", fee_yen=300, timeout=10))
+        await pay(sim, coins=(100, 100, 100))
+        sim.wait_until(lambda: "op-9" in port._records)  # blocks the loop: the race's window
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sim.paid_out() == [100, 100, 100]  # given back, not left in the device
+        with pytest.raises(PaymentCancelledError):  # a repeat: not paid
+            await port.collect(payment_id="op-9", fee_yen=300, timeout=10)
+        escrow = Escrow(payment_id="op-9", fee_yen=300, inserted_yen=300)
+        with pytest.raises(ValueError, match="refund was started"):
+            await port.take(escrow)
+        assert await port.refund(escrow) == 300  # idempotent: nothing paid twice
+        assert sim.paid_out() == [100, 100, 100]
+
+    run(sim, scenario)
+
+
 def test_an_empty_hopper_is_a_device_error_and_a_retry_pays_only_what_is_owed(
     sim: SimCcTalkBus,
 ) -> None:

@@ -39,7 +39,7 @@ _FLOWS = _ROOT / "host" / "flows"
 #: The flow modules that journal each protocol's steps.
 _FLOW_FILES = {
     "transfer": ("transfer.py", "settle.py", "receipt.py"),
-    "issuance": ("issue.py", "issue_settle.py"),
+    "issuance": ("issue.py", "issue_paid.py", "issue_effects.py", "issue_settle.py"),
 }
 _PREFIXES = {"transfer": ("transfer.", "receipt."), "issuance": ("issue.",)}
 _BOUND = 1
