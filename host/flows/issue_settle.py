@@ -134,6 +134,8 @@ def _plan_one(op_id: str, ops: list[JournalEntry]) -> IssueRecovery | None:
         plan.job_id = str(printed.data.get("print_job_id", ""))
         failure = str(printed.data.get("failure") or PrintFailure.TIMEOUT.value)
         plan.failure = PrintFailure(failure)
+    elif collected is not None and not collected.data.get("collected"):
+        plan.failure = PrintFailure.CANCELLED  # unpaid: voided, as the flow's own void says
     if _last(ops, Effect.ISSUE_CONFIRM, Phase.OUTCOME) or _last(
         ops, Effect.ISSUE_FAILURE, Phase.OUTCOME
     ):

@@ -82,6 +82,8 @@ class FakeCentre:
     lose_answer: set[str] = field(default_factory=set)
     offers: tuple[MunicipalityOffer, ...] = OFFERS
     requests: dict[str, _Request] = field(default_factory=dict)  # by request key
+    #: Every failure reported, in order (the reason recovery gives matters to the centre).
+    failures: list[PrintFailure] = field(default_factory=list)
     answers: dict[str, object] = field(default_factory=dict)  # by idempotency key
     calls: list[str] = field(default_factory=list)
     proofs: list[CardProof] = field(default_factory=list)
@@ -187,6 +189,7 @@ class FakeCentre:
     ) -> PrintSettlement:
         self._enter("report_print_failure")
         r = self.by_id(request_id)
+        self.failures.append(failure)
         if r.state is IssuanceState.ISSUED:
             r.state = IssuanceState.REFUNDED
         self._leave("report_print_failure")

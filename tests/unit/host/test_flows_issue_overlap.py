@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from host.client.issuance_models import IssuanceState, MunicipalRefusal
+from host.client.issuance_models import IssuanceState, MunicipalRefusal, PrintFailure
 from host.errors import PaymentTimeoutError
 from host.flows import Outcome
 from host.flows.issuance_ports import Escrow
@@ -94,6 +94,8 @@ def test_a_void_the_centre_does_not_answer_is_finished_by_recovery(tmp_path: Pat
 
     asyncio.run(recover())
     assert request.state is IssuanceState.REFUNDED
+    # Unpaid, not a print that timed out: recovery says so, as the flow would have.
+    assert centre.failures[-1] is PrintFailure.CANCELLED
     assert parts.printer.titles == []
     assert parts.payment.box == 0
     assert parts.open_plans() == []
