@@ -440,6 +440,19 @@ _PHONE_RESULTS: Final[dict[ResultCode, tuple[str, str]]] = {
         "スマートフォンのマイナポータルアプリから更新してください。",
         "This smartphone's certificate has expired. Renew it on your phone in the Mynaportal app.",
     ),
+    # An Android phone's PIN and password are its own, reset on the phone, never at a kiosk.
+    ResultCode.SIGNING_PASSWORD_BLOCKED: (
+        "スマートフォンに設定した署名用の暗証番号がロックされています。"
+        "スマートフォンのマイナポータルアプリで再設定してください。",
+        "The signing password you set on your phone is blocked. "
+        "Reset it on your phone, in the Mynaportal app.",
+    ),
+    ResultCode.AUTH_PIN_BLOCKED: (
+        "スマートフォンに設定した利用者証明用の暗証番号がロックされています。"
+        "スマートフォンのマイナポータルアプリで再設定してください。",
+        "The PIN you set on your phone for user authentication is blocked. "
+        "Reset it on your phone, in the Mynaportal app.",
+    ),
 }
 
 

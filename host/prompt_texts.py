@@ -21,6 +21,7 @@ from host.client import AccountType, TransferStatement
 from host.messages import Language, UserText
 
 __all__ = [
+    "PHONE_PROMPT_KEYS",
     "PROMPT_KEYS",
     "PromptKey",
     "ReceiptWords",
@@ -55,6 +56,9 @@ class PromptKey(StrEnum):
     TAKE_DOCUMENT = "prompt.take_document"
     CHOOSE_DOCUMENT = "prompt.choose_document"
     APPROVE_ON_PHONE = "prompt.approve_on_phone"
+    # A phone's own secrets (Android: set on the phone, apart from the card's).
+    PHONE_AUTH_PIN = "prompt.phone_auth_pin"
+    PHONE_SIGNING_PASSWORD = "prompt.phone_signing_password"  # noqa: S105 - a key name
 
 
 _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
@@ -126,6 +130,16 @@ _PROMPTS: Final[dict[PromptKey, tuple[str, str]]] = {
         "Authenticate on your phone (double-click the side button, then Face ID). "
         "Keep the phone on the reader until it is done",
     ),
+    # Not the card's: the holder chose these on the phone when registering it
+    # (UNCONFIRMED rules, docs/smartphones.md; our model keeps the card's lengths).
+    PromptKey.PHONE_AUTH_PIN: (
+        "スマートフォンに設定した利用者証明用の暗証番号（数字4桁）を入力してください",
+        "Enter the 4-digit PIN you set on your phone for JPKI user authentication",
+    ),
+    PromptKey.PHONE_SIGNING_PASSWORD: (
+        "スマートフォンに設定した署名用の暗証番号（英数字6〜16文字）を入力してください",
+        "Enter the signing password (6-16 letters and digits) you set on your phone for JPKI",
+    ),
 }
 
 #: The default prompt of each ``PromptKind`` value (a flow may say more precisely).
@@ -142,6 +156,14 @@ PROMPT_KEYS: Final[dict[str, PromptKey]] = {
     "insert_payment": PromptKey.INSERT_PAYMENT,
     "take_document": PromptKey.TAKE_DOCUMENT,
     "approve_on_phone": PromptKey.APPROVE_ON_PHONE,
+}
+
+
+#: The prompt of each secret ``PromptKind`` value when a phone holds the secret:
+#: the card's wording would send an Android holder to the card's PIN.
+PHONE_PROMPT_KEYS: Final[dict[str, PromptKey]] = {
+    "auth_pin": PromptKey.PHONE_AUTH_PIN,
+    "signing_password": PromptKey.PHONE_SIGNING_PASSWORD,
 }
 
 

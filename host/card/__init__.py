@@ -46,6 +46,7 @@ from host.card.files import ReadStrategy
 from host.card.integrity import IntegrityStatus
 from host.card.kinds import KeyKind
 from host.card.pin_policy import PIN_RULES, PinKind, PinRule, check_pin, normalize_pin
+from host.card.selection import tracker_for
 from host.card.surface import FaceReading, FaceVerdict, assess_face
 from host.card.surface_codes import CodeKind, CodeTarget, code_b, normalize_code
 from host.card.surface_face import CardFace, face_differences
@@ -96,7 +97,9 @@ class MynaCard:
     """A My Number card behind a channel (or a transport, wrapped in one).
 
     The card does not own the transport: close it yourself. Each method
-    selects what it needs, so calls do not depend on each other's state.
+    selects what it needs, so calls do not depend on each other's state; a
+    SELECT of the application the card has selected already is skipped
+    (``host.card.selection`` watches the transport's APDUs).
 
     Args:
         channel_or_transport: an ``ApduChannel``, or an open ``CardTransport``.
@@ -114,6 +117,8 @@ class MynaCard:
             channel_or_transport = ApduChannel(channel_or_transport)
         self._channel = channel_or_transport
         self._strategy = ReadStrategy(read_strategy)
+        # What is selected is watched from the first APDU (host.card.selection).
+        tracker_for(channel_or_transport.transport)
 
     @property
     def channel(self) -> ApduChannel:

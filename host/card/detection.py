@@ -32,6 +32,7 @@ from typing import Final
 
 from host.card import commands
 from host.card import constants as c
+from host.card.selection import tracker_for
 from host.channel import ApduChannel
 from host.errors import DataFormatError
 from host.transport.base import CardTransport
@@ -124,8 +125,9 @@ def detect_credential(
 ) -> Detection:
     """Find out from its answers whether a card, an Android phone or an iPhone is present.
 
-    Leaves no application selected that a driver relies on: every
-    ``MynaCard`` method selects what it needs. Spends no PIN try.
+    Leaves the JPKI AP selected when the credential has one (``MynaCard``
+    methods then skip their SELECT of it: ``host.card.selection``). Spends
+    no PIN try.
 
     Args:
         channel_or_transport: an open transport, or a channel over one.
@@ -142,9 +144,12 @@ def detect_credential(
         if isinstance(channel_or_transport, ApduChannel)
         else ApduChannel(channel_or_transport)
     )
+    tracker_for(channel.transport)  # watch from the first SELECT on
+    # The phone DF names first, the JPKI AP last: the AP is then what stays
+    # selected, and the flow's next command (in the AP) needs no SELECT again.
+    phone_aid, by_aid = _phone_aid(channel)
     label = _token_label(channel)
     by_label = kind_from_label(label) if label else None
-    phone_aid, by_aid = _phone_aid(channel)
     if by_label is not None and by_aid is not None and by_label is not by_aid:
         raise DataFormatError("the token label and the phone AID name different credentials")
     if by_label is CredentialKind.CARD and by_aid is not None:

@@ -29,6 +29,7 @@ from typing import Final
 from host.apdu import MAX_EXTENDED_LE, MAX_SHORT_LE
 from host.card import commands
 from host.card import constants as c
+from host.card.selection import tracker_for
 from host.channel import ApduChannel
 from host.errors import DataFormatError
 from host.tlv import parse_header
@@ -78,11 +79,17 @@ def _chunk_size(channel: ApduChannel, strategy: ReadStrategy) -> int:
 
 
 def select_application(channel: ApduChannel, aid: bytes) -> None:
-    """SELECT an application by AID.
+    """SELECT an application by AID, unless the card has it selected already.
+
+    What is selected is watched on the transport (``host.card.selection``),
+    so a skipped SELECT is one the card would have answered by staying put.
 
     Raises:
         FileNotFoundOnCardError: the card has no such application (6A82).
     """
+    tracker = tracker_for(channel.transport)
+    if tracker.selected == aid:
+        return
     channel.send(commands.select_aid(aid))
 
 

@@ -12,12 +12,18 @@ so no try is ever spent and no secret exists to wipe.
 
 A card port that cannot tell (``CredentialPort`` not implemented, as in
 older fakes) is taken to hold a plastic card, so card flows are unchanged.
+
+``presented(ctx)`` answers what ``present`` learnt for a flow's context,
+so that a secret's prompt can say "the PIN you set on your phone" to an
+Android holder (``host.flows.pin_entry``) without each flow threading the
+credential through every call, and without asking the phone again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
@@ -29,10 +35,19 @@ from host.flows.events import CredentialPresented, Prompt, PromptKind, Working
 from host.flows.ports import CardPort
 from host.prompt_texts import PromptKey, prompt_text
 
-__all__ = ["APPROVAL_POLL_SECONDS", "CredentialPort", "approve_on_device", "present"]
+__all__ = [
+    "APPROVAL_POLL_SECONDS",
+    "CredentialPort",
+    "approve_on_device",
+    "present",
+    "presented",
+]
 
 #: How often the phone is asked whether its holder approved (an empty VERIFY, free).
 APPROVAL_POLL_SECONDS: Final = 0.2
+
+#: What ``present`` learnt, per flow context (gone with the context).
+_PRESENTED: Final[weakref.WeakKeyDictionary[FlowContext, Credential]] = weakref.WeakKeyDictionary()
 
 
 @runtime_checkable
@@ -60,8 +75,14 @@ async def present(ctx: FlowContext, card: CardPort) -> Credential:
         credential = await ctx.step("credential", card.credential(), ctx.timeouts.card)
     else:
         credential = credential_for(CredentialKind.CARD)
+    _PRESENTED[ctx] = credential
     ctx.emit(CredentialPresented(credential.kind, credential.verification))
     return credential
+
+
+def presented(ctx: FlowContext) -> Credential | None:
+    """What ``present`` learnt in ``ctx``; None before (or in a flow that never asks)."""
+    return _PRESENTED.get(ctx)
 
 
 async def approve_on_device(

@@ -11,6 +11,9 @@ re-asked a bounded number of times. A new secret (``ask_new_secret``) is
 typed twice and checked against the card's rule before any card sees it.
 While a secret is asked for (``ask_secret``), keys typed on the secure PIN
 pad reach the flow's events as ``PadKey`` (what they did, never which).
+When a smartphone holds the secret (an Android phone: its own PIN and
+password, set on the phone), the prompt says so (``PHONE_PROMPT_KEYS``)
+rather than naming the card's.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from host.card.pin_policy import normalize_pin
 from host.errors import PinBlockedError, PinPolicyError, WrongPinError
 from host.flows.context import FlowContext
 from host.flows.events import LastTryWarning, Prompt, PromptKind, Working
+from host.flows.on_device import presented
 from host.flows.ports import CardPort, UserPort
 from host.flows.secure_entry import pad_keys_to
-from host.prompt_texts import new_secret_texts
+from host.messages import UserText
+from host.prompt_texts import PHONE_PROMPT_KEYS, new_secret_texts, prompt_text
 from host.secret import Secret
 
 __all__ = [
@@ -84,7 +89,9 @@ async def use_secret(
             ctx.emit(LastTryWarning(prompt_kind))
         if on_prompt is not None:
             on_prompt()
-        prompt = Prompt(prompt_kind, text, tries_left=tries, last_try=tries == 1)
+        message = _phone_text(ctx, prompt_kind)
+        shown = text if message is None else message.en
+        prompt = Prompt(prompt_kind, shown, tries_left=tries, last_try=tries == 1, message=message)
         ctx.emit(prompt)
         secret = await ask_secret(ctx, user, prompt, prompt_kind.value)
         with secret:
@@ -97,6 +104,18 @@ async def use_secret(
                 policy_errors += 1
                 if policy_errors >= MAX_POLICY_RETRIES:
                     raise
+
+
+def _phone_text(ctx: FlowContext, prompt_kind: PromptKind) -> UserText | None:
+    """The phone's wording of a secret prompt when a phone was presented, else None.
+
+    None keeps the flow's own text (the API adds the kind's default, the card's).
+    """
+    credential = presented(ctx)
+    key = PHONE_PROMPT_KEYS.get(prompt_kind.value)
+    if credential is None or not credential.is_phone or key is None:
+        return None
+    return prompt_text(key)
 
 
 async def ask_new_secret(

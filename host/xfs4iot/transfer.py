@@ -10,15 +10,20 @@ command with an acknowledge, events and one completion, cancelled by
 agent's ``Execute(transfer)``; each agent event becomes an event of the
 command (``MynaEdge.PromptEvent``, ``LastTryWarningEvent``,
 ``WorkingEvent``, ``RemoveCardEvent``, ``CardTakenEvent``,
-``FailureEvent``). A prompt with ``answerable: true`` is answered with
-``MynaEdge.AnswerPrompt`` (runs at once, beside the running transfer); the
-signing password is typed on the secure PIN pad and never crosses this
-interface. Common.Cancel (and a client that disconnects) asks the agent to
-cancel, so the agent's own completion (reversals included) is what the
-client gets. The header ``timeout`` is handed to the agent as the
-command's ``timeout_ms`` rather than enforced here: the agent's timeout
-never covers the cash question (issue 23 part 1), and a front-end timer
-would decide what the agent deliberately does not.
+``FailureEvent``, ``CredentialEvent``). A smartphone (issue 15):
+"authenticate on your phone" is a display-only ``PromptEvent`` (``prompt:
+approveOnPhone``), what was presented a ``CredentialEvent`` and the
+completion's ``credentialKind``; a decline on the phone is the agent's
+``canceled`` with ``reason: declinedOnPhone``. A prompt with ``answerable:
+true`` is answered with ``MynaEdge.AnswerPrompt`` (runs at once, beside
+the running transfer); the signing password is typed on the secure PIN pad
+and never crosses this interface. Common.Cancel (and a client that
+disconnects) asks the agent to cancel, so the agent's own completion
+(reversals included) is what the client gets. The header ``timeout`` is
+handed to the agent as the command's ``timeout_ms`` rather than enforced
+here: the agent's timeout never covers the cash question (issue 23 part
+1), and a front-end timer would decide what the agent deliberately does
+not.
 
 The transfer's ``transactionId`` (the application's, or one made here) is
 the agent's request id: ``MynaEdge.AttachTransfer`` follows a running
@@ -80,8 +85,20 @@ _EVENT_NAMES: Final = (
     "MynaEdge.RemoveCardEvent",
     "MynaEdge.CardTakenEvent",
     "MynaEdge.FailureEvent",
+    "MynaEdge.CredentialEvent",
     "MynaEdge.CashQuestionEvent",
 )
+#: What was presented (the agent's CredentialKind) as the vendor interface names it.
+_CREDENTIAL_KINDS: Final = {
+    tpb.CREDENTIAL_KIND_CARD: "card",
+    tpb.CREDENTIAL_KIND_ANDROID: "android",
+    tpb.CREDENTIAL_KIND_IPHONE: "iphone",
+}
+#: How the holder unlocks the key: typed on the secure pad, or approved on the phone.
+_VERIFICATIONS: Final = {
+    tpb.USER_VERIFICATION_PIN_PAD: "pinPad",
+    tpb.USER_VERIFICATION_ON_DEVICE: "onDevice",
+}
 _UNAVAILABLE: Final = Outcome(CompletionCode.DEVICE_NOT_READY, {}, "the agent is unreachable")
 
 
@@ -251,6 +268,8 @@ class TransferService(Service):
             await context.event("MynaEdge.RemoveCardEvent")
         elif kind == "card_taken":
             await context.event("MynaEdge.CardTakenEvent")
+        elif kind == "credential":
+            await context.event("MynaEdge.CredentialEvent", _credential(event.credential))
         elif kind == "failure":
             failure = event.failure
             await context.event(
@@ -281,6 +300,15 @@ def _user_message(message: tpb.UserMessage) -> dict[str, str]:
     return {"key": message.key[:128], "ja": message.ja[:1024], "en": message.en[:1024]}
 
 
+def _credential(event: tpb.CredentialEvent) -> dict[str, str]:
+    """What was presented and how its holder verifies: the kind only, never an identifier."""
+    payload = {"kind": _CREDENTIAL_KINDS.get(event.kind, "unknown")}
+    verification = _VERIFICATIONS.get(event.user_verification)
+    if verification is not None:
+        payload["userVerification"] = verification
+    return payload
+
+
 def _refused(ack: tpb.Acknowledgement) -> Outcome:
     """The agent's refusal at acknowledge as a completion naming the offending field."""
     code = _REFUSALS.get(ack.refusal, CompletionCode.DEVICE_NOT_READY)
@@ -306,6 +334,8 @@ def completion_outcome(done: tpb.Completion, transaction_id: str = "") -> Outcom
             payload["reason"] = camel(name, "COMPLETION_REASON_")
     if done.HasField("message") and done.message.key:
         payload["message"] = _user_message(done.message)
+    if done.credential_kind in _CREDENTIAL_KINDS:
+        payload["credentialKind"] = _CREDENTIAL_KINDS[done.credential_kind]
     if done.WhichOneof("result") == "transfer":
         t = done.transfer
         payload |= {

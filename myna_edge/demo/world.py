@@ -240,7 +240,7 @@ def tell(event: Event) -> None:
         how = "approves on the phone" if event.verification.value == "on_device" else "PIN pad"
         print(f"  [reader] presented: {event.kind.value} ({how})")
     elif isinstance(event, RemoveCard):
-        print("  [screen] please take your card")
+        print("  [screen] please take your card or phone")
     elif isinstance(event, FlowFailed):
         print(f"  [agent]  stopped: {event.code}")
     elif isinstance(event, FlowResult):

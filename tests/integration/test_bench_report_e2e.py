@@ -131,9 +131,10 @@ def test_the_flow_split_adds_up_and_the_link_is_charged(report_dir: Path) -> Non
         assert abs(sum(split.values()) - flows[kind]["mean_wall_ms"]) < 0.01  # rounding only
     assert flows["transfer"]["time_split_ms"]["link"] == 0  # no printer
     assert flows["transfer_with_receipt"]["time_split_ms"]["link"] > 0
-    # 8 for the signature, 3 to learn first whether the card has a signing
-    # certificate (EF 0008, issue 12.1: no password asked of a card without one)
-    assert flows["transfer_with_receipt"]["card_commands"] == 11
+    # 8 for the signature, 2 more to learn first whether the card has a signing
+    # certificate (EF 0008, issue 12.1: no password asked of a card without one);
+    # the JPKI AP is selected once (host.card.selection)
+    assert flows["transfer_with_receipt"]["card_commands"] == 10
 
 
 def test_the_issuance_rows_and_the_issue_flow_split_are_in_the_report(report_dir: Path) -> None:

@@ -45,8 +45,10 @@ from host.agent import Agent
 from host.agent.config import AgentConfig
 from host.api import Profile
 from host.peripherals import BoardKey, Controller
-from hw_sim.card import get_profile
+from hw_sim.card import get_profile, open_card
 from hw_sim.devices import SimController, SimPrinter
+from hw_sim.home import sim_home
+from hw_sim.pki import open_mobile_pki
 from tests.flows_support import client_config
 from tests.integration.controller_support import running_sim
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
@@ -424,7 +426,13 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> VerifierEnv:
-    return make_env(tmp_path_factory.mktemp("xfs4iot"))
+    made = make_env(tmp_path_factory.mktemp("xfs4iot"))
+    # The iPhone rows: the verifier trusts the phones' own CAs (trust/mobile).
+    for profile in ("iphone-default", "iphone-declined"):
+        with open_card(profile, persist=False):
+            pass  # issues the phone's certificates
+    open_mobile_pki(sim_home() / "pki").export_public(made.trust / "mobile")
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -470,7 +478,12 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
 
 @contextlib.asynccontextmanager
 async def atm_stack(
-    env: VerifierEnv, verifier: ServerThread, tmp_path: Path, *, devices: bool
+    env: VerifierEnv,
+    verifier: ServerThread,
+    tmp_path: Path,
+    *,
+    devices: bool,
+    card: str = "default",
 ) -> AsyncIterator[Stack]:
     with contextlib.ExitStack() as stack:
         board = printer = None
@@ -484,7 +497,7 @@ async def atm_stack(
             extra = {"printer": printer.url, "controller": board.url,
                      "controller_key": key.material()}  # fmt: skip
         config = AgentConfig(
-            profile=Profile.ATM, terminal_id="atm-01", reader="sim://default?persist=0",
+            profile=Profile.ATM, terminal_id="atm-01", reader=f"sim://{card}?persist=0",
             listen="127.0.0.1:0", journal=tmp_path / "journal.sqlite", electronic_journal=None,
             verifier=client_config(env, verifier), **extra,
         )  # fmt: skip
@@ -702,6 +715,72 @@ def test_an_application_that_drops_at_the_cash_question_answers_it_after_reconne
                 assert outcome.payload["awaitingCashAnswer"] is False
                 assert outcome.payload["outcome"]["transfer"]["state"] == "committed"
                 assert outcome.payload["outcome"]["transfer"]["identityVerified"] is True
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("profile", "ending"),
+    [("iphone-default", "success"), ("iphone-declined", "canceled")],
+)
+def test_an_iphone_transfer_shows_the_approval_prompt_and_the_credential_kind(
+    env: VerifierEnv,
+    verifier: ServerThread,
+    schemas: Schemas,
+    tmp_path: Path,
+    profile: str,
+    ending: str,
+) -> None:
+    """Issue 15 through XFS4IoT: the application learns a phone was presented and shows
+    "authenticate on your phone"; nothing is typed on the pad; a decline is a clear ending."""
+
+    async def scenario() -> None:
+        async with atm_stack(env, verifier, tmp_path, devices=False, card=profile) as st:
+            services = await discover(st.publisher, schemas)
+            async with client(services["MynaEdge"], schemas) as atm:
+                seen: list[str] = []  # the credential and the prompts, in order
+                prompts: list[dict[str, Any]] = []
+                credentials: list[dict[str, Any]] = []
+
+                async def answer(message: dict[str, Any]) -> None:
+                    name, payload = message["header"]["name"], message["payload"]
+                    if name == "MynaEdge.CredentialEvent":
+                        credentials.append(payload)
+                        seen.append("credential")
+                    if name != "MynaEdge.PromptEvent":
+                        return
+                    prompts.append(payload)
+                    seen.append(payload["prompt"])
+                    if payload["answerable"]:
+                        answered = await atm.run("MynaEdge.AnswerPrompt", {
+                            "transferRequestId": message["header"]["requestId"],
+                            "promptId": payload["promptId"], "confirmed": True,
+                        })  # fmt: skip
+                        assert answered.payload == {"accepted": True}
+
+                done = await atm.run(
+                    "MynaEdge.IdentityVerifiedTransfer", transfer_payload(), on_event=answer
+                )
+        assert credentials == [{"kind": "iphone", "userVerification": "onDevice"}]
+        kinds = [p["prompt"] for p in prompts]
+        # the phone is named before the holder is asked to approve on it
+        assert seen.index("credential") < seen.index("approveOnPhone")
+        assert "approveOnPhone" in kinds
+        assert "signingPassword" not in kinds  # nothing is typed at the ATM
+        approve = prompts[kinds.index("approveOnPhone")]
+        assert approve["answerable"] is False  # display only: the phone answers
+        assert approve["message"]["key"] == "prompt.approve_on_phone"
+        assert "スマートフォンで認証" in approve["message"]["ja"]
+        assert done.code == ending, done.description
+        assert done.payload["credentialKind"] == "iphone"
+        if ending == "success":
+            assert done.payload["state"] == "committed"
+            assert done.payload["identityVerified"] is True
+        else:
+            assert done.payload["reason"] == "declinedOnPhone"
+            assert done.description == "declined_on_phone"
+            assert done.payload["message"]["key"] == "result.declined_on_phone"
+            assert done.payload["identityVerified"] is False
 
     asyncio.run(scenario())
 

@@ -365,7 +365,8 @@ const App = (() => {
       const key0 = prompt.message && prompt.message.key;
       const again = prompt.type === "PROMPT_TYPE_NEW_SECRET" &&
         (key0 ? key0.endsWith("_again") : /again/i.test(prompt.text));
-      const key = `entry_${prompt.type.replace("PROMPT_TYPE_", "")}${again ? "_again" : ""}`;
+      const phone = key0 ? key0.startsWith("prompt.phone_") : false;  // the phone's own secret
+      const key = `entry_${prompt.type.replace("PROMPT_TYPE_", "")}${again ? "_again" : ""}${phone ? "_phone" : ""}`;
       setText($("entry-title"), t(key));
       const ruleText = prompt.type === CODE_B ? t("rule_code_b")
         : rule.alnum ? t("rule_password") : t("rule_digits", rule.max);

@@ -360,5 +360,7 @@ def test_certificate_presence_is_read_without_a_pin(
         assert card.has_certificate(KeyKind.SIGN) is signing
         assert card.has_certificate(KeyKind.AUTH) is True
         sent = transport.virtual_card.apdu_log.entries[mark:]
-        assert [e.command[1] for e in sent] == [0xA4, 0xA4, 0xB0] * 2
+        # SELECT AP, SELECT EF, READ; then the AP is still selected: SELECT EF, READ
+        assert [e.command[1] for e in sent] == [0xA4, 0xA4, 0xB0, 0xA4, 0xB0]
+        assert [e.command[2] for e in sent if e.command[1] == 0xA4] == [0x04, 0x02, 0x02]
         assert {kind: card.tries_left(kind) for kind in PinKind} == before

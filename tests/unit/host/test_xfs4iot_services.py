@@ -265,6 +265,83 @@ def test_the_vendor_transfer_maps_events_completion_and_hands_the_timeout_to_the
     run(scenario)
 
 
+def test_an_iphone_transfer_shows_the_phone_the_approval_prompt_and_a_decline() -> None:
+    """Issue 15 over XFS4IoT: what was presented, "authenticate on your phone", declined."""
+
+    async def scenario() -> None:
+        agent = FakeAgent()
+        service = TransferService("MynaEdge", ("MynaEdge",), "reader", agent)
+        approve = tpb.UserMessage(key="prompt.approve_on_phone", ja="スマートフォンで認証", en="A")
+        declined = tpb.UserMessage(key="result.declined_on_phone", ja="取り消されました", en="D")
+        agent.stream = [
+            response(acknowledgement=tpb.Acknowledgement(accepted=True)),
+            response(event=tpb.FlowEvent(credential=tpb.CredentialEvent(
+                kind=tpb.CREDENTIAL_KIND_IPHONE,
+                user_verification=tpb.USER_VERIFICATION_ON_DEVICE,
+            ))),
+            response(event=tpb.FlowEvent(prompt=tpb.PromptEvent(
+                type=tpb.PROMPT_TYPE_APPROVE_ON_PHONE, text="A", message=approve,
+            ))),
+            response(event=tpb.FlowEvent(failure=tpb.FailureEvent(code="declined_on_phone"))),
+            response(completion=tpb.Completion(
+                code=tpb.COMPLETION_CODE_CANCELED, error_code="declined_on_phone",
+                reason=tpb.COMPLETION_REASON_DECLINED_ON_PHONE, message=declined,
+                credential_kind=tpb.CREDENTIAL_KIND_IPHONE,
+                transfer=tpb.TransferResult(state=vpb.TRANSFER_STATE_UNSPECIFIED),
+            )),
+        ]  # fmt: skip
+        chat = Conversation(service)
+        rid = await chat.send("MynaEdge.IdentityVerifiedTransfer", TRANSFER)
+        done = await chat.completion(rid)
+        events = [m for m in chat.of(rid) if m["header"]["type"] == "event"]
+        assert [e["header"]["name"] for e in events] == [
+            "MynaEdge.CredentialEvent", "MynaEdge.PromptEvent", "MynaEdge.FailureEvent",
+        ]  # fmt: skip
+        assert events[0]["payload"] == {"kind": "iphone", "userVerification": "onDevice"}
+        shown = events[1]["payload"]
+        assert shown["prompt"] == "approveOnPhone"
+        assert shown["answerable"] is False  # display only: the phone answers, not the ATM
+        assert shown["message"]["key"] == "prompt.approve_on_phone"
+        assert code(done) == "canceled"
+        assert done["header"]["errorDescription"] == "declined_on_phone"
+        assert done["payload"]["reason"] == "declinedOnPhone"
+        assert done["payload"]["credentialKind"] == "iphone"
+        assert done["payload"]["identityVerified"] is False
+
+    run(scenario)
+
+
+def test_a_card_and_an_android_phone_are_named_and_no_kind_is_left_out() -> None:
+    async def scenario() -> None:
+        for kind, verification, name, how in (
+            (tpb.CREDENTIAL_KIND_CARD, tpb.USER_VERIFICATION_PIN_PAD, "card", "pinPad"),
+            (tpb.CREDENTIAL_KIND_ANDROID, tpb.USER_VERIFICATION_PIN_PAD, "android", "pinPad"),
+        ):
+            agent = FakeAgent()
+            agent.stream = [
+                response(event=tpb.FlowEvent(credential=tpb.CredentialEvent(
+                    kind=kind, user_verification=verification,
+                ))),
+                response(completion=COMMITTED),
+            ]  # fmt: skip
+            chat = Conversation(TransferService("MynaEdge", ("MynaEdge",), "reader", agent))
+            rid = await chat.send("MynaEdge.IdentityVerifiedTransfer", TRANSFER)
+            done = await chat.completion(rid)
+            (event,) = [m for m in chat.of(rid) if m["header"]["type"] == "event"]
+            assert event["payload"] == {"kind": name, "userVerification": how}
+            assert code(done) == "success"
+            assert "credentialKind" not in done["payload"]  # the agent named none
+        # every kind the agent can name has a name here (a new one would fail the schema)
+        named = {v.name for v in tpb.CredentialKind.DESCRIPTOR.values if v.number}
+        assert named == {
+            "CREDENTIAL_KIND_CARD",
+            "CREDENTIAL_KIND_ANDROID",
+            "CREDENTIAL_KIND_IPHONE",
+        }
+
+    run(scenario)
+
+
 def test_an_agent_refusal_names_the_offending_field() -> None:
     async def scenario() -> None:
         agent = FakeAgent()
