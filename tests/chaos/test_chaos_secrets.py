@@ -14,13 +14,19 @@ secret inside an SQLite database and a longer base64 blob) and require the
 hit, so "zero hits" means something; the scenario itself also requires the
 OTPs it legitimately sends to the verifier to show up in that capture,
 proving the capture is plaintext and read. For the counter desk, a secret
-planted in a copy of the run's own AML file and log must be found.
+planted in a copy of the run's own AML file and log must be found. The MFP
+(issue 14) must really have issued (journaled as completed and charged, the
+page in CUPS's and ippeveprinter's logs, the PDF in the centre-to-municipality
+capture), a PIN planted in a copy of its log must be found, and the
+resident's name and address must be in none of its log, journal and
+electronic journal (the operator gets the serial, the kind and the fee).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import importlib.util
 import json
 import random
 import shutil
@@ -36,6 +42,8 @@ from cryptography.x509.oid import NameOID
 from hw_sim.card import get_profile
 from hw_sim.devices.controller import find_micropython
 from hw_sim.devices.errors import MicroPythonMissingError
+from hw_sim.printing import engine_tools
+from myna_edge.chaos.secrets.mfp import MFP
 from myna_edge.chaos.secrets.scan import encodings_found, scan, variants
 from myna_edge.chaos.secrets.scenario import SECRETS, run_scenario
 from tests.prerequisites import missing_prerequisite
@@ -178,14 +186,23 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object
         find_micropython()
     except MicroPythonMissingError:
         missing_prerequisite("the MicroPython unix port (the ATM's keypad board)")
+    _mfp_prerequisites()
     workdir = tmp_path_factory.mktemp("secrets")
     return run_scenario(20261127, 1, workdir), workdir / "stack"
+
+
+def _mfp_prerequisites() -> None:
+    missing = [tool for tool, path in engine_tools().items() if path is None]
+    if importlib.util.find_spec("cups") is None:
+        missing.append("pycups")
+    if missing:
+        missing_prerequisite(f"the MFP's print engine needs {', '.join(missing)}")
 
 
 def test_every_flow_leaves_no_secret_anywhere(campaign: tuple[dict[str, object], Path]) -> None:
     figures, _ = campaign
     assert figures["flows"] == {
-        "readings": 1, "transfers": 1, "counter_checks": 2, "resets": 2,
+        "readings": 1, "transfers": 1, "counter_checks": 2, "issuances": 1, "resets": 2,
         "android_readings": 1, "android_transfers": 1,
     }  # fmt: skip
     assert figures["hits"] == 0
@@ -266,3 +283,58 @@ def test_a_counter_leak_in_a_copy_of_the_output_fails_the_scan(
         (AML, "ascii"),
         ("logs/counter.log", "HEX spaced"),
     }
+
+
+def test_the_mfp_issued_printed_and_charged(campaign: tuple[dict[str, object], Path]) -> None:
+    """Issue 14: zero hits mean something only if the issuance ran through every part."""
+    figures, stack = campaign
+    serials = figures["issued_serials"]
+    assert isinstance(serials, list)
+    assert len(serials) == 1
+    serial = serials[0]
+    ends = [
+        line
+        for line in (stack / MFP / "ej.txt").read_text(encoding="utf-8").splitlines()
+        if " ISSUE-END " in line
+    ]
+    assert len(ends) == 1
+    assert f"serial={serial} kind=RESIDENT_RECORD" in ends[0]
+    assert "outcome=completed" in ends[0]
+    assert "charged=True" in ends[0]
+    log = (stack / "logs" / f"{MFP}.log").read_text(encoding="utf-8")
+    assert "issue proving -> enter_pin" in log  # the wrong PIN was typed, then the right one
+    for name in ("page_log", "ippeveprinter.log"):  # CUPS printed it, ippeveprinter took it
+        assert serial in (stack / "print-engine" / name).read_text(encoding="utf-8")
+    # the centre-to-municipality capture is plaintext: the document crossed it
+    assert b"%PDF" in (stack / "captures" / "municipal" / "server-to-client.bin").read_bytes()
+    for part in ("logs/municipal.log", "municipal/ledger.sqlite", "verifier/verifier.sqlite"):
+        assert (stack / part).stat().st_size > 0, part
+
+
+def test_the_mfp_keeps_no_name_or_address(campaign: tuple[dict[str, object], Path]) -> None:
+    """The operator's side gets the serial, the kind and the fee, never the document's content."""
+    _, stack = campaign
+    person = get_profile("default").person
+    personal = [person.name, person.name.split()[0], person.address]
+    for part in ("logs/mfp.log", "mfp/ej.txt", "mfp/journal.sqlite"):
+        data = (stack / part).read_bytes()
+        assert data
+        for value in personal:
+            assert encodings_found(data, value) == [], (part, value)
+    answers = (stack / "client" / "answers.txt").read_bytes()
+    assert person.address.encode() in answers  # the search itself can see them (a reading)
+
+
+@pytest.mark.parametrize("label", ["auth_pin", "wrong_auth_pin"])
+def test_a_pin_in_a_copy_of_the_mfp_log_fails_the_scan(
+    campaign: tuple[dict[str, object], Path], tmp_path: Path, label: str
+) -> None:
+    """Plant the holder's auth PIN (or the wrong one) in a copy of the MFP's log: it is found."""
+    _, stack = campaign
+    copy = tmp_path / "stack"
+    shutil.copytree(stack, copy)
+    secret = SECRETS[label]
+    with (copy / "logs" / f"{MFP}.log").open("a", encoding="utf-8") as log:
+        log.write(f"DEBUG host.flows.issue: proving with pin={secret}\n")
+    hits, _, _ = scan(copy, SECRETS)
+    assert (f"logs/{MFP}.log", "ascii") in {(h.path, h.encoding) for h in hits if h.label == label}

@@ -3,8 +3,13 @@
 
 * ``scenario``: ``run_scenario`` (listed in ``myna_edge.chaos.SCENARIOS``) and
   the card's distinctive secrets;
-* ``stack``: the verifier and two agents as TRACE-logging processes behind
-  recording relays, and every flow driven through the terminal API;
+* ``stack``: the verifier, the municipality and four agents as
+  TRACE-logging processes behind recording relays, and every flow driven
+  through the terminal API;
+* ``mfp``: the MFP's certificate issuance (issue 14): the municipality's
+  files, the print engine and the ccTalk bus, the check that it issued;
+* ``open_hours``: ``myna-edge`` with the service hours open, for the
+  centre and the municipality processes;
 * ``scan``: every encoding of every secret, searched in every file; also used
   by the unit tests that prove a secret is absent from logs and reprs.
 

@@ -156,10 +156,15 @@ def scan(folder: Path, secrets: dict[str, str]) -> tuple[list[Hit], int, int]:
 
 
 class RecordingRelay:
-    """127.0.0.1:ephemeral -> ``target_port``, appending each direction to a file."""
+    """127.0.0.1:ephemeral -> ``target_port``, appending each direction to a file.
+
+    ``target_port`` may be set after the start, before the first connection:
+    a server started later on a port of its own choosing (no port picked
+    ahead that another process could take meanwhile).
+    """
 
     def __init__(self, target_port: int, capture: Path) -> None:
-        self._target = ("127.0.0.1", target_port)
+        self.target_port = target_port
         self._capture = capture
         capture.mkdir(parents=True, exist_ok=True)
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -183,7 +188,7 @@ class RecordingRelay:
             except OSError:
                 return
             try:
-                server = socket.create_connection(self._target, timeout=5)
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
             except OSError:
                 client.close()
                 continue
@@ -216,10 +221,16 @@ class RecordingRelay:
     def close(self) -> None:
         """Stop accepting, close every connection and join the threads; harmless twice."""
         self._closed = True
+        # shutdown, not only close: on Linux closing a socket does not wake a
+        # thread blocked in its accept() or recv(), and each join then waits 5 s.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
             sock.close()
         for thread in self._threads:
             thread.join(timeout=5)

@@ -10,7 +10,11 @@ TRACE (``-vvv``) to files, and drives every flow through the terminal API: a
 card reading with a wrong card-info PIN first (so an error path runs), an
 identity-verified transfer (password on the board's keypad), counter checks
 (issue 21: 照合番号B with a wrong code first, then with the holder's 4-digit PIN
-as well), and a PIN reset in each direction under the OTP policy (booked by
+as well), certificate issuance at a convenience-store MFP (issue 14: an
+agent on the kiosk profile with an ``[issuance]`` desk, a wrong auth PIN
+first, one 住民票の写し from the reference municipality process, paid in
+through the ccTalk emulator and printed through CUPS to ``ippeveprinter``;
+``mfp``), and a PIN reset in each direction under the OTP policy (booked by
 the simulated phone, OTPs entered at the kiosk). Then the holder's Android
 phone (issue 15) takes the card's place on the kiosk's and the ATM's
 readers: a reading with proof (its own PIN, a wrong one first) and a
@@ -24,7 +28,9 @@ client and the agents and between the agents and the verifier; the verifier
 runs ``insecure_dev`` (plaintext) for this run only, so the capture holds
 bytes a scan can read. Then every file under the stack folder is scanned
 (logs = the processes' stderr, the agents' journals and their WAL, the
-electronic journals, the desk's AML file, the verifier database, captures,
+electronic journals, the desk's AML file, the verifier database (the
+centre's audit), the municipality's log and ledger, cupsd's and
+ippeveprinter's logs, captures (also centre to municipality),
 the client's record of every answer and exception text) for every secret in
 every encoding of ``scan``.
 
@@ -57,6 +63,7 @@ _PHONE: Final = get_profile(ANDROID)  # set on the phone: the profile's own PIN 
 #: The card's secrets for the run (labels -> values); chosen to occur nowhere else.
 SECRETS: Final[dict[str, str]] = {
     "auth_pin": "7294",
+    "wrong_auth_pin": "4682",
     "card_info_pin": "8163",
     "wrong_card_info_pin": "6057",
     "signing_password": "QZ7XW3KV9J",
@@ -82,6 +89,7 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
             world = stack.enter_context(SecretsStack(workdir / "stack", card_home, SECRETS))
             flows = world.run_flows(count, seed)
             otps = world.otps
+            issued = world.issued
         hits, files, scanned = scan(workdir / "stack", {**SECRETS, **otps})
     finally:
         if previous is None:
@@ -93,6 +101,7 @@ def run_scenario(seed: int, count: int, workdir: Path) -> dict[str, object]:
     figures: dict[str, object] = {
         "seed": seed,
         "flows": flows,
+        "issued_serials": issued,
         "secrets": len(SECRETS) + len(otps),
         "encodings_per_secret": len(variants(SECRETS["auth_pin"])),
         "files_scanned": files,

@@ -12,8 +12,13 @@ photo in its AML file, so the scan reads the most a desk can write. The
 kiosk's and the ATM's readers are simulator slots (``sim://?slot=``), so the
 same agents later take the holder's Android phone (issue 15: its own PIN and
 password, typed at the kiosk and on the board's keypad) instead of the card,
-without another process to start. Processes are ``python -m myna_edge -vvv
-...`` with stderr to ``logs/*.log``; each is stopped by its PID. The phone
+without another process to start. A fourth agent is the convenience-store
+MFP (issue 14, ``mfp``): the kiosk profile with an ``[issuance]`` desk, the
+verifier in the centre role, the reference municipality as a process; its
+registry is written while the verifier and the agents start (the slow
+part), and the agents start side by side. Processes are ``python -m
+myna_edge -vvv ...`` (the centre and the municipality through
+``open_hours``) with stderr to ``logs/*.log``; each is stopped by its PID. The phone
 side of the reset (booking with a card proof and a face match) runs in this
 process and talks to the verifier directly, not through a relay: it is not
 the terminal.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -51,6 +57,7 @@ from myna.edge.v1 import verifier_pb2 as vpb
 from myna.edge.v1 import verifier_pb2_grpc as vpb_grpc
 from myna_edge.chaos import ChaosInvariantError
 from myna_edge.chaos.atm import AtmApplication
+from myna_edge.chaos.secrets.mfp import MFP, MfpIssuance, issue_command
 from myna_edge.chaos.secrets.scan import RecordingRelay
 from myna_edge.chaos.stack import ROOT, free_port
 from myna_edge.demo.world import prepare_verifier
@@ -63,12 +70,15 @@ _DEV_HEADER: Final = "x-myna-dev-terminal-id"
 _DEFAULTS: Final = {PinKind.AUTH: "1234", PinKind.TEXT: "1234", PinKind.SIGN: "ABCD1234"}
 #: The phone the kiosk and the ATM take after the card (its secrets: the profile's own).
 ANDROID: Final = "android-default"
-#: The agents whose reader is a simulator slot of the same name.
-_SLOTS: Final = ("kiosk", "atm")
+#: The agents whose reader is a simulator slot of the same name (the phone's: the first two).
+_SLOTS: Final = ("kiosk", "atm", MFP)
+_PHONE_SLOTS: Final = _SLOTS[:2]
+#: The centre and the municipality: ``myna-edge`` with the service hours open (``open_hours``).
+_OPEN_HOURS: Final = "myna_edge.chaos.secrets.open_hours"
 
 
 class SecretsStack:
-    """Verifier, kiosk, ATM and counter agents as processes under ``folder``; a context manager.
+    """Verifier, municipality, kiosk, ATM, counter and MFP agents under ``folder``; a CM.
 
     ``folder`` and ``card_home`` (the simulator home the processes share, set
     as ``MYNA_EDGE_SIM_HOME`` by the caller) are emptied first: the scan must
@@ -79,10 +89,12 @@ class SecretsStack:
         self.folder, self.card_home, self.secrets = folder, card_home, secrets
         self.otps: dict[str, str] = {}
         self.captured = 0
+        self.issued: list[str] = []  # the MFP's document serials
         self._procs: list[subprocess.Popen[bytes]] = []
         self._relays: list[RecordingRelay] = []
         self._stack = contextlib.ExitStack()
         self._answers: list[str] = []
+        self.mfp = MfpIssuance(folder, card_home)
 
     # --- set-up -------------------------------------------------------------------
 
@@ -104,22 +116,28 @@ class SecretsStack:
         self._personalise_card()
         for slot in _SLOTS:
             insert_card(slot, "default", home=self.card_home)
+        # The municipality's registry is written while the verifier and the agents start.
+        registry = self.mfp.start_registry(self._stack)
         demo = prepare_verifier(self.folder / "verifier", "default")
         self._face = demo.face_key
+        self.mfp.open_devices(self._stack)  # cupsd and ippeveprinter: started once
+        # The centre connects lazily: its relay's target is the municipality's port, once known.
+        to_municipal = RecordingRelay(0, self.folder / "captures" / "municipal")
+        self._relays.append(to_municipal)
         self.verifier_port = free_port()
         (self.folder / "verifier.toml").write_text(
             f'listen = "127.0.0.1:{self.verifier_port}"\n'
             f'database = "sqlite:///{self.folder / "verifier" / "verifier.sqlite"}"\n'
             f'trust_dir = "{demo.config.trust_dir}"\n'
-            '[policy]\nreset_policy = "otp"\n',
+            '[policy]\nreset_policy = "otp"\n' + self.mfp.centre_section(to_municipal.port),
             encoding="utf-8",
         )
         # Development mode only from the command line, on loopback (issue 22).
         toml = str(self.folder / "verifier.toml")
         # JSON-lines logs (issue 16.3) for the verifier and the ATM; the kiosk logs text.
-        self._spawn(
-            "verifier", ["verifier", "--config", toml, "--insecure-dev", "--log-format", "json"]
-        )
+        # One worker: the centre's moved service hours do not reach spawned workers.
+        argv = ["verifier", "--config", toml, "--insecure-dev", "--log-format", "json"]
+        self._spawn("verifier", [*argv, "--workers", "1"], launcher=_OPEN_HOURS)
         self._wait_port(self.verifier_port)
         to_verifier = self._relay(self.verifier_port, "verifier")
         self.pad = self._stack.enter_context(SimController())
@@ -131,20 +149,24 @@ class SecretsStack:
         # The desk's [counter] section must follow the top-level keys: it goes last.
         issuer_key = sim_trust_dir("sim://default") / ISSUER_KEY_FILE
         desk = f'[counter]\nissuer_key = "{issuer_key}"\nstore_photo = true\n'
-        for profile, extra, section in (
-            ("kiosk", "reset_otp_first = true\n", ""),
+        # The MFP is an agent on the kiosk profile with an [issuance] desk (issue 14).
+        ports: dict[str, int] = {}
+        for profile, kind, extra, section in (
+            ("kiosk", "kiosk", "reset_otp_first = true\n", ""),
             (
+                "atm",
                 "atm",
                 f'controller = "{self.pad.url}"\ncontroller_key = "board.key"\n'
                 'log_format = "json"\n',
                 "",
             ),
-            ("counter", "", desk),
+            ("counter", "counter", "", desk),
+            (MFP, "kiosk", "", self.mfp.agent_section()),
         ):
             port = free_port()
             reader = f"sim://?slot={profile}" if profile in _SLOTS else "sim://default"
             (self.folder / f"{profile}.toml").write_text(
-                f'profile = "{profile}"\nterminal_id = "{profile}-01"\nreader = "{reader}"\n'
+                f'profile = "{kind}"\nterminal_id = "{profile}-01"\nreader = "{reader}"\n'
                 f'listen = "127.0.0.1:{port}"\njournal = "{profile}/journal.sqlite"\n'
                 f'electronic_journal = "{profile}/ej.txt"\n{extra}'
                 f'[verifier]\ntarget = "127.0.0.1:{to_verifier}"\ninsecure_dev = true\n'
@@ -152,12 +174,16 @@ class SecretsStack:
                 encoding="utf-8",
             )
             self._spawn(profile, ["agent", "--config", str(self.folder / f"{profile}.toml")])
+            ports[profile] = port
+        for profile, port in ports.items():  # started side by side, then waited for
             self._wait_port(port)
             channel = self._stack.enter_context(
                 grpc.insecure_channel(f"127.0.0.1:{self._relay(port, f'api-{profile}')}")
             )
             self.stubs[profile] = tpb_grpc.TerminalServiceStub(channel)
             self._wait_ready(self.stubs[profile])
+        self._spawn("municipal", self.mfp.municipal_argv(registry), launcher=_OPEN_HOURS)
+        to_municipal.target_port = self._wait_listening("municipal")
 
     def _personalise_card(self) -> None:
         """Give the (persisted) virtual card the run's distinctive secrets."""
@@ -172,14 +198,14 @@ class SecretsStack:
                 with Secret.from_text(_DEFAULTS[kind]) as old, Secret.from_text(value) as new:
                     card.change_pin(kind, old, new)
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], *, launcher: str = "myna_edge") -> None:
         logs = self.folder / "logs"
         logs.mkdir(exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with (logs / f"{name}.log").open("ab") as log:
             self._procs.append(
                 subprocess.Popen(  # noqa: S603 - our own CLI
-                    [sys.executable, "-m", "myna_edge", "-vvv", *argv],
+                    [sys.executable, "-m", launcher, "-vvv", *argv],
                     cwd=self.folder,
                     env=env,
                     stdin=subprocess.DEVNULL,
@@ -203,6 +229,19 @@ class SecretsStack:
                     return
             time.sleep(0.05)
         raise ChaosInvariantError(f"nothing listened on 127.0.0.1:{port} in time")
+
+    def _wait_listening(self, name: str, timeout: float = 30.0) -> int:
+        """The port ``name`` says it listens on (its log's line), once it does."""
+        deadline = time.monotonic() + timeout
+        log = self.folder / "logs" / f"{name}.log"
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in self._procs):
+                raise ChaosInvariantError("a stack process exited during start-up (see logs/)")
+            found = re.search(r"listening on port (\d+)", log.read_text(errors="replace"))
+            if found is not None:
+                return int(found[1])
+            time.sleep(0.05)
+        raise ChaosInvariantError(f"{name} did not listen in time")
 
     @staticmethod
     def _wait_ready(stub: tpb_grpc.TerminalServiceStub, timeout: float = 30.0) -> None:
@@ -232,6 +271,7 @@ class SecretsStack:
             relay.close()
             self.captured += relay.bytes
         self._relays.clear()
+        self.mfp.keep_engine_logs()
         self._stack.close()
         if self._answers:
             (self.folder / "client").mkdir(exist_ok=True)
@@ -283,6 +323,7 @@ class SecretsStack:
                     "counter", tpb.ExecuteRequest(request_id=rid, counter_check=check), answers
                 )
                 done["counter_checks"] += 1
+        done["issuances"] = self._run_issuances(count, seed)
         operations = (
             (vpb.RESET_OPERATION_SIGNING_PASSWORD, "auth_pin", "new_signing_password"),
             (vpb.RESET_OPERATION_AUTHENTICATION_PIN, "new_signing_password", "new_auth_pin"),
@@ -309,6 +350,22 @@ class SecretsStack:
             done["resets"] += 1
         return done | self._run_phone_flows(count, seed)
 
+    def _run_issuances(self, count: int, seed: int) -> int:
+        """``count`` 住民票の写し at the MFP (a wrong auth PIN first in the first), paid, printed.
+
+        Before the resets: the right PIN is still ``auth_pin``.
+        """
+        for index in range(count):
+            wrong = [self.secrets["wrong_auth_pin"]] if index == 0 else []
+            answers = {tpb.PROMPT_TYPE_AUTH_PIN: [*wrong, self.secrets["auth_pin"]]}
+            request = tpb.ExecuteRequest(
+                request_id=f"issue-{seed}-{index}", issue_certificate=issue_command()
+            )
+            with self.mfp.resident_pays():
+                last = self._execute(MFP, request, answers)
+            self.issued.append(self.mfp.check_issued(last))
+        return count
+
     def _run_phone_flows(self, count: int, seed: int) -> dict[str, int]:
         """The holder's Android phone on the kiosk's and the ATM's readers: ``count`` of each.
 
@@ -319,7 +376,7 @@ class SecretsStack:
         phone, not the card: the completion's and the electronic journal's
         credential kind say so.
         """
-        for slot in _SLOTS:
+        for slot in _PHONE_SLOTS:
             insert_card(slot, ANDROID, home=self.card_home)
         done = {"android_readings": 0, "android_transfers": 0}
         for index in range(count):
