@@ -20,6 +20,8 @@ File layout (paths relative to the file)::
     centre_ca = "tls/centre-ca.pem"          # the CA of the centre's client certificate
     [fees]                                   # yen per copy
     resident_record = 200; seal_registration = 200; tax = 200; family_register = 350
+    [service_hours]                          # JST; default the national 06:30-23:00
+    opens = "06:30"; closes = "23:00"; year_end_closed = true
     [metrics]                                # off unless listen is given (or --metrics)
     listen = "127.0.0.1:9465"; allow = []    # a non-loopback listen needs allow (networks)
 """
@@ -40,7 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from municipal.document.content import DocumentKind
 from municipal.errors import MunicipalConfigError
-from municipal.fees import MAX_COPIES, FeeTable
+from municipal.fees import MAX_COPIES, NATIONAL_HOURS, FeeTable, ServiceHours
 from municipal.topology import MAX_REPLICAS, check_declared_topology
 from myna_metrics import MetricsConfig
 
@@ -102,6 +104,20 @@ class _FeesFile(msgspec.Struct, forbid_unknown_fields=True):
     family_register: _Yen | None = None
 
 
+_Clock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class _HoursFile(msgspec.Struct, forbid_unknown_fields=True):
+    opens: _Clock = "06:30"
+    closes: _Clock = "23:00"
+    year_end_closed: bool = True
+
+
+def _minute(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
 class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True):
     registry: _Path
     signing_key: _Path
@@ -113,6 +129,7 @@ class _ConfigFile(msgspec.Struct, forbid_unknown_fields=True):
     replicas: Annotated[int, msgspec.Meta(ge=1, le=MAX_REPLICAS)] = 1
     tls: _TlsFile | None = None
     fees: _FeesFile | None = None
+    service_hours: _HoursFile | None = None
     metrics: _MetricsFile | None = None
 
 
@@ -142,12 +159,20 @@ def load_config(path: Path) -> MunicipalConfig:
     def resolve(value: str) -> Path:
         return base / value
 
-    fees = FeeTable(max_copies=parsed.max_copies)
+    hours = NATIONAL_HOURS
+    if parsed.service_hours is not None:
+        given = parsed.service_hours
+        try:
+            hours = ServiceHours(_minute(given.opens), _minute(given.closes), given.year_end_closed)
+        except ValueError as exc:
+            raise MunicipalConfigError(f"{path.name}: {exc}") from None
+    fees = FeeTable(max_copies=parsed.max_copies, hours=hours)
     if parsed.fees is not None:
         table = {kind: getattr(parsed.fees, kind.value) for kind in DocumentKind}
         fees = FeeTable(
             fees=MappingProxyType({k: v for k, v in table.items() if v is not None}),
             max_copies=parsed.max_copies,
+            hours=hours,
         )
     tls = None
     if parsed.tls is not None:

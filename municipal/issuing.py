@@ -137,7 +137,7 @@ class IssuingOffice:
         Raises:
             RefusedError: OUTSIDE_SERVICE_HOURS, NOT_A_RESIDENT, COUNTER_ONLY.
         """
-        check_service_hours(self._clock())
+        check_service_hours(self._clock(), self._fees.hours)
         resident = self._resident(link)
         return tuple(
             Offer(kind=kind, fee_yen_per_copy=fee)
@@ -155,7 +155,7 @@ class IssuingOffice:
 
         def build(number: int) -> IssuedDocument:
             now = self._clock()
-            check_service_hours(now)
+            check_service_hours(now, self._fees.hours)
             resident = self._resident(request.link)
             refusal = self._refusal_for(resident, request.kind)
             if refusal is not None:

@@ -234,7 +234,7 @@ def _open_now(core: Core) -> bool:
     """Whether the centre is open now, on the hours clock (``IssuanceConfig.hours_clock``)."""
     config = core.config.issuance
     clock = config.hours_clock if config is not None and config.hours_clock else core.now
-    return in_service_hours(clock())
+    return in_service_hours(clock(), config.service_hours if config is not None else None)
 
 
 def centre_config(core: Core) -> IssuanceConfig:

@@ -10,6 +10,10 @@ and stays small; this one is the centre role's (issue 14). The file::
     session_ttl_seconds = 600             # a proven session serves this long
     call_timeout_seconds = 10             # one municipal call
     outbox_max_attempts = 20              # a Record/Void is retried this often, then audited
+    [issuance.service_hours]              # JST; default コンビニ交付's 06:30-23:00
+    opens = "06:30"
+    closes = "23:00"                      # "24:00": until midnight
+    year_end_closed = true                # 12/29-1/3
     [issuance.municipalities.131016]
     name = "東京都千代田区"
     address = "10.1.2.3:50061"
@@ -36,6 +40,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from verifier.errors import ConfigError
+from verifier.issuance_port import ServiceHours
 
 __all__ = [
     "IssuanceConfig",
@@ -78,6 +83,7 @@ class IssuanceConfig:
     #: injectable so tests run at noon JST whatever the real time, while
     #: certificates and CRLs are still checked against the real one.
     hours_clock: Callable[[], dt.datetime] | None = field(default=None, compare=False)
+    service_hours: ServiceHours = field(default_factory=ServiceHours)
     routes: dict[str, MunicipalityRoute] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -96,6 +102,20 @@ class _RouteFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_onl
     plaintext: bool = False
 
 
+_Clock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class _HoursFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    opens: _Clock = "06:30"
+    closes: _Clock = "23:00"
+    year_end_closed: bool = True
+
+    def hours(self) -> ServiceHours:
+        """The checked hours (ValueError when they do not open before they close)."""
+        (oh, om), (ch, cm) = (map(int, t.split(":")) for t in (self.opens, self.closes))
+        return ServiceHours(oh * 60 + om, ch * 60 + cm, self.year_end_closed)
+
+
 class IssuanceFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
     """The ``[issuance]`` table as the file gives it (``verifier.config`` embeds it)."""
 
@@ -105,6 +125,7 @@ class IssuanceFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_o
     call_timeout_seconds: _Positive = 10.0
     outbox_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20
     pending_timeout_seconds: _Positive = 120.0
+    service_hours: _HoursFile | UnsetType = UNSET
     municipalities: dict[str, _RouteFile] = {}
 
 
@@ -139,12 +160,19 @@ def issuance_from_file(source: Path, section: IssuanceFile | UnsetType) -> Issua
                 " are required (the centre authenticates with mTLS)"
             )
         routes.append(route)
+    hours = ServiceHours()
+    if not isinstance(section.service_hours, UnsetType):
+        try:
+            hours = section.service_hours.hours()
+        except ValueError as exc:
+            raise ConfigError(f"{source}: issuance.{exc}") from None
     return IssuanceConfig(
         municipalities=tuple(routes),
         session_ttl_seconds=section.session_ttl_seconds,
         call_timeout_seconds=section.call_timeout_seconds,
         outbox_max_attempts=section.outbox_max_attempts,
         pending_timeout_seconds=section.pending_timeout_seconds,
+        service_hours=hours,
     )
 
 

@@ -28,22 +28,39 @@ __all__ = [
     "MunicipalityUnavailableError",
     "Offer",
     "PrintedAnswer",
+    "ServiceHours",
     "in_service_hours",
 ]
 
 JST: Final = dt.timezone(dt.timedelta(hours=9), "JST")
-#: コンビニ交付's hours (J-LIS): 6:30-23:00 every day, closed 12/29-1/3.
-_OPENS: Final = dt.time(6, 30)
-_CLOSES: Final = dt.time(23, 0)
 
 
-def in_service_hours(now: dt.datetime) -> bool:
-    """Whether ``now`` (any zone) is inside the centre's service hours, read in JST."""
+@dataclass(frozen=True)
+class ServiceHours:
+    """The centre's hours in minutes after midnight JST (``closes_minute`` may be 1440).
+
+    The default is コンビニ交付's (J-LIS): 6:30-23:00 every day, closed
+    12/29-1/3. ``[issuance.service_hours]`` changes it (a test stack opens
+    all day; the municipalities keep their own hours as well).
+    """
+
+    opens_minute: int = 6 * 60 + 30
+    closes_minute: int = 23 * 60
+    year_end_closed: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.opens_minute < self.closes_minute <= 24 * 60:
+            raise ValueError("service hours: opens before closes, within one day")
+
+
+def in_service_hours(now: dt.datetime, hours: ServiceHours | None = None) -> bool:
+    """Whether ``now`` (any zone) is inside the centre's service ``hours``, read in JST."""
+    hours = hours or ServiceHours()
     local = now.astimezone(JST)
     month_day = (local.month, local.day)
-    if month_day >= (12, 29) or month_day <= (1, 3):
+    if hours.year_end_closed and (month_day >= (12, 29) or month_day <= (1, 3)):
         return False
-    return _OPENS <= local.time() < _CLOSES
+    return hours.opens_minute <= local.hour * 60 + local.minute < hours.closes_minute
 
 
 class MunicipalityUnavailableError(VerifierError):

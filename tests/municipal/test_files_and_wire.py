@@ -17,6 +17,7 @@ import pytest
 from municipal.config import load_config
 from municipal.document.content import DocumentKind
 from municipal.errors import MunicipalConfigError, Refusal
+from municipal.fees import JST
 from municipal.issuing import HouseholdScope, Municipality
 from municipal.ledger import DocumentState, PrintFailure
 from municipal.registry import CertificateLink, Resident
@@ -131,6 +132,9 @@ def test_the_deploy_example_loads() -> None:
         'registry = "r.json"\nsigning_key = "k.pem"\n[fees]\ntax = "200"\n',
         'registry = "r.json"\n',
         "registry = [",
+        'registry = "r.json"\nsigning_key = "k.pem"\n[service_hours]\ncloses = "24:30"\n',
+        'registry = "r.json"\nsigning_key = "k.pem"\n[service_hours]\nopens = "23:00"\n'
+        'closes = "22:00"\n',
     ],
 )
 def test_a_bad_configuration_is_refused(tmp_path: Path, text: str) -> None:
@@ -138,3 +142,20 @@ def test_a_bad_configuration_is_refused(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(MunicipalConfigError):
         load_config(path)
+
+
+def test_service_hours_come_from_the_file(tmp_path: Path) -> None:
+    base = 'registry = "r.json"\nsigning_key = "k.pem"\n'
+    path = tmp_path / "municipal.toml"
+    path.write_text(base, encoding="utf-8")
+    night = dt.datetime(2026, 12, 7, 4, 30, tzinfo=JST)
+    assert not load_config(path).fees.hours.open_at(night)  # the national hours by default
+    path.write_text(base + '[service_hours]\nopens = "09:00"\ncloses = "17:00"\n', encoding="utf-8")
+    office_hours = load_config(path).fees.hours
+    assert not office_hours.open_at(dt.datetime(2026, 12, 7, 8, 59, tzinfo=JST))
+    assert office_hours.open_at(dt.datetime(2026, 12, 7, 16, 59, tzinfo=JST))
+    path.write_text(
+        base + '[service_hours]\nopens = "00:00"\ncloses = "24:00"\nyear_end_closed = false\n',
+        encoding="utf-8",
+    )
+    assert load_config(path).fees.hours.open_at(dt.datetime(2026, 12, 31, 4, 30, tzinfo=JST))

@@ -8,8 +8,6 @@
   through the terminal API;
 * ``mfp``: the MFP's certificate issuance (issue 14): the municipality's
   files, the print engine and the ccTalk bus, the check that it issued;
-* ``open_hours``: ``myna-edge`` with the service hours open, for the
-  centre and the municipality processes;
 * ``scan``: every encoding of every secret, searched in every file; also used
   by the unit tests that prove a secret is absent from logs and reprs.
 

@@ -13,8 +13,9 @@ terminal ``mfp-01``. Its devices are ``IssueDevices`` (reused from the
 demo): the ccTalk bus emulator on a pty, which this process feeds with the
 resident's 1,000-yen bill once the acceptor is enabled, and the print
 engine (a private cupsd and ``ippeveprinter``), started once. The centre
-and the municipality run through ``open_hours`` (the service hours read at
-noon JST when the campaign runs at night).
+and the municipality are configured open all day, every day
+(``[issuance.service_hours]``, ``[service_hours]``), so a run at night is
+not refused.
 
 What joins the scan: the municipality's log and ledger, the centre's audit
 (the verifier database), the MFP agent's journal, electronic journal and
@@ -58,6 +59,8 @@ __all__ = ["MFP", "MfpIssuance", "issue_command"]
 MFP: Final = "mfp"
 _FOLDER: Final = "municipal"
 _REGISTRY_TIMEOUT: Final = 120.0  # seconds: every catalogue card is opened once
+#: Open all day, every day (a campaign runs at any hour; production keeps the national hours).
+_ALL_DAY: Final = '[service_hours]\nopens = "00:00"\ncloses = "24:00"\nyear_end_closed = false\n'
 
 
 def issue_command() -> tpb.IssueCertificateCommand:
@@ -134,7 +137,7 @@ class MfpIssuance:
         write_private(root / "signing.key.pem", key)
         (root / "municipal.toml").write_text(
             'registry = "registry.json"\nsigning_key = "signing.key.pem"\n'
-            f'listen = "127.0.0.1:0"\ndatabase = "sqlite:///{self.ledger}"\n',
+            f'listen = "127.0.0.1:0"\ndatabase = "sqlite:///{self.ledger}"\n' + _ALL_DAY,
             encoding="utf-8",
         )
         return ["municipal", "--config", str(root / "municipal.toml"), "--insecure-dev"]
@@ -146,6 +149,7 @@ class MfpIssuance:
         return (
             f"[issuance.municipalities.{code}]\n"
             f'address = "127.0.0.1:{municipal_port}"\nplaintext = true\n'
+            + _ALL_DAY.replace("[service_hours]", "[issuance.service_hours]")
         )
 
     def agent_section(self) -> str:

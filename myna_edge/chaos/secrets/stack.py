@@ -17,8 +17,8 @@ MFP (issue 14, ``mfp``): the kiosk profile with an ``[issuance]`` desk, the
 verifier in the centre role, the reference municipality as a process; its
 registry is written while the verifier and the agents start (the slow
 part), and the agents start side by side. Processes are ``python -m
-myna_edge -vvv ...`` (the centre and the municipality through
-``open_hours``) with stderr to ``logs/*.log``; each is stopped by its PID. The phone
+myna_edge -vvv ...`` (the centre and the municipality configured open all
+day) with stderr to ``logs/*.log``; each is stopped by its PID. The phone
 side of the reset (booking with a card proof and a face match) runs in this
 process and talks to the verifier directly, not through a relay: it is not
 the terminal.
@@ -73,8 +73,6 @@ ANDROID: Final = "android-default"
 #: The agents whose reader is a simulator slot of the same name (the phone's: the first two).
 _SLOTS: Final = ("kiosk", "atm", MFP)
 _PHONE_SLOTS: Final = _SLOTS[:2]
-#: The centre and the municipality: ``myna-edge`` with the service hours open (``open_hours``).
-_OPEN_HOURS: Final = "myna_edge.chaos.secrets.open_hours"
 
 
 class SecretsStack:
@@ -135,9 +133,8 @@ class SecretsStack:
         # Development mode only from the command line, on loopback (issue 22).
         toml = str(self.folder / "verifier.toml")
         # JSON-lines logs (issue 16.3) for the verifier and the ATM; the kiosk logs text.
-        # One worker: the centre's moved service hours do not reach spawned workers.
         argv = ["verifier", "--config", toml, "--insecure-dev", "--log-format", "json"]
-        self._spawn("verifier", [*argv, "--workers", "1"], launcher=_OPEN_HOURS)
+        self._spawn("verifier", argv)
         self._wait_port(self.verifier_port)
         to_verifier = self._relay(self.verifier_port, "verifier")
         self.pad = self._stack.enter_context(SimController())
@@ -182,7 +179,7 @@ class SecretsStack:
             )
             self.stubs[profile] = tpb_grpc.TerminalServiceStub(channel)
             self._wait_ready(self.stubs[profile])
-        self._spawn("municipal", self.mfp.municipal_argv(registry), launcher=_OPEN_HOURS)
+        self._spawn("municipal", self.mfp.municipal_argv(registry))
         to_municipal.target_port = self._wait_listening("municipal")
 
     def _personalise_card(self) -> None:
@@ -198,14 +195,14 @@ class SecretsStack:
                 with Secret.from_text(_DEFAULTS[kind]) as old, Secret.from_text(value) as new:
                     card.change_pin(kind, old, new)
 
-    def _spawn(self, name: str, argv: list[str], *, launcher: str = "myna_edge") -> None:
+    def _spawn(self, name: str, argv: list[str]) -> None:
         logs = self.folder / "logs"
         logs.mkdir(exist_ok=True)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         with (logs / f"{name}.log").open("ab") as log:
             self._procs.append(
                 subprocess.Popen(  # noqa: S603 - our own CLI
-                    [sys.executable, "-m", launcher, "-vvv", *argv],
+                    [sys.executable, "-m", "myna_edge", "-vvv", *argv],
                     cwd=self.folder,
                     env=env,
                     stdin=subprocess.DEVNULL,

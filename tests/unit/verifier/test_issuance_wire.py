@@ -9,6 +9,7 @@ section's schema and the request validators' refusals.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from verifier.config import load_config
 from verifier.errors import ConfigError, InvalidRequestError
 from verifier.issuance_codes import IssuanceState
 from verifier.issuance_config import check_plaintext
+from verifier.issuance_port import JST, in_service_hours
 
 # (table, the proto enum, the proto names' prefix, members deliberately not on the wire)
 TABLES: list[tuple[Any, Any, str, frozenset[Any]]] = [
@@ -97,11 +99,28 @@ def test_the_issuance_section_routes_by_code_with_paths_relative_to_the_file(
         ('[issuance.municipalities.131016]\naddress = "h:1"\n', "ca, client_cert"),
         ("[issuance]\nsurprise = 1\n", "issuance.surprise: unknown key"),
         ("[issuance]\noutbox_max_attempts = 0\n", "issuance.outbox_max_attempts"),
+        ('[issuance.service_hours]\nopens = "25:00"\n', "issuance.service_hours.opens"),
+        ('[issuance.service_hours]\nopens = "23:00"\ncloses = "06:30"\n', "opens before closes"),
     ],
 )
 def test_a_bad_issuance_section_is_refused_by_name(tmp_path: Path, text: str, names: str) -> None:
     with pytest.raises(ConfigError, match=names):
         load_config(_write(tmp_path, text))
+
+
+def test_the_service_hours_are_the_national_ones_unless_the_file_says(tmp_path: Path) -> None:
+    national = load_config(_write(tmp_path, "[issuance]\n")).issuance
+    assert national is not None
+    night = dt.datetime(2026, 12, 7, 4, 30, tzinfo=JST)
+    noon_year_end = dt.datetime(2026, 12, 30, 12, 0, tzinfo=JST)
+    assert not in_service_hours(night, national.service_hours)
+    assert not in_service_hours(noon_year_end, national.service_hours)
+    text = '[issuance.service_hours]\nopens = "00:00"\ncloses = "24:00"\nyear_end_closed = false\n'
+    all_day = load_config(_write(tmp_path, text)).issuance
+    assert all_day is not None
+    assert in_service_hours(night, all_day.service_hours)
+    assert in_service_hours(noon_year_end, all_day.service_hours)
+    assert in_service_hours(dt.datetime(2026, 12, 7, 23, 59, tzinfo=JST), all_day.service_hours)
 
 
 def test_plaintext_routes_only_in_development_on_loopback(tmp_path: Path) -> None:
