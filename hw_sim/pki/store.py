@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 from collections.abc import Iterator
@@ -129,17 +130,33 @@ def certificate_pem(certificate: x509.Certificate) -> bytes:
 
 
 def load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    """Load an RSA private key from a PEM file.
+    """Load an RSA private key from a PEM file (cached while the file is unchanged).
+
+    Why the cache: every card opened from the catalogue opens its PKI, and
+    loading an RSA key checks it (about 70 ms here); a registry of the whole
+    catalogue loaded the same CA keys 58 times. The cache is keyed by the
+    file's identity and change time, so a regenerated PKI is read afresh.
 
     Raises:
         PkiCacheError: the file is missing, not PEM, or not an RSA key.
     """
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
+        stat = path.stat()
+    except OSError as exc:
         raise PkiCacheError(f"cannot load the key {path.name}") from exc
+    return _load_key(str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_key(path: str, inode: int, mtime_ns: int, size: int) -> rsa.RSAPrivateKey:
+    del inode, mtime_ns, size  # the cache key: a changed file is loaded again
+    name = Path(path).name
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise PkiCacheError(f"cannot load the key {name}") from exc
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise PkiCacheError(f"{path.name} is not an RSA key")
+        raise PkiCacheError(f"{name} is not an RSA key")
     return key
 
 
