@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 import grpc
 from cryptography.hazmat.primitives import serialization
@@ -42,7 +43,7 @@ from verifier.metrics import VerifierMetrics
 from verifier.pki import KINDS, TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker
 from verifier.service import INSECURE_DEV_METADATA_KEY, VerifierServicer
-from verifier.storage import open_storage
+from verifier.storage import Transaction, open_storage
 from verifier.tls import service_material
 from verifier.tracing import VerifierTracing
 
@@ -55,6 +56,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+#: Rows one sweeper step expires or purges (one group-commit unit: a few ms of writer time).
+_SWEEP_BATCH: Final = 64
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["VerifierService"].full_name
 #: Health service names ``<prefix><pid>``: one per worker process.
@@ -284,12 +287,32 @@ class VerifierServer:
         A session is forgotten one nonce lifetime after it expired, so a late
         call still hears NONCE_EXPIRED for a while, and the table holds only
         live sessions plus that margin, however many a terminal opens.
+
+        Why in small steps (issue 18): one transaction for the whole sweep
+        held SQLite's writer (and its own fsync) for 150-195 ms after a burst
+        of sessions expired, stalling every call queued behind it. Each step
+        now handles at most ``_SWEEP_BATCH`` rows as one unit of the storage's
+        group commit (``Storage.submit``: it shares a batch's fsync and waits
+        its turn like a call), and the next step queues behind whatever
+        arrived meanwhile. Each expiry still changes its state and writes its
+        audit row in one unit. Blocks: call it off the event loop.
         """
-        with self.core.storage.transaction() as tx:
-            done = transfers.expire(self.core, tx)
-            now_us = to_us(self.core.now())
-            tx.purge_keys(now_us - int(idempotency_ttl_seconds * 1_000_000))
-            tx.purge_sessions(now_us - int(self.config.policy.nonce_ttl_seconds * 1_000_000))
+        storage, policy = self.core.storage, self.config.policy
+
+        def steps(work: Callable[[Transaction], int]) -> int:
+            total = 0
+            while True:
+                count = storage.submit(work).result()
+                total += count
+                if count < _SWEEP_BATCH:
+                    return total
+
+        done = steps(lambda tx: transfers.expire(self.core, tx, _SWEEP_BATCH))
+        now_us = to_us(self.core.now())
+        keys_before = now_us - int(idempotency_ttl_seconds * 1_000_000)
+        sessions_before = now_us - int(policy.nonce_ttl_seconds * 1_000_000)
+        steps(lambda tx: tx.purge_keys(keys_before, _SWEEP_BATCH))
+        steps(lambda tx: tx.purge_sessions(sessions_before, _SWEEP_BATCH))
         return done
 
     async def wait(self) -> None:

@@ -145,13 +145,21 @@ def use_session(
     so a bad signature burns it too.
     """
     now = core.now()
-    session = tx.get_session(session_id)
+    # The usual case in one statement: the usable session, consumed (issue 18).
+    session = tx.take_session(
+        session_id, terminal_id=terminal_id, purpose=purpose, now_us=to_us(now)
+    )
+    if session is not None:
+        reason = Reason.OK
+    else:  # not consumed: read it to say why
+        session = tx.get_session(session_id)
+        reason = nonce_reason(session, terminal_id, purpose, now)
+        if reason is Reason.OK:  # usable yet not consumable: another call took it first
+            reason = Reason.NONCE_REPLAYED
     proof = None
     if session is not None and session.terminal_id == terminal_id:
         digest = challenge_digest(purpose, terminal_id, session.nonce, bound)
         proof = core.finish_proof(checked, digest, signature)
-    reason = nonce_reason(session, terminal_id, purpose, now)
     if reason is Reason.OK:
-        tx.consume_session(session_id, to_us(now))
         reason = proof.reason if proof is not None else Reason.NONCE_UNKNOWN
     return SessionUse(session, reason, proof)

@@ -130,6 +130,7 @@ BENCH_MODULES = [
     "myna_edge.bench.counter",
     "myna_edge.bench.tracing",
     "myna_edge.bench.verifier",
+    "myna_edge.bench.verifier_echo",
     "myna_edge.bench.verifier_load",
     "myna_edge.bench.hil",
     "myna_edge.bench.hil.calibrate",

@@ -206,18 +206,37 @@ class Transaction:
             (status_code, reason, message, response, terminal_id, method, key),
         )
 
-    def purge_keys(self, before_us: int) -> int:
-        """Forget keys created before ``before_us``; returns how many."""
-        return self._x("DELETE FROM idempotency WHERE created_us < ?", (before_us,)).rowcount
+    def purge_keys(self, before_us: int, limit: int | None = None) -> int:
+        """Forget keys created before ``before_us`` (at most ``limit``); returns how many.
+
+        Why a limit: the sweeper deletes in small units so that no purge holds
+        the writer for long (issue 18); it calls again until fewer come back.
+        """
+        if limit is None:
+            return self._x("DELETE FROM idempotency WHERE created_us < ?", (before_us,)).rowcount
+        return self._x(
+            "DELETE FROM idempotency WHERE (terminal_id, method, idem_key) IN"
+            " (SELECT terminal_id, method, idem_key FROM idempotency WHERE created_us < ? LIMIT ?)",
+            (before_us, limit),
+        ).rowcount
 
     # -- sessions ----------------------------------------------------------
-    def purge_sessions(self, expired_before_us: int) -> int:
-        """Forget sessions that expired before ``expired_before_us``; returns how many.
+    def purge_sessions(self, expired_before_us: int, limit: int | None = None) -> int:
+        """Forget sessions that expired before ``expired_before_us`` (at most ``limit``).
 
-        Why (issue 22): every OpenSession adds a row, so without this an
-        authenticated terminal could grow the table without bound.
+        Returns how many. Why (issue 22): every OpenSession adds a row, so
+        without this an authenticated terminal could grow the table without
+        bound; why a limit: as ``purge_keys``'s.
         """
-        return self._x("DELETE FROM sessions WHERE expires_us < ?", (expired_before_us,)).rowcount
+        if limit is None:
+            return self._x(
+                "DELETE FROM sessions WHERE expires_us < ?", (expired_before_us,)
+            ).rowcount
+        return self._x(
+            "DELETE FROM sessions WHERE session_id IN"
+            " (SELECT session_id FROM sessions WHERE expires_us < ? LIMIT ?)",
+            (expired_before_us, limit),
+        ).rowcount
 
     def insert_session(self, session: Session) -> None:
         """Store a new session."""
@@ -239,6 +258,29 @@ class Transaction:
             if row is None
             else Session(row[0], row[1], Purpose(row[2]), bytes(row[3]), *row[4:])
         )
+
+    def take_session(
+        self, session_id: str, *, terminal_id: str, purpose: Purpose, now_us: int
+    ) -> Session | None:
+        """Consume the nonce if the session may serve this terminal and purpose now.
+
+        Returns the session as it was before (``used_us`` None), or None when it
+        was not consumed (unknown, another terminal's or purpose's, used, expired:
+        ``get_session`` then tells which). Why one statement (issue 18): the
+        look-up and the conditional ``UPDATE`` were two round trips per call;
+        ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL) is one, and its
+        ``WHERE`` is ``sessions.nonce_reason``'s OK, so a nonce is still used once.
+        """
+        rows = self._x(
+            "UPDATE sessions SET used_us = ? WHERE session_id = ? AND terminal_id = ?"
+            " AND purpose = ? AND used_us IS NULL AND expires_us > ?"
+            " RETURNING session_id, terminal_id, purpose, nonce, expires_us",
+            (now_us, session_id, terminal_id, int(purpose), now_us),
+        ).fetchall()
+        if not rows:
+            return None
+        row = rows[0]
+        return Session(row[0], row[1], Purpose(row[2]), bytes(row[3]), row[4])
 
     def consume_session(self, session_id: str, now_us: int) -> bool:
         """Mark the nonce used; False when it was used already."""

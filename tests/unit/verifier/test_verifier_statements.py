@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: Apache-2.0
+"""SQL statements per VerifyCard, counted, and the one-statement nonce use on both databases.
+
+Why count (issue 18): each statement is SQL work on the one SQLite writer, so
+the figure is a cost that could grow unseen. A real server's writer
+connection is traced (``sqlite3``'s trace callback gives each statement with
+its values) and the VerifyCard call's group-commit unit is picked out by its
+method name: the SAVEPOINT, the key's claim, the session taken (``UPDATE ...
+RETURNING``, once a look-up and an update), the audit row, the stored
+answer, the RELEASE. The batch's BEGIN and COMMIT are shared with the other
+calls in it and not counted. PostgreSQL runs the same ``Transaction`` SQL
+(without the savepoints); the ``take_session`` contract is checked on both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, utils
+
+from hw_sim.home import sim_home
+from hw_sim.pki import TestPki
+from myna.edge.v1 import verifier_pb2 as pb
+from tests.postgres_support import PostgresCluster, postgres_cluster
+from tests.verifier_support import ServerThread, VerifierEnv, make_env
+from verifier.canonical import card_challenge_digest
+from verifier.codes import Purpose
+from verifier.storage import Session, Storage, open_storage
+from verifier.storage.sqlite import SqliteStorage
+
+TERMINAL = "atm-07"
+#: Statements in one VerifyCard unit on SQLite (7 before the session was taken in one).
+VERIFY_CARD_STATEMENTS = 6
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> VerifierEnv:
+    return make_env(tmp_path_factory.mktemp("verifier-statements"))
+
+
+@pytest.fixture
+def server(env: VerifierEnv) -> Iterator[ServerThread]:
+    thread = ServerThread(env.config()).start()
+    yield thread
+    thread.stop()
+
+
+def _units(trace: list[str], method: str) -> list[list[str]]:
+    """The traced units (SAVEPOINT to RELEASE, both counted) that claim a key for ``method``."""
+    units, current = [], None
+    for statement in trace:
+        if statement.startswith("SAVEPOINT"):
+            current = [statement]
+        elif current is not None:
+            current.append(statement)
+            if statement.startswith("RELEASE"):
+                units.append(current)
+                current = None
+    return [u for u in units if any(f"'{method}'" in s for s in u)]
+
+
+def test_a_verify_card_call_runs_a_counted_number_of_statements(
+    env: VerifierEnv, server: ServerThread
+) -> None:
+    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
+    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
+    storage = server.core.storage
+    assert isinstance(storage, SqliteStorage)
+    db = storage._db  # the writer's connection: every unit runs on it
+    assert isinstance(db, sqlite3.Connection)
+    with server.stub(env.credentials(TERMINAL)) as stub:
+        session = stub.OpenSession(
+            pb.OpenSessionRequest(
+                purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key="count-o"
+            ),
+            timeout=10,
+        )
+        digest = card_challenge_digest("SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce)
+        signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+        request = pb.VerifyCardRequest(
+            session_id=session.session_id,
+            terminal_id=TERMINAL,
+            proof=pb.CardProof(certificate_der=der, signature=signature),
+            idempotency_key="count-v",
+        )
+        trace: list[str] = []
+        db.set_trace_callback(trace.append)
+        try:
+            answer = stub.VerifyCard(request, timeout=10)
+            replay = stub.VerifyCard(
+                pb.VerifyCardRequest(
+                    session_id=request.session_id,
+                    terminal_id=TERMINAL,
+                    proof=request.proof,
+                    idempotency_key="count-v2",
+                ),
+                timeout=10,
+            )
+        finally:
+            db.set_trace_callback(None)
+    assert (answer.reason, replay.reason) == (pb.REASON_OK, pb.REASON_NONCE_REPLAYED)
+    first, second = _units(trace, "VerifyCard")
+    assert len(first) == VERIFY_CARD_STATEMENTS, first
+    assert sum(s.startswith("UPDATE sessions") for s in first) == 1
+    assert not any(s.startswith("SELECT") for s in first)
+    # A replay is the rare path: the take finds nothing, one look-up says why.
+    assert len(second) == VERIFY_CARD_STATEMENTS + 1, second
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PostgresCluster]:
+    with postgres_cluster() as running:
+        yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
+    else:
+        url = request.getfixturevalue("cluster").new_database()
+    with open_storage(url) as opened:
+        yield opened
+
+
+def test_a_session_is_taken_once_and_only_when_usable(storage: Storage) -> None:
+    sid = "ses_" + "t" * 22
+    card = Purpose.CARD_VERIFICATION
+    with storage.transaction() as tx:
+        tx.insert_session(Session(sid, "atm-01", card, b"n" * 32, expires_us=1000))
+    with storage.transaction() as tx:
+        # Not usable: nothing taken, nothing changed.
+        assert tx.take_session(sid, terminal_id="atm-02", purpose=card, now_us=10) is None
+        assert (
+            tx.take_session(sid, terminal_id="atm-01", purpose=Purpose.TRANSFER, now_us=10) is None
+        )
+        assert tx.take_session(sid, terminal_id="atm-01", purpose=card, now_us=1000) is None
+        assert (
+            tx.take_session("ses_" + "u" * 22, terminal_id="atm-01", purpose=card, now_us=10)
+            is None
+        )
+        before = tx.get_session(sid)
+        assert before is not None
+        assert before.used_us is None
+        # Usable: taken once, answered as it was before.
+        taken = tx.take_session(sid, terminal_id="atm-01", purpose=card, now_us=10)
+        assert taken == before
+        assert tx.take_session(sid, terminal_id="atm-01", purpose=card, now_us=10) is None
+        after = tx.get_session(sid)
+    assert after is not None
+    assert after.used_us == 10
