@@ -273,6 +273,9 @@ class Agent:
         metered = self.metrics.interceptors() if self.metrics is not None else ()
         self.server = TerminalServer(runtime, c.listen, interceptors=(*metered, self._last_flow))
         self.server.servicer.hold = True  # recovery first: the API answers, commands wait
+        # Built before the API answers: the probes load their reader backends now, so
+        # start-up work does not trail into the time the agent is already idle.
+        monitor = self._device_monitor()
         self.address = await self.server.start()
         servicer = self.server.servicer
         if self.metrics is not None:
@@ -288,7 +291,7 @@ class Agent:
         verifier_state = tpb.DEVICE_STATE_ONLINE if reached else tpb.DEVICE_STATE_OFFLINE
         await servicer.set_status("verifier", verifier_state)
         self._recovery = asyncio.ensure_future(self._recovery_loop(reached))
-        self._monitor = asyncio.ensure_future(self._device_monitor().run())
+        self._monitor = asyncio.ensure_future(monitor.run())
         self._reporter = asyncio.ensure_future(self._status_reporter().run())
         _log.info("agent %s (%s) serving on %s", c.terminal_id, c.profile.value, self.address)
         return self.address
