@@ -57,6 +57,10 @@ class SelectionTracker:
     _after: bytes | None = None  # what is selected once the command in flight is answered
     _by_name: bool = False  # the command in flight is a SELECT by DF name
 
+    def forget(self) -> None:
+        """Assume nothing is selected: the next SELECT is sent (a measurement's fresh start)."""
+        self.selected = None
+
     def __call__(self, event: ApduEvent) -> None:
         """Observe one APDU (``CardTransport.add_observer``)."""
         apdu = event.apdu.data
