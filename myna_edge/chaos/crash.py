@@ -197,9 +197,7 @@ def _transfer(atm: AtmApplication, figures: _Figures, rng: random.Random) -> Tra
     crash = None
     if figures.transfers % _APP_CRASH_EVERY == _APP_CRASH_EVERY - 1:
         crash = APP_CRASHES[figures.app_crash_turn % len(APP_CRASHES)]
-        if signed or crash.prompt == _MONEY:  # under the threshold only the cash prompt comes
-            figures.app_crash_turn += 1
-        else:
+        if not signed and crash.prompt != _MONEY:  # under the threshold only the cash prompt
             crash = None
     figures.transfers += 1
     attempt = atm.transfer(request_id, amount, dispense, crash=crash)
@@ -210,6 +208,10 @@ def _transfer(atm: AtmApplication, figures: _Figures, rng: random.Random) -> Tra
         time.sleep(0.1)
         attempt = atm.transfer(request_id, amount, dispense, crash=crash)
     figures.attempts.append(attempt)
+    if crash is not None and attempt.app_crash:
+        # The next kind only once this one happened: a transfer refused or killed
+        # before its prompt tries the same kind again, so every kind is covered.
+        figures.app_crash_turn += 1
     if attempt.interrupted:
         figures.interrupted += 1
     return attempt

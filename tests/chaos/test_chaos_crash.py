@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """CI size of the crash-consistency campaign: 120 transfers under seeded SIGKILLs.
 
-Rounds of 8 to 14 transfers (``crash._ROUND``) give about 36 kills at this size,
-as many as 200 transfers in rounds of 14 to 24 gave (35).
+Rounds of 8 to 14 transfers (``crash._ROUND``) give 30 to 36 kills at this size,
+about as many as 200 transfers in rounds of 14 to 24 gave (35).
 
 The real ``myna-edge verifier`` and ``myna-edge agent`` processes (mTLS on
 127.0.0.1, the controller firmware under MicroPython for the signing
