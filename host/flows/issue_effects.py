@@ -13,6 +13,7 @@ something similar.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from host.client.issuance_models import PrintFailure, PrintSettlement
 from host.errors import PaymentError
@@ -41,50 +42,43 @@ async def keep_fee(
     journal: Journal, payment: PaymentPort, *, op_id: str, escrow: Escrow
 ) -> int | None:
     """Keep the fee and pay the change; the change in yen, None when left to recovery."""
-    data = _escrow_data(escrow)
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_TAKE, Phase.INTENT, idempotency_key=escrow.payment_id, data=data
-    )
-    try:
-        change = await payment.take(escrow)
-    except PaymentError as exc:
-        _log.warning("issue %s: keeping the fee left to recovery: %s", op_id, type(exc).__name__)
-        return None
-    outcome: dict[str, JsonValue] = {"payment_id": escrow.payment_id, "change_yen": change}
-    journal.record(
-        op_id,
-        FLOW,
-        Effect.ISSUE_TAKE,
-        Phase.OUTCOME,
-        idempotency_key=escrow.payment_id,
-        data=outcome,
-    )
-    return change
+    return await _money_effect(
+        journal, op_id, escrow, Effect.ISSUE_TAKE, payment.take, "change_yen",
+        "keeping the fee left to recovery",
+    )  # fmt: skip
 
 
 async def give_back(
     journal: Journal, payment: PaymentPort, *, op_id: str, escrow: Escrow
 ) -> int | None:
     """Give back everything inserted; the yen returned, None when left to recovery."""
-    data = _escrow_data(escrow)
-    journal.record(
-        op_id, FLOW, Effect.ISSUE_REFUND, Phase.INTENT, idempotency_key=escrow.payment_id, data=data
-    )
+    return await _money_effect(
+        journal, op_id, escrow, Effect.ISSUE_REFUND, payment.refund, "returned_yen",
+        "the refund is left to recovery",
+    )  # fmt: skip
+
+
+async def _money_effect(
+    journal: Journal,
+    op_id: str,
+    escrow: Escrow,
+    effect: Effect,
+    call: Callable[[Escrow], Awaitable[int]],
+    outcome_key: str,
+    left_to_recovery: str,
+) -> int | None:
+    """One device effect on the escrow, journaled before and after (keyed by the payment)."""
+    key = escrow.payment_id
+    intent = _escrow_data(escrow)
+    journal.record(op_id, FLOW, effect, Phase.INTENT, idempotency_key=key, data=intent)
     try:
-        returned = await payment.refund(escrow)
+        yen = await call(escrow)
     except PaymentError as exc:
-        _log.warning("issue %s: the refund is left to recovery: %s", op_id, type(exc).__name__)
+        _log.warning("issue %s: %s: %s", op_id, left_to_recovery, type(exc).__name__)
         return None
-    outcome: dict[str, JsonValue] = {"payment_id": escrow.payment_id, "returned_yen": returned}
-    journal.record(
-        op_id,
-        FLOW,
-        Effect.ISSUE_REFUND,
-        Phase.OUTCOME,
-        idempotency_key=escrow.payment_id,
-        data=outcome,
-    )
-    return returned
+    outcome: dict[str, JsonValue] = {"payment_id": key, outcome_key: yen}
+    journal.record(op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key, data=outcome)
+    return yen
 
 
 async def confirm_printed(
