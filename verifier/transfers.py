@@ -152,16 +152,34 @@ def _decide(
     pre: AuthorizePrecheck,
     now: dt.datetime,
 ) -> tuple[Reason, BasicFour | None]:
-    """The reason (and the basic four); the nonce is consumed unless a proof is missing."""
-    session: Session | None = tx.get_session(request.session_id)
-    reason = nonce_reason(session, terminal_id, Purpose.TRANSFER, now)
-    if reason is Reason.OK and session is not None and session.nonce != request.statement.nonce:
-        reason = Reason.NONCE_UNKNOWN
-    if reason is Reason.OK and pre.needs_proof and pre.proof is None:
-        # Not consumed: the ATM asks the card to sign and retries with this nonce.
-        return Reason.IDENTITY_PROOF_REQUIRED, None
-    if reason is Reason.OK and not tx.consume_session(request.session_id, to_us(now)):
-        reason = Reason.NONCE_REPLAYED
+    """The reason (and the basic four); the nonce is consumed unless a proof is missing.
+
+    The usual case is one statement (issue 18): the session taken if it is
+    usable and its nonce is the statement's (``Transaction.take_session``);
+    only when it is not is it read to say why.
+    """
+    missing_proof = pre.needs_proof and pre.proof is None
+    taken = None
+    if not missing_proof:
+        taken = tx.take_session(
+            request.session_id,
+            terminal_id=terminal_id,
+            purpose=Purpose.TRANSFER,
+            now_us=to_us(now),
+            nonce=request.statement.nonce,
+        )
+    if taken is not None:
+        reason = Reason.OK
+    else:
+        session: Session | None = tx.get_session(request.session_id)
+        reason = nonce_reason(session, terminal_id, Purpose.TRANSFER, now)
+        if reason is Reason.OK and session is not None and session.nonce != request.statement.nonce:
+            reason = Reason.NONCE_UNKNOWN
+        if reason is Reason.OK and missing_proof:
+            # Not consumed: the ATM asks the card to sign and retries with this nonce.
+            return Reason.IDENTITY_PROOF_REQUIRED, None
+        if reason is Reason.OK:  # usable yet not taken: another call took it first
+            reason = Reason.NONCE_REPLAYED
     proof = pre.proof
     if reason is Reason.OK and proof is not None:
         reason = proof.reason

@@ -260,7 +260,13 @@ class Transaction:
         )
 
     def take_session(
-        self, session_id: str, *, terminal_id: str, purpose: Purpose, now_us: int
+        self,
+        session_id: str,
+        *,
+        terminal_id: str,
+        purpose: Purpose,
+        now_us: int,
+        nonce: bytes | None = None,
     ) -> Session | None:
         """Consume the nonce if the session may serve this terminal and purpose now.
 
@@ -270,27 +276,23 @@ class Transaction:
         look-up and the conditional ``UPDATE`` were two round trips per call;
         ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL) is one, and its
         ``WHERE`` is ``sessions.nonce_reason``'s OK, so a nonce is still used once.
+        ``nonce``: taken only if it is this one too (a transfer's statement
+        carries the nonce it was signed over).
         """
-        rows = self._x(
+        sql = (
             "UPDATE sessions SET used_us = ? WHERE session_id = ? AND terminal_id = ?"
             " AND purpose = ? AND used_us IS NULL AND expires_us > ?"
-            " RETURNING session_id, terminal_id, purpose, nonce, expires_us",
-            (now_us, session_id, terminal_id, int(purpose), now_us),
+        )
+        params: tuple[object, ...] = (now_us, session_id, terminal_id, int(purpose), now_us)
+        if nonce is not None:
+            sql, params = sql + " AND nonce = ?", (*params, nonce)
+        rows = self._x(
+            sql + " RETURNING session_id, terminal_id, purpose, nonce, expires_us", params
         ).fetchall()
         if not rows:
             return None
         row = rows[0]
         return Session(row[0], row[1], Purpose(row[2]), bytes(row[3]), row[4])
-
-    def consume_session(self, session_id: str, now_us: int) -> bool:
-        """Mark the nonce used; False when it was used already."""
-        return (
-            self._x(
-                "UPDATE sessions SET used_us = ? WHERE session_id = ? AND used_us IS NULL",
-                (now_us, session_id),
-            ).rowcount
-            == 1
-        )
 
     # -- transfers ---------------------------------------------------------
     def insert_transfer(self, transfer: Transfer) -> None:

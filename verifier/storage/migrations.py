@@ -202,6 +202,16 @@ _V5: Final = [
     "ALTER TABLE audit ADD COLUMN credential_claim TEXT NOT NULL DEFAULT ''",
 ]
 
+#: Version 6 (issue 18): the sweeper forgets keys older than the idempotency
+#: TTL (48 h) in steps of 64 (``Transaction.purge_keys``). Without an index
+#: each step scanned the table (every key of the last two days) for rows due,
+#: and the last step of every sweep scanned all of it inside the writer's
+#: transaction; with it a step reads only the rows it deletes. Keys are
+#: inserted in time order, so the index grows at its right edge.
+_V6: Final = [
+    "CREATE INDEX idempotency_created ON idempotency (created_us)",
+]
+
 #: version -> dialect -> statements. Append new versions; never edit old ones.
 MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
     1: {"sqlite": _SQLITE, "postgresql": _POSTGRES},
@@ -215,5 +225,6 @@ MIGRATIONS: Final[dict[int, dict[str, list[str]]]] = {
         "postgresql": [s.format(blob="BYTEA") for s in _V4],
     },
     5: {"sqlite": _V5, "postgresql": _V5},
+    6: {"sqlite": _V6, "postgresql": _V6},
 }
 SCHEMA_VERSION: Final = max(MIGRATIONS)

@@ -14,6 +14,8 @@ calls in it and not counted. PostgreSQL runs the same ``Transaction`` SQL
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +23,17 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
+from psycopg import pq
 
 from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
 from myna.edge.v1 import verifier_pb2 as pb
 from tests.postgres_support import PostgresCluster, postgres_cluster
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
-from verifier.canonical import card_challenge_digest
+from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 from verifier.codes import Purpose
 from verifier.storage import Session, Storage, open_storage
+from verifier.storage.postgres import PostgresStorage
 from verifier.storage.sqlite import SqliteStorage
 
 TERMINAL = "atm-07"
@@ -153,3 +157,120 @@ def test_a_session_is_taken_once_and_only_when_usable(storage: Storage) -> None:
         after = tx.get_session(sid)
     assert after is not None
     assert after.used_us == 10
+
+
+#: Statements in one AuthorizeTransfer unit over the threshold on SQLite (9 before
+#: the session was taken in one statement).
+AUTHORIZE_STATEMENTS = 8
+
+
+def _transfer_request(
+    stub: object, key: object, der: bytes, idempotency_key: str
+) -> pb.AuthorizeTransferRequest:
+    session = stub.OpenSession(  # type: ignore[attr-defined]
+        pb.OpenSessionRequest(
+            purpose=pb.SESSION_PURPOSE_TRANSFER, idempotency_key=idempotency_key + "-o"
+        ),
+        timeout=10,
+    )
+    fields = TransferFields(
+        session.nonce, TERMINAL, 300_000, "0001", "001", 1, "1234567",
+        "ヤマダ　ハナコ", "ヤマダ　タロウ", "0312345678",
+    )  # fmt: skip
+    signature = key.sign(  # type: ignore[attr-defined]
+        statement_digest(fields), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+    )
+    return pb.AuthorizeTransferRequest(
+        session_id=session.session_id,
+        statement=pb.TransferStatement(**dataclasses.asdict(fields)),
+        identity_proof=pb.CardProof(certificate_der=der, signature=signature),
+        idempotency_key=idempotency_key,
+    )
+
+
+def test_an_authorize_transfer_call_runs_a_counted_number_of_statements(
+    env: VerifierEnv, server: ServerThread
+) -> None:
+    key = TestPki.open(sim_home() / "pki").holder_key("default-sign")
+    der = (sim_home() / "cards" / "default" / "sign-cert.der").read_bytes()
+    storage = server.core.storage
+    assert isinstance(storage, SqliteStorage)
+    db = storage._db
+    assert isinstance(db, sqlite3.Connection)
+    with server.stub(env.credentials(TERMINAL)) as stub:
+        request = _transfer_request(stub, key, der, "count-t")
+        trace: list[str] = []
+        db.set_trace_callback(trace.append)
+        try:
+            answer = stub.AuthorizeTransfer(request, timeout=10)
+            replay = stub.AuthorizeTransfer(
+                pb.AuthorizeTransferRequest(
+                    session_id=request.session_id,
+                    statement=request.statement,
+                    identity_proof=request.identity_proof,
+                    idempotency_key="count-t2",
+                ),
+                timeout=10,
+            )
+        finally:
+            db.set_trace_callback(None)
+    assert answer.reason == pb.REASON_OK, answer
+    assert replay.reason == pb.REASON_NONCE_REPLAYED, replay
+    first, second = _units(trace, "AuthorizeTransfer")
+    assert len(first) == AUTHORIZE_STATEMENTS, first
+    assert sum(s.startswith("UPDATE sessions") for s in first) == 1
+    assert not any(s.startswith("SELECT") for s in first)
+    # The replay: the take finds nothing, one look-up says why, nothing is inserted
+    # but the audit row and the stored answer.
+    assert len(second) == 7, second
+
+
+def _round_trips(trace_file: Path) -> int:
+    """Times the client waited: each run of frontend messages that the server then answered."""
+    directions = [line.split("\t", 1)[0] for line in trace_file.read_text().splitlines()]
+    return sum(1 for sent, got in itertools.pairwise(directions) if (sent, got) == ("F", "B"))
+
+
+def test_a_verify_card_unit_takes_three_round_trips_on_postgresql(
+    env: VerifierEnv, cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    """Pipelined (``verifier.storage.postgres``): the claim, the take, the rest with COMMIT."""
+    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
+    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
+    thread = ServerThread(env.config(database=cluster.new_database())).start()
+    try:
+        storage = thread.core.storage
+        assert isinstance(storage, PostgresStorage)
+        with thread.stub(env.credentials(TERMINAL)) as stub:
+            session = stub.OpenSession(
+                pb.OpenSessionRequest(
+                    purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key="pg-o"
+                ),
+                timeout=10,
+            )
+            digest = card_challenge_digest(
+                "SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce
+            )
+            signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+            request = pb.VerifyCardRequest(
+                session_id=session.session_id,
+                terminal_id=TERMINAL,
+                proof=pb.CardProof(certificate_der=der, signature=signature),
+                idempotency_key="pg-v",
+            )
+            traced = tmp_path / "libpq.trace"
+            with traced.open("w") as sink:
+                connections = list(storage._all)  # pooled: every one a unit could take
+                for conn in connections:
+                    conn.pgconn.trace(sink.fileno())
+                    conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+                try:
+                    answer = stub.VerifyCard(request, timeout=10)
+                finally:
+                    for conn in connections:
+                        conn.pgconn.untrace()
+    finally:
+        thread.stop()
+    assert answer.reason == pb.REASON_OK, answer
+    assert connections, "no pooled connection to trace"
+    assert _round_trips(traced) == 3, traced.read_text()

@@ -108,12 +108,24 @@ def test_a_failed_transaction_leaves_nothing(storage: Storage) -> None:
 
 
 def test_nonce_is_consumed_once(storage: Storage) -> None:
+    session = _session()
     with storage.transaction() as tx:
-        tx.insert_session(_session())
+        tx.insert_session(session)
+
+    def take(tx: Transaction, now_us: int, nonce: bytes | None = None) -> Session | None:
+        return tx.take_session(
+            session.session_id,
+            terminal_id=session.terminal_id,
+            purpose=session.purpose,
+            now_us=now_us,
+            nonce=nonce,
+        )
+
     with storage.transaction() as tx:
-        assert tx.consume_session(_session().session_id, 5)
-        assert not tx.consume_session(_session().session_id, 6)
-        stored = tx.get_session(_session().session_id)
+        assert take(tx, 4, nonce=b"another nonce".ljust(32, b"\0")) is None  # not this one
+        assert take(tx, 5, nonce=session.nonce) == session
+        assert take(tx, 6) is None
+        stored = tx.get_session(session.session_id)
     assert stored is not None
     assert stored.used_us == 5
 
