@@ -201,26 +201,9 @@ class PostgresStorage(Storage):
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL: {exc}") from exc
 
-    @contextmanager
-    def _begin_unpipelined(self) -> Iterator[_Executor]:
-        """A plain transaction, one round trip per statement (migrations: DDL)."""
-        with self._connection() as conn:
-            try:
-                with conn.transaction():
-
-                    def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
-                        query: Any = sql.replace("?", "%s")
-                        return conn.execute(query, tuple(params))
-
-                    yield execute
-            except psycopg.OperationalError as exc:  # connection lost, shutdown, deadlock
-                raise StorageUnavailableError(f"PostgreSQL: {exc}") from exc
-            except psycopg.Error as exc:
-                raise StorageError(f"PostgreSQL: {exc}") from exc
-
     def migrate(self) -> int:
         """Apply pending migrations under an advisory lock."""
-        with self._begin_unpipelined() as execute:
+        with self._begin() as execute:
             execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
             execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = execute("SELECT MAX(version) FROM schema_version").fetchone()

@@ -92,3 +92,46 @@ def test_a_healthy_pooled_connection_is_kept(cluster: PostgresCluster) -> None:
             _write(storage, n)
         assert len(first) == 1
         assert backends() == first  # the health check did not drop (and reopen) a live one
+
+
+def test_a_failed_statement_nobody_read_still_fails_the_whole_unit(
+    cluster: PostgresCluster,
+) -> None:
+    """Pipelined units (issue 18): an error arrives late, but nothing of the unit is committed.
+
+    The duplicate session's INSERT is sent and never read, as the audit row
+    and the stored answer are in a real unit; its error comes back with the
+    COMMIT. The unit's first row must not survive, and the pooled connection
+    must be back at rest for the next unit (which reads and writes normally).
+    """
+    with open_storage(cluster.new_database()) as storage:
+        _write(storage, 1)
+
+        def unit() -> None:
+            with storage.transaction() as tx:
+                tx.insert_session(_session(2))
+                tx.insert_session(_session(1))  # duplicate key, its result never read
+                tx.insert_session(_session(3))
+
+        with pytest.raises(StorageError) as caught:
+            unit()
+        assert not isinstance(caught.value, StorageUnavailableError)
+        with storage.reading() as tx:
+            assert tx.get_session(_session(2).session_id) is None
+            assert tx.get_session(_session(3).session_id) is None
+        _write(storage, 4)
+        assert storage.submit(lambda tx: tx.count("sessions")).result(timeout=10) == 2
+
+
+def test_a_unit_that_raises_is_rolled_back_on_its_connection(cluster: PostgresCluster) -> None:
+    with open_storage(cluster.new_database()) as storage:
+
+        def unit() -> None:
+            with storage.transaction() as tx:
+                tx.insert_session(_session(1))
+                raise RuntimeError("the unit's own failure")
+
+        with pytest.raises(RuntimeError):
+            unit()
+        _write(storage, 2)  # the same pooled connection: rolled back, not left in a transaction
+        assert storage.submit(lambda tx: tx.count("sessions")).result(timeout=10) == 1
