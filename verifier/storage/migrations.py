@@ -207,9 +207,12 @@ _V5: Final = [
 #: each step scanned the table (every key of the last two days) for rows due,
 #: and the last step of every sweep scanned all of it inside the writer's
 #: transaction; with it a step reads only the rows it deletes. Keys are
-#: inserted in time order, so the index grows at its right edge.
+#: inserted in time order, so the index grows at its right edge. ``IF NOT
+#: EXISTS``: on a large PostgreSQL table an operator may build it beforehand
+#: with ``CREATE INDEX CONCURRENTLY`` (no write lock; not possible inside the
+#: migration's transaction), and the migration then finds it there.
 _V6: Final = [
-    "CREATE INDEX idempotency_created ON idempotency (created_us)",
+    "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_us)",
 ]
 
 #: version -> dialect -> statements. Append new versions; never edit old ones.

@@ -15,19 +15,6 @@ the pool instead of failing a call (a health check without a round trip).
 A connection lost during a transaction, or a refused reconnect while the
 server is down, is a ``StorageUnavailableError``: the service answers
 UNAVAILABLE and the client's gRPC retries the same request, same key.
-
-Why a unit's statements are pipelined (issue 18): a unit is a handful of
-short statements, and each waited for its own round trip (BEGIN, claim the
-key, take the session, audit, store the answer, COMMIT: six for VerifyCard),
-each a wake-up of a storage thread that then competes for the GIL with the
-event loop. In libpq's pipeline mode a statement is only sent; the round
-trip happens when a result is needed (a fetch, or ``rowcount``) or at the
-COMMIT, so the statements whose results nobody reads (the audit row, the
-stored answer) travel with the COMMIT: VerifyCard takes three round trips.
-Nothing is answered before the COMMIT's result is back (durability is
-unchanged), and an error in a statement sent earlier still fails the whole
-transaction: psycopg raises it at the next synchronisation, and nothing of
-the unit is committed.
 """
 
 from __future__ import annotations
@@ -41,7 +28,6 @@ from contextlib import contextmanager
 from typing import Any, Final
 
 import psycopg
-from psycopg import pq
 
 from verifier.errors import MigrationError, StorageError, StorageUnavailableError
 from verifier.storage.base import Storage, _Cursor, _Executor
@@ -64,47 +50,6 @@ def _stale(conn: psycopg.Connection[Any]) -> bool:
         return bool(poller.poll(0))  # readable, hung up or in error
     except (OSError, ValueError, psycopg.Error):
         return True
-
-
-def _roll_back(conn: psycopg.Connection[Any]) -> None:
-    """End a failed unit's transaction; a connection that cannot be brought back is closed.
-
-    Nothing was committed: the COMMIT was never sent, or it was skipped (an
-    earlier statement failed) or failed itself.
-    """
-    if conn.closed or conn.broken:
-        return
-    try:
-        if conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            conn.execute("ROLLBACK")
-    except psycopg.Error as exc:
-        _log.warning("closing a PostgreSQL connection that could not roll back: %s", exc)
-        conn.close()  # the pool drops a closed connection
-
-
-class _PipelinedCursor:
-    """A cursor in pipeline mode whose ``rowcount`` waits for its result.
-
-    psycopg fetches a pending result for ``fetchone``/``fetchall`` by itself;
-    ``rowcount`` is -1 until the result is in, so it synchronises first.
-    """
-
-    __slots__ = ("_cursor", "_pipeline")
-
-    def __init__(self, cursor: psycopg.Cursor[Any], pipeline: psycopg.Pipeline) -> None:
-        self._cursor, self._pipeline = cursor, pipeline
-
-    @property
-    def rowcount(self) -> int:
-        if self._cursor.pgresult is None:
-            self._pipeline.sync()
-        return self._cursor.rowcount
-
-    def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    def fetchall(self) -> list[Any]:
-        return self._cursor.fetchall()
 
 
 class PostgresStorage(Storage):
@@ -173,29 +118,15 @@ class PostgresStorage(Storage):
 
     @contextmanager
     def _begin(self) -> Iterator[_Executor]:
-        """A transaction whose statements are pipelined (see the module doc).
-
-        BEGIN and COMMIT are sent as statements of the pipeline, not through
-        ``Connection.transaction()``, which synchronises on entry and again
-        before its COMMIT (two more round trips per unit). The COMMIT's result
-        is waited for when the pipeline closes; a failed unit is rolled back.
-        """
         with self._connection() as conn:
             try:
-                try:
-                    with conn.pipeline() as pipeline:
-                        conn.execute("BEGIN")
+                with conn.transaction():
 
-                        def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
-                            query: Any = sql.replace("?", "%s")
-                            cursor = conn.execute(query, tuple(params))
-                            return _PipelinedCursor(cursor, pipeline)
+                    def execute(sql: str, params: Sequence[Any] = ()) -> _Cursor:
+                        query: Any = sql.replace("?", "%s")
+                        return conn.execute(query, tuple(params))
 
-                        yield execute
-                        conn.execute("COMMIT")
-                except BaseException:
-                    _roll_back(conn)
-                    raise
+                    yield execute
             except psycopg.OperationalError as exc:  # connection lost, shutdown, deadlock
                 raise StorageUnavailableError(f"PostgreSQL: {exc}") from exc
             except psycopg.Error as exc:

@@ -97,12 +97,12 @@ def test_a_healthy_pooled_connection_is_kept(cluster: PostgresCluster) -> None:
 def test_a_failed_statement_nobody_read_still_fails_the_whole_unit(
     cluster: PostgresCluster,
 ) -> None:
-    """Pipelined units (issue 18): an error arrives late, but nothing of the unit is committed.
+    """A failing statement whose result the unit never reads fails the whole unit.
 
-    The duplicate session's INSERT is sent and never read, as the audit row
-    and the stored answer are in a real unit; its error comes back with the
-    COMMIT. The unit's first row must not survive, and the pooled connection
-    must be back at rest for the next unit (which reads and writes normally).
+    As the audit row and the stored answer are in a real unit. The unit's
+    first row must not survive, and the pooled connection must be back at
+    rest for the next unit (which reads and writes normally). Written for a
+    pipelined backend (errors arriving late), kept for any backend.
     """
     with open_storage(cluster.new_database()) as storage:
         _write(storage, 1)

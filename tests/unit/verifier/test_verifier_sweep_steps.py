@@ -27,6 +27,7 @@ from verifier.pki import TrustStore
 from verifier.revocation import CrlStore, OcspClient, RevocationChecker
 from verifier.server import _SWEEP_BATCH, VerifierServer
 from verifier.storage import Session, Storage, Transaction, Transfer, open_storage
+from verifier.storage.migrations import SCHEMA_VERSION
 from verifier.storage.sqlite import SqliteStorage
 
 ROWS = 2 * _SWEEP_BATCH + 7  # three steps each: full, full, partial
@@ -165,3 +166,16 @@ def test_a_key_purge_step_reads_the_index_not_the_table(storage: Storage) -> Non
 
 class _NoRows:
     rowcount = 0
+
+
+def test_migration_6_accepts_an_index_built_beforehand(storage: Storage) -> None:
+    """An operator may build the index first (``CREATE INDEX CONCURRENTLY`` on PostgreSQL).
+
+    Replayed here by forgetting version 6 on a migrated database (whose index
+    therefore exists) and migrating again: the migration must find the index
+    and go on, not fail the start-up.
+    """
+    with storage.transaction() as tx:
+        tx._x("DELETE FROM schema_version WHERE version = 6")
+    assert storage.migrate() == SCHEMA_VERSION
+    test_a_key_purge_step_reads_the_index_not_the_table(storage)
