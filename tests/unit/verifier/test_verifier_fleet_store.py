@@ -11,36 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
+from collections.abc import AsyncIterator
 
 from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import verifier_pb2 as vpb
-from tests.postgres_support import PostgresCluster, postgres_cluster
 from verifier.fleet import FleetRegistry
 from verifier.fleet_store import FleetStore
-from verifier.storage import Storage, open_storage
+from verifier.storage import Storage
 
 _T0 = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
 ONLINE, ERROR = fpb.FLEET_DEVICE_STATE_ONLINE, fpb.FLEET_DEVICE_STATE_HARDWARE_ERROR
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
-    else:
-        url = request.getfixturevalue("cluster").new_database()
-    with open_storage(url) as opened:
-        yield opened
 
 
 class _Clock:

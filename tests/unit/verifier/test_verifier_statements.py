@@ -28,11 +28,12 @@ from psycopg import pq
 from hw_sim.home import sim_home
 from hw_sim.pki import TestPki
 from myna.edge.v1 import verifier_pb2 as pb
-from tests.postgres_support import PostgresCluster, postgres_cluster
+from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
+from tests.postgres_support import PostgresCluster
 from tests.verifier_support import ServerThread, VerifierEnv, make_env
 from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
 from verifier.codes import Purpose
-from verifier.storage import Session, Storage, open_storage
+from verifier.storage import Session, Storage
 from verifier.storage.postgres import PostgresStorage
 from verifier.storage.sqlite import SqliteStorage
 
@@ -67,30 +68,37 @@ def _units(trace: list[str], method: str) -> list[list[str]]:
     return [u for u in units if any(f"'{method}'" in s for s in u)]
 
 
+def _verify_request(
+    stub: pb_grpc.VerifierServiceStub, idempotency_key: str
+) -> pb.VerifyCardRequest:
+    """A ready VerifyCard request from the default card: a session opened, its nonce signed."""
+    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
+    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
+    session = stub.OpenSession(
+        pb.OpenSessionRequest(
+            purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key=idempotency_key + "-o"
+        ),
+        timeout=10,
+    )
+    digest = card_challenge_digest("SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce)
+    signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    return pb.VerifyCardRequest(
+        session_id=session.session_id,
+        terminal_id=TERMINAL,
+        proof=pb.CardProof(certificate_der=der, signature=signature),
+        idempotency_key=idempotency_key,
+    )
+
+
 def test_a_verify_card_call_runs_a_counted_number_of_statements(
     env: VerifierEnv, server: ServerThread
 ) -> None:
-    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
-    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
     storage = server.core.storage
     assert isinstance(storage, SqliteStorage)
     db = storage._db  # the writer's connection: every unit runs on it
     assert isinstance(db, sqlite3.Connection)
     with server.stub(env.credentials(TERMINAL)) as stub:
-        session = stub.OpenSession(
-            pb.OpenSessionRequest(
-                purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key="count-o"
-            ),
-            timeout=10,
-        )
-        digest = card_challenge_digest("SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce)
-        signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-        request = pb.VerifyCardRequest(
-            session_id=session.session_id,
-            terminal_id=TERMINAL,
-            proof=pb.CardProof(certificate_der=der, signature=signature),
-            idempotency_key="count-v",
-        )
+        request = _verify_request(stub, "count-v")
         trace: list[str] = []
         db.set_trace_callback(trace.append)
         try:
@@ -113,22 +121,6 @@ def test_a_verify_card_call_runs_a_counted_number_of_statements(
     assert not any(s.startswith("SELECT") for s in first)
     # A replay is the rare path: the take finds nothing, one look-up says why.
     assert len(second) == VERIFY_CARD_STATEMENTS + 1, second
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
-    else:
-        url = request.getfixturevalue("cluster").new_database()
-    with open_storage(url) as opened:
-        yield opened
 
 
 def test_a_session_is_taken_once_and_only_when_usable(storage: Storage) -> None:
@@ -165,9 +157,12 @@ AUTHORIZE_STATEMENTS = 8
 
 
 def _transfer_request(
-    stub: object, key: object, der: bytes, idempotency_key: str
+    stub: pb_grpc.VerifierServiceStub, idempotency_key: str
 ) -> pb.AuthorizeTransferRequest:
-    session = stub.OpenSession(  # type: ignore[attr-defined]
+    """A ready AuthorizeTransfer over the threshold: the default card signed the statement."""
+    key = TestPki.open(sim_home() / "pki").holder_key("default-sign")
+    der = (sim_home() / "cards" / "default" / "sign-cert.der").read_bytes()
+    session = stub.OpenSession(
         pb.OpenSessionRequest(
             purpose=pb.SESSION_PURPOSE_TRANSFER, idempotency_key=idempotency_key + "-o"
         ),
@@ -177,7 +172,7 @@ def _transfer_request(
         session.nonce, TERMINAL, 300_000, "0001", "001", 1, "1234567",
         "ヤマダ　ハナコ", "ヤマダ　タロウ", "0312345678",
     )  # fmt: skip
-    signature = key.sign(  # type: ignore[attr-defined]
+    signature = key.sign(
         statement_digest(fields), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
     )
     return pb.AuthorizeTransferRequest(
@@ -191,14 +186,12 @@ def _transfer_request(
 def test_an_authorize_transfer_call_runs_a_counted_number_of_statements(
     env: VerifierEnv, server: ServerThread
 ) -> None:
-    key = TestPki.open(sim_home() / "pki").holder_key("default-sign")
-    der = (sim_home() / "cards" / "default" / "sign-cert.der").read_bytes()
     storage = server.core.storage
     assert isinstance(storage, SqliteStorage)
     db = storage._db
     assert isinstance(db, sqlite3.Connection)
     with server.stub(env.credentials(TERMINAL)) as stub:
-        request = _transfer_request(stub, key, der, "count-t")
+        request = _transfer_request(stub, "count-t")
         trace: list[str] = []
         db.set_trace_callback(trace.append)
         try:
@@ -241,29 +234,12 @@ def test_a_verify_card_unit_takes_six_round_trips_on_postgresql(
     host (docs/internals/benchmarks.md, "The floor of this design"), so it
     was not kept; the count pins what a change would move.
     """
-    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
-    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
     thread = ServerThread(env.config(database=cluster.new_database())).start()
     try:
         storage = thread.core.storage
         assert isinstance(storage, PostgresStorage)
         with thread.stub(env.credentials(TERMINAL)) as stub:
-            session = stub.OpenSession(
-                pb.OpenSessionRequest(
-                    purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key="pg-o"
-                ),
-                timeout=10,
-            )
-            digest = card_challenge_digest(
-                "SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce
-            )
-            signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-            request = pb.VerifyCardRequest(
-                session_id=session.session_id,
-                terminal_id=TERMINAL,
-                proof=pb.CardProof(certificate_der=der, signature=signature),
-                idempotency_key="pg-v",
-            )
+            request = _verify_request(stub, "pg-v")
             traced = tmp_path / "libpq.trace"
             with traced.open("w") as sink:
                 connections = list(storage._all)  # pooled: every one a unit could take

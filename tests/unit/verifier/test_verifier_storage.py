@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.postgres_support import PostgresCluster, postgres_cluster
 from verifier.codes import (
     Purpose,
     ReservationState,
@@ -38,22 +35,6 @@ from verifier.storage import (
 from verifier.storage.migrations import SCHEMA_VERSION
 
 AUTHORIZED, COMMITTED, REVERSED, _ = TransferState  # EXPIRED unused here
-
-
-@pytest.fixture(scope="session")
-def cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
-    else:
-        url = request.getfixturevalue("cluster").new_database()
-    with open_storage(url) as opened:
-        yield opened
 
 
 def _session(sid: str = "ses_" + "a" * 22, expires: int = 10**15) -> Session:

@@ -7,21 +7,14 @@ the new columns, and the audit log stays append-only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.postgres_support import PostgresCluster, postgres_cluster
+from tests.postgres_support import PostgresCluster
 from verifier.errors import StorageError
 from verifier.storage import AuditEntry, open_storage
 from verifier.storage.migrations import MIGRATIONS, SCHEMA_VERSION
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as running:
-        yield running
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

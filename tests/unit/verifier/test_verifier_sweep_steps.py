@@ -18,7 +18,6 @@ import pytest
 
 from hw_sim.home import sim_home
 from hw_sim.pki import CertKind, TestPki
-from tests.postgres_support import PostgresCluster, postgres_cluster
 from tests.verifier_support import MutableClock
 from verifier.codes import Purpose, RevocationSource, TransferState
 from verifier.config import VerifierConfig
@@ -31,22 +30,6 @@ from verifier.storage.migrations import SCHEMA_VERSION
 from verifier.storage.sqlite import SqliteStorage
 
 ROWS = 2 * _SWEEP_BATCH + 7  # three steps each: full, full, partial
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[PostgresCluster]:
-    with postgres_cluster() as running:
-        yield running
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'v.sqlite'}"
-    else:
-        url = request.getfixturevalue("cluster").new_database()
-    with open_storage(url) as opened:
-        yield opened
 
 
 def _session(n: int, expires_us: int) -> Session:
