@@ -159,18 +159,19 @@ def _decide(
     only when it is not is it read to say why.
     """
     missing_proof = pre.needs_proof and pre.proof is None
-    taken = None
-    if not missing_proof:
-        taken = tx.take_session(
+    taken = not missing_proof and (
+        tx.take_session(
             request.session_id,
             terminal_id=terminal_id,
             purpose=Purpose.TRANSFER,
             now_us=to_us(now),
             nonce=request.statement.nonce,
         )
-    if taken is not None:
+        is not None
+    )
+    if taken:
         reason = Reason.OK
-    else:
+    else:  # not taken (or not to be): read the session to say why
         session: Session | None = tx.get_session(request.session_id)
         reason = nonce_reason(session, terminal_id, Purpose.TRANSFER, now)
         if reason is Reason.OK and session is not None and session.nonce != request.statement.nonce:
