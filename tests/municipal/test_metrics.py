@@ -8,6 +8,7 @@ so each test reads them before and after what it does.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import urllib.request
 from pathlib import Path
 
@@ -128,6 +129,34 @@ def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def _handled(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> float:
+    """IssueDocument calls the server has finished counting, whatever their code."""
+    return sum(
+        value
+        for (name, labels), value in samples.items()
+        if name == "grpc_server_handled_total" and ("grpc_method", "IssueDocument") in labels
+    )
+
+
+def _scrape_when_handled(
+    port: int, *, expected: float, attempts: int = 50
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Scrape once the server has counted ``expected`` handled IssueDocument calls.
+
+    Why wait: an aborted call's status reaches the client before the server's
+    interceptor has counted it (it counts when the handler's exception has
+    unwound), so a scrape right after the client's error could miss it. At
+    most ``attempts`` scrapes 0.1 s apart; the assertions then judge what came.
+    """
+    samples = _scrape(port)
+    for _ in range(attempts):
+        if _handled(samples) >= expected:
+            break
+        time.sleep(0.1)
+        samples = _scrape(port)
+    return samples
+
+
 def test_a_running_server_serves_its_metrics(tmp_path: Path) -> None:
     write_registry(tmp_path / "registry.json")
     signing = ec.generate_private_key(ec.SECP256R1())
@@ -152,6 +181,7 @@ def test_a_running_server_serves_its_metrics(tmp_path: Path) -> None:
         thread.run(server.start())
         assert server.metrics is not None
         before = _scrape(server.metrics.port)
+        started = _handled(before)
         der = auth_certificate("default").public_bytes(serialization.Encoding.DER)
         request = pb.IssueDocumentRequest(
             idempotency_key="metrics-1",
@@ -173,7 +203,7 @@ def test_a_running_server_serves_its_metrics(tmp_path: Path) -> None:
             )
             with pytest.raises(grpc.RpcError):
                 stub.IssueDocument(pb.IssueDocumentRequest())  # no key: INVALID_ARGUMENT
-        after = _scrape(server.metrics.port)
+        after = _scrape_when_handled(server.metrics.port, expected=started + 3)
     finally:
         thread.run(server.stop(0.5))
         thread.close()
