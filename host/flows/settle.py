@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from host.client import CardProof, TransferState, TransferStatement
-from host.errors import ServiceError, ServiceStateError
+from host.client import TransferState
+from host.errors import IdempotencyConflictError, ServiceError, ServiceStateError
+from host.flows.authorize_record import authorize_request_from_data
 from host.flows.ports import PrinterPort, TransferVerifier
 from host.flows.receipt import print_receipt, receipt_lines
 from host.journal import Effect, ElectronicJournal, Journal, Phase, TransferRecovery
@@ -29,7 +30,6 @@ __all__ = [
     "Decision",
     "JournaledTransfer",
     "RecoveryResult",
-    "authorize_request_data",
     "journaled_transfer",
     "recover_receipts",
     "recover_transfers",
@@ -49,34 +49,6 @@ class Decision(StrEnum):
     COMMIT = "commit"
     REVERSE = "reverse"
     NONE = "none"  # recovery only: nothing was authorised
-
-
-def authorize_request_data(
-    session_id: str, statement: TransferStatement, proof: CardProof | None
-) -> dict[str, str | int | float | bool | None]:
-    """What the journal keeps to repeat an AuthorizeTransfer byte for byte (no secrets)."""
-    data: dict[str, str | int | float | bool | None] = {"session_id": session_id}
-    data.update({f"st_{k}": _scalar(v) for k, v in statement.to_dict().items()})
-    data["proof_certificate_hex"] = proof.certificate_der.hex() if proof else None
-    data["proof_signature_hex"] = proof.signature.hex() if proof else None
-    return data
-
-
-def _scalar(value: object) -> str | int | float | bool | None:
-    # to_dict promises JSON scalars but types them ``object``; a surprise is a bug here.
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"not a JSON scalar: {type(value).__name__}")
-
-
-def _request_from_data(
-    data: dict[str, object],
-) -> tuple[str, TransferStatement, CardProof | None]:
-    fields = {k.removeprefix("st_"): v for k, v in data.items() if k.startswith("st_")}
-    statement = TransferStatement.from_dict(fields)
-    cert, sig = data.get("proof_certificate_hex"), data.get("proof_signature_hex")
-    proof = CardProof(bytes.fromhex(str(cert)), bytes.fromhex(str(sig))) if cert and sig else None
-    return str(data["session_id"]), statement, proof
 
 
 async def settle_transfer(
@@ -176,22 +148,8 @@ async def recover_transfers(
             continue
         auth_id = plan.authorization_id
         if not auth_id:
-            session_id, statement, proof = _request_from_data(dict(plan.authorize_request))
-            answer = await client.authorize_transfer(
-                session_id, statement, proof, plan.authorize_key
-            )
-            learnt: dict[str, JsonValue] = {
-                "accepted": answer.accepted,
-                "reason": answer.reason,
-                "authorization_id": answer.authorization_id,
-                "recovered": True,
-            }
-            key = plan.authorize_key
-            effect = Effect.TRANSFER_AUTHORIZE
-            journal.record(
-                plan.op_id, FLOW, effect, Phase.OUTCOME, idempotency_key=key, data=learnt
-            )
-            if not answer.accepted:
+            auth_id = await _learn_authorization(journal, client, plan, ejournal)
+            if not auth_id:  # refused, or not to be learnt: nothing to settle
                 results.append(
                     RecoveryResult(
                         op_id=plan.op_id,
@@ -201,7 +159,6 @@ async def recover_transfers(
                     )
                 )
                 continue
-            auth_id = answer.authorization_id
             commit = False  # the ATM was never asked to move money for it
         elif plan.decision is not None:
             commit = Decision(plan.decision) is Decision.COMMIT
@@ -221,6 +178,61 @@ async def recover_transfers(
             RecoveryResult(op_id=plan.op_id, authorization_id=auth_id, action=action, state=state)
         )
     return results
+
+
+async def _learn_authorization(
+    journal: Journal,
+    client: TransferVerifier,
+    plan: TransferRecovery,
+    ejournal: ElectronicJournal | None,
+) -> str:
+    """Repeat the journaled AuthorizeTransfer; its authorisation id, "" when none (journaled).
+
+    A repeat the verifier refuses as another request under the key
+    (``IDEMPOTENCY_KEY_REUSED``) means the journal kept less than was sent
+    (a bug; the proof's ``presented`` claim was once rebuilt as unknown). No
+    repeat will ever be answered, and retrying would hold the terminal in
+    recovery for good, so it is given up: journaled as refused, logged as an
+    error and written to the electronic journal for the operator and the
+    bank's reconciliation. That is safe because the ATM application is
+    asked to move cash only after the answer is journaled, and this one
+    never was: whatever the verifier authorised was never paid out, and its
+    expiry sweep releases the hold (EXPIRED).
+
+    Raises:
+        ServiceError: the verifier is unreachable; the plan stays unresolved.
+    """
+    session_id, statement, proof = authorize_request_from_data(dict(plan.authorize_request))
+    learnt: dict[str, JsonValue] = {"recovered": True}
+    try:
+        answer = await client.authorize_transfer(session_id, statement, proof, plan.authorize_key)
+    except IdempotencyConflictError as exc:
+        learnt |= {"accepted": False, "reason": exc.reason, "authorization_id": ""}
+        learnt["unrepeatable"] = True
+    else:
+        learnt |= {
+            "accepted": answer.accepted,
+            "reason": answer.reason,
+            "authorization_id": answer.authorization_id,
+        }
+    journal.record(
+        plan.op_id,
+        FLOW,
+        Effect.TRANSFER_AUTHORIZE,
+        Phase.OUTCOME,
+        idempotency_key=plan.authorize_key,
+        data=learnt,
+    )
+    if learnt.get("unrepeatable"):
+        if ejournal is not None:
+            ejournal.append(plan.op_id, "TRANSFER-UNREPEATABLE", reason=learnt["reason"])
+        _log.error(
+            "transfer %s: its AuthorizeTransfer cannot be repeated (%s); no cash moved for it,"
+            " and the verifier lets any authorisation it made expire",
+            plan.op_id,
+            learnt["reason"],
+        )
+    return str(learnt["authorization_id"]) if learnt["accepted"] else ""
 
 
 async def _no_cash_moved(plan: TransferRecovery) -> bool:

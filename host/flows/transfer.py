@@ -36,6 +36,7 @@ from typing import ClassVar
 from host.card import CredentialKind, KeyKind, PinKind, UserVerification
 from host.client import Authorization, CardProof, SessionPurpose, TransferState, TransferStatement
 from host.errors import FlowCancelledError, FlowRefusedError
+from host.flows.authorize_record import authorize_request_data
 from host.flows.cash import CashAnswer, CashQuestion, ask_cash_moved
 from host.flows.codes import FailureCode
 from host.flows.context import StepTimeouts
@@ -46,7 +47,6 @@ from host.flows.ports import CardPort, PrinterPort, TransferVerifier, UserPort
 from host.flows.receipt import print_receipt_within, receipt_lines
 from host.flows.settle import (
     FLOW,
-    authorize_request_data,
     resolve_lost_authorization,
     reverse_unsettled,
     settle_transfer,
@@ -261,7 +261,6 @@ class TransferFlow(FlowMachine[TransferStep, TransferOutcome]):
         self._authorize_data = authorize_request_data(session_id, statement, proof) | {
             "request_id": self._request_id,
             "language": self._language.value,
-            CREDENTIAL_KIND: self._credential.value if self._credential else None,
         }
         self._record(
             op_id, Effect.TRANSFER_AUTHORIZE, Phase.INTENT, key=key, data=self._authorize_data

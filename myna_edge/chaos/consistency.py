@@ -169,6 +169,9 @@ def _operation(name: str, op_id: str, entries: Sequence[JournalEntry], ledger: L
         e for e in entries if e.effect is Effect.TRANSFER_AUTHORIZE and e.phase is Phase.INTENT
     )
     request_id = str(intent.data.get("request_id") or "")
+    if any(e.data.get("unrepeatable") for e in entries if e.effect is Effect.TRANSFER_AUTHORIZE):
+        # Recovery gave up on it: the journal did not keep the request as it was sent.
+        raise _fail(f"journal: the AuthorizeTransfer of operation {op_id} could not be repeated")
     auths = {
         str(e.data.get("authorization_id"))
         for e in entries

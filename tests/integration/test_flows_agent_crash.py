@@ -216,7 +216,7 @@ async def leave_an_authorised_transfer(
 ) -> str:
     """What a crash between the authorisation's outcome and the decision leaves behind."""
     from host.client import SessionPurpose, VerifierClient
-    from host.flows.settle import authorize_request_data
+    from host.flows.authorize_record import authorize_request_data
     from tests.flows_support import client_config, transfer_request
 
     async with VerifierClient(client_config(env, server)) as client:

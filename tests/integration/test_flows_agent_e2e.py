@@ -21,7 +21,7 @@ import pytest
 from host.agent import Agent, load_agent_config
 from host.agent.cli import run_agent
 from host.client import SessionPurpose, VerifierClient
-from host.flows.settle import authorize_request_data
+from host.flows.authorize_record import authorize_request_data
 from host.journal import Effect, Journal, Phase
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc

@@ -2,8 +2,9 @@
 """Behavioural fakes of the flow ports for the flow unit tests.
 
 ``FakeCard`` keeps a real try counter and can be "removed" at a chosen
-call; ``FakeTransferVerifier`` keeps transfers with idempotency by key and
-exactly-once commit/reverse like the real service; ``FakeUser`` answers or
+call; ``FakeTransferVerifier`` keeps transfers with idempotency by key (a
+different request under a used key is refused, as the real service refuses
+it) and exactly-once commit/reverse like the real service; ``FakeUser`` answers or
 stalls prompts. The integration tests use the real parts instead.
 """
 
@@ -15,7 +16,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from host.card import BasicFour, CardInfo, IntegrityStatus, KeyKind, PinKind
+from host.card import BasicFour, CardInfo, CredentialKind, IntegrityStatus, KeyKind, PinKind
 from host.client import (
     Authorization,
     CardProof,
@@ -28,6 +29,7 @@ from host.client import (
 from host.errors import (
     CardRemovedError,
     ConditionsNotSatisfiedError,
+    IdempotencyConflictError,
     PinBlockedError,
     PinPolicyError,
     ServiceStateError,
@@ -98,7 +100,8 @@ class FakeCard:
     async def prove(self, kind: KeyKind, digest: bytes, secret: Secret) -> CardProof:
         self._call("prove")
         self._check(kind.pin, secret)
-        return CardProof(b"cert-" + kind.value.encode(), b"sig:" + digest)
+        # As the real card port: the proof says what the terminal detected.
+        return CardProof(b"cert-" + kind.value.encode(), b"sig:" + digest, CredentialKind.CARD)
 
     async def read_card_info(self, pin: Secret) -> CardInfo:
         self._call("read_card_info")
@@ -177,6 +180,7 @@ class FakeTransferVerifier:
     answers: dict[str, object] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
+    _requests: dict[str, object] = field(default_factory=dict)  # authorize key -> request
 
     def _enter(self, method: str, key: str) -> object | None:
         self.calls.append((method, key))
@@ -200,6 +204,9 @@ class FakeTransferVerifier:
         timeout: float | None = None,
     ) -> Authorization:
         stored = self._enter("authorize", idempotency_key)
+        request = (session_id, statement, proof)
+        if self._requests.setdefault(idempotency_key, request) != request:
+            raise IdempotencyConflictError(code="ALREADY_EXISTS", reason="IDEMPOTENCY_KEY_REUSED")
         if isinstance(stored, Authorization):
             return stored
         if not self.accept:

@@ -50,6 +50,7 @@ MODULES = [
     "host.api.server",
     "host.api.translate",
     "host.flows.settle",
+    "host.flows.authorize_record",
     "host.flows.transfer",
     "host.flows.transfer_request",
     "host.flows.cash",

@@ -172,6 +172,16 @@ def test_unresolved_in_the_journal(world: World) -> None:
         world.check()
 
 
+def test_an_authorisation_recovery_gave_up_on(world: World) -> None:
+    world.journal("op-14", "r-14", None)
+    with Journal(world.journal_path) as j:
+        data = {"accepted": False, "reason": "IDEMPOTENCY_KEY_REUSED", "unrepeatable": True}
+        j.record("op-14", "transfer", Effect.TRANSFER_AUTHORIZE, Phase.OUTCOME, data=data)
+    world.attempt("r-14", 300_000, None)
+    with pytest.raises(ChaosInvariantError, match="operation op-14 could not be repeated"):
+        world.check()
+
+
 def test_one_request_authorised_by_two_operations(world: World) -> None:
     world.ledger_row("aut-12", 150_000, REVERSED, "REVERSE_TRANSFER")
     world.journal("op-12", "r-1", "aut-12", Effect.TRANSFER_REVERSE)
