@@ -20,14 +20,22 @@ import pytest
 
 from host.agent import Agent, load_agent_config
 from host.agent.cli import run_agent
-from host.client import SessionPurpose, VerifierClient
+from host.card import CredentialKind, KeyKind
+from host.client import CardProof, SessionPurpose, VerifierClient
+from host.flows import RecoveryResult, recover_transfers
 from host.flows.authorize_record import authorize_request_data
-from host.journal import Effect, Journal, Phase
+from host.journal import Effect, Journal, Phase, TransferRecovery
 from myna.edge.v1 import terminal_pb2 as tpb
 from myna.edge.v1 import terminal_pb2_grpc as tpb_grpc
 from myna.edge.v1 import verifier_pb2 as vpb
 from tests.flows_support import client_config, transfer_request, transfer_rows
-from tests.verifier_support import ServerThread, VerifierEnv, make_env
+from tests.verifier_support import (
+    ServerThread,
+    VerifierEnv,
+    card_certificate,
+    card_sign,
+    make_env,
+)
 from verifier.tls import issue_terminal_certificate
 
 
@@ -324,3 +332,39 @@ def test_a_stop_during_the_start_up_question_is_honoured_at_once(
     assert asked
     assert decision is None  # neither reversed nor committed: nobody answered
     assert transfer_rows(server)[auth_id] == vpb.TRANSFER_STATE_AUTHORIZED
+
+
+@pytest.mark.parametrize("presented", [CredentialKind.CARD, CredentialKind.ANDROID, None])
+def test_a_lost_signed_authorisation_is_learnt_from_the_real_verifier(
+    env: VerifierEnv, server: ServerThread, tmp_path: Path, presented: CredentialKind | None
+) -> None:
+    # The agent died after the signed AuthorizeTransfer reached the verifier and
+    # before its answer was journaled: recovery repeats it from the journal, and
+    # the verifier must see the same request under the key (the proof's claim of
+    # what was presented included), or it refuses it as IDEMPOTENCY_KEY_REUSED.
+    async def scenario() -> tuple[str, list[RecoveryResult]]:
+        async with VerifierClient(client_config(env, server)) as client:
+            session = await client.open_session(SessionPurpose.TRANSFER, "lost.session")
+            statement = transfer_request(250_000).bind(nonce=session.nonce, terminal_id="atm-01")
+            signature = card_sign("default", KeyKind.SIGN, statement.digest())
+            proof = CardProof(card_certificate("default", KeyKind.SIGN), signature, presented)
+            data = authorize_request_data(session.session_id, statement, proof)
+            with Journal(tmp_path / "journal.sqlite") as journal:
+                journal.record("lost", "transfer", Effect.TRANSFER_AUTHORIZE, Phase.INTENT,
+                               idempotency_key="lost.authorize", data=data)  # fmt: skip
+                first = await client.authorize_transfer(
+                    session.session_id, statement, proof, "lost.authorize"
+                )  # the answer the crash lost
+                results = await recover_transfers(journal, client, _never_asked)
+                assert journal.unresolved_transfers() == []
+        assert first.accepted
+        assert first.identity_verified
+        return first.authorization_id, results
+
+    auth_id, results = asyncio.run(scenario())
+    assert [(r.authorization_id, r.action) for r in results] == [(auth_id, "reverse")]
+    assert transfer_rows(server)[auth_id] == vpb.TRANSFER_STATE_REVERSED
+
+
+async def _never_asked(plan: TransferRecovery) -> bool:
+    raise AssertionError("an authorisation whose answer was lost is reversed unasked")
