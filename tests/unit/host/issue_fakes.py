@@ -34,6 +34,7 @@ from host.client.issuance_models import (
     PrintSettlement,
 )
 from host.errors import (
+    IdempotencyConflictError,
     PaymentCancelledError,
     PaymentTimeoutError,
     ServiceStateError,
@@ -87,6 +88,7 @@ class FakeCentre:
     answers: dict[str, object] = field(default_factory=dict)  # by idempotency key
     calls: list[str] = field(default_factory=list)
     proofs: list[CardProof] = field(default_factory=list)
+    bodies: dict[str, object] = field(default_factory=dict)  # RequestDocument's, by key
 
     def _enter(self, method: str) -> None:
         self.calls.append(method)
@@ -139,6 +141,9 @@ class FakeCentre:
         timeout: float | None = None,
     ) -> IssuedDocument:
         self._enter("request_document")
+        body = (session_id, municipality_code, kind, options, fee_yen)
+        if self.bodies.setdefault(idempotency_key, body) != body:  # as the centre refuses it
+            raise IdempotencyConflictError(code="ALREADY_EXISTS", reason="IDEMPOTENCY_KEY_REUSED")
         if self.request_refusal or self.municipal_refusal:
             refusal = self.request_refusal or IssuanceRefusal.MUNICIPALITY_REFUSED
             return IssuedDocument(refusal, self.municipal_refusal)
