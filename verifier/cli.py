@@ -12,6 +12,8 @@ subcommands (``add_parser``), so the top-level CLI never learns our options::
     myna-edge verifier issue-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
     myna-edge verifier renew-terminal-cert --terminal-id ID --out DIR [--csr FILE] [--config ...]
     myna-edge verifier fleet [--operator HOST:PORT ...] [--config ...]
+    myna-edge verifier transfers [--state expired] [--terminal-id ID] [--json]
+                                 [--db URL] [--config ...]
     myna-edge verifier revoke-terminal (--serial HEX | --certificate PEM |
                                         --terminal-id ID) [--note TEXT] [--config ...]
 
@@ -43,6 +45,7 @@ __all__ = [
     "run_issue_terminal_cert",
     "run_renew_terminal_cert",
     "run_revoke_terminal",
+    "run_transfers",
     "run_verifier",
 ]
 
@@ -131,6 +134,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     fleet.add_argument("--config", type=Path, dest="fleet_config", help="TOML configuration")
     fleet.set_defaults(handler=run_fleet_table)
+    transfers = commands.add_parser(
+        "transfers", help="the authorisations in the ledger, for the bank's reconciliation"
+    )
+    transfers.add_argument(
+        "--state",
+        choices=("authorized", "committed", "reversed", "expired"),
+        help="only authorisations in this state (expired: never settled by the terminal)",
+    )
+    transfers.add_argument(
+        "--terminal-id", dest="transfers_terminal", default="", help="only this terminal's"
+    )
+    transfers.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    transfers.add_argument("--db", dest="transfers_db", help="the verifier's database URL")
+    transfers.add_argument("--config", type=Path, dest="transfers_config", help="TOML file")
+    transfers.set_defaults(handler=run_transfers)
 
 
 def _config(args: argparse.Namespace, path: Path | None) -> VerifierConfig:
@@ -282,6 +300,30 @@ def run_fleet_table(args: argparse.Namespace) -> int:
         operator = config.operator
         addresses = [operator.listen if operator is not None else "127.0.0.1:50052"]
     return run_fleet([a if ":" in a else f"127.0.0.1:{a}" for a in addresses])
+
+
+def run_transfers(args: argparse.Namespace) -> int:
+    """List the ledger's authorisations (``verifier.transfers_cli``); 2 on a bad database."""
+    from verifier.storage import open_storage
+    from verifier.transfers_cli import STATE_NAMES, print_transfers
+
+    try:
+        config = _config(args, args.transfers_config or args.config)
+        url = args.transfers_db or config.database
+        path = Path(url.removeprefix("sqlite:///"))
+        if url.startswith("sqlite:///") and not path.is_file():
+            raise VerifierError(f"no database at {path}")  # never create an empty one
+        with open_storage(url) as storage:
+            print_transfers(
+                storage,
+                state=STATE_NAMES[args.state] if args.state else None,
+                terminal_id=args.transfers_terminal,
+                as_json=args.json,
+            )
+    except VerifierError as exc:
+        print(f"myna-edge verifier transfers: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_revoke_terminal(args: argparse.Namespace) -> int:

@@ -432,17 +432,29 @@ class Transaction:
         return [AuditEntry(*row) for row in reversed(rows)]
 
     # -- read-only views for audits (chaos campaigns, tests) ---------------------
-    def list_transfers(self, *, terminal_id: str = "") -> list[Transfer]:
-        """Every authorisation (only ``terminal_id``'s when given), oldest first.
+    def list_transfers(
+        self, *, terminal_id: str = "", state: TransferState | None = None
+    ) -> list[Transfer]:
+        """Every authorisation (only ``terminal_id``'s, only in ``state``, if given), oldest first.
 
-        Why here: campaigns and tests check the ledger through this interface,
-        never with SQL of their own against the tables (STYLE §11).
+        Why here: campaigns, tests and the operator's ``verifier transfers``
+        read the ledger through this interface, never with SQL of their own
+        against the tables (STYLE §11). A ``state`` is served by the expiry
+        sweep's index (state, expires_us).
         """
-        where, params = (" WHERE terminal_id = ?", (terminal_id,)) if terminal_id else ("", ())
+        conditions: list[str] = []
+        params: list[object] = []
+        if terminal_id:
+            conditions.append("terminal_id = ?")
+            params.append(terminal_id)
+        if state is not None:
+            conditions.append("state = ?")
+            params.append(int(state))
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         rows = self._x(
             f"SELECT {_TRANSFER_COLUMNS} FROM transfers{where}"  # noqa: S608 - constant text
             " ORDER BY created_us, authorization_id",
-            params,
+            tuple(params),
         ).fetchall()
         return [_transfer(row) for row in rows]
 
