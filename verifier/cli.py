@@ -36,6 +36,7 @@ import signal
 import sys
 from pathlib import Path
 
+from verifier.codes import TransferState
 from verifier.config import VerifierConfig, load_config, with_metrics, with_tracing
 from verifier.errors import VerifierError
 
@@ -139,7 +140,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     transfers.add_argument(
         "--state",
-        choices=("authorized", "committed", "reversed", "expired"),
+        choices=[state.name.lower() for state in TransferState],
         help="only authorisations in this state (expired: never settled by the terminal)",
     )
     transfers.add_argument(
@@ -305,18 +306,18 @@ def run_fleet_table(args: argparse.Namespace) -> int:
 def run_transfers(args: argparse.Namespace) -> int:
     """List the ledger's authorisations (``verifier.transfers_cli``); 2 on a bad database."""
     from verifier.storage import open_storage
-    from verifier.transfers_cli import STATE_NAMES, print_transfers
+    from verifier.transfers_cli import print_transfers
 
     try:
         config = _config(args, args.transfers_config or args.config)
-        url = args.transfers_db or config.database
-        path = Path(url.removeprefix("sqlite:///"))
-        if url.startswith("sqlite:///") and not path.is_file():
+        url: str = args.transfers_db or config.database
+        path = url.removeprefix("sqlite:///")
+        if path != url and not Path(path).is_file():
             raise VerifierError(f"no database at {path}")  # never create an empty one
         with open_storage(url) as storage:
             print_transfers(
                 storage,
-                state=STATE_NAMES[args.state] if args.state else None,
+                state=TransferState[args.state.upper()] if args.state else None,
                 terminal_id=args.transfers_terminal,
                 as_json=args.json,
             )

@@ -17,6 +17,7 @@ import grpc
 
 from myna.edge.v1 import fleet_pb2 as fpb
 from myna.edge.v1 import fleet_pb2_grpc as fpb_grpc
+from verifier.text_table import aligned_table
 
 __all__ = ["fetch_fleet", "fleet_table", "merge_fleet", "run_fleet"]
 
@@ -91,11 +92,7 @@ def _row(status: fpb.TerminalStatus, now: dt.datetime) -> tuple[str, ...]:
 def fleet_table(statuses: Sequence[fpb.TerminalStatus], now: dt.datetime | None = None) -> str:
     """The table ``myna-edge verifier fleet`` prints (aligned columns, one line a terminal)."""
     when = now or dt.datetime.now(dt.UTC)
-    rows = [_HEADER, *(_row(s, when) for s in statuses)]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    )
+    return aligned_table([_HEADER, *(_row(s, when) for s in statuses)])
 
 
 def run_fleet(addresses: Sequence[str]) -> int:

@@ -19,16 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Final, TextIO
 
 from verifier.codes import TransferState
 from verifier.storage import Storage, Transfer
+from verifier.text_table import aligned_table
 
-__all__ = ["STATE_NAMES", "print_transfers", "transfer_row", "transfers_table"]
-
-#: The ``--state`` choices, as an operator types them.
-STATE_NAMES: Final = {state.name.lower(): state for state in TransferState}
+__all__ = ["print_transfers", "transfer_row", "transfers_table"]
 
 _HEADER: Final = (
     "authorization",
@@ -62,16 +60,10 @@ def transfer_row(transfer: Transfer) -> dict[str, str | int | bool]:
     }
 
 
-def transfers_table(transfers: Iterable[Transfer]) -> list[str]:
-    """Aligned text lines: a header, then one line per authorisation."""
-    rows = [_HEADER] + [
-        tuple(str(transfer_row(t)[column]) for column in _HEADER) for t in transfers
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    return [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
+def transfers_table(transfers: Iterable[Transfer]) -> str:
+    """Aligned text: a header, then one line per authorisation."""
+    rows = [transfer_row(t) for t in transfers]
+    return aligned_table([_HEADER, *([str(row[c]) for c in _HEADER] for row in rows)])
 
 
 def print_transfers(
@@ -81,17 +73,16 @@ def print_transfers(
     terminal_id: str,
     as_json: bool,
     out: TextIO = sys.stdout,
-) -> int:
-    """Print the matching authorisations (a table, or JSON lines); how many.
+) -> None:
+    """Print the matching authorisations (a table, or JSON lines).
 
     Raises:
         StorageError: the ledger cannot be read.
     """
     with storage.reading() as tx:
-        transfers: Sequence[Transfer] = tx.list_transfers(terminal_id=terminal_id, state=state)
+        transfers = tx.list_transfers(terminal_id=terminal_id, state=state)
     if as_json:
         for transfer in transfers:
             out.write(json.dumps(transfer_row(transfer), ensure_ascii=False) + "\n")
     else:
-        out.write("\n".join(transfers_table(transfers)) + "\n")
-    return len(transfers)
+        out.write(transfers_table(transfers) + "\n")
