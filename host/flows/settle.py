@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from host.client import TransferState
+from host.client import Authorization, TransferState
 from host.errors import IdempotencyConflictError, ServiceError, ServiceStateError
 from host.flows.authorize_record import authorize_request_from_data
 from host.flows.ports import PrinterPort, TransferVerifier
@@ -203,18 +203,20 @@ async def _learn_authorization(
         ServiceError: the verifier is unreachable; the plan stays unresolved.
     """
     session_id, statement, proof = authorize_request_from_data(dict(plan.authorize_request))
-    learnt: dict[str, JsonValue] = {"recovered": True}
     try:
         answer = await client.authorize_transfer(session_id, statement, proof, plan.authorize_key)
     except IdempotencyConflictError as exc:
-        learnt |= {"accepted": False, "reason": exc.reason, "authorization_id": ""}
-        learnt["unrepeatable"] = True
+        answer, unrepeatable = Authorization(False, exc.reason, "", None, False, None), True
     else:
-        learnt |= {
-            "accepted": answer.accepted,
-            "reason": answer.reason,
-            "authorization_id": answer.authorization_id,
-        }
+        unrepeatable = False
+    learnt: dict[str, JsonValue] = {
+        "accepted": answer.accepted,
+        "reason": answer.reason,
+        "authorization_id": answer.authorization_id,
+        "recovered": True,
+    }
+    if unrepeatable:
+        learnt["unrepeatable"] = True
     journal.record(
         plan.op_id,
         FLOW,
@@ -223,16 +225,16 @@ async def _learn_authorization(
         idempotency_key=plan.authorize_key,
         data=learnt,
     )
-    if learnt.get("unrepeatable"):
+    if unrepeatable:
         if ejournal is not None:
-            ejournal.append(plan.op_id, "TRANSFER-UNREPEATABLE", reason=learnt["reason"])
+            ejournal.append(plan.op_id, "TRANSFER-UNREPEATABLE", reason=answer.reason)
         _log.error(
             "transfer %s: its AuthorizeTransfer cannot be repeated (%s); no cash moved for it,"
             " and the verifier lets any authorisation it made expire",
             plan.op_id,
-            learnt["reason"],
+            answer.reason,
         )
-    return str(learnt["authorization_id"]) if learnt["accepted"] else ""
+    return answer.authorization_id if answer.accepted else ""
 
 
 async def _no_cash_moved(plan: TransferRecovery) -> bool:
