@@ -21,17 +21,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, utils
 from psycopg import pq
 
-from hw_sim.home import sim_home
-from hw_sim.pki import TestPki
+from host.card import KeyKind
 from myna.edge.v1 import verifier_pb2 as pb
 from myna.edge.v1 import verifier_pb2_grpc as pb_grpc
 from tests.postgres_support import PostgresCluster
-from tests.verifier_support import ServerThread, VerifierEnv, make_env
-from verifier.canonical import TransferFields, card_challenge_digest, statement_digest
+from tests.verifier_support import (
+    ServerThread,
+    VerifierEnv,
+    card_certificate,
+    card_sign,
+    make_env,
+    prove,
+)
+from verifier.canonical import TransferFields, statement_digest
 from verifier.codes import Purpose
 from verifier.storage import Session, Storage
 from verifier.storage.postgres import PostgresStorage
@@ -68,24 +72,24 @@ def _units(trace: list[str], method: str) -> list[list[str]]:
     return [u for u in units if any(f"'{method}'" in s for s in u)]
 
 
+def _session(
+    stub: pb_grpc.VerifierServiceStub, purpose: pb.SessionPurpose.ValueType, key: str
+) -> pb.OpenSessionResponse:
+    request = pb.OpenSessionRequest(purpose=purpose, idempotency_key=key)
+    return stub.OpenSession(request, timeout=10)
+
+
 def _verify_request(
     stub: pb_grpc.VerifierServiceStub, idempotency_key: str
 ) -> pb.VerifyCardRequest:
     """A ready VerifyCard request from the default card: a session opened, its nonce signed."""
-    key = TestPki.open(sim_home() / "pki").holder_key("default-auth")
-    der = (sim_home() / "cards" / "default" / "auth-cert.der").read_bytes()
-    session = stub.OpenSession(
-        pb.OpenSessionRequest(
-            purpose=pb.SESSION_PURPOSE_CARD_VERIFICATION, idempotency_key=idempotency_key + "-o"
-        ),
-        timeout=10,
-    )
-    digest = card_challenge_digest("SESSION_PURPOSE_CARD_VERIFICATION", TERMINAL, session.nonce)
-    signature = key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+    purpose = pb.SESSION_PURPOSE_CARD_VERIFICATION
+    session = _session(stub, purpose, idempotency_key + "-o")
+    name = pb.SessionPurpose.Name(purpose)
     return pb.VerifyCardRequest(
         session_id=session.session_id,
         terminal_id=TERMINAL,
-        proof=pb.CardProof(certificate_der=der, signature=signature),
+        proof=prove("default", KeyKind.AUTH, name, TERMINAL, session.nonce),
         idempotency_key=idempotency_key,
     )
 
@@ -160,25 +164,19 @@ def _transfer_request(
     stub: pb_grpc.VerifierServiceStub, idempotency_key: str
 ) -> pb.AuthorizeTransferRequest:
     """A ready AuthorizeTransfer over the threshold: the default card signed the statement."""
-    key = TestPki.open(sim_home() / "pki").holder_key("default-sign")
-    der = (sim_home() / "cards" / "default" / "sign-cert.der").read_bytes()
-    session = stub.OpenSession(
-        pb.OpenSessionRequest(
-            purpose=pb.SESSION_PURPOSE_TRANSFER, idempotency_key=idempotency_key + "-o"
-        ),
-        timeout=10,
-    )
+    session = _session(stub, pb.SESSION_PURPOSE_TRANSFER, idempotency_key + "-o")
     fields = TransferFields(
         session.nonce, TERMINAL, 300_000, "0001", "001", 1, "1234567",
         "ヤマダ　ハナコ", "ヤマダ　タロウ", "0312345678",
     )  # fmt: skip
-    signature = key.sign(
-        statement_digest(fields), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
+    proof = pb.CardProof(
+        certificate_der=card_certificate("default", KeyKind.SIGN),
+        signature=card_sign("default", KeyKind.SIGN, statement_digest(fields)),
     )
     return pb.AuthorizeTransferRequest(
         session_id=session.session_id,
         statement=pb.TransferStatement(**dataclasses.asdict(fields)),
-        identity_proof=pb.CardProof(certificate_der=der, signature=signature),
+        identity_proof=proof,
         idempotency_key=idempotency_key,
     )
 
