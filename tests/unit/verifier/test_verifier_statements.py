@@ -18,7 +18,9 @@ import dataclasses
 import itertools
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from psycopg import pq
@@ -40,6 +42,8 @@ from verifier.codes import Purpose
 from verifier.storage import Session, Storage
 from verifier.storage.postgres import PostgresStorage
 from verifier.storage.sqlite import SqliteStorage
+
+M = TypeVar("M", pb.VerifyCardRequest, pb.AuthorizeTransferRequest)
 
 TERMINAL = "atm-07"
 #: Statements in one VerifyCard unit on SQLite (7 before the session was taken in one).
@@ -72,6 +76,29 @@ def _units(trace: list[str], method: str) -> list[list[str]]:
     return [u for u in units if any(f"'{method}'" in s for s in u)]
 
 
+@contextmanager
+def _writer_trace(server: ServerThread) -> Iterator[list[str]]:
+    """The statements the SQLite writer's connection runs (every unit runs on it)."""
+    storage = server.core.storage
+    assert isinstance(storage, SqliteStorage)
+    db = storage._db
+    assert isinstance(db, sqlite3.Connection)
+    trace: list[str] = []
+    db.set_trace_callback(trace.append)
+    try:
+        yield trace
+    finally:
+        db.set_trace_callback(None)
+
+
+def _with_key(request: M, idempotency_key: str) -> M:
+    """The same request under another key (a replay of its nonce)."""
+    again = type(request)()
+    again.CopyFrom(request)
+    again.idempotency_key = idempotency_key
+    return again
+
+
 def _session(
     stub: pb_grpc.VerifierServiceStub, purpose: pb.SessionPurpose.ValueType, key: str
 ) -> pb.OpenSessionResponse:
@@ -97,27 +124,11 @@ def _verify_request(
 def test_a_verify_card_call_runs_a_counted_number_of_statements(
     env: VerifierEnv, server: ServerThread
 ) -> None:
-    storage = server.core.storage
-    assert isinstance(storage, SqliteStorage)
-    db = storage._db  # the writer's connection: every unit runs on it
-    assert isinstance(db, sqlite3.Connection)
     with server.stub(env.credentials(TERMINAL)) as stub:
         request = _verify_request(stub, "count-v")
-        trace: list[str] = []
-        db.set_trace_callback(trace.append)
-        try:
+        with _writer_trace(server) as trace:
             answer = stub.VerifyCard(request, timeout=10)
-            replay = stub.VerifyCard(
-                pb.VerifyCardRequest(
-                    session_id=request.session_id,
-                    terminal_id=TERMINAL,
-                    proof=request.proof,
-                    idempotency_key="count-v2",
-                ),
-                timeout=10,
-            )
-        finally:
-            db.set_trace_callback(None)
+            replay = stub.VerifyCard(_with_key(request, "count-v2"), timeout=10)
     assert (answer.reason, replay.reason) == (pb.REASON_OK, pb.REASON_NONCE_REPLAYED)
     first, second = _units(trace, "VerifyCard")
     assert len(first) == VERIFY_CARD_STATEMENTS, first
@@ -184,27 +195,11 @@ def _transfer_request(
 def test_an_authorize_transfer_call_runs_a_counted_number_of_statements(
     env: VerifierEnv, server: ServerThread
 ) -> None:
-    storage = server.core.storage
-    assert isinstance(storage, SqliteStorage)
-    db = storage._db
-    assert isinstance(db, sqlite3.Connection)
     with server.stub(env.credentials(TERMINAL)) as stub:
         request = _transfer_request(stub, "count-t")
-        trace: list[str] = []
-        db.set_trace_callback(trace.append)
-        try:
+        with _writer_trace(server) as trace:
             answer = stub.AuthorizeTransfer(request, timeout=10)
-            replay = stub.AuthorizeTransfer(
-                pb.AuthorizeTransferRequest(
-                    session_id=request.session_id,
-                    statement=request.statement,
-                    identity_proof=request.identity_proof,
-                    idempotency_key="count-t2",
-                ),
-                timeout=10,
-            )
-        finally:
-            db.set_trace_callback(None)
+            replay = stub.AuthorizeTransfer(_with_key(request, "count-t2"), timeout=10)
     assert answer.reason == pb.REASON_OK, answer
     assert replay.reason == pb.REASON_NONCE_REPLAYED, replay
     first, second = _units(trace, "AuthorizeTransfer")
